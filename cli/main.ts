@@ -1,0 +1,80 @@
+/**
+ * The `poncho` command line: dispatches to the subcommands, each imported
+ * lazily so that the warm `poncho run` path loads only what it needs.
+ *
+ * The binary also answers to CCTools' names: invoked (or symlinked) as
+ * `poncho_package_analyze`, `poncho_package_create` or `poncho_package_run`
+ * it behaves as the matching subcommand.
+ *
+ * @module
+ */
+
+import { errorLine, EXIT_USAGE, PonchoError } from "../lib/errors.ts";
+import { VERSION } from "../lib/version.ts";
+
+const HELP = `poncho ${VERSION}: run Python code anywhere with exactly the environment it needs
+
+Usage:
+  poncho analyze [options] <source ...> <out>   Python sources -> environment spec
+  poncho create [options] <spec> <output>       spec -> relocatable environment archive
+  poncho run [options] -e <env> [--] cmd ...    run a command inside an environment
+  poncho store list|gc|path                     inspect and clean the environment store
+
+Options:
+  -h, --help      show this help (also: poncho <command> --help)
+  --version       print the version
+
+Exit codes: 0 success, 1 invalid usage, 2 missing or unreadable input,
+3 build/extraction/relocation failed (lock timeouts too), 4 activation failed.
+`;
+
+type Handler = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Handler>> = {
+  analyze: async () => (await import("./analyze.ts")).analyzeCommand,
+  create: async () => (await import("./create.ts")).createCommand,
+  run: async () => (await import("./run.ts")).runCommand,
+  store: async () => (await import("./store.ts")).storeCommand,
+};
+
+const ALIASES: Record<string, string> = {
+  poncho_package_analyze: "analyze",
+  poncho_package_create: "create",
+  poncho_package_run: "run",
+};
+
+/** Runs the CLI with `args` and returns the exit code. */
+export async function main(args: string[], argv0?: string): Promise<number> {
+  const self = (argv0 ?? "").split("/").pop()?.replace(/\.(ts|js)$/, "") ?? "";
+  if (ALIASES[self]) args = [ALIASES[self], ...args];
+  const [cmd, ...rest] = args;
+  if (cmd === undefined || cmd === "-h" || cmd === "--help" || cmd === "help") {
+    console.log(HELP);
+    return cmd === undefined ? EXIT_USAGE : 0;
+  }
+  if (cmd === "--version" || cmd === "-V") {
+    console.log(`poncho ${VERSION}`);
+    return 0;
+  }
+  const load = COMMANDS[cmd];
+  if (!load) {
+    console.error(`poncho: unknown command '${cmd}' (expected analyze, create, run or store; see --help)`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (err) {
+    if (err instanceof PonchoError) {
+      console.error(`poncho ${cmd}: ${errorLine(err)}`);
+      return err.exitCode;
+    }
+    console.error(`poncho ${cmd}: internal error: ${errorLine(err)}`);
+    if (Deno.env.get("PONCHO_DEBUG")) console.error(err);
+    return 70;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args, Deno.execPath().endsWith("/deno") ? undefined : Deno.execPath());
+  Deno.exit(code);
+}

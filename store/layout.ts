@@ -1,0 +1,100 @@
+/**
+ * The on-disk layout of a Poncho store. Everything lives under a versioned
+ * root (`<store>/v1/`) so that a future layout can coexist with this one.
+ *
+ * ```
+ * <store>/v1/
+ *   pkgs/<sha256>/            extracted conda packages (content-addressed)
+ *   downloads/<sha256>.<ext>  verified package archives
+ *   repodata/<key>.json       cached repodata, with <key>.meta.json (url, etag, last-modified)
+ *   archives/<spec-hash>.<ext> environment archives built by `create` (cache)
+ *   envs/<env-id>/            unpacked, relocated, ready environments
+ *   locks/<name>.lock         flock files (one per env, package, archive)
+ *   tmp/                      temp dirs, renamed into place when complete
+ *   index/<env-id>.json       what created an env and when it was last used
+ * ```
+ *
+ * Writers always build inside `tmp/` (same filesystem) and `rename` the
+ * result into place, so a reader never sees a half-written entry.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { homedir } from "node:os";
+
+/** The layout version directory name. */
+export const LAYOUT_VERSION = "v1";
+
+/** Paths of one store. */
+export interface StoreLayout {
+  /** The store root given by the user (without the version directory). */
+  root: string;
+  /** `<root>/v1`. */
+  base: string;
+  /** Extracted conda packages keyed by sha256. */
+  pkgs: string;
+  /** Downloaded, verified package archives. */
+  downloads: string;
+  /** Cached repodata files. */
+  repodata: string;
+  /** Cached environment archives keyed by spec hash. */
+  archives: string;
+  /** Unpacked environments keyed by environment id. */
+  envs: string;
+  /** Lock files. */
+  locks: string;
+  /** Temp dirs for atomic writes. */
+  tmp: string;
+  /** Per-environment index records. */
+  index: string;
+}
+
+/**
+ * The default store root: `$PONCHO_STORE`, else `$XDG_CACHE_HOME/poncho`,
+ * else `~/.cache/poncho`.
+ */
+export function defaultStoreRoot(env: (name: string) => string | undefined = Deno.env.get): string {
+  const explicit = env("PONCHO_STORE");
+  if (explicit) return explicit;
+  const xdg = env("XDG_CACHE_HOME");
+  if (xdg) return join(xdg, "poncho");
+  return join(env("HOME") ?? homedir(), ".cache", "poncho");
+}
+
+/** Computes the layout of the store at `root` (nothing is created). */
+export function storeLayout(root: string = defaultStoreRoot()): StoreLayout {
+  const base = join(root, LAYOUT_VERSION);
+  return {
+    root,
+    base,
+    pkgs: join(base, "pkgs"),
+    downloads: join(base, "downloads"),
+    repodata: join(base, "repodata"),
+    archives: join(base, "archives"),
+    envs: join(base, "envs"),
+    locks: join(base, "locks"),
+    tmp: join(base, "tmp"),
+    index: join(base, "index"),
+  };
+}
+
+/** Creates the store's directories if they do not exist and returns the layout. */
+export async function ensureStore(root: string = defaultStoreRoot()): Promise<StoreLayout> {
+  const layout = storeLayout(root);
+  for (
+    const dir of [
+      layout.pkgs,
+      layout.downloads,
+      layout.repodata,
+      layout.archives,
+      layout.envs,
+      layout.locks,
+      layout.tmp,
+      layout.index,
+    ]
+  ) {
+    await Deno.mkdir(dir, { recursive: true });
+  }
+  return layout;
+}
