@@ -1,0 +1,209 @@
+/**
+ * Linking an extracted package into a prefix: hardlinks from the package
+ * cache where possible, copies where a file must be rewritten or cannot be
+ * linked, symlinks and empty directories as recorded, `noarch: python`
+ * remapping and entry points.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { PonchoError } from "../errors.ts";
+import { fixShebang, replaceBinary, replaceText } from "../env/prefix.ts";
+import type { PackageInfo, PathEntry } from "./package_info.ts";
+
+/** Options for {@link linkPackage}. */
+export interface LinkOptions {
+  /** The environment prefix (absolute). */
+  prefix: string;
+  /** `X.Y` of the environment's Python; required for `noarch: python` packages. */
+  pythonVersion?: string;
+  /** Try hardlinks before copying (default true). */
+  hardlink?: boolean;
+}
+
+/** One record of `paths_data.paths` in conda-meta. */
+export interface PathData {
+  /** Path relative to the prefix. */
+  _path: string;
+  /** `hardlink`, `softlink`, `directory`, or `unix_python_entry_point`. */
+  path_type: string;
+  /** sha256 of the package's file. */
+  sha256?: string;
+  /** Size of the package's file. */
+  size_in_bytes?: number;
+  /** Placeholder the package's file holds. */
+  prefix_placeholder?: string;
+  /** How it was replaced. */
+  file_mode?: string;
+}
+
+/** What {@link linkPackage} put into the prefix. */
+export interface LinkResult {
+  /** Paths relative to the prefix, in order. */
+  files: string[];
+  /** conda-meta `paths_data` records. */
+  pathsData: PathData[];
+  /** How regular files were placed: `hardlink` when all were linked, else `copy`. */
+  linkType: "hardlink" | "copy";
+}
+
+/** Maps a noarch: python package path to its place in the prefix. */
+export function noarchPythonPath(path: string, pythonVersion: string): string {
+  if (path.startsWith("site-packages/")) {
+    return `lib/python${pythonVersion}/site-packages/${path.slice("site-packages/".length)}`;
+  }
+  if (path.startsWith("python-scripts/")) return `bin/${path.slice("python-scripts/".length)}`;
+  return path;
+}
+
+/** Parses an entry point `name = module.sub:func.attr`. */
+export function parseEntryPoint(ep: string): { name: string; module: string; func: string } {
+  const m = ep.match(/^\s*([^=\s]+)\s*=\s*([\w.]+)\s*:\s*([\w.]+)\s*$/);
+  if (!m) throw new PonchoError(`invalid entry point '${ep}' (expected 'name = module:function')`);
+  return { name: m[1], module: m[2], func: m[3] };
+}
+
+/** The text of a generated entry-point script. */
+export function entryPointScript(python: string, module: string, func: string): string {
+  const head = func.split(".")[0];
+  return `#!${python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+
+from ${module} import ${head}
+
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw?|\\.exe)?$", "", sys.argv[0])
+    sys.exit(${func}())
+`;
+}
+
+async function removeIfExists(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
+async function writeRewritten(
+  src: string,
+  dst: string,
+  entry: PathEntry,
+  prefix: string,
+): Promise<void> {
+  const data = await Deno.readFile(src);
+  const placeholder = entry.placeholder!;
+  let out: Uint8Array;
+  if (entry.fileMode === "binary") {
+    try {
+      out = replaceBinary(data, placeholder, prefix);
+    } catch (err) {
+      throw new PonchoError(
+        `cannot install ${entry.path}: ${(err as Error).message}; choose a shorter prefix`,
+      );
+    }
+  } else {
+    out = fixShebang(replaceText(data, placeholder, prefix));
+  }
+  const mode = (await Deno.stat(src)).mode ?? 0o644;
+  await removeIfExists(dst);
+  await Deno.writeFile(dst, out, { mode: mode & 0o777 });
+  await Deno.chmod(dst, mode & 0o7777);
+}
+
+/**
+ * Links one extracted package into `opts.prefix`.
+ *
+ * @throws {PonchoError} when a binary placeholder is shorter than the prefix,
+ *   a recorded file is missing from the package, or noarch python lacks a version.
+ */
+export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise<LinkResult> {
+  const { prefix } = opts;
+  const isNoarchPython = info.noarch === "python";
+  if (isNoarchPython && !opts.pythonVersion) {
+    throw new PonchoError(
+      `${info.index.name} is a noarch: python package but the environment has no python: add python to the spec`,
+    );
+  }
+  let tryHardlink = opts.hardlink ?? true;
+  let copied = false;
+  const files: string[] = [];
+  const pathsData: PathData[] = [];
+  const made = new Set<string>();
+  const mkdirp = async (d: string) => {
+    if (made.has(d)) return;
+    await Deno.mkdir(d, { recursive: true });
+    made.add(d);
+  };
+
+  for (const entry of info.paths) {
+    const rel = isNoarchPython ? noarchPythonPath(entry.path, opts.pythonVersion!) : entry.path;
+    const src = join(info.dir, entry.path);
+    const dst = join(prefix, rel);
+    const record: PathData = { _path: rel, path_type: entry.type };
+    if (entry.sha256) record.sha256 = entry.sha256;
+    if (entry.size !== undefined) record.size_in_bytes = entry.size;
+    if (entry.type === "directory") {
+      await mkdirp(dst);
+      files.push(rel);
+      pathsData.push(record);
+      continue;
+    }
+    await mkdirp(dirname(dst));
+    if (entry.type === "softlink") {
+      const target = await Deno.readLink(src);
+      await removeIfExists(dst);
+      await Deno.symlink(target, dst);
+    } else if (entry.placeholder) {
+      record.prefix_placeholder = entry.placeholder;
+      record.file_mode = entry.fileMode ?? "text";
+      await writeRewritten(src, dst, entry, prefix).catch((err) => {
+        if (err instanceof Deno.errors.NotFound) {
+          throw new PonchoError(`package ${info.index.name} lacks ${entry.path} listed in its metadata`);
+        }
+        throw err;
+      });
+      copied = true;
+    } else {
+      await removeIfExists(dst);
+      let linked = false;
+      if (tryHardlink && !entry.noLink) {
+        try {
+          await Deno.link(src, dst);
+          linked = true;
+        } catch (err) {
+          if (err instanceof Deno.errors.NotFound) {
+            throw new PonchoError(`package ${info.index.name} lacks ${entry.path} listed in its metadata`);
+          }
+          tryHardlink = false; // another filesystem (EXDEV) or not permitted: copy from now on
+        }
+      }
+      if (!linked) {
+        await Deno.copyFile(src, dst);
+        copied = true;
+      }
+    }
+    files.push(rel);
+    pathsData.push(record);
+  }
+
+  if (isNoarchPython) {
+    const python = join(prefix, "bin", `python${opts.pythonVersion}`);
+    for (const ep of info.entryPoints) {
+      const { name, module, func } = parseEntryPoint(ep);
+      const rel = `bin/${name}`;
+      const dst = join(prefix, rel);
+      await mkdirp(dirname(dst));
+      await removeIfExists(dst);
+      const script = new TextEncoder().encode(entryPointScript(python, module, func));
+      await Deno.writeFile(dst, fixShebang(script), { mode: 0o755 });
+      await Deno.chmod(dst, 0o755);
+      files.push(rel);
+      pathsData.push({ _path: rel, path_type: "unix_python_entry_point" });
+    }
+  }
+  return { files, pathsData, linkType: copied ? "copy" : "hardlink" };
+}

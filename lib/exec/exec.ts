@@ -1,0 +1,128 @@
+/**
+ * Runs a command inside an activated environment and waits for it: stdio
+ * inherited, SIGINT/SIGTERM/SIGHUP/SIGQUIT forwarded to the command, and
+ * the command's exit status returned (128+N when it died of signal N).
+ *
+ * Deno cannot `exec(2)` in place, so Poncho stays as the command's parent
+ * for its whole life; that is also what lets `poncho run` hold the shared
+ * store lock on the environment while the command runs.
+ *
+ * @module
+ */
+
+import { EXIT_ACTIVATION, PonchoError } from "../errors.ts";
+import { activationEnv, sourcingProgram } from "./activate.ts";
+
+/** The signals forwarded to the command. */
+export const FORWARDED_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+
+/** Linux signal numbers, for the 128+N exit status. */
+const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8,
+  SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
+  SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23,
+  SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28, SIGIO: 29, SIGPWR: 30,
+  SIGSYS: 31,
+};
+
+/** What to run. */
+export interface ExecOptions {
+  /** Absolute path of the environment. */
+  prefix: string;
+  /** The command and its arguments (`argv[0]` is looked up in the activated `PATH`). */
+  argv: readonly string[];
+  /** Activation scripts to source with `/bin/sh` first (absolute paths). */
+  activateScripts?: readonly string[];
+  /** The environment to activate on top of (default: this process's). */
+  baseEnv?: Record<string, string>;
+  /** Working directory (default: the current one). */
+  cwd?: string;
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    const info = Deno.statSync(path);
+    return info.isFile && ((info.mode ?? 0o755) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds `command` the way `execvp` would in `path` (a `PATH` value).
+ * A command containing `/` is taken as a path.
+ *
+ * @returns The path to execute, or `undefined` if there is none.
+ */
+export function resolveCommand(command: string, path: string): string | undefined {
+  if (command.includes("/")) return isExecutableFile(command) ? command : undefined;
+  if (command === "") return undefined;
+  for (const dir of path.split(":")) {
+    const candidate = `${dir || "."}/${command}`;
+    if (isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Runs `argv` activated in `prefix` and returns its exit status.
+ *
+ * @throws {PonchoError} exit 4 when the command cannot be started (not found,
+ *   not executable) — a one-line message naming it.
+ */
+export async function execInEnv(options: ExecOptions): Promise<number> {
+  const { prefix, argv } = options;
+  if (argv.length === 0) throw new PonchoError("no command given to run", EXIT_ACTIVATION);
+  const env = activationEnv(prefix, options.baseEnv);
+  const resolved = resolveCommand(argv[0], env.PATH);
+  if (resolved === undefined) {
+    throw new PonchoError(
+      `cannot start '${argv[0]}': not found (or not executable) in ${prefix}/bin or PATH`,
+      EXIT_ACTIVATION,
+    );
+  }
+  const scripts = options.activateScripts ?? [];
+  const [program, args] = scripts.length === 0
+    ? [resolved, argv.slice(1)]
+    : ["/bin/sh", ["-c", sourcingProgram(scripts), "poncho-activate", resolved, ...argv.slice(1)]];
+
+  // Listen before spawning so that a signal arriving in between is not lost.
+  let child: Deno.ChildProcess | undefined;
+  const pending: Deno.Signal[] = [];
+  const forward = FORWARDED_SIGNALS.map((signal) => {
+    const handler = () => {
+      if (child) {
+        try {
+          child.kill(signal);
+        } catch { /* already exited */ }
+      } else pending.push(signal);
+    };
+    Deno.addSignalListener(signal, handler);
+    return { signal, handler };
+  });
+  try {
+    try {
+      child = new Deno.Command(program, {
+        args,
+        env,
+        clearEnv: true,
+        cwd: options.cwd,
+        stdin: "inherit",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+    } catch (err) {
+      throw new PonchoError(
+        `cannot start '${argv[0]}' (${resolved}): ${(err as Error).message}`,
+        EXIT_ACTIVATION,
+        { cause: err },
+      );
+    }
+    for (const signal of pending) child.kill(signal);
+    const status = await child.status;
+    if (status.signal) return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
+    return status.code;
+  } finally {
+    for (const { signal, handler } of forward) Deno.removeSignalListener(signal, handler);
+  }
+}

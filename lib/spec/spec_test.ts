@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { checkMatchSpec, parseSpec, stripJsonc } from "./parse.ts";
+import { canonicalSpec, specHash, specToJson } from "./canonical.ts";
+import { UsageError } from "../errors.ts";
+
+Deno.test("parses the current poncho JSON form", async () => {
+  const s = await parseSpec(
+    JSON.stringify({
+      conda: {
+        channels: ["conda-forge", "bioconda"],
+        dependencies: ["python=3.11", "numpy=1.26.4", { pip: ["foo==1.0"] }],
+      },
+      git: { DATA: { remote: "https://example.org/r.git", ref: "v1" } },
+      http: { DB: { type: "tar", url: "https://example.org/db.tar.gz", compression: "gzip" } },
+    }),
+    "spec.json",
+  );
+  assert.deepEqual(s.channels, ["conda-forge", "bioconda"]);
+  assert.deepEqual(s.conda, ["python=3.11", "numpy=1.26.4"]);
+  assert.deepEqual(s.pip, ["foo==1.0"]);
+  assert.equal(s.git.DATA.ref, "v1");
+  assert.equal(s.http.DB.type, "tar");
+});
+
+Deno.test("parses the legacy form (conda.packages + top-level pip)", async () => {
+  const s = await parseSpec(
+    '{"conda": {"channels": ["defaults"], "packages": ["python=3.8"]}, "pip": ["requests"]}',
+    "old.json",
+  );
+  assert.deepEqual(s.conda, ["python=3.8"]);
+  assert.deepEqual(s.pip, ["requests"]);
+  assert.deepEqual(s.channels, ["defaults"]);
+});
+
+Deno.test("parses JSONC with comments and trailing commas", async () => {
+  const text = `{
+    // the channels
+    "conda": {"channels": ["c", /* inline */], "dependencies": ["a // not a comment",],},
+  }`;
+  assert.equal(JSON.parse(stripJsonc('{"u": "http://x//y",}')).u, "http://x//y");
+  await assert.rejects(() => parseSpec(text, "x.jsonc"), /a \/\/ not a comment/);
+  const ok = await parseSpec(`{"conda": {"dependencies": ["zlib", ], } // end\n}`, "y.jsonc");
+  assert.deepEqual(ok.conda, ["zlib"]);
+});
+
+Deno.test("parses a conda environment.yml", async () => {
+  const s = await parseSpec(
+    "name: demo\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy\n  - pip:\n    - foo==1.0\n",
+    "environment.yml",
+  );
+  assert.equal(s.name, "demo");
+  assert.deepEqual(s.conda, ["python=3.11", "numpy"]);
+  assert.deepEqual(s.pip, ["foo==1.0"]);
+});
+
+Deno.test("errors name the file, the field path and the value", async () => {
+  const cases: [string, RegExp][] = [
+    ['{"conda": {"dependencies": [42]}}', /f\.json: field 'conda\.dependencies\[0\]'.*42/],
+    ['{"conda": {"dependencies": ["numpy"]}, "colour": 1}', /field 'colour' is not a known key/],
+    ['{"conda": {"channels": "x", "dependencies": ["a"]}}', /field 'conda\.channels' must be a list.*"x"/],
+    ['{"conda": {"dependencies": ["numpy >="]}}', /conda\.dependencies\[0\].*'numpy >='/],
+    ['{"conda": {"dependencies": ["a", {"pip": ["b c d"]}]}}', /conda\.dependencies\[1\]\.pip\[0\]/],
+    ['{"conda": {"dependencies": []}}', /lists no packages/],
+    ['{"conda": {"dependencies": ["a"]}, "http": {"X": {"type": "zip", "url": "u"}}}', /http\.X\.type/],
+    ["{not json", /f\.json: not valid JSON/],
+  ];
+  for (const [text, re] of cases) {
+    await assert.rejects(() => parseSpec(text, "f.json"), (e: Error) => {
+      assert.ok(e instanceof UsageError, `${text}: ${e}`);
+      assert.match(e.message, re);
+      assert.ok(!e.message.includes("\n"), "one line");
+      return true;
+    });
+  }
+});
+
+Deno.test("match specs: valid forms accepted, names returned", () => {
+  for (
+    const [s, name] of [
+      ["numpy", "numpy"],
+      ["NumPy=1.26", "numpy"],
+      ["numpy >=1.2,<2", "numpy"],
+      ["python=3.11.0=he550d4f_1_cpython", "python"],
+      ["conda-forge::numpy", "numpy"],
+      ["numpy[version='>=1.2']", "numpy"],
+      ["python>=3.10", "python"],
+      ["libgcc-ng 12.*", "libgcc-ng"],
+    ]
+  ) assert.equal(checkMatchSpec(s, "t"), name);
+  for (const bad of ["", "=1.0", "numpy >=", "num py  py"]) {
+    assert.throws(() => checkMatchSpec(bad, "t"), UsageError, bad);
+  }
+});
+
+Deno.test("canonical hash: order of deps irrelevant, channel order and platform matter", async () => {
+  const a = await parseSpec('{"conda": {"channels": ["a", "b"], "dependencies": ["x", "Y=1"]}}', "a");
+  const b = await parseSpec('{"conda": {"channels": ["a", "b"], "dependencies": ["y=1", " x "]}}', "b");
+  const c = await parseSpec('{"conda": {"channels": ["b", "a"], "dependencies": ["x", "y=1"]}}', "c");
+  const h = (s: typeof a, p = "linux-64") => specHash(canonicalSpec(s, p));
+  assert.equal(h(a), h(b));
+  assert.notEqual(h(a), h(c));
+  assert.notEqual(h(a), h(a, "osx-arm64"));
+  assert.match(h(a), /^[0-9a-f]{64}$/);
+});
+
+Deno.test("specToJson round-trips", async () => {
+  const s = await parseSpec(
+    '{"conda": {"channels": ["c"], "dependencies": ["a", {"pip": ["b==1"]}]}}',
+    "s.json",
+  );
+  const again = await parseSpec(specToJson(s), "again.json");
+  assert.deepEqual(again, s);
+});
