@@ -34,9 +34,13 @@ Deno.test("exclusive locks serialize real concurrent processes", async () => {
     const log = `${dir}/log`;
     const code = `
       await lock.withLock(${JSON.stringify(lockPath)}, async () => {
-        await Deno.writeTextFile(${JSON.stringify(log)}, "in " + Deno.pid + "\\n", { append: true });
+        await Deno.writeTextFile(${
+      JSON.stringify(log)
+    }, "in " + Deno.pid + "\\n", { append: true });
         await new Promise((r) => setTimeout(r, 40));
-        await Deno.writeTextFile(${JSON.stringify(log)}, "out " + Deno.pid + "\\n", { append: true });
+        await Deno.writeTextFile(${
+      JSON.stringify(log)
+    }, "out " + Deno.pid + "\\n", { append: true });
       }, { exclusive: true, timeoutMs: 60000 });`;
     const children = Array.from({ length: 6 }, () => spawnDeno(code));
     const statuses = await Promise.all(children.map((c) => c.status));

@@ -28,7 +28,7 @@ function spawnExec(options: Record<string, unknown>, env?: Record<string, string
 async function makePrefix(): Promise<string> {
   const prefix = await Deno.makeTempDir({ prefix: "poncho-exec-" });
   await Deno.mkdir(`${prefix}/bin`);
-  await Deno.writeTextFile(`${prefix}/bin/hello`, "#!/bin/sh\necho hello from env \"$@\"\n", {
+  await Deno.writeTextFile(`${prefix}/bin/hello`, '#!/bin/sh\necho hello from env "$@"\n', {
     mode: 0o755,
   });
   return prefix;

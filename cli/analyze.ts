@@ -1,0 +1,119 @@
+/**
+ * `poncho analyze [options] <source ...> <out>`: argument parsing and printing
+ * for {@link analyze}. Compatible with CCTools' `poncho_package_analyze`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "./args.ts";
+import { errorLine, PonchoError, UsageError } from "../lib/errors.ts";
+import { analyze } from "../lib/analyze/analyze.ts";
+import { renderSpec, type SpecFormat, writeFileAtomic } from "../lib/analyze/spec_out.ts";
+
+const HELP = `Usage: poncho analyze [options] <source ...> <out>
+
+Find the imports of Python sources and write the environment they need. A source is a file
+(.py, a script, or a .ipynb notebook), a directory (searched recursively, skipping .git,
+__pycache__, virtualenvs, node_modules and build dirs) or '-' for stdin. <out> is a path or
+'-' for stdout.
+
+Options:
+  --toplevel             only imports at module level
+  --function NAME        only imports inside function NAME (def or async def)
+  --pkg-mapping IMP=PKG  the module imported as IMP comes from package PKG (repeatable;
+                         'IMP=pip:PKG' puts it under pip)
+  --extra-pkg PKG        also add package PKG, as given (repeatable; 'pip:PKG' for pip)
+  --python X.Y           target Python (default: the version of python3 found, else 3.12)
+  --prefix DIR           read installed packages from the environment at DIR
+                         (default: $CONDA_PREFIX and the python3 on PATH)
+  --explain              also write 'imports': per imported module its kind (stdlib, local,
+                         third-party), package, version, optional flag and locations
+  --format json|yaml     poncho JSON spec (default) or a conda environment.yml
+  -h, --help             show this help
+
+Warnings (e.g. a module the target Python no longer has) go to stderr.
+Exit codes: 0 success, 1 invalid usage, 2 missing or unreadable source.
+`;
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function run(args: string[]): Promise<number> {
+  const { options: o, positionals, rest } = parseArgs("poncho analyze", args, [
+    { name: "toplevel", type: "boolean" },
+    { name: "function", type: "string" },
+    { name: "pkg-mapping", type: "string", multiple: true },
+    { name: "extra-pkg", type: "string", multiple: true },
+    { name: "python", type: "string" },
+    { name: "prefix", type: "string" },
+    { name: "explain", type: "boolean" },
+    { name: "format", type: "string" },
+    { name: "help", short: "h", type: "boolean" },
+  ]);
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const words = [...positionals, ...rest];
+  if (words.length < 2) {
+    throw new UsageError(
+      `expected <source ...> <out>, got ${words.length} argument${
+        words.length === 1 ? "" : "s"
+      } (see --help)`,
+    );
+  }
+  const format = (o.format as string | undefined) ?? "json";
+  if (format !== "json" && format !== "yaml") {
+    throw new UsageError(`--format ${format}: expected json or yaml`);
+  }
+  const out = words[words.length - 1];
+  const sources = words.slice(0, -1);
+  if (sources.filter((s) => s === "-").length > 1) {
+    throw new UsageError("source '-' (stdin) given more than once");
+  }
+  const stdin = sources.includes("-") ? await readAll(Deno.stdin.readable) : undefined;
+  const result = await analyze({
+    sources,
+    stdin,
+    toplevel: o.toplevel === true,
+    function: o.function as string | undefined,
+    pkgMappings: o["pkg-mapping"] as string[],
+    extraPkgs: o["extra-pkg"] as string[],
+    python: o.python as string | undefined,
+    prefix: o.prefix as string | undefined,
+    explain: o.explain === true,
+  });
+  for (const w of result.warnings) console.error(`warning: ${errorLine(w)}`);
+  const text = renderSpec(result.spec, format as SpecFormat);
+  if (out === "-") {
+    await Deno.stdout.write(new TextEncoder().encode(text));
+  } else {
+    try {
+      await writeFileAtomic(out, text);
+    } catch (err) {
+      throw new UsageError(`out ${out}: cannot write (${errorLine(err)})`, { cause: err });
+    }
+  }
+  return 0;
+}
+
+/**
+ * Runs `poncho analyze` with `args` (the words after `analyze`): prints the
+ * spec or writes it, warnings and errors to stderr, one line each.
+ *
+ * @returns The exit code: 0 success, 1 invalid usage, 2 missing or unreadable source.
+ */
+export async function analyzeCommand(args: string[]): Promise<number> {
+  try {
+    return await run(args);
+  } catch (err) {
+    if (err instanceof PonchoError) {
+      console.error(`poncho analyze: ${errorLine(err)}`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) Deno.exit(await analyzeCommand(Deno.args));

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+// deno-lint-ignore no-import-prefix -- the project pins npm packages by explicit specifier
+import { parse } from "npm:yaml@2.9.1";
+
+const CLI = fileURLToPath(new URL("./analyze.ts", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../tests/fixtures/analyze/", import.meta.url));
+
+async function poncho(args: string[], stdin?: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", CLI, ...args],
+    cwd: FIXTURES,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+const empty = await Deno.makeTempDir(); // an environment with nothing installed
+globalThis.addEventListener("unload", () => Deno.removeSync(empty, { recursive: true }));
+const FIXED = ["--python", "3.11", "--prefix", empty];
+
+Deno.test("cli analyze: --help", async () => {
+  const r = await poncho(["--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^Usage: poncho analyze \[options\] <source \.\.\.> <out>/);
+});
+
+Deno.test("cli analyze: stdin to stdout, JSON with 2-space indent and a trailing newline", async () => {
+  const r = await poncho([...FIXED, "-", "-"], "import yaml\nimport os\n");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    '{\n  "conda": {\n    "channels": [\n      "conda-forge"\n    ],\n    "dependencies": [\n' +
+      '      "python=3.11",\n      "pyyaml"\n    ]\n  }\n}\n',
+  );
+  assert.equal(r.stderr, "");
+});
+
+Deno.test("cli analyze: warnings on stderr, spec alone on stdout", async () => {
+  const r = await poncho(["--python", "3.13", "--prefix", empty, "conditional/app.py", "-"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^warning: conditional\/app\.py:21: telnetlib was removed/m);
+  assert.ok(JSON.parse(r.stdout).conda.dependencies.includes("numpy"));
+});
+
+Deno.test("cli analyze: --format yaml writes a conda environment.yml atomically", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = join(dir, "environment.yml");
+    const r = await poncho([
+      ...FIXED,
+      "--format",
+      "yaml",
+      "--extra-pkg",
+      "pip:tqdm==4.66.0",
+      "--pkg-mapping",
+      "requests=requests>=2",
+      "shadow/main.py",
+      out,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const text = await Deno.readTextFile(out);
+    assert.deepEqual(parse(text), {
+      channels: ["conda-forge"],
+      dependencies: ["python=3.11", "numpy", "requests>=2", { pip: ["tqdm==4.66.0"] }],
+    });
+    assert.match(text, /^channels:\n {2}- conda-forge\ndependencies:\n/);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["environment.yml"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli analyze: --explain writes imports records", async () => {
+  const r = await poncho([...FIXED, "--explain", "--toplevel", "pkgtree/rich/console.py", "-"]);
+  assert.equal(r.code, 0, r.stderr);
+  const spec = JSON.parse(r.stdout);
+  assert.deepEqual(spec.imports.find((i: { module: string }) => i.module === "PIL"), {
+    module: "PIL",
+    kind: "third-party",
+    package: "pillow",
+    optional: false,
+    locations: ["pkgtree/rich/console.py:5"],
+  });
+});
+
+Deno.test("cli analyze: exit codes and one-line errors", async () => {
+  const cases: [string[], number, RegExp][] = [
+    [["shadow/main.py"], 1, /expected <source \.\.\.> <out>/],
+    [["--bogus", "a.py", "-"], 1, /unknown option --bogus/],
+    [["--format", "toml", "shadow", "-"], 1, /--format toml/],
+    [[...FIXED, "--function", "nope", "conditional/app.py", "-"], 1, /--function nope/],
+    [[...FIXED, "--pkg-mapping", "oops", "shadow", "-"], 1, /--pkg-mapping oops/],
+    [["--python", "x.y", "shadow", "-"], 1, /--python x\.y/],
+    [[...FIXED, "missing.py", "-"], 2, /source missing\.py: no such file/],
+    [[...FIXED, "shadow", "/nonexistent-dir/out.json"], 1, /out \/nonexistent-dir\/out\.json/],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = await poncho(args);
+    assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.equal(r.stdout, "");
+  }
+});

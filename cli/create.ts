@@ -1,0 +1,90 @@
+/**
+ * `poncho create [options] <spec> <output>`: argument parsing and printing
+ * for {@link createEnvironment}.
+ *
+ * @module
+ */
+
+import { parseArgs } from "./args.ts";
+import { UsageError } from "../lib/errors.ts";
+
+const HELP = `Usage: poncho create [options] <spec> <output>
+
+Build a relocatable environment archive from a spec (poncho JSON, legacy JSON, JSONC or a conda
+environment.yml; '-' reads stdin). The output's extension picks the format: .tar.zst
+(recommended), .tar.gz or .tgz. The same spec (channels, packages, platform) is built once and
+cached in the store; later creates copy the cached archive.
+
+Options:
+  -c, --channel URL     add a channel before the spec's own (repeatable; https://, http://,
+                        file:// or a name such as conda-forge)
+  --platform NAME       target platform (default: this machine, e.g. linux-64)
+  --prefix DIR          install into DIR instead of writing an archive (like conda create -p)
+  --offline             use only cached repodata and packages
+  --force               rebuild even if the store has this spec's archive
+  --conda-exe PATH      let an existing conda, mamba or micromamba solve and install, then pack
+  --store DIR           the store (default: $PONCHO_STORE, $XDG_CACHE_HOME/poncho, ~/.cache/poncho)
+  --json                print a machine-readable summary on stdout
+  -q, --quiet           print nothing but errors
+  -v, --verbose         print each step
+  -h, --help            show this help
+
+Exit codes: 0 success, 1 invalid usage or spec, 2 spec not found, 3 build failed.
+`;
+
+/** Runs `poncho create` with `args`; returns the exit code. */
+export async function createCommand(args: string[]): Promise<number> {
+  const { options: o, positionals } = parseArgs("poncho create", args, [
+    { name: "channel", short: "c", type: "string", multiple: true },
+    { name: "platform", type: "string" },
+    { name: "prefix", type: "string" },
+    { name: "offline", type: "boolean" },
+    { name: "force", type: "boolean" },
+    { name: "conda-exe", type: "string" },
+    { name: "conda-executable", type: "string" },
+    { name: "store", type: "string" },
+    { name: "json", type: "boolean" },
+    { name: "quiet", short: "q", type: "boolean" },
+    { name: "verbose", short: "v", type: "boolean" },
+    { name: "help", short: "h", type: "boolean" },
+  ]);
+  if (o.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const prefix = o.prefix as string | undefined;
+  const want = prefix ? 1 : 2;
+  if (positionals.length !== want) {
+    throw new UsageError(
+      prefix
+        ? `expected <spec> with --prefix, got ${positionals.length} arguments (see --help)`
+        : `expected <spec> <output>, got ${positionals.length} argument(s) (see --help)`,
+    );
+  }
+  const [specPath, output] = positionals;
+  const { readSpec } = await import("../lib/spec/parse.ts");
+  const { createEnvironment } = await import("../lib/create.ts");
+  const spec = await readSpec(specPath);
+  const result = await createEnvironment({
+    spec,
+    specSource: specPath,
+    output,
+    prefix,
+    channels: o.channel as string[],
+    platform: o.platform as string | undefined,
+    offline: Boolean(o.offline),
+    force: Boolean(o.force),
+    condaExe: (o["conda-exe"] ?? o["conda-executable"]) as string | undefined,
+    store: o.store as string | undefined,
+    quiet: Boolean(o.quiet) || Boolean(o.json),
+    verbose: Boolean(o.verbose),
+  });
+  if (o.json) {
+    console.log(JSON.stringify(result, null, 2));
+  } else if (!o.quiet) {
+    const where = result.output ?? result.prefix;
+    const how = result.cached ? "reused cached build" : `built ${result.packages.length} packages`;
+    console.error(`poncho create: ${where} (${how}, spec ${result.specHash.slice(0, 12)})`);
+  }
+  return 0;
+}

@@ -1,0 +1,264 @@
+/**
+ * `poncho run [options] -e <archive|dir> [--] command args...`: runs a
+ * command inside an environment, unpacking it once into the store (or
+ * `--unpack-to DIR`, or a private `--tmp` dir) first if needed.
+ *
+ * The warm path loads only this file, the argument parser, the store's lock,
+ * marker and index helpers and the exec module: stat the archive, read its
+ * cached identity, take the shared lock on the environment, read its state
+ * marker, start the command. Unpacking code is imported only on a miss.
+ *
+ * @module
+ */
+
+import { EXIT_NOT_FOUND, NotFoundError, PonchoError, UsageError } from "../lib/errors.ts";
+import { type OptionSpec, parseArgs } from "./args.ts";
+import { defaultStoreRoot, type StoreLayout, storeLayout } from "../store/layout.ts";
+import {
+  type Builder,
+  type BuildResult,
+  dirSlot,
+  type EnvSlot,
+  openEnv,
+  storeSlot,
+  unpackPrivate,
+} from "../store/envs.ts";
+import { cachedSourceId, cacheSourceId } from "../store/index.ts";
+import { readMarker } from "../store/marker.ts";
+import { execInEnv } from "../lib/exec/exec.ts";
+
+const HELP = `Usage: poncho run [options] -e <archive|dir> [--] command [args...]
+
+Runs a command inside an environment. The environment is unpacked once into
+the store (keyed by its identity) and reused by later runs; concurrent runs
+wait for one unpack.
+
+Options:
+  -e, --environment PATH    environment archive (.tar.zst, .tar.gz, .tar.bz2, .tar)
+                            or directory (required)
+  -u, --unpack-to DIR       unpack to DIR (relocated there) instead of the store
+      --tmp                 unpack to a temp dir removed after the command exits
+      --store DIR           store root (default $PONCHO_STORE, else
+                            $XDG_CACHE_HOME/poncho, else ~/.cache/poncho)
+  -w, --wait-for-lock SECS  wait at most SECS for another unpack (default 300)
+  -d, --debug               print what poncho does to stderr
+  -h, --help                show this help
+
+Options stop at '--' or at the first word that is not an option.
+Exit codes: the command's own (128+N if it died of signal N); poncho's failures:
+1 invalid usage, 2 environment not found, 3 extraction, relocation or lock
+timeout, 4 activation failed (e.g. command not found).
+`;
+
+const OPTIONS: OptionSpec[] = [
+  { name: "environment", short: "e", type: "string" },
+  { name: "unpack-to", short: "u", type: "string" },
+  { name: "tmp", type: "boolean" },
+  { name: "store", type: "string" },
+  { name: "wait-for-lock", short: "w", type: "string" },
+  { name: "debug", short: "d", type: "boolean" },
+  { name: "help", short: "h", type: "boolean" },
+];
+
+/** Parsed `poncho run` options. */
+export interface RunOptions {
+  /** `-e`: the archive or directory. */
+  environment: string;
+  /** `-u`: the directory to unpack to. */
+  unpackTo?: string;
+  /** `--tmp`. */
+  tmp: boolean;
+  /** `--store` or the default store root. */
+  store: string;
+  /** `-w` in milliseconds. */
+  waitMs: number;
+  /** `-d`. */
+  debug: boolean;
+  /** The command and its arguments. */
+  argv: string[];
+}
+
+/** Makes `path` absolute against the current directory, without touching the file system. */
+export function absolutePath(path: string): string {
+  const full = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const parts: string[] = [];
+  for (const part of full.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
+/**
+ * Parses `poncho run` arguments.
+ *
+ * @returns `undefined` when `--help` was asked for.
+ * @throws {UsageError} on bad options, a missing `-e` or a missing command.
+ */
+export function parseRunArgs(args: string[]): RunOptions | undefined {
+  const { options, rest } = parseArgs("poncho run", args, OPTIONS, true);
+  if (options.help) return undefined;
+  const environment = options.environment as string | undefined;
+  if (environment === undefined || environment === "") {
+    // Hook for automatic environments (`poncho run script.py`, a later issue):
+    // they will be derived from `rest` here. Until then -e is required.
+    throw new UsageError(
+      "-e/--environment is required (an archive or directory); " +
+        "usage: poncho run -e ENV [--] command [args...]",
+    );
+  }
+  if (rest.length === 0) {
+    throw new UsageError("no command given; usage: poncho run -e ENV [--] command [args...]");
+  }
+  const unpackTo = options["unpack-to"] as string | undefined;
+  const tmp = options.tmp === true;
+  if (tmp && unpackTo !== undefined) {
+    throw new UsageError("--tmp and -u/--unpack-to exclude each other; give one");
+  }
+  const waitText = (options["wait-for-lock"] as string | undefined) ?? "300";
+  const wait = Number(waitText);
+  if (waitText.trim() === "" || !Number.isFinite(wait) || wait < 0) {
+    throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
+  }
+  return {
+    environment,
+    unpackTo,
+    tmp,
+    store: (options.store as string | undefined) ?? defaultStoreRoot(),
+    waitMs: wait * 1000,
+    debug: options.debug === true,
+    argv: rest,
+  };
+}
+
+function toBuild(r: {
+  activateScripts: string[];
+  size: number;
+  finish?: (prefix: string) => Promise<void>;
+}): BuildResult {
+  return { activateScripts: r.activateScripts, size: r.size, finish: r.finish };
+}
+
+/** The identity of an archive: cached by path, size, mtime and inode, else read. */
+export async function archiveId(
+  layout: StoreLayout,
+  path: string,
+  info: Deno.FileInfo,
+  log: (msg: string) => void = () => {},
+): Promise<string> {
+  const cached = await cachedSourceId(layout, path, info);
+  if (cached) return cached;
+  const unpack = await import("../lib/env/unpack.ts");
+  const manifest = await unpack.readArchiveManifest(path);
+  const id = manifest ? manifest.id : `archive-${await unpack.fileDigest(path)}`;
+  log(manifest ? `identity ${id} from the manifest` : `identity ${id} from the archive digest`);
+  try {
+    await cacheSourceId(layout, path, info, id);
+  } catch { /* a read-only store still works, just slower */ }
+  return id;
+}
+
+/** Runs `poncho run` with `args`; returns the exit code. */
+export async function runCommand(args: string[]): Promise<number> {
+  const opts = parseRunArgs(args);
+  if (!opts) {
+    console.log(HELP);
+    return 0;
+  }
+  const log = opts.debug
+    ? (msg: string) => console.error(`poncho run: ${msg}`)
+    : (_msg: string) => {};
+  const source = absolutePath(opts.environment);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(source);
+  } catch {
+    throw new NotFoundError(`environment ${opts.environment} does not exist (-e/--environment)`);
+  }
+  const layout = storeLayout(opts.store);
+
+  let id: string;
+  let build: Builder;
+  if (info.isDirectory) {
+    const ready = readMarker(source);
+    if (ready && !opts.tmp && opts.unpackTo === undefined) {
+      // An unpacked poncho environment: use it in place, under its shared lock.
+      log(`using environment directory ${source} in place`);
+      return await runIn(dirSlot(source, ready.id), noBuild(source), opts, log);
+    }
+    const unpack = await import("../lib/env/unpack.ts");
+    const manifest = await unpack.readDirManifest(source);
+    if (!manifest && !opts.tmp && opts.unpackTo === undefined) {
+      // A plain conda prefix (valid where it is): activate it in place.
+      log(`using plain environment directory ${source} in place`);
+      const { findActivateScripts } = await import("../lib/exec/activate.ts");
+      return await execInEnv({
+        prefix: source,
+        argv: opts.argv,
+        activateScripts: findActivateScripts(source),
+      });
+    }
+    id = manifest?.id ?? `dir-${(await sha256(source)).slice(0, 40)}`;
+    build = async (root, prefix) => toBuild(await unpack.copyEnvDir(source, root, prefix));
+  } else {
+    id = await archiveId(layout, source, info, log);
+    build = async (root, prefix) => {
+      const unpack = await import("../lib/env/unpack.ts");
+      log(`unpacking ${source} for ${prefix}`);
+      return toBuild(await unpack.unpackArchive(source, root, prefix));
+    };
+  }
+
+  if (opts.tmp) {
+    const dir = await Deno.makeTempDir({ prefix: "poncho-run-" });
+    const prefix = `${dir}/env`;
+    const { deleteTree } = await import("../store/remove.ts");
+    try {
+      await Deno.mkdir(prefix);
+      log(`unpacking into temp dir ${prefix}`);
+      const marker = await unpackPrivate(prefix, build, source, id);
+      return await execInEnv({
+        prefix,
+        argv: opts.argv,
+        activateScripts: marker.activateScripts,
+      });
+    } finally {
+      await deleteTree(dir); // only after the command has exited
+    }
+  }
+  const slot = opts.unpackTo !== undefined
+    ? dirSlot(absolutePath(opts.unpackTo), id)
+    : storeSlot(layout, id);
+  return await runIn(slot, build, opts, log);
+}
+
+function noBuild(dir: string): Builder {
+  return () => {
+    throw new PonchoError(`environment directory ${dir} is no longer complete`, EXIT_NOT_FOUND);
+  };
+}
+
+async function runIn(
+  slot: EnvSlot,
+  build: Builder,
+  opts: RunOptions,
+  log: (msg: string) => void,
+): Promise<number> {
+  const opened = await openEnv(slot, build, { timeoutMs: opts.waitMs, source: opts.environment });
+  try {
+    log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);
+    return await execInEnv({
+      prefix: slot.path,
+      argv: opts.argv,
+      activateScripts: opened.marker.activateScripts,
+    });
+  } finally {
+    opened.lock.release();
+  }
+}
+
+async function sha256(text: string): Promise<string> {
+  const { sha256Hex } = await import("../store/index.ts");
+  return sha256Hex(text);
+}

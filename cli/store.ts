@@ -1,0 +1,144 @@
+/**
+ * `poncho store list|gc|path`: inspect and clean the environment store.
+ *
+ * @module
+ */
+
+import { NotFoundError, UsageError } from "../lib/errors.ts";
+import { type OptionSpec, parseArgs } from "./args.ts";
+import { defaultStoreRoot, storeLayout } from "../store/layout.ts";
+import { formatSize, gc, listEnvs, parseSize } from "../store/gc.ts";
+import { storeSlot } from "../store/envs.ts";
+import { absolutePath, archiveId } from "./run.ts";
+
+const HELP = `Usage: poncho store <command> [options]
+
+Commands:
+  list [--json]                       environments: id, source, size, last used
+  gc [--older-than DAYS] [--max-size SIZE]
+                                      remove environments unused for DAYS days, then
+                                      least recently used ones until the store is at
+                                      most SIZE (e.g. 20G); environments in use by a
+                                      running 'poncho run' are never removed
+  path <archive>                      the store path of an archive's environment
+
+Options:
+  --store DIR   store root (default $PONCHO_STORE, else $XDG_CACHE_HOME/poncho,
+                else ~/.cache/poncho)
+  -h, --help    show this help
+`;
+
+const OPTIONS: OptionSpec[] = [
+  { name: "store", type: "string" },
+  { name: "json", type: "boolean" },
+  { name: "older-than", type: "string" },
+  { name: "max-size", type: "string" },
+  { name: "help", short: "h", type: "boolean" },
+];
+
+/** Runs `poncho store` with `args`; returns the exit code. */
+export async function storeCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === "-h" || sub === "--help") {
+    console.log(HELP);
+    return sub === undefined ? 1 : 0;
+  }
+  const { options, positionals } = parseArgs(`poncho store ${sub}`, rest, OPTIONS);
+  if (options.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const layout = storeLayout((options.store as string | undefined) ?? defaultStoreRoot());
+  const allowed: Record<string, string[]> = {
+    list: ["json"],
+    gc: ["older-than", "max-size"],
+    path: [],
+  };
+  if (!allowed[sub]) {
+    throw new UsageError(`unknown store command '${sub}' (expected list, gc or path)`);
+  }
+  for (const name of ["json", "older-than", "max-size"]) {
+    if (options[name] !== undefined && !allowed[sub].includes(name)) {
+      throw new UsageError(`poncho store ${sub}: option --${name} does not apply here`);
+    }
+  }
+
+  if (sub === "list") {
+    if (positionals.length) {
+      throw new UsageError(`poncho store list: unexpected '${positionals[0]}'`);
+    }
+    const envs = await listEnvs(layout);
+    if (options.json) {
+      const out = envs.map((e) => ({
+        id: e.id,
+        source: e.source,
+        size: e.size,
+        created: e.created,
+        lastUsed: e.lastUsed.toISOString(),
+        path: e.path,
+      }));
+      console.log(JSON.stringify(out, null, 2));
+    } else if (envs.length === 0) {
+      console.log(`no environments in ${layout.root}`);
+    } else {
+      const rows = envs.map((e) => [
+        e.id.slice(0, 16),
+        formatSize(e.size),
+        e.lastUsed.toISOString().replace(/\.\d+Z$/, "Z"),
+        e.source,
+      ]);
+      const widths = [16, 7, 20];
+      console.log(
+        ["ID".padEnd(widths[0]), "SIZE".padEnd(widths[1]), "LAST USED".padEnd(widths[2]), "SOURCE"]
+          .join("  "),
+      );
+      for (const r of rows) {
+        console.log(
+          [r[0].padEnd(widths[0]), r[1].padEnd(widths[1]), r[2].padEnd(widths[2]), r[3]].join("  "),
+        );
+      }
+    }
+    return 0;
+  }
+
+  if (sub === "gc") {
+    if (positionals.length) throw new UsageError(`poncho store gc: unexpected '${positionals[0]}'`);
+    let olderThanDays: number | undefined;
+    let maxSize: number | undefined;
+    if (options["older-than"] !== undefined) {
+      olderThanDays = Number(options["older-than"]);
+      if (!Number.isFinite(olderThanDays) || olderThanDays < 0) {
+        throw new UsageError(`--older-than '${options["older-than"]}' is not a number of days`);
+      }
+    }
+    if (options["max-size"] !== undefined) {
+      maxSize = parseSize(options["max-size"] as string);
+      if (maxSize === undefined) {
+        throw new UsageError(`--max-size '${options["max-size"]}' is not a size like 500M or 20G`);
+      }
+    }
+    if (olderThanDays === undefined && maxSize === undefined) {
+      throw new UsageError("poncho store gc: give --older-than DAYS and/or --max-size SIZE");
+    }
+    const result = await gc(layout, { olderThanDays, maxSize });
+    for (const e of result.removed) {
+      console.log(`removed ${e.id} (${formatSize(e.size)}, ${e.source})`);
+    }
+    for (const e of result.skipped) console.log(`kept ${e.id}: in use`);
+    console.log(`freed ${formatSize(result.freed)}`);
+    return 0;
+  }
+
+  // path
+  if (positionals.length !== 1) throw new UsageError("usage: poncho store path <archive>");
+  const source = absolutePath(positionals[0]);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(source);
+  } catch {
+    throw new NotFoundError(`archive ${positionals[0]} does not exist`);
+  }
+  if (info.isDirectory) throw new UsageError(`${positionals[0]} is a directory; give an archive`);
+  console.log(storeSlot(layout, await archiveId(layout, source, info)).path);
+  return 0;
+}

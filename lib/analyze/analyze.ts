@@ -1,0 +1,342 @@
+/**
+ * `poncho analyze` as a library call: Python sources (files, directories,
+ * notebooks, stdin) in, a conda environment spec out, with the reason for
+ * every dependency when asked (`explain`).
+ *
+ * Each top-level imported module is classified in Python's own order: a
+ * relative import or a module found on the importing file's search path is
+ * `local`; a standard module of any known version is `stdlib` (with a warning
+ * when the target version lacks it); anything else is `third-party` and goes
+ * through {@link resolvePackage}.
+ *
+ * @module
+ */
+
+import { decodePythonSource } from "./decode.ts";
+import { scanImports } from "./scan.ts";
+import type { ImportRecord } from "./types.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
+import { dirname } from "node:path";
+import { discoverSources, type SourceFile } from "./sources.ts";
+import { readNotebook } from "./notebook.ts";
+import { parseScriptMetadata, pythonSpecFromRequires } from "./pep723.ts";
+import { classifyStdlib, parseMinorVersion, stdlibVersionFor } from "./stdlib.ts";
+import { LocalResolver, moduleOfWrittenFile } from "./local.ts";
+import { type InstalledIndex, normalizeDistName, readInstalled } from "./installed.ts";
+import { choiceFromText, type PackageChoice, parsePkgMapping, resolvePackage } from "./mapping.ts";
+import { buildSpec, type ExplainRecord, type PonchoSpec } from "./spec_out.ts";
+
+/** Options of {@link analyze}; the CLI options map one to one. */
+export interface AnalyzeOptions {
+  /** Files, directories, or `-` for stdin (see `stdin`). */
+  sources: string[];
+  /** `--toplevel`: only module-level imports. */
+  toplevel?: boolean;
+  /** `--function NAME`: only imports inside that function (with `toplevel`: both). */
+  function?: string;
+  /** `--pkg-mapping IMPORT=NAME` entries (`NAME` may be `pip:NAME`). */
+  pkgMappings?: string[];
+  /** `--extra-pkg PKG` entries, added as given (`pip:PKG` goes under pip). */
+  extraPkgs?: string[];
+  /** `--python X.Y`: the target; default the version of `python3` found, else 3.12. */
+  python?: string;
+  /** `--explain`: include `imports` records in the spec. */
+  explain?: boolean;
+  /** `--prefix DIR`: read installed packages from this environment only. */
+  prefix?: string;
+  /** Read installed metadata at all (default true); false maps by table and name only. */
+  useInstalled?: boolean;
+  /** The content of source `-` (the CLI passes stdin). */
+  stdin?: Uint8Array | string;
+  /** Base for relative paths (default `Deno.cwd()`). */
+  cwd?: string;
+  /** Environment (`PATH`, `CONDA_PREFIX`, `PYENV_*`) to find `python3` in (default `Deno.env`). */
+  env?: Record<string, string | undefined>;
+}
+
+/** The result of {@link analyze}. */
+export interface AnalyzeResult {
+  /** The spec (with `imports` when `explain` was set). */
+  spec: PonchoSpec;
+  /** The target Python `X.Y`. */
+  python: string;
+  /** One-line warnings, `file:line: message` where a place is known. */
+  warnings: string[];
+  /** Every explain record (also computed when `explain` is off). */
+  imports: ExplainRecord[];
+}
+
+/** The default target when no interpreter is found. */
+export const DEFAULT_PYTHON = "3.12";
+
+interface Occurrence {
+  module: string;
+  kind: ExplainRecord["kind"];
+  choice?: PackageChoice;
+  optional: boolean;
+  location: string;
+}
+
+/** One unit of Python to scan: a file, or one notebook cell. */
+interface Unit {
+  source: SourceFile;
+  text: string;
+  /** Formats a location from a 1-based line. */
+  where: (line: number) => string;
+}
+
+async function readSource(file: SourceFile, stdin: AnalyzeOptions["stdin"]): Promise<Uint8Array> {
+  if (file.stdin) {
+    if (stdin === undefined) return new Uint8Array();
+    return typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin;
+  }
+  return await Deno.readFile(file.absPath);
+}
+
+function looksLikeNotebook(bytes: Uint8Array): boolean {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  return bytes[i] === 0x7b; // "{": Python source cannot start a statement with a dict display
+}
+
+async function targetVersion(
+  options: AnalyzeOptions,
+  installed: InstalledIndex | undefined,
+): Promise<string> {
+  if (options.python !== undefined) {
+    const parsed = parseMinorVersion(options.python);
+    if (!parsed) {
+      throw new UsageError(`--python ${options.python}: expected a version like 3.11`);
+    }
+    stdlibVersionFor(options.python); // validates the major version
+    return `${parsed[0]}.${parsed[1]}`;
+  }
+  if (installed?.pythonVersion) return installed.pythonVersion;
+  try {
+    const out = await new Deno.Command("python3", {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    const m = /Python (\d+\.\d+)/.exec(text);
+    if (out.success && m) return m[1];
+  } catch {
+    // no python3
+  }
+  return DEFAULT_PYTHON;
+}
+
+/**
+ * Analyses Python sources and builds their environment spec.
+ *
+ * @throws {UsageError} for bad options (`--python`, `--pkg-mapping`, an unknown `--function`).
+ * @throws {NotFoundError} when a named source is missing or unreadable.
+ */
+export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
+  if (options.sources.length === 0) throw new UsageError("no source given: name files, dirs or -");
+  const userMappings = new Map<string, string>();
+  for (const arg of options.pkgMappings ?? []) {
+    const { module, target } = parsePkgMapping(arg);
+    userMappings.set(module, target);
+  }
+  if (options.python !== undefined) stdlibVersionFor(options.python);
+  const cwd = options.cwd ?? Deno.cwd();
+  const files = await discoverSources(options.sources, cwd);
+
+  const installed = options.useInstalled === false
+    ? undefined
+    : await readInstalled({ prefix: options.prefix, env: options.env, cwd });
+  const python = await targetVersion(options, installed);
+  const warnings: string[] = [];
+  const versionNote = stdlibVersionFor(python).note;
+  if (versionNote) warnings.push(versionNote);
+
+  const resolver = new LocalResolver(python.startsWith("2."));
+  const units: Unit[] = [];
+  const requires: string[] = [];
+  const declared: string[] = []; // PEP 723 dependencies and notebook pip installs
+  const condaInstalls: string[] = [];
+
+  for (const file of files) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readSource(file, options.stdin);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      if (file.explicit) throw new NotFoundError(`source ${file.path}: cannot read (${why})`);
+      warnings.push(`${file.path}: cannot read, skipped (${why})`);
+      continue;
+    }
+    const notebook = file.kind === "notebook" || (file.stdin && looksLikeNotebook(bytes));
+    if (notebook) {
+      let content;
+      try {
+        content = readNotebook(new TextDecoder().decode(bytes));
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        if (file.kind === "notebook") {
+          warnings.push(`${file.path}: not a readable notebook, skipped (${why})`);
+          continue;
+        }
+        content = null; // stdin that only looked like JSON: treat as Python below
+      }
+      if (content) {
+        for (const p of content.problems) {
+          warnings.push(`${file.path}${p.cell ? `[${p.cell}]` : ""}: ${p.message}`);
+        }
+        for (const w of content.writefiles) {
+          const name = moduleOfWrittenFile(w.path);
+          if (name) resolver.addModule(dirname(file.absPath), name);
+        }
+        for (const inst of content.installs) {
+          const where = `${file.path}[${inst.cell}]:${inst.line}`;
+          (inst.manager === "pip" ? declared : condaInstalls).push(...inst.packages);
+          warnings.push(
+            `${where}: notebook runs ${inst.manager} install ${inst.packages.join(" ")}; ` +
+              `added to the spec${inst.manager === "pip" ? " under pip" : ""}`,
+          );
+        }
+        for (const c of content.code) {
+          units.push({
+            source: file,
+            text: c.source,
+            where: (line) => `${file.path}[${c.cell}]:${line}`,
+          });
+        }
+        continue;
+      }
+    }
+    const decoded = decodePythonSource(bytes);
+    if (decoded.warning) warnings.push(`${file.path}: ${decoded.warning}`);
+    const meta = parseScriptMetadata(decoded.text);
+    if (meta) {
+      for (const p of meta.problems) warnings.push(`${file.path}:${p.line}: ${p.message}`);
+      declared.push(...meta.dependencies);
+      if (meta.requiresPython) requires.push(meta.requiresPython);
+    }
+    units.push({ source: file, text: decoded.text, where: (line) => `${file.path}:${line}` });
+  }
+
+  // scan, then filter by --toplevel / --function
+  const wanted = (rec: ImportRecord) => {
+    if (!options.toplevel && options.function === undefined) return true;
+    if (options.toplevel && rec.toplevel) return true;
+    return options.function !== undefined && rec.functions.includes(options.function);
+  };
+  let functionSeen = false;
+  const scanned: { unit: Unit; rec: ImportRecord }[] = [];
+  for (const unit of units) {
+    const result = scanImports(unit.text);
+    for (const p of result.problems) warnings.push(`${unit.where(p.line)}: ${p.message}`);
+    if (options.function !== undefined && result.functions.includes(options.function)) {
+      functionSeen = true;
+    }
+    for (const rec of result.imports) if (wanted(rec)) scanned.push({ unit, rec });
+  }
+  if (options.function !== undefined && !functionSeen) {
+    throw new UsageError(
+      `--function ${options.function}: no function of that name in the sources`,
+    );
+  }
+
+  // classify
+  const occurrences: Occurrence[] = [];
+  for (const { unit, rec } of scanned) {
+    const location = unit.where(rec.line);
+    if (rec.level > 0) {
+      const module = ".".repeat(rec.level) + rec.module.split(".")[0];
+      occurrences.push({ module, kind: "local", optional: rec.optional, location });
+      continue;
+    }
+    const top = rec.module.split(".")[0];
+    if (!top) continue;
+    if (await resolver.isLocal(top, unit.source.absPath)) {
+      occurrences.push({ module: top, kind: "local", optional: rec.optional, location });
+      continue;
+    }
+    const std = classifyStdlib(top, python);
+    if (std) {
+      if (!std.available) warnings.push(`${location}: ${std.note}`);
+      occurrences.push({ module: top, kind: "stdlib", optional: rec.optional, location });
+      continue;
+    }
+    let choice = resolvePackage(rec.module, userMappings, installed);
+    const covering = declared.find((d) => {
+      const name = normalizeDistName(choiceFromText(d, "user").package);
+      return name === normalizeDistName(choice.package) || name === normalizeDistName(top);
+    });
+    if (covering !== undefined && choice.source !== "user") {
+      choice = choiceFromText(`pip:${covering}`, "user"); // declared in PEP 723 or a notebook
+    }
+    occurrences.push({
+      module: top,
+      kind: "third-party",
+      choice,
+      optional: rec.optional,
+      location,
+    });
+  }
+
+  // one record per (module, package)
+  const records = new Map<string, ExplainRecord>();
+  for (const o of occurrences) {
+    const key = `${o.module}\0${o.choice?.package ?? ""}`;
+    let rec = records.get(key);
+    if (!rec) {
+      rec = {
+        module: o.module,
+        kind: o.kind,
+        package: o.choice?.package ?? null,
+        ...(o.choice?.version ? { version: o.choice.version } : {}),
+        optional: true,
+        locations: [],
+      };
+      records.set(key, rec);
+    }
+    rec.optional &&= o.optional;
+    if (!rec.locations.includes(o.location)) rec.locations.push(o.location);
+  }
+  const imports = [...records.values()].sort((a, b) =>
+    a.module < b.module
+      ? -1
+      : a.module > b.module
+      ? 1
+      : (a.package ?? "") < (b.package ?? "")
+      ? -1
+      : 1
+  );
+  const byPlace = (a: string, b: string) => {
+    const pa = splitLocation(a);
+    const pb = splitLocation(b);
+    return pa.file < pb.file ? -1 : pa.file > pb.file ? 1 : pa.cell - pb.cell || pa.line - pb.line;
+  };
+  for (const r of imports) r.locations.sort(byPlace);
+
+  // spec
+  const conda: string[] = [...condaInstalls];
+  const pip: string[] = [...declared];
+  for (const o of occurrences) {
+    if (!o.choice) continue;
+    if (o.choice.manager === "pip") pip.push(o.choice.spec);
+    else conda.push(o.choice.spec);
+  }
+  for (const extra of options.extraPkgs ?? []) {
+    const c = choiceFromText(extra, "user");
+    (c.manager === "pip" ? pip : conda).push(c.spec);
+  }
+  const distinct = [...new Set(requires)];
+  const pythonSpec = distinct.length
+    ? pythonSpecFromRequires(distinct.join(","))
+    : `python=${python}`;
+  const spec = buildSpec(pythonSpec, conda, pip, options.explain ? imports : undefined);
+  return { spec, python, warnings, imports };
+}
+
+/** Splits `file:line` / `file[cell]:line` into its parts, for sorting. */
+function splitLocation(loc: string): { file: string; cell: number; line: number } {
+  const m = /^(.*?)(?:\[(\d+)\])?:(\d+)$/.exec(loc);
+  return m
+    ? { file: m[1], cell: Number(m[2] ?? 0), line: Number(m[3]) }
+    : { file: loc, cell: 0, line: 0 };
+}

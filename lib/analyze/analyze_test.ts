@@ -1,0 +1,341 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { analyze, type AnalyzeOptions } from "./analyze.ts";
+import type { ExplainRecord } from "./spec_out.ts";
+import { NotFoundError, UsageError } from "../errors.ts";
+
+const FIXTURES = fileURLToPath(new URL("../../tests/fixtures/analyze/", import.meta.url));
+
+function run(options: Partial<AnalyzeOptions> & { sources: string[] }) {
+  return analyze({ cwd: FIXTURES, python: "3.11", useInstalled: false, ...options });
+}
+
+function record(imports: ExplainRecord[], module: string): ExplainRecord {
+  const r = imports.find((i) => i.module === module);
+  assert.ok(r, `no record for ${module}: ${JSON.stringify(imports.map((i) => i.module))}`);
+  return r;
+}
+
+async function tempTree(files: Record<string, string | Uint8Array>): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(dir, path);
+    await Deno.mkdir(join(full, ".."), { recursive: true });
+    if (typeof content === "string") await Deno.writeTextFile(full, content);
+    else await Deno.writeFile(full, content);
+  }
+  return dir;
+}
+
+Deno.test("analyze: the poncho JSON spec, sorted, python first", async () => {
+  const r = await run({ sources: ["shadow/main.py"] });
+  assert.deepEqual(r.spec, {
+    conda: {
+      channels: ["conda-forge"],
+      dependencies: ["python=3.11", "numpy", "requests"],
+    },
+  });
+  assert.deepEqual(r.warnings, []);
+});
+
+Deno.test("analyze: local modules beside the script shadow PyPI names, but not the script itself", async () => {
+  const r = await run({ sources: ["shadow"], explain: true });
+  assert.deepEqual(record(r.imports, "yaml"), {
+    module: "yaml",
+    kind: "local",
+    package: null,
+    optional: false,
+    locations: ["shadow/main.py:1"],
+  });
+  // main.py's `import wikipedia` finds wikipedia.py (local); wikipedia.py's own import does not
+  const wiki = r.imports.filter((i) => i.module === "wikipedia");
+  assert.deepEqual(wiki.map((w) => [w.kind, w.package, w.locations]), [
+    ["local", null, ["shadow/main.py:2"]],
+    ["third-party", "wikipedia", ["shadow/wikipedia.py:2"]],
+  ]);
+  assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "numpy", "requests", "wikipedia"]);
+  assert.equal(record(r.imports, "os").kind, "stdlib");
+  assert.deepEqual(r.spec.imports, r.imports);
+});
+
+Deno.test("analyze: relative imports are local; a file inside a package does not shadow stdlib", async () => {
+  const r = await run({ sources: ["pkgtree/rich/console.py"], explain: true });
+  assert.equal(record(r.imports, "abc").kind, "stdlib");
+  assert.equal(record(r.imports, ".").kind, "local");
+  assert.equal(record(r.imports, ".abc").kind, "local");
+  assert.equal(record(r.imports, "rich").kind, "local"); // the package root's parent is searched
+  assert.deepEqual(record(r.imports, "PIL"), {
+    module: "PIL",
+    kind: "third-party",
+    package: "pillow",
+    optional: false,
+    locations: ["pkgtree/rich/console.py:5"],
+  });
+  assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "pillow"]);
+});
+
+Deno.test("analyze: conditional imports are kept, marked optional; dynamic imports found", async () => {
+  const r = await run({ sources: ["conditional/app.py"], explain: true });
+  for (const m of ["ujson", "pandas", "tomli", "colorama"]) {
+    const rec = record(r.imports, m);
+    assert.equal(rec.kind, "third-party");
+    assert.equal(rec.optional, true, m);
+  }
+  assert.equal(record(r.imports, "numpy").optional, false);
+  assert.equal(record(r.imports, "scipy").package, "scipy");
+  assert.equal(record(r.imports, "sklearn").package, "scikit-learn");
+  assert.deepEqual(r.spec.conda.dependencies, [
+    "python=3.11",
+    "aiohttp",
+    "colorama",
+    "numpy",
+    "pandas",
+    "requests",
+    "scikit-learn",
+    "scipy",
+    "tomli",
+    "ujson",
+  ]);
+});
+
+Deno.test("analyze: a module the target version lacks gives a warning with file and line", async () => {
+  const r = await run({ sources: ["conditional/app.py"], python: "3.13" });
+  const telnet = r.warnings.filter((w) => w.includes("telnetlib"));
+  assert.equal(telnet.length, 1);
+  assert.match(telnet[0], /^conditional\/app\.py:21: telnetlib was removed .* 3\.13/);
+  assert.equal(r.spec.conda.dependencies[0], "python=3.13");
+  const ok = await run({ sources: ["conditional/app.py"], python: "3.12" });
+  assert.equal(ok.warnings.filter((w) => w.includes("telnetlib")).length, 0);
+});
+
+Deno.test("analyze: --toplevel and --function (async too; unknown name is a usage error)", async () => {
+  const top = await run({ sources: ["conditional/app.py"], toplevel: true });
+  const topDeps = top.spec.conda.dependencies;
+  assert.ok(
+    topDeps.includes("numpy") && !topDeps.includes("aiohttp") && !topDeps.includes("scipy"),
+  );
+  const fn = await run({ sources: ["conditional/app.py"], function: "fetch" });
+  assert.deepEqual(fn.spec.conda.dependencies, ["python=3.11", "aiohttp"]);
+  const load = await run({ sources: ["conditional/app.py"], function: "load" });
+  assert.deepEqual(load.spec.conda.dependencies, ["python=3.11", "scikit-learn", "scipy"]);
+  const method = await run({ sources: ["conditional/app.py"], function: "run" });
+  assert.deepEqual(method.spec.conda.dependencies, ["python=3.11", "requests"]);
+  await assert.rejects(
+    run({ sources: ["conditional/app.py"], function: "nope" }),
+    (e) => e instanceof UsageError && /--function nope/.test(e.message),
+  );
+});
+
+Deno.test("analyze: --pkg-mapping first, --extra-pkg added as given", async () => {
+  const r = await run({
+    sources: ["shadow/main.py"],
+    pkgMappings: ["requests=pip:requests==2.31.0", "numpy=numpy>=1.20"],
+    extraPkgs: ["curl", "pip:tqdm", "wikipedia=1.4"],
+  });
+  assert.deepEqual(r.spec.conda.dependencies, [
+    "python=3.11",
+    "curl",
+    "numpy>=1.20",
+    "wikipedia=1.4",
+    { pip: ["requests==2.31.0", "tqdm"] },
+  ]);
+  await assert.rejects(run({ sources: ["shadow"], pkgMappings: ["bad"] }), UsageError);
+});
+
+Deno.test("analyze: installed metadata pins conda and pip packages exactly", async () => {
+  const sp = "lib/python3.10/site-packages";
+  const env = await tempTree({
+    [`conda-meta/numpy-1.26.4-0.json`]: JSON.stringify({
+      name: "numpy",
+      version: "1.26.4",
+      files: [`${sp}/numpy/__init__.py`],
+    }),
+    [`${sp}/requests-2.31.0.dist-info/METADATA`]: "Name: requests\nVersion: 2.31.0\n",
+    [`${sp}/requests-2.31.0.dist-info/top_level.txt`]: "requests\n",
+  });
+  try {
+    const r = await analyze({
+      sources: ["shadow/main.py"],
+      cwd: FIXTURES,
+      prefix: env,
+      explain: true,
+    });
+    assert.equal(r.python, "3.10"); // from the prefix's lib/python3.10
+    assert.deepEqual(r.spec.conda.dependencies, [
+      "python=3.10",
+      "numpy=1.26.4",
+      { pip: ["requests==2.31.0"] },
+    ]);
+    assert.equal(record(r.imports, "numpy").version, "1.26.4");
+  } finally {
+    await Deno.remove(env, { recursive: true });
+  }
+});
+
+Deno.test("analyze: Python 2 stdlib names are never third-party", async () => {
+  const dir = await tempTree({
+    "legacy.py": 'import urllib2, ConfigParser\nprint "hi"\nexec "x = 1"\nimport simplejson\n',
+  });
+  try {
+    const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
+    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "simplejson"]);
+    assert.equal(r.warnings.filter((w) => /urllib2|ConfigParser/.test(w)).length, 2);
+    const r2 = await analyze({ sources: [dir], python: "2.7", useInstalled: false });
+    assert.deepEqual(r2.spec.conda.dependencies, ["python=2.7", "simplejson"]);
+    assert.deepEqual(r2.warnings, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: BOM, coding cookie, CRLF and new syntax never lose a file", async () => {
+  const latin1 = new Uint8Array([
+    ...new TextEncoder().encode("# -*- coding: latin-1 -*-\ns = '"),
+    0xe9,
+    ...new TextEncoder().encode("'\nimport lxml\n"),
+  ]);
+  const dir = await tempTree({
+    "bom.py": new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode("import attr\n")]),
+    "latin.py": latin1,
+    "crlf.py": "import os\r\nimport bs4\r\n",
+    "new.py":
+      'type Point = tuple[float, float]\nmatch x:\n    case 1:\n        import toolz\nprint(f"{"a"}")\nimport yaml\n',
+  });
+  try {
+    const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
+    assert.deepEqual(r.spec.conda.dependencies, [
+      "python=3.11",
+      "attrs",
+      "beautifulsoup4",
+      "lxml",
+      "pyyaml",
+      "toolz",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const isRoot = Deno.uid() === 0;
+if (isRoot) {
+  console.log("analyze_test: running as root, file permissions cannot make a file unreadable");
+}
+
+Deno.test({
+  name: "analyze: an unreadable file in a tree is a warning with its path, the rest goes on",
+  ignore: isRoot,
+  async fn() {
+    const dir = await tempTree({ "a.py": "import numpy\n", "b.py": "import scipy\n" });
+    try {
+      await Deno.chmod(join(dir, "b.py"), 0o000);
+      const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
+      assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "numpy"]);
+      assert.equal(r.warnings.length, 1);
+      assert.match(r.warnings[0], /b\.py: cannot read/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("analyze: a broken notebook is a warning; a missing source is exit 2", async () => {
+  const dir = await tempTree({ "a.py": "import numpy\n", "broken.ipynb": "{not json" });
+  try {
+    await assert.rejects(
+      analyze({ sources: [join(dir, "missing.py")], useInstalled: false, python: "3.11" }),
+      (e) => e instanceof NotFoundError && e.exitCode === 2 && /missing\.py/.test(e.message),
+    );
+    const nb = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
+    assert.ok(nb.warnings.some((w) => /broken\.ipynb: not a readable notebook/.test(w)));
+    assert.deepEqual(nb.spec.conda.dependencies, ["python=3.11", "numpy"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: notebooks (magics, %%bash, %%time, %%writefile, !pip install)", async () => {
+  const r = await run({ sources: ["notebook/analysis.ipynb"], explain: true });
+  assert.equal(record(r.imports, "helpers").kind, "local");
+  assert.deepEqual(record(r.imports, "pandas").locations, ["notebook/analysis.ipynb[4]:2"]);
+  assert.deepEqual(record(r.imports, "requests").locations, ["notebook/analysis.ipynb[5]:2"]);
+  assert.equal(r.imports.some((i) => /notpython|notthis/.test(i.module)), false);
+  assert.deepEqual(r.spec.conda.dependencies, [
+    "python=3.11",
+    "matplotlib",
+    "numpy",
+    "pandas",
+    "requests",
+    { pip: ["seaborn==0.13.2"] },
+  ]);
+  assert.ok(
+    r.warnings.some((w) => /analysis\.ipynb\[2\]:2: .*pip install seaborn==0\.13\.2/.test(w)),
+  );
+});
+
+Deno.test("analyze: PEP 723 dependencies and requires-python are used as given", async () => {
+  const dir = await tempTree({
+    "tool.py": [
+      "# /// script",
+      '# requires-python = ">=3.10"',
+      '# dependencies = ["requests<3", "PyYAML>=6"]',
+      "# ///",
+      "import requests, yaml, numpy",
+    ].join("\n"),
+  });
+  try {
+    const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false, explain: true });
+    assert.deepEqual(r.spec.conda.dependencies, [
+      "python>=3.10",
+      "numpy",
+      { pip: ["PyYAML>=6", "requests<3"] },
+    ]);
+    assert.equal(record(r.imports, "yaml").package, "PyYAML");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: directories skip VCS, caches, virtualenvs, node_modules and build dirs", async () => {
+  const dir = await tempTree({
+    "src/app.py": "import numpy\n",
+    ".git/hook.py": "import gitstuff\n",
+    "__pycache__/x.py": "import cached\n",
+    "node_modules/pkg/y.py": "import nodestuff\n",
+    "build/lib/z.py": "import builtstuff\n",
+    "myenv/pyvenv.cfg": "home = /usr/bin\n",
+    "myenv/lib/python3.11/site-packages/w.py": "import venvstuff\n",
+    "condaenv/conda-meta/history": "",
+    "condaenv/v.py": "import condastuff\n",
+    "notes.txt": "import textstuff\n",
+  });
+  try {
+    const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
+    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "numpy"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: stdin source", async () => {
+  const r = await analyze({
+    sources: ["-"],
+    stdin: "import sklearn\nimport json\n",
+    python: "3.11",
+    useInstalled: false,
+  });
+  assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "scikit-learn"]);
+});
+
+Deno.test("analyze: output is deterministic regardless of source order", async () => {
+  const a = await run({ sources: ["shadow", "conditional", "notebook"], explain: true });
+  const b = await run({ sources: ["notebook", "conditional", "shadow"], explain: true });
+  assert.deepEqual(a.spec, b.spec);
+});
+
+Deno.test("analyze: --python is validated", async () => {
+  await assert.rejects(run({ sources: ["shadow"], python: "three" }), UsageError);
+  await assert.rejects(run({ sources: ["shadow"], python: "4.0" }), UsageError);
+  const r = await run({ sources: ["shadow"], python: "3.15" });
+  assert.match(r.warnings[0], /3\.15.*3\.14/);
+});

@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  findPythonOnPath,
+  lookupInstalled,
+  normalizeDistName,
+  readInstalled,
+} from "./installed.ts";
+
+async function write(path: string, text: string | Uint8Array, mode?: number): Promise<void> {
+  await Deno.mkdir(join(path, ".."), { recursive: true });
+  if (typeof text === "string") await Deno.writeTextFile(path, text);
+  else await Deno.writeFile(path, text);
+  if (mode !== undefined) await Deno.chmod(path, mode);
+}
+
+const ELF = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
+
+/** A prefix with a conda package (numpy, owning its dist-info) and pip-only dists. */
+async function makePrefix(root: string): Promise<string> {
+  const sp = "lib/python3.10/site-packages";
+  const site = join(root, sp);
+  await write(join(root, "bin/python3.10"), ELF, 0o755);
+  await Deno.symlink("python3.10", join(root, "bin/python3"));
+  await write(
+    join(root, "conda-meta/numpy-1.26.4-py310h_0.json"),
+    JSON.stringify({
+      name: "numpy",
+      version: "1.26.4",
+      files: [
+        "bin/f2py",
+        `${sp}/numpy/__init__.py`,
+        `${sp}/numpy/linalg/__init__.py`,
+        `${sp}/numpy-1.26.4.dist-info/METADATA`,
+      ],
+    }),
+  );
+  await write(
+    join(root, "conda-meta/pyyaml-6.0.1-py310_0.json"),
+    JSON.stringify({
+      name: "pyyaml",
+      version: "6.0.1",
+      paths_data: { paths: [{ _path: `${sp}/yaml/__init__.py` }, { _path: `${sp}/_yaml.so` }] },
+    }),
+  );
+  await write(join(root, "conda-meta/history"), "");
+  await write(join(site, "numpy-1.26.4.dist-info/METADATA"), "Name: numpy\nVersion: 1.26.4\n");
+  // pip-only, with top_level.txt
+  await write(
+    join(site, "Foo_Bar-1.0.dist-info/METADATA"),
+    "Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.0\n\nName: not-this\n",
+  );
+  await write(join(site, "Foo_Bar-1.0.dist-info/top_level.txt"), "foobar\n");
+  // pip-only, RECORD only (no top_level.txt)
+  await write(
+    join(site, "wikipedia-1.4.0.dist-info/METADATA"),
+    "Name: wikipedia\nVersion: 1.4.0\n",
+  );
+  await write(
+    join(site, "wikipedia-1.4.0.dist-info/RECORD"),
+    [
+      "wikipedia/__init__.py,sha256=x,10",
+      "wikipedia/__pycache__/x.pyc,,",
+      "wikipedia-1.4.0.dist-info/RECORD,,",
+      "../../../bin/wiki,,",
+      "wiki_helper.py,,",
+      "wikipedia.pth,,",
+      '"odd,name/__init__.py",,',
+    ].join("\n"),
+  );
+  // a namespace package shared by two dists
+  await write(
+    join(site, "protobuf-4.25.0.dist-info/METADATA"),
+    "Name: protobuf\nVersion: 4.25.0\n",
+  );
+  await write(join(site, "protobuf-4.25.0.dist-info/RECORD"), "google/protobuf/__init__.py,,\n");
+  await write(
+    join(site, "google_auth-2.0.dist-info/METADATA"),
+    "Name: google-auth\nVersion: 2.0\n",
+  );
+  await write(join(site, "google_auth-2.0.dist-info/RECORD"), "google/auth/__init__.py,,\n");
+  return root;
+}
+
+Deno.test("installed: PEP 503 normalisation", () => {
+  assert.equal(normalizeDistName("Foo_Bar.baz--X"), "foo-bar-baz-x");
+});
+
+Deno.test("installed: --prefix reads conda-meta and dist-info as files", async () => {
+  const root = await makePrefix(await Deno.makeTempDir());
+  try {
+    const index = await readInstalled({ prefix: root, env: {} });
+    assert.equal(index.pythonVersion, "3.10");
+    assert.equal(index.condaMeta.length, 1);
+    assert.deepEqual(lookupInstalled(index, "numpy.linalg"), {
+      name: "numpy",
+      version: "1.26.4",
+      manager: "conda",
+    });
+    assert.deepEqual(lookupInstalled(index, "yaml"), {
+      name: "pyyaml",
+      version: "6.0.1",
+      manager: "conda",
+    });
+    assert.equal(lookupInstalled(index, "_yaml")?.name, "pyyaml");
+    assert.deepEqual(lookupInstalled(index, "foobar"), {
+      name: "foo-bar",
+      version: "1.0",
+      manager: "pip",
+    });
+    assert.deepEqual(lookupInstalled(index, "wikipedia"), {
+      name: "wikipedia",
+      version: "1.4.0",
+      manager: "pip",
+    });
+    assert.equal(lookupInstalled(index, "wiki_helper")?.name, "wikipedia");
+    for (const junk of ["__pycache__", "bin", "wikipedia-1.4.0", "wikipedia.pth", "RECORD"]) {
+      assert.equal(index.modules.has(junk), false, junk);
+    }
+    assert.equal(lookupInstalled(index, "google.protobuf.message")?.name, "protobuf");
+    assert.equal(lookupInstalled(index, "google.auth")?.name, "google-auth");
+    assert.equal(lookupInstalled(index, "requests"), null);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("installed: python3 on PATH through a symlink, and CONDA_PREFIX", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const root = await makePrefix(join(tmp, "env"));
+    await Deno.mkdir(join(tmp, "bin"));
+    await Deno.symlink(join(root, "bin/python3"), join(tmp, "bin/python3"));
+    const env = { PATH: `${join(tmp, "nothing")}:${join(tmp, "bin")}` };
+    const found = await findPythonOnPath(env, tmp);
+    assert.deepEqual(found, { prefix: root, version: "3.10", how: "path" });
+    const index = await readInstalled({ env, cwd: tmp, allowExec: false });
+    assert.equal(lookupInstalled(index, "foobar")?.version, "1.0");
+    assert.equal(lookupInstalled(index, "numpy")?.manager, "conda");
+    const viaConda = await readInstalled({ env: { CONDA_PREFIX: root }, allowExec: false });
+    assert.equal(lookupInstalled(viaConda, "numpy")?.version, "1.26.4");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("installed: a pyenv shim is resolved through pyenv's version files", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const pyenv = join(tmp, "pyenv");
+    await makePrefix(join(pyenv, "versions/3.10.4"));
+    await makePrefix(join(pyenv, "versions/3.9.1"));
+    await write(
+      join(pyenv, "shims/python3"),
+      `#!/usr/bin/env bash\nexport PYENV_ROOT="${pyenv}"\nexec "${pyenv}/libexec/pyenv" exec x\n`,
+      0o755,
+    );
+    await write(join(pyenv, "version"), "3.10.4\n");
+    await write(join(tmp, "proj/.python-version"), "3.9.1\n");
+    await Deno.mkdir(join(tmp, "proj/sub"));
+    const env = { PATH: join(pyenv, "shims") };
+    assert.equal((await findPythonOnPath(env, tmp))?.prefix, join(pyenv, "versions/3.10.4"));
+    const local = await findPythonOnPath(env, join(tmp, "proj/sub"));
+    assert.equal(local?.prefix, join(pyenv, "versions/3.9.1"));
+    assert.equal(local?.how, "pyenv");
+    const forced = await findPythonOnPath({ ...env, PYENV_VERSION: "3.10.4" }, join(tmp, "proj"));
+    assert.equal(forced?.prefix, join(pyenv, "versions/3.10.4"));
+    // "system" continues the PATH search after the shims
+    await makePrefix(join(tmp, "sys"));
+    await write(join(pyenv, "version"), "system\n");
+    const system = await findPythonOnPath(
+      { PATH: `${join(pyenv, "shims")}:${join(tmp, "sys/bin")}` },
+      tmp,
+    );
+    assert.equal(system?.prefix, join(tmp, "sys"));
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { LocalResolver, moduleOfWrittenFile } from "./local.ts";
+
+async function tree(files: string[]): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  for (const f of files) {
+    await Deno.mkdir(join(dir, f, ".."), { recursive: true });
+    await Deno.writeTextFile(join(dir, f), "");
+  }
+  return dir;
+}
+
+Deno.test("local: modules, packages, namespace dirs and extensions beside a script", async () => {
+  const dir = await tree([
+    "main.py",
+    "yaml.py",
+    "pkg/__init__.py",
+    "ns/mod.py",
+    "data/readme.txt",
+    "fast.cpython-311-x86_64-linux-gnu.so",
+  ]);
+  try {
+    const r = new LocalResolver();
+    const main = join(dir, "main.py");
+    assert.deepEqual(await r.roots(main), [dir]);
+    for (const m of ["yaml", "pkg", "ns", "fast"]) assert.ok(await r.isLocal(m, main), m);
+    for (const m of ["data", "numpy", "main"]) assert.ok(!(await r.isLocal(m, main)), m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local: files inside a package search the package root's parent", async () => {
+  const dir = await tree(["top/app/__init__.py", "top/app/sub/__init__.py", "top/app/sub/abc.py"]);
+  try {
+    const r = new LocalResolver();
+    const file = join(dir, "top/app/sub/abc.py");
+    assert.deepEqual(await r.roots(file), [join(dir, "top")]);
+    assert.ok(await r.isLocal("app", file));
+    assert.ok(!(await r.isLocal("abc", join(dir, "top/app/sub/__init__.py"))));
+    const py2 = new LocalResolver(true);
+    assert.deepEqual(await py2.roots(file), [join(dir, "top/app/sub"), join(dir, "top")]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local: declared modules (%%writefile) and their names", async () => {
+  const r = new LocalResolver();
+  r.addModule("/nowhere", "helpers");
+  assert.ok(await r.isLocal("helpers", "/nowhere/nb.ipynb"));
+  assert.equal(moduleOfWrittenFile("helpers.py"), "helpers");
+  assert.equal(moduleOfWrittenFile("./pkg/mod.py"), "pkg");
+  assert.equal(moduleOfWrittenFile("notes.txt"), null);
+});

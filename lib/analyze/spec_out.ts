@@ -1,0 +1,120 @@
+/**
+ * The environment spec `poncho analyze` writes: the poncho JSON format
+ * (`{"conda": {"channels": [...], "dependencies": [...]}}`) or a conda
+ * `environment.yml`, deterministic (sorted, de-duplicated, `python` first,
+ * the `pip` list last and only when non-empty), written atomically.
+ *
+ * @module
+ */
+
+// deno-lint-ignore no-import-prefix -- the project pins npm packages by explicit specifier
+import { stringify } from "npm:yaml@2.9.1";
+import { basename, dirname, join } from "node:path";
+import { specName } from "./mapping.ts";
+
+/** One `--explain` record: a top-level imported module and what provides it. */
+export interface ExplainRecord {
+  /** Top-level module name (a relative import keeps its leading dots). */
+  module: string;
+  /** How it is provided. */
+  kind: "stdlib" | "local" | "third-party";
+  /** The package providing it; null for stdlib and local modules. */
+  package: string | null;
+  /** The installed version, when known. */
+  version?: string;
+  /** True when every import of it is conditional (try/except ImportError, version checks...). */
+  optional: boolean;
+  /** Where it is imported, `file:line` (notebooks: `file[cell]:line`), sorted. */
+  locations: string[];
+}
+
+/** A conda dependency list entry: a spec string or the `pip` sub-list. */
+export type Dependency = string | { pip: string[] };
+
+/** The poncho JSON spec. */
+export interface PonchoSpec {
+  /** The conda part. */
+  conda: {
+    /** Channels, in priority order. */
+    channels: string[];
+    /** `python` first, then sorted specs, then `{pip: [...]}` when any. */
+    dependencies: Dependency[];
+  };
+  /** `--explain` records, when asked for. */
+  imports?: ExplainRecord[];
+}
+
+/** Output formats of `--format`. */
+export type SpecFormat = "json" | "yaml";
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Sorts and de-duplicates specs by package name (case-insensitively): exact
+ * duplicates collapse, and a bare name is dropped when the same name also
+ * comes with a version constraint.
+ */
+export function normalizeSpecs(specs: Iterable<string>): string[] {
+  const unique = [...new Set([...specs].map((s) => s.trim()).filter(Boolean))];
+  const constrained = new Set(
+    unique.filter((s) => s !== specName(s)).map((s) => specName(s).toLowerCase()),
+  );
+  return unique
+    .filter((s) => s !== specName(s) || !constrained.has(s.toLowerCase()))
+    .sort((a, b) => cmp(specName(a).toLowerCase(), specName(b).toLowerCase()) || cmp(a, b));
+}
+
+/**
+ * Builds the spec.
+ *
+ * @param python The python spec, e.g. `python=3.11` or `python>=3.10`.
+ * @param conda Conda specs (any order, duplicates allowed).
+ * @param pip Pip requirements (any order, duplicates allowed).
+ * @param imports `--explain` records to include, if any.
+ */
+export function buildSpec(
+  python: string,
+  conda: Iterable<string>,
+  pip: Iterable<string>,
+  imports?: ExplainRecord[],
+): PonchoSpec {
+  const deps: Dependency[] = [
+    python,
+    ...normalizeSpecs(conda).filter((s) => specName(s) !== "python"),
+  ];
+  const pipList = normalizeSpecs(pip);
+  if (pipList.length > 0) deps.push({ pip: pipList });
+  const spec: PonchoSpec = { conda: { channels: ["conda-forge"], dependencies: deps } };
+  if (imports) spec.imports = imports;
+  return spec;
+}
+
+/**
+ * Renders a spec: poncho JSON (2-space indent) or a conda `environment.yml`
+ * (`channels`, `dependencies` with a `- pip:` sub-list, then `imports` when
+ * present). Both end with a newline.
+ */
+export function renderSpec(spec: PonchoSpec, format: SpecFormat): string {
+  if (format === "json") return JSON.stringify(spec, null, 2) + "\n";
+  const doc: Record<string, unknown> = {
+    channels: spec.conda.channels,
+    dependencies: spec.conda.dependencies,
+  };
+  if (spec.imports) doc.imports = spec.imports;
+  return stringify(doc);
+}
+
+/**
+ * Writes `text` to `path` atomically: a temporary file beside it, then a
+ * rename, so a failure never leaves a half-written file.
+ */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${Deno.pid}-${Date.now()}`);
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}

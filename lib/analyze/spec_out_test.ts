@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+// deno-lint-ignore no-import-prefix -- the project pins npm packages by explicit specifier
+import { parse } from "npm:yaml@2.9.1";
+import { buildSpec, normalizeSpecs, renderSpec, writeFileAtomic } from "./spec_out.ts";
+
+Deno.test("spec_out: dependencies sorted and de-duplicated, python first, pip last", () => {
+  const spec = buildSpec(
+    "python=3.11",
+    ["scipy", "Numpy", "numpy=1.26.4", "numpy", "attrs", "scipy", "python"],
+    ["zz==1", "aa", "aa"],
+  );
+  assert.deepEqual(spec, {
+    conda: {
+      channels: ["conda-forge"],
+      dependencies: ["python=3.11", "attrs", "numpy=1.26.4", "scipy", { pip: ["aa", "zz==1"] }],
+    },
+  });
+  assert.deepEqual(buildSpec("python>=3.10", [], []).conda.dependencies, ["python>=3.10"]);
+});
+
+Deno.test("spec_out: a bare name is dropped when a constrained spec names the same package", () => {
+  assert.deepEqual(normalizeSpecs(["numpy", "numpy>=1.2", "pandas"]), ["numpy>=1.2", "pandas"]);
+});
+
+Deno.test("spec_out: JSON and environment.yml rendering", () => {
+  const spec = buildSpec("python=3.11", ["numpy"], ["foo==1.0"]);
+  const json = renderSpec(spec, "json");
+  assert.ok(json.endsWith("}\n"));
+  assert.deepEqual(JSON.parse(json), spec);
+  assert.match(json, /^\{\n {2}"conda": \{\n {4}"channels"/);
+  const yml = renderSpec(spec, "yaml");
+  assert.equal(
+    yml,
+    "channels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy\n  - pip:\n" +
+      "      - foo==1.0\n",
+  );
+  const explained = buildSpec("python=3.11", [], [], [
+    { module: "os", kind: "stdlib", package: null, optional: false, locations: ["a.py:1"] },
+  ]);
+  assert.deepEqual(parse(renderSpec(explained, "yaml")).imports, explained.imports);
+});
+
+Deno.test("spec_out: atomic write replaces the file and leaves no temp file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = join(dir, "spec.json");
+    await Deno.writeTextFile(out, "old");
+    await writeFileAtomic(out, "new\n");
+    assert.equal(await Deno.readTextFile(out), "new\n");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["spec.json"]);
+    await Deno.mkdir(join(dir, "isdir"));
+    await assert.rejects(writeFileAtomic(join(dir, "isdir"), "x"));
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["isdir", "spec.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

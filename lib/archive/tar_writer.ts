@@ -1,0 +1,305 @@
+/**
+ * A deterministic streaming tar writer (POSIX ustar headers, pax records for
+ * long paths, long link targets and large numbers).
+ *
+ * {@link writeTar} turns a sequence of entries into a stream of large chunks
+ * (about `chunkSize` bytes each, 1 MiB by default): headers and bodies are
+ * packed into one buffer, and file bodies are read from disk straight into it,
+ * so a compressor downstream sees few, large writes. The same entries with the
+ * same options always give the same bytes: the writer adds nothing of its own
+ * (no times, no host names), pax header names are derived from the path, and
+ * the caller chooses the entry order. `TarWriteOptions` can force mtime,
+ * uid/gid and uname/gname to fixed values.
+ *
+ * A file whose size on disk differs from the declared size while it is read
+ * is an error (the archive would be corrupt).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { PonchoError } from "../errors.ts";
+import { BLOCK, encodeHeader, paxRecord } from "./tar_header.ts";
+
+/** One entry to write. Exactly one body source is used for files. */
+export interface TarWriteEntry {
+  /** Relative `/`-separated path (no leading `/`; directories without trailing `/`). */
+  path: string;
+  /** Entry type (devices and FIFOs are not written). */
+  type: "file" | "directory" | "symlink" | "hardlink";
+  /** Permission bits; default 0o644 for files, 0o755 for directories, 0o777 for symlinks. */
+  mode?: number;
+  /** Seconds since the epoch (fractions are dropped); default 0. */
+  mtime?: number;
+  /** Owner id; default 0. */
+  uid?: number;
+  /** Group id; default 0. */
+  gid?: number;
+  /** Owner name; default empty. */
+  uname?: string;
+  /** Group name; default empty. */
+  gname?: string;
+  /** Symlink target or hardlink source (an earlier entry's path). */
+  linkname?: string;
+  /** File body size; required with `file` and `chunks`, checked against `source`. */
+  size?: number;
+  /** File body held in memory. */
+  data?: Uint8Array;
+  /** File body streamed from this file on disk. */
+  file?: string;
+  /** File body streamed from chunks totalling `size` bytes. */
+  chunks?: AsyncIterable<Uint8Array>;
+}
+
+/** Options of {@link writeTar}; set fields override every entry's own value. */
+export interface TarWriteOptions {
+  /** Force every entry's mtime. */
+  mtime?: number;
+  /** Force every entry's uid. */
+  uid?: number;
+  /** Force every entry's gid. */
+  gid?: number;
+  /** Force every entry's uname. */
+  uname?: string;
+  /** Force every entry's gname. */
+  gname?: string;
+  /** Size of the chunks yielded (default 1 MiB, at least 4 KiB). */
+  chunkSize?: number;
+}
+
+const encoder = new TextEncoder();
+const FLAGS = { file: "0", hardlink: "1", symlink: "2", directory: "5" } as const;
+const MAX_OCTAL_7 = 0o7777777;
+const MAX_OCTAL_11 = 0o77777777777;
+
+/** Output buffer that yields full chunks. */
+class Out {
+  buf: Uint8Array;
+  pos = 0;
+  constructor(readonly size: number) {
+    this.buf = new Uint8Array(size);
+  }
+  /** Takes the filled part (if any) and starts a fresh buffer. */
+  take(): Uint8Array | undefined {
+    if (this.pos === 0) return undefined;
+    const full = this.pos === this.size ? this.buf : this.buf.subarray(0, this.pos);
+    this.buf = new Uint8Array(this.size);
+    this.pos = 0;
+    return full;
+  }
+}
+
+/** Splits a path into ustar name/prefix fields, or returns undefined if it does not fit. */
+function splitUstar(path: Uint8Array): [Uint8Array, Uint8Array] | undefined {
+  if (path.length <= 100) return [path, new Uint8Array(0)];
+  if (path.length > 256) return undefined;
+  for (let i = Math.max(0, path.length - 101); i < Math.min(156, path.length); i++) {
+    if (path[i] === 0x2f && i > 0 && path.length - i - 1 <= 100 && path.length - i - 1 > 0) {
+      return [path.subarray(i + 1), path.subarray(0, i)];
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Writes entries as a tar stream, ending with the two zero blocks. Yields
+ * fresh buffers the consumer may keep.
+ */
+export async function* writeTar(
+  entries: Iterable<TarWriteEntry> | AsyncIterable<TarWriteEntry>,
+  options: TarWriteOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const size = Math.max(4096, Math.ceil((options.chunkSize ?? 1 << 20) / BLOCK) * BLOCK);
+  const out = new Out(size);
+  /** Reserves `n` (<= size) bytes of zeroed space, yielding a full buffer first if needed. */
+  function* room(n: number): Generator<Uint8Array> {
+    if (out.pos + n > out.size) {
+      const full = out.take();
+      if (full) yield full;
+    }
+  }
+  for await (const e of entries) {
+    const flag = FLAGS[e.type];
+    if (!flag) throw new PonchoError(`tar entry ${e.path}: cannot write type ${e.type}`);
+    const mode = e.mode ?? (e.type === "directory" ? 0o755 : e.type === "symlink" ? 0o777 : 0o644);
+    const mtime = Math.max(0, Math.trunc(options.mtime ?? e.mtime ?? 0));
+    const uid = options.uid ?? e.uid ?? 0;
+    const gid = options.gid ?? e.gid ?? 0;
+    const uname = options.uname ?? e.uname ?? "";
+    const gname = options.gname ?? e.gname ?? "";
+    const linkname = e.type === "symlink" || e.type === "hardlink" ? e.linkname ?? "" : "";
+    if ((e.type === "symlink" || e.type === "hardlink") && !linkname) {
+      throw new PonchoError(`tar entry ${e.path}: ${e.type} without a link target`);
+    }
+    let bodySize = 0;
+    if (e.type === "file") {
+      if (e.data) bodySize = e.data.length;
+      else if (e.size !== undefined) bodySize = e.size;
+      else if (e.file !== undefined) bodySize = (await Deno.stat(e.file)).size;
+      else throw new PonchoError(`tar entry ${e.path}: file without a body or size`);
+    }
+    const pathBytes = encoder.encode(e.type === "directory" ? e.path + "/" : e.path);
+    const linkBytes = encoder.encode(linkname);
+    const split = splitUstar(pathBytes);
+    const pax: Uint8Array[] = [];
+    if (!split) pax.push(paxRecord("path", e.type === "directory" ? e.path + "/" : e.path));
+    if (linkBytes.length > 100) pax.push(paxRecord("linkpath", linkname));
+    if (bodySize > MAX_OCTAL_11) pax.push(paxRecord("size", String(bodySize)));
+    if (mtime > MAX_OCTAL_11) pax.push(paxRecord("mtime", String(mtime)));
+    if (uid > MAX_OCTAL_7) pax.push(paxRecord("uid", String(uid)));
+    if (gid > MAX_OCTAL_7) pax.push(paxRecord("gid", String(gid)));
+    if (encoder.encode(uname).length > 31) pax.push(paxRecord("uname", uname));
+    if (encoder.encode(gname).length > 31) pax.push(paxRecord("gname", gname));
+    const [name, prefix] = split ?? [paxName(pathBytes), new Uint8Array(0)];
+    if (pax.length) {
+      const paxLen = pax.reduce((n, r) => n + r.length, 0);
+      const data = new Uint8Array(paxLen);
+      let p = 0;
+      for (const r of pax) {
+        data.set(r, p);
+        p += r.length;
+      }
+      yield* room(BLOCK);
+      encodeHeader(out.buf, out.pos, {
+        name: paxName(encoder.encode("PaxHeaders/" + baseName(e.path))),
+        prefix: new Uint8Array(0),
+        flag: "x",
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: paxLen,
+        mtime: Math.min(mtime, MAX_OCTAL_11),
+        linkname: new Uint8Array(0),
+        uname: "",
+        gname: "",
+      });
+      out.pos += BLOCK;
+      yield* copyIn(out, data);
+    }
+    yield* room(BLOCK);
+    encodeHeader(out.buf, out.pos, {
+      name,
+      prefix,
+      flag,
+      mode,
+      uid: Math.min(uid, MAX_OCTAL_7),
+      gid: Math.min(gid, MAX_OCTAL_7),
+      size: Math.min(bodySize, MAX_OCTAL_11),
+      mtime: Math.min(mtime, MAX_OCTAL_11),
+      linkname: linkBytes.length > 100 ? linkBytes.subarray(0, 100) : linkBytes,
+      uname: encoder.encode(uname).length > 31 ? "" : uname,
+      gname: encoder.encode(gname).length > 31 ? "" : gname,
+    });
+    out.pos += BLOCK;
+    if (e.type !== "file") continue;
+    if (e.data) yield* copyIn(out, e.data);
+    else if (e.file !== undefined) yield* fileIn(out, e.file, bodySize, e.path);
+    else if (e.chunks) {
+      let got = 0;
+      for await (const c of e.chunks) {
+        got += c.length;
+        if (got > bodySize) break;
+        yield* copyIn(out, c, false);
+      }
+      if (got !== bodySize) {
+        throw new PonchoError(`tar entry ${e.path}: body has ${got} bytes, expected ${bodySize}`);
+      }
+      yield* pad(out);
+    } else throw new PonchoError(`tar entry ${e.path}: file without a body`);
+  }
+  yield* room(2 * BLOCK);
+  out.pos += 2 * BLOCK; // the buffer is zeroed
+  const last = out.take();
+  if (last) yield last;
+}
+
+/** Copies bytes into the output, then pads to a block boundary unless told not to. */
+function* copyIn(out: Out, data: Uint8Array, padAfter = true): Generator<Uint8Array> {
+  let off = 0;
+  while (off < data.length) {
+    if (out.pos === out.size) yield out.take()!;
+    const n = Math.min(data.length - off, out.size - out.pos);
+    out.buf.set(data.subarray(off, off + n), out.pos);
+    out.pos += n;
+    off += n;
+  }
+  if (padAfter) yield* pad(out);
+}
+
+/** Advances to the next block boundary (the buffer is already zeroed). */
+function* pad(out: Out): Generator<Uint8Array> {
+  const rem = out.pos % BLOCK;
+  if (rem === 0) return;
+  out.pos += BLOCK - rem; // size is a multiple of BLOCK, so this stays in range
+  if (out.pos === out.size) yield out.take()!;
+}
+
+/** Reads a file's body straight into the output buffer. */
+function* fileIn(
+  out: Out,
+  path: string,
+  size: number,
+  entryPath: string,
+): Generator<Uint8Array> {
+  // Synchronous reads: files come from the page cache and promises cost more than the read.
+  using f = Deno.openSync(path, { read: true });
+  let left = size;
+  while (left > 0) {
+    if (out.pos === out.size) yield out.take()!;
+    const want = Math.min(left, out.size - out.pos);
+    const n = f.readSync(out.buf.subarray(out.pos, out.pos + want));
+    if (n === null || n === 0) {
+      throw new PonchoError(`${path} shrank while being archived as ${entryPath}; retry`);
+    }
+    out.pos += n;
+    left -= n;
+  }
+  const probe = new Uint8Array(1);
+  if (f.readSync(probe) !== null) {
+    throw new PonchoError(`${path} grew while being archived as ${entryPath}; retry`);
+  }
+  yield* pad(out);
+}
+
+function baseName(path: string): string {
+  const i = path.replace(/\/+$/, "").lastIndexOf("/");
+  return path.slice(i + 1);
+}
+
+/** A name that fits the 100-byte field (truncated on a UTF-8 boundary). */
+function paxName(bytes: Uint8Array): Uint8Array {
+  if (bytes.length <= 100) return bytes;
+  let end = 100;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
+
+/**
+ * Builds a write entry for `root/rel` from `lstat` (type, mode, size, mtime,
+ * ids, symlink target). The body is streamed from disk when written.
+ * Refuses devices, FIFOs and sockets.
+ */
+export function tarWriteEntryFromPath(root: string, rel: string): Promise<TarWriteEntry> {
+  try {
+    return Promise.resolve(tarWriteEntryFromPathSync(root, rel));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** Synchronous {@link tarWriteEntryFromPath} (cheaper per file when packing many small files). */
+export function tarWriteEntryFromPathSync(root: string, rel: string): TarWriteEntry {
+  const full = join(root, rel);
+  const st = Deno.lstatSync(full);
+  const base = {
+    path: rel,
+    mode: (st.mode ?? 0o644) & 0o7777,
+    mtime: st.mtime ? Math.trunc(st.mtime.getTime() / 1000) : 0,
+    uid: st.uid ?? 0,
+    gid: st.gid ?? 0,
+  };
+  if (st.isSymlink) return { ...base, type: "symlink", linkname: Deno.readLinkSync(full) };
+  if (st.isDirectory) return { ...base, type: "directory" };
+  if (st.isFile) return { ...base, type: "file", size: st.size, file: full };
+  throw new PonchoError(`${full} is not a file, directory or symlink; remove it before packing`);
+}

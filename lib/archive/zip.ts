@@ -1,0 +1,160 @@
+/**
+ * A small zip reader for `.conda` packages: reads the central directory
+ * (zip64 included) and streams STORED members straight from the file.
+ * Compressed members are refused: `.conda` members are stored, and their
+ * content (`*.tar.zst`) is compressed on its own.
+ *
+ * @module
+ */
+
+import * as zlib from "node:zlib";
+import { PonchoError } from "../errors.ts";
+
+/** One member from the central directory. */
+export interface ZipMember {
+  /** Member name as stored. */
+  name: string;
+  /** Compression method (0 = stored). */
+  method: number;
+  /** Bytes in the archive. */
+  compressedSize: number;
+  /** Bytes once extracted. */
+  size: number;
+  /** CRC-32 of the content. */
+  crc32: number;
+  /** Offset of the member's local header. */
+  localHeaderOffset: number;
+}
+
+const EOCD_SIG = 0x06054b50;
+const EOCD64_LOCATOR_SIG = 0x07064b50;
+const EOCD64_SIG = 0x06064b50;
+const CDH_SIG = 0x02014b50;
+const LFH_SIG = 0x04034b50;
+
+async function readAt(f: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  await f.seek(offset, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < length) {
+    const n = await f.read(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+function u64(v: DataView, off: number): number {
+  return Number(v.getBigUint64(off, true));
+}
+
+/** Reads the central directory of the zip file at `path`. */
+export async function readZipDirectory(path: string): Promise<ZipMember[]> {
+  using f = await Deno.open(path, { read: true });
+  const size = (await f.stat()).size;
+  const bad = (what: string) =>
+    new PonchoError(`${path} is not a valid zip (${what}); re-download it`);
+  const tailLen = Math.min(size, 22 + 0xffff);
+  const tail = await readAt(f, size - tailLen, tailLen);
+  const tv = new DataView(tail.buffer, tail.byteOffset, tail.length);
+  let eocd = -1;
+  for (let i = tail.length - 22; i >= 0; i--) {
+    if (tv.getUint32(i, true) === EOCD_SIG) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw bad("no end of central directory; truncated?");
+  let count = tv.getUint16(eocd + 10, true);
+  let cdSize = tv.getUint32(eocd + 12, true);
+  let cdOffset = tv.getUint32(eocd + 16, true);
+  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+    const loc = eocd - 20;
+    if (loc < 0 || tv.getUint32(loc, true) !== EOCD64_LOCATOR_SIG) throw bad("zip64 locator");
+    const rec = await readAt(f, u64(tv, loc + 8), 56);
+    const rv = new DataView(rec.buffer, rec.byteOffset, rec.length);
+    if (rec.length < 56 || rv.getUint32(0, true) !== EOCD64_SIG) throw bad("zip64 record");
+    count = u64(rv, 32);
+    cdSize = u64(rv, 40);
+    cdOffset = u64(rv, 48);
+  }
+  if (cdOffset + cdSize > size) throw bad("central directory past the end; truncated?");
+  const cd = await readAt(f, cdOffset, cdSize);
+  const v = new DataView(cd.buffer, cd.byteOffset, cd.length);
+  const members: ZipMember[] = [];
+  let p = 0;
+  const decoder = new TextDecoder();
+  for (let n = 0; n < count; n++) {
+    if (p + 46 > cd.length || v.getUint32(p, true) !== CDH_SIG) throw bad("central directory");
+    const nameLen = v.getUint16(p + 28, true);
+    const extraLen = v.getUint16(p + 30, true);
+    const commentLen = v.getUint16(p + 32, true);
+    const m: ZipMember = {
+      name: decoder.decode(cd.subarray(p + 46, p + 46 + nameLen)),
+      method: v.getUint16(p + 10, true),
+      crc32: v.getUint32(p + 16, true),
+      compressedSize: v.getUint32(p + 20, true),
+      size: v.getUint32(p + 24, true),
+      localHeaderOffset: v.getUint32(p + 42, true),
+    };
+    // zip64 extra field: the 0xffffffff fields, in order size, compressed size, offset.
+    let e = p + 46 + nameLen;
+    const extraEnd = e + extraLen;
+    while (e + 4 <= extraEnd) {
+      const id = v.getUint16(e, true);
+      const len = v.getUint16(e + 2, true);
+      if (id === 0x0001) {
+        let q = e + 4;
+        if (m.size === 0xffffffff) (m.size = u64(v, q)), (q += 8);
+        if (m.compressedSize === 0xffffffff) (m.compressedSize = u64(v, q)), (q += 8);
+        if (m.localHeaderOffset === 0xffffffff) m.localHeaderOffset = u64(v, q);
+      }
+      e += 4 + len;
+    }
+    members.push(m);
+    p = extraEnd + commentLen;
+  }
+  return members;
+}
+
+/**
+ * Streams a STORED member's bytes from the zip at `path`, checking its
+ * CRC-32 at the end. Throws a {@link PonchoError} for compressed members.
+ */
+export async function* readStoredMember(
+  path: string,
+  member: ZipMember,
+  chunkSize = 1 << 20,
+): AsyncGenerator<Uint8Array> {
+  if (member.method !== 0) {
+    throw new PonchoError(
+      `${path}: member ${member.name} is compressed (method ${member.method}); ` +
+        `.conda members must be stored; re-create the package`,
+    );
+  }
+  using f = await Deno.open(path, { read: true });
+  const lfh = await readAt(f, member.localHeaderOffset, 30);
+  const lv = new DataView(lfh.buffer, lfh.byteOffset, lfh.length);
+  if (lfh.length < 30 || lv.getUint32(0, true) !== LFH_SIG) {
+    throw new PonchoError(`${path}: bad local header for ${member.name}; re-download it`);
+  }
+  const start = member.localHeaderOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
+  await f.seek(start, Deno.SeekMode.Start);
+  let left = member.compressedSize;
+  let crc = 0;
+  while (left > 0) {
+    const buf = new Uint8Array(Math.min(chunkSize, left));
+    let got = 0;
+    while (got < buf.length) {
+      const n = await f.read(buf.subarray(got));
+      if (n === null) throw new PonchoError(`${path}: member ${member.name} is truncated`);
+      got += n;
+    }
+    crc = zlib.crc32(buf, crc);
+    left -= buf.length;
+    yield buf;
+  }
+  if (crc >>> 0 !== member.crc32 >>> 0) {
+    throw new PonchoError(`${path}: member ${member.name} fails its CRC check; re-download it`);
+  }
+}

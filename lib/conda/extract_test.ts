@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PonchoError, UsageError } from "../errors.ts";
+import { storeLayout } from "../../store/layout.ts";
+import { extractPackage, extractPackageToCache } from "./extract.ts";
+
+const dec = new TextDecoder();
+
+function has(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+const cph = has("cph") && has("python3");
+if (!cph) console.log("extract_test: cph (conda-package-handling) not found, skipping");
+
+async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${dec.decode(out.stderr)}`);
+}
+
+/** Builds a small package tree with conda metadata, links and special modes. */
+async function makePackageDir(dir: string, evil = false): Promise<void> {
+  await Deno.mkdir(join(dir, "info"), { recursive: true });
+  await Deno.mkdir(join(dir, "bin"));
+  await Deno.mkdir(join(dir, "lib/python3.11/site-packages/pkg"), { recursive: true });
+  await Deno.writeTextFile(
+    join(dir, "info/index.json"),
+    JSON.stringify({ name: "demo", version: "1.0", build: "0", build_number: 0, depends: [] }),
+  );
+  await Deno.writeTextFile(join(dir, "info/paths.json"), '{"paths": [], "paths_version": 1}');
+  await Deno.writeTextFile(join(dir, "bin/tool"), "#!/opt/anaconda1anaconda2anaconda3/bin/sh\n");
+  await Deno.chmod(join(dir, "bin/tool"), 0o755);
+  await Deno.writeTextFile(join(dir, "bin/suid"), "x");
+  await Deno.chmod(join(dir, "bin/suid"), 0o4755);
+  await Deno.writeTextFile(join(dir, "lib/libdemo.so.1"), "\x7fELF fake");
+  await Deno.symlink("libdemo.so.1", join(dir, "lib/libdemo.so"));
+  await Deno.writeTextFile(join(dir, "lib/python3.11/site-packages/pkg/__init__.py"), "v = 1\n");
+  if (evil) await Deno.symlink("../../../etc/passwd", join(dir, "lib/evil"));
+}
+
+async function checkExtracted(out: string): Promise<void> {
+  assert.equal(JSON.parse(await Deno.readTextFile(join(out, "info/index.json"))).name, "demo");
+  assert.equal(
+    await Deno.readTextFile(join(out, "bin/tool")),
+    "#!/opt/anaconda1anaconda2anaconda3/bin/sh\n",
+  );
+  assert.equal((await Deno.stat(join(out, "bin/tool"))).mode! & 0o7777, 0o755);
+  assert.equal((await Deno.stat(join(out, "bin/suid"))).mode! & 0o7777, 0o4755);
+  assert.equal(await Deno.readLink(join(out, "lib/libdemo.so")), "libdemo.so.1");
+  assert.equal(
+    await Deno.readTextFile(join(out, "lib/python3.11/site-packages/pkg/__init__.py")),
+    "v = 1\n",
+  );
+}
+
+async function leftovers(parent: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(parent)) names.push(e.name);
+  return names.sort();
+}
+
+for (const ext of [".conda", ".tar.bz2"]) {
+  Deno.test({
+    name: `extractPackage extracts a cph-made ${ext} package exactly`,
+    ignore: !cph,
+    async fn() {
+      const dir = await Deno.makeTempDir();
+      try {
+        await makePackageDir(join(dir, "src"));
+        await run("cph", ["create", "src", `demo-1.0-0${ext}`], dir);
+        await Deno.mkdir(join(dir, "pkgs"));
+        await extractPackage(join(dir, `demo-1.0-0${ext}`), join(dir, "pkgs", "demo"));
+        await checkExtracted(join(dir, "pkgs", "demo"));
+        assert.deepEqual(await leftovers(join(dir, "pkgs")), ["demo"]);
+        await assert.rejects(
+          () => extractPackage(join(dir, `demo-1.0-0${ext}`), join(dir, "pkgs", "demo")),
+          /already exists/,
+        );
+        assert.deepEqual(await leftovers(join(dir, "pkgs")), ["demo"]);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+
+  Deno.test({
+    name: `extractPackage refuses a ${ext} with an escaping symlink and leaves nothing`,
+    ignore: !cph,
+    async fn() {
+      const dir = await Deno.makeTempDir();
+      try {
+        await makePackageDir(join(dir, "src"), true);
+        await run("cph", ["create", "src", `evil-1.0-0${ext}`], dir);
+        await Deno.mkdir(join(dir, "pkgs"));
+        await assert.rejects(
+          () => extractPackage(join(dir, `evil-1.0-0${ext}`), join(dir, "pkgs", "evil")),
+          (e: unknown) => e instanceof PonchoError && /lib\/evil.*points outside/.test(e.message),
+        );
+        assert.deepEqual(await leftovers(join(dir, "pkgs")), []);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "extractPackage refuses a .conda whose members are compressed, and truncated ones",
+  ignore: !cph,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await makePackageDir(join(dir, "src"));
+      await run("cph", ["create", "src", "demo-1.0-0.conda"], dir);
+      // Re-zip the same members with DEFLATE.
+      await run("python3", [
+        "-c",
+        "import zipfile,sys\n" +
+        "src=zipfile.ZipFile('demo-1.0-0.conda')\n" +
+        "dst=zipfile.ZipFile('deflated-1.0-0.conda','w',zipfile.ZIP_DEFLATED)\n" +
+        "[dst.writestr(n, src.read(n)) for n in src.namelist()]\ndst.close()",
+      ], dir);
+      await Deno.mkdir(join(dir, "pkgs"));
+      await assert.rejects(
+        () => extractPackage(join(dir, "deflated-1.0-0.conda"), join(dir, "pkgs", "d")),
+        (e: unknown) => e instanceof PonchoError && /is compressed.*must be stored/.test(e.message),
+      );
+      const bytes = await Deno.readFile(join(dir, "demo-1.0-0.conda"));
+      await Deno.writeFile(join(dir, "cut-1.0-0.conda"), bytes.subarray(0, bytes.length - 30));
+      await assert.rejects(
+        () => extractPackage(join(dir, "cut-1.0-0.conda"), join(dir, "pkgs", "c")),
+        PonchoError,
+      );
+      assert.deepEqual(await leftovers(join(dir, "pkgs")), []);
+      await assert.rejects(() => extractPackage(join(dir, "x.zip"), join(dir, "pkgs", "x")));
+      await assert.rejects(
+        () => extractPackage(join(dir, "src/info/index.json"), join(dir, "pkgs", "x")),
+        UsageError,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "extractPackageToCache extracts once under a lock, even when raced",
+  ignore: !cph,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await makePackageDir(join(dir, "src"));
+      await run("cph", ["create", "src", "demo-1.0-0.conda"], dir);
+      const layout = storeLayout(join(dir, "store"));
+      const archive = join(dir, "demo-1.0-0.conda");
+      const sha = "ab".repeat(32);
+      const dirs = await Promise.all(
+        [1, 2, 3].map(() => extractPackageToCache(layout, archive, sha)),
+      );
+      assert.deepEqual(dirs, [
+        join(layout.pkgs, sha),
+        join(layout.pkgs, sha),
+        join(layout.pkgs, sha),
+      ]);
+      await checkExtracted(dirs[0]);
+      assert.deepEqual(await leftovers(layout.pkgs), [sha]);
+      await assert.rejects(() => extractPackageToCache(layout, archive, "nothex"), UsageError);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,265 @@
+/**
+ * Downloads solved packages into the store's `downloads/` dir, verified.
+ *
+ * Up to `concurrency` downloads run at once. Each streams into a temp file in
+ * `layout.tmp` while its sha256 (else md5) is computed; only a file whose
+ * digest matches is renamed into `downloads/<sha256><ext>`, so nothing corrupt
+ * is ever kept. Network errors and 5xx/429 answers are retried with backoff.
+ * `file://` URLs are copied through the same verifying path. Files already in
+ * `downloads/` (they were verified when written) are reused. In `offline` mode
+ * only those are used.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NotFoundError, PonchoError } from "../errors.ts";
+import type { StoreLayout } from "../../store/layout.ts";
+
+/** What a download needs to know about a package (a subset of a solved record). */
+export interface FetchItem {
+  /** File name, e.g. `hello-1.0-h0.conda`. */
+  fn: string;
+  /** `https://`, `http://` or `file://` URL. */
+  url: string;
+  sha256?: string;
+  md5?: string;
+  size?: number;
+}
+
+/** A package available on disk. */
+export interface FetchedPackage<T extends FetchItem = FetchItem> {
+  /** The item this is for. */
+  item: T;
+  /** The verified archive in `layout.downloads`. */
+  path: string;
+  /** Whether it was already there. */
+  reused: boolean;
+}
+
+/** Options for {@linkcode fetchPackages}. */
+export interface FetchOptions {
+  /** The store whose `downloads/` and `tmp/` dirs are used. */
+  layout: StoreLayout;
+  /** Use only what is already downloaded. */
+  offline?: boolean;
+  /** Downloads at once (default 4). */
+  concurrency?: number;
+  /** Attempts per package on network errors and 5xx (default 4). */
+  attempts?: number;
+  /** Draw a progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+  /** Receives one line per package (for `--verbose`). */
+  log?: (line: string) => void;
+}
+
+/** The archive extension of a package file name (`.conda` or `.tar.bz2`). */
+export function packageExt(fn: string): string {
+  if (fn.endsWith(".conda")) return ".conda";
+  if (fn.endsWith(".tar.bz2")) return ".tar.bz2";
+  throw new PonchoError(`unknown package format for ${fn}; expected .conda or .tar.bz2`);
+}
+
+/** Where a verified archive lives: `downloads/<sha256><ext>` (or `md5-<md5><ext>`). */
+export function downloadPath(layout: StoreLayout, item: FetchItem): string {
+  const ext = packageExt(item.fn);
+  if (item.sha256) return join(layout.downloads, `${item.sha256.toLowerCase()}${ext}`);
+  if (item.md5) return join(layout.downloads, `md5-${item.md5.toLowerCase()}${ext}`);
+  throw new PonchoError(
+    `package ${item.fn} has neither sha256 nor md5 in repodata; cannot verify ${item.url}`,
+  );
+}
+
+class RetryableError extends Error {}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Progress state shared by the parallel downloads. */
+class Progress {
+  #done = 0;
+  #bytes = 0;
+  #last = 0;
+  constructor(readonly total: number, readonly totalBytes: number, readonly enabled: boolean) {}
+  add(bytes: number) {
+    this.#bytes += bytes;
+    this.draw();
+  }
+  finish() {
+    this.#done++;
+    this.draw(true);
+  }
+  draw(force = false) {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (!force && now - this.#last < 100) return;
+    this.#last = now;
+    const width = 30;
+    const frac = this.totalBytes
+      ? Math.min(1, this.#bytes / this.totalBytes)
+      : this.#done / this.total;
+    const bar = "#".repeat(Math.round(frac * width)).padEnd(width, "-");
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    const line = `\r[${bar}] ${this.#done}/${this.total} packages ${mb(this.#bytes)}/${
+      mb(this.totalBytes)
+    } MB`;
+    Deno.stderr.writeSync(new TextEncoder().encode(line));
+  }
+  end() {
+    if (this.enabled) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  }
+}
+
+async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
+  if (url.startsWith("file://")) {
+    try {
+      return (await Deno.open(fileURLToPath(url))).readable;
+    } catch (err) {
+      throw new NotFoundError(`cannot read package ${url}: ${(err as Error).message}`);
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (err) {
+    throw new RetryableError(`cannot reach ${url}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  if (res.status >= 500 || res.status === 429) {
+    await res.body?.cancel();
+    throw new RetryableError(`${url} answered HTTP ${res.status}`);
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new NotFoundError(
+      `cannot download ${url}: HTTP ${res.status} ${res.statusText}; check the channel`,
+    );
+  }
+  return res.body;
+}
+
+/** Streams one package into a temp file, verifying it; renames it into place on success. */
+async function downloadOne(
+  item: FetchItem,
+  dest: string,
+  layout: StoreLayout,
+  progress: Progress,
+): Promise<void> {
+  const tmp = await Deno.makeTempFile({ dir: layout.tmp, prefix: "download-" });
+  let counted = 0;
+  try {
+    const sha = createHash("sha256");
+    const md5 = createHash("md5");
+    const file = await Deno.open(tmp, { write: true, truncate: true });
+    try {
+      const body = await openSource(item.url);
+      try {
+        for await (const chunk of body) {
+          sha.update(chunk);
+          md5.update(chunk);
+          let off = 0;
+          while (off < chunk.length) off += await file.write(chunk.subarray(off));
+          counted += chunk.length;
+          progress.add(chunk.length);
+        }
+      } catch (err) {
+        if (err instanceof PonchoError) throw err;
+        throw new RetryableError(
+          `download of ${item.url} broke off: ${(err as Error).message.split("\n")[0]}`,
+        );
+      }
+    } finally {
+      file.close();
+    }
+    const [kind, want, got] = item.sha256
+      ? ["sha256", item.sha256.toLowerCase(), sha.digest("hex")]
+      : ["md5", item.md5!.toLowerCase(), md5.digest("hex")];
+    if (want !== got) {
+      throw new PonchoError(
+        `${kind} mismatch for package ${item.fn} from ${item.url}: repodata says ${want}, ` +
+          `the file has ${got}; the file was discarded (corrupt download or stale repodata)`,
+      );
+    }
+    await Deno.rename(tmp, dest);
+  } catch (err) {
+    progress.add(-counted);
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Makes every item available in `layout.downloads`, verified, and returns
+ * them in the order given.
+ */
+export async function fetchPackages<T extends FetchItem>(
+  items: T[],
+  options: FetchOptions,
+): Promise<FetchedPackage<T>[]> {
+  const { layout } = options;
+  const log = options.log ?? (() => {});
+  const attempts = options.attempts ?? 4;
+  await Deno.mkdir(layout.downloads, { recursive: true });
+  await Deno.mkdir(layout.tmp, { recursive: true });
+
+  const results: FetchedPackage<T>[] = new Array(items.length);
+  const todo: number[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const path = downloadPath(layout, item);
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = await Deno.stat(path);
+    } catch { /* not there yet */ }
+    if (info && (item.size === undefined || info.size === item.size)) {
+      results[i] = { item, path, reused: true };
+      log(`package ${item.fn}: already downloaded`);
+    } else if (options.offline) {
+      throw new NotFoundError(
+        `package ${item.fn} is not downloaded yet (offline mode); run once without --offline`,
+      );
+    } else {
+      todo.push(i);
+    }
+  }
+  if (todo.length === 0) return results;
+
+  const totalBytes = todo.reduce((n, i) => n + (items[i].size ?? 0), 0);
+  const progress = new Progress(
+    todo.length,
+    totalBytes,
+    options.progress ?? Deno.stderr.isTerminal(),
+  );
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async () => {
+    while (failure === null && next < todo.length) {
+      const i = todo[next++];
+      const item = items[i];
+      const path = downloadPath(layout, item);
+      for (let attempt = 1;; attempt++) {
+        try {
+          await downloadOne(item, path, layout, progress);
+          break;
+        } catch (err) {
+          if (!(err instanceof RetryableError) || attempt >= attempts) {
+            failure ??= err instanceof RetryableError
+              ? new PonchoError(`${err.message} (after ${attempt} attempts)`)
+              : err;
+            return;
+          }
+          log(`package ${item.fn}: ${err.message}; retrying`);
+          await sleep(250 * 2 ** (attempt - 1));
+        }
+      }
+      progress.finish();
+      log(`package ${item.fn}: downloaded`);
+      results[i] = { item, path, reused: false };
+    }
+  };
+  const workers = Math.max(1, Math.min(options.concurrency ?? 4, todo.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  progress.end();
+  if (failure !== null) throw failure;
+  return results;
+}

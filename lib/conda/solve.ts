@@ -1,0 +1,328 @@
+/**
+ * Solves conda specs into the exact packages to install, using rattler's
+ * solver (`npm:@conda-org/rattler`).
+ *
+ * rattler's gateway downloads repodata itself over HTTP and cannot read
+ * `file://` channels, and we want our own store cache to be the only thing it
+ * reads. So the repodata is first loaded through {@linkcode loadChannels}
+ * (cache, revalidation, offline), then served to rattler by an in-process
+ * server on 127.0.0.1 (port 0) at `/<channel-index>/<subdir>/repodata.json`;
+ * every other path (shards, `.zst`, `.bz2`) is a 404, which rattler takes as
+ * "use the plain JSON". Results are mapped back to the original channel URLs
+ * and to the full repodata records.
+ *
+ * @module
+ */
+
+// deno-lint-ignore no-import-prefix -- the project pins npm packages by explicit specifier
+import { type Platform, simpleSolve } from "npm:@conda-org/rattler@0.3.5";
+import { PonchoError, UsageError } from "../errors.ts";
+import { loadChannels, parseChannel, type RepodataOptions } from "./channel.ts";
+import type { SubdirRepodata } from "./channel.ts";
+import { condaPlatform } from "./platform.ts";
+
+/** One record of `repodata.json` (`packages` / `packages.conda`), as found there. */
+export interface RepodataRecord {
+  name: string;
+  version: string;
+  build: string;
+  build_number?: number;
+  depends?: string[];
+  constrains?: string[];
+  subdir?: string;
+  noarch?: string;
+  sha256?: string;
+  md5?: string;
+  size?: number;
+  timestamp?: number;
+  license?: string;
+  [field: string]: unknown;
+}
+
+/** A package chosen by the solver. */
+export interface SolvedRecord {
+  /** Base URL of the channel it comes from (as resolved from the user's channel). */
+  channel: string;
+  /** Full download URL (`<channel>/<subdir>/<fn>`). */
+  url: string;
+  /** File name, e.g. `hello-1.0-h0.conda`. */
+  fn: string;
+  sha256?: string;
+  md5?: string;
+  size?: number;
+  name: string;
+  version: string;
+  build: string;
+  depends: string[];
+  /** `python`, `generic`, or undefined for arch-specific packages. */
+  noarch?: string;
+  subdir: string;
+  /** The complete repodata record (constrains, license, timestamp, ...). */
+  record: RepodataRecord;
+}
+
+/** Options for {@linkcode solve}. */
+export interface SolveOptions extends RepodataOptions {
+  /** Channels in priority order: names, URLs or paths. */
+  channels: string[];
+  /** Target platform (default: this machine's). */
+  platform?: string;
+  /** Virtual packages to offer (default: detected on this machine for the target platform). */
+  virtualPackages?: VirtualPackage[];
+}
+
+/** A virtual package such as `__glibc 2.36`. */
+export interface VirtualPackage {
+  name: string;
+  version: string;
+}
+
+/** Virtual packages of this machine for `platform` (`__unix`, `__linux`, `__glibc`, `__archspec`). */
+export async function detectVirtualPackages(platform: string): Promise<VirtualPackage[]> {
+  const out: VirtualPackage[] = [];
+  if (!platform.startsWith("win")) out.push({ name: "__unix", version: "0" });
+  if (platform.startsWith("linux")) {
+    const kernel = Deno.build.os === "linux" ? Deno.osRelease().match(/^\d+(\.\d+)*/)?.[0] : null;
+    out.push({ name: "__linux", version: kernel ?? "5.10" });
+    let glibc = "2.17";
+    if (Deno.build.os === "linux") {
+      try {
+        const res = await new Deno.Command("getconf", {
+          args: ["GNU_LIBC_VERSION"],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        glibc = new TextDecoder().decode(res.stdout).match(/(\d+\.\d+)/)?.[1] ?? glibc;
+      } catch { /* keep the default */ }
+    }
+    out.push({ name: "__glibc", version: glibc });
+  }
+  if (platform.startsWith("osx")) out.push({ name: "__osx", version: "11.0" });
+  if (platform.startsWith("win")) out.push({ name: "__win", version: "0" });
+  out.push({ name: "__archspec", version: "1" });
+  return out;
+}
+
+/** The package name a match spec refers to (`conda-forge::numpy >=1` -> `numpy`). */
+export function specName(spec: string): string {
+  const s = spec.trim().replace(/^.*::/, "");
+  return (s.match(/^[A-Za-z0-9_.\-]+/)?.[0] ?? s).toLowerCase();
+}
+
+/**
+ * Orders records so that every package comes after its dependencies, and
+ * `python` before every `noarch: python` package; ties are broken by name so
+ * the order is stable. Dependency cycles are broken deterministically.
+ */
+export function installOrder(records: SolvedRecord[]): SolvedRecord[] {
+  const byName = new Map(records.map((r) => [r.name, r]));
+  const deps = new Map<string, Set<string>>();
+  for (const r of records) {
+    const d = new Set<string>();
+    for (const spec of r.depends) {
+      const n = specName(spec);
+      if (n !== r.name && byName.has(n)) d.add(n);
+    }
+    if (r.noarch === "python" && byName.has("python") && r.name !== "python") d.add("python");
+    deps.set(r.name, d);
+  }
+  const done = new Set<string>();
+  const order: SolvedRecord[] = [];
+  const names = [...byName.keys()].sort();
+  while (order.length < records.length) {
+    const ready = names.filter((n) => !done.has(n) && [...deps.get(n)!].every((d) => done.has(d)));
+    // A cycle: take the first remaining name to make progress.
+    const batch = ready.length ? ready : [names.find((n) => !done.has(n))!];
+    for (const n of batch) {
+      done.add(n);
+      order.push(byName.get(n)!);
+    }
+  }
+  return order;
+}
+
+/** A package's URL, honouring repodata v2 `info.base_url` when present. */
+function packageUrl(channel: string, subdir: string, fn: string, baseUrl: unknown): string {
+  if (typeof baseUrl === "string" && baseUrl) {
+    return new URL(fn, baseUrl.endsWith("/") ? baseUrl : baseUrl + "/").href;
+  }
+  return `${channel}/${subdir}/${fn}`;
+}
+
+function emptyRepodata(subdir: string, records: Record<string, unknown> = {}): string {
+  return JSON.stringify({ info: { subdir }, packages: {}, "packages.conda": records });
+}
+
+function virtualRepodata(subdir: string, virtuals: VirtualPackage[]): string {
+  const recs: Record<string, unknown> = {};
+  for (const v of virtuals) {
+    recs[`${v.name}-${v.version}-0.conda`] = {
+      name: v.name,
+      version: v.version,
+      build: "0",
+      build_number: 0,
+      depends: [],
+      subdir,
+    };
+  }
+  return emptyRepodata(subdir, recs);
+}
+
+/** One subdir's repodata parsed in memory, indexed by package name. */
+interface ParsedSubdir {
+  sub: SubdirRepodata;
+  info: Record<string, unknown>;
+  byName: Map<string, [string, RepodataRecord][]>;
+}
+
+async function parseSubdir(sub: SubdirRepodata): Promise<ParsedSubdir> {
+  const byName = new Map<string, [string, RepodataRecord][]>();
+  if (!sub.path) return { sub, info: { subdir: sub.subdir }, byName };
+  const repodata = JSON.parse(await Deno.readTextFile(sub.path));
+  for (const section of ["packages", "packages.conda"]) {
+    for (const [fn, rec] of Object.entries<RepodataRecord>(repodata[section] ?? {})) {
+      const list = byName.get(rec.name);
+      if (list) list.push([fn, rec]);
+      else byName.set(rec.name, [[fn, rec]]);
+    }
+  }
+  return { sub, info: repodata.info ?? { subdir: sub.subdir }, byName };
+}
+
+/**
+ * The names the solver can possibly need: the specs' names and, transitively,
+ * the names any candidate record depends on (conda's "reduced index"). Serving
+ * only these keeps rattler from scanning huge repodata again for each name.
+ */
+function reachableNames(specs: string[], parsed: ParsedSubdir[]): Set<string> {
+  const seen = new Set<string>();
+  const queue = specs.map(specName);
+  while (queue.length) {
+    const name = queue.pop()!;
+    if (seen.has(name) || name.startsWith("__")) continue;
+    seen.add(name);
+    for (const p of parsed) {
+      for (const [, rec] of p.byName.get(name) ?? []) {
+        for (const dep of rec.depends ?? []) {
+          const n = specName(dep);
+          if (!seen.has(n)) queue.push(n);
+        }
+      }
+    }
+  }
+  return seen;
+}
+
+function reducedRepodata(p: ParsedSubdir, names: Set<string>): string {
+  const packages: Record<string, RepodataRecord> = {};
+  const conda: Record<string, RepodataRecord> = {};
+  for (const name of names) {
+    for (const [fn, rec] of p.byName.get(name) ?? []) {
+      (fn.endsWith(".conda") ? conda : packages)[fn] = rec;
+    }
+  }
+  return JSON.stringify({ info: { subdir: p.sub.subdir }, packages, "packages.conda": conda });
+}
+
+/** Serves prepared repodata bodies to rattler on loopback. */
+function serveRepodata(bodies: Map<string, string>, log: (line: string) => void) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    log(`solver requested ${path}`);
+    const body = bodies.get(path);
+    if (body === undefined) return new Response("not found", { status: 404 });
+    return new Response(body, { headers: { "content-type": "application/json" } });
+  });
+  return { server, base: `http://127.0.0.1:${server.addr.port}` };
+}
+
+/**
+ * Solves `specs` over `options.channels` for `options.platform` and returns
+ * the records to install, dependencies first. An unsatisfiable request is a
+ * {@linkcode PonchoError} whose first line names the request and whose
+ * following lines are the solver's explanation.
+ */
+export async function solve(specs: string[], options: SolveOptions): Promise<SolvedRecord[]> {
+  if (specs.length === 0) throw new UsageError("nothing to solve: give at least one package spec");
+  if (options.channels.length === 0) {
+    throw new UsageError("no channels given; add a channel such as conda-forge");
+  }
+  const log = options.log ?? (() => {});
+  const platform = options.platform ?? condaPlatform();
+  const channels = options.channels.map((c) => parseChannel(c));
+  const loaded = await loadChannels(channels, platform, options);
+  const virtuals = options.virtualPackages ?? await detectVirtualPackages(platform);
+  const subdirs = platform === "noarch" ? ["noarch"] : [platform, "noarch"];
+  const parsed = await Promise.all(loaded.map(parseSubdir));
+  const names = reachableNames(specs, parsed);
+  const bodies = new Map<string, string>();
+  for (const p of parsed) {
+    const idx = channels.indexOf(p.sub.channel);
+    bodies.set(`/${idx}/${p.sub.subdir}/repodata.json`, reducedRepodata(p, names));
+  }
+  for (const s of subdirs) {
+    bodies.set(`/virtual/${s}/repodata.json`, virtualRepodata(s, s === platform ? virtuals : []));
+  }
+  const { server, base } = serveRepodata(bodies, log);
+  const loopUrls = channels.map((_, i) => `${base}/${i}`);
+  let solved;
+  try {
+    solved = await simpleSolve(
+      specs,
+      [...loopUrls, `${base}/virtual`],
+      subdirs as Platform[],
+      [],
+    );
+  } catch (err) {
+    const raw = (err instanceof Error ? err.message : String(err)).trim();
+    let explanation = raw;
+    loopUrls.forEach((u, i) => explanation = explanation.replaceAll(u, channels[i].url));
+    const header = `cannot solve ${specs.join(", ")} for ${platform} from ${
+      channels.map((c) => c.url).join(", ")
+    }:`;
+    if (/parse|invalid/i.test(raw) && !/cannot solve/i.test(raw)) {
+      throw new UsageError(`invalid package spec in ${specs.join(", ")}: ${raw.split("\n")[0]}`);
+    }
+    throw new PonchoError(`${header}\n${explanation}`, undefined, { cause: err });
+  } finally {
+    await server.shutdown();
+  }
+
+  // Map loopback URLs back to channels; gather the full records per subdir file.
+  const picks: { pkg: (typeof solved)[number]; idx: number; subdir: string }[] = [];
+  for (const pkg of solved) {
+    const rel = pkg.url.slice(base.length + 1).split("/");
+    if (rel[0] === "virtual") continue;
+    picks.push({ pkg, idx: Number(rel[0]), subdir: rel[1] });
+  }
+  const findSubdir = (idx: number, subdir: string) =>
+    parsed.find((p) => p.sub.channel === channels[idx] && p.sub.subdir === subdir);
+  const result: SolvedRecord[] = picks.map(({ pkg, idx, subdir }) => {
+    const channel = channels[idx].url;
+    const fn = pkg.filename;
+    const p = findSubdir(idx, subdir);
+    const record = p?.byName.get(pkg.packageName)?.find(([f]) => f === fn)?.[1];
+    if (!p || !record) {
+      throw new PonchoError(
+        `solver chose ${fn} but it is not in ${channel}/${subdir}/repodata.json`,
+      );
+    }
+    return {
+      channel,
+      url: packageUrl(channel, subdir, fn, p.info.base_url),
+      fn,
+      sha256: record.sha256,
+      md5: record.md5,
+      size: record.size,
+      name: record.name,
+      version: record.version,
+      build: record.build,
+      depends: record.depends ?? [],
+      noarch: record.noarch,
+      subdir: record.subdir ?? subdir,
+      record,
+    };
+  });
+  for (const pkg of solved) pkg.free();
+  return installOrder(result);
+}

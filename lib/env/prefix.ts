@@ -1,0 +1,233 @@
+/**
+ * Byte-level prefix rewriting shared by the installer (placeholder -> build
+ * prefix) and relocation (archived prefix -> unpack location), plus the
+ * searching and classifying helpers the packer uses to find files that hold a
+ * prefix.
+ *
+ * - Text mode ({@link replaceText}): every occurrence is replaced; the file
+ *   length may change.
+ * - Binary mode ({@link replaceBinary}): as conda does, inside each
+ *   NUL-terminated string that contains the placeholder every occurrence is
+ *   replaced and the string is padded with NULs, so offsets in the file do
+ *   not move. The new prefix must not be longer than the placeholder.
+ * - {@link fixShebang}: repairs a first line the kernel cannot run (too long,
+ *   or an interpreter path with spaces).
+ *
+ * Functions return their input unchanged (the same object) when there is
+ * nothing to do, so callers can skip the write with `out === data`.
+ *
+ * @module
+ */
+
+import { PonchoError } from "../errors.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Rough commonness of a byte in binaries and text (lower = rarer), to pick a search anchor. */
+function commonness(b: number): number {
+  if (b === 0 || b === 0xff || b === 0x2f || b === 0x20) return 100; // NUL, 0xff, '/', ' '
+  if (b >= 0x61 && b <= 0x7a) return 50; // lowercase
+  if (b === 0x2e || b === 0x5f || b === 0x2d) return 40; // . _ -
+  if (b >= 0x30 && b <= 0x39) return 20; // digits
+  if (b >= 0x41 && b <= 0x5a) return 15; // uppercase
+  return 30;
+}
+
+/** Picks the index of the rarest-looking byte of `needle`. */
+function anchorOf(needle: Uint8Array): number {
+  let best = 0;
+  let bestScore = Infinity;
+  for (let i = 0; i < needle.length; i++) {
+    const s = commonness(needle[i]);
+    if (s < bestScore) {
+      bestScore = s;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/**
+ * Index of the first occurrence of `needle` in `data` at or after `from`, or
+ * -1. Scans for the needle's rarest-looking byte with the native
+ * `Uint8Array.indexOf` and compares only at those candidates (a few GB/s on
+ * binaries). An empty needle matches at `from`.
+ */
+export function indexOfBytes(data: Uint8Array, needle: Uint8Array, from = 0): number {
+  const n = needle.length;
+  if (n === 0) return Math.min(Math.max(from, 0), data.length);
+  const k = anchorOf(needle);
+  const a = needle[k];
+  const last = data.length - n;
+  let i = data.indexOf(a, Math.max(from, 0) + k);
+  while (i >= 0) {
+    const start = i - k;
+    if (start > last) return -1;
+    let j = 0;
+    while (j < n && data[start + j] === needle[j]) j++;
+    if (j === n) return start;
+    i = data.indexOf(a, i + 1);
+  }
+  return -1;
+}
+
+/** All non-overlapping occurrences of `needle` in `data`, in order. */
+export function findAllBytes(data: Uint8Array, needle: Uint8Array): number[] {
+  const out: number[] = [];
+  if (needle.length === 0) return out;
+  for (
+    let i = indexOfBytes(data, needle);
+    i >= 0;
+    i = indexOfBytes(data, needle, i + needle.length)
+  ) {
+    out.push(i);
+  }
+  return out;
+}
+
+/**
+ * True when the data looks binary: it contains a NUL byte (conda-build's
+ * rule; text-mode replacement would corrupt such a file, binary mode is safe).
+ */
+export function isBinary(data: Uint8Array): boolean {
+  return data.indexOf(0) >= 0;
+}
+
+/** Replaces every occurrence of `placeholder` with `newPrefix` (lengths may differ). */
+export function replaceText(data: Uint8Array, placeholder: string, newPrefix: string): Uint8Array {
+  const ph = encoder.encode(placeholder);
+  const hits = findAllBytes(data, ph);
+  if (hits.length === 0) return data;
+  const np = encoder.encode(newPrefix);
+  const out = new Uint8Array(data.length + hits.length * (np.length - ph.length));
+  let src = 0;
+  let dst = 0;
+  for (const h of hits) {
+    out.set(data.subarray(src, h), dst);
+    dst += h - src;
+    out.set(np, dst);
+    dst += np.length;
+    src = h + ph.length;
+  }
+  out.set(data.subarray(src), dst);
+  return out;
+}
+
+/**
+ * Binary-mode replacement: in each NUL-terminated string holding the
+ * placeholder, replaces every occurrence and pads the string with NULs so the
+ * data keeps its length (end of data counts as a terminator). Throws a
+ * {@link PonchoError} when `newPrefix` is longer than the placeholder.
+ */
+export function replaceBinary(
+  data: Uint8Array,
+  placeholder: string,
+  newPrefix: string,
+): Uint8Array {
+  const ph = encoder.encode(placeholder);
+  const np = encoder.encode(newPrefix);
+  let i = indexOfBytes(data, ph);
+  if (i < 0) return data;
+  if (np.length > ph.length) {
+    throw new PonchoError(
+      `new prefix ${newPrefix} (${np.length} bytes) is longer than the binary placeholder ` +
+        `(${ph.length} bytes)`,
+    );
+  }
+  const out = data.slice();
+  while (i >= 0) {
+    let end = data.indexOf(0, i + ph.length);
+    if (end < 0) end = data.length;
+    // Rewrite [i, end): every occurrence replaced, the rest shifted left, NUL-padded.
+    let src = i;
+    let dst = i;
+    let hit = i;
+    while (hit >= 0 && hit + ph.length <= end) {
+      out.set(data.subarray(src, hit), dst);
+      dst += hit - src;
+      out.set(np, dst);
+      dst += np.length;
+      src = hit + ph.length;
+      hit = indexOfBytes(data, ph, src);
+    }
+    out.set(data.subarray(src, end), dst);
+    dst += end - src;
+    out.fill(0, dst, end);
+    i = hit; // -1, or an occurrence in a later string (none can span the NUL)
+  }
+  return out;
+}
+
+/** The maximum shebang line length the kernel runs (Linux before 5.1 reads 128 bytes). */
+export const MAX_SHEBANG = 127;
+
+/** Splits a shebang's text into the interpreter path and its arguments (see {@link fixShebang}). */
+export function parseShebang(line: string): { interpreter: string; args: string } | undefined {
+  if (!line.startsWith("#!")) return undefined;
+  const rest = line.slice(2).trim();
+  if (!rest) return undefined;
+  const tokens = rest.split(/ +/);
+  let end = 0; // index of the last token of the interpreter
+  for (let t = 0; t < tokens.length; t++) {
+    if (tokens[t].startsWith("-")) break;
+    if (tokens[t].includes("/")) end = t;
+  }
+  return {
+    interpreter: tokens.slice(0, end + 1).join(" "),
+    args: tokens.slice(end + 1).join(" "),
+  };
+}
+
+function dquote(s: string): string {
+  return `"${s.replace(/[\\"$`]/g, (c) => "\\" + c)}"`;
+}
+
+/**
+ * Repairs the first line when it is a shebang longer than {@link MAX_SHEBANG}
+ * bytes or whose interpreter path contains spaces; otherwise returns `data`.
+ *
+ * The interpreter is the text up to the last `/`-containing word before the
+ * first `-option` (so `#!/a b/bin/python3.11 -E` is `/a b/bin/python3.11`
+ * with argument `-E`). Python interpreters (`python`, `python3.11`,
+ * `pythonw`) get a `/bin/sh` trampoline that runs the exact interpreter and
+ * is still valid Python (a string expression), the form pip uses:
+ *
+ * ```
+ * #!/bin/sh
+ * '''exec' "/a b/bin/python3.11" -E "$0" "$@"
+ * ' '''
+ * ```
+ *
+ * Any other interpreter becomes `#!/usr/bin/env <name>` (`#!/usr/bin/env -S
+ * <name> <args>` with arguments; GNU env's `-S` splits them), which runs
+ * the environment's own interpreter once its `bin` is first on `PATH` (as
+ * after activation); that is conda's fix for long shebangs.
+ */
+export function fixShebang(data: Uint8Array): Uint8Array {
+  if (data.length < 2 || data[0] !== 0x23 || data[1] !== 0x21) return data;
+  let nl = data.indexOf(0x0a);
+  if (nl < 0) nl = data.length;
+  const lineBytes = data.subarray(0, nl);
+  let line = decoder.decode(lineBytes);
+  const cr = line.endsWith("\r");
+  if (cr) line = line.slice(0, -1);
+  const parsed = parseShebang(line);
+  if (!parsed) return data;
+  const { interpreter, args } = parsed;
+  if (lineBytes.length <= MAX_SHEBANG && !interpreter.includes(" ")) return data;
+  const name = interpreter.slice(interpreter.lastIndexOf("/") + 1);
+  let head: string;
+  if (/^pythonw?[0-9.]*$/.test(name)) {
+    const argPart = args ? ` ${args}` : "";
+    head = `#!/bin/sh\n'''exec' ${dquote(interpreter)}${argPart} "$0" "$@"\n' '''`;
+  } else {
+    // The kernel passes everything after the interpreter as one argument: `-S` splits it.
+    head = args ? `#!/usr/bin/env -S ${name} ${args}` : `#!/usr/bin/env ${name}`;
+  }
+  const headBytes = encoder.encode(head);
+  const out = new Uint8Array(headBytes.length + data.length - nl);
+  out.set(headBytes, 0);
+  out.set(data.subarray(nl), headBytes.length);
+  return out;
+}

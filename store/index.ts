@@ -1,0 +1,149 @@
+/**
+ * The store index: one small JSON record per environment
+ * (`index/<id>.json`: id, source, created, size), whose file mtime is the
+ * environment's "last used" time (a warm run only touches it, never
+ * rewrites it), and the identity cache of archive sources
+ * (`index/sources/<hash>.json`: path, size, mtime, inode -> id) that lets a
+ * warm run skip reading the archive altogether.
+ *
+ * @module
+ */
+
+import type { StoreLayout } from "./layout.ts";
+
+/** One environment's record. */
+export interface IndexRecord {
+  /** Environment id (the directory name under `envs/`). */
+  id: string;
+  /** The archive or directory it was unpacked from. */
+  source: string;
+  /** ISO time the environment was unpacked. */
+  created: string;
+  /** Total size of its regular files in bytes. */
+  size: number;
+}
+
+/** An index record with its last-use time. */
+export interface IndexEntry extends IndexRecord {
+  /** Last time a `poncho run` used it (the record's mtime). */
+  lastUsed: Date;
+}
+
+/** Path of an environment's index record. */
+export function indexPath(layout: StoreLayout, id: string): string {
+  return `${layout.index}/${id}.json`;
+}
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(value) + "\n");
+  await Deno.rename(tmp, path);
+}
+
+/** Writes (or replaces) an environment's index record. */
+export async function writeIndex(layout: StoreLayout, record: IndexRecord): Promise<void> {
+  await writeJsonAtomic(indexPath(layout, record.id), record);
+}
+
+/** Marks the environment as used now (sets the record's mtime). Never throws. */
+export function touchIndex(layout: StoreLayout, id: string): void {
+  try {
+    const now = new Date();
+    Deno.utimeSync(indexPath(layout, id), now, now);
+  } catch { /* a missing record only loses the last-used time */ }
+}
+
+/** Removes an environment's index record if present. */
+export async function removeIndex(layout: StoreLayout, id: string): Promise<void> {
+  try {
+    await Deno.remove(indexPath(layout, id));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
+/** Reads all index records (unreadable ones are skipped). */
+export async function readIndex(layout: StoreLayout): Promise<IndexEntry[]> {
+  const entries: IndexEntry[] = [];
+  let names: Deno.DirEntry[];
+  try {
+    names = await Array.fromAsync(Deno.readDir(layout.index));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  for (const entry of names) {
+    if (!entry.isFile || !entry.name.endsWith(".json")) continue;
+    const path = `${layout.index}/${entry.name}`;
+    try {
+      const [text, info] = await Promise.all([Deno.readTextFile(path), Deno.stat(path)]);
+      const rec = JSON.parse(text) as IndexRecord;
+      entries.push({ ...rec, lastUsed: info.mtime ?? new Date(0) });
+    } catch { /* removed meanwhile, or half-written by an old version */ }
+  }
+  return entries;
+}
+
+/** A cached identity of an archive file. */
+export interface SourceRecord {
+  /** Absolute path of the archive. */
+  path: string;
+  /** Size in bytes when identified. */
+  size: number;
+  /** mtime in ms when identified. */
+  mtimeMs: number;
+  /** inode when identified. */
+  ino: number;
+  /** The environment id. */
+  id: string;
+}
+
+/** Hex sha256 of a string. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sourcePath(layout: StoreLayout, absPath: string): Promise<string> {
+  return `${layout.index}/sources/${(await sha256Hex(absPath)).slice(0, 32)}.json`;
+}
+
+/**
+ * The cached id of the archive at `absPath` if its size, mtime and inode
+ * still match `info`; otherwise `undefined`.
+ */
+export async function cachedSourceId(
+  layout: StoreLayout,
+  absPath: string,
+  info: Deno.FileInfo,
+): Promise<string | undefined> {
+  try {
+    const rec = JSON.parse(
+      Deno.readTextFileSync(await sourcePath(layout, absPath)),
+    ) as SourceRecord;
+    if (
+      rec.path === absPath && rec.size === info.size &&
+      rec.mtimeMs === (info.mtime?.getTime() ?? 0) && rec.ino === (info.ino ?? 0)
+    ) return rec.id;
+  } catch { /* no cache */ }
+  return undefined;
+}
+
+/** Caches the id of the archive at `absPath` for its current size, mtime and inode. */
+export async function cacheSourceId(
+  layout: StoreLayout,
+  absPath: string,
+  info: Deno.FileInfo,
+  id: string,
+): Promise<void> {
+  const rec: SourceRecord = {
+    path: absPath,
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? 0,
+    ino: info.ino ?? 0,
+    id,
+  };
+  await writeJsonAtomic(await sourcePath(layout, absPath), rec);
+}

@@ -1,0 +1,73 @@
+/**
+ * The state marker of an unpacked environment: `.poncho/ready.json`,
+ * written last, once the environment is complete and relocated for the
+ * path it lives at. An environment directory without a valid marker is a
+ * leftover of an interrupted unpack and is never used.
+ *
+ * The marker also carries what the warm path needs to start a command
+ * (the activation scripts), so a warm `poncho run` reads one small file.
+ *
+ * @module
+ */
+
+/** Path of the marker relative to the environment root. */
+export const MARKER_PATH = ".poncho/ready.json";
+
+/** The contents of the marker. */
+export interface ReadyMarker {
+  /** Marker format, 1. */
+  format: 1;
+  /** The environment's identity. */
+  id: string;
+  /** The absolute path the environment was relocated for. */
+  prefix: string;
+  /** Activation scripts (absolute paths) to source before running a command. */
+  activateScripts: string[];
+  /** Where the environment came from (archive or directory path). */
+  source: string;
+  /** Total size of the environment's regular files, bytes. */
+  size: number;
+  /** ISO time the unpack completed. */
+  unpacked: string;
+}
+
+/**
+ * Reads the marker of the environment at `prefix` and returns it if it is
+ * valid for that path (and for `id`, when given); otherwise `undefined`.
+ */
+export function readMarker(prefix: string, id?: string): ReadyMarker | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`${prefix}/${MARKER_PATH}`);
+  } catch {
+    return undefined;
+  }
+  try {
+    const m = JSON.parse(text) as ReadyMarker;
+    if (m.format !== 1 || m.prefix !== prefix || !Array.isArray(m.activateScripts)) {
+      return undefined;
+    }
+    if (id !== undefined && m.id !== id) return undefined;
+    return m;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes the marker under `root` (where the environment's files are now)
+ * durably: a temp file, fsync, rename.
+ */
+export async function writeMarker(root: string, marker: ReadyMarker): Promise<void> {
+  await Deno.mkdir(`${root}/.poncho`, { recursive: true });
+  const final = `${root}/${MARKER_PATH}`;
+  const tmp = `${final}.tmp`;
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    await file.write(new TextEncoder().encode(JSON.stringify(marker, null, 1) + "\n"));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(tmp, final);
+}

@@ -1,0 +1,49 @@
+/**
+ * Removing directory trees safely: first renamed out of the way (so the
+ * path is free at once and a crash never leaves a half-deleted tree under a
+ * name that could be used), then deleted, making read-only directories
+ * writable when needed.
+ *
+ * @module
+ */
+
+async function makeWritable(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch {
+    return;
+  }
+  if (!info.isDirectory) return;
+  await Deno.chmod(path, ((info.mode ?? 0o700) & 0o7777) | 0o700);
+  for await (const entry of Deno.readDir(path)) {
+    if (entry.isDirectory) await makeWritable(`${path}/${entry.name}`);
+  }
+}
+
+/** Deletes the tree at `path` (nothing if missing), even with read-only directories in it. */
+export async function deleteTree(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    if (!(err instanceof Deno.errors.PermissionDenied)) throw err;
+    await makeWritable(path);
+    await Deno.remove(path, { recursive: true });
+  }
+}
+
+/**
+ * Renames `path` to `trash` (same filesystem) and deletes it there.
+ * Returns false when `path` did not exist.
+ */
+export async function discardTree(path: string, trash: string): Promise<boolean> {
+  try {
+    await Deno.rename(path, trash);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+  await deleteTree(trash);
+  return true;
+}
