@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-// deno-lint-ignore no-import-prefix -- the project pins npm packages by explicit specifier
 import { parse } from "npm:yaml@2.9.1";
 
 const CLI = fileURLToPath(new URL("./analyze.ts", import.meta.url));

@@ -97,7 +97,9 @@ export function parseArgs(
         }
         const inline = arg.slice(j + 1);
         const value = inline.length > 0 ? inline : args[++i];
-        if (value === undefined) throw new UsageError(`${command}: option -${letter} needs a value`);
+        if (value === undefined) {
+          throw new UsageError(`${command}: option -${letter} needs a value`);
+        }
         set(spec, value);
         break;
       }

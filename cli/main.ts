@@ -58,7 +58,9 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   }
   const load = COMMANDS[cmd];
   if (!load) {
-    console.error(`poncho: unknown command '${cmd}' (expected analyze, create, run or store; see --help)`);
+    console.error(
+      `poncho: unknown command '${cmd}' (expected analyze, create, run or store; see --help)`,
+    );
     return EXIT_USAGE;
   }
   try {
@@ -75,6 +77,9 @@ export async function main(args: string[], argv0?: string): Promise<number> {
 }
 
 if (import.meta.main) {
-  const code = await main(Deno.args, Deno.execPath().endsWith("/deno") ? undefined : Deno.execPath());
+  const code = await main(
+    Deno.args,
+    Deno.execPath().endsWith("/deno") ? undefined : Deno.execPath(),
+  );
   Deno.exit(code);
 }

@@ -4,9 +4,10 @@
  * `analyze()` on a small source tree.
  */
 import assert from "node:assert/strict";
-import { fromFileUrl, join } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const repo = fromFileUrl(new URL("..", import.meta.url));
+const repo = fileURLToPath(new URL("..", import.meta.url));
 
 Deno.test("mod.ts imported over loopback HTTP analyzes a script", async () => {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
@@ -23,7 +24,10 @@ Deno.test("mod.ts imported over loopback HTTP analyzes a script", async () => {
   const dir = await Deno.makeTempDir({ prefix: "poncho-url-" });
   try {
     const { port } = server.addr as Deno.NetAddr;
-    await Deno.writeTextFile(join(dir, "app.py"), "import os\nimport poncho_url_probe_pkg\nfrom . import x\n");
+    await Deno.writeTextFile(
+      join(dir, "app.py"),
+      "import os\nimport poncho_url_probe_pkg\nfrom . import x\n",
+    );
     await Deno.writeTextFile(
       join(dir, "main.ts"),
       `import { analyze } from "http://127.0.0.1:${port}/mod.ts";

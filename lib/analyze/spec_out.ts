@@ -7,7 +7,6 @@
  * @module
  */
 
-// deno-lint-ignore no-import-prefix -- the project pins npm packages by explicit specifier
 import { stringify } from "npm:yaml@2.9.1";
 import { basename, dirname, join } from "node:path";
 import { specName } from "./mapping.ts";

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-// deno-lint-ignore no-import-prefix -- the project pins npm packages by explicit specifier
 import { parse } from "npm:yaml@2.9.1";
 import { buildSpec, normalizeSpecs, renderSpec, writeFileAtomic } from "./spec_out.ts";
 

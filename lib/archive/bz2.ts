@@ -12,7 +12,7 @@
  */
 
 // @ts-types="./seek_bzip.d.ts"
-import Bunzip from "seek-bzip";
+import Bunzip from "npm:seek-bzip@2.0.0";
 import { PonchoError } from "../errors.ts";
 
 /** Streams the decompressed content of bzip2 data. `name` appears in error messages. */

@@ -162,7 +162,9 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
       record.file_mode = entry.fileMode ?? "text";
       await writeRewritten(src, dst, entry, prefix).catch((err) => {
         if (err instanceof Deno.errors.NotFound) {
-          throw new PonchoError(`package ${info.index.name} lacks ${entry.path} listed in its metadata`);
+          throw new PonchoError(
+            `package ${info.index.name} lacks ${entry.path} listed in its metadata`,
+          );
         }
         throw err;
       });
@@ -176,7 +178,9 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
           linked = true;
         } catch (err) {
           if (err instanceof Deno.errors.NotFound) {
-            throw new PonchoError(`package ${info.index.name} lacks ${entry.path} listed in its metadata`);
+            throw new PonchoError(
+              `package ${info.index.name} lacks ${entry.path} listed in its metadata`,
+            );
           }
           tryHardlink = false; // another filesystem (EXDEV) or not permitted: copy from now on
         }

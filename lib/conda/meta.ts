@@ -76,7 +76,9 @@ export async function writeHistory(
     `==> ${stamp} <==`,
     `# cmd: poncho create`,
     `# poncho version: ${VERSION}`,
-    ...installed.map(({ channel, record }) => `+${channel}::${record.name}-${record.version}-${record.build}`),
+    ...installed.map(({ channel, record }) =>
+      `+${channel}::${record.name}-${record.version}-${record.build}`
+    ),
     `# update specs: ${JSON.stringify(specs)}`,
     "",
   ];

@@ -63,12 +63,14 @@ export async function pipInstall(
     forward(child.stderr, held),
   ]);
   if (!status.success) {
-    if (opts.quiet) for (const c of held) await Deno.stderr.write(c);
+    if (opts.quiet) { for (const c of held) await Deno.stderr.write(c); }
     const text = new TextDecoder().decode(held.length ? held.at(-1)! : new Uint8Array());
     const hasPip = !/No module named pip/.test(text);
     throw new PonchoError(
       hasPip
-        ? `pip install ${requirements.join(" ")} failed (exit ${status.code}); see pip's output above`
+        ? `pip install ${
+          requirements.join(" ")
+        } failed (exit ${status.code}); see pip's output above`
         : `the spec has pip requirements but the environment has no pip: add pip to the conda dependencies`,
     );
   }

@@ -14,7 +14,6 @@
  * @module
  */
 
-// deno-lint-ignore no-import-prefix -- the project pins npm packages by explicit specifier
 import { type Platform, simpleSolve } from "npm:@conda-org/rattler@0.3.5";
 import { PonchoError, UsageError } from "../errors.ts";
 import { loadChannels, parseChannel, type RepodataOptions } from "./channel.ts";

@@ -34,14 +34,19 @@ export interface CanonicalSpec {
 function normConda(spec: string): string {
   const s = spec.trim().replace(/\s+/g, " ");
   // Lower-case the package name (conda names are case-insensitive), keep the rest.
-  return s.replace(/^((?:[^:\s]+::)?)([A-Za-z0-9_.\-]+)/, (_m, ch: string, name: string) =>
-    ch + name.toLowerCase());
+  return s.replace(
+    /^((?:[^:\s]+::)?)([A-Za-z0-9_.\-]+)/,
+    (_m, ch: string, name: string) => ch + name.toLowerCase(),
+  );
 }
 
 function normPip(req: string): string {
   const s = req.trim().replace(/\s+/g, "");
   // PEP 503 name normalisation of a leading project name.
-  return s.replace(/^[A-Za-z0-9][A-Za-z0-9._\-]*/, (name) => name.toLowerCase().replace(/[-_.]+/g, "-"));
+  return s.replace(
+    /^[A-Za-z0-9][A-Za-z0-9._\-]*/,
+    (name) => name.toLowerCase().replace(/[-_.]+/g, "-"),
+  );
 }
 
 /** Computes the canonical form of `spec` for `platform`. */

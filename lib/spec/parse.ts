@@ -185,7 +185,9 @@ function parseSources(r: Reader, root: Record<string, Json>, spec: EnvSpec): voi
       const o = r.object(v, `http.${k}`);
       r.keys(o, ["type", "url", "compression"], `http.${k}`);
       const type = o.type === undefined ? "file" : r.string(o.type, `http.${k}.type`);
-      if (type !== "file" && type !== "tar") r.fail(`http.${k}.type`, `must be "file" or "tar", got ${show(type)}`);
+      if (type !== "file" && type !== "tar") {
+        r.fail(`http.${k}.type`, `must be "file" or "tar", got ${show(type)}`);
+      }
       const src: HttpSource = { type, url: r.string(o.url, `http.${k}.url`) };
       if (o.compression !== undefined) {
         src.compression = r.string(o.compression, `http.${k}.compression`);
@@ -217,7 +219,12 @@ export function specFromDocument(doc: unknown, file: string): EnvSpec {
       r.keys(conda, ["channels", "dependencies", "packages"], "conda");
       if (conda.channels !== undefined) spec.channels = r.strings(conda.channels, "conda.channels");
       if (conda.dependencies !== undefined) {
-        parseDependencies(r, r.array(conda.dependencies, "conda.dependencies"), "conda.dependencies", spec);
+        parseDependencies(
+          r,
+          r.array(conda.dependencies, "conda.dependencies"),
+          "conda.dependencies",
+          spec,
+        );
       }
       if (conda.packages !== undefined) {
         parseDependencies(r, r.array(conda.packages, "conda.packages"), "conda.packages", spec);

@@ -57,11 +57,20 @@ Deno.test("errors name the file, the field path and the value", async () => {
   const cases: [string, RegExp][] = [
     ['{"conda": {"dependencies": [42]}}', /f\.json: field 'conda\.dependencies\[0\]'.*42/],
     ['{"conda": {"dependencies": ["numpy"]}, "colour": 1}', /field 'colour' is not a known key/],
-    ['{"conda": {"channels": "x", "dependencies": ["a"]}}', /field 'conda\.channels' must be a list.*"x"/],
+    [
+      '{"conda": {"channels": "x", "dependencies": ["a"]}}',
+      /field 'conda\.channels' must be a list.*"x"/,
+    ],
     ['{"conda": {"dependencies": ["numpy >="]}}', /conda\.dependencies\[0\].*'numpy >='/],
-    ['{"conda": {"dependencies": ["a", {"pip": ["b c d"]}]}}', /conda\.dependencies\[1\]\.pip\[0\]/],
+    [
+      '{"conda": {"dependencies": ["a", {"pip": ["b c d"]}]}}',
+      /conda\.dependencies\[1\]\.pip\[0\]/,
+    ],
     ['{"conda": {"dependencies": []}}', /lists no packages/],
-    ['{"conda": {"dependencies": ["a"]}, "http": {"X": {"type": "zip", "url": "u"}}}', /http\.X\.type/],
+    [
+      '{"conda": {"dependencies": ["a"]}, "http": {"X": {"type": "zip", "url": "u"}}}',
+      /http\.X\.type/,
+    ],
     ["{not json", /f\.json: not valid JSON/],
   ];
   for (const [text, re] of cases) {
@@ -93,9 +102,18 @@ Deno.test("match specs: valid forms accepted, names returned", () => {
 });
 
 Deno.test("canonical hash: order of deps irrelevant, channel order and platform matter", async () => {
-  const a = await parseSpec('{"conda": {"channels": ["a", "b"], "dependencies": ["x", "Y=1"]}}', "a");
-  const b = await parseSpec('{"conda": {"channels": ["a", "b"], "dependencies": ["y=1", " x "]}}', "b");
-  const c = await parseSpec('{"conda": {"channels": ["b", "a"], "dependencies": ["x", "y=1"]}}', "c");
+  const a = await parseSpec(
+    '{"conda": {"channels": ["a", "b"], "dependencies": ["x", "Y=1"]}}',
+    "a",
+  );
+  const b = await parseSpec(
+    '{"conda": {"channels": ["a", "b"], "dependencies": ["y=1", " x "]}}',
+    "b",
+  );
+  const c = await parseSpec(
+    '{"conda": {"channels": ["b", "a"], "dependencies": ["x", "y=1"]}}',
+    "c",
+  );
   const h = (s: typeof a, p = "linux-64") => specHash(canonicalSpec(s, p));
   assert.equal(h(a), h(b));
   assert.notEqual(h(a), h(c));

@@ -1,0 +1,46 @@
+/**
+ * Poncho as a library: analyze Python sources into an environment spec,
+ * create relocatable conda environments from specs, and run commands inside
+ * environments unpacked into a content-addressed store.
+ *
+ * ```ts
+ * import { analyze } from "https://example.org/poncho/mod.ts";
+ * const { spec } = await analyze({ sources: ["script.py"] });
+ * ```
+ *
+ * Third-party code is reached only through versioned `npm:` specifiers, so this
+ * module works when imported by URL.
+ *
+ * @module
+ */
+
+export { analyze, DEFAULT_PYTHON } from "./lib/analyze/analyze.ts";
+export type { AnalyzeOptions, AnalyzeResult } from "./lib/analyze/analyze.ts";
+export { renderSpec } from "./lib/analyze/spec_out.ts";
+export type { Dependency, ExplainRecord, PonchoSpec, SpecFormat } from "./lib/analyze/spec_out.ts";
+export { classifyStdlib, STDLIB_VERSIONS } from "./lib/analyze/stdlib.ts";
+export { BUILTIN_MAPPING } from "./lib/analyze/mapping.ts";
+export { scanImports } from "./lib/analyze/scan.ts";
+export { decodePythonSource } from "./lib/analyze/decode.ts";
+export type { ImportRecord, ScanResult } from "./lib/analyze/types.ts";
+
+export { parseSpec, readSpec } from "./lib/spec/parse.ts";
+export { canonicalSpec, specHash, specToJson } from "./lib/spec/canonical.ts";
+export type { CanonicalSpec } from "./lib/spec/canonical.ts";
+export type { EnvSpec, GitSource, HttpSource } from "./lib/spec/types.ts";
+
+export {
+  EXIT_ACTIVATION,
+  EXIT_FAILED,
+  EXIT_NOT_FOUND,
+  EXIT_USAGE,
+  NotFoundError,
+  PonchoError,
+  UsageError,
+} from "./lib/errors.ts";
+export { VERSION } from "./lib/version.ts";
+
+export { defaultStoreRoot, ensureStore, storeLayout } from "./store/layout.ts";
+export type { StoreLayout } from "./store/layout.ts";
+export { acquireLock, tryLock, withLock } from "./store/lock.ts";
+export type { EnvManifest, RelocationRecord } from "./lib/env/manifest.ts";
