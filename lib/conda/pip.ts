@@ -37,15 +37,21 @@ export async function pipInstall(
     );
   }
   const env: Record<string, string> = {
+    ...Object.fromEntries(
+      Object.entries(Deno.env.toObject()).filter(([k]) => k !== "PYTHONPATH" && k !== "PYTHONHOME"),
+    ),
     PIP_DISABLE_PIP_VERSION_CHECK: "1",
     PIP_NO_INPUT: "1",
     PIP_NO_WARN_SCRIPT_LOCATION: "1",
+    PIP_ROOT_USER_ACTION: "ignore",
     PYTHONNOUSERSITE: "1",
     PATH: `${join(prefix, "bin")}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
   };
   const child = new Deno.Command(python, {
-    args: ["-m", "pip", "install", ...requirements],
+    // No .pyc files: they would embed the build prefix; Python compiles on first import.
+    args: ["-m", "pip", "install", "--no-compile", ...requirements],
     env,
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,423 @@
+/**
+ * `create`: a spec becomes a relocatable environment archive (or an
+ * installed prefix). The pipeline: canonical spec and hash -> archive cache
+ * lookup -> (under a per-spec lock) solve -> fetch and verify -> extract into
+ * the package cache -> link -> conda-meta -> pip -> data sources -> pack into
+ * the store's archive cache -> copy to the output.
+ *
+ * The same spec (channels in order, normalised requirements, platform) is
+ * built at most once per store, even when several processes ask at once.
+ *
+ * @module
+ */
+
+import { basename, dirname, join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { PonchoError, UsageError } from "./errors.ts";
+import { VERSION } from "./version.ts";
+import { type CanonicalSpec, canonicalSpec, specHash } from "./spec/canonical.ts";
+import type { EnvSpec } from "./spec/types.ts";
+import { defaultStoreRoot, ensureStore, type StoreLayout } from "../store/layout.ts";
+import { withLock } from "../store/lock.ts";
+import { compressionFromPath, readFileChunks } from "./archive/compress.ts";
+import { condaPlatform } from "./conda/platform.ts";
+import { MANIFEST_FORMAT } from "./env/manifest.ts";
+import { packPrefix, type PristineFile } from "./env/pack.ts";
+
+/** Options of {@link createEnvironment}. */
+export interface CreateOptions {
+  /** The parsed spec. */
+  spec: EnvSpec;
+  /** Where the spec came from (for messages and the store index). */
+  specSource?: string;
+  /** The archive to write. Exactly one of `output` and `prefix` is required. */
+  output?: string;
+  /** Install into this directory instead of writing an archive. */
+  prefix?: string;
+  /** Channels to put before the spec's own. */
+  channels?: string[];
+  /** Target platform (default: this machine). */
+  platform?: string;
+  /** Use only cached repodata and packages. */
+  offline?: boolean;
+  /** Rebuild even when the archive cache has this spec. */
+  force?: boolean;
+  /** Delegate solve and install to conda, mamba or micromamba at this path. */
+  condaExe?: string;
+  /** Store root (default {@link defaultStoreRoot}). */
+  store?: string;
+  /** Print nothing but errors. */
+  quiet?: boolean;
+  /** Print each step on stderr. */
+  verbose?: boolean;
+}
+
+/** One installed conda package in a {@link CreateResult}. */
+export interface CreatedPackage {
+  /** Package name. */
+  name: string;
+  /** Version. */
+  version: string;
+  /** Build string. */
+  build: string;
+  /** Channel URL. */
+  channel: string;
+}
+
+/** What {@link createEnvironment} did. */
+export interface CreateResult {
+  /** sha256 of the canonical spec. */
+  specHash: string;
+  /** Environment identity written to the manifest (spec hash + solved packages). */
+  envId?: string;
+  /** Target platform. */
+  platform: string;
+  /** The archive written, if any. */
+  output?: string;
+  /** The prefix installed, if `prefix` was given. */
+  prefix?: string;
+  /** True when the archive came from the cache without building. */
+  cached: boolean;
+  /** The store's cached archive. */
+  cachedArchive?: string;
+  /** Conda packages installed (empty when cached). */
+  packages: CreatedPackage[];
+  /** pip requirements installed. */
+  pip: string[];
+  /** Wall time in seconds. */
+  seconds: number;
+}
+
+/** The spec with command-line channels put first (duplicates dropped, order kept). */
+export function withChannels(spec: EnvSpec, channels: string[] = []): EnvSpec {
+  const all = [...channels, ...spec.channels].map((c) => c.replace(/\/+$/, ""));
+  return { ...spec, channels: [...new Set(all)] };
+}
+
+/** Archive extension of an output path, validated. */
+function archiveExt(output: string): string {
+  const c = compressionFromPath(output);
+  if (c === "bz2") {
+    throw new UsageError(`output ${output}: .tar.bz2 is not written; use .tar.zst or .tar.gz`);
+  }
+  return c === "zst" ? ".tar.zst" : c === "gz" ? ".tar.gz" : ".tar";
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** Copies `src` to `dst` through a temp file beside `dst` and a rename (never half-written). */
+async function copyAtomic(src: string, dst: string): Promise<void> {
+  const tmp = join(dirname(dst), `.${basename(dst)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    await Deno.copyFile(src, tmp);
+    await Deno.rename(tmp, dst);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    if (err instanceof Deno.errors.NotFound && !(await exists(dirname(dst)))) {
+      throw new UsageError(`output ${dst}: directory ${dirname(dst)} does not exist`);
+    }
+    throw err;
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const c of readFileChunks(path)) h.update(c);
+  return h.digest("hex");
+}
+
+/** Reporter for steps: verbose lines, or nothing. */
+function reporter(opts: CreateOptions): (line: string) => void {
+  return opts.verbose && !opts.quiet ? (l) => console.error(`poncho create: ${l}`) : () => {};
+}
+
+/**
+ * Files of the prefix that conda linked with a placeholder, with their
+ * pristine package-cache copies (from `conda-meta`: `paths_data` and
+ * `link.source`). Works for prefixes built natively or by conda/mamba.
+ */
+export async function pristineFromCondaMeta(prefix: string): Promise<Map<string, PristineFile>> {
+  const map = new Map<string, PristineFile>();
+  const metaDir = join(prefix, "conda-meta");
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(metaDir)].map((e) => e.name).filter((n) => n.endsWith(".json"));
+  } catch {
+    return map;
+  }
+  for (const name of names.sort()) {
+    const rec = JSON.parse(await Deno.readTextFile(join(metaDir, name)));
+    const source: string | undefined = rec.link?.source ?? rec.extracted_package_dir;
+    const paths: Record<string, string>[] = rec.paths_data?.paths ?? [];
+    if (!source) continue;
+    for (const p of paths) {
+      if (!p.prefix_placeholder) continue;
+      // noarch: python files were remapped on install; the cache keeps the original path.
+      const candidates = [p._path];
+      const sp = p._path.match(/^lib\/python[^/]+\/site-packages\/(.*)$/);
+      if (sp) candidates.push(`site-packages/${sp[1]}`);
+      if (p._path.startsWith("bin/")) candidates.push(`python-scripts/${p._path.slice(4)}`);
+      for (const c of candidates) {
+        const src = join(source, c);
+        if (await exists(src)) {
+          map.set(p._path, {
+            source: src,
+            placeholder: p.prefix_placeholder,
+            mode: p.file_mode === "binary" ? "binary" : "text",
+          });
+          break;
+        }
+      }
+    }
+  }
+  return map;
+}
+
+/** Installs the spec natively into `prefix`; returns the installed packages. */
+async function installNative(
+  spec: EnvSpec,
+  prefix: string,
+  platform: string,
+  layout: StoreLayout,
+  opts: CreateOptions,
+): Promise<CreatedPackage[]> {
+  const log = reporter(opts);
+  const { solve } = await import("./conda/solve.ts");
+  const { fetchPackages } = await import("./conda/fetch.ts");
+  const { extractPackageToCache } = await import("./conda/extract.ts");
+  const { readPackageInfo } = await import("./conda/package_info.ts");
+  const { linkPackage } = await import("./conda/link.ts");
+  const { writeHistory, writeMetaRecord } = await import("./conda/meta.ts");
+
+  log(`solving ${spec.conda.join(", ")} for ${platform}`);
+  const records = await solve(spec.conda, {
+    channels: spec.channels,
+    platform,
+    layout,
+    offline: opts.offline,
+    log,
+  });
+  log(`solved: ${records.map((r) => `${r.name}-${r.version}-${r.build}`).join(", ")}`);
+  const fetched = await fetchPackages(records, {
+    layout,
+    offline: opts.offline,
+    progress: opts.quiet ? false : undefined,
+    log,
+  });
+  const python = records.find((r) => r.name === "python");
+  const pythonVersion = python?.version.split(".").slice(0, 2).join(".");
+  const requested = new Map<string, string>();
+  for (const s of spec.conda) {
+    const name = s.replace(/^[^:]*::/, "").match(/^[A-Za-z0-9_.\-]+/)?.[0]?.toLowerCase();
+    if (name) requested.set(name, s);
+  }
+  await Deno.mkdir(join(prefix, "conda-meta"), { recursive: true });
+  for (const { item: r, path } of fetched) {
+    const sha = r.sha256 ?? await sha256File(path);
+    const dir = await extractPackageToCache(layout, path, sha);
+    const info = await readPackageInfo(dir);
+    const linked = await linkPackage(info, { prefix, pythonVersion });
+    await writeMetaRecord(prefix, {
+      record: { ...r.record, sha256: sha },
+      channel: r.channel,
+      url: r.url,
+      fn: r.fn,
+      source: dir,
+      linkType: linked.linkType,
+      files: linked.files,
+      pathsData: linked.pathsData,
+      requestedSpec: requested.get(r.name),
+    });
+    log(`linked ${r.name}-${r.version}-${r.build} (${linked.files.length} files)`);
+  }
+  await writeHistory(prefix, records, spec.conda);
+  return records.map((r) => ({
+    name: r.name,
+    version: r.version,
+    build: r.build,
+    channel: r.channel,
+  }));
+}
+
+/** Installs the spec's conda part with an external conda/mamba/micromamba. */
+async function installWithCondaExe(
+  spec: EnvSpec,
+  prefix: string,
+  platform: string,
+  exe: string,
+  opts: CreateOptions,
+): Promise<CreatedPackage[]> {
+  const args = ["create", "--yes", "--prefix", prefix, "--override-channels"];
+  for (const c of spec.channels) args.push("--channel", c);
+  if (platform !== condaPlatform()) args.push("--platform", platform);
+  if (opts.offline) args.push("--offline");
+  args.push(...spec.conda);
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(exe, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+      .output();
+  } catch (err) {
+    throw new UsageError(`--conda-exe ${exe}: cannot run it (${(err as Error).message})`);
+  }
+  if (!opts.quiet) await Deno.stderr.write(out.stderr);
+  if (!out.success) {
+    throw new PonchoError(`${exe} create failed (exit ${out.code}); see its output above`);
+  }
+  const pkgs: CreatedPackage[] = [];
+  for (const e of Deno.readDirSync(join(prefix, "conda-meta"))) {
+    if (!e.name.endsWith(".json")) continue;
+    const r = JSON.parse(Deno.readTextFileSync(join(prefix, "conda-meta", e.name)));
+    pkgs.push({ name: r.name, version: r.version, build: r.build, channel: r.channel ?? "" });
+  }
+  return pkgs.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Installs everything the spec asks for into `prefix` (conda, pip, data sources). */
+async function installAll(
+  spec: EnvSpec,
+  prefix: string,
+  platform: string,
+  layout: StoreLayout,
+  opts: CreateOptions,
+): Promise<CreatedPackage[]> {
+  const packages = opts.condaExe
+    ? await installWithCondaExe(spec, prefix, platform, opts.condaExe, opts)
+    : spec.conda.length > 0
+    ? await installNative(spec, prefix, platform, layout, opts)
+    : [];
+  if (spec.pip.length > 0) {
+    const { pipInstall } = await import("./conda/pip.ts");
+    await pipInstall(prefix, spec.pip, { quiet: opts.quiet });
+  }
+  if (Object.keys(spec.git).length > 0 || Object.keys(spec.http).length > 0) {
+    const { materializeSources } = await import("./sources/mod.ts");
+    await materializeSources(spec, prefix);
+  }
+  return packages;
+}
+
+/** Environment identity: the spec hash plus exactly what was installed. */
+function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): string {
+  const lines = [hash, ...packages.map((p) => `${p.channel}::${p.name}-${p.version}-${p.build}`)];
+  lines.push(...spec.pip.map((p) => `pip:${p}`));
+  return createHash("sha256").update(lines.join("\n")).digest("hex");
+}
+
+/**
+ * Creates the environment described by `opts.spec`: an archive at
+ * `opts.output`, or an installed prefix at `opts.prefix`.
+ *
+ * @throws {UsageError} for a bad output name or options.
+ * @throws {PonchoError} when solving, fetching, linking or packing fails; nothing
+ *   is then left at the output path or in the caches.
+ */
+export async function createEnvironment(opts: CreateOptions): Promise<CreateResult> {
+  const started = performance.now();
+  const seconds = () => Math.round(performance.now() - started) / 1000;
+  if (!opts.output === !opts.prefix) {
+    throw new UsageError("give either an output archive or --prefix DIR");
+  }
+  const platform = opts.platform ?? condaPlatform();
+  const spec = withChannels(opts.spec, opts.channels);
+  const canonical: CanonicalSpec = canonicalSpec(spec, platform);
+  const hash = specHash(canonical);
+  const layout = await ensureStore(opts.store ?? defaultStoreRoot());
+  const log = reporter(opts);
+
+  if (opts.prefix) {
+    const prefix = resolve(opts.prefix);
+    const existed = await exists(prefix);
+    if (existed && [...Deno.readDirSync(prefix)].length > 0) {
+      throw new UsageError(`--prefix ${prefix}: directory exists and is not empty`);
+    }
+    await Deno.mkdir(prefix, { recursive: true });
+    try {
+      const packages = await installAll(spec, prefix, platform, layout, opts);
+      return {
+        specHash: hash,
+        platform,
+        prefix,
+        cached: false,
+        packages,
+        pip: spec.pip,
+        seconds: seconds(),
+      };
+    } catch (err) {
+      if (!existed) await Deno.remove(prefix, { recursive: true }).catch(() => {});
+      else {
+        for (const e of Deno.readDirSync(prefix)) {
+          await Deno.remove(join(prefix, e.name), { recursive: true }).catch(() => {});
+        }
+      }
+      throw err;
+    }
+  }
+
+  const output = resolve(opts.output!);
+  const ext = archiveExt(output);
+  if (!(await exists(dirname(output)))) {
+    throw new UsageError(`output ${output}: directory ${dirname(output)} does not exist`);
+  }
+  const cachedArchive = join(layout.archives, `${hash}${ext}`);
+  const result = (cached: boolean, packages: CreatedPackage[] = [], envId?: string) => ({
+    specHash: hash,
+    envId,
+    platform,
+    output,
+    cached,
+    cachedArchive,
+    packages,
+    pip: spec.pip,
+    seconds: seconds(),
+  });
+
+  if (!opts.force && await exists(cachedArchive)) {
+    await copyAtomic(cachedArchive, output);
+    log(`reused ${cachedArchive}`);
+    return result(true);
+  }
+  const built = await withLock(
+    join(layout.locks, `create-${hash}.lock`),
+    async () => {
+      if (!opts.force && await exists(cachedArchive)) return null; // built by another process meanwhile
+      const buildPrefix = join(
+        layout.tmp,
+        `b-${hash.slice(0, 12)}-${crypto.randomUUID().slice(0, 6)}`,
+      );
+      await Deno.mkdir(buildPrefix);
+      try {
+        const packages = await installAll(spec, buildPrefix, platform, layout, opts);
+        const envId = envIdentity(hash, packages, spec);
+        log(`packing ${cachedArchive}`);
+        await packPrefix({
+          prefix: buildPrefix,
+          output: cachedArchive,
+          pristine: await pristineFromCondaMeta(buildPrefix),
+          manifest: {
+            format: MANIFEST_FORMAT,
+            id: envId,
+            spec: canonical,
+            specHash: hash,
+            platform,
+            created: new Date().toISOString(),
+            poncho: VERSION,
+          },
+        });
+        return { packages, envId };
+      } finally {
+        await Deno.remove(buildPrefix, { recursive: true }).catch(() => {});
+      }
+    },
+    { exclusive: true, timeoutMs: 6 * 3600_000, what: `the build of spec ${hash.slice(0, 12)}` },
+  );
+  await copyAtomic(cachedArchive, output);
+  return built ? result(false, built.packages, built.envId) : result(true);
+}

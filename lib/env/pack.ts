@@ -1,0 +1,159 @@
+/**
+ * Packing an installed prefix into a relocatable archive: the manifest
+ * first, then every directory, file and symlink in sorted order, owners
+ * normalised, mtimes kept (Python validates `.pyc` files against them).
+ *
+ * Files linked from conda packages with a prefix placeholder are packed
+ * from the package cache's pristine copy, so they still hold the package's
+ * own (long) placeholder: a binary can later be relocated to any path up to
+ * that length. Every other file that contains the build prefix (pip
+ * installs, entry points, generated scripts) is recorded with the build
+ * prefix as its placeholder, in text or binary mode. Unpacking relocates from
+ * these records without scanning.
+ *
+ * The archive is written to a temp file beside the output and renamed into
+ * place, so a failure never leaves a corrupt archive.
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "node:path";
+import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
+import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
+import { PonchoError } from "../errors.ts";
+import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
+import { indexOfBytes, isBinary } from "./prefix.ts";
+
+/** A file whose archived body comes from a pristine package-cache copy. */
+export interface PristineFile {
+  /** Absolute path of the package-cache file (holding the placeholder). */
+  source: string;
+  /** The placeholder it holds. */
+  placeholder: string;
+  /** How it is rewritten. */
+  mode: "text" | "binary";
+}
+
+/** Options of {@link packPrefix}. */
+export interface PackOptions {
+  /** The installed environment. */
+  prefix: string;
+  /** The archive to write (`.tar.zst`, `.tar.gz`, `.tgz` or `.tar`). */
+  output: string;
+  /** The manifest, without `relocations` (computed here) and `buildPrefix` (= prefix). */
+  manifest: Omit<EnvManifest, "relocations" | "buildPrefix">;
+  /** Files to pack from the package cache, by path relative to the prefix. */
+  pristine?: Map<string, PristineFile>;
+  /** zstd or gzip level. */
+  level?: number;
+}
+
+/** What {@link packPrefix} wrote. */
+export interface PackResult {
+  /** The manifest as written (with relocations). */
+  manifest: EnvManifest;
+  /** Number of archive members, manifest included. */
+  members: number;
+  /** Size of the archive in bytes. */
+  bytes: number;
+}
+
+/** Paths inside `.poncho/` that belong to one unpacked copy, never to an archive. */
+const LOCAL_STATE = new Set([MANIFEST_PATH, ".poncho/ready.json"]);
+
+interface Walked {
+  rel: string;
+  kind: "file" | "directory" | "symlink";
+  abs: string;
+}
+
+/** Lists a prefix in sorted order (parents before children). Sockets, FIFOs, devices refused. */
+export function walkPrefix(prefix: string): Walked[] {
+  const out: Walked[] = [];
+  const visit = (relDir: string) => {
+    const absDir = relDir ? join(prefix, relDir) : prefix;
+    const names = [...Deno.readDirSync(absDir)].map((e) => e.name).sort();
+    for (const name of names) {
+      const rel = relDir ? `${relDir}/${name}` : name;
+      const abs = join(prefix, rel);
+      const st = Deno.lstatSync(abs);
+      if (st.isSymlink) out.push({ rel, kind: "symlink", abs });
+      else if (st.isDirectory) {
+        out.push({ rel, kind: "directory", abs });
+        visit(rel);
+      } else if (st.isFile) out.push({ rel, kind: "file", abs });
+      else throw new PonchoError(`cannot pack ${abs}: not a file, directory or symlink`);
+    }
+  };
+  visit("");
+  return out.filter((w) => !LOCAL_STATE.has(w.rel));
+}
+
+/**
+ * Packs `opts.prefix` into `opts.output`.
+ *
+ * @throws {PonchoError} when the output's extension is not an archive format,
+ *   or the prefix holds something that cannot be packed.
+ */
+export async function packPrefix(opts: PackOptions): Promise<PackResult> {
+  const { prefix, output } = opts;
+  const compression = compressionFromPath(output);
+  if (compression === "bz2") {
+    throw new PonchoError(`output ${output}: .tar.bz2 is not written; use .tar.zst or .tar.gz`);
+  }
+  const needle = new TextEncoder().encode(prefix);
+  const pristine = opts.pristine ?? new Map<string, PristineFile>();
+  const walked = walkPrefix(prefix);
+  const relocations: RelocationRecord[] = [];
+  const entries: TarWriteEntry[] = [];
+  for (const w of walked) {
+    const st = Deno.lstatSync(w.abs);
+    const base = {
+      path: w.rel,
+      mode: (st.mode ?? 0o644) & 0o7777,
+      mtime: st.mtime ? st.mtime.getTime() / 1000 : 0,
+    };
+    if (w.kind === "directory") entries.push({ ...base, type: "directory" });
+    else if (w.kind === "symlink") {
+      entries.push({ ...base, type: "symlink", linkname: Deno.readLinkSync(w.abs) });
+    } else {
+      const p = pristine.get(w.rel);
+      if (p) {
+        relocations.push({ path: w.rel, placeholder: p.placeholder, mode: p.mode });
+        entries.push({ ...base, type: "file", file: p.source });
+        continue;
+      }
+      // Scan now (the manifest comes first); the body is streamed from disk later.
+      const data = Deno.readFileSync(w.abs);
+      // .pyc files name their source only for tracebacks: never worth a relocation.
+      if (!w.rel.endsWith(".pyc") && indexOfBytes(data, needle) >= 0) {
+        const mode = isBinary(data) ? "binary" : "text";
+        relocations.push({ path: w.rel, placeholder: prefix, mode });
+      }
+      entries.push({ ...base, type: "file", file: w.abs, size: data.length });
+    }
+  }
+  const manifest: EnvManifest = { ...opts.manifest, buildPrefix: prefix, relocations };
+  const manifestEntry: TarWriteEntry = {
+    path: MANIFEST_PATH,
+    type: "file",
+    mode: 0o644,
+    mtime: Math.trunc(Date.parse(manifest.created) / 1000) || 0,
+    data: new TextEncoder().encode(JSON.stringify(manifest, null, 1) + "\n"),
+  };
+  // The manifest's directory entry must not precede it: it is the first member.
+  const all = [
+    manifestEntry,
+    ...entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
+  ];
+  const tmp = join(dirname(output), `.${basename(output)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    const tar = writeTar(all, { uid: 0, gid: 0, uname: "", gname: "" });
+    const bytes = await writeFileChunks(tmp, compress(tar, compression, { level: opts.level }));
+    await Deno.rename(tmp, output);
+    return { manifest, members: all.length, bytes };
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
