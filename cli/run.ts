@@ -23,9 +23,22 @@ import {
   storeSlot,
   unpackPrivate,
 } from "../store/envs.ts";
-import { cachedSourceId, cacheSourceId } from "../store/index.ts";
+import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
+import { deleteTree } from "../store/remove.ts";
 import { readMarker } from "../store/marker.ts";
 import { execInEnv } from "../lib/exec/exec.ts";
+import { findActivateScripts } from "../lib/exec/activate.ts";
+
+type UnpackModule = typeof import("../lib/env/unpack.ts");
+
+/**
+ * Imports the unpacking code (archive engine, relocation) on a miss only.
+ * The specifier is computed so that Deno does not follow it (and load the
+ * archive engine's modules) when it loads this file on the warm path.
+ */
+function loadUnpack(): Promise<UnpackModule> {
+  return import(new URL("../lib/env/unpack.ts", import.meta.url).href);
+}
 
 const HELP = `Usage: poncho run [options] -e <archive|dir> [--] command [args...]
 
@@ -149,7 +162,7 @@ export async function archiveId(
 ): Promise<string> {
   const cached = await cachedSourceId(layout, path, info);
   if (cached) return cached;
-  const unpack = await import("../lib/env/unpack.ts");
+  const unpack = await loadUnpack();
   const manifest = await unpack.readArchiveManifest(path);
   const id = manifest ? manifest.id : `archive-${await unpack.fileDigest(path)}`;
   log(manifest ? `identity ${id} from the manifest` : `identity ${id} from the archive digest`);
@@ -187,24 +200,23 @@ export async function runCommand(args: string[]): Promise<number> {
       log(`using environment directory ${source} in place`);
       return await runIn(dirSlot(source, ready.id), noBuild(source), opts, log);
     }
-    const unpack = await import("../lib/env/unpack.ts");
+    const unpack = await loadUnpack();
     const manifest = await unpack.readDirManifest(source);
     if (!manifest && !opts.tmp && opts.unpackTo === undefined) {
       // A plain conda prefix (valid where it is): activate it in place.
       log(`using plain environment directory ${source} in place`);
-      const { findActivateScripts } = await import("../lib/exec/activate.ts");
       return await execInEnv({
         prefix: source,
         argv: opts.argv,
         activateScripts: findActivateScripts(source),
       });
     }
-    id = manifest?.id ?? `dir-${(await sha256(source)).slice(0, 40)}`;
+    id = manifest?.id ?? `dir-${(await sha256Hex(source)).slice(0, 40)}`;
     build = async (root, prefix) => toBuild(await unpack.copyEnvDir(source, root, prefix));
   } else {
     id = await archiveId(layout, source, info, log);
     build = async (root, prefix) => {
-      const unpack = await import("../lib/env/unpack.ts");
+      const unpack = await loadUnpack();
       log(`unpacking ${source} for ${prefix}`);
       return toBuild(await unpack.unpackArchive(source, root, prefix));
     };
@@ -213,7 +225,6 @@ export async function runCommand(args: string[]): Promise<number> {
   if (opts.tmp) {
     const dir = await Deno.makeTempDir({ prefix: "poncho-run-" });
     const prefix = `${dir}/env`;
-    const { deleteTree } = await import("../store/remove.ts");
     try {
       await Deno.mkdir(prefix);
       log(`unpacking into temp dir ${prefix}`);
@@ -256,9 +267,4 @@ async function runIn(
   } finally {
     opened.lock.release();
   }
-}
-
-async function sha256(text: string): Promise<string> {
-  const { sha256Hex } = await import("../store/index.ts");
-  return sha256Hex(text);
 }

@@ -17,7 +17,7 @@
  */
 
 import { dirname } from "node:path";
-import { NotFoundError, PonchoError } from "../errors.ts";
+import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
 import type { GitSource } from "../spec/types.ts";
 
 /** Options of {@link cloneGitSource}. */
@@ -81,6 +81,7 @@ async function removeIfExists(path: string): Promise<void> {
  * (which must not exist yet; its parent is created) without `.git`.
  *
  * @param key The spec key (an environment variable name), used in errors.
+ * @throws {UsageError} when the remote or ref starts with `-` (it would be an option).
  * @throws {PonchoError} naming the key and remote when the remote cannot be
  *   cloned or the ref does not exist.
  */
@@ -92,6 +93,9 @@ export async function cloneGitSource(
 ): Promise<GitResult> {
   const exe = opts.git ?? "git";
   const where = `git.${key} (${src.remote}${src.ref ? ` at ${src.ref}` : ""})`;
+  if (src.ref?.startsWith("-") || src.remote.startsWith("-")) {
+    throw new UsageError(`${where}: a remote or ref may not start with '-'`);
+  }
   await Deno.mkdir(dirname(dest), { recursive: true });
   const work = await Deno.makeTempDir({ dir: dirname(dest), prefix: `.git-${key}-` });
   const tree = `${work}/tree`;
