@@ -55,10 +55,20 @@ const ALIASES: Record<string, string> = {
   poncho_package_run: "run",
 };
 
-/** Runs the CLI with `args` and returns the exit code. */
+/**
+ * Runs the CLI with `args` and returns the exit code. `argv0` is the name the
+ * process was started under (it may be one of CCTools' names); a CCTools name
+ * is also accepted as the first argument (`poncho poncho_package_run ...`,
+ * what the launchers of `cli/dropin.ts` run). Either way the arguments go
+ * through the CCTools compatibility layer of `cli/dropin.ts`.
+ */
 export async function main(args: string[], argv0?: string): Promise<number> {
   const self = (argv0 ?? "").split("/").pop()?.replace(/\.(ts|js)$/, "") ?? "";
-  if (ALIASES[self]) args = [ALIASES[self], ...args];
+  if (ALIASES[self]) args = [self, ...args];
+  if (args[0] !== undefined && ALIASES[args[0]]) {
+    const { cctoolsArgs } = await import("./dropin.ts");
+    args = [ALIASES[args[0]], ...cctoolsArgs(args[0], args.slice(1))];
+  }
   const [cmd, ...rest] = args;
   if (cmd === undefined || cmd === "-h" || cmd === "--help" || cmd === "help") {
     console.log(HELP);
@@ -88,10 +98,18 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   }
 }
 
+/**
+ * The name this process was started under, or undefined under `deno run`.
+ * `Deno.execPath()` resolves symlinks, so a compiled binary symlinked as
+ * `poncho_package_run` needs the real argv[0] (only node:process has it).
+ */
+async function invokedAs(): Promise<string | undefined> {
+  const exe = Deno.execPath();
+  if (exe.endsWith("/deno")) return undefined;
+  const argv0 = (await import("node:process")).default.argv0;
+  return ALIASES[argv0.split("/").pop() ?? ""] ? argv0 : exe;
+}
+
 if (import.meta.main) {
-  const code = await main(
-    Deno.args,
-    Deno.execPath().endsWith("/deno") ? undefined : Deno.execPath(),
-  );
-  Deno.exit(code);
+  Deno.exit(await main(Deno.args, await invokedAs()));
 }

@@ -50,6 +50,8 @@ export interface CreateOptions {
   quiet?: boolean;
   /** Print each step on stderr. */
   verbose?: boolean;
+  /** Only make sure the store's archive cache has the build (no `output`, no `prefix`). */
+  cacheOnly?: boolean;
 }
 
 /** One installed conda package in a {@link CreateResult}. */
@@ -322,7 +324,7 @@ function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): s
 export async function createEnvironment(opts: CreateOptions): Promise<CreateResult> {
   const started = performance.now();
   const seconds = () => Math.round(performance.now() - started) / 1000;
-  if (!opts.output === !opts.prefix) {
+  if (opts.cacheOnly ? (opts.output || opts.prefix) : !opts.output === !opts.prefix) {
     throw new UsageError("give either an output archive or --prefix DIR");
   }
   const platform = opts.platform ?? condaPlatform();
@@ -361,9 +363,9 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
     }
   }
 
-  const output = resolve(opts.output!);
-  const ext = archiveExt(output);
-  if (!(await exists(dirname(output)))) {
+  const output = opts.output ? resolve(opts.output) : undefined;
+  const ext = output ? archiveExt(output) : ".tar.zst";
+  if (output && !(await exists(dirname(output)))) {
     throw new UsageError(`output ${output}: directory ${dirname(output)} does not exist`);
   }
   const cachedArchive = join(layout.archives, `${hash}${ext}`);
@@ -380,7 +382,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   });
 
   if (!opts.force && await exists(cachedArchive)) {
-    await copyAtomic(cachedArchive, output);
+    if (output) await copyAtomic(cachedArchive, output);
     log(`reused ${cachedArchive}`);
     return result(true);
   }
@@ -418,6 +420,6 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
     },
     { exclusive: true, timeoutMs: 6 * 3600_000, what: `the build of spec ${hash.slice(0, 12)}` },
   );
-  await copyAtomic(cachedArchive, output);
+  if (output) await copyAtomic(cachedArchive, output);
   return built ? result(false, built.packages, built.envId) : result(true);
 }
