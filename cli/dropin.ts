@@ -85,7 +85,9 @@ export function cctoolsArgs(name: string, args: string[]): string[] {
     case "create": {
       const dashDash = args.indexOf("--");
       const opts = dashDash < 0 ? args : args.slice(0, dashDash);
-      const kept = opts.filter((a) => a !== "--no-micromamba" && a !== "--ignore-editable-packages");
+      const kept = opts.filter((a) =>
+        a !== "--no-micromamba" && a !== "--ignore-editable-packages"
+      );
       return dashDash < 0 ? kept : [...kept, ...args.slice(dashDash)];
     }
     default:

@@ -66,7 +66,7 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   const self = (argv0 ?? "").split("/").pop()?.replace(/\.(ts|js)$/, "") ?? "";
   if (ALIASES[self]) args = [self, ...args];
   if (args[0] !== undefined && ALIASES[args[0]]) {
-    const { cctoolsArgs } = await import("./dropin.ts");
+    const { cctoolsArgs } = await load<typeof import("./dropin.ts")>("./dropin.ts");
     args = [ALIASES[args[0]], ...cctoolsArgs(args[0], args.slice(1))];
   }
   const [cmd, ...rest] = args;
@@ -78,15 +78,15 @@ export async function main(args: string[], argv0?: string): Promise<number> {
     console.log(`poncho ${VERSION}`);
     return 0;
   }
-  const load = COMMANDS[cmd];
-  if (!load) {
+  const loadHandler = COMMANDS[cmd];
+  if (!loadHandler) {
     console.error(
       `poncho: unknown command '${cmd}' (expected analyze, create, run or store; see --help)`,
     );
     return EXIT_USAGE;
   }
   try {
-    return await (await load())(rest);
+    return await (await loadHandler())(rest);
   } catch (err) {
     if (err instanceof PonchoError) {
       console.error(`poncho ${cmd}: ${errorLine(err)}`);

@@ -300,7 +300,7 @@ async function installAll(
     await pipInstall(prefix, spec.pip, { quiet: opts.quiet });
   }
   if (Object.keys(spec.git).length > 0 || Object.keys(spec.http).length > 0) {
-    const { materializeSources } = await import("./sources/mod.ts");
+    const { materializeSources } = await import("./sources/materialize.ts");
     await materializeSources(spec, prefix);
   }
   return packages;

@@ -133,6 +133,8 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
   const files: string[] = [];
   const pathsData: PathData[] = [];
   const made = new Set<string>();
+  const lacks = (entry: PathEntry) =>
+    new PonchoError(`package ${info.index.name} lacks ${entry.path} listed in its metadata`);
   const mkdirp = async (d: string) => {
     if (made.has(d)) return;
     await Deno.mkdir(d, { recursive: true });
@@ -154,19 +156,16 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
     }
     await mkdirp(dirname(dst));
     if (entry.type === "softlink") {
-      const target = await Deno.readLink(src);
+      const target = await Deno.readLink(src).catch((err) => {
+        throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
+      });
       await removeIfExists(dst);
       await Deno.symlink(target, dst);
     } else if (entry.placeholder) {
       record.prefix_placeholder = entry.placeholder;
       record.file_mode = entry.fileMode ?? "text";
       await writeRewritten(src, dst, entry, prefix).catch((err) => {
-        if (err instanceof Deno.errors.NotFound) {
-          throw new PonchoError(
-            `package ${info.index.name} lacks ${entry.path} listed in its metadata`,
-          );
-        }
-        throw err;
+        throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
       });
       copied = true;
     } else {
@@ -177,16 +176,14 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
           await Deno.link(src, dst);
           linked = true;
         } catch (err) {
-          if (err instanceof Deno.errors.NotFound) {
-            throw new PonchoError(
-              `package ${info.index.name} lacks ${entry.path} listed in its metadata`,
-            );
-          }
+          if (err instanceof Deno.errors.NotFound) throw lacks(entry);
           tryHardlink = false; // another filesystem (EXDEV) or not permitted: copy from now on
         }
       }
       if (!linked) {
-        await Deno.copyFile(src, dst);
+        await Deno.copyFile(src, dst).catch((err) => {
+          throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
+        });
         copied = true;
       }
     }

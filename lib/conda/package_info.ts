@@ -73,6 +73,15 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
+/** Parses a metadata file's JSON; a {@link PonchoError} naming the file otherwise. */
+function parseJson<T>(dir: string, rel: string, text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new PonchoError(`${dir}/${rel}: ${(err as Error).message}`);
+  }
+}
+
 /** Splits a `has_prefix` line into tokens, honouring double or single quotes. */
 export function splitHasPrefixLine(line: string): string[] {
   const tokens: string[] = [];
@@ -111,23 +120,22 @@ export function legacyPaths(files: string, hasPrefix = "", noLink = ""): PathEnt
  * Reads an extracted package's metadata. Symlinks in legacy packages are
  * detected from the files on disk (legacy metadata does not record them).
  *
- * @throws {PonchoError} when `info/index.json` is missing or malformed.
+ * @throws {PonchoError} when `info/index.json` is missing, or a metadata file is malformed.
  */
 export async function readPackageInfo(dir: string): Promise<PackageInfo> {
   const indexText = await readOptional(join(dir, "info", "index.json"));
   if (indexText === undefined) {
     throw new PonchoError(`package at ${dir} has no info/index.json: not a conda package`);
   }
-  let index: IndexJson;
-  try {
-    index = JSON.parse(indexText);
-  } catch (err) {
-    throw new PonchoError(`${dir}/info/index.json: ${(err as Error).message}`);
-  }
+  const index = parseJson<IndexJson>(dir, "info/index.json", indexText);
   let paths: PathEntry[];
   const pathsText = await readOptional(join(dir, "info", "paths.json"));
   if (pathsText !== undefined) {
-    const doc = JSON.parse(pathsText) as { paths?: Record<string, unknown>[] };
+    const doc = parseJson<{ paths?: Record<string, unknown>[] }>(
+      dir,
+      "info/paths.json",
+      pathsText,
+    );
     paths = (doc.paths ?? []).map((p) => {
       const e: PathEntry = {
         path: String(p._path),
@@ -158,7 +166,11 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
   let noarch: PackageInfo["noarch"];
   const linkText = await readOptional(join(dir, "info", "link.json"));
   if (linkText !== undefined) {
-    const link = JSON.parse(linkText) as { noarch?: { type?: string; entry_points?: string[] } };
+    const link = parseJson<{ noarch?: { type?: string; entry_points?: string[] } }>(
+      dir,
+      "info/link.json",
+      linkText,
+    );
     if (link.noarch?.type === "python") noarch = "python";
     entryPoints = link.noarch?.entry_points ?? [];
   }

@@ -1,0 +1,244 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { VERSION } from "../version.ts";
+import { extractPackage } from "./extract.ts";
+import { readPackageInfo } from "./package_info.ts";
+import { linkPackage } from "./link.ts";
+import { type InstalledRecord, metaFileName, writeHistory, writeMetaRecord } from "./meta.ts";
+import {
+  buildTestChannel,
+  fixtureToolsAvailable,
+  PLACEHOLDER_LONG,
+} from "../../tests/fixtures/channel.ts";
+
+const tools = await fixtureToolsAvailable();
+if (!tools.ok) {
+  console.log(`meta_test: missing ${tools.missing.join(", ")}; real-package tests skipped`);
+}
+
+function hasPython(): boolean {
+  try {
+    return new Deno.Command("python3", { args: ["-c", ""], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+const python = hasPython();
+if (!python) console.log("meta_test: python3 not found; history parse check skipped");
+
+async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "poncho-meta-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const RECORD = {
+  name: "demo",
+  version: "1.2.3",
+  build: "py_0",
+  build_number: 0,
+  depends: ["python >=3.8"],
+  sha256: "ab".repeat(32),
+  subdir: "noarch",
+  // Fields the writer owns: the record's own values are replaced.
+  files: ["stale"],
+  channel: "stale",
+};
+
+Deno.test("metaFileName is name-version-build.json", () => {
+  assert.equal(
+    metaFileName({ name: "hello", version: "1.0", build: "h0_poncho" }),
+    "hello-1.0-h0_poncho.json",
+  );
+  assert.equal(
+    metaFileName({ name: "a", version: "2!1.0.post1", build: "0" }),
+    "a-2!1.0.post1-0.json",
+  );
+});
+
+Deno.test("writeMetaRecord writes the conda-meta record conda expects", async () => {
+  await withTemp(async (prefix) => {
+    const rec: InstalledRecord = {
+      record: RECORD,
+      channel: "https://example.org/ch",
+      url: "https://example.org/ch/noarch/demo-1.2.3-py_0.conda",
+      fn: "demo-1.2.3-py_0.conda",
+      source: "/store/pkgs/abab",
+      linkType: "hardlink",
+      files: ["lib/python3.11/site-packages/demo.py", "bin/demo"],
+      pathsData: [
+        { _path: "lib/python3.11/site-packages/demo.py", path_type: "hardlink", size_in_bytes: 3 },
+        { _path: "bin/demo", path_type: "unix_python_entry_point" },
+      ],
+      requestedSpec: "demo >=1",
+    };
+    const rel = await writeMetaRecord(prefix, rec);
+    assert.equal(rel, "conda-meta/demo-1.2.3-py_0.json");
+    const text = await Deno.readTextFile(join(prefix, rel));
+    assert.ok(text.endsWith("}\n"));
+    const doc = JSON.parse(text);
+    assert.deepEqual(doc, {
+      name: "demo",
+      version: "1.2.3",
+      build: "py_0",
+      build_number: 0,
+      depends: ["python >=3.8"],
+      sha256: "ab".repeat(32),
+      subdir: "noarch",
+      files: rec.files,
+      channel: "https://example.org/ch",
+      url: rec.url,
+      fn: rec.fn,
+      extracted_package_dir: "/store/pkgs/abab",
+      paths_data: { paths: rec.pathsData, paths_version: 1 },
+      link: { source: "/store/pkgs/abab", type: 1 },
+      requested_spec: "demo >=1",
+    });
+
+    // A copied, not directly requested package: link type 3, empty requested_spec;
+    // writing again replaces the file.
+    await writeMetaRecord(prefix, { ...rec, linkType: "copy", requestedSpec: undefined });
+    const again = JSON.parse(await Deno.readTextFile(join(prefix, rel)));
+    assert.deepEqual(again.link, { source: "/store/pkgs/abab", type: 3 });
+    assert.equal(again.requested_spec, "");
+    assert.deepEqual(
+      [...Deno.readDirSync(join(prefix, "conda-meta"))].map((e) => e.name),
+      ["demo-1.2.3-py_0.json"],
+    );
+  });
+});
+
+Deno.test("writeHistory writes conda's history format", async () => {
+  await withTemp(async (prefix) => {
+    const when = new Date(Date.UTC(2024, 1, 29, 13, 4, 5, 678));
+    await writeHistory(
+      prefix,
+      [
+        {
+          channel: "https://conda.anaconda.org/conda-forge",
+          record: { name: "python", version: "3.11.7", build: "h0" },
+        },
+        { channel: "file:///tmp/ch", record: { name: "pip", version: "23.2.1", build: "pyh0" } },
+      ],
+      ["python 3.11.*", "pip"],
+      when,
+    );
+    const text = await Deno.readTextFile(join(prefix, "conda-meta", "history"));
+    assert.equal(
+      text,
+      [
+        "==> 2024-02-29 13:04:05 <==",
+        "# cmd: poncho create",
+        `# poncho version: ${VERSION}`,
+        "+https://conda.anaconda.org/conda-forge::python-3.11.7-h0",
+        "+file:///tmp/ch::pip-23.2.1-pyh0",
+        '# update specs: ["python 3.11.*","pip"]',
+        "",
+      ].join("\n"),
+    );
+    // An empty environment still gets a history file: conda recognises prefixes by it.
+    const empty = join(prefix, "empty");
+    await writeHistory(empty, [], []);
+    const head = (await Deno.readTextFile(join(empty, "conda-meta", "history"))).split("\n")[0];
+    assert.match(head, /^==> \d{4}-\d\d-\d\d \d\d:\d\d:\d\d <==$/);
+  });
+});
+
+Deno.test({
+  name: "history parses the way conda parses it (header regex, +dist lines, literal specs)",
+  ignore: !python,
+  async fn() {
+    await withTemp(async (prefix) => {
+      await writeHistory(
+        prefix,
+        [{ channel: "file:///c", record: { name: "hello", version: "1.0", build: "h0" } }],
+        ["hello", "libgreet >=1,<2", 'quote"d'],
+        new Date(Date.UTC(2023, 0, 2, 3, 4, 5)),
+      );
+      // The same rules as conda/history.py: `==> date <==` headers, `+`/`-` lines,
+      // `# update specs: <python literal>`.
+      const script = `
+import ast, re, sys, json
+out = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    m = re.match(r"==>\\s*(.+?)\\s*<==", line)
+    if m:
+        out.append({"date": m.group(1), "diff": [], "specs": None})
+    elif line.startswith(("+", "-")):
+        out[-1]["diff"].append(line)
+    else:
+        m = re.match(r"#\\s*(cmd|conda version|update specs|remove specs|neutered specs):\\s*(.*)", line)
+        if m and m.group(1) == "update specs":
+            out[-1]["specs"] = ast.literal_eval(m.group(2))
+print(json.dumps(out))
+`;
+      const res = await new Deno.Command("python3", {
+        args: ["-c", script, join(prefix, "conda-meta", "history")],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(res.success, new TextDecoder().decode(res.stderr));
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(res.stdout)), [
+        {
+          date: "2023-01-02 03:04:05",
+          diff: ["+file:///c::hello-1.0-h0"],
+          specs: ["hello", "libgreet >=1,<2", 'quote"d'],
+        },
+      ]);
+    });
+  },
+});
+
+Deno.test({
+  name: "conda-meta record of a really linked package (hello) lists what is in the prefix",
+  ignore: !tools.ok,
+  async fn() {
+    const ch = await buildTestChannel();
+    await withTemp(async (dir) => {
+      const pkg = join(dir, "pkgs", "hello");
+      await extractPackage(join(ch.dir, "linux-64", "hello-1.0-h0_poncho.conda"), pkg);
+      const info = await readPackageInfo(pkg);
+      const prefix = join(dir, "env");
+      const linked = await linkPackage(info, { prefix });
+      const repodata = JSON.parse(
+        await Deno.readTextFile(join(ch.dir, "linux-64", "repodata.json")),
+      );
+      const fn = "hello-1.0-h0_poncho.conda";
+      const rel = await writeMetaRecord(prefix, {
+        record: repodata["packages.conda"][fn],
+        channel: ch.url,
+        url: `${ch.url}/linux-64/${fn}`,
+        fn,
+        source: pkg,
+        linkType: linked.linkType,
+        files: linked.files,
+        pathsData: linked.pathsData,
+        requestedSpec: "hello",
+      });
+      const doc = JSON.parse(await Deno.readTextFile(join(prefix, rel)));
+      assert.equal(rel, "conda-meta/hello-1.0-h0_poncho.json");
+      assert.equal(doc.name, "hello");
+      assert.deepEqual(doc.depends, ["libgreet >=1.0,<2"]);
+      assert.equal(doc.sha256, repodata["packages.conda"][fn].sha256);
+      assert.equal(doc.link.type, 3); // placeholder files were copied
+      assert.equal(doc.link.source, pkg);
+      assert.deepEqual(doc.files.slice().sort(), [
+        "bin/hello",
+        "bin/hello-link",
+        "etc/hello.conf",
+        "share/hello/greeting.txt",
+        "var/hello/empty",
+      ]);
+      for (const f of doc.files) await Deno.lstat(join(prefix, f)); // every listed path exists
+      const bin = doc.paths_data.paths.find((p: { _path: string }) => p._path === "bin/hello");
+      assert.equal(bin.prefix_placeholder, PLACEHOLDER_LONG);
+      assert.equal(bin.file_mode, "binary");
+      assert.equal(bin.size_in_bytes, (await Deno.stat(join(pkg, "bin/hello"))).size);
+    });
+  },
+});

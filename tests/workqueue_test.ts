@@ -1,0 +1,305 @@
+/**
+ * A real distributed engine (issue #5): a Makeflow workflow run with
+ * `makeflow -T wq` and two `work_queue_worker` processes on loopback. Every
+ * task runs `poncho run -e env.tar.zst -- python task.py N` in its worker's
+ * sandbox, with the archive and a `poncho` wrapper shipped as task inputs and
+ * one store (`PONCHO_STORE`, exported by the makeflow file) shared by both
+ * workers. The environment must be unpacked exactly once for the store.
+ *
+ * A small barrier (shipped as `barrier.sh`) holds each task until two tasks
+ * have started, so both workers really run tasks and two `poncho run`s race
+ * for the same store at the same time.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
+
+const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
+const TASKS = 4;
+const WORKERS = 2;
+/** Everything (setup, workflow, checks) must finish within this. */
+const OVERALL_MS = 120_000;
+
+async function commandOk(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "null" })
+      .output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+async function skipReasons(): Promise<string[]> {
+  const reasons: string[] = [];
+  for (const tool of ["makeflow", "work_queue_worker", "mpirun"]) {
+    if (!await commandOk("sh", ["-c", `command -v ${tool}`])) reasons.push(`missing ${tool}`);
+  }
+  // Debian's makeflow aborts at start without openmpi-bin; check it really starts.
+  if (reasons.length === 0 && !await commandOk("makeflow", ["--version"])) {
+    reasons.push("makeflow --version fails (is openmpi-bin installed?)");
+  }
+  const tools = await fixtureToolsAvailable();
+  if (!tools.ok) reasons.push(`missing fixture tools ${tools.missing.join(", ")}`);
+  return reasons;
+}
+
+const reasons = await skipReasons();
+if (reasons.length > 0) console.log(`workqueue test skipped: ${reasons.join("; ")}`);
+const ignore = reasons.length > 0;
+
+/** Single-quotes `s` for sh. */
+function sq(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+const dec = new TextDecoder();
+
+/** A spawned process whose output is collected, with a bounded stop. */
+class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly output: Promise<string>;
+  exited = false;
+  readonly status: Promise<Deno.CommandStatus>;
+
+  constructor(readonly name: string, cmd: string, args: string[], cwd: string) {
+    this.child = new Deno.Command(cmd, {
+      args,
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const text = (s: ReadableStream<Uint8Array>) => new Response(s).text();
+    this.output = Promise.all([text(this.child.stdout), text(this.child.stderr)])
+      .then(([o, e]) => o + e);
+    this.status = this.child.status.then((s) => {
+      this.exited = true;
+      return s;
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; waits for the exit and the output. */
+  async stop(graceMs = 5_000): Promise<void> {
+    const signal = (sig: Deno.Signal) => {
+      if (this.exited) return;
+      try {
+        this.child.kill(sig);
+      } catch { /* already gone */ }
+    };
+    signal("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        signal("SIGKILL");
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([this.status, late]);
+    clearTimeout(timer);
+    await this.status;
+    await this.output;
+  }
+}
+
+/** Resolves with `p`'s value, or `undefined` once `deadline` (ms since epoch) has passed. */
+async function until<T>(p: Promise<T>, deadline: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readOr(path: string, fallback = ""): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return fallback;
+  }
+}
+
+async function poncho(args: string[], cwd: string): Promise<{ code: number; out: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", "--no-check", MAIN, ...args],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return { code: out.code, out: dec.decode(out.stdout) + dec.decode(out.stderr) };
+}
+
+const TASK_PY = `import json, os, sys
+import pyhello
+
+pyhello.main()
+print(json.dumps({"task": sys.argv[1], "prefix": sys.prefix, "pyhello": pyhello.__file__,
+                  "cwd": os.getcwd()}))
+`;
+
+// Holds a task (at most 60 s) until WORKERS tasks have started, on any worker.
+const BARRIER_SH = `#!/bin/sh
+: > "$BARRIER/$1"
+i=0
+while [ "$(ls "$BARRIER" | wc -l)" -lt ${WORKERS} ] && [ "$i" -lt 600 ]; do
+  sleep 0.1
+  i=$((i + 1))
+done
+`;
+
+Deno.test({
+  name:
+    `makeflow -T wq: ${TASKS} tasks on ${WORKERS} workers run poncho, one shared store unpacks once`,
+  ignore,
+  async fn() {
+    const deadline = Date.now() + OVERALL_MS;
+    const ch = await buildTestChannel();
+    const dir = await Deno.makeTempDir({ prefix: "poncho-wq-" });
+    const procs: Proc[] = [];
+    let makeflow: Proc | undefined;
+    const store = join(dir, "shared-store");
+    const barrier = join(dir, "barrier");
+    const wf = join(dir, "wf");
+    const diagnostics = async (): Promise<string> => {
+      const parts: string[] = [];
+      const add = (title: string, text: string) => parts.push(`--- ${title} ---\n${text.trim()}`);
+      if (makeflow) add("makeflow output", await makeflow.output);
+      add("makeflow log", await readOr(join(wf, "tasks.mf.makeflowlog"), "(none)"));
+      add("work queue log", await readOr(join(wf, "tasks.mf.wqlog"), "(none)"));
+      for (const p of procs) add(p.name, await p.output);
+      for (let i = 1; i <= TASKS; i++) {
+        add(`task ${i} stdout`, await readOr(join(wf, `out${i}.txt`), "(missing)"));
+        add(`task ${i} stderr`, await readOr(join(wf, `err${i}.txt`), "(missing)"));
+      }
+      return parts.join("\n");
+    };
+    try {
+      // The archive, built with a separate store so the shared run store starts empty.
+      await Deno.mkdir(wf);
+      await Deno.mkdir(barrier);
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["python", "pyhello"] } }),
+      );
+      const archive = join(wf, "env.tar.zst");
+      const created = await poncho(
+        ["create", "-q", "--store", join(dir, "create-store"), spec, archive],
+        dir,
+      );
+      assert.equal(created.code, 0, created.out);
+      const where = await poncho(["store", "path", "--store", store, archive], dir);
+      assert.equal(where.code, 0, where.out);
+      const envPath = where.out.trim();
+
+      // The workflow: the `poncho` wrapper, the archive, the barrier and the task are inputs.
+      const wrapper = join(wf, "poncho");
+      await Deno.writeTextFile(
+        wrapper,
+        `#!/bin/sh\nexec ${sq(Deno.execPath())} run -A --quiet --no-check --config ${sq(CONFIG)} ${
+          sq(MAIN)
+        } "$@"\n`,
+      );
+      await Deno.chmod(wrapper, 0o755);
+      await Deno.writeTextFile(join(wf, "barrier.sh"), BARRIER_SH);
+      await Deno.writeTextFile(join(wf, "task.py"), TASK_PY);
+      assert.ok(!/\s/.test(store + barrier), `temp paths must not hold spaces: ${store}`);
+      const rules = [`export PONCHO_STORE=${store}`, `export BARRIER=${barrier}`, ""];
+      for (let i = 1; i <= TASKS; i++) {
+        rules.push(
+          `out${i}.txt err${i}.txt: poncho env.tar.zst task.py barrier.sh`,
+          `\tsh barrier.sh ${i} && ./poncho run -d -e env.tar.zst -- python task.py ${i} ` +
+            `> out${i}.txt 2> err${i}.txt`,
+          "",
+        );
+      }
+      await Deno.writeTextFile(join(wf, "tasks.mf"), rules.join("\n"));
+
+      // The manager picks a free port and writes it to port.txt.
+      const portFile = join(wf, "port.txt");
+      makeflow = new Proc(
+        "makeflow",
+        "makeflow",
+        ["-T", "wq", "-p", "0", "-Z", portFile, "tasks.mf"],
+        wf,
+      );
+      let port = 0;
+      while (Date.now() < deadline && !makeflow.exited) {
+        port = Number((await readOr(portFile)).trim());
+        if (port > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(port > 0, `makeflow wrote no port to ${portFile}\n${await diagnostics()}`);
+
+      // Workers on loopback, each in its own workdir; they exit when the manager leaves
+      // (--single-shot), when idle or unable to connect (-t), or when this test dies.
+      for (let w = 0; w < WORKERS; w++) {
+        const workdir = join(dir, `worker-${w}`);
+        await Deno.mkdir(workdir);
+        procs.push(
+          new Proc(`worker ${w}`, "work_queue_worker", [
+            "--single-shot",
+            "--parent-death",
+            "-t",
+            "60",
+            "-s",
+            workdir,
+            "127.0.0.1",
+            String(port),
+          ], workdir),
+        );
+      }
+
+      const status = await until(makeflow.status, deadline);
+      assert.ok(
+        status,
+        `makeflow did not finish within ${OVERALL_MS / 1000} s\n${await diagnostics()}`,
+      );
+      assert.equal(status.code, 0, `makeflow failed\n${await diagnostics()}`);
+
+      // Every task's output came back, ran in the one store env and imported pyhello from it.
+      const workersUsed = new Set<number>();
+      let unpacked = 0;
+      let found = 0;
+      for (let i = 1; i <= TASKS; i++) {
+        const out = await readOr(join(wf, `out${i}.txt`), "(missing)");
+        const err = await readOr(join(wf, `err${i}.txt`), "(missing)");
+        const context = `task ${i}: stdout:\n${out}\nstderr:\n${err}`;
+        assert.match(out, /^hello from pyhello$/m, context);
+        const line = out.trim().split("\n").at(-1)!;
+        const r = JSON.parse(line);
+        assert.equal(r.task, String(i), context);
+        assert.equal(r.prefix, envPath, context);
+        assert.ok(String(r.pyhello).startsWith(`${envPath}/`), context);
+        const w = [...Array(WORKERS).keys()].find((n) =>
+          String(r.cwd).startsWith(join(dir, `worker-${n}`) + "/")
+        );
+        assert.ok(w !== undefined, `task ${i} ran outside the workers' workdirs\n${context}`);
+        workersUsed.add(w);
+        if (/unpacked environment at /.test(err)) unpacked++;
+        if (/found environment at /.test(err)) found++;
+      }
+      assert.equal(workersUsed.size, WORKERS, `tasks ran on workers ${[...workersUsed]} only`);
+      // Unpacked exactly once for the store: one run unpacked, the others found it.
+      assert.equal(unpacked, 1, `unpacks: ${unpacked}\n${await diagnostics()}`);
+      assert.equal(found, TASKS - 1, `found: ${found}\n${await diagnostics()}`);
+      const envs = [...Deno.readDirSync(join(store, "v1", "envs"))].map((e) => e.name);
+      assert.deepEqual(envs.map((e) => join(store, "v1", "envs", e)), [envPath]);
+      assert.deepEqual([...Deno.readDirSync(join(store, "v1", "tmp"))], []);
+    } finally {
+      // Makeflow first (its workers then leave on their own), then whatever is left.
+      await makeflow?.stop();
+      for (const p of procs) await p.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
