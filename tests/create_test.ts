@@ -341,3 +341,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "git and http data sources end up inside the archive and are exported on run",
+  ignore,
+  async fn() {
+    const { ch, dir } = await setup();
+    try {
+      const repo = join(dir, "repo");
+      await Deno.mkdir(repo);
+      const git = async (...args: string[]) => {
+        const o = await new Deno.Command("git", {
+          args: ["-C", repo, "-c", "user.email=t@example.org", "-c", "user.name=t", ...args],
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        assert.ok(o.success, new TextDecoder().decode(o.stderr));
+      };
+      await git("init", "-q", "-b", "main");
+      await Deno.writeTextFile(join(repo, "data.txt"), "from git v1\n");
+      await git("add", "data.txt");
+      await git("commit", "-q", "-m", "v1");
+      await git("tag", "v1");
+      await Deno.writeTextFile(join(repo, "data.txt"), "from git v2\n");
+      await git("commit", "-q", "-am", "v2");
+      await Deno.writeTextFile(join(dir, "ref.dat"), "reference data\n");
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({
+          conda: { channels: [ch.url], dependencies: ["hello"] },
+          git: { DATA_DIR: { remote: repo, ref: "v1" } },
+          http: { REF_DB: { type: "file", url: `file://${join(dir, "ref.dat")}` } },
+        }),
+      );
+      const archive = join(dir, "data.tar.zst");
+      const res = await poncho(["create", "-q", "--store", join(dir, "store"), spec, archive]);
+      assert.equal(res.code, 0, res.stderr);
+      await Deno.remove(repo, { recursive: true }); // the archive must not need the sources any more
+      await Deno.remove(join(dir, "ref.dat"));
+      const run = await poncho([
+        "run",
+        "-u",
+        join(dir, "unpacked"),
+        "-e",
+        archive,
+        "--",
+        "sh",
+        "-c",
+        'cat "$DATA_DIR/data.txt" "$REF_DB"',
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, "from git v1\nreference data\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

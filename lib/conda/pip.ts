@@ -56,22 +56,25 @@ export async function pipInstall(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const forward = async (stream: ReadableStream<Uint8Array>, sink: Uint8Array[]) => {
+  // The end of stderr is kept (quiet or not) to recognise a missing pip.
+  let tail = "";
+  const decoder = new TextDecoder();
+  const forward = async (stream: ReadableStream<Uint8Array>, sink: Uint8Array[], err: boolean) => {
     for await (const chunk of stream) {
       if (opts.quiet) sink.push(chunk);
       else await Deno.stderr.write(chunk);
+      if (err) tail = (tail + decoder.decode(chunk, { stream: true })).slice(-4096);
     }
   };
   const held: Uint8Array[] = [];
   const [status] = await Promise.all([
     child.status,
-    forward(child.stdout, held),
-    forward(child.stderr, held),
+    forward(child.stdout, held, false),
+    forward(child.stderr, held, true),
   ]);
   if (!status.success) {
     if (opts.quiet) { for (const c of held) await Deno.stderr.write(c); }
-    const text = new TextDecoder().decode(held.length ? held.at(-1)! : new Uint8Array());
-    const hasPip = !/No module named pip/.test(text);
+    const hasPip = !/No module named pip/.test(tail);
     throw new PonchoError(
       hasPip
         ? `pip install ${
