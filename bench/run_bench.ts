@@ -61,9 +61,11 @@ export async function runRunBench(sizeMb = 1024): Promise<Record<string, number>
     const pprDir = `${work}/ppr-unpacked`;
     sh(`python_package_run -e ${pprArchive} -u ${pprDir} -- /bin/true`);
 
+    // Invoked as `deno task poncho` does (`deno run -A --quiet cli/main.ts`);
+    // many runs, since the two differ by a few milliseconds.
     const [warm, bare] = hyperfine(
       [`${poncho} -e ${small.archive} -- /bin/true`, `${deno} eval 0`],
-      ["--warmup", "5", "--runs", "40"],
+      ["--warmup", "10", "--runs", "100"],
     );
     figures["warm poncho run /bin/true"] = warm;
     figures["deno eval 0"] = bare;

@@ -51,6 +51,18 @@ async function makeEnv(prefix: string, withPip = true): Promise<TestChannel> {
   return ch;
 }
 
+// One python + pip environment shared by the tests that run pip: pip's first
+// run writes its bytecode there, so the later runs are quick.
+let shared: Promise<{ ch: TestChannel; prefix: string }> | undefined;
+function sharedEnv() {
+  shared ??= (async () => {
+    await fixturePackages();
+    const prefix = join(cacheDir!, "env");
+    return { ch: await makeEnv(prefix), prefix };
+  })();
+  return shared;
+}
+
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "poncho-pip-" });
   try {
@@ -125,9 +137,8 @@ Deno.test({
   name: "installs a local wheel with PIP_* settings; PYTHONPATH ignored; no .pyc; stdout clean",
   ignore: !tools.ok,
   async fn() {
+    const { ch, prefix } = await sharedEnv();
     await withTemp(async (dir) => {
-      const prefix = join(dir, "env");
-      const ch = await makeEnv(prefix);
       // A poisoned PYTHONPATH: a `pip` module that would break `python -m pip`.
       const poison = join(dir, "poison");
       await Deno.mkdir(join(poison, "pip"), { recursive: true });
@@ -192,26 +203,18 @@ Deno.test({
   name: "a failing pip is a PonchoError; quiet mode shows pip's output only then",
   ignore: !tools.ok,
   async fn() {
-    await withTemp(async (dir) => {
-      const prefix = join(dir, "env");
-      await makeEnv(prefix);
-      const res = await pipInChild(prefix, ["doesnotexist-poncho==9"], true, { PIP_NO_INDEX: "1" });
-      assert.deepEqual(res.result, {
-        ok: false,
-        name: "PonchoError",
-        message: "pip install doesnotexist-poncho==9 failed (exit 1); see pip's output above",
-      });
-      assert.equal(res.stdout, "");
-      assert.match(res.stderr, /No matching distribution found for doesnotexist-poncho==9/);
-      // Nothing was installed.
-      assert.equal(
-        [...Deno.readDirSync(
-          join(prefix, "lib", `python${(await fixturePackages()).ch.pythonShort}`, "site-packages"),
-        )]
-          .some((e) => e.name.startsWith("doesnotexist")),
-        false,
-      );
+    const { ch, prefix } = await sharedEnv();
+    const res = await pipInChild(prefix, ["doesnotexist-poncho==9"], true, { PIP_NO_INDEX: "1" });
+    assert.deepEqual(res.result, {
+      ok: false,
+      name: "PonchoError",
+      message: "pip install doesnotexist-poncho==9 failed (exit 1); see pip's output above",
     });
+    assert.equal(res.stdout, "");
+    assert.match(res.stderr, /No matching distribution found for doesnotexist-poncho==9/);
+    // Nothing was installed.
+    const site = join(prefix, "lib", `python${ch.pythonShort}`, "site-packages");
+    assert.ok(![...Deno.readDirSync(site)].some((e) => e.name.startsWith("doesnotexist")));
   },
 });
 
