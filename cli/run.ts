@@ -41,14 +41,22 @@ function loadUnpack(): Promise<UnpackModule> {
 }
 
 const HELP = `Usage: poncho run [options] -e <archive|dir> [--] command [args...]
+       poncho run [options] script.py [args...]
+       poncho run [options] -m module [args...]
+       poncho run [options] --spec spec.json [--] command [args...]
 
 Runs a command inside an environment. The environment is unpacked once into
 the store (keyed by its identity) and reused by later runs; concurrent runs
 wait for one unpack.
 
+Without -e, the environment is automatic: the script (and the local modules it
+imports, recursively) or the spec is resolved to a requirement set, hashed
+with the Python version, channels and platform, and the store's environment
+for that hash is reused, or built once (as 'poncho create' does) and unpacked.
+
 Options:
   -e, --environment PATH    environment archive (.tar.zst, .tar.gz, .tar.bz2, .tar)
-                            or directory (required)
+                            or directory
   -u, --unpack-to DIR       unpack to DIR (relocated there) instead of the store
       --tmp                 unpack to a temp dir removed after the command exits
       --store DIR           store root (default $PONCHO_STORE, else
@@ -57,10 +65,23 @@ Options:
   -d, --debug               print what poncho does to stderr
   -h, --help                show this help
 
+Automatic environments (no -e):
+  -m, --module NAME         run 'python -m NAME' (looked up in the current directory)
+      --spec FILE           use this spec (poncho JSON, JSONC, environment.yml)
+  -c, --channel URL         channel (repeatable; replaces the analyzer's conda-forge
+                            default; part of the hash)
+      --python X.Y          target Python (default: the version of python3 found)
+      --platform NAME       target platform (default: this machine)
+      --offline             use only cached repodata and packages
+      --conda-exe PATH      let conda, mamba or micromamba solve and install
+      --dry-run             print the spec, its hash and whether it would be reused
+                            or built; run nothing
+      --json                with --dry-run: print that as JSON
+
 Options stop at '--' or at the first word that is not an option.
 Exit codes: the command's own (128+N if it died of signal N); poncho's failures:
-1 invalid usage, 2 environment not found, 3 extraction, relocation or lock
-timeout, 4 activation failed (e.g. command not found).
+1 invalid usage, 2 environment (or script, spec) not found, 3 extraction,
+relocation, build or lock timeout, 4 activation failed (e.g. command not found).
 `;
 
 const OPTIONS: OptionSpec[] = [
@@ -71,6 +92,15 @@ const OPTIONS: OptionSpec[] = [
   { name: "wait-for-lock", short: "w", type: "string" },
   { name: "debug", short: "d", type: "boolean" },
   { name: "help", short: "h", type: "boolean" },
+  { name: "module", short: "m", type: "string" },
+  { name: "spec", type: "string" },
+  { name: "channel", short: "c", type: "string", multiple: true },
+  { name: "python", type: "string" },
+  { name: "platform", type: "string" },
+  { name: "offline", type: "boolean" },
+  { name: "conda-exe", type: "string" },
+  { name: "dry-run", type: "boolean" },
+  { name: "json", type: "boolean" },
 ];
 
 /** Parsed `poncho run` options. */
@@ -89,6 +119,34 @@ export interface RunOptions {
   debug: boolean;
   /** The command and its arguments. */
   argv: string[];
+  /** What to record as the environment's source in the store index (default `environment`). */
+  sourceLabel?: string;
+  /** Set when there is no `-e`: the environment is automatic. */
+  auto?: AutoRunOptions;
+}
+
+/** Options of an automatic environment (`poncho run` without `-e`). */
+export interface AutoRunOptions {
+  /** The script (then `argv` starts with `python script`). */
+  script?: string;
+  /** `-m`: the module. */
+  module?: string;
+  /** `--spec`: the spec file. */
+  specFile?: string;
+  /** `-c` channels. */
+  channels: string[];
+  /** `--python`. */
+  python?: string;
+  /** `--platform`. */
+  platform?: string;
+  /** `--offline`. */
+  offline: boolean;
+  /** `--conda-exe`. */
+  condaExe?: string;
+  /** `--dry-run`. */
+  dryRun: boolean;
+  /** `--json`. */
+  json: boolean;
 }
 
 /** Makes `path` absolute against the current directory, without touching the file system. */
@@ -113,15 +171,52 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
   const { options, rest } = parseArgs("poncho run", args, OPTIONS, true);
   if (options.help) return undefined;
   const environment = options.environment as string | undefined;
+  const autoOnly = [
+    "module",
+    "spec",
+    "python",
+    "platform",
+    "offline",
+    "conda-exe",
+    "dry-run",
+    "json",
+  ];
+  let auto: AutoRunOptions | undefined;
+  let argv = rest;
   if (environment === undefined || environment === "") {
-    // Hook for automatic environments (`poncho run script.py`, a later issue):
-    // they will be derived from `rest` here. Until then -e is required.
-    throw new UsageError(
-      "-e/--environment is required (an archive or directory); " +
-        "usage: poncho run -e ENV [--] command [args...]",
-    );
+    auto = {
+      module: options.module as string | undefined,
+      specFile: options.spec as string | undefined,
+      channels: options.channel as string[],
+      python: options.python as string | undefined,
+      platform: options.platform as string | undefined,
+      offline: options.offline === true,
+      condaExe: options["conda-exe"] as string | undefined,
+      dryRun: options["dry-run"] === true,
+      json: options.json === true,
+    };
+    if (auto.module !== undefined && auto.specFile !== undefined) {
+      throw new UsageError("-m/--module and --spec exclude each other; give one");
+    }
+    if (auto.module !== undefined) argv = ["python", "-m", auto.module, ...rest];
+    else if (auto.specFile === undefined) {
+      if (rest.length === 0 || !/\.pyw?$/.test(rest[0])) {
+        throw new UsageError(
+          "give -e ENV, a script (script.py), -m MODULE or --spec FILE; " +
+            "usage: poncho run -e ENV [--] command [args...]",
+        );
+      }
+      auto.script = rest[0];
+      argv = ["python", ...rest];
+    }
+  } else {
+    const stray = autoOnly.filter((k) => options[k] !== undefined && options[k] !== false);
+    if ((options.channel as string[]).length > 0) stray.push("channel");
+    if (stray.length > 0) {
+      throw new UsageError(`--${stray[0]} is for automatic environments; it does not go with -e`);
+    }
   }
-  if (rest.length === 0) {
+  if (argv.length === 0 && !auto?.dryRun) {
     throw new UsageError("no command given; usage: poncho run -e ENV [--] command [args...]");
   }
   const unpackTo = options["unpack-to"] as string | undefined;
@@ -135,13 +230,14 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
     throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
   }
   return {
-    environment,
+    environment: environment ?? "",
     unpackTo,
     tmp,
     store: (options.store as string | undefined) ?? defaultStoreRoot(),
     waitMs: wait * 1000,
     debug: options.debug === true,
-    argv: rest,
+    argv,
+    auto,
   };
 }
 
@@ -179,6 +275,21 @@ export async function runCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  if (opts.auto) {
+    const { resolveAutoEnvironment } = await load<typeof import("./run_auto.ts")>("./run_auto.ts");
+    const env = await resolveAutoEnvironment(opts);
+    if (env === undefined) return 0; // --dry-run
+    return await runEnvironment({ ...opts, environment: env.archive, sourceLabel: env.source });
+  }
+  return await runEnvironment(opts);
+}
+
+function load<T>(path: string): Promise<T> {
+  return import(new URL(path, import.meta.url).href);
+}
+
+/** Runs `opts.argv` in the environment `opts.environment` (archive or directory). */
+export async function runEnvironment(opts: RunOptions): Promise<number> {
   const log = opts.debug
     ? (msg: string) => console.error(`poncho run: ${msg}`)
     : (_msg: string) => {};
@@ -256,7 +367,10 @@ async function runIn(
   opts: RunOptions,
   log: (msg: string) => void,
 ): Promise<number> {
-  const opened = await openEnv(slot, build, { timeoutMs: opts.waitMs, source: opts.environment });
+  const opened = await openEnv(slot, build, {
+    timeoutMs: opts.waitMs,
+    source: opts.sourceLabel ?? opts.environment,
+  });
   try {
     log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);
     return await execInEnv({

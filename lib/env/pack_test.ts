@@ -1,0 +1,427 @@
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { PonchoError, UsageError } from "../errors.ts";
+import { readTar } from "../archive/tar.ts";
+import { openDecompressed } from "../archive/compress.ts";
+import { extractPackage } from "../conda/extract.ts";
+import { readPackageInfo } from "../conda/package_info.ts";
+import { linkPackage } from "../conda/link.ts";
+import { writeMetaRecord } from "../conda/meta.ts";
+import { type EnvManifest, MANIFEST_FORMAT, MANIFEST_PATH } from "./manifest.ts";
+import { packPrefix, type PristineFile, walkPrefix } from "./pack.ts";
+import { relocateBytes } from "./relocate.ts";
+import {
+  buildTestChannel,
+  fixtureToolsAvailable,
+  PLACEHOLDER_LONG,
+  PLACEHOLDER_SHORT,
+} from "../../tests/fixtures/channel.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+const tools = await fixtureToolsAvailable();
+if (!tools.ok) {
+  console.log(`pack_test: missing ${tools.missing.join(", ")}; real-package test skipped`);
+}
+function has(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+const mkfifo = has("mkfifo");
+if (!mkfifo) console.log("pack_test: mkfifo not found; FIFO test skipped");
+const gnuTar = has("tar");
+if (!gnuTar) console.log("pack_test: tar not found; GNU tar cross-check skipped");
+
+const BASE_MANIFEST = {
+  format: MANIFEST_FORMAT,
+  id: "test-env-id",
+  platform: "linux-64",
+  created: "2024-05-06T07:08:09.000Z",
+  poncho: "0.0.0-test",
+};
+
+interface Member {
+  path: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  mtime: number;
+  linkname: string;
+  body?: Uint8Array;
+}
+
+/** Reads an archive back with our own reader, bodies included. */
+async function readArchive(path: string): Promise<Member[]> {
+  const out: Member[] = [];
+  for await (const e of readTar(openDecompressed(path), { name: path })) {
+    const m: Member = {
+      path: e.path,
+      type: e.type,
+      mode: e.mode,
+      uid: e.uid,
+      gid: e.gid,
+      uname: e.uname,
+      gname: e.gname,
+      mtime: e.mtime,
+      linkname: e.linkname,
+    };
+    if (e.type === "file") m.body = new Uint8Array(await e.bytes()); // a plain copy (the reader may give Buffers)
+    out.push(m);
+  }
+  return out;
+}
+
+async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "poncho-pack-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function write(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.writeFile(path, typeof data === "string" ? enc.encode(data) : data);
+  await Deno.chmod(path, mode);
+}
+
+const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+
+/** A hand-made installed prefix with every kind of member; returns the pristine map. */
+async function makePrefix(prefix: string, cache: string): Promise<Map<string, PristineFile>> {
+  await write(join(prefix, "bin/tool"), `#!${prefix}/bin/python3\nprint("hi")\n`, 0o755);
+  await Deno.symlink("tool", join(prefix, "bin/tool-link"));
+  await write(join(prefix, "bin/suid"), "s", 0o4755);
+  await write(
+    join(prefix, "lib/libx.so"),
+    new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, ...enc.encode(`${prefix}/lib`), 0, 1, 2]),
+  );
+  await write(
+    join(prefix, "lib/python3.11/__pycache__/m.cpython-311.pyc"),
+    new Uint8Array([0xa7, 0x0d, 0x0d, 0x0a, 0, ...enc.encode(`${prefix}/lib/python3.11/m.py`)]),
+  );
+  await write(join(prefix, "share/plain.txt"), "no prefix here\n");
+  await Deno.utime(join(prefix, "share/plain.txt"), 1_000_000_000, 1_234_567_890);
+  await Deno.mkdir(join(prefix, "var/empty"), { recursive: true });
+  // Installed copy (rewritten) and its pristine package-cache copy.
+  await write(join(prefix, "etc/app.conf"), `root=${prefix}\n`);
+  await write(join(cache, "etc/app.conf"), `root=${PLACEHOLDER_LONG}\n`);
+  // Local state of an unpacked copy is never archived; other .poncho files are.
+  await write(join(prefix, MANIFEST_PATH), '{"stale": true}');
+  await write(join(prefix, ".poncho/ready.json"), "{}");
+  await write(join(prefix, ".poncho/keep.txt"), "kept\n");
+  return new Map([
+    ["etc/app.conf", {
+      source: join(cache, "etc/app.conf"),
+      placeholder: PLACEHOLDER_LONG,
+      mode: "text",
+    }],
+  ]);
+}
+
+Deno.test("walkPrefix lists in sorted order, parents first, without local state", async () => {
+  await withTemp(async (dir) => {
+    const prefix = join(dir, "env");
+    await makePrefix(prefix, join(dir, "cache"));
+    const walked = walkPrefix(prefix);
+    assert.deepEqual(walked.map((w) => [w.rel, w.kind]), [
+      [".poncho", "directory"],
+      [".poncho/keep.txt", "file"],
+      ["bin", "directory"],
+      ["bin/suid", "file"],
+      ["bin/tool", "file"],
+      ["bin/tool-link", "symlink"],
+      ["etc", "directory"],
+      ["etc/app.conf", "file"],
+      ["lib", "directory"],
+      ["lib/libx.so", "file"],
+      ["lib/python3.11", "directory"],
+      ["lib/python3.11/__pycache__", "directory"],
+      ["lib/python3.11/__pycache__/m.cpython-311.pyc", "file"],
+      ["share", "directory"],
+      ["share/plain.txt", "file"],
+      ["var", "directory"],
+      ["var/empty", "directory"],
+    ]);
+    assert.equal(walked[0].abs, join(prefix, ".poncho"));
+  });
+});
+
+Deno.test("packPrefix: manifest first, sorted members, owners normalised, relocation records", async () => {
+  await withTemp(async (dir) => {
+    const prefix = join(dir, "build env");
+    const pristine = await makePrefix(prefix, join(dir, "cache"));
+    const output = join(dir, "out", "env.tar.zst");
+    await Deno.mkdir(dirname(output));
+    const res = await packPrefix({ prefix, output, manifest: BASE_MANIFEST, pristine });
+
+    assert.deepEqual(names(dirname(output)), ["env.tar.zst"]); // no temp file left
+    assert.equal(res.bytes, (await Deno.stat(output)).size);
+    const members = await readArchive(output);
+    assert.equal(res.members, members.length);
+
+    // The manifest is the first member, exactly as returned.
+    assert.equal(members[0].path, MANIFEST_PATH);
+    assert.equal(members[0].type, "file");
+    assert.equal(members[0].mode, 0o644);
+    assert.equal(members[0].mtime, Date.parse(BASE_MANIFEST.created) / 1000);
+    const manifest: EnvManifest = JSON.parse(dec.decode(members[0].body));
+    assert.deepEqual(manifest, res.manifest);
+    assert.deepEqual(manifest, {
+      ...BASE_MANIFEST,
+      buildPrefix: prefix,
+      relocations: [
+        { path: "bin/tool", placeholder: prefix, mode: "text" },
+        { path: "etc/app.conf", placeholder: PLACEHOLDER_LONG, mode: "text" },
+        { path: "lib/libx.so", placeholder: prefix, mode: "binary" },
+      ],
+    });
+
+    // Then the rest in walk order; the stale manifest and ready.json are not archived,
+    // and no `.poncho` directory entry comes before the manifest.
+    assert.deepEqual(
+      members.slice(1).map((m) => m.path),
+      walkPrefix(prefix).map((w) => w.rel).filter((p) => p !== ".poncho"),
+    );
+    assert.equal(members.filter((m) => m.path === MANIFEST_PATH).length, 1);
+    for (const m of members) {
+      assert.deepEqual([m.uid, m.gid, m.uname, m.gname], [0, 0, "", ""], m.path);
+    }
+    const by = new Map(members.map((m) => [m.path, m]));
+    // Bodies: pristine file from the cache, everything else from the prefix.
+    assert.equal(dec.decode(by.get("etc/app.conf")!.body), `root=${PLACEHOLDER_LONG}\n`);
+    assert.equal(dec.decode(by.get("bin/tool")!.body), `#!${prefix}/bin/python3\nprint("hi")\n`);
+    assert.deepEqual(by.get("lib/libx.so")!.body, await Deno.readFile(join(prefix, "lib/libx.so")));
+    assert.equal(dec.decode(by.get(".poncho/keep.txt")!.body), "kept\n");
+    // Modes, links, directories, mtimes.
+    assert.equal(by.get("bin/tool")!.mode, 0o755);
+    assert.equal(by.get("bin/suid")!.mode, 0o4755);
+    assert.equal(by.get("share/plain.txt")!.mode, 0o644);
+    assert.equal(by.get("share/plain.txt")!.mtime, 1_234_567_890);
+    assert.deepEqual([by.get("bin/tool-link")!.type, by.get("bin/tool-link")!.linkname], [
+      "symlink",
+      "tool",
+    ]);
+    assert.equal(by.get("var/empty")!.type, "directory");
+    // The .pyc holds the build prefix but is never a relocation.
+    assert.ok(
+      dec.decode(by.get("lib/python3.11/__pycache__/m.cpython-311.pyc")!.body).includes(prefix),
+    );
+  });
+});
+
+Deno.test("packPrefix writes .tar.zst, .tar.gz, .tgz and .tar with the same members", async () => {
+  await withTemp(async (dir) => {
+    const prefix = join(dir, "env");
+    const pristine = await makePrefix(prefix, join(dir, "cache"));
+    const listings: string[][] = [];
+    for (const name of ["e.tar.zst", "e.tar.gz", "e.tgz", "e.tar"]) {
+      const output = join(dir, name);
+      await packPrefix({ prefix, output, manifest: BASE_MANIFEST, pristine, level: 3 });
+      const members = await readArchive(output);
+      listings.push(members.map((m) => `${m.type} ${m.path} ${m.body?.length ?? ""}`));
+    }
+    for (const l of listings.slice(1)) assert.deepEqual(l, listings[0]);
+    const head = await Deno.readFile(join(dir, "e.tar.gz"));
+    assert.deepEqual([head[0], head[1]], [0x1f, 0x8b]);
+    const zst = await Deno.readFile(join(dir, "e.tar.zst"));
+    assert.deepEqual([...zst.subarray(0, 4)], [0x28, 0xb5, 0x2f, 0xfd]);
+    if (gnuTar) {
+      // GNU tar agrees: manifest first, symlink kept.
+      const out = await new Deno.Command("tar", {
+        args: ["-tvzf", join(dir, "e.tgz")],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, dec.decode(out.stderr));
+      const lines = dec.decode(out.stdout).trim().split("\n");
+      assert.ok(lines[0].endsWith(MANIFEST_PATH), lines[0]);
+      assert.ok(
+        lines.some((l) => l.startsWith("lrwxrwxrwx") && l.endsWith("bin/tool-link -> tool")),
+      );
+      assert.ok(lines.every((l) => l.includes(" 0/0 ")), lines.join("\n"));
+    }
+  });
+});
+
+Deno.test("packPrefix refuses .tar.bz2 and unknown extensions without writing anything", async () => {
+  await withTemp(async (dir) => {
+    const prefix = join(dir, "env");
+    await makePrefix(prefix, join(dir, "cache"));
+    const out = join(dir, "out");
+    await Deno.mkdir(out);
+    await assert.rejects(
+      packPrefix({ prefix, output: join(out, "e.tar.bz2"), manifest: BASE_MANIFEST }),
+      (e: Error) =>
+        e instanceof PonchoError && /\.tar\.bz2 is not written; use \.tar\.zst/.test(e.message),
+    );
+    await assert.rejects(
+      packPrefix({ prefix, output: join(out, "e.zip"), manifest: BASE_MANIFEST }),
+      (e: Error) => e instanceof UsageError && e.message.includes("e.zip"),
+    );
+    assert.deepEqual(names(out), []);
+  });
+});
+
+Deno.test("a failed pack leaves no temp file and keeps the previous archive", async () => {
+  await withTemp(async (dir) => {
+    const prefix = join(dir, "env");
+    await makePrefix(prefix, join(dir, "cache"));
+    const out = join(dir, "out");
+    await Deno.mkdir(out);
+    const output = join(out, "env.tar.gz");
+    await Deno.writeTextFile(output, "previous archive");
+    // The pristine source vanished from the cache: the body cannot be read mid-write.
+    const broken = new Map<string, PristineFile>([
+      ["etc/app.conf", { source: join(dir, "cache", "gone"), placeholder: "/x", mode: "text" }],
+    ]);
+    await assert.rejects(packPrefix({ prefix, output, manifest: BASE_MANIFEST, pristine: broken }));
+    assert.deepEqual(names(out), ["env.tar.gz"]);
+    assert.equal(await Deno.readTextFile(output), "previous archive");
+    // The output's directory does not exist.
+    await assert.rejects(
+      packPrefix({ prefix, output: join(dir, "missing", "e.tar"), manifest: BASE_MANIFEST }),
+    );
+    assert.ok(!names(dir).includes("missing"));
+  });
+});
+
+Deno.test({
+  name: "walkPrefix and packPrefix refuse a FIFO in the prefix",
+  ignore: !mkfifo,
+  async fn() {
+    await withTemp(async (dir) => {
+      const prefix = join(dir, "env");
+      await write(join(prefix, "a.txt"), "a");
+      await Deno.mkdir(join(prefix, "run"));
+      const made = await new Deno.Command("mkfifo", { args: [join(prefix, "run", "pipe")] })
+        .output();
+      assert.ok(made.success);
+      assert.throws(
+        () => walkPrefix(prefix),
+        (e: Error) =>
+          e instanceof PonchoError &&
+          e.message ===
+            `cannot pack ${join(prefix, "run", "pipe")}: not a file, directory or symlink`,
+      );
+      await assert.rejects(
+        packPrefix({ prefix, output: join(dir, "e.tar"), manifest: BASE_MANIFEST }),
+        PonchoError,
+      );
+      assert.deepEqual(names(dir), ["env"]);
+    });
+  },
+});
+
+/** Writes an archive's members under `root` relocated for `root`, as an unpacker would. */
+async function unpackRelocated(archive: string, root: string): Promise<void> {
+  const members = await readArchive(archive);
+  const manifest: EnvManifest = JSON.parse(dec.decode(members[0].body));
+  const records = new Map(manifest.relocations.map((r) => [r.path, r]));
+  for (const m of members) {
+    const abs = join(root, m.path);
+    if (m.type === "directory") await Deno.mkdir(abs, { recursive: true });
+    else if (m.type === "symlink") await Deno.symlink(m.linkname, abs);
+    else {
+      const rec = records.get(m.path);
+      await write(abs, rec ? relocateBytes(m.body!, rec, root) : m.body!, m.mode);
+    }
+  }
+}
+
+Deno.test({
+  name: "real packages: pristine placeholder files and build-prefix files relocate and run",
+  ignore: !tools.ok,
+  async fn() {
+    const ch = await buildTestChannel();
+    await withTemp(async (dir) => {
+      const build = join(dir, "build");
+      const pristine = new Map<string, PristineFile>();
+      for (
+        const fn of [
+          "linux-64/libgreet-1.0-h0_poncho.conda",
+          "linux-64/hello-1.0-h0_poncho.conda",
+          "linux-64/oldtext-0.1-0.tar.bz2",
+        ]
+      ) {
+        const pkg = join(dir, "pkgs", fn.split("/")[1]);
+        await extractPackage(join(ch.dir, fn), pkg);
+        const info = await readPackageInfo(pkg);
+        const linked = await linkPackage(info, { prefix: build });
+        await writeMetaRecord(build, {
+          record: info.index,
+          channel: ch.url,
+          url: `${ch.url}/${fn}`,
+          fn: fn.split("/")[1],
+          source: pkg,
+          linkType: linked.linkType,
+          files: linked.files,
+          pathsData: linked.pathsData,
+        });
+        for (const p of linked.pathsData) {
+          if (p.prefix_placeholder) {
+            pristine.set(p._path, {
+              source: join(pkg, p._path),
+              placeholder: p.prefix_placeholder,
+              mode: p.file_mode === "binary" ? "binary" : "text",
+            });
+          }
+        }
+      }
+      // A file generated at build time (like an entry point or a pip script).
+      await write(join(build, "etc/generated.sh"), `#!/bin/sh\necho "${build}/share"\n`, 0o755);
+      const output = join(dir, "env.tar.zst");
+      const res = await packPrefix({ prefix: build, output, manifest: BASE_MANIFEST, pristine });
+      // Exactly the placeholder files (pristine) and the file written at build time.
+      assert.deepEqual(res.manifest.relocations, [
+        { path: "bin/hello", placeholder: PLACEHOLDER_LONG, mode: "binary" },
+        { path: "etc/generated.sh", placeholder: build, mode: "text" },
+        { path: "etc/hello.conf", placeholder: PLACEHOLDER_LONG, mode: "text" },
+        { path: "share/oldtext/config.txt", placeholder: PLACEHOLDER_SHORT, mode: "text" },
+        { path: "share/oldtext/other.txt", placeholder: PLACEHOLDER_SHORT, mode: "text" },
+      ]);
+      const members = await readArchive(output);
+      const hello = members.find((m) => m.path === "bin/hello")!;
+      const conf = members.find((m) => m.path === "etc/hello.conf")!;
+      assert.equal(
+        dec.decode(conf.body),
+        `prefix=${PLACEHOLDER_LONG}\ndata=${PLACEHOLDER_LONG}/share/hello\n`,
+      );
+      assert.deepEqual(
+        hello.body,
+        await Deno.readFile(join(dir, "pkgs/hello-1.0-h0_poncho.conda/bin/hello")),
+      );
+
+      // Relocated to a new place, the compiled-in prefix is the new one.
+      const target = join(dir, "elsewhere", "deeper path");
+      await unpackRelocated(output, target);
+      const run = await new Deno.Command(join(target, "bin/hello"), {
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .output();
+      assert.equal(
+        dec.decode(run.stdout),
+        `prefix: ${target}\nHello from the hello package!\n`,
+        dec.decode(run.stderr),
+      );
+      assert.equal(
+        await Deno.readTextFile(join(target, "share/oldtext/config.txt")),
+        `home=${target}/share/oldtext\n`,
+      );
+      assert.equal(await Deno.readLink(join(target, "bin/hello-link")), "hello");
+      const gen = await new Deno.Command(join(target, "etc/generated.sh"), { stdout: "piped" })
+        .output();
+      assert.equal(dec.decode(gen.stdout), `${target}/share\n`);
+    });
+  },
+});
