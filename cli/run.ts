@@ -202,8 +202,8 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
     else if (auto.specFile === undefined) {
       if (rest.length === 0 || !/\.pyw?$/.test(rest[0])) {
         throw new UsageError(
-          "give -e ENV, a script (script.py), -m MODULE or --spec FILE; " +
-            "usage: poncho run -e ENV [--] command [args...]",
+          "-e/--environment is required unless a script (script.py), -m MODULE or " +
+            "--spec FILE is given; usage: poncho run -e ENV [--] command [args...]",
         );
       }
       auto.script = rest[0];

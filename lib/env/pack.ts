@@ -17,7 +17,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
 import { PonchoError } from "../errors.ts";
@@ -115,7 +115,12 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     };
     if (w.kind === "directory") entries.push({ ...base, type: "directory" });
     else if (w.kind === "symlink") {
-      entries.push({ ...base, type: "symlink", linkname: Deno.readLinkSync(w.abs) });
+      let target = Deno.readLinkSync(w.abs);
+      // An absolute link into the prefix would dangle once relocated: make it relative.
+      if (target === prefix || target.startsWith(prefix + "/")) {
+        target = relative(dirname(w.abs), target) || ".";
+      }
+      entries.push({ ...base, type: "symlink", linkname: target });
     } else {
       const p = pristine.get(w.rel);
       if (p) {

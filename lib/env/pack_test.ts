@@ -425,3 +425,25 @@ Deno.test({
     });
   },
 });
+
+Deno.test("absolute symlinks into the prefix are packed as relative links", async () => {
+  const root = await Deno.makeTempDir({ prefix: "poncho-pack-abs-" });
+  try {
+    const prefix = join(root, "env");
+    await Deno.mkdir(join(prefix, "bin"), { recursive: true });
+    await Deno.mkdir(join(prefix, "lib"), { recursive: true });
+    await Deno.writeTextFile(join(prefix, "lib", "real.txt"), "x");
+    await Deno.symlink(join(prefix, "lib", "real.txt"), join(prefix, "bin", "abs-link"));
+    await Deno.symlink("/etc/hostname", join(prefix, "bin", "outside"));
+    const out = join(root, "a.tar");
+    await packPrefix({ prefix, output: out, manifest: BASE_MANIFEST });
+    const links = new Map<string, string>();
+    for await (const e of readTar(openDecompressed(out))) {
+      if (e.type === "symlink") links.set(e.path, e.linkname);
+    }
+    assert.equal(links.get("bin/abs-link"), "../lib/real.txt");
+    assert.equal(links.get("bin/outside"), "/etc/hostname"); // not ours to change
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
