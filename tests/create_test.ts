@@ -37,7 +37,7 @@ async function poncho(args: string[], env: Record<string, string> = {}): Promise
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-async function listDir(path: string): Promise<string[]> {
+function listDir(path: string): string[] {
   try {
     return [...Deno.readDirSync(path)].map((e) => e.name).sort();
   } catch {
