@@ -72,7 +72,7 @@ Deno.test("cli analyze: --format yaml writes a conda environment.yml atomically"
     const text = await Deno.readTextFile(out);
     assert.deepEqual(parse(text), {
       channels: ["conda-forge"],
-      dependencies: ["python=3.11", "numpy", "requests>=2", { pip: ["tqdm==4.66.0"] }],
+      dependencies: ["python=3.11", "numpy", "pip", "requests>=2", { pip: ["tqdm==4.66.0"] }],
     });
     assert.match(text, /^channels:\n {2}- conda-forge\ndependencies:\n/);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["environment.yml"]);

@@ -137,6 +137,7 @@ Deno.test("analyze: --pkg-mapping first, --extra-pkg added as given", async () =
     "python=3.11",
     "curl",
     "numpy>=1.20",
+    "pip",
     "wikipedia=1.4",
     { pip: ["requests==2.31.0", "tqdm"] },
   ]);
@@ -165,6 +166,7 @@ Deno.test("analyze: installed metadata pins conda and pip packages exactly", asy
     assert.deepEqual(r.spec.conda.dependencies, [
       "python=3.10",
       "numpy=1.26.4",
+      "pip",
       { pip: ["requests==2.31.0"] },
     ]);
     assert.equal(record(r.imports, "numpy").version, "1.26.4");
@@ -265,6 +267,7 @@ Deno.test("analyze: notebooks (magics, %%bash, %%time, %%writefile, !pip install
     "matplotlib",
     "numpy",
     "pandas",
+    "pip",
     "requests",
     { pip: ["seaborn==0.13.2"] },
   ]);
@@ -288,6 +291,7 @@ Deno.test("analyze: PEP 723 dependencies and requires-python are used as given",
     assert.deepEqual(r.spec.conda.dependencies, [
       "python>=3.10",
       "numpy",
+      "pip",
       { pip: ["PyYAML>=6", "requests<3"] },
     ]);
     assert.equal(record(r.imports, "yaml").package, "PyYAML");

@@ -82,7 +82,13 @@ export function buildSpec(
     ...normalizeSpecs(conda).filter((s) => specName(s) !== "python"),
   ];
   const pipList = normalizeSpecs(pip);
-  if (pipList.length > 0) deps.push({ pip: pipList });
+  if (pipList.length > 0) {
+    // pip requirements are installed with the environment's own pip: make sure it has one.
+    if (!deps.some((d) => typeof d === "string" && specName(d) === "pip")) {
+      deps.splice(1, deps.length - 1, ...normalizeSpecs([...deps.slice(1) as string[], "pip"]));
+    }
+    deps.push({ pip: pipList });
+  }
   const spec: PonchoSpec = { conda: { channels: ["conda-forge"], dependencies: deps } };
   if (imports) spec.imports = imports;
   return spec;

@@ -12,7 +12,14 @@ Deno.test("spec_out: dependencies sorted and de-duplicated, python first, pip la
   assert.deepEqual(spec, {
     conda: {
       channels: ["conda-forge"],
-      dependencies: ["python=3.11", "attrs", "numpy=1.26.4", "scipy", { pip: ["aa", "zz==1"] }],
+      dependencies: [
+        "python=3.11",
+        "attrs",
+        "numpy=1.26.4",
+        "pip",
+        "scipy",
+        { pip: ["aa", "zz==1"] },
+      ],
     },
   });
   assert.deepEqual(buildSpec("python>=3.10", [], []).conda.dependencies, ["python>=3.10"]);
@@ -31,7 +38,7 @@ Deno.test("spec_out: JSON and environment.yml rendering", () => {
   const yml = renderSpec(spec, "yaml");
   assert.equal(
     yml,
-    "channels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy\n  - pip:\n" +
+    "channels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy\n  - pip\n  - pip:\n" +
       "      - foo==1.0\n",
   );
   const explained = buildSpec("python=3.11", [], [], [
