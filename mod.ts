@@ -19,9 +19,11 @@ export type { AnalyzeOptions, AnalyzeResult } from "./lib/analyze/analyze.ts";
 export { renderSpec } from "./lib/analyze/spec_out.ts";
 export type { Dependency, ExplainRecord, PonchoSpec, SpecFormat } from "./lib/analyze/spec_out.ts";
 export { classifyStdlib, STDLIB_VERSIONS } from "./lib/analyze/stdlib.ts";
+export type { StdlibInfo } from "./lib/analyze/stdlib.ts";
 export { BUILTIN_MAPPING } from "./lib/analyze/mapping.ts";
 export { scanImports } from "./lib/analyze/scan.ts";
 export { decodePythonSource } from "./lib/analyze/decode.ts";
+export type { DecodedSource } from "./lib/analyze/decode.ts";
 export type { ImportRecord, ScanResult } from "./lib/analyze/types.ts";
 
 export { parseSpec, readSpec } from "./lib/spec/parse.ts";
@@ -42,5 +44,19 @@ export { VERSION } from "./lib/version.ts";
 
 export { defaultStoreRoot, ensureStore, storeLayout } from "./store/layout.ts";
 export type { StoreLayout } from "./store/layout.ts";
-export { acquireLock, tryLock, withLock } from "./store/lock.ts";
+export { acquireLock, LockTimeoutError, tryLock, withLock } from "./store/lock.ts";
+export type { HeldLock, LockOptions } from "./store/lock.ts";
+export type { IndexEntry, IndexRecord } from "./store/index.ts";
 export type { EnvManifest, RelocationRecord } from "./lib/env/manifest.ts";
+
+export { createEnvironment, createEnvironment as create, withChannels } from "./lib/create.ts";
+export type { CreatedPackage, CreateOptions, CreateResult } from "./lib/create.ts";
+export { runEnvironment, runEnvironment as run } from "./lib/run.ts";
+export type { RunEnvOptions } from "./lib/run.ts";
+export { resolveAutoSpec } from "./lib/auto.ts";
+export type { AutoSpec, AutoSpecOptions } from "./lib/auto.ts";
+export { formatSize, gc, listEnvs, parseSize } from "./store/gc.ts";
+export type { GcOptions, GcResult, StoreEntry } from "./store/gc.ts";
+export { packPrefix } from "./lib/env/pack.ts";
+export type { PackOptions, PackResult, PristineFile } from "./lib/env/pack.ts";
+export { MANIFEST_FORMAT, MANIFEST_PATH } from "./lib/env/manifest.ts";

@@ -9,7 +9,7 @@ import { type OptionSpec, parseArgs } from "./args.ts";
 import { defaultStoreRoot, storeLayout } from "../store/layout.ts";
 import { formatSize, gc, listEnvs, parseSize } from "../store/gc.ts";
 import { storeSlot } from "../store/envs.ts";
-import { absolutePath, archiveId } from "./run.ts";
+import { absolutePath, archiveId } from "../lib/run.ts";
 
 const HELP = `Usage: poncho store <command> [options]
 

@@ -26,6 +26,8 @@ export class PonchoError extends Error {
   /** The process exit code the CLI uses for this error. */
   readonly exitCode: number;
   /**
+   * Creates an error with a message and an exit code.
+   *
    * @param message One line naming the file, field or option and what to do.
    * @param exitCode The exit code (see the module documentation).
    * @param options Standard error options (`cause`).
@@ -39,7 +41,12 @@ export class PonchoError extends Error {
 
 /** Invalid usage: a bad option, argument or spec field (exit 1). */
 export class UsageError extends PonchoError {
-  /** @param message One line naming what is wrong and what to do. */
+  /**
+   * Creates a usage error (exit 1).
+   *
+   * @param message One line naming what is wrong and what to do.
+   * @param options Standard error options (`cause`).
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, EXIT_USAGE, options);
     this.name = "UsageError";
@@ -48,7 +55,12 @@ export class UsageError extends PonchoError {
 
 /** A missing or unreadable input (exit 2). */
 export class NotFoundError extends PonchoError {
-  /** @param message One line naming the missing input. */
+  /**
+   * Creates a not-found error (exit 2).
+   *
+   * @param message One line naming the missing input.
+   * @param options Standard error options (`cause`).
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, EXIT_NOT_FOUND, options);
     this.name = "NotFoundError";

@@ -50,17 +50,22 @@ export interface HeldLock extends Disposable {
 
 /** The error thrown when a lock is not obtained in time (exit code 3). */
 export class LockTimeoutError extends PonchoError {
+  /** The lock file. */
+  readonly path: string;
   /**
+   * Creates the error for a lock not obtained within `timeoutMs`.
+   *
    * @param path The lock file.
    * @param what What the lock protects.
    * @param timeoutMs How long was waited.
    */
-  constructor(readonly path: string, what: string, timeoutMs: number) {
+  constructor(path: string, what: string, timeoutMs: number) {
     super(
       `could not lock ${what} within ${timeoutMs / 1000} s (lock file ${path}); ` +
         `another process holds it: wait, or raise --wait-for-lock`,
       EXIT_FAILED,
     );
+    this.path = path;
     this.name = "LockTimeoutError";
   }
 }
