@@ -136,9 +136,15 @@ async function sha256File(path: string): Promise<string> {
   return h.digest("hex");
 }
 
-/** Reporter for steps: verbose lines, or nothing. */
+/** Reporter for details: lines on stderr with `verbose`, else nothing. */
 function reporter(opts: CreateOptions): (line: string) => void {
   return opts.verbose && !opts.quiet ? (l) => console.error(`poncho create: ${l}`) : () => {};
+}
+
+/** Reporter for the main steps: shown with `verbose`, or on a terminal unless `quiet`. */
+function stepper(opts: CreateOptions): (line: string) => void {
+  const show = !opts.quiet && (opts.verbose || Deno.stderr.isTerminal());
+  return show ? (l) => console.error(`poncho create: ${l}`) : () => {};
 }
 
 /**
@@ -199,7 +205,8 @@ async function installNative(
   const { linkPackage } = await import("./conda/link.ts");
   const { writeHistory, writeMetaRecord } = await import("./conda/meta.ts");
 
-  log(`solving ${spec.conda.join(", ")} for ${platform}`);
+  const step = stepper(opts);
+  step(`solving ${spec.conda.join(", ")} for ${platform}`);
   const records = await solve(spec.conda, {
     channels: spec.channels,
     platform,
@@ -207,7 +214,7 @@ async function installNative(
     offline: opts.offline,
     log,
   });
-  log(`solved: ${records.map((r) => `${r.name}-${r.version}-${r.build}`).join(", ")}`);
+  step(`solved: ${records.map((r) => `${r.name}-${r.version}-${r.build}`).join(", ")}`);
   const fetched = await fetchPackages(records, {
     layout,
     offline: opts.offline,
@@ -222,6 +229,7 @@ async function installNative(
     if (name) requested.set(name, s);
   }
   await Deno.mkdir(join(prefix, "conda-meta"), { recursive: true });
+  step(`linking ${fetched.length} packages`);
   for (const { item: r, path } of fetched) {
     const sha = r.sha256 ?? await sha256File(path);
     const dir = await extractPackageToCache(layout, path, sha);
@@ -398,7 +406,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
       try {
         const packages = await installAll(spec, buildPrefix, platform, layout, opts);
         const envId = envIdentity(hash, packages, spec);
-        log(`packing ${cachedArchive}`);
+        stepper(opts)(`packing ${cachedArchive}`);
         await packPrefix({
           prefix: buildPrefix,
           output: cachedArchive,

@@ -398,3 +398,40 @@ Deno.test({
     }
   },
 });
+
+const condaExe = ["micromamba", "mamba", "conda"].map((name) => {
+  const o = new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "piped" })
+    .outputSync();
+  return o.success ? new TextDecoder().decode(o.stdout).trim() : "";
+}).find((p) => p !== "");
+if (!condaExe) console.log("--conda-exe test skipped: no micromamba, mamba or conda on PATH");
+
+Deno.test({
+  name: "--conda-exe delegates solve and install, then packs a relocatable archive the same way",
+  ignore: ignore || !condaExe,
+  async fn() {
+    const { ch, dir } = await setup();
+    try {
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
+      const archive = join(dir, "env.tar.zst");
+      const res = await poncho([
+        "create",
+        "-q",
+        "--conda-exe",
+        condaExe!,
+        "--store",
+        join(dir, "store"),
+        spec,
+        archive,
+      ]);
+      assert.equal(res.code, 0, res.stderr);
+      const target = join(dir, "moved");
+      const hello = await poncho(["run", "-u", target, "-e", archive, "--", "hello"]);
+      assert.equal(hello.code, 0, hello.stderr);
+      assert.ok(hello.stdout.includes(`prefix: ${target}`), hello.stdout);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
