@@ -72,14 +72,14 @@ export function parseArgs(
       const eq = arg.indexOf("=");
       const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
       const spec = byLong.get(name);
-      if (!spec) throw new UsageError(`${command}: unknown option --${name} (see --help)`);
+      if (!spec) throw new UsageError(`unknown option --${name} (see --help)`);
       if (spec.type === "boolean") {
-        if (eq >= 0) throw new UsageError(`${command}: option --${name} takes no value`);
+        if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
         set(spec, true);
       } else {
         const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
         if (value === undefined) {
-          throw new UsageError(`${command}: option --${name} needs a value`);
+          throw new UsageError(`option --${name} needs a value`);
         }
         set(spec, value);
       }
@@ -90,7 +90,7 @@ export function parseArgs(
       for (let j = 1; j < arg.length; j++) {
         const letter = arg[j];
         const spec = byShort.get(letter);
-        if (!spec) throw new UsageError(`${command}: unknown option -${letter} (see --help)`);
+        if (!spec) throw new UsageError(`unknown option -${letter} (see --help)`);
         if (spec.type === "boolean") {
           set(spec, true);
           continue;
@@ -98,7 +98,7 @@ export function parseArgs(
         const inline = arg.slice(j + 1);
         const value = inline.length > 0 ? inline : args[++i];
         if (value === undefined) {
-          throw new UsageError(`${command}: option -${letter} needs a value`);
+          throw new UsageError(`option -${letter} needs a value`);
         }
         set(spec, value);
         break;

@@ -89,7 +89,10 @@ export async function main(args: string[], argv0?: string): Promise<number> {
     return await (await loadHandler())(rest);
   } catch (err) {
     if (err instanceof PonchoError) {
-      console.error(`poncho ${cmd}: ${errorLine(err)}`);
+      // One line names the problem; a multi-line explanation (the solver's) follows, indented.
+      const [head, ...detail] = err.message.trim().split("\n");
+      console.error(`poncho ${cmd}: ${errorLine(head)}`);
+      for (const line of detail) if (line.trim()) console.error(`  ${line.trimEnd()}`);
       return err.exitCode;
     }
     console.error(`poncho ${cmd}: internal error: ${errorLine(err)}`);

@@ -20,7 +20,7 @@ import type { EnvSpec } from "./spec/types.ts";
 import { defaultStoreRoot, ensureStore, type StoreLayout } from "../store/layout.ts";
 import { withLock } from "../store/lock.ts";
 import { compressionFromPath, readFileChunks } from "./archive/compress.ts";
-import { condaPlatform } from "./conda/platform.ts";
+import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
 import { packPrefix, type PristineFile } from "./env/pack.ts";
 
@@ -98,11 +98,28 @@ export function withChannels(spec: EnvSpec, channels: string[] = []): EnvSpec {
 
 /** Archive extension of an output path, validated. */
 function archiveExt(output: string): string {
-  const c = compressionFromPath(output);
-  if (c === "bz2") {
-    throw new UsageError(`output ${output}: .tar.bz2 is not written; use .tar.zst or .tar.gz`);
+  const m = output.match(/\.(tar\.zst|tar\.gz|tgz|tar)$/);
+  if (!m) {
+    throw new UsageError(
+      `output ${output}: name it .tar.zst (recommended), .tar.gz, .tgz or .tar to choose the format`,
+    );
   }
-  return c === "zst" ? ".tar.zst" : c === "gz" ? ".tar.gz" : ".tar";
+  return m[1] === "tar.zst" ? ".tar.zst" : m[1] === "tar" ? ".tar" : ".tar.gz";
+}
+
+/** Checks, before any work, that `output` can be written: its directory exists and is one. */
+async function checkOutputDir(output: string): Promise<void> {
+  const dir = dirname(output);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    throw new UsageError(`output ${output}: directory ${dir} does not exist`);
+  }
+  if (!info.isDirectory) throw new UsageError(`output ${output}: ${dir} is not a directory`);
+  if ((await Deno.lstat(output).catch(() => null))?.isDirectory) {
+    throw new UsageError(`output ${output} is a directory; give a file name such as env.tar.zst`);
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -335,7 +352,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   if (opts.cacheOnly ? (opts.output || opts.prefix) : !opts.output === !opts.prefix) {
     throw new UsageError("give either an output archive or --prefix DIR");
   }
-  const platform = opts.platform ?? condaPlatform();
+  const platform = opts.platform ? parsePlatform(opts.platform) : condaPlatform();
   const spec = withChannels(opts.spec, opts.channels);
   const canonical: CanonicalSpec = canonicalSpec(spec, platform);
   const hash = specHash(canonical);
@@ -373,9 +390,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
 
   const output = opts.output ? resolve(opts.output) : undefined;
   const ext = output ? archiveExt(output) : ".tar.zst";
-  if (output && !(await exists(dirname(output)))) {
-    throw new UsageError(`output ${output}: directory ${dirname(output)} does not exist`);
-  }
+  if (output) await checkOutputDir(output);
   const cachedArchive = join(layout.archives, `${hash}${ext}`);
   const result = (cached: boolean, packages: CreatedPackage[] = [], envId?: string) => ({
     specHash: hash,
@@ -398,6 +413,12 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
     join(layout.locks, `create-${hash}.lock`),
     async () => {
       if (!opts.force && await exists(cachedArchive)) return null; // built by another process meanwhile
+      // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
+      for (const e of Deno.readDirSync(layout.tmp)) {
+        if (e.name.startsWith(`b-${hash.slice(0, 12)}-`)) {
+          await Deno.remove(join(layout.tmp, e.name), { recursive: true }).catch(() => {});
+        }
+      }
       const buildPrefix = join(
         layout.tmp,
         `b-${hash.slice(0, 12)}-${crypto.randomUUID().slice(0, 6)}`,

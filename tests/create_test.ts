@@ -435,3 +435,84 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a create killed mid-build leaves no archive; the next create cleans its build dir",
+  ignore,
+  async fn() {
+    const { ch, dir } = await setup();
+    try {
+      const store = join(dir, "store");
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(spec, specText(ch.url, FULL));
+      const out = join(dir, "env.tar.zst");
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          "--no-check",
+          MAIN,
+          "create",
+          "-q",
+          "--store",
+          store,
+          spec,
+          out,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      const tmp = join(store, "v1", "tmp");
+      const deadline = Date.now() + 30_000;
+      while (!listDir(tmp).some((n) => n.startsWith("b-")) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.ok(listDir(tmp).some((n) => n.startsWith("b-")), "the build started");
+      child.kill("SIGKILL");
+      await child.status;
+      assert.deepEqual(
+        listDir(join(store, "v1", "archives")).filter((n) => !n.startsWith(".")),
+        [],
+      );
+      assert.ok(!listDir(dir).includes("env.tar.zst"));
+      const again = await poncho(["create", "-q", "--store", store, spec, out]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(listDir(tmp), []);
+      assert.equal(listDir(join(store, "v1", "archives")).length, 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "create checks the output and platform before any work",
+  ignore,
+  async fn() {
+    const { ch, dir } = await setup();
+    try {
+      const store = join(dir, "store");
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
+      await Deno.writeTextFile(join(dir, "afile"), "");
+      for (
+        const [args, re] of [
+          [[spec, join(dir, "afile", "x.tar.zst")], /afile is not a directory/],
+          [[spec, join(dir, "nodir", "x.tar.zst")], /does not exist/],
+          [[spec, join(dir, "x.zip")], /name it \.tar\.zst/],
+          [[spec, join(dir, "x.tar.bz2")], /name it \.tar\.zst/],
+          [["--platform", "win-99", spec, join(dir, "x.tar.zst")], /unknown platform "win-99"/],
+        ] as [string[], RegExp][]
+      ) {
+        const r = await poncho(["create", "--store", store, ...args]);
+        assert.equal(r.code, 1, `${args}: ${r.stderr}`);
+        assert.match(r.stderr, re);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      }
+      assert.deepEqual(listDir(join(store, "v1", "downloads")), []); // nothing was fetched
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -13,9 +13,9 @@
 import * as zlib from "node:zlib";
 import { PonchoError, UsageError } from "../errors.ts";
 import { bz2Decompress } from "./bz2.ts";
+import { codecError, decompressZlib, readFileChunks } from "./codec.ts";
 import { throughNode } from "./node_stream.ts";
 import { readTar, type TarHeader } from "./tar.ts";
-import { zstdDecompress } from "./zstd.ts";
 
 /** A supported compression. */
 export type Compression = "zst" | "gz" | "bz2" | "none";
@@ -41,42 +41,7 @@ export function compressionFromPath(path: string): Compression {
   );
 }
 
-/** Default read size for {@link readFileChunks}. */
-export const READ_CHUNK = 1 << 20;
-
-/**
- * Streams a file's bytes in fresh `chunkSize` buffers (the consumer may keep
- * them). A missing file is a {@link NotFoundError}-style error naming it.
- */
-export async function* readFileChunks(
-  path: string,
-  chunkSize: number = READ_CHUNK,
-): AsyncGenerator<Uint8Array> {
-  let f: Deno.FsFile;
-  try {
-    f = await Deno.open(path, { read: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new PonchoError(`${path} does not exist`, 2, { cause: e });
-    }
-    throw new PonchoError(`cannot open ${path}: ${(e as Error).message}`, 2, { cause: e });
-  }
-  try {
-    while (true) {
-      const buf = new Uint8Array(chunkSize);
-      let filled = 0;
-      while (filled < chunkSize) {
-        const n = await f.read(buf.subarray(filled));
-        if (n === null) break;
-        filled += n;
-      }
-      if (filled > 0) yield filled === chunkSize ? buf : buf.subarray(0, filled);
-      if (filled < chunkSize) return;
-    }
-  } finally {
-    f.close();
-  }
-}
+export { READ_CHUNK, readFileChunks } from "./codec.ts";
 
 /**
  * Writes a byte stream to `path` (created or truncated, mode 0o644). The
@@ -104,13 +69,8 @@ export function decompress(
 ): AsyncIterable<Uint8Array> {
   switch (compression) {
     case "zst":
-      return zstdDecompress(source, name);
     case "gz":
-      return throughNode(
-        source,
-        zlib.createGunzip({ chunkSize: 256 * 1024 }),
-        (e) => codecError(name, "gzip", e),
-      );
+      return decompressZlib(source, compression, name);
     case "bz2":
       return bz2Decompress(source, name);
     case "none":
@@ -161,20 +121,117 @@ export function compress(
   }
 }
 
-function codecError(name: string, format: string, e: unknown): PonchoError {
-  if (e instanceof PonchoError) return e;
-  const msg = e instanceof Error ? e.message : String(e);
-  const cut = /unexpected end|truncat/i.test(msg);
-  return new PonchoError(
-    cut
-      ? `${name} is truncated (${format} data ends early); re-create it`
-      : `${name} is not valid ${format} data: ${msg}`,
-  );
+/**
+ * Compressed files at least this large are decompressed in a worker by
+ * {@link openDecompressed} (below it, starting the worker costs more than the
+ * overlap gains).
+ */
+export const WORKER_MIN_BYTES = 4 << 20;
+
+/**
+ * Streams a compressed archive file decompressed, compression chosen by its
+ * name. zstd and gzip files of at least {@link WORKER_MIN_BYTES} are
+ * decompressed in a worker ({@link decompressFileInWorker}), so that
+ * decompression and the consumer's work (writing files) use two cores.
+ */
+export function openDecompressed(path: string): AsyncIterable<Uint8Array> {
+  const compression = compressionFromPath(path);
+  if (compression === "zst" || compression === "gz") {
+    let size = 0;
+    try {
+      size = Deno.statSync(path).size;
+    } catch { /* reported by readFileChunks */ }
+    if (size >= WORKER_MIN_BYTES) return decompressFileInWorker(path, compression, path);
+  }
+  return decompress(readFileChunks(path), compression, path);
 }
 
-/** Streams a compressed archive file decompressed, compression chosen by its name. */
-export function openDecompressed(path: string): AsyncIterable<Uint8Array> {
-  return decompress(readFileChunks(path), compressionFromPath(path), path);
+/** Size of the buffers the decompression worker posts. */
+const WORKER_BATCH = 1 << 20;
+/** Most decompressed bytes the worker runs ahead of the consumer. */
+const WORKER_WINDOW = 16 << 20;
+
+/**
+ * Streams a zstd or gzip file decompressed by a worker thread: the worker
+ * reads and decodes the file and transfers 1 MiB buffers (fresh ones; the
+ * consumer may keep them), running at most 16 MiB ahead of the consumer.
+ * Errors are the same {@link PonchoError}s as in-process decompression gives.
+ * Stopping early terminates the worker. When the worker cannot be started
+ * (no worker support), decompresses in-process instead. `name` appears in
+ * error messages.
+ */
+export async function* decompressFileInWorker(
+  path: string,
+  compression: "zst" | "gz",
+  name = path,
+): AsyncGenerator<Uint8Array> {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./decompress_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+  } catch {
+    yield* decompress(readFileChunks(path), compression, name);
+    return;
+  }
+  const queue: Uint8Array[] = [];
+  let ended = false;
+  let started = false;
+  let failure: Error | undefined;
+  let broken = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  worker.onmessage = (e: MessageEvent) => {
+    const msg = e.data;
+    started = true;
+    if (msg.type === "data") queue.push(new Uint8Array(msg.buffer, 0, msg.length));
+    else if (msg.type === "end") ended = true;
+    else if (msg.type === "error") {
+      failure ??= msg.exitCode === undefined
+        ? new Error(msg.message)
+        : new PonchoError(msg.message, msg.exitCode);
+    }
+    notify();
+  };
+  worker.onerror = (e: ErrorEvent) => {
+    e.preventDefault();
+    broken = true;
+    failure ??= new PonchoError(`cannot decompress ${name}: ${e.message}`);
+    notify();
+  };
+  worker.postMessage({
+    type: "start",
+    path,
+    compression,
+    name,
+    batch: WORKER_BATCH,
+    window: WORKER_WINDOW,
+  });
+  try {
+    while (true) {
+      if (queue.length) {
+        const chunk = queue.shift()!;
+        worker.postMessage({ type: "ack", bytes: chunk.length });
+        yield chunk;
+        continue;
+      }
+      if (failure) break;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    worker.terminate();
+  }
+  // The worker itself failed (it could not load): fall back when nothing was produced.
+  if (broken && !started) {
+    yield* decompress(readFileChunks(path), compression, name);
+    return;
+  }
+  throw failure;
 }
 
 /** The first member of an archive with its body. */

@@ -206,14 +206,24 @@ export function specFromDocument(doc: unknown, file: string): EnvSpec {
     (root.channels !== undefined && root.conda === undefined);
   if (isYml) {
     // conda environment.yml
-    r.keys(root, ["name", "channels", "dependencies", "prefix", "variables", "git", "http"], "");
+    r.keys(root, [
+      "name",
+      "channels",
+      "dependencies",
+      "prefix",
+      "variables",
+      "git",
+      "http",
+      "imports",
+    ], "");
     if (root.name !== undefined) spec.name = r.string(root.name, "name");
     if (root.channels !== undefined) spec.channels = r.strings(root.channels, "channels");
     if (root.dependencies !== undefined) {
       parseDependencies(r, r.array(root.dependencies, "dependencies"), "dependencies", spec);
     }
   } else {
-    r.keys(root, ["conda", "pip", "git", "http"], "");
+    // `imports` is what `poncho analyze --explain` adds: a report, ignored here.
+    r.keys(root, ["conda", "pip", "git", "http", "imports"], "");
     if (root.conda !== undefined) {
       const conda = r.object(root.conda, "conda");
       r.keys(conda, ["channels", "dependencies", "packages"], "conda");

@@ -129,3 +129,13 @@ Deno.test("specToJson round-trips", async () => {
   const again = await parseSpec(specToJson(s), "again.json");
   assert.deepEqual(again, s);
 });
+
+Deno.test("the explain report of poncho analyze (imports) is accepted and ignored", async () => {
+  const json = await parseSpec(
+    '{"conda": {"dependencies": ["numpy"]}, "imports": [{"module": "numpy"}]}',
+    "explained.json",
+  );
+  assert.deepEqual(json.conda, ["numpy"]);
+  const yml = await parseSpec("dependencies:\n  - numpy\nimports:\n  - module: numpy\n", "e.yml");
+  assert.deepEqual(yml.conda, ["numpy"]);
+});
