@@ -85,24 +85,26 @@ export async function compileCommand(args: string[]): Promise<number> {
   if (!output.startsWith("/")) output = `${Deno.cwd()}/${output}`;
 
   const denort = Deno.env.get("DENORT_BIN");
-  if (!denort) {
-    console.error(
-      `poncho compile: DENORT_BIN is not set; deno compile would download denort ${Deno.version.deno} from dl.deno.land, ` +
-        "which is not possible here: set DENORT_BIN to a local denort binary of that version",
-    );
-    return EXIT_FAILED;
+  if (denort) {
+    const st = await Deno.stat(denort).catch(() => undefined);
+    if (!st?.isFile) throw new NotFoundError(`DENORT_BIN=${denort} is not a file`);
   }
-  const st = await Deno.stat(denort).catch(() => undefined);
-  if (!st?.isFile) throw new NotFoundError(`DENORT_BIN=${denort} is not a file`);
-
   await Deno.mkdir(output.replace(/\/[^/]*$/, "") || "/", { recursive: true });
   const out = await new Deno.Command(Deno.execPath(), {
     args: await compileArgs(output),
     cwd: REPO_ROOT,
     stdout: "inherit",
     stderr: "piped",
-    env: { DENORT_BIN: denort },
+    env: denort ? { DENORT_BIN: denort } : {},
   }).output();
+  if (!out.success && !denort) {
+    // Without DENORT_BIN, deno compile downloads denort; where that is impossible, say what to do.
+    console.error(
+      `poncho compile: deno compile could not get denort ${Deno.version.deno} (no network?); ` +
+        "set DENORT_BIN to a local denort binary of that version",
+    );
+    return EXIT_FAILED;
+  }
   if (!out.success) {
     // deno prints ANSI colours and a backtrace; keep the first error line.
     // deno-lint-ignore no-control-regex
@@ -115,7 +117,9 @@ export async function compileCommand(args: string[]): Promise<number> {
   if (!new TextDecoder().decode(probe.stdout).startsWith("poncho ")) {
     await Deno.remove(output).catch(() => {});
     throw new PonchoError(
-      `the built binary does not run poncho (is DENORT_BIN=${denort} a denort, not the deno CLI?)`,
+      `the built binary does not run poncho (is DENORT_BIN=${
+        denort ?? "(unset)"
+      } a denort, not the deno CLI?)`,
     );
   }
   console.log(`poncho compile: wrote ${output}`);

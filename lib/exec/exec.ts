@@ -50,6 +50,11 @@ const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
   SIGSYS: 31,
 };
 
+/** The exit status of a process that died of `signal`: 128+N (N its Linux number). */
+export function signalExitCode(signal: Deno.Signal): number {
+  return 128 + (SIGNAL_NUMBERS[signal] ?? 0);
+}
+
 /** What to run. */
 export interface ExecOptions {
   /** Absolute path of the environment. */
@@ -145,7 +150,7 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
     }
     for (const signal of pending) child.kill(signal);
     const status = await child.status;
-    if (status.signal) return 128 + (SIGNAL_NUMBERS[status.signal] ?? 0);
+    if (status.signal) return signalExitCode(status.signal);
     return status.code;
   } finally {
     for (const { signal, handler } of forward) Deno.removeSignalListener(signal, handler);
