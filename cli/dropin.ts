@@ -29,6 +29,8 @@
  * @module
  */
 
+import { UsageError } from "../lib/errors.ts";
+
 /** CCTools command names and the poncho subcommands they map to. */
 export const DROPIN_COMMANDS: Readonly<Record<string, string>> = {
   poncho_package_analyze: "analyze",
@@ -128,4 +130,32 @@ export async function writeLaunchers(binDir: string, ponchoCommand: string[]): P
     written.push(path);
   }
   return written;
+}
+
+const DROPIN_HELP = `Usage: poncho dropin <bin-dir>
+
+Writes poncho_package_analyze, poncho_package_create and poncho_package_run
+launchers into <bin-dir> (created if needed). Put <bin-dir> first on PATH and
+existing CCTools workflows (Work Queue, TaskVine, Makeflow) use Poncho unchanged.
+`;
+
+/** The command that runs this Poncho: the compiled binary, or Deno with `cli/main.ts`. */
+export function selfCommand(): string[] {
+  const exe = Deno.execPath();
+  if (!/\/deno$/.test(exe)) return [exe];
+  return [exe, "run", "-A", "--quiet", new URL("./main.ts", import.meta.url).pathname];
+}
+
+/** `poncho dropin <bin-dir>`: writes the CCTools launchers; returns the exit code. */
+export async function dropinCommand(args: string[]): Promise<number> {
+  if (args.includes("-h") || args.includes("--help")) {
+    console.log(DROPIN_HELP);
+    return 0;
+  }
+  if (args.length !== 1 || args[0].startsWith("-")) {
+    throw new UsageError(`expected one argument, the directory for the launchers (see --help)`);
+  }
+  await Deno.mkdir(args[0], { recursive: true });
+  for (const path of await writeLaunchers(args[0], selfCommand())) console.log(path);
+  return 0;
 }

@@ -19,6 +19,7 @@ Usage:
   poncho create [options] <spec> <output>       spec -> relocatable environment archive
   poncho run [options] -e <env> [--] cmd ...    run a command inside an environment
   poncho store list|gc|path                     inspect and clean the environment store
+  poncho dropin <bin-dir>                       write CCTools' poncho_package_* launchers
 
 Options:
   -h, --help      show this help (also: poncho <command> --help)
@@ -47,6 +48,7 @@ const COMMANDS: Record<string, () => Promise<Handler>> = {
   create: async () => (await load<typeof import("./create.ts")>("./create.ts")).createCommand,
   run: async () => (await load<typeof import("./run.ts")>("./run.ts")).runCommand,
   store: async () => (await load<typeof import("./store.ts")>("./store.ts")).storeCommand,
+  dropin: async () => (await load<typeof import("./dropin.ts")>("./dropin.ts")).dropinCommand,
 };
 
 const ALIASES: Record<string, string> = {

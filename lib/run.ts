@@ -21,9 +21,9 @@ import {
   unpackPrivate,
 } from "../store/envs.ts";
 import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
-import { deleteTree } from "../store/remove.ts";
-import { readMarker } from "../store/marker.ts";
-import { execInEnv } from "./exec/exec.ts";
+import { deleteTree, deleteTreeSync } from "../store/remove.ts";
+import { MARKER_PATH, readMarker } from "../store/marker.ts";
+import { execInEnv, FORWARDED_SIGNALS, signalExitCode } from "./exec/exec.ts";
 import { findActivateScripts } from "./exec/activate.ts";
 
 type UnpackModule = typeof import("./env/unpack.ts");
@@ -53,7 +53,10 @@ export interface RunEnvOptions {
   debug: boolean;
   /** The command and its arguments. */
   argv: string[];
-  /** What to record as the environment's source in the store index (default `environment`). */
+  /**
+   * What to record as the environment's source in the store index (default:
+   * `environment` as an absolute path).
+   */
   sourceLabel?: string;
 }
 
@@ -96,7 +99,37 @@ export async function archiveId(
   return id;
 }
 
-/** Runs `opts.argv` in the environment `opts.environment` (archive or directory). */
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the directory `dir` looks like an environment: it has a
+ * `conda-meta/` or a `bin/` directory, or a poncho manifest or state marker.
+ */
+export function looksLikeEnvironmentDir(dir: string): boolean {
+  return isDir(`${dir}/conda-meta`) || isDir(`${dir}/bin`) ||
+    isFile(`${dir}/.poncho/manifest.json`) || isFile(`${dir}/${MARKER_PATH}`);
+}
+
+/**
+ * Runs `opts.argv` in the environment `opts.environment` (archive or directory).
+ *
+ * @throws {NotFoundError} (exit 2) when the environment does not exist, or is
+ *   a directory that does not look like an environment.
+ */
 export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
   const log = opts.debug
     ? (msg: string) => console.error(`poncho run: ${msg}`)
@@ -113,11 +146,18 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
   let id: string;
   let build: Builder;
   if (info.isDirectory) {
+    if (!looksLikeEnvironmentDir(source)) {
+      throw new NotFoundError(
+        `environment directory ${opts.environment} is not an environment (no conda-meta/ or bin/ ` +
+          `directory, no poncho manifest); give an environment archive or directory ` +
+          `(-e/--environment)`,
+      );
+    }
     const ready = readMarker(source);
     if (ready && !opts.tmp && opts.unpackTo === undefined) {
       // An unpacked poncho environment: use it in place, under its shared lock.
       log(`using environment directory ${source} in place`);
-      return await runIn(dirSlot(source, ready.id), noBuild(source), opts, log);
+      return await runIn(dirSlot(source, ready.id), noBuild(source), opts, source, log);
     }
     const unpack = await loadUnpack();
     const manifest = await unpack.readDirManifest(source);
@@ -141,26 +181,68 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     };
   }
 
-  if (opts.tmp) {
-    const dir = await Deno.makeTempDir({ prefix: "poncho-run-" });
+  if (opts.tmp) return await runInTemp(build, source, id, opts, log);
+  const slot = opts.unpackTo !== undefined
+    ? dirSlot(absolutePath(opts.unpackTo), id)
+    : storeSlot(layout, id);
+  return await runIn(slot, build, opts, source, log);
+}
+
+/**
+ * `--tmp`: unpacks into a private temp dir, runs the command there and
+ * removes the dir after the command has exited. A SIGINT, SIGTERM, SIGHUP or
+ * SIGQUIT arriving before the command starts (during the unpack) removes the
+ * dir at once and exits with 128+N; once the command runs, `execInEnv`
+ * forwards signals to it and the dir is removed after it exits.
+ */
+async function runInTemp(
+  build: Builder,
+  source: string,
+  id: string,
+  opts: RunEnvOptions,
+  log: (msg: string) => void,
+): Promise<number> {
+  let dir: string | undefined;
+  let unpacking = true;
+  const listeners = FORWARDED_SIGNALS.map((signal) => {
+    const handler = () => {
+      if (!unpacking) return; // the command runs: execInEnv forwards the signal to it
+      // Synchronous, so no unpacking code runs (and writes) while the dir is removed.
+      if (dir !== undefined) {
+        try {
+          deleteTreeSync(dir);
+          log(`${signal} during the unpack: removed ${dir}`);
+        } catch (err) {
+          console.error(`poncho run: cannot remove ${dir}: ${(err as Error).message}`);
+        }
+      }
+      Deno.exit(signalExitCode(signal));
+    };
+    Deno.addSignalListener(signal, handler);
+    return { signal, handler };
+  });
+  try {
+    // Synchronous: a signal cannot arrive between the dir's creation and `dir` being set.
+    dir = Deno.makeTempDirSync({ prefix: "poncho-run-" });
     const prefix = `${dir}/env`;
     try {
       await Deno.mkdir(prefix);
       log(`unpacking into temp dir ${prefix}`);
       const marker = await unpackPrivate(prefix, build, source, id);
+      // No await between here and execInEnv's own signal listeners: no signal is lost.
+      unpacking = false;
       return await execInEnv({
         prefix,
         argv: opts.argv,
         activateScripts: marker.activateScripts,
       });
     } finally {
+      unpacking = false;
       await deleteTree(dir); // only after the command has exited
     }
+  } finally {
+    for (const { signal, handler } of listeners) Deno.removeSignalListener(signal, handler);
   }
-  const slot = opts.unpackTo !== undefined
-    ? dirSlot(absolutePath(opts.unpackTo), id)
-    : storeSlot(layout, id);
-  return await runIn(slot, build, opts, log);
 }
 
 function noBuild(dir: string): Builder {
@@ -173,11 +255,12 @@ async function runIn(
   slot: EnvSlot,
   build: Builder,
   opts: RunEnvOptions,
+  source: string,
   log: (msg: string) => void,
 ): Promise<number> {
   const opened = await openEnv(slot, build, {
     timeoutMs: opts.waitMs,
-    source: opts.sourceLabel ?? opts.environment,
+    source: opts.sourceLabel ?? source,
   });
   try {
     log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);

@@ -118,3 +118,33 @@ Deno.test("poncho_package_run runs a command without '--' in an environment dire
     assert.equal(text(none.stdout), "");
   });
 });
+
+Deno.test("poncho dropin DIR writes working launchers for users", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const made = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", MAIN, "dropin", `${dir}/bin`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(made.code, 0, text(made.stderr));
+    assert.equal(text(made.stdout).trim().split("\n").length, 3);
+    await Deno.writeTextFile(`${dir}/s.py`, "import zz_dropin_probe\n");
+    const out = await new Deno.Command("poncho_package_analyze", {
+      args: ["s.py", "-"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+      env: { PATH: `${dir}/bin:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` },
+    }).output();
+    assert.equal(out.code, 0, text(out.stderr));
+    assert.match(text(out.stdout), /zz_dropin_probe/);
+    const bad = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", MAIN, "dropin"],
+      stderr: "piped",
+    }).output();
+    assert.equal(bad.code, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -41,24 +41,28 @@ interface WorkerScope {
 }
 
 const scope = globalThis as unknown as WorkerScope;
+/** Smallest codec output buffer that is transferred rather than copied. */
+const MIN_TRANSFER = 64 * 1024;
 let outstanding = 0;
 let wake: (() => void) | undefined;
 
 async function run(start: StartMessage): Promise<void> {
   let buf = new Uint8Array(start.batch);
   let fill = 0;
+  const send = async (buffer: ArrayBufferLike, length: number) => {
+    outstanding += length;
+    scope.postMessage({ type: "data", buffer, length }, [buffer as ArrayBuffer]);
+    while (outstanding > start.window) await new Promise<void>((resolve) => (wake = resolve));
+  };
   const flush = async () => {
     if (fill === 0) return;
     const out = buf;
     const length = fill;
     buf = new Uint8Array(start.batch);
     fill = 0;
-    outstanding += length;
-    scope.postMessage({ type: "data", buffer: out.buffer, length }, [out.buffer]);
-    while (outstanding > start.window) await new Promise<void>((resolve) => (wake = resolve));
+    await send(out.buffer, length);
   };
-  const source = decompressZlib(readFileChunks(start.path), start.compression, start.name);
-  for await (const chunk of source) {
+  const copy = async (chunk: Uint8Array) => {
     let off = 0;
     while (off < chunk.length) {
       const take = Math.min(chunk.length - off, buf.length - fill);
@@ -67,7 +71,41 @@ async function run(start: StartMessage): Promise<void> {
       off += take;
       if (fill === buf.length) await flush();
     }
+  };
+  // The zlib stream emits views that fill its output buffer from the start and
+  // moves to a fresh buffer once one is full. A full buffer whose views all
+  // came here in order is sent as it is (transferred, not copied); anything
+  // else is copied into `buf`.
+  let views: Uint8Array[] = [];
+  let viewsEnd = 0;
+  const copyViews = async () => {
+    for (const v of views) await copy(v);
+    views = [];
+    viewsEnd = 0;
+  };
+  const source = decompressZlib(readFileChunks(start.path), start.compression, start.name);
+  for await (const chunk of source) {
+    if (views.length && (chunk.buffer !== views[0].buffer || chunk.byteOffset !== viewsEnd)) {
+      await copyViews();
+    }
+    const whole = chunk.buffer.byteLength;
+    if (
+      whole >= MIN_TRANSFER && chunk.byteOffset === viewsEnd &&
+      !(chunk.buffer instanceof SharedArrayBuffer)
+    ) {
+      views.push(chunk);
+      viewsEnd = chunk.byteOffset + chunk.length;
+      if (viewsEnd === whole) {
+        await flush();
+        views = [];
+        viewsEnd = 0;
+        await send(chunk.buffer, whole);
+      }
+    } else {
+      await copy(chunk);
+    }
   }
+  await copyViews();
   await flush();
   scope.postMessage({ type: "end" });
 }
