@@ -98,6 +98,7 @@ Deno.test("cli analyze: exit codes and one-line errors", async () => {
   const cases: [string[], number, RegExp][] = [
     [["shadow/main.py"], 1, /expected <source \.\.\.> <out>/],
     [["--bogus", "a.py", "-"], 1, /unknown option --bogus/],
+    [["--prefix", "/nonexistent-prefix", "a.py", "-"], 2, /--prefix \/nonexistent-prefix/],
     [["--format", "toml", "shadow", "-"], 1, /--format toml/],
     [[...FIXED, "--function", "nope", "conditional/app.py", "-"], 1, /--function nope/],
     [[...FIXED, "--pkg-mapping", "oops", "shadow", "-"], 1, /--pkg-mapping oops/],
@@ -110,6 +111,7 @@ Deno.test("cli analyze: exit codes and one-line errors", async () => {
     assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /^poncho analyze: (?!poncho)/, r.stderr); // named once
     assert.equal(r.stdout, "");
   }
 });

@@ -16,7 +16,7 @@ import { decodePythonSource } from "./decode.ts";
 import { scanImports } from "./scan.ts";
 import type { ImportRecord } from "./types.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { dirname } from "node:path";
+import { dirname, resolve as resolvePath } from "node:path";
 import { discoverSources, type SourceFile } from "./sources.ts";
 import { readNotebook } from "./notebook.ts";
 import { parseScriptMetadata, pythonSpecFromRequires } from "./pep723.ts";
@@ -142,6 +142,12 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   }
   if (options.python !== undefined) stdlibVersionFor(options.python);
   const cwd = options.cwd ?? Deno.cwd();
+  if (options.prefix !== undefined) {
+    const st = await Deno.stat(resolvePath(cwd, options.prefix)).catch(() => null);
+    if (!st?.isDirectory) {
+      throw new NotFoundError(`--prefix ${options.prefix}: no such environment directory`);
+    }
+  }
   const files = await discoverSources(options.sources, cwd);
 
   const installed = options.useInstalled === false

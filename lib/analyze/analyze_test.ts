@@ -343,3 +343,15 @@ Deno.test("analyze: --python is validated", async () => {
   const r = await run({ sources: ["shadow"], python: "3.15" });
   assert.match(r.warnings[0], /3\.15.*3\.14/);
 });
+
+Deno.test("analyze: a dangling b.py symlink in a tree is a warning with its path, the rest goes on", async () => {
+  const dir = await tempTree({ "a.py": "import numpy\n" });
+  try {
+    await Deno.symlink(`${dir}/missing-target.py`, `${dir}/b.py`);
+    const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
+    assert.ok(r.spec.conda.dependencies.includes("numpy"));
+    assert.ok(r.warnings.some((w) => w.includes("b.py")), r.warnings.join("\n"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

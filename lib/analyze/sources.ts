@@ -70,6 +70,11 @@ async function walk(dir: string, shown: string, out: SourceFile[]): Promise<void
         const st = await Deno.stat(abs);
         isFile = st.isFile; // symlinked files are followed, symlinked directories are not
       } catch {
+        // A dangling link named like a source: reading it fails with a warning naming it.
+        if (PY_FILE.test(e.name)) {
+          const kind = e.name.endsWith(".ipynb") ? "notebook" : "python";
+          out.push({ path, absPath: abs, kind, explicit: false, stdin: false });
+        }
         continue;
       }
       isDir = false;
