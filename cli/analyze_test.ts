@@ -100,6 +100,7 @@ Deno.test("cli analyze: exit codes and one-line errors", async () => {
     [["--bogus", "a.py", "-"], 1, /unknown option --bogus/],
     [["--prefix", "/nonexistent-prefix", "a.py", "-"], 2, /--prefix \/nonexistent-prefix/],
     [["--format", "toml", "shadow", "-"], 1, /--format toml/],
+    [["--extra-pkg", "numpy>>1", "shadow", "-"], 1, /--extra-pkg numpy>>1/],
     [[...FIXED, "--function", "nope", "conditional/app.py", "-"], 1, /--function nope/],
     [[...FIXED, "--pkg-mapping", "oops", "shadow", "-"], 1, /--pkg-mapping oops/],
     [["--python", "x.y", "shadow", "-"], 1, /--python x\.y/],

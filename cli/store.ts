@@ -7,7 +7,7 @@
 import { NotFoundError, UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs } from "./args.ts";
 import { defaultStoreRoot, storeLayout } from "../store/layout.ts";
-import { formatSize, gc, listEnvs, parseSize } from "../store/gc.ts";
+import { formatSize, gc, listEnvs, parseSize, type StoreEntry } from "../store/gc.ts";
 import { storeSlot } from "../store/envs.ts";
 import { absolutePath, archiveId } from "../lib/run.ts";
 
@@ -15,11 +15,13 @@ const HELP = `Usage: poncho store <command> [options]
 
 Commands:
   list [--json]                       environments: id, source, size, last used
-  gc [--older-than DAYS] [--max-size SIZE]
+  gc [--older-than DAYS] [--max-size SIZE] [--json]
                                       remove environments unused for DAYS days, then
                                       least recently used ones until the store is at
                                       most SIZE (e.g. 20G); environments in use by a
-                                      running 'poncho run' are never removed
+                                      running 'poncho run' are never removed. Always
+                                      sweeps leftovers of killed unpacks and builds
+                                      from tmp/ (only those no process works on)
   path <archive>                      the store path of an archive's environment
 
 Options:
@@ -51,7 +53,7 @@ export async function storeCommand(args: string[]): Promise<number> {
   const layout = storeLayout((options.store as string | undefined) ?? defaultStoreRoot());
   const allowed: Record<string, string[]> = {
     list: ["json"],
-    gc: ["older-than", "max-size"],
+    gc: ["older-than", "max-size", "json"],
     path: [],
   };
   if (!allowed[sub]) {
@@ -117,10 +119,30 @@ export async function storeCommand(args: string[]): Promise<number> {
         throw new UsageError(`--max-size '${options["max-size"]}' is not a size like 500M or 20G`);
       }
     }
-    if (olderThanDays === undefined && maxSize === undefined) {
-      throw new UsageError("poncho store gc: give --older-than DAYS and/or --max-size SIZE");
-    }
     const result = await gc(layout, { olderThanDays, maxSize });
+    if (options.json) {
+      const env = (e: StoreEntry) => ({ id: e.id, source: e.source, size: e.size, path: e.path });
+      console.log(JSON.stringify(
+        {
+          removed: result.removed.map(env),
+          skipped: result.skipped.map(env),
+          swept: result.swept,
+          freed: result.freed,
+        },
+        null,
+        2,
+      ));
+      return 0;
+    }
+    const why = {
+      unpack: "left by a killed unpack",
+      create: "left by a killed poncho create",
+      gc: "left by an interrupted gc",
+      stale: "no owner, older than a day",
+    };
+    for (const e of result.swept) {
+      console.log(`swept ${e.path} (${formatSize(e.size)}, ${why[e.kind]})`);
+    }
     for (const e of result.removed) {
       console.log(`removed ${e.id} (${formatSize(e.size)}, ${e.source})`);
     }

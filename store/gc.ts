@@ -5,14 +5,23 @@
  * without waiting: an environment that a running `poncho run` holds (shared
  * lock) or that is being unpacked (exclusive lock) is skipped.
  *
+ * `gc` also sweeps the leftovers of killed processes from `tmp/`: an
+ * unpack's `.poncho-tmp-<path-hash>-*` tree (owner: `locks/env-<id>.lock`),
+ * a `poncho create` build dir `b-<spec-hash>-*` (owner:
+ * `locks/create-<spec-hash>.lock`) and an interrupted removal `gc-<id>-*`
+ * (owner: `locks/env-<id>.lock`), each only while holding its owner's lock
+ * exclusively, taken without waiting; anything else (or one whose lock file
+ * cannot be found) only once it is older than a day.
+ *
  * @module
  */
 
 import type { StoreLayout } from "./layout.ts";
 import { type IndexEntry, readIndex, removeIndex } from "./index.ts";
 import { tryLock } from "./lock.ts";
-import { storeSlot } from "./envs.ts";
-import { discardTree } from "./remove.ts";
+import { ID_PATTERN, storeSlot } from "./envs.ts";
+import { deleteTree, discardTree } from "./remove.ts";
+import { sha256Hex } from "./index.ts";
 
 /** One environment of the store, as `poncho store list` shows it. */
 export interface StoreEntry extends IndexEntry {
@@ -28,7 +37,7 @@ export async function listEnvs(layout: StoreLayout): Promise<StoreEntry[]> {
     .sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
 }
 
-/** What to collect. With neither limit, nothing is removed. */
+/** What to collect. With neither limit, no environment is removed (leftovers are swept). */
 export interface GcOptions {
   /** Remove environments not used for this many days. */
   olderThanDays?: number;
@@ -36,6 +45,27 @@ export interface GcOptions {
   maxSize?: number;
   /** The current time (default: now). */
   now?: Date;
+  /**
+   * Sweep an entry of `tmp/` whose owner cannot be determined once it is
+   * older than this many days (default 1).
+   */
+  leftoverDays?: number;
+}
+
+/** A leftover of `tmp/` that {@link gc} removed. */
+export interface SweptLeftover {
+  /** Its name in `tmp/`. */
+  name: string;
+  /** Its absolute path. */
+  path: string;
+  /**
+   * What left it: `unpack` (a killed unpack), `create` (a killed `poncho
+   * create` build), `gc` (an interrupted removal) or `stale` (no owner
+   * found; older than `leftoverDays`).
+   */
+  kind: "unpack" | "create" | "gc" | "stale";
+  /** Bytes of regular files in it. */
+  size: number;
 }
 
 /** What {@link gc} did. */
@@ -44,7 +74,9 @@ export interface GcResult {
   removed: StoreEntry[];
   /** Environments that qualified but were in use (locked), so kept. */
   skipped: StoreEntry[];
-  /** Bytes freed. */
+  /** Leftovers of killed processes removed from `tmp/`. */
+  swept: SweptLeftover[];
+  /** Bytes freed (environments and leftovers). */
   freed: number;
 }
 
@@ -63,8 +95,120 @@ export async function removeEnv(layout: StoreLayout, id: string): Promise<boolea
   }
 }
 
-/** Removes environments by age and total size, skipping those in use. */
+async function readNames(dir: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}
+
+async function treeSize(path: string): Promise<number> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch {
+    return 0;
+  }
+  if (!info.isDirectory) return info.isFile ? info.size : 0;
+  let total = 0;
+  try {
+    for await (const e of Deno.readDir(path)) total += await treeSize(`${path}/${e.name}`);
+  } catch { /* unreadable or gone: count what was seen */ }
+  return total;
+}
+
+/**
+ * Removes the leftovers of killed processes from the store's `tmp/` (see
+ * the module documentation): an entry with a known owner only while that
+ * owner's lock is free (taken exclusively without waiting, held during the
+ * removal), any other entry once it is older than `leftoverDays` (default 1).
+ */
+export async function sweepLeftovers(
+  layout: StoreLayout,
+  options: { now?: Date; leftoverDays?: number } = {},
+): Promise<SweptLeftover[]> {
+  const now = (options.now ?? new Date()).getTime();
+  const maxAge = (options.leftoverDays ?? 1) * 86_400_000;
+  const names = await readNames(layout.tmp);
+  if (names.length === 0) return [];
+  const lockNames = await readNames(layout.locks);
+  // An unpack's temp tree is named by a hash of its final path, envs/<id>.
+  const envByPathHash = new Map<string, string>();
+  const envIds = new Set<string>();
+  const createHashes: string[] = [];
+  for (const lock of lockNames) {
+    const env = /^env-(.+)\.lock$/.exec(lock);
+    if (env && ID_PATTERN.test(env[1])) {
+      envIds.add(env[1]);
+      const hash = (await sha256Hex(storeSlot(layout, env[1]).path)).slice(0, 16);
+      envByPathHash.set(hash, env[1]);
+    }
+    const create = /^create-([0-9a-f]+)\.lock$/.exec(lock);
+    if (create) createHashes.push(create[1]);
+  }
+
+  const swept: SweptLeftover[] = [];
+  for (const name of names) {
+    const path = `${layout.tmp}/${name}`;
+    let kind: SweptLeftover["kind"] = "stale";
+    let owners: string[] = [];
+    let m: RegExpExecArray | null;
+    if ((m = /^\.poncho-tmp-([0-9a-f]{16})-/.exec(name)) && envByPathHash.has(m[1])) {
+      kind = "unpack";
+      owners = [`${layout.locks}/env-${envByPathHash.get(m[1])}.lock`];
+    } else if ((m = /^gc-(.+)-[0-9a-f]{8}$/.exec(name)) && envIds.has(m[1])) {
+      kind = "gc";
+      owners = [`${layout.locks}/env-${m[1]}.lock`];
+    } else if ((m = /^b-([0-9a-f]{1,64})-[0-9a-f]+$/.exec(name))) {
+      const prefix = m[1];
+      const matching = createHashes.filter((h) => h.startsWith(prefix));
+      if (matching.length > 0) {
+        kind = "create";
+        owners = matching.map((h) => `${layout.locks}/create-${h}.lock`);
+      }
+    }
+    if (kind === "stale") {
+      let mtime: number;
+      try {
+        mtime = (await Deno.lstat(path)).mtime?.getTime() ?? now;
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (now - mtime < maxAge) continue;
+      const size = await treeSize(path);
+      await deleteTree(path);
+      swept.push({ name, path, kind, size });
+      continue;
+    }
+    const held = [];
+    try {
+      for (const lock of owners) {
+        const h = tryLock(lock, true);
+        if (!h) break; // its owner is working on it
+        held.push(h);
+      }
+      if (held.length < owners.length) continue;
+      // Owner lock held: nobody can be writing there, and nobody will.
+      const exists = await Deno.lstat(path).then(() => true, () => false);
+      if (!exists) continue; // finished and removed meanwhile
+      const size = await treeSize(path);
+      await deleteTree(path);
+      swept.push({ name, path, kind, size });
+    } finally {
+      for (const h of held) h.release();
+    }
+  }
+  return swept;
+}
+
+/**
+ * Sweeps the leftovers of killed processes from `tmp/`, then removes
+ * environments by age and total size, skipping those in use.
+ */
 export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcResult> {
+  const swept = await sweepLeftovers(layout, options);
   const now = (options.now ?? new Date()).getTime();
   const entries = (await listEnvs(layout)).reverse(); // least recently used first
   const removed: StoreEntry[] = [];
@@ -87,7 +231,9 @@ export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcRes
       if (byAge) total += e.size; // in use, so it stays and counts
     }
   }
-  return { removed, skipped, freed: removed.reduce((sum, e) => sum + e.size, 0) };
+  const freed = removed.reduce((sum, e) => sum + e.size, 0) +
+    swept.reduce((sum, e) => sum + e.size, 0);
+  return { removed, skipped, swept, freed };
 }
 
 /** Parses a size like `500M`, `20G`, `1.5T`, `1024` (bytes; K/M/G/T are powers of 1024). */

@@ -16,6 +16,7 @@ import { decodePythonSource } from "./decode.ts";
 import { scanImports } from "./scan.ts";
 import type { ImportRecord } from "./types.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
+import { checkMatchSpec } from "../spec/parse.ts";
 import { dirname, resolve as resolvePath } from "node:path";
 import { discoverSources, type SourceFile } from "./sources.ts";
 import { readNotebook } from "./notebook.ts";
@@ -139,6 +140,10 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   for (const arg of options.pkgMappings ?? []) {
     const { module, target } = parsePkgMapping(arg);
     userMappings.set(module, target);
+  }
+  for (const extra of options.extraPkgs ?? []) {
+    const c = choiceFromText(extra, "user");
+    if (c.manager !== "pip") checkMatchSpec(c.spec, `--extra-pkg ${extra}`);
   }
   if (options.python !== undefined) stdlibVersionFor(options.python);
   const cwd = options.cwd ?? Deno.cwd();

@@ -78,7 +78,11 @@ export function checkMatchSpec(spec: string, where: string): string {
   const s = spec.trim();
   const m = s.match(MATCHSPEC_RE);
   const rest = m ? s.slice(s.indexOf(m[1]) + m[1].length) : "";
-  if (!m || !VERSION_CHARS_RE.test(rest) || /[=<>]$/.test(rest.trim()) || /\s{2,}/.test(rest)) {
+  const badOperator = /=>|=<|>>|<<|><|<>|===|[<>!~]=[=<>]|,\s*,/.test(rest);
+  if (
+    !m || !VERSION_CHARS_RE.test(rest) || /[=<>,]$/.test(rest.trim()) || /\s{2,}/.test(rest) ||
+    badOperator
+  ) {
     throw new UsageError(
       `${where}: '${spec}' is not a valid conda match spec (expected e.g. 'numpy', 'numpy=1.26', 'numpy >=1.2,<2')`,
     );

@@ -96,7 +96,7 @@ Deno.test("match specs: valid forms accepted, names returned", () => {
       ["libgcc-ng 12.*", "libgcc-ng"],
     ]
   ) assert.equal(checkMatchSpec(s, "t"), name);
-  for (const bad of ["", "=1.0", "numpy >=", "num py  py"]) {
+  for (const bad of ["", "=1.0", "numpy >=", "num py  py", "python=>>3.11", "numpy>>1", "a >=1,"]) {
     assert.throws(() => checkMatchSpec(bad, "t"), UsageError, bad);
   }
 });
