@@ -52,6 +52,7 @@ export async function createCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  if (o.quiet && o.verbose) throw new UsageError("-q/--quiet and -v/--verbose exclude each other");
   const prefix = o.prefix as string | undefined;
   const want = prefix ? 1 : 2;
   if (positionals.length !== want) {

@@ -331,6 +331,13 @@ async function installAll(
   return packages;
 }
 
+/** The packages and identity recorded in a cached archive's manifest. */
+async function fromManifest(archive: string): Promise<[CreatedPackage[], string | undefined]> {
+  const { readArchiveManifest } = await import("./env/unpack.ts");
+  const m = await readArchiveManifest(archive).catch(() => undefined);
+  return [m?.packages ?? [], m?.id];
+}
+
 /** Environment identity: the spec hash plus exactly what was installed. */
 function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): string {
   const lines = [hash, ...packages.map((p) => `${p.channel}::${p.name}-${p.version}-${p.build}`)];
@@ -407,7 +414,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   if (!opts.force && await exists(cachedArchive)) {
     if (output) await copyAtomic(cachedArchive, output);
     log(`reused ${cachedArchive}`);
-    return result(true);
+    return result(true, ...await fromManifest(cachedArchive));
   }
   const built = await withLock(
     join(layout.locks, `create-${hash}.lock`),
@@ -440,6 +447,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
             platform,
             created: new Date().toISOString(),
             poncho: VERSION,
+            packages,
           },
         });
         return { packages, envId };
@@ -450,5 +458,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
     { exclusive: true, timeoutMs: 6 * 3600_000, what: `the build of spec ${hash.slice(0, 12)}` },
   );
   if (output) await copyAtomic(cachedArchive, output);
-  return built ? result(false, built.packages, built.envId) : result(true);
+  return built
+    ? result(false, built.packages, built.envId)
+    : result(true, ...await fromManifest(cachedArchive));
 }

@@ -143,6 +143,8 @@ Deno.test({
       const r2 = JSON.parse(second.stdout);
       assert.equal(r2.cached, true);
       assert.equal(r2.specHash, r1.specHash);
+      assert.equal(r2.envId, r1.envId);
+      assert.deepEqual(r2.packages, r1.packages); // read back from the cached archive's manifest
       assert.deepEqual(
         await Deno.readFile(join(dir, "again.tar.zst")),
         await Deno.readFile(archive),

@@ -48,4 +48,6 @@ export interface EnvManifest {
   poncho: string;
   /** Files that contain a prefix. */
   relocations: RelocationRecord[];
+  /** The conda packages installed (`create` writes them), for reports. */
+  packages?: { name: string; version: string; build: string; channel: string }[];
 }
