@@ -14,8 +14,16 @@
  */
 
 import { join } from "node:path";
-import { compress, openDecompressed, writeFileChunks } from "../lib/archive/compress.ts";
+import {
+  compress,
+  compressionFromPath,
+  decompress,
+  openDecompressed,
+  readFileChunks,
+  writeFileChunks,
+} from "../lib/archive/compress.ts";
 import { extractTar } from "../lib/archive/extract_tar.ts";
+import { unpackArchive } from "../lib/env/unpack.ts";
 import { type TarWriteEntry, tarWriteEntryFromPathSync, writeTar } from "../lib/archive/tar.ts";
 
 /** Options of {@link runArchiveBench}. */
@@ -26,6 +34,11 @@ export interface ArchiveBenchOptions {
   syntheticMiB?: number;
   /** Repetitions; the best time is kept (default 3). */
   runs?: number;
+  /**
+   * Where to unpack (default: the temp dir; env `PONCHO_BENCH_OUT`), e.g.
+   * `/dev/shm` to leave the disk out.
+   */
+  outDir?: string;
 }
 
 /** One measured figure. */
@@ -93,6 +106,7 @@ export async function runArchiveBench(options: ArchiveBenchOptions = {}): Promis
   const runs = options.runs ?? 3;
   const work = await Deno.makeTempDir({ prefix: "poncho-bench-" });
   const figures: BenchFigure[] = [];
+  const outs: string[] = [];
   try {
     let archive = options.archive;
     let tree: string | undefined;
@@ -102,10 +116,15 @@ export async function runArchiveBench(options: ArchiveBenchOptions = {}): Promis
       archive = join(work, "synthetic.tar.zst");
       await sh(`tar -cf - -C ${tree} . | zstd -q -T0 -3 -o ${archive}`);
     }
-    const out = join(work, "out");
+    // A new output directory per run, all removed at the end: creating files
+    // right after deleting thousands (as `rm -rf out` between runs would) is
+    // slow on ext4 without a journal, which skips recently freed inodes; that
+    // kernel cost would swamp the unpacker's own.
+    const outBase = options.outDir ?? Deno.env.get("PONCHO_BENCH_OUT") ?? work;
+    let out = "";
     const fresh = async () => {
-      await Deno.remove(out, { recursive: true }).catch(() => {});
-      await Deno.mkdir(out);
+      out = await Deno.makeTempDir({ dir: outBase, prefix: "out-" });
+      outs.push(out);
       await sh("sync");
     };
     // Interleaved, so drift in file system speed (other load, writeback) hits both alike.
@@ -116,6 +135,15 @@ export async function runArchiveBench(options: ArchiveBenchOptions = {}): Promis
           name: archive,
           allowEscapingSymlinks: true,
         });
+      }],
+      ["poncho extractTar, in-process decompression", async () => {
+        await extractTar(decompress(readFileChunks(archive), compressionFromPath(archive)), out, {
+          name: archive,
+          allowEscapingSymlinks: true,
+        });
+      }],
+      ["poncho unpackArchive (poncho run)", async () => {
+        await unpackArchive(archive, out, out);
       }],
     ];
     const mins = unpackers.map(() => Infinity);
@@ -157,6 +185,7 @@ export async function runArchiveBench(options: ArchiveBenchOptions = {}): Promis
     for (const f of figures) console.log(`  ${f.name.padEnd(44)} ${(f.ms / 1000).toFixed(2)} s`);
     return figures;
   } finally {
+    for (const o of outs) await Deno.remove(o, { recursive: true }).catch(() => {});
     await Deno.remove(work, { recursive: true });
   }
 }

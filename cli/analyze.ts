@@ -40,7 +40,7 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
 }
 
 async function run(args: string[]): Promise<number> {
-  const { options: o, positionals, rest } = parseArgs("poncho analyze", args, [
+  const { options: o, positionals, rest } = parseArgs(args, [
     { name: "toplevel", type: "boolean" },
     { name: "function", type: "string" },
     { name: "pkg-mapping", type: "string", multiple: true },

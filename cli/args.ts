@@ -36,14 +36,13 @@ export interface ParsedArgs {
 }
 
 /**
- * Parses `args` against `specs`.
+ * Parses `args` against `specs`. Messages do not name the command: the
+ * dispatcher in `cli/main.ts` prefixes `poncho <command>:`.
  *
- * @param command The command name used in error messages, e.g. `poncho analyze`.
  * @param stopAtPositional Stop option parsing at the first non-option word.
  * @throws {UsageError} on unknown options or missing values.
  */
 export function parseArgs(
-  command: string,
   args: string[],
   specs: OptionSpec[],
   stopAtPositional = false,

@@ -34,7 +34,7 @@ Exit codes: 0 success, 1 invalid usage or spec, 2 spec not found, 3 build failed
 
 /** Runs `poncho create` with `args`; returns the exit code. */
 export async function createCommand(args: string[]): Promise<number> {
-  const { options: o, positionals } = parseArgs("poncho create", args, [
+  const { options: o, positionals } = parseArgs(args, [
     { name: "channel", short: "c", type: "string", multiple: true },
     { name: "platform", type: "string" },
     { name: "prefix", type: "string" },

@@ -32,9 +32,10 @@ for that hash is reused, or built once (as 'poncho create' does) and unpacked.
 
 Options:
   -e, --environment PATH    environment archive (.tar.zst, .tar.gz, .tar.bz2, .tar)
-                            or directory
+                            or directory (with conda-meta/ or bin/, or made by poncho)
   -u, --unpack-to DIR       unpack to DIR (relocated there) instead of the store
       --tmp                 unpack to a temp dir removed after the command exits
+                            (or at once if poncho is interrupted while unpacking)
       --store DIR           store root (default $PONCHO_STORE, else
                             $XDG_CACHE_HOME/poncho, else ~/.cache/poncho)
   -w, --wait-for-lock SECS  wait at most SECS for another unpack (default 300)
@@ -116,7 +117,7 @@ export interface AutoRunOptions {
  * @throws {UsageError} on bad options, a missing `-e` or a missing command.
  */
 export function parseRunArgs(args: string[]): RunOptions | undefined {
-  const { options, rest } = parseArgs("poncho run", args, OPTIONS, true);
+  const { options, rest } = parseArgs(args, OPTIONS, true);
   if (options.help) return undefined;
   const environment = options.environment as string | undefined;
   const autoOnly = [
@@ -165,7 +166,11 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
     }
   }
   if (argv.length === 0 && !auto?.dryRun) {
-    throw new UsageError("no command given; usage: poncho run -e ENV [--] command [args...]");
+    throw new UsageError(
+      auto?.specFile !== undefined
+        ? "no command given; usage: poncho run --spec FILE [--] command [args...]"
+        : "no command given; usage: poncho run -e ENV [--] command [args...]",
+    );
   }
   const unpackTo = options["unpack-to"] as string | undefined;
   const tmp = options.tmp === true;

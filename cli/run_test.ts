@@ -10,18 +10,19 @@ const EXTRA = Deno.env.get("PONCHO_TEST_IMPORT_MAP")
   ? ["--import-map", Deno.env.get("PONCHO_TEST_IMPORT_MAP")!]
   : [];
 
-function poncho(args: string[], env: Record<string, string> = {}) {
+function poncho(args: string[], env: Record<string, string> = {}, cwd?: string) {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", ...EXTRA, MAIN, ...args],
     env,
+    cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   });
 }
 
-async function ponchoOut(args: string[], env: Record<string, string> = {}) {
-  const out = await poncho(args, env).output();
+async function ponchoOut(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  const out = await poncho(args, env, cwd).output();
   return {
     code: out.code,
     stdout: new TextDecoder().decode(out.stdout),
@@ -203,7 +204,9 @@ Deno.test({
       for (const delay of [150, 300, 500, 800]) {
         const child = poncho(["run", "--store", store, "-e", archive, "hello"]).spawn();
         await new Promise((r) => setTimeout(r, delay));
-        child.kill("SIGKILL");
+        try {
+          child.kill("SIGKILL");
+        } catch { /* the unpack and the command were faster than the delay */ }
         await child.output();
         const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"]);
         assert.equal(r.code, 0, r.stderr);
@@ -252,5 +255,227 @@ Deno.test({
       assert.equal(rest.trim(), "env-present");
       assert.equal(status.code, 9);
       await assert.rejects(Deno.stat(first), Deno.errors.NotFound);
+    }),
+});
+
+const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
+
+Deno.test({
+  name: "--tmp: a signal during the unpack removes the temp dir and exits 128+N",
+  ignore: !available,
+  fn: () =>
+    withWork(async (work) => {
+      const { archive } = await makeEnvArchive(work, "env.tar.zst", {
+        fillerBytes: 64 << 20,
+        fillerFiles: 3000,
+      });
+      const tmpdir = `${work}/tmpdir`;
+      await Deno.mkdir(tmpdir);
+      const flag = `${work}/command-started`;
+      const codes: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+      for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+        const child = poncho(
+          ["run", "--tmp", "-d", "-e", archive, "--", "touch", flag],
+          { TMPDIR: tmpdir },
+        ).spawn();
+        // Wait until the unpack has written files into the temp dir, then signal.
+        let unpacking = false;
+        for (let i = 0; i < 2000 && !unpacking; i++) {
+          for (const e of Deno.readDirSync(tmpdir)) {
+            if (e.name.startsWith("poncho-run-")) {
+              unpacking = await exists(`${tmpdir}/${e.name}/env/lib/filler/d1`);
+            }
+          }
+          if (!unpacking) await new Promise((r) => setTimeout(r, 5));
+        }
+        assert.ok(unpacking, `${signal}: the unpack never started`);
+        child.kill(signal);
+        const out = await child.output();
+        const stderr = new TextDecoder().decode(out.stderr);
+        assert.equal(await exists(flag), false, `${signal}: the unpack finished first`);
+        assert.equal(out.code, codes[signal], `${signal}: ${stderr}`);
+        assert.equal(out.signal, null);
+        assert.match(stderr, new RegExp(`${signal} during the unpack: removed`));
+        const left = Array.from(Deno.readDirSync(tmpdir), (e) => e.name)
+          .filter((n) => n.startsWith("poncho-run-"));
+        assert.deepEqual(left, [], `${signal}: temp dir left behind`);
+      }
+      // Without a signal the command runs and the temp dir is removed afterwards.
+      const r = await ponchoOut(["run", "--tmp", "-e", archive, "--", "touch", flag], {
+        TMPDIR: tmpdir,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(await exists(flag));
+      assert.deepEqual(
+        Array.from(Deno.readDirSync(tmpdir), (e) => e.name).filter((n) =>
+          n.startsWith("poncho-run-")
+        ),
+        [],
+      );
+    }),
+});
+
+Deno.test({
+  name: "a directory that is not an environment is refused with exit 2, naming it",
+  ignore: !available,
+  fn: () =>
+    withWork(async (work) => {
+      const empty = `${work}/emptydir`;
+      await Deno.mkdir(empty);
+      const store = `${work}/store`;
+      for (const args of [["-e", "/etc"], ["-e", empty], ["--tmp", "-e", empty]]) {
+        const r = await ponchoOut(["run", "--store", store, ...args, "--", "true"]);
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.ok(r.stderr.includes(args[args.length - 1]), r.stderr);
+        assert.match(r.stderr, /is not an environment/);
+      }
+      // Relative: named as given.
+      let r = await ponchoOut(["run", "-e", "emptydir", "--", "true"], {}, work);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /directory emptydir is not an environment/);
+      assert.equal(await exists(store), false);
+
+      // A plain prefix with bin/ (or conda-meta/) still runs in place.
+      await Deno.mkdir(`${work}/plain/bin`, { recursive: true });
+      await Deno.writeTextFile(`${work}/plain/bin/hi`, '#!/bin/sh\necho "hi $CONDA_PREFIX"\n', {
+        mode: 0o755,
+      });
+      r = await ponchoOut(["run", "-e", `${work}/plain`, "--", "hi"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), `hi ${work}/plain`);
+      await Deno.mkdir(`${work}/condaonly/conda-meta`, { recursive: true });
+      r = await ponchoOut(["run", "-e", `${work}/condaonly`, "--", "true"]);
+      assert.equal(r.code, 0, r.stderr);
+    }),
+});
+
+Deno.test({
+  name: "the store records the absolute path of a source given relative",
+  ignore: !available,
+  fn: () =>
+    withWork(async (work) => {
+      await Deno.mkdir(`${work}/out`);
+      const { archive } = await makeEnvArchive(`${work}/out`);
+      const store = `${work}/store`;
+      const r = await ponchoOut(
+        ["run", "--store", store, "-e", "out/env.tar.zst", "--", "true"],
+        {},
+        work,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(archive, `${work}/out/env.tar.zst`);
+      const list = JSON.parse(
+        (await ponchoOut(["store", "list", "--json", "--store", store]))
+          .stdout,
+      );
+      assert.equal(list.length, 1);
+      assert.equal(list[0].source, archive);
+      const marker = JSON.parse(await Deno.readTextFile(`${list[0].path}/.poncho/ready.json`));
+      assert.equal(marker.source, archive);
+    }),
+});
+
+const CONDA_UNPACK_SCRIPT = `#!/opt/anaconda1anaconda2anaconda3/bin/python
+# A stand-in for conda-pack's conda-unpack: rewrites the build prefix to where it lies.
+import os
+
+OLD = "/opt/conda-pack-build/envs/demo"
+prefix = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for rel in ["share/where.txt", "etc/demo.cfg"]:
+    path = os.path.join(prefix, rel)
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace(OLD, prefix))
+with open(os.path.join(prefix, "share", "unpack-count"), "a") as f:
+    f.write("x")
+`;
+
+Deno.test({
+  name: "a conda-pack archive (bin/conda-unpack, no manifest) is relocated by its own script",
+  ignore: !available,
+  fn: () =>
+    withWork(async (work) => {
+      const tree = `${work}/conda-pack-tree`;
+      for (const d of ["bin", "share", "etc", "conda-meta"]) {
+        await Deno.mkdir(`${tree}/${d}`, { recursive: true });
+      }
+      const python3 = new TextDecoder().decode(
+        (await new Deno.Command("python3", {
+          args: ["-c", "import os, sys; print(os.path.realpath(sys.executable))"],
+        }).output()).stdout,
+      ).trim();
+      // bin/python runs the machine's python3. Not a symlink to it: poncho refuses links
+      // pointing outside the environment, so a wrapper stands in for conda's own binary.
+      await Deno.writeTextFile(`${tree}/bin/python`, `#!/bin/sh\nexec ${python3} "$@"\n`, {
+        mode: 0o755,
+      });
+      await Deno.symlink("python", `${tree}/bin/python3`);
+      await Deno.writeTextFile(`${tree}/bin/conda-unpack`, CONDA_UNPACK_SCRIPT, { mode: 0o755 });
+      await Deno.writeTextFile(
+        `${tree}/share/where.txt`,
+        "prefix=/opt/conda-pack-build/envs/demo\n",
+      );
+      await Deno.writeTextFile(
+        `${tree}/etc/demo.cfg`,
+        "data=/opt/conda-pack-build/envs/demo/share\n",
+      );
+      await Deno.writeTextFile(`${tree}/conda-meta/history`, "");
+      const archive = `${work}/it.tar.gz`;
+      const tar = await new Deno.Command("tar", {
+        args: ["-czf", archive, "-C", tree, "bin", "conda-meta", "etc", "share"],
+      }).output();
+      assert.ok(tar.success, new TextDecoder().decode(tar.stderr));
+
+      const store = `${work}/store`;
+      const prefix = (await ponchoOut(["store", "path", archive, "--store", store])).stdout.trim();
+      assert.match(prefix, new RegExp(`^${store}/v1/envs/archive-[0-9a-f]+$`));
+      let r = await ponchoOut([
+        "run",
+        "--store",
+        store,
+        "-e",
+        archive,
+        "--",
+        "cat",
+        `${prefix}/share/where.txt`,
+        `${prefix}/etc/demo.cfg`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `prefix=${prefix}\ndata=${prefix}/share\n`);
+      // Warm: found, not relocated again.
+      r = await ponchoOut([
+        "run",
+        "--store",
+        store,
+        "-e",
+        archive,
+        "--",
+        "sh",
+        "-c",
+        'cat "$CONDA_PREFIX/share/unpack-count"',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "x");
+
+      const dir = `${work}/unpacked-conda-pack`;
+      r = await ponchoOut(["run", "-u", dir, "-e", archive, "--", "cat", `${dir}/share/where.txt`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `prefix=${dir}\n`);
+      r = await ponchoOut([
+        "run",
+        "--tmp",
+        "-e",
+        archive,
+        "--",
+        "sh",
+        "-c",
+        'cat "$CONDA_PREFIX/share/where.txt"; echo "$CONDA_PREFIX"',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const [line, tmpPrefix] = r.stdout.trim().split("\n");
+      assert.match(tmpPrefix, /poncho-run-.*\/env$/);
+      assert.equal(line, `prefix=${tmpPrefix}`);
     }),
 });

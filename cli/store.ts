@@ -45,7 +45,7 @@ export async function storeCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return sub === undefined ? 1 : 0;
   }
-  const { options, positionals } = parseArgs(`poncho store ${sub}`, rest, OPTIONS);
+  const { options, positionals } = parseArgs(rest, OPTIONS);
   if (options.help) {
     console.log(HELP);
     return 0;

@@ -19,7 +19,7 @@ import { type CanonicalSpec, canonicalSpec, specHash } from "./spec/canonical.ts
 import type { EnvSpec } from "./spec/types.ts";
 import { defaultStoreRoot, ensureStore, type StoreLayout } from "../store/layout.ts";
 import { withLock } from "../store/lock.ts";
-import { compressionFromPath, readFileChunks } from "./archive/compress.ts";
+import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
 import { packPrefix, type PristineFile } from "./env/pack.ts";

@@ -171,13 +171,32 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
       });
     }
     id = manifest?.id ?? `dir-${(await sha256Hex(source)).slice(0, 40)}`;
-    build = async (root, prefix) => toBuild(await unpack.copyEnvDir(source, root, prefix));
+    build = async (root, prefix) =>
+      toBuild(
+        opts.tmp
+          ? await unpack.unpackMembers(
+            interruptible(unpack.directoryMembers(source)),
+            root,
+            prefix,
+            source,
+          )
+          : await unpack.copyEnvDir(source, root, prefix),
+      );
   } else {
     id = await archiveId(layout, source, info, log);
     build = async (root, prefix) => {
       const unpack = await loadUnpack();
       log(`unpacking ${source} for ${prefix}`);
-      return toBuild(await unpack.unpackArchive(source, root, prefix));
+      return toBuild(
+        opts.tmp
+          ? await unpack.unpackMembers(
+            interruptible(unpack.archiveMembers(source)),
+            root,
+            prefix,
+            source,
+          )
+          : await unpack.unpackArchive(source, root, prefix),
+      );
     };
   }
 
@@ -186,6 +205,23 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     ? dirSlot(absolutePath(opts.unpackTo), id)
     : storeSlot(layout, id);
   return await runIn(slot, build, opts, source, log);
+}
+
+/**
+ * Passes `members` through, letting the event loop turn (a zero timer) at
+ * least every 100 ms: an unpack whose data is already in memory otherwise runs
+ * as one long chain of promise jobs, and `--tmp`'s signal listeners would
+ * only fire once it is over.
+ */
+async function* interruptible<T>(members: AsyncIterable<T>): AsyncGenerator<T> {
+  let last = performance.now();
+  for await (const member of members) {
+    yield member;
+    if (performance.now() - last >= 100) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      last = performance.now();
+    }
+  }
 }
 
 /**

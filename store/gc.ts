@@ -52,22 +52,6 @@ export interface GcOptions {
   leftoverDays?: number;
 }
 
-/** A leftover of `tmp/` that {@link gc} removed. */
-export interface SweptLeftover {
-  /** Its name in `tmp/`. */
-  name: string;
-  /** Its absolute path. */
-  path: string;
-  /**
-   * What left it: `unpack` (a killed unpack), `create` (a killed `poncho
-   * create` build), `gc` (an interrupted removal) or `stale` (no owner
-   * found; older than `leftoverDays`).
-   */
-  kind: "unpack" | "create" | "gc" | "stale";
-  /** Bytes of regular files in it. */
-  size: number;
-}
-
 /** What {@link gc} did. */
 export interface GcResult {
   /** Removed environments. */
@@ -75,10 +59,26 @@ export interface GcResult {
   /** Environments that qualified but were in use (locked), so kept. */
   skipped: StoreEntry[];
   /** Leftovers of killed processes removed from `tmp/`. */
-  swept: SweptLeftover[];
+  swept: {
+    /** Its name in `tmp/`. */
+    name: string;
+    /** Its absolute path. */
+    path: string;
+    /**
+     * What left it: `unpack` (a killed unpack), `create` (a killed `poncho
+     * create` build), `gc` (an interrupted removal) or `stale` (no owner
+     * found; older than `leftoverDays`).
+     */
+    kind: "unpack" | "create" | "gc" | "stale";
+    /** Bytes of regular files in it. */
+    size: number;
+  }[];
   /** Bytes freed (environments and leftovers). */
   freed: number;
 }
+
+/** A leftover of `tmp/` that {@link gc} removed. */
+export type SweptLeftover = GcResult["swept"][number];
 
 /** Removes one environment if nobody holds its lock; returns whether it did. */
 export async function removeEnv(layout: StoreLayout, id: string): Promise<boolean> {

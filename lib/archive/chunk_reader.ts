@@ -87,6 +87,41 @@ export class ChunkReader {
     return view;
   }
 
+  /**
+   * Like {@link read} but synchronous: returns a view of the next `n` bytes
+   * when they lie in the current chunk, else `undefined` (nothing consumed).
+   */
+  readBuffered(n: number): Uint8Array | undefined {
+    const end = this.#pos + n;
+    if (end > this.#buf.length) return undefined;
+    const view = this.#buf.subarray(this.#pos, end);
+    this.#pos = end;
+    this.#offset += n;
+    return view;
+  }
+
+  /**
+   * Like {@link next} but synchronous: the next piece of at most `max` bytes
+   * when the current chunk has any left, else `undefined`.
+   */
+  nextBuffered(max: number): Uint8Array | undefined {
+    if (max <= 0 || this.#pos >= this.#buf.length) return undefined;
+    const take = Math.min(max, this.#buf.length - this.#pos);
+    const view = this.#buf.subarray(this.#pos, this.#pos + take);
+    this.#pos += take;
+    this.#offset += take;
+    return view;
+  }
+
+  /** Skips `n` bytes when they lie in the current chunk (returns true), else does nothing. */
+  skipBuffered(n: number): boolean {
+    const end = this.#pos + n;
+    if (end > this.#buf.length) return false;
+    this.#pos = end;
+    this.#offset += n;
+    return true;
+  }
+
   /** Skips up to `n` bytes; returns how many were skipped (fewer at the end). */
   async skip(n: number): Promise<number> {
     let left = n;

@@ -53,6 +53,11 @@ export interface ExtractStats {
   bytes: number;
 }
 
+function writeAll(f: Deno.FsFile, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += f.writeSync(data.subarray(off));
+}
+
 /** Writes every entry of a tar stream under `dest` (an existing directory). */
 export async function extractTar(
   source: AsyncIterable<Uint8Array>,
@@ -60,6 +65,9 @@ export async function extractTar(
   options: ExtractOptions = {},
 ): Promise<ExtractStats> {
   const name = options.name ?? "archive";
+  // Member paths are normal (safeRelativePath), so they are appended to the normalised root.
+  const root = join(dest, "/");
+  const under = (rel: string) => root + rel;
   const setTimes = options.mtimes ?? true;
   const umask = process.umask();
   const stats: ExtractStats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
@@ -82,7 +90,7 @@ export async function extractTar(
       const s = p.lastIndexOf("/");
       p = s < 0 ? "" : p.slice(0, s);
     }
-    Deno.mkdirSync(join(dest, parent), { recursive: true });
+    Deno.mkdirSync(under(parent), { recursive: true });
     for (
       let q = parent;
       q !== "" && !dirs.has(q);
@@ -106,7 +114,7 @@ export async function extractTar(
     const rel = safeRelativePath(entry.path, name);
     if (options.filter && options.filter(entry, rel) === false) continue;
     if (rel === "") continue; // the root directory itself
-    const full = join(dest, rel);
+    const full = under(rel);
     switch (entry.type) {
       case "directory": {
         if (symlinks.has(rel) || files.has(rel)) clear(rel, full);
@@ -125,12 +133,10 @@ export async function extractTar(
         const mode = entry.mode & 0o7777;
         const f = Deno.openSync(full, { write: true, createNew: true, mode: mode & 0o777 });
         try {
-          if (entry.size > 0) {
-            for await (const chunk of entry.chunks()) {
-              let off = 0;
-              while (off < chunk.length) off += f.writeSync(chunk.subarray(off));
-            }
-          }
+          // Pieces at hand are written without a promise each; the rest is awaited.
+          let piece: Uint8Array | undefined;
+          while ((piece = entry.nextBuffered()) !== undefined) writeAll(f, piece);
+          if (entry.remaining > 0) { for await (const chunk of entry.chunks()) writeAll(f, chunk); }
           if (setTimes) f.utimeSync(entry.mtime, entry.mtime);
         } finally {
           f.close();
@@ -159,7 +165,7 @@ export async function extractTar(
         }
         ensureParent(rel);
         clear(rel, full);
-        Deno.linkSync(join(dest, target), full);
+        Deno.linkSync(under(target), full);
         files.add(rel);
         stats.hardlinks++;
         break;
@@ -171,6 +177,6 @@ export async function extractTar(
     }
   }
   const deepestFirst = [...dirModes].sort((a, b) => b[0].length - a[0].length);
-  for (const [rel, mode] of deepestFirst) Deno.chmodSync(join(dest, rel), mode & 0o7777);
+  for (const [rel, mode] of deepestFirst) Deno.chmodSync(under(rel), mode & 0o7777);
   return stats;
 }

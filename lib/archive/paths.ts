@@ -8,6 +8,9 @@
 import { posix } from "node:path";
 import { PonchoError } from "../errors.ts";
 
+/** Matches paths that are not already normal relative paths (see {@link safeRelativePath}). */
+const UNUSUAL_PATH = /\0|^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
 /**
  * Normalises an archive member path to a relative `/`-separated path without
  * `.` components or trailing `/` (`""` for the root itself). Throws a
@@ -15,6 +18,8 @@ import { PonchoError } from "../errors.ts";
  * and NUL bytes.
  */
 export function safeRelativePath(path: string, archive = "archive"): string {
+  // Fast path: already normal (no empty, `.` or `..` part, no NUL) is returned as is.
+  if (path !== "" && !UNUSUAL_PATH.test(path)) return path;
   if (path.includes("\0")) {
     throw new PonchoError(`${archive}: member path ${JSON.stringify(path)} contains a NUL byte`);
   }

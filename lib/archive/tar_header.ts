@@ -55,7 +55,17 @@ const decoder = new TextDecoder();
 function readString(block: Uint8Array, off: number, len: number): string {
   let end = off;
   const max = off + len;
-  while (end < max && block[end] !== 0) end++;
+  let ascii = true;
+  for (; end < max; end++) {
+    const c = block[end];
+    if (c === 0) break;
+    if (c > 0x7f) ascii = false;
+  }
+  if (end === off) return "";
+  // ASCII (nearly every name) needs no decoder call; the result is the same.
+  if (ascii) {
+    return String.fromCharCode.apply(null, block.subarray(off, end) as unknown as number[]);
+  }
   return decoder.decode(block.subarray(off, end));
 }
 
@@ -93,14 +103,19 @@ export function isZeroBlock(block: Uint8Array): boolean {
 /** Checks a header's checksum (unsigned, with the signed historic variant accepted). */
 export function checksumOk(block: Uint8Array): boolean {
   const stored = readNumber(block, 148, 8, "chksum");
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i];
+  let unsigned = 8 * 0x20; // the checksum field counts as spaces
+  let high = 0; // bytes > 127, for the signed variant
+  for (let i = 0; i < 148; i++) {
+    const b = block[i];
     unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    if (b > 127) high++;
   }
-  return stored === unsigned || stored === signed;
+  for (let i = 156; i < BLOCK; i++) {
+    const b = block[i];
+    unsigned += b;
+    if (b > 127) high++;
+  }
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 /** A raw header: the fields of one block plus its type flag character. */

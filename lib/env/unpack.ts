@@ -20,6 +20,7 @@
  * @module
  */
 
+import process from "node:process";
 import { EXIT_FAILED, EXIT_NOT_FOUND, PonchoError } from "../errors.ts";
 import { readTar } from "../archive/tar.ts";
 import type { TarEntryType } from "../archive/tar_header.ts";
@@ -48,6 +49,11 @@ export interface Member {
   chunks(): AsyncIterable<Uint8Array>;
   /** The whole body (files). */
   bytes(): Promise<Uint8Array>;
+  /**
+   * The next piece of the body when it is at hand, without a promise (tar
+   * entries); `chunks()` and `bytes()` then return the rest.
+   */
+  nextBuffered?(): Uint8Array | undefined;
 }
 
 /** What {@link unpackMembers} produced. */
@@ -240,6 +246,7 @@ export async function unpackMembers(
   const files = new Set<string>();
   const dirModes: [string, number, number][] = [];
   const madeDirs = new Set<string>([""]);
+  const umask = process.umask() & 0o777;
   let manifest: EnvManifest | undefined;
   let records = relocationMap(undefined);
   let size = 0;
@@ -304,11 +311,16 @@ export async function unpackMembers(
         case "file": {
           ensureParent(rel);
           const record = records.get(rel);
+          const mode = m.mode & 0o7777;
+          // A fresh file gets its mode from open; a chmod only where the umask or
+          // setuid/setgid/sticky bits need one. An earlier member at the path
+          // (a duplicate, or a hardlink) is removed first, so its inode is untouched.
+          if (files.has(rel)) Deno.removeSync(abs);
           const file = Deno.openSync(abs, {
             write: true,
             create: true,
             truncate: true,
-            mode: 0o600,
+            mode: mode & 0o777,
           });
           try {
             if (isFirst && rel === MANIFEST_PATH) {
@@ -319,13 +331,15 @@ export async function unpackMembers(
             } else if (record) {
               writeAll(file, relocateBytes(await m.bytes(), record, prefix));
             } else {
+              let piece: Uint8Array | undefined;
+              while ((piece = m.nextBuffered?.()) !== undefined) writeAll(file, piece);
               for await (const chunk of m.chunks()) writeAll(file, chunk);
             }
             file.utimeSync(m.mtime, m.mtime);
           } finally {
             file.close();
           }
-          Deno.chmodSync(abs, m.mode & 0o7777);
+          if ((mode & 0o7000) !== 0 || (mode & umask) !== 0) Deno.chmodSync(abs, mode);
           files.add(rel);
           size += m.size;
           if (rel === CONDA_UNPACK) condaPack = true;
