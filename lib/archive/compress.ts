@@ -126,7 +126,7 @@ export function compress(
  * {@link openDecompressed} (below it, starting the worker costs more than the
  * overlap gains).
  */
-export const WORKER_MIN_BYTES = 4 << 20;
+export const WORKER_MIN_BYTES = 256 << 10;
 
 /**
  * Streams a compressed archive file decompressed, compression chosen by its
