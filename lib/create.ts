@@ -134,6 +134,15 @@ async function exists(path: string): Promise<boolean> {
 
 /** Copies `src` to `dst` through a temp file beside `dst` and a rename (never half-written). */
 async function copyAtomic(src: string, dst: string): Promise<void> {
+  // A device or FIFO (`/dev/null`, a pipe) is written to, never replaced.
+  const st = await Deno.stat(dst).catch(() => null);
+  if (st && !st.isFile && !st.isDirectory) {
+    using out = await Deno.open(dst, { write: true });
+    for await (const chunk of readFileChunks(src)) {
+      for (let off = 0; off < chunk.length;) off += await out.write(chunk.subarray(off));
+    }
+    return;
+  }
   const tmp = join(dirname(dst), `.${basename(dst)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
   try {
     await Deno.copyFile(src, tmp);

@@ -518,3 +518,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "outputs that are FIFOs (or devices) are written to, never replaced",
+  ignore: ignore || !has("mkfifo"),
+  async fn() {
+    const { ch, dir } = await setup();
+    try {
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
+      await Deno.writeTextFile(join(dir, "app.py"), "import zz_fifo_probe\n");
+      for (
+        const [i, args] of [["create", "-q", "--store", join(dir, "store"), spec], [
+          "analyze",
+          join(dir, "app.py"),
+        ]].entries()
+      ) {
+        const fifo = join(dir, `out${i}.tar.zst`);
+        const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+        assert.ok(mk.success);
+        const reader = new Deno.Command("sh", {
+          args: ["-c", `wc -c < '${fifo}'`],
+          stdout: "piped",
+        }).output();
+        const res = await poncho([...args, fifo]);
+        assert.equal(res.code, 0, res.stderr);
+        const got = Number(new TextDecoder().decode((await reader).stdout).trim());
+        assert.ok(got > 0, `${args[0]} wrote ${got} bytes into the FIFO`);
+        assert.ok(Deno.lstatSync(fifo).isFifo, `${args[0]} replaced the FIFO`);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+function has(cmd: string): boolean {
+  return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" }).outputSync()
+    .success;
+}

@@ -114,6 +114,12 @@ export function renderSpec(spec: PonchoSpec, format: SpecFormat): string {
  * rename, so a failure never leaves a half-written file.
  */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  // A device or FIFO (`/dev/null`, `/dev/stdout`, a pipe) is written to, never replaced.
+  const st = await Deno.stat(path).catch(() => null);
+  if (st && !st.isFile && !st.isDirectory) {
+    await Deno.writeTextFile(path, text);
+    return;
+  }
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${Deno.pid}-${Date.now()}`);
   try {
     await Deno.writeTextFile(tmp, text);
