@@ -116,5 +116,12 @@ async function invokedAs(): Promise<string | undefined> {
 }
 
 if (import.meta.main) {
+  // `deno task poncho` runs in the project directory; go back to where the user typed it, so that
+  // relative paths mean what they expect.
+  const taskCwd = Deno.env.get("PONCHO_TASK_CWD");
+  if (taskCwd) {
+    Deno.chdir(taskCwd);
+    Deno.env.delete("PONCHO_TASK_CWD");
+  }
   Deno.exit(await main(Deno.args, await invokedAs()));
 }
