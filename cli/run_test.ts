@@ -1,42 +1,25 @@
 import assert from "node:assert/strict";
 import { fixtureToolsAvailable, makeEnvArchive } from "../lib/env/test_env.ts";
+import { ponchoCommand, runPoncho, withTempDir } from "../tests/util.ts";
 
 const available = fixtureToolsAvailable();
 if (!available) console.log("run_test: gcc, GNU tar, zstd or python3 missing; tests skipped");
 
-const MAIN = new URL("./main.ts", import.meta.url).pathname;
 /** Extra deno flags for the spawned CLI (e.g. an import map while a module is missing). */
 const EXTRA = Deno.env.get("PONCHO_TEST_IMPORT_MAP")
   ? ["--import-map", Deno.env.get("PONCHO_TEST_IMPORT_MAP")!]
   : [];
 
 function poncho(args: string[], env: Record<string, string> = {}, cwd?: string) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", ...EXTRA, MAIN, ...args],
-    env,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
+  return ponchoCommand(args, { env, cwd, denoFlags: EXTRA });
 }
 
-async function ponchoOut(args: string[], env: Record<string, string> = {}, cwd?: string) {
-  const out = await poncho(args, env, cwd).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function ponchoOut(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  return runPoncho(args, { env, cwd, denoFlags: EXTRA });
 }
 
-async function withWork(fn: (work: string) => Promise<void>) {
-  const work = await Deno.makeTempDir({ prefix: "poncho-run-test-" });
-  try {
-    await fn(work);
-  } finally {
-    await Deno.remove(work, { recursive: true });
-  }
+function withWork(fn: (work: string) => Promise<void>) {
+  return withTempDir("poncho-run-test-", fn);
 }
 
 Deno.test("usage errors are exit 1, a missing environment exit 2, one line each", async () => {

@@ -4,24 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
+import { runPoncho } from "./util.ts";
 
-const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`automatic-run tests skipped: missing ${tools.missing.join(", ")}`);
 
-async function poncho(cwd: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--no-check", MAIN, ...args],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function poncho(cwd: string, args: string[]) {
+  return runPoncho(args, { cwd, env: { NO_COLOR: "1" } });
 }
 
 const count = (dir: string) => {

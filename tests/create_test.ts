@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import {
+  commandPath,
+  hasCommand,
+  MAIN,
+  type PonchoOutput,
+  runPoncho,
+  withTempDir,
+} from "./util.ts";
 import {
   buildTestChannel,
   fixtureToolsAvailable,
@@ -14,27 +21,12 @@ import {
   UNSATISFIABLE_SPECS,
 } from "./fixtures/channel.ts";
 
-const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`create tests skipped: missing ${tools.missing.join(", ")}`);
 const ignore = !tools.ok;
 
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function poncho(args: string[], env: Record<string, string> = {}): Promise<Out> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--no-check", MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function poncho(args: string[], env: Record<string, string> = {}): Promise<PonchoOutput> {
+  return runPoncho(args, { env: { NO_COLOR: "1", ...env } });
 }
 
 function listDir(path: string): string[] {
@@ -46,10 +38,10 @@ function listDir(path: string): string[] {
 }
 
 let channel: TestChannel | undefined;
-async function setup(): Promise<{ ch: TestChannel; dir: string }> {
-  channel ??= await buildTestChannel();
-  const dir = await Deno.makeTempDir({ prefix: "poncho-create-" });
-  return { ch: channel, dir };
+/** Runs `fn` with the test channel and a new `poncho-create-` directory, removed afterwards. */
+async function withSetup(fn: (ch: TestChannel, dir: string) => Promise<void>): Promise<void> {
+  const ch = channel ??= await buildTestChannel();
+  await withTempDir("poncho-create-", (dir) => fn(ch, dir));
 }
 
 function specText(channelUrl: string, deps: unknown[]): string {
@@ -103,9 +95,8 @@ async function checkEnv(archive: string, dir: string, where: string): Promise<vo
 Deno.test({
   name: "create over file:// then run relocated at two paths; second create is cached",
   ignore,
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const store = join(dir, "store");
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(spec, specText(ch.url, FULL));
@@ -153,47 +144,42 @@ Deno.test({
       const forced = await poncho(["create", "--json", "--force", "--store", store, spec, archive]);
       assert.equal(JSON.parse(forced.stdout).cached, false, forced.stderr);
       assert.deepEqual(await listDir(join(store, "v1", "tmp")), []);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "create over loopback HTTP (.tar.gz) and --prefix install",
   ignore,
-  async fn() {
-    const { ch, dir } = await setup();
-    const served = serveChannel(ch.dir);
-    try {
-      const store = join(dir, "store");
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(spec, specText(served.url, FULL));
-      const archive = join(dir, "env.tar.gz");
-      const res = await poncho(["create", "-q", "--store", store, spec, archive]);
-      assert.equal(res.code, 0, res.stderr);
-      assert.ok((served.requests.get("/linux-64/hello-1.0-h0_poncho.conda") ?? 0) >= 1);
-      await checkEnv(archive, dir, "over-http");
+  fn: () =>
+    withSetup(async (ch, dir) => {
+      const served = serveChannel(ch.dir);
+      try {
+        const store = join(dir, "store");
+        const spec = join(dir, "spec.json");
+        await Deno.writeTextFile(spec, specText(served.url, FULL));
+        const archive = join(dir, "env.tar.gz");
+        const res = await poncho(["create", "-q", "--store", store, spec, archive]);
+        assert.equal(res.code, 0, res.stderr);
+        assert.ok((served.requests.get("/linux-64/hello-1.0-h0_poncho.conda") ?? 0) >= 1);
+        await checkEnv(archive, dir, "over-http");
 
-      const prefix = join(dir, "installed");
-      const inst = await poncho(["create", "-q", "--store", store, "--prefix", prefix, spec]);
-      assert.equal(inst.code, 0, inst.stderr);
-      const hello = await new Deno.Command(join(prefix, "bin", "hello"), { stdout: "piped" })
-        .output();
-      assert.ok(new TextDecoder().decode(hello.stdout).includes(`prefix: ${prefix}`));
-    } finally {
-      await served.close();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+        const prefix = join(dir, "installed");
+        const inst = await poncho(["create", "-q", "--store", store, "--prefix", prefix, spec]);
+        assert.equal(inst.code, 0, inst.stderr);
+        const hello = await new Deno.Command(join(prefix, "bin", "hello"), { stdout: "piped" })
+          .output();
+        assert.ok(new TextDecoder().decode(hello.stdout).includes(`prefix: ${prefix}`));
+      } finally {
+        await served.close();
+      }
+    }),
 });
 
 Deno.test({
   name: "create installs pip requirements from a local wheel (PIP_* settings honoured)",
   ignore,
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(
         spec,
@@ -219,19 +205,15 @@ Deno.test({
       ]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout.trim(), "True");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "failures are clear and leave nothing behind (unsatisfiable, corrupt, unreachable, bad spec)",
   ignore,
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const store = join(dir, "store");
       const out = join(dir, "out.tar.zst");
       const clean = async () => {
@@ -310,18 +292,14 @@ Deno.test({
       ]);
       assert.equal(badExt.code, 1, badExt.stderr);
       await clean();
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "two concurrent creates of the same spec build once",
   ignore,
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const store = join(dir, "store");
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(spec, specText(ch.url, FULL));
@@ -338,18 +316,14 @@ Deno.test({
         await Deno.readFile(join(dir, "b.tar.zst")),
       );
       assert.equal((await listDir(join(store, "v1", "archives"))).length, 1);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "git and http data sources end up inside the archive and are exported on run",
   ignore,
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const repo = join(dir, "repo");
       await Deno.mkdir(repo);
       const git = async (...args: string[]) => {
@@ -395,25 +369,17 @@ Deno.test({
       ]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, "from git v1\nreference data\n");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
-const condaExe = ["micromamba", "mamba", "conda"].map((name) => {
-  const o = new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "piped" })
-    .outputSync();
-  return o.success ? new TextDecoder().decode(o.stdout).trim() : "";
-}).find((p) => p !== "");
+const condaExe = ["micromamba", "mamba", "conda"].map(commandPath).find((p) => p !== "");
 if (!condaExe) console.log("--conda-exe test skipped: no micromamba, mamba or conda on PATH");
 
 Deno.test({
   name: "--conda-exe delegates solve and install, then packs a relocatable archive the same way",
   ignore: ignore || !condaExe,
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
       const archive = join(dir, "env.tar.zst");
@@ -432,18 +398,14 @@ Deno.test({
       const hello = await poncho(["run", "-u", target, "-e", archive, "--", "hello"]);
       assert.equal(hello.code, 0, hello.stderr);
       assert.ok(hello.stdout.includes(`prefix: ${target}`), hello.stdout);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "a create killed mid-build leaves no archive; the next create cleans its build dir",
   ignore,
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const store = join(dir, "store");
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(spec, specText(ch.url, FULL));
@@ -482,18 +444,14 @@ Deno.test({
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(listDir(tmp), []);
       assert.equal(listDir(join(store, "v1", "archives")).length, 1);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "create checks the output and platform before any work",
   ignore,
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const store = join(dir, "store");
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
@@ -513,18 +471,14 @@ Deno.test({
         assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
       }
       assert.deepEqual(listDir(join(store, "v1", "downloads")), []); // nothing was fetched
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "outputs that are FIFOs (or devices) are written to, never replaced",
-  ignore: ignore || !has("mkfifo"),
-  async fn() {
-    const { ch, dir } = await setup();
-    try {
+  ignore: ignore || !hasCommand("mkfifo"),
+  fn: () =>
+    withSetup(async (ch, dir) => {
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
       await Deno.writeTextFile(join(dir, "app.py"), "import zz_fifo_probe\n");
@@ -547,13 +501,5 @@ Deno.test({
         assert.ok(got > 0, `${args[0]} wrote ${got} bytes into the FIFO`);
         assert.ok(Deno.lstatSync(fifo).isFifo, `${args[0]} replaced the FIFO`);
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
-
-function has(cmd: string): boolean {
-  return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" }).outputSync()
-    .success;
-}

@@ -11,20 +11,13 @@ import {
   writeFileChunks,
 } from "./compress.ts";
 import { writeTar } from "./tar.ts";
+import { hasCommand } from "../../tests/util.ts";
 
 const dec = new TextDecoder();
 
-function has(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const zstdCli = has("zstd");
-const gzipCli = has("gzip");
-const bzip2Cli = has("bzip2");
+const zstdCli = hasCommand("zstd");
+const gzipCli = hasCommand("gzip");
+const bzip2Cli = hasCommand("bzip2");
 for (const [ok, tool] of [[zstdCli, "zstd"], [gzipCli, "gzip"], [bzip2Cli, "bzip2"]] as const) {
   if (!ok) console.log(`compress_test: ${tool} not found, skipping its tests`);
 }

@@ -3,19 +3,12 @@ import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { readFileChunks } from "./compress.ts";
 import { readTar, type TarEntry, type TarWriteEntry, writeTar } from "./tar.ts";
+import { hasCommand } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function has(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const gnuTar = has("tar") && has("mkfifo");
+const gnuTar = hasCommand("tar") && hasCommand("mkfifo");
 if (!gnuTar) console.log("tar_test: GNU tar or mkfifo not found, skipping interop tests");
 
 async function sh(script: string, cwd: string): Promise<void> {

@@ -3,19 +3,15 @@ import { join } from "node:path";
 import zlib from "node:zlib";
 import { cacheKey, decodeZstd, loadChannels, loadRepodata, parseChannel } from "./channel.ts";
 import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
-import { storeLayout } from "../../store/layout.ts";
 import {
   buildTestChannel,
   fixtureToolsAvailable,
   serveChannel,
 } from "../../tests/fixtures/channel.ts";
+import { tempLayout, withServedStore, withTempLayout } from "../../tests/util.ts";
 
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`skipping channel fixture tests: missing ${tools.missing.join(", ")}`);
-
-async function tempLayout() {
-  return storeLayout(await Deno.makeTempDir({ prefix: "poncho-store-" }));
-}
 
 /** A loopback port with nothing listening on it. */
 function closedPort(): number {
@@ -68,9 +64,7 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    const srv = serveChannel(ch.dir);
-    const layout = await tempLayout();
-    try {
+    await withServedStore(ch.dir, {}, async (srv, layout) => {
       const channel = parseChannel(srv.url);
       const first = await loadRepodata(channel, "linux-64", { layout });
       assert.equal(first.source, "downloaded");
@@ -88,10 +82,7 @@ Deno.test({
       const offline = await loadRepodata(channel, "linux-64", { layout, offline: true });
       assert.equal(offline.source, "cache");
       assert.equal(srv.requests.get("/linux-64/repodata.json.zst"), 2);
-    } finally {
-      await srv.close();
-      await Deno.remove(layout.root, { recursive: true });
-    }
+    });
   },
 });
 
@@ -100,9 +91,7 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    const srv = serveChannel(ch.dir, { hide: ["/noarch/repodata.json.zst"] });
-    const layout = await tempLayout();
-    try {
+    await withServedStore(ch.dir, { hide: ["/noarch/repodata.json.zst"] }, async (srv, layout) => {
       const channel = parseChannel(srv.url);
       const first = await loadRepodata(channel, "noarch", { layout });
       assert.equal(first.remoteFile, "repodata.json");
@@ -110,10 +99,7 @@ Deno.test({
       assert.equal(second.source, "not-modified");
       assert.equal(srv.requests.get("/noarch/repodata.json.zst"), 1);
       assert.equal(srv.requests.get("/noarch/repodata.json"), 2);
-    } finally {
-      await srv.close();
-      await Deno.remove(layout.root, { recursive: true });
-    }
+    });
   },
 });
 
@@ -168,14 +154,11 @@ Deno.test({
 });
 
 Deno.test("an unreachable channel is a one-line PonchoError naming the URL", async () => {
-  const layout = await tempLayout();
-  const url = `http://127.0.0.1:${closedPort()}/chan`;
-  try {
+  await withTempLayout(async (layout) => {
+    const url = `http://127.0.0.1:${closedPort()}/chan`;
     await assert.rejects(
       loadChannels([parseChannel(url)], "linux-64", { layout, attempts: 1 }),
       (e) => e instanceof PonchoError && e.message.includes(`${url}/`) && !e.message.includes("\n"),
     );
-  } finally {
-    await Deno.remove(layout.root, { recursive: true });
-  }
+  });
 });

@@ -3,18 +3,11 @@ import { join } from "node:path";
 import { PonchoError, UsageError } from "../errors.ts";
 import { storeLayout } from "../../store/layout.ts";
 import { extractPackage, extractPackageToCache } from "./extract.ts";
+import { hasCommand } from "../../tests/util.ts";
 
 const dec = new TextDecoder();
 
-function has(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const cph = has("cph") && has("python3");
+const cph = hasCommand("cph") && hasCommand("python3");
 if (!cph) console.log("extract_test: cph (conda-package-handling) not found, skipping");
 
 async function run(cmd: string, args: string[], cwd?: string): Promise<void> {

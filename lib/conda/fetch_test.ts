@@ -4,19 +4,11 @@ import { join } from "node:path";
 import { downloadPath, fetchPackages } from "./fetch.ts";
 import { solve } from "./solve.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
-import { storeLayout } from "../../store/layout.ts";
-import {
-  buildTestChannel,
-  fixtureToolsAvailable,
-  serveChannel,
-} from "../../tests/fixtures/channel.ts";
+import { buildTestChannel, fixtureToolsAvailable } from "../../tests/fixtures/channel.ts";
+import { withServedStore, withTempLayout } from "../../tests/util.ts";
 
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`skipping fetch fixture tests: missing ${tools.missing.join(", ")}`);
-
-async function tempLayout() {
-  return storeLayout(await Deno.makeTempDir({ prefix: "poncho-store-" }));
-}
 
 async function listDir(dir: string): Promise<string[]> {
   const names: string[] = [];
@@ -31,11 +23,9 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    const srv = serveChannel(ch.dir, {
+    await withServedStore(ch.dir, {
       failTimes: { "/linux-64/libgreet-1.0-h0_poncho.conda": 2 },
-    });
-    const layout = await tempLayout();
-    try {
+    }, async (srv, layout) => {
       const records = await solve(["hello", "pyhello"], {
         channels: [srv.url],
         layout,
@@ -57,10 +47,7 @@ Deno.test({
       const offline = await fetchPackages(records, { layout, offline: true });
       assert.ok(offline.every((g) => g.reused));
       assert.deepEqual(await listDir(layout.tmp), []);
-    } finally {
-      await srv.close();
-      await Deno.remove(layout.root, { recursive: true });
-    }
+    });
   },
 });
 
@@ -69,8 +56,7 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    const layout = await tempLayout();
-    try {
+    await withTempLayout(async (layout) => {
       const records = await solve(["oldtext"], {
         channels: [ch.url],
         layout,
@@ -86,9 +72,7 @@ Deno.test({
         await Deno.readFile(got.path),
         await Deno.readFile(join(ch.dir, "linux-64", "oldtext-0.1-0.tar.bz2")),
       );
-    } finally {
-      await Deno.remove(layout.root, { recursive: true });
-    }
+    });
   },
 });
 
@@ -98,9 +82,7 @@ Deno.test({
   async fn() {
     const ch = await buildTestChannel();
     for (const via of ["file", "http"]) {
-      const srv = serveChannel(ch.corruptDir);
-      const layout = await tempLayout();
-      try {
+      await withServedStore(ch.corruptDir, {}, async (srv, layout) => {
         const channel = via === "file" ? ch.corruptUrl : srv.url;
         const records = await solve(["libgreet"], {
           channels: [channel],
@@ -119,10 +101,7 @@ Deno.test({
         assert.deepEqual(await listDir(layout.downloads), []);
         assert.deepEqual(await listDir(layout.tmp), []);
         if (via === "http") assert.equal(srv.requests.get(`/linux-64/${records[0].fn}`), 1);
-      } finally {
-        await srv.close();
-        await Deno.remove(layout.root, { recursive: true });
-      }
+      });
     }
   },
 });
@@ -132,9 +111,7 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    const srv = serveChannel(ch.dir);
-    const layout = await tempLayout();
-    try {
+    await withServedStore(ch.dir, {}, async (srv, layout) => {
       const item = {
         fn: "nope-1-0.conda",
         url: `${srv.url}linux-64/nope-1-0.conda`,
@@ -145,9 +122,6 @@ Deno.test({
         (e) => e instanceof NotFoundError && e.message.includes(item.url),
       );
       assert.deepEqual(await listDir(layout.downloads), []);
-    } finally {
-      await srv.close();
-      await Deno.remove(layout.root, { recursive: true });
-    }
+    });
   },
 });

@@ -1,20 +1,15 @@
 import assert from "node:assert/strict";
 import { installOrder, solve, type SolvedRecord, specName } from "./solve.ts";
 import { PonchoError, UsageError } from "../errors.ts";
-import { storeLayout } from "../../store/layout.ts";
 import {
   buildTestChannel,
   fixtureToolsAvailable,
-  serveChannel,
   UNSATISFIABLE_SPECS,
 } from "../../tests/fixtures/channel.ts";
+import { withServedStore, withTempLayout } from "../../tests/util.ts";
 
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`skipping solve fixture tests: missing ${tools.missing.join(", ")}`);
-
-async function tempLayout() {
-  return storeLayout(await Deno.makeTempDir({ prefix: "poncho-store-" }));
-}
 
 const SPECS = ["hello", "pyhello", "pip", "oldtext"];
 
@@ -41,8 +36,7 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    const layout = await tempLayout();
-    try {
+    await withTempLayout(async (layout) => {
       const records = await solve(SPECS, { channels: [ch.url], layout, platform: "linux-64" });
       const names = records.map((r) => r.name).sort();
       assert.deepEqual(names, ["hello", "libgreet", "oldtext", "pip", "pyhello", "python"]);
@@ -67,9 +61,7 @@ Deno.test({
       }
       const alone = await solve(["libgreet"], { channels: [ch.url], layout, platform: "linux-64" });
       assert.deepEqual(alone.map((r) => `${r.name}-${r.version}`), ["libgreet-2.0"]);
-    } finally {
-      await Deno.remove(layout.root, { recursive: true });
-    }
+    });
   },
 });
 
@@ -78,9 +70,7 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    const srv = serveChannel(ch.dir);
-    const layout = await tempLayout();
-    try {
+    await withServedStore(ch.dir, {}, async (srv, layout) => {
       const opts = { channels: [srv.url], layout, platform: "linux-64" };
       const first = await solve(SPECS, opts);
       assert.equal(first[0].channel, srv.url.replace(/\/$/, ""));
@@ -94,10 +84,7 @@ Deno.test({
       const offline = await solve(SPECS, { ...opts, offline: true });
       assert.deepEqual(offline.map((r) => r.fn), first.map((r) => r.fn));
       assert.equal(srv.statuses.get(304), 2);
-    } finally {
-      await srv.close();
-      await Deno.remove(layout.root, { recursive: true });
-    }
+    });
   },
 });
 
@@ -106,8 +93,7 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    const layout = await tempLayout();
-    try {
+    await withTempLayout(async (layout) => {
       const err = await solve([...UNSATISFIABLE_SPECS], {
         channels: [ch.url],
         layout,
@@ -124,9 +110,7 @@ Deno.test({
         UsageError,
       );
       await assert.rejects(solve(["does-not-exist"], { channels: [ch.url], layout }), PonchoError);
-    } finally {
-      await Deno.remove(layout.root, { recursive: true });
-    }
+    });
   },
 });
 

@@ -16,6 +16,7 @@ import {
   PLACEHOLDER_LONG,
   PLACEHOLDER_SHORT,
 } from "../../tests/fixtures/channel.ts";
+import { hasCommand } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -24,17 +25,9 @@ const tools = await fixtureToolsAvailable();
 if (!tools.ok) {
   console.log(`pack_test: missing ${tools.missing.join(", ")}; real-package test skipped`);
 }
-function has(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const mkfifo = has("mkfifo");
+const mkfifo = hasCommand("mkfifo");
 if (!mkfifo) console.log("pack_test: mkfifo not found; FIFO test skipped");
-const gnuTar = has("tar");
+const gnuTar = hasCommand("tar");
 if (!gnuTar) console.log("pack_test: tar not found; GNU tar cross-check skipped");
 
 const BASE_MANIFEST = {

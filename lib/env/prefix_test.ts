@@ -10,20 +10,13 @@ import {
   replaceBinary,
   replaceText,
 } from "./prefix.ts";
+import { commandPath, hasCommand } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function has(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-const gcc = has("gcc");
-const python = has("python3");
+const gcc = hasCommand("gcc");
+const python = hasCommand("python3");
 if (!gcc) console.log("prefix_test: gcc not found, skipping the ELF test");
 if (!python) console.log("prefix_test: python3 not found, skipping the shebang tests");
 
@@ -134,9 +127,7 @@ Deno.test("fixShebang leaves short, space-free shebangs and non-scripts alone", 
 async function runShebangCase(interpDir: string, body: string, args: string[]) {
   await Deno.mkdir(interpDir, { recursive: true });
   const py = join(interpDir, "python3.11");
-  const real = new Deno.Command("sh", { args: ["-c", "command -v python3"], stdout: "piped" })
-    .outputSync();
-  await Deno.symlink(dec.decode(real.stdout).trim(), py);
+  await Deno.symlink(commandPath("python3"), py);
   const script = join(interpDir, "script");
   const original = enc.encode(`#!${py} -E\n${body}`);
   const fixed = fixShebang(original);

@@ -1,0 +1,115 @@
+/**
+ * Small helpers shared by the test files: is a tool on PATH, spawn the CLI,
+ * temporary directories and stores that clean up after themselves.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { type StoreLayout, storeLayout } from "../store/layout.ts";
+import { serveChannel, type ServedChannel, type ServeOptions } from "./fixtures/channel.ts";
+
+/** The CLI entry point, `cli/main.ts`, as a file path. */
+export const MAIN: string = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
+
+/** True when `sh -c "command -v <name>"` finds `name` (false if that cannot even run). */
+export function hasCommand(name: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** Where `sh -c "command -v <name>"` finds `name`, or "" when it does not. */
+export function commandPath(name: string): string {
+  const o = new Deno.Command("sh", { args: ["-c", `command -v ${name}`], stdout: "piped" })
+    .outputSync();
+  return o.success ? new TextDecoder().decode(o.stdout).trim() : "";
+}
+
+/** How to spawn the CLI. */
+export interface PonchoOptions {
+  /** Extra environment variables (added to the inherited environment). */
+  env?: Record<string, string>;
+  /** The working directory. */
+  cwd?: string;
+  /** Deno flags placed before `cli/main.ts`; `["--no-check"]` unless given. */
+  denoFlags?: string[];
+}
+
+/** What a finished CLI run returned. */
+export interface PonchoOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The command `deno run -A --quiet <denoFlags> cli/main.ts <args>` with stdin
+ * closed and stdout and stderr piped, not yet started.
+ */
+export function ponchoCommand(args: string[], opts: PonchoOptions = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", ...(opts.denoFlags ?? ["--no-check"]), MAIN, ...args],
+    env: opts.env,
+    cwd: opts.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Runs the CLI (see {@link ponchoCommand}) to the end; its exit code and decoded output. */
+export async function runPoncho(args: string[], opts: PonchoOptions = {}): Promise<PonchoOutput> {
+  const out = await ponchoCommand(args, opts).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Calls `fn` with a new temporary directory named `prefix…`, removed afterwards. */
+export async function withTempDir<T>(
+  prefix: string,
+  fn: (dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A store layout in a new temporary directory (`poncho-store-…`); the caller removes it. */
+export async function tempLayout(): Promise<StoreLayout> {
+  return storeLayout(await Deno.makeTempDir({ prefix: "poncho-store-" }));
+}
+
+/**
+ * Serves `dir` over loopback HTTP (see `serveChannel`) and makes a temporary
+ * store layout, calls `fn` with both, then stops the server and removes the store.
+ */
+export async function withServedStore<T>(
+  dir: string,
+  options: ServeOptions,
+  fn: (srv: ServedChannel, layout: StoreLayout) => Promise<T>,
+): Promise<T> {
+  const srv = serveChannel(dir, options);
+  const layout = await tempLayout();
+  try {
+    return await fn(srv, layout);
+  } finally {
+    await srv.close();
+    await Deno.remove(layout.root, { recursive: true });
+  }
+}
+
+/** Calls `fn` with a store layout in a new temporary directory, removed afterwards. */
+export async function withTempLayout<T>(fn: (layout: StoreLayout) => Promise<T>): Promise<T> {
+  const layout = await tempLayout();
+  try {
+    return await fn(layout);
+  } finally {
+    await Deno.remove(layout.root, { recursive: true });
+  }
+}
