@@ -18,6 +18,7 @@ Usage:
   poncho analyze [options] <source ...> <out>   Python sources -> environment spec
   poncho create [options] <spec> <output>       spec -> relocatable environment archive
   poncho run [options] -e <env> [--] cmd ...    run a command inside an environment
+  poncho run [options] script.py [args ...]     ... in the environment the script needs
   poncho store list|gc|path                     inspect and clean the environment store
   poncho dropin <bin-dir>                       write CCTools' poncho_package_* launchers
 
@@ -26,7 +27,8 @@ Options:
   --version       print the version
 
 Exit codes: 0 success, 1 invalid usage, 2 missing or unreadable input,
-3 build/extraction/relocation failed (lock timeouts too), 4 activation failed.
+3 build/extraction/relocation failed (lock timeouts too), 4 activation failed,
+70 internal error.
 `;
 
 type Handler = (args: string[]) => Promise<number>;
@@ -83,7 +85,7 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   const loadHandler = COMMANDS[cmd];
   if (!loadHandler) {
     console.error(
-      `poncho: unknown command '${cmd}' (expected analyze, create, run or store; see --help)`,
+      `poncho: unknown command '${cmd}' (expected analyze, create, run, store or dropin; see --help)`,
     );
     return EXIT_USAGE;
   }
