@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   commandPath,
+  git,
   hasCommand,
   MAIN,
   type PonchoOutput,
@@ -326,21 +327,14 @@ Deno.test({
     withSetup(async (ch, dir) => {
       const repo = join(dir, "repo");
       await Deno.mkdir(repo);
-      const git = async (...args: string[]) => {
-        const o = await new Deno.Command("git", {
-          args: ["-C", repo, "-c", "user.email=t@example.org", "-c", "user.name=t", ...args],
-          stdout: "null",
-          stderr: "piped",
-        }).output();
-        assert.ok(o.success, new TextDecoder().decode(o.stderr));
-      };
-      await git("init", "-q", "-b", "main");
+      const inRepo = (...args: string[]) => git(repo, ...args);
+      await inRepo("init", "-q", "-b", "main");
       await Deno.writeTextFile(join(repo, "data.txt"), "from git v1\n");
-      await git("add", "data.txt");
-      await git("commit", "-q", "-m", "v1");
-      await git("tag", "v1");
+      await inRepo("add", "data.txt");
+      await inRepo("commit", "-q", "-m", "v1");
+      await inRepo("tag", "v1");
       await Deno.writeTextFile(join(repo, "data.txt"), "from git v2\n");
-      await git("commit", "-q", "-am", "v2");
+      await inRepo("commit", "-q", "-am", "v2");
       await Deno.writeTextFile(join(dir, "ref.dat"), "reference data\n");
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(

@@ -113,3 +113,28 @@ export async function withTempLayout<T>(fn: (layout: StoreLayout) => Promise<T>)
     await Deno.remove(layout.root, { recursive: true });
   }
 }
+
+/**
+ * Runs `git` in `cwd` with a fixed identity and no user configuration, for
+ * tests that build repositories. Returns trimmed stdout; throws with git's
+ * stderr when it fails.
+ */
+export async function git(cwd: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", {
+    args,
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: {
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.org",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.org",
+      GIT_CONFIG_GLOBAL: "/dev/null",
+    },
+  }).output();
+  if (!out.success) {
+    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}

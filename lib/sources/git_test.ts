@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PonchoError } from "../errors.ts";
 import { cloneGitSource } from "./git.ts";
+import { git } from "../../tests/util.ts";
 
 const gitAvailable = await new Deno.Command("git", { args: ["--version"], stdout: "null" })
   .output().then((o) => o.success, () => false);
@@ -17,45 +18,25 @@ async function failure(p: Promise<unknown>): Promise<PonchoError> {
   assert.fail("expected a PonchoError");
 }
 
-async function sh(cwd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("git", {
-    args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: {
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.org",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.org",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-    },
-  }).output();
-  if (!out.success) {
-    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
 /** A repo with three commits: v1 (tagged), a commit on branch `dev`, then main's head. */
 async function makeRepo(dir: string): Promise<Record<string, string>> {
-  await sh(dir, "init", "--quiet", "--initial-branch=main");
+  await git(dir, "init", "--quiet", "--initial-branch=main");
   await Deno.writeTextFile(`${dir}/data.txt`, "one\n");
-  await sh(dir, "add", "data.txt");
-  await sh(dir, "commit", "--quiet", "-m", "one");
-  await sh(dir, "tag", "v1");
-  const v1 = await sh(dir, "rev-parse", "HEAD");
-  await sh(dir, "checkout", "--quiet", "-b", "dev");
+  await git(dir, "add", "data.txt");
+  await git(dir, "commit", "--quiet", "-m", "one");
+  await git(dir, "tag", "v1");
+  const v1 = await git(dir, "rev-parse", "HEAD");
+  await git(dir, "checkout", "--quiet", "-b", "dev");
   await Deno.writeTextFile(`${dir}/data.txt`, "dev\n");
-  await sh(dir, "commit", "--quiet", "-am", "dev");
-  const dev = await sh(dir, "rev-parse", "HEAD");
-  await sh(dir, "checkout", "--quiet", "main");
+  await git(dir, "commit", "--quiet", "-am", "dev");
+  const dev = await git(dir, "rev-parse", "HEAD");
+  await git(dir, "checkout", "--quiet", "main");
   await Deno.writeTextFile(`${dir}/data.txt`, "two\n");
   await Deno.mkdir(`${dir}/sub`);
   await Deno.writeTextFile(`${dir}/sub/more.txt`, "more\n");
-  await sh(dir, "add", ".");
-  await sh(dir, "commit", "--quiet", "-m", "two");
-  const main = await sh(dir, "rev-parse", "HEAD");
+  await git(dir, "add", ".");
+  await git(dir, "commit", "--quiet", "-m", "two");
+  const main = await git(dir, "rev-parse", "HEAD");
   return { v1, dev, main };
 }
 
