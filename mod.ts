@@ -26,10 +26,10 @@ export { decodePythonSource } from "./lib/analyze/decode.ts";
 export type { DecodedSource } from "./lib/analyze/decode.ts";
 export type { ImportRecord, ScanResult } from "./lib/analyze/types.ts";
 
-export { parseSpec, readSpec } from "./lib/spec/parse.ts";
-export { canonicalSpec, specHash, specToJson } from "./lib/spec/canonical.ts";
-export type { CanonicalSpec } from "./lib/spec/canonical.ts";
-export type { EnvSpec, GitSource, HttpSource } from "./lib/spec/types.ts";
+export { parseSpec, readSpec } from "./lib/envspec/parse.ts";
+export { canonicalSpec, specHash, specToJson } from "./lib/envspec/canonical.ts";
+export type { CanonicalSpec } from "./lib/envspec/canonical.ts";
+export type { EnvSpec, GitSource, HttpSource } from "./lib/envspec/types.ts";
 
 export {
   EXIT_ACTIVATION,

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { makeEnvArchive } from "../lib/env/test_env.ts";
+import { makeEnvArchive } from "../tests/fixtures/env_archive.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse } from "npm:yaml@2.9.1";
+import { parse } from "../lib/deps/yaml.ts";
 
 const CLI = fileURLToPath(new URL("./analyze.ts", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("../tests/fixtures/analyze/", import.meta.url));

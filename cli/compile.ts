@@ -42,7 +42,7 @@ export const INCLUDED_DIRS: readonly string[] = ["cli", "lib", "store"];
 /** Whether a file is a module that belongs in the binary (not a test or a test fixture). */
 function isRuntimeModule(name: string): boolean {
   return name.endsWith(".ts") && !name.endsWith("_test.ts") && !name.endsWith(".d.ts") &&
-    name !== "test_env.ts" && name !== "compile.ts";
+    name !== "compile.ts";
 }
 
 /** Every runtime module under {@link INCLUDED_DIRS}, relative to `root`, sorted. */

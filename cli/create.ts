@@ -63,7 +63,7 @@ export async function createCommand(args: string[]): Promise<number> {
     );
   }
   const [specPath, output] = positionals;
-  const { readSpec } = await import("../lib/spec/parse.ts");
+  const { readSpec } = await import("../lib/envspec/parse.ts");
   const { createEnvironment } = await import("../lib/create.ts");
   const spec = await readSpec(specPath);
   const result = await createEnvironment({

@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { resolveAutoSpec } from "../lib/auto.ts";
 import { condaPlatform } from "../lib/conda/platform.ts";
-import { specToJson } from "../lib/spec/canonical.ts";
+import { specToJson } from "../lib/envspec/canonical.ts";
 import { storeLayout } from "../store/layout.ts";
 import type { RunOptions } from "./run.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixtureToolsAvailable, makeEnvArchive } from "../lib/env/test_env.ts";
+import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
 import { ponchoCommand, runPoncho, withTempDir } from "../tests/util.ts";
 
 const available = fixtureToolsAvailable();

@@ -11,8 +11,8 @@
 
 import { dirname, join, resolve } from "node:path";
 import { NotFoundError, UsageError } from "./errors.ts";
-import type { EnvSpec } from "./spec/types.ts";
-import { type CanonicalSpec, canonicalSpec, specHash } from "./spec/canonical.ts";
+import type { EnvSpec } from "./envspec/types.ts";
+import { type CanonicalSpec, canonicalSpec, specHash } from "./envspec/canonical.ts";
 
 /** Options of {@link resolveAutoSpec}. */
 export interface AutoSpecOptions {
@@ -141,7 +141,7 @@ export async function resolveAutoSpec(opts: AutoSpecOptions): Promise<AutoSpec> 
   let warnings: string[] = [];
   let source: string;
   if (opts.specFile !== undefined) {
-    const { readSpec } = await import("./spec/parse.ts");
+    const { readSpec } = await import("./envspec/parse.ts");
     source = opts.specFile === "-" ? "-" : resolve(cwd, opts.specFile);
     spec = await readSpec(source);
   } else {

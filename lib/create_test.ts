@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import type { EnvSpec } from "./spec/types.ts";
+import type { EnvSpec } from "./envspec/types.ts";
 import { pristineFromCondaMeta, withChannels } from "./create.ts";
 import { extractPackage } from "./conda/extract.ts";
 import { LEGACY_PLACEHOLDER, readPackageInfo } from "./conda/package_info.ts";

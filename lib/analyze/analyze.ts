@@ -16,7 +16,7 @@ import { decodePythonSource } from "./decode.ts";
 import { scanImports } from "./scan.ts";
 import type { ImportRecord } from "./types.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { checkMatchSpec } from "../spec/parse.ts";
+import { checkMatchSpec } from "../envspec/parse.ts";
 import { dirname, resolve as resolvePath } from "node:path";
 import { discoverSources, type SourceFile } from "./sources.ts";
 import { readNotebook } from "./notebook.ts";

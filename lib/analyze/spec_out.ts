@@ -7,7 +7,7 @@
  * @module
  */
 
-import { stringify } from "npm:yaml@2.9.1";
+import { stringify } from "../deps/yaml.ts";
 import { basename, dirname, join } from "node:path";
 import { specName } from "./mapping.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parse } from "npm:yaml@2.9.1";
+import { parse } from "../deps/yaml.ts";
 import { buildSpec, normalizeSpecs, renderSpec, writeFileAtomic } from "./spec_out.ts";
 
 Deno.test("spec_out: dependencies sorted and de-duplicated, python first, pip last", () => {

@@ -11,8 +11,7 @@
  * @module
  */
 
-// @ts-types="./seek_bzip.d.ts"
-import Bunzip from "npm:seek-bzip@2.0.0";
+import Bunzip from "../deps/seek_bzip.ts";
 import { PonchoError } from "../errors.ts";
 
 /** Streams the decompressed content of bzip2 data. `name` appears in error messages. */

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { type Platform, simpleSolve } from "npm:@conda-org/rattler@0.3.5";
+import { type Platform, simpleSolve } from "../deps/rattler.ts";
 import { PonchoError, UsageError } from "../errors.ts";
 import { loadChannels, parseChannel, type RepodataOptions } from "./channel.ts";
 import type { SubdirRepodata } from "./channel.ts";

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { EXIT_FAILED, PonchoError } from "../errors.ts";
 import { copyEnvDir, linkEscapes, readArchiveManifest, unpackArchive } from "./unpack.ts";
-import { binaryPlaceholder, fixtureToolsAvailable, makeEnvArchive } from "./test_env.ts";
+import {
+  binaryPlaceholder,
+  fixtureToolsAvailable,
+  makeEnvArchive,
+} from "../../tests/fixtures/env_archive.ts";
 
 const available = fixtureToolsAvailable();
 if (!available) console.log("unpack_test: gcc, GNU tar, zstd or python3 missing; tests skipped");

@@ -18,7 +18,7 @@
 
 import { dirname } from "node:path";
 import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
-import type { GitSource } from "../spec/types.ts";
+import type { GitSource } from "../envspec/types.ts";
 
 /** Options of {@link cloneGitSource}. */
 export interface GitOptions {

@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { PonchoError, UsageError } from "../errors.ts";
 import { type Compression, decompress, readFileChunks } from "../archive/compress.ts";
 import { extractTar } from "../archive/extract_tar.ts";
-import type { HttpSource } from "../spec/types.ts";
+import type { HttpSource } from "../envspec/types.ts";
 
 /** Options of {@link fetchHttpSource}. */
 export interface HttpOptions {

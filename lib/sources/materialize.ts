@@ -19,7 +19,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import type { EnvSpec } from "../spec/types.ts";
+import type { EnvSpec } from "../envspec/types.ts";
 import { cloneGitSource } from "./git.ts";
 import { fetchHttpSource } from "./http.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PonchoError, UsageError } from "../errors.ts";
-import type { EnvSpec } from "../spec/types.ts";
+import type { EnvSpec } from "../envspec/types.ts";
 import {
   ACTIVATE_SCRIPT,
   materializeSources,

@@ -275,7 +275,7 @@ export async function parseSpec(text: string, file: string): Promise<EnvSpec> {
       throw new UsageError(`${file}: not valid JSON: ${(err as Error).message}`);
     }
   } else {
-    const { parse } = await import("npm:yaml@2.9.1");
+    const { parse } = await import("../deps/yaml.ts");
     try {
       doc = parse(body);
     } catch (err) {
