@@ -23,6 +23,8 @@ Options:
   --offline             use only cached repodata and packages
   --force               rebuild even if the store has this spec's archive
   --conda-exe PATH      let an existing conda, mamba or micromamba solve and install, then pack
+  --no-link-scripts     do not run packages' post-link scripts (they run by default, as with
+                        conda; use this for untrusted channels)
   --store DIR           the store (default: $PONCHO_STORE, $XDG_CACHE_HOME/poncho, ~/.cache/poncho)
   --json                print a machine-readable summary on stdout
   -q, --quiet           print nothing but errors
@@ -40,6 +42,7 @@ export async function createCommand(args: string[]): Promise<number> {
     { name: "prefix", type: "string" },
     { name: "offline", type: "boolean" },
     { name: "force", type: "boolean" },
+    { name: "no-link-scripts", type: "boolean" },
     { name: "conda-exe", type: "string" },
     { name: "conda-executable", type: "string" },
     { name: "store", type: "string" },
@@ -75,6 +78,7 @@ export async function createCommand(args: string[]): Promise<number> {
     platform: o.platform as string | undefined,
     offline: Boolean(o.offline),
     force: Boolean(o.force),
+    noLinkScripts: Boolean(o["no-link-scripts"]),
     condaExe: (o["conda-exe"] ?? o["conda-executable"]) as string | undefined,
     store: o.store as string | undefined,
     quiet: Boolean(o.quiet) || Boolean(o.json),

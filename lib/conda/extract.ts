@@ -17,7 +17,7 @@ import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/compress.ts";
 import { extractTar } from "../archive/extract_tar.ts";
-import { readStoredMember, readZipDirectory } from "../archive/zip.ts";
+import { readZipDirectory, readZipMember } from "../archive/zip.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { withLock } from "../../store/lock.ts";
@@ -41,15 +41,17 @@ async function extractInto(archivePath: string, dir: string): Promise<void> {
     return;
   }
   const members = await readZipDirectory(archivePath);
-  const tars = members.filter((m) => /^(pkg|info)-.*\.tar\.zst$/.test(m.name));
-  if (!tars.some((m) => m.name.startsWith("info-"))) {
+  // By base name: some re-zipped packages nest the members in a folder (rattler reads them).
+  const tars = members.filter((m) => /^(pkg|info)-.*\.tar\.zst$/.test(basename(m.name)));
+  const isPkg = (m: { name: string }) => basename(m.name).startsWith("pkg-");
+  if (!tars.some((m) => !isPkg(m))) {
     throw new PonchoError(`${archivePath}: no info-*.tar.zst member; not a valid .conda package`);
   }
   // info last, so a package's own files cannot replace its metadata.
-  tars.sort((a, b) => (a.name.startsWith("pkg-") ? 0 : 1) - (b.name.startsWith("pkg-") ? 0 : 1));
+  tars.sort((a, b) => (isPkg(a) ? 0 : 1) - (isPkg(b) ? 0 : 1));
   for (const m of tars) {
     const name = `${archivePath}:${m.name}`;
-    await extractTar(zstdDecompress(readStoredMember(archivePath, m), name), dir, { name });
+    await extractTar(zstdDecompress(readZipMember(archivePath, m), name), dir, { name });
   }
 }
 
