@@ -258,7 +258,7 @@ async function forPackage<T>(
     if (!known) throw err;
     const msg = (err as Error).message;
     if (msg.includes(r.url) && msg.includes(distOf(r))) throw err;
-    const text = download ? msg.replaceAll(download, r.url) : msg;
+    const text = download ? msg.replaceAll(download, "its download") : msg;
     throw new PonchoError(
       `package ${distOf(r)} (${r.url}): ${text}`,
       err instanceof PonchoError ? err.exitCode : EXIT_FAILED,

@@ -141,9 +141,13 @@ export async function runPostLink(
     PKG_VERSION: pkg.version,
     PKG_BUILDNUM: String(pkg.buildNumber),
   });
-  // Activated as `conda activate` would, then the script sourced (`return` works in it).
-  const program = [...findActivateScripts(prefix), script].map((s) => `. ${shellQuote(s)}`)
-    .join("\n");
+  // Activated as `conda activate` would, then the script sourced (`return` works in it),
+  // traced (`set -x`, as conda runs scripts) so a failure shows the commands that ran.
+  const program = [
+    ...findActivateScripts(prefix).map((s) => `. ${shellQuote(s)}`),
+    "set -x",
+    `. ${shellQuote(script)}`,
+  ].join("\n");
   const out = await new Deno.Command(scriptShell(), {
     args: ["-c", program],
     cwd: join(prefix, "bin"),

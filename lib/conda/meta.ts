@@ -51,13 +51,14 @@ export function packageType(noarch: unknown): string | undefined {
 
 /**
  * A user's spec in conda's `MatchSpec` string form, for `requested_spec`:
- * `name 1.2` becomes `name=1.2`, `name >=1.2` becomes `name>=1.2`,
+ * `name 1.2` and `name 1.2.*` become `name=1.2`, `name >=1.2` becomes `name>=1.2`,
  * `name 1.2 build` becomes `name==1.2=build`; other forms are kept.
  */
 export function requestedSpecString(spec: string): string {
   const parts = spec.trim().split(/\s+/);
   if (parts.length === 2) {
-    return /^[<>=!~]/.test(parts[1]) ? parts.join("") : `${parts[0]}=${parts[1]}`;
+    if (/^[<>=!~]/.test(parts[1])) return parts.join("");
+    return `${parts[0]}=${parts[1].replace(/\.\*$/, "")}`;
   }
   if (parts.length === 3 && !/[<>!~,|*]/.test(parts[1])) {
     return `${parts[0]}==${parts[1].replace(/^=+/, "")}=${parts[2]}`;

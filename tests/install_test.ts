@@ -1,0 +1,415 @@
+/**
+ * End to end over real conda packages (the conda, rattler and pixi projects'
+ * test data in `../shared/realpkgs`, see `fixtures/realpkgs.ts`) plus a few
+ * made with `cph`: `poncho create`, then `poncho run -e` unpacked at another
+ * path. Covers what conda does at install time: post-link scripts, pre-link
+ * messages, clobbers, `.pyc` for noarch python, `python_site_packages_path`,
+ * the old `package_metadata.json`, conda-meta as conda writes it, deflated
+ * `.conda` members, symlinks stored as empty files, and package errors.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type PonchoOutput, runPoncho, withTempDir } from "./util.ts";
+import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
+import { buildRealChannel, REALPKGS, realpkgsAvailable } from "./fixtures/realpkgs.ts";
+
+const tools = await fixtureToolsAvailable();
+const real = realpkgsAvailable();
+if (!tools.ok) console.log(`install tests skipped: missing ${tools.missing.join(", ")}`);
+if (!real) console.log(`install tests skipped: no real packages at ${REALPKGS}`);
+const ignore = !tools.ok || !real;
+const hasZstdTar = (() => {
+  try {
+    return new Deno.Command("tar", { args: ["--zstd", "--version"], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+function poncho(args: string[]): Promise<PonchoOutput> {
+  return runPoncho(args, { env: { NO_COLOR: "1" } });
+}
+
+function spec(channels: string[], deps: string[]): string {
+  return JSON.stringify({ conda: { channels, dependencies: deps } });
+}
+
+/** Creates `deps` over `channels` into `dir/env.tar.zst` with a store in `dir/store`. */
+async function create(
+  dir: string,
+  channels: string[],
+  deps: string[],
+  extra: string[] = [],
+): Promise<PonchoOutput & { archive: string; store: string }> {
+  const file = join(dir, "spec.json");
+  await Deno.writeTextFile(file, spec(channels, deps));
+  const archive = join(dir, "env.tar.zst");
+  const store = join(dir, "store");
+  const out = await poncho(["create", ...extra, "--store", store, file, archive]);
+  return { ...out, archive, store };
+}
+
+/** Unpacks `archive` at `target` (another path than the build's) and runs `sh -c script` there. */
+function runAt(archive: string, target: string, script: string): Promise<PonchoOutput> {
+  return poncho([
+    "run",
+    "--store",
+    `${target}.store`,
+    "-u",
+    target,
+    "-e",
+    archive,
+    "--",
+    "sh",
+    "-c",
+    script,
+  ]);
+}
+
+/** A parsed conda-meta record or manifest. */
+// deno-lint-ignore no-explicit-any
+type Rec = Record<string, any>;
+
+function readJson(path: string): Rec {
+  return JSON.parse(Deno.readTextFileSync(path));
+}
+
+function list(path: string): string[] {
+  try {
+    return [...Deno.readDirSync(path)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The top-level fields conda writes into a conda-meta record of a noarch
+ * package, from records conda itself wrote: conda/conda
+ * `tests/data/env_metadata/envpy313tosx_whl/conda-meta/tzdata-2025a-h78e105d_0.json`
+ * (noarch generic) and `.../pip-25.0.1-pyh145f28c_0.json` (noarch python), at
+ * commit 0f64223fb. (`license`/`license_family` come from the package and are
+ * left out here; the test packages do not all have them.)
+ */
+const CONDA_NOARCH_FIELDS = [
+  "build",
+  "build_number",
+  "channel",
+  "constrains",
+  "depends",
+  "extracted_package_dir",
+  "features",
+  "files",
+  "fn",
+  "link",
+  "md5",
+  "name",
+  "noarch",
+  "package_tarball_full_path",
+  "package_type",
+  "paths_data",
+  "requested_spec",
+  "sha256",
+  "size",
+  "subdir",
+  "timestamp",
+  "track_features",
+  "url",
+  "version",
+];
+
+/** Checks a record field by field against the shape of conda's own records (see above). */
+function assertCondaShape(rec: Rec, requested: string, packageType: string) {
+  const keys = Object.keys(rec);
+  assert.deepEqual(keys, [...keys].sort(), "keys sorted, as conda writes them");
+  for (const f of CONDA_NOARCH_FIELDS) assert.ok(f in rec, `conda writes ${f}`);
+  for (const k of keys) {
+    assert.ok(
+      CONDA_NOARCH_FIELDS.includes(k) || ["license", "license_family"].includes(k),
+      `conda does not write ${k}`,
+    );
+  }
+  assert.match(rec.channel, /\/noarch$/, "channel with its subdir");
+  assert.equal(rec.url, `${rec.channel}/${rec.fn}`);
+  assert.equal(rec.package_type, packageType);
+  assert.equal(rec.requested_spec, requested);
+  assert.equal(rec.features, "");
+  assert.equal(typeof rec.track_features, "string");
+  assert.ok(Array.isArray(rec.constrains) && Array.isArray(rec.depends));
+  assert.deepEqual(rec.link, { source: rec.extracted_package_dir, type: 1 });
+  assert.ok(Deno.statSync(rec.package_tarball_full_path).isFile);
+  assert.deepEqual(Object.keys(rec.paths_data), ["paths", "paths_version"]);
+  assert.equal(rec.paths_data.paths_version, 1);
+  for (const p of rec.paths_data.paths) {
+    // conda's own keys; a rewritten file also gets `size_in_prefix` (asked for beyond conda).
+    const want = p.prefix_placeholder
+      ? [
+        "_path",
+        "file_mode",
+        "path_type",
+        "prefix_placeholder",
+        "sha256",
+        "sha256_in_prefix",
+        "size_in_bytes",
+        "size_in_prefix",
+      ]
+      : p.path_type === "hardlink"
+      ? ["_path", "path_type", "sha256", "sha256_in_prefix", "size_in_bytes"]
+      : ["_path", "path_type"]; // pyc_file, unix_python_entry_point
+    const ours = Object.keys(p).filter((k) => !["clobbered_by", "clobbers"].includes(k));
+    assert.deepEqual(ours, want, `paths_data entry ${p._path}`);
+  }
+}
+
+Deno.test({
+  name:
+    "post-link scripts run once at create, in install order, activated, with conda's variables; " +
+    "messages and pre-link messages shown; their files packed and relocated, never re-run",
+  ignore,
+  fn: () =>
+    withTempDir("poncho-install-", async (dir) => {
+      const ch = await buildRealChannel();
+      const c = await create(dir, [ch.url], [
+        "post_link-c", // needs post_link-b's bin/file, linked before it
+        "post_link-d", // needs the file post_link-e's post-link script writes: e runs first
+        "link-scripts",
+        "post_link_run_in_env_package", // needs TEST_VAR from its own activate.d script
+        "post-link-script-package",
+        "writes-prefix",
+        "pre_link_messages_package",
+      ]);
+      assert.equal(c.code, 0, c.stderr);
+      for (
+        const m of [
+          "This is a post-link script that just ran for the recipe package.",
+          "Success: TEST_VAR is set correctly",
+          "Testing post link scripts",
+          "writes-prefix wrote its file",
+          "Lorem ipsum dolor sit amet", // info/prelink_messages/message-from-pkg.txt
+          "SPAM!", // info/prelink_messages/message-from-pkg2.txt
+        ]
+      ) assert.ok(c.stderr.includes(m), `create shows ${m}: ${c.stderr}`);
+      assert.ok(c.stderr.indexOf("SPAM!") < c.stderr.indexOf("Testing post link"));
+
+      const target = join(dir, "elsewhere", "env");
+      const r = await runAt(
+        c.archive,
+        target,
+        'cat "$CONDA_PREFIX/share/writes-prefix/where.txt"; ' +
+          'test -f "$CONDA_PREFIX/i-was-post-linked" && echo touched; ' +
+          'cat "$CONDA_PREFIX/.messages.bak.txt"; cat "$CONDA_PREFIX/bin/file"',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      // Written by the script at create time with the build prefix, relocated at unpack.
+      assert.ok(r.stdout.includes(`prefix=${target}\n`), r.stdout);
+      assert.ok(r.stdout.includes(`conda_prefix=${target}\n`), r.stdout);
+      assert.ok(r.stdout.includes(`cwd=${target}/bin\n`), r.stdout);
+      assert.ok(r.stdout.includes("pkg=writes-prefix 1.0 3\n"), r.stdout);
+      assert.ok(r.stdout.includes("touched\n"), r.stdout);
+      assert.ok(r.stdout.includes("Testing post link scripts\n"), r.stdout);
+      assert.ok(r.stdout.includes("test\n"), r.stdout); // post_link-e's script wrote bin/file
+      // Not re-run at unpack: no messages file, nothing from the scripts on run's output.
+      assert.ok(!list(target).includes(".messages.txt"));
+      assert.ok(!r.stderr.includes("writes-prefix wrote its file"), r.stderr);
+      const manifest = readJson(join(target, ".poncho", "manifest.json"));
+      assert.ok(
+        manifest.relocations.some((x: { path: string }) =>
+          x.path === "share/writes-prefix/where.txt"
+        ),
+        "the script's file is in the manifest's relocations",
+      );
+    }),
+});
+
+Deno.test({
+  name: "a failing post-link script fails create with exit 3 naming the package, URL and output; " +
+    "nothing cached or written; --no-link-scripts installs it",
+  ignore,
+  fn: () =>
+    withTempDir("poncho-install-", async (dir) => {
+      const ch = await buildRealChannel();
+      const c = await create(dir, [ch.url], ["failing_post_link", "post_link-b"]);
+      assert.equal(c.code, 3, c.stderr);
+      const line = c.stderr.trim().split("\n").at(-1)!;
+      assert.ok(line.includes("failing_post_link-1.0-0"), line);
+      assert.ok(line.includes(`${ch.url}/noarch/failing_post_link-1.0-0.conda`), line);
+      assert.ok(line.includes("bin/.failing_post_link-post-link.sh"), line);
+      assert.match(line, /exit 1: .*exit 1/); // the script's last output line (traced)
+      assert.equal(c.stdout, "");
+      assert.deepEqual(list(dir).filter((n) => n.endsWith(".tar.zst")), []);
+      assert.deepEqual(list(join(c.store, "v1", "archives")), []);
+      assert.deepEqual(list(join(c.store, "v1", "tmp")), []);
+
+      // --prefix: the directory is removed again.
+      const file = join(dir, "spec.json");
+      const p = await poncho(["create", "--store", c.store, "--prefix", join(dir, "pfx"), file]);
+      assert.equal(p.code, 3, p.stderr);
+      assert.ok(!list(dir).includes("pfx"));
+
+      const skip = await create(dir, [ch.url], ["failing_post_link", "post_link-b"], [
+        "--no-link-scripts",
+      ]);
+      assert.equal(skip.code, 0, skip.stderr);
+      assert.match(skip.stderr, /skipped bin\/.failing_post_link-post-link.sh/);
+      const r = await runAt(skip.archive, join(dir, "u"), 'cat "$CONDA_PREFIX/bin/file"');
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "test\n");
+    }),
+});
+
+Deno.test({
+  name: "clobbers: the later package wins, a warning names both and the path, conda-meta of both " +
+    "says so, the archive holds exactly the prefix's file (even over a placeholder file)",
+  ignore,
+  fn: () =>
+    withTempDir("poncho-install-", async (dir) => {
+      const ch = await buildRealChannel();
+      const c = await create(dir, [ch.url], ["clobber-a", "clobber-b", "clobber-plain"]);
+      assert.equal(c.code, 0, c.stderr);
+      assert.ok(
+        c.stderr.includes(
+          "warning: clobber-b-1.0-0 and clobber-a-1.0-0 both provide bin/clobber-test-file",
+        ),
+        c.stderr,
+      );
+      assert.ok(
+        c.stderr.includes("clobber-plain-1.0-0 and clobber-ph-1.0-0 both provide share/clob.txt"),
+        c.stderr,
+      );
+      const target = join(dir, "at", "another", "path");
+      const r = await runAt(
+        c.archive,
+        target,
+        'cat "$CONDA_PREFIX/bin/clobber-test-file" "$CONDA_PREFIX/share/clob.txt"',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "clobber-b\nfrom clobber-plain\n");
+      const meta = join(target, "conda-meta");
+      const entry = (rec: Rec, path: string) =>
+        rec.paths_data.paths.find((p: { _path: string }) => p._path === path);
+      const a = readJson(join(meta, "clobber-a-1.0-0.json"));
+      const b = readJson(join(meta, "clobber-b-1.0-0.json"));
+      assert.equal(entry(a, "bin/clobber-test-file").clobbered_by, "clobber-b-1.0-0");
+      assert.deepEqual(entry(b, "bin/clobber-test-file").clobbers, ["clobber-a-1.0-0"]);
+      const ph = readJson(join(meta, "clobber-ph-1.0-0.json"));
+      assert.equal(entry(ph, "share/clob.txt").clobbered_by, "clobber-plain-1.0-0");
+      // conda-meta field by field, for a real conda-build noarch: generic package.
+      assertCondaShape(a, "clobber-a", "noarch_generic");
+      assertCondaShape(readJson(join(meta, "clobber-ph-1.0-0.json")), "None", "noarch_generic");
+      // The archive member itself, not only what unpacking made of it.
+      const manifest = readJson(join(target, ".poncho", "manifest.json"));
+      assert.ok(!manifest.relocations.some((x: { path: string }) => x.path === "share/clob.txt"));
+      if (hasZstdTar) {
+        const out = new Deno.Command("tar", {
+          args: ["--zstd", "-xOf", c.archive, "share/clob.txt"],
+          stdout: "piped",
+        }).outputSync();
+        assert.equal(new TextDecoder().decode(out.stdout), "from clobber-plain\n");
+      }
+    }),
+});
+
+Deno.test({
+  name: "a .conda with nested deflated members and a .tar.bz2 symlink stored as an empty file " +
+    "install (copied, as conda does); a broken package's error names it and its URL",
+  ignore,
+  fn: () =>
+    withTempDir("poncho-install-", async (dir) => {
+      const ch = await buildRealChannel();
+      const c = await create(dir, [ch.url], ["ca-certificates", "bzlink"]);
+      assert.equal(c.code, 0, c.stderr);
+      const target = join(dir, "x", "env");
+      const r = await runAt(
+        c.archive,
+        target,
+        'head -c 0 "$CONDA_PREFIX/ssl/cacert.pem" && echo pem; ' +
+          'test -L "$CONDA_PREFIX/share/bzlink/link.txt" || echo not-a-link; ' +
+          'wc -c < "$CONDA_PREFIX/share/bzlink/link.txt"',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.replace(/ +/g, ""), "pem\nnot-a-link\n0\n");
+      const rec = readJson(join(target, "conda-meta", "bzlink-1.0-0.json"));
+      const link = rec.paths_data.paths.find((p: { _path: string }) =>
+        p._path === "share/bzlink/link.txt"
+      );
+      assert.equal(link.path_type, "softlink"); // recorded as the package says
+
+      const bad = await create(join(dir), [ch.url], ["broken"]);
+      assert.equal(bad.code, 3, bad.stderr);
+      const line = bad.stderr.trim().split("\n").at(-1)!;
+      assert.ok(line.includes("package broken-1.0-0"), line);
+      assert.ok(line.includes(`${ch.url}/noarch/broken-1.0-0.conda`), line);
+      assert.ok(!line.includes(join(bad.store, "v1", "downloads")), line);
+    }),
+});
+
+Deno.test({
+  name: "noarch python: .pyc compiled with the env's python (no build prefix), recorded as " +
+    "pyc_file, packed; the first import writes nothing; package_metadata.json entry points",
+  ignore,
+  fn: () =>
+    withTempDir("poncho-install-", async (dir) => {
+      const ch = await buildRealChannel();
+      const test = await buildTestChannel();
+      const c = await create(dir, [test.url, ch.url], ["python", "pyhello", "oldnoarch"]);
+      assert.equal(c.code, 0, c.stderr);
+      const target = join(dir, "run", "here");
+      const sp = `lib/python${test.pythonShort}/site-packages`;
+      const snapshot = `find "$CONDA_PREFIX/${sp}" -exec stat -c '%n %s %Y' {} + | sort`;
+      const r = await runAt(
+        c.archive,
+        target,
+        `${snapshot} > "$CONDA_PREFIX/../before"; unset PYTHONDONTWRITEBYTECODE; ` +
+          'python -c "import pyhello, oldnoarch"; oldnoarch; pyhello; ' +
+          `${snapshot} > "$CONDA_PREFIX/../after"`,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "hello from oldnoarch\nhello from pyhello\n");
+      const before = await Deno.readTextFile(join(target, "..", "before"));
+      assert.equal(await Deno.readTextFile(join(target, "..", "after")), before);
+      const tag = `cpython-${test.pythonShort.replace(".", "")}`;
+      for (const pkg of ["pyhello", "oldnoarch"]) {
+        const pyc = `${sp}/${pkg}/__pycache__/__init__.${tag}.pyc`;
+        assert.ok(before.includes(`${target}/${pyc} `), `${pyc} is packed`);
+        const bytes = await Deno.readFile(join(target, pyc));
+        const manifest = readJson(join(target, ".poncho", "manifest.json"));
+        const text = new TextDecoder("latin1").decode(bytes);
+        assert.ok(!text.includes(manifest.buildPrefix), `${pyc} names no build prefix`);
+        const name = list(join(target, "conda-meta")).find((n) => n.startsWith(`${pkg}-`))!;
+        const rec = readJson(join(target, "conda-meta", name));
+        assert.ok(rec.files.includes(pyc));
+        assert.deepEqual(
+          rec.paths_data.paths.find((p: { _path: string }) => p._path === pyc),
+          { _path: pyc, path_type: "pyc_file" },
+        );
+        assertCondaShape(rec, pkg, "noarch_python");
+        const ep = rec.paths_data.paths.find((p: { _path: string }) => p._path === `bin/${pkg}`);
+        assert.equal(ep.path_type, "unix_python_entry_point");
+      }
+    }),
+});
+
+Deno.test({
+  name: "python_site_packages_path (python-3.99.99, free-threaded lib/python3.99t) decides where " +
+    "noarch python files go",
+  ignore,
+  fn: () =>
+    withTempDir("poncho-install-", async (dir) => {
+      const ch = await buildRealChannel();
+      const c = await create(dir, [ch.url], ["python 3.99.*", "sample_noarch_python"]);
+      assert.equal(c.code, 0, c.stderr);
+      const target = join(dir, "ft");
+      const r = await runAt(
+        c.archive,
+        target,
+        'cd "$CONDA_PREFIX" && ls lib lib/python3.99t/site-packages',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "lib:\npython3.99t\n\nlib/python3.99t/site-packages:\nsample.py\n");
+      const rec = readJson(join(target, "conda-meta", "sample_noarch_python-1.0-py_0.json"));
+      assert.deepEqual(rec.files, ["lib/python3.99t/site-packages/sample.py"]);
+      const py = readJson(join(target, "conda-meta", "python-3.99.99-0.json"));
+      assert.equal(py.python_site_packages_path, "lib/python3.99t/site-packages");
+      assert.equal(py.requested_spec, "python=3.99");
+    }),
+});
