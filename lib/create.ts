@@ -350,9 +350,30 @@ async function installNative(
     if (loser) loser.clobbered_by = c.winner;
   }
 
-  // Byte-compile noarch: python packages with the environment's own interpreter.
+  // Nothing of another platform can run here: no .pyc, no link scripts (said once).
+  const native = platform === condaPlatform();
   const noarchPy = pkgs.filter((p) => p.info.noarch === "python");
-  if (python && noarchPy.length > 0) {
+  const scripted = pkgs.filter((p) => p.linked!.files.includes(postLinkScriptPath(p.r.name)));
+  if (!native && (noarchPy.length > 0 || scripted.length > 0)) {
+    say(
+      `building for ${platform} on ${condaPlatform()}: noarch python files are not ` +
+        `byte-compiled and post-link scripts (${
+          scripted.map((p) => distOf(p.r)).join(", ") || "none"
+        }) ` +
+        `are not run`,
+    );
+  }
+  // conda still runs deprecated pre-link scripts from the package cache; in a shared store they
+  // could change other environments' files, so they are named and skipped.
+  for (const p of pkgs) {
+    const pre = `bin/.${p.r.name}-pre-link.sh`;
+    if (p.linked!.files.includes(pre)) {
+      say(`warning: ${pre} of ${distOf(p.r)} is not run (pre-link scripts are deprecated)`);
+    }
+  }
+
+  // Byte-compile noarch: python packages with the environment's own interpreter.
+  if (native && python && noarchPy.length > 0) {
     const exe = pythonExecutable(prefix, python);
     const sources = noarchPy.flatMap((p) =>
       p.linked!.pathsData.filter((d) =>
@@ -373,9 +394,8 @@ async function installNative(
   }
 
   // Post-link scripts, in install order, once everything is linked (as conda runs them).
-  for (const p of pkgs) {
+  for (const p of native ? scripted : []) {
     const script = postLinkScriptPath(p.r.name);
-    if (!p.linked!.files.includes(script)) continue;
     if (opts.noLinkScripts) {
       say(`skipped ${script} of ${distOf(p.r)} (--no-link-scripts)`);
       continue;

@@ -163,12 +163,14 @@ export async function runPostLink(
     return true;
   }
   const dec = new TextDecoder();
-  const lines = [messages ?? "", dec.decode(out.stdout), dec.decode(out.stderr)]
-    .join("\n").split("\n").map((l) => l.trim()).filter(Boolean);
-  const tail = lines.slice(-FAILURE_TAIL_LINES).join(" | ");
+  const tail = (text: string, n: number) =>
+    text.split("\n").map((l) => l.trim()).filter(Boolean).slice(-n).join(" | ");
+  const output = tail(`${dec.decode(out.stdout)}\n${dec.decode(out.stderr)}`, FAILURE_TAIL_LINES);
+  const said = tail(messages ?? "", FAILURE_TAIL_LINES);
   throw new PonchoError(
     `post-link script ${rel} of package ${dist}${pkg.url ? ` (${pkg.url})` : ""} ` +
-      `failed with exit ${out.code}${tail ? `: ${tail}` : " and printed nothing"}; ` +
-      `nothing was installed (use --no-link-scripts to skip link scripts)`,
+      `failed with exit ${out.code}` + (said ? `; its messages: ${said}` : "") +
+      (output ? `; its last output: ${output}` : "; it printed nothing") +
+      `; nothing was installed (use --no-link-scripts to skip link scripts)`,
   );
 }

@@ -59,14 +59,21 @@ export async function compilePyc(
   const env = Deno.env.toObject();
   delete env.PYTHONPATH;
   delete env.PYTHONHOME;
-  const child = new Deno.Command(exe, {
-    args: ["-E", "-s", "-Wi", "-c", DRIVER, prefix],
-    env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(exe, {
+      args: ["-E", "-s", "-Wi", "-c", DRIVER, prefix],
+      env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    throw new PonchoError(
+      `cannot run ${exe} to byte-compile noarch python files: ${(err as Error).message}`,
+    );
+  }
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(py.join("\n") + "\n"));
   await writer.close();
