@@ -133,7 +133,7 @@ function assertCondaShape(rec: Rec, requested: string, packageType: string) {
   assert.equal(rec.url, `${rec.channel}/${rec.fn}`);
   assert.equal(rec.package_type, packageType);
   assert.equal(rec.requested_spec, requested);
-  assert.equal(rec.features, "");
+  assert.equal(typeof rec.features, "string");
   assert.equal(typeof rec.track_features, "string");
   assert.ok(Array.isArray(rec.constrains) && Array.isArray(rec.depends));
   assert.deepEqual(rec.link, { source: rec.extracted_package_dir, type: 1 });
@@ -411,5 +411,33 @@ Deno.test({
       const py = readJson(join(target, "conda-meta", "python-3.99.99-0.json"));
       assert.equal(py.python_site_packages_path, "lib/python3.99t/site-packages");
       assert.equal(py.requested_spec, "python=3.99");
+    }),
+});
+
+Deno.test({
+  name: "conda-meta keeps constrains, features and track_features of conda's test packages",
+  ignore,
+  fn: () =>
+    withTempDir("poncho-install-", async (dir) => {
+      const ch = await buildRealChannel();
+      const c = await create(dir, [ch.url], [
+        "run_constrained",
+        "feature 1.0",
+        "track_feature 1.0",
+      ]);
+      assert.equal(c.code, 0, c.stderr);
+      const target = join(dir, "meta");
+      const r = await runAt(c.archive, target, "true");
+      assert.equal(r.code, 0, r.stderr);
+      const meta = (n: string) => readJson(join(target, "conda-meta", n));
+      const rc = meta("run_constrained-1.0-0.json");
+      assert.deepEqual(rc.constrains, ["dependency>=2.0"]);
+      assertCondaShape(rc, "run_constrained", "noarch_generic");
+      const f = meta("feature-1.0-track_feature1_0.json");
+      assert.equal(f.features, "track_feature1");
+      assert.equal(f.requested_spec, "feature=1.0");
+      const tf = meta("track_feature-1.0-0.json");
+      assert.equal(tf.track_features, "track_feature1");
+      assert.equal(tf.requested_spec, "track_feature=1.0");
     }),
 });
