@@ -333,13 +333,32 @@ async function installNative(
   }
 
   await Deno.mkdir(join(prefix, "conda-meta"), { recursive: true });
-  step(`linking ${pkgs.length} packages`);
+  // A post-link script may write into any file of the prefix: a hardlink would carry that write
+  // into the shared package cache, so an environment whose scripts will run gets copies.
+  const native = platform === condaPlatform();
+  const willRunScripts = native && !opts.noLinkScripts &&
+    pkgs.some((p) =>
+      p.info.paths.some((e) =>
+        e.path === postLinkScriptPath(p.r.name) ||
+        (p.info.noarch === "python" && e.path === `python-scripts/.${p.r.name}-post-link.sh`)
+      )
+    );
+  step(
+    `linking ${pkgs.length} packages${willRunScripts ? " (copies: post-link scripts run)" : ""}`,
+  );
   const registry = new ClobberRegistry();
   for (const p of pkgs) {
     p.linked = await forPackage(
       p.r,
       p.path,
-      () => linkPackage(p.info, { prefix, python, registry, dist: distOf(p.r) }),
+      () =>
+        linkPackage(p.info, {
+          prefix,
+          python,
+          registry,
+          dist: distOf(p.r),
+          hardlink: !willRunScripts,
+        }),
     );
     log(`linked ${distOf(p.r)} (${p.linked.files.length} files)`);
   }
@@ -351,7 +370,6 @@ async function installNative(
   }
 
   // Nothing of another platform can run here: no .pyc, no link scripts (said once).
-  const native = platform === condaPlatform();
   const noarchPy = pkgs.filter((p) => p.info.noarch === "python");
   const scripted = pkgs.filter((p) => p.linked!.files.includes(postLinkScriptPath(p.r.name)));
   if (!native && (noarchPy.length > 0 || scripted.length > 0)) {

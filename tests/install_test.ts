@@ -197,7 +197,8 @@ Deno.test({
         target,
         'cat "$CONDA_PREFIX/share/writes-prefix/where.txt"; ' +
           'test -f "$CONDA_PREFIX/i-was-post-linked" && echo touched; ' +
-          'cat "$CONDA_PREFIX/.messages.bak.txt"; cat "$CONDA_PREFIX/bin/file"',
+          'cat "$CONDA_PREFIX/.messages.bak.txt"; cat "$CONDA_PREFIX/bin/file"; ' +
+          'cat "$CONDA_PREFIX/share/writes-prefix/own.txt"',
       );
       assert.equal(r.code, 0, r.stderr);
       // Written by the script at create time with the build prefix, relocated at unpack.
@@ -208,6 +209,12 @@ Deno.test({
       assert.ok(r.stdout.includes("touched\n"), r.stdout);
       assert.ok(r.stdout.includes("Testing post link scripts\n"), r.stdout);
       assert.ok(r.stdout.includes("test\n"), r.stdout); // post_link-e's script wrote bin/file
+      assert.ok(r.stdout.endsWith("own\nappended\n"), r.stdout);
+      // Scripts ran over copies: the shared package cache keeps the package's own file.
+      const wp = readJson(join(target, "conda-meta", "writes-prefix-1.0-3.json"));
+      assert.equal(wp.link.type, 3);
+      const cached = join(wp.extracted_package_dir, "share/writes-prefix/own.txt");
+      assert.equal(await Deno.readTextFile(cached), "own\n");
       // Not re-run at unpack: no messages file, nothing from the scripts on run's output.
       assert.ok(!list(target).includes(".messages.txt"));
       assert.ok(!r.stderr.includes("writes-prefix wrote its file"), r.stderr);
