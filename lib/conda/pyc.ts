@@ -6,7 +6,9 @@
  * The `.pyc` files record the source path relative to the prefix (never the
  * build prefix) and use checked-hash invalidation (valid whatever the files'
  * mtimes after packing and unpacking). Files that do not compile (Python 2
- * only syntax, say) are skipped, as conda skips them.
+ * only syntax, say) are skipped, as conda skips them. Many files are compiled
+ * on every core, as `compileall -j0` does; the interpreter runs with `-B`, so
+ * nothing but the listed `.pyc` is written.
  *
  * @module
  */
@@ -16,22 +18,36 @@ import { PonchoError } from "../errors.ts";
 
 /** The driver run by the environment's Python: reads source paths, prints the `.pyc` written. */
 const DRIVER = `
-import sys, importlib.util, py_compile
+import os, sys, importlib.util, py_compile
 prefix = sys.argv[1]
-kw = {}
-if hasattr(py_compile, "PycInvalidationMode"):
-    kw["invalidation_mode"] = py_compile.PycInvalidationMode.CHECKED_HASH
-for line in sys.stdin:
-    rel = line.rstrip("\\n")
-    if not rel:
-        continue
+rels = [l.rstrip("\\n") for l in sys.stdin if l.strip()]
+mode = getattr(py_compile, "PycInvalidationMode", None)
+kw = {"invalidation_mode": mode.CHECKED_HASH} if mode else {}
+def job(rel):
     full = prefix + "/" + rel
-    cfile = importlib.util.cache_from_source(full)
-    try:
-        py_compile.compile(full, cfile=cfile, dfile=rel, doraise=True, **kw)
-    except Exception:
-        continue
+    return (full, importlib.util.cache_from_source(full), rel)
+jobs = [job(r) for r in rels]
+def report(rel, cfile):
     print(rel + "\\t" + cfile[len(prefix) + 1:])
+workers = min(os.cpu_count() or 1, 8)
+if workers > 1 and len(jobs) > 64:
+    # Like compileall -j0: every core (py_compile.compile is importable, so any start method works).
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(workers) as ex:
+        futs = [(j, ex.submit(py_compile.compile, j[0], j[1], j[2], True, **kw)) for j in jobs]
+        for j, f in futs:
+            try:
+                f.result()
+            except Exception:
+                continue
+            report(j[2], j[1])
+else:
+    for full, cfile, rel in jobs:
+        try:
+            py_compile.compile(full, cfile=cfile, dfile=rel, doraise=True, **kw)
+        except Exception:
+            continue
+        report(rel, cfile)
 `;
 
 /**
@@ -62,7 +78,7 @@ export async function compilePyc(
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command(exe, {
-      args: ["-E", "-s", "-Wi", "-c", DRIVER, prefix],
+      args: ["-E", "-s", "-B", "-Wi", "-c", DRIVER, prefix],
       env,
       clearEnv: true,
       stdin: "piped",

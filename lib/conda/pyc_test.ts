@@ -42,6 +42,14 @@ Deno.test({
       }).output();
       assert.ok(out.success);
       assert.equal([...Deno.readDirSync(join(prefix, sp, "pkg/__pycache__"))].length, before);
+      // Many files (compiled in parallel where there are cores): each one, nothing else written.
+      const many = Array.from({ length: 80 }, (_, i) => `${sp}/many/m${i}.py`);
+      await Deno.mkdir(join(prefix, sp, "many"));
+      for (const m of many) await Deno.writeTextFile(join(prefix, m), `X = ${many.indexOf(m)}\n`);
+      const all = await compilePyc(prefix, "bin/python3", many);
+      assert.deepEqual([...all.keys()].sort(), [...many].sort());
+      for (const pyc of all.values()) assert.ok(Deno.statSync(join(prefix, pyc)).isFile);
+      assert.equal([...Deno.readDirSync(join(prefix, sp, "many/__pycache__"))].length, 80);
       // No interpreter: nothing compiled, no error.
       assert.equal((await compilePyc(prefix, "bin/python9.9", [`${sp}/pkg/__init__.py`])).size, 0);
     }),
