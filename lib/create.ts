@@ -313,7 +313,7 @@ async function installNative(
   const requested = new Map<string, string>();
   for (const s of spec.conda) {
     const name = s.replace(/^[^:]*::/, "").match(/^[A-Za-z0-9_.\-]+/)?.[0]?.toLowerCase();
-    if (name) requested.set(name, s.replace(/^[^:]*::/, ""));
+    if (name) requested.set(name, s);
   }
 
   // Extract everything first: pre-link messages are shown before anything is linked.

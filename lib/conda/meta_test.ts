@@ -277,6 +277,7 @@ Deno.test("requested_spec and package_type as conda writes them", () => {
   assert.equal(requestedSpecString("python 3.13"), "python=3.13");
   assert.equal(requestedSpecString("python=3.13"), "python=3.13");
   assert.equal(requestedSpecString("python 3.13.*"), "python=3.13");
+  assert.equal(requestedSpecString("conda-forge::python 3.11"), "conda-forge::python=3.11");
   assert.equal(requestedSpecString("numpy  >=1.2"), "numpy>=1.2");
   assert.equal(requestedSpecString("foo 1.0 h0_1"), "foo==1.0=h0_1");
   assert.equal(requestedSpecString("python_abi[build=*_cp313t]"), "python_abi[build=*_cp313t]");
