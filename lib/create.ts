@@ -2,8 +2,10 @@
  * `create`: a spec becomes a relocatable environment archive (or an
  * installed prefix). The pipeline: canonical spec and hash -> archive cache
  * lookup -> (under a per-spec lock) solve -> fetch and verify -> extract into
- * the package cache -> link -> conda-meta -> pip -> data sources -> pack into
- * the store's archive cache -> copy to the output.
+ * the package cache -> pre-link messages -> link (clobbers warned) -> `.pyc`
+ * of noarch python -> post-link scripts -> conda-meta -> pip -> data sources
+ * -> pack into the store's archive cache -> copy to the output. Any failure
+ * about one package names it (`name-version-build`) and its URL.
  *
  * The same spec (channels in order, normalised requirements, platform) is
  * built at most once per store, even when several processes ask at once.
