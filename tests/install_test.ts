@@ -246,6 +246,10 @@ Deno.test({
       const r = await runAt(skip.archive, join(dir, "u"), 'cat "$CONDA_PREFIX/bin/file"');
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, "test\n");
+      // The build without scripts is cached apart: with scripts, the same spec still fails.
+      const again = await create(dir, [ch.url], ["failing_post_link", "post_link-b"]);
+      assert.equal(again.code, 3, again.stderr);
+      assert.equal(list(join(again.store, "v1", "archives")).length, 1);
     }),
 });
 
