@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { EXIT_FAILED, PonchoError } from "../errors.ts";
-import { copyEnvDir, linkEscapes, readArchiveManifest, unpackArchive } from "./unpack.ts";
+import { copyEnvDir, readArchiveManifest, unpackArchive } from "./unpack.ts";
+import { linkEscapes } from "../archive/paths.ts";
 import {
   binaryPlaceholder,
   fixtureToolsAvailable,
