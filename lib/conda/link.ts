@@ -139,7 +139,7 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
   const guard = new PrefixGuard(pkg, prefix);
   const lacks = (entry: PathEntry) =>
     new PonchoError(`package ${info.index.name} lacks ${entry.path} listed in its metadata`);
-  const mkdirp = async (d: string) => {
+  const mkdirp = (d: string): void => {
     if (made.has(d)) return;
     guard.mkdirp(d);
     made.add(d);
