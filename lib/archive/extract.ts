@@ -51,7 +51,14 @@
 
 import process from "node:process";
 import { PonchoError } from "../errors.ts";
-import { checkSymlinkTarget, linkEscapes, refusal, safeRelativePath } from "./paths.ts";
+import {
+  checkSymlinkTarget,
+  linkEscapes,
+  pathProblem,
+  refusal,
+  safeRelativePath,
+  showPath,
+} from "./paths.ts";
 import { readTar, type TarEntryType } from "./tar.ts";
 
 /**
@@ -259,6 +266,8 @@ export async function extractMembers(
           break;
         }
         case "hardlink": {
+          const problem = pathProblem(m.linkname);
+          if (problem) throw refusal(name, rel, `hardlink to ${showPath(m.linkname)}: ${problem}`);
           const target = safeRelativePath(m.linkname, name);
           if (!files.has(target)) {
             throw refusal(

@@ -41,15 +41,20 @@ export function refusal(archive: string, member: string, rule: string): PonchoEr
 export function safeRelativePath(path: string, archive = "archive"): string {
   // Fast path: already normal (no empty, `.` or `..` part, no NUL) is returned as is.
   if (path !== "" && !UNUSUAL_PATH.test(path)) return path;
-  if (path.includes("\0")) throw refusal(archive, path, "NUL byte in the name");
-  if (path.startsWith("/")) throw refusal(archive, path, "absolute path");
-  const parts: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") throw refusal(archive, path, "path contains '..'");
-    parts.push(part);
-  }
-  return parts.join("/");
+  const problem = pathProblem(path);
+  if (problem) throw refusal(archive, path, problem);
+  return path.split("/").filter((part) => part !== "" && part !== ".").join("/");
+}
+
+/**
+ * Why `path` cannot name a place under a root (`NUL byte in the name`,
+ * `absolute path`, `path contains '..'`), or `undefined` when it can.
+ */
+export function pathProblem(path: string): string | undefined {
+  if (path.includes("\0")) return "NUL byte in the name";
+  if (path.startsWith("/")) return "absolute path";
+  if (path.split("/").includes("..")) return "path contains '..'";
+  return undefined;
 }
 
 /**

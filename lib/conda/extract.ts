@@ -57,8 +57,11 @@ export function packageFormat(path: string): PackageFormat {
   throw new UsageError(`${path}: not a conda package; expected a .conda or .tar.bz2 file`);
 }
 
-/** Writes the package's contents into the existing, empty directory `dir`. */
-async function extractInto(archivePath: string, dir: string): Promise<void> {
+/**
+ * Writes the package's contents into the existing, empty directory `dir`;
+ * `label` (default: the path) names it in refusals, e.g. its URL.
+ */
+async function extractInto(archivePath: string, dir: string, label = archivePath): Promise<void> {
   const check = (rel: string, _m: unknown, source: string) => {
     if (rel === CACHE_MARKER) throw refusal(source, rel, "the name is reserved for poncho");
   };
@@ -67,8 +70,8 @@ async function extractInto(archivePath: string, dir: string): Promise<void> {
     members: readTar(data, { name }),
   });
   if (packageFormat(archivePath) === "tar.bz2") {
-    const data = bz2Decompress(readFileChunks(archivePath), archivePath);
-    await extractMembers([tarSource(archivePath, data)], dir, { check });
+    const data = bz2Decompress(readFileChunks(archivePath), label);
+    await extractMembers([tarSource(label, data)], dir, { check });
     return;
   }
   const members = await readZipDirectory(archivePath);
@@ -80,7 +83,7 @@ async function extractInto(archivePath: string, dir: string): Promise<void> {
   tars.sort((a, b) => (a.name.startsWith("pkg-") ? 0 : 1) - (b.name.startsWith("pkg-") ? 0 : 1));
   // One call, so both tars share one state; each is decompressed only when its turn comes.
   const sources = tars.map((m) => {
-    const name = `${archivePath}:${m.name}`;
+    const name = `${label}:${m.name}`;
     return tarSource(name, zstdDecompress(readStoredMember(archivePath, m), name));
   });
   await extractMembers(sources, dir, { check });
@@ -127,12 +130,14 @@ async function syncDir(dir: string): Promise<void> {
  * Extracts a `.conda` or `.tar.bz2` package into `destDir`, which must not
  * exist. Atomic: built in a temp directory beside it, then renamed; nothing is
  * left behind on error. With `marker`, the entry is flushed to disk and the
- * completion marker written (and fsynced) last, before the rename.
+ * completion marker written (and fsynced) last, before the rename. `label`
+ * names the package in refusals (default: `archivePath`).
  */
 export async function extractPackage(
   archivePath: string,
   destDir: string,
   marker?: CacheMarker,
+  label?: string,
 ): Promise<void> {
   try {
     await Deno.stat(archivePath);
@@ -143,7 +148,7 @@ export async function extractPackage(
   await Deno.mkdir(parent, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: parent, prefix: `.${basename(destDir)}.tmp-` });
   try {
-    await extractInto(archivePath, tmp);
+    await extractInto(archivePath, tmp, label);
     if (marker) {
       await syncFileSystem(tmp);
       await writeDurably(join(tmp, CACHE_MARKER), JSON.stringify(marker) + "\n");
@@ -187,12 +192,14 @@ export function isCompleteEntry(dir: string, sha256: string): boolean {
  * exclusive lock (`layout.locks/pkg-<sha256>.lock`) so concurrent processes
  * extract it once; an incomplete, foreign or older-format entry is discarded
  * and re-extracted. Returns the directory. The caller has verified that
- * `archivePath` has this sha256.
+ * `archivePath` has this sha256. `label` names the package in refusals (its
+ * URL; default: `archivePath`).
  */
 export async function extractPackageToCache(
   layout: StoreLayout,
   archivePath: string,
   sha256: string,
+  label?: string,
 ): Promise<string> {
   if (!/^[0-9a-f]{64}$/.test(sha256)) {
     throw new UsageError(`package sha256 ${sha256} is not 64 lowercase hex digits`);
@@ -205,7 +212,7 @@ export async function extractPackageToCache(
       if (isCompleteEntry(dest, sha256)) return;
       const trash = join(layout.pkgs, `.${sha256}.stale-${crypto.randomUUID().slice(0, 8)}`);
       await discardTree(dest, trash);
-      await extractPackage(archivePath, dest, { sha256, format: EXTRACTOR_FORMAT });
+      await extractPackage(archivePath, dest, { sha256, format: EXTRACTOR_FORMAT }, label);
     },
     {
       exclusive: true,

@@ -68,11 +68,13 @@ export function checkEntryPointName(pkg: string, name: string): string {
 }
 
 /**
- * The symlink policy (deny): a package's symlink at `rel` (in `prefix`)
- * pointing to `target` is allowed only when the target is relative and,
- * resolved from the link's real location through the links already in the
- * prefix (`resolveInside`), stays inside the prefix. Anything else is refused,
- * naming the package and the link.
+ * The symlink policy (deny; there is no allow or warn mode): a package's
+ * symlink at `rel` (in `prefix`) pointing to `target` is allowed only when
+ * the target is relative, in normal form (`..` only at its start: `../lib/x`,
+ * never `d/y/..`, whose meaning a later package's link at `d/y` could
+ * change), and, resolved from the link's real location through the links
+ * already in the prefix (`resolveInside`), stays inside the prefix. Anything
+ * else is refused, naming the package and the link.
  */
 export function checkLinkTarget(pkg: string, prefix: string, rel: string, target: string): void {
   if (target === "" || target.includes("\0")) {
@@ -80,6 +82,10 @@ export function checkLinkTarget(pkg: string, prefix: string, rel: string, target
   }
   if (target.startsWith("/")) {
     throw refuse(pkg, rel, `symlink -> ${target} is absolute (links must stay in the prefix)`);
+  }
+  const parts = target.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.some((p, i) => p === ".." && i > 0 && parts[i - 1] !== "..")) {
+    throw refuse(pkg, rel, `symlink -> ${target} has '..' after a name (not normal form)`);
   }
   if (resolveInside(prefix, rel, target) === undefined) {
     throw refuse(pkg, rel, `symlink -> ${target} points outside the prefix`);
