@@ -6,9 +6,9 @@
  * whose module documentation states the model: normal paths only, nothing
  * written through any link, link targets resolved through all links and kept
  * inside, hardlinks only to files extracted before, no devices). On top of
- * it, `.poncho/` is Poncho's: it may only be a directory holding the
- * manifest, so no member can plant the ready marker or a link where Poncho
- * writes it; `bin/run_in_env` is written only after checking with `lstat`
+ * it, `.poncho/` is Poncho's: it must be a directory holding only files and
+ * directories, and never the ready marker (or its temp file), so no member
+ * can plant the marker or a link where Poncho writes it; `bin/run_in_env` is written only after checking with `lstat`
  * that `bin` is a real directory. All writes go under the temp dir, which
  * the caller removes on failure. Modes (setuid included) and symlinks are
  * kept; file mtimes are kept (Python's `.pyc` checks depend on them).
@@ -28,6 +28,7 @@ import { openDecompressed, readFileChunks, readFirstTarMember } from "../archive
 import { extractMembers, type Member } from "../archive/extract.ts";
 import { assertNoLinkInParents, refusal, safeRelativePath } from "../archive/paths.ts";
 import { type EnvManifest, MANIFEST_PATH } from "./manifest.ts";
+import { MARKER_PATH } from "../../store/marker.ts";
 import { CONDA_UNPACK, relocateBytes, relocationMap, runCondaUnpack } from "./relocate.ts";
 import { findActivateScripts } from "../exec/activate.ts";
 import { RUN_IN_ENV_PATH, writeRunInEnv } from "../exec/run_in_env.ts";
@@ -229,12 +230,14 @@ export async function unpackMembers(
 }
 
 /**
- * Whether a member at `rel` would sit where Poncho keeps its own state:
- * anything under `.poncho/` but the manifest file (the ready marker, its temp
- * file, and whatever Poncho may add later).
+ * Whether a member at `rel` would sit where Poncho keeps its own state: the
+ * ready marker and its temp file (`.poncho/ready.json*`), or any link inside
+ * `.poncho/` (only files and directories of the archive's own, such as the
+ * manifest and `sources.json`, belong there).
  */
 function isPonchoState(rel: string, type: TarEntryType): boolean {
-  return rel.startsWith(".poncho/") && (rel !== MANIFEST_PATH || type !== "file");
+  if (!rel.startsWith(".poncho/")) return false;
+  return rel.startsWith(MARKER_PATH) || (type !== "file" && type !== "directory");
 }
 
 /** Unpacks the archive at `path` into `root`, relocated for `prefix`. */
