@@ -165,6 +165,8 @@ export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
       } else {
         const type: TarEntryType = info.isFifo
           ? "fifo"
+          : info.isSocket
+          ? "socket"
           : info.isCharDevice
           ? "chardev"
           : "blockdev";
