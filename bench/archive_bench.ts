@@ -65,7 +65,11 @@ async function best(runs: number, prepare: () => Promise<void>, fn: () => Promis
   return min;
 }
 
-async function makeTree(root: string, mib: number): Promise<void> {
+/**
+ * Writes the synthetic tree under `root`: `mib` MiB of files, mostly small,
+ * every 500th 8 MiB (like a Python environment's shared libraries).
+ */
+export async function makeTree(root: string, mib: number): Promise<void> {
   let seed = 1;
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
   const text = new Uint8Array(1 << 20);
