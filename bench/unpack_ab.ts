@@ -2,8 +2,8 @@
  * Cold-unpack A/B: this tree's `unpackArchive` (what `poncho run` does)
  * against the same function of another checkout (e.g. the commit before a
  * change) and GNU `tar --zstd -xf`, in one process, interleaved (A, B, tar,
- * A, B, tar, ...), each run into a fresh directory; prints medians and
- * ratios. Not a test.
+ * then B, tar, A, ...: the order rotates), each run into a fresh directory
+ * (all removed at the end); prints medians and ratios. Not a test.
  *
  * ```sh
  * git archive <commit> | tar -x -C /tmp/base && ln -s $PWD/node_modules /tmp/base/
@@ -49,7 +49,10 @@ if (import.meta.main) {
     ];
     const times = contenders.map(() => [] as number[]);
     for (let r = 0; r < runs; r++) {
-      for (const [i, [, fn]] of contenders.entries()) {
+      // The order rotates every round, so no contender always runs first (or after another).
+      for (let k = 0; k < contenders.length; k++) {
+        const i = (k + r) % contenders.length;
+        const fn = contenders[i][1];
         const out = await Deno.makeTempDir({ dir: outBase, prefix: "ab-out-" });
         outs.push(out);
         await sh("sync");
