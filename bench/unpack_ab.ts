@@ -17,7 +17,6 @@
 
 import { join, resolve } from "node:path";
 import { makeTree } from "./archive_bench.ts";
-import { unpackArchive } from "../lib/env/unpack.ts";
 
 type Unpack = (archive: string, root: string, prefix: string) => Promise<unknown>;
 
@@ -35,7 +34,11 @@ if (import.meta.main) {
   const base = resolve(Deno.args[0] ?? "");
   const runs = Number(Deno.args[1] ?? 7);
   const outBase = Deno.args[2] ?? Deno.env.get("TMPDIR") ?? "/tmp";
-  const other = (await import(join(base, "lib/env/unpack.ts"))).unpackArchive as Unpack;
+  // Both loaded the same way (dynamically), so neither gets an advantage from load order.
+  const load = async (dir: string) =>
+    (await import(join(dir, "lib/env/unpack.ts"))).unpackArchive as Unpack;
+  const unpackArchive = await load(new URL("..", import.meta.url).pathname);
+  const other = await load(base);
   const work = await Deno.makeTempDir({ prefix: "poncho-ab-" });
   const outs: string[] = [];
   try {
