@@ -258,7 +258,7 @@ async function installNative(
   step(`linking ${fetched.length} packages`);
   for (const { item: r, path } of fetched) {
     const sha = r.sha256 ?? await sha256File(path);
-    const dir = await extractPackageToCache(layout, path, sha);
+    const dir = await extractPackageToCache(layout, path, sha, r.url);
     const info = await readPackageInfo(dir);
     const linked = await linkPackage(info, { prefix, pythonVersion });
     await writeMetaRecord(prefix, {
