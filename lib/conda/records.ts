@@ -36,3 +36,27 @@ export interface RepodataRecord {
   /** Other fields, kept as found. */
   [field: string]: unknown;
 }
+
+/** The records of one package name, in the shape of `repodata.json`'s sections. */
+export interface NameRecords {
+  /** `.tar.bz2` records by file name. */
+  packages: Record<string, RepodataRecord>;
+  /** `.conda` records by file name. */
+  "packages.conda": Record<string, RepodataRecord>;
+}
+
+/** Where the records of one channel subdir are read from, name by name. */
+export interface RecordSource {
+  /** Whether the subdir has records named `name`. */
+  has(name: string): boolean;
+  /** The records named `name` (fetched, or read from the store, on demand). */
+  read(name: string): Promise<NameRecords>;
+  /** Releases open files. */
+  close(): Promise<void>;
+}
+
+/** The package name a match spec refers to (`conda-forge::numpy >=1` -> `numpy`). */
+export function specName(spec: string): string {
+  const s = spec.trim().replace(/^.*::/, "");
+  return (s.match(/^[A-Za-z0-9_.\-]+/)?.[0] ?? s).toLowerCase();
+}

@@ -20,7 +20,7 @@
 
 import { createHash } from "node:crypto";
 import { decode, encode } from "../deps/msgpack.ts";
-import type { RepodataRecord } from "./records.ts";
+import type { NameRecords, RepodataRecord } from "./records.ts";
 import { decodeZstd, encodeZstd } from "./zstd_bytes.ts";
 
 /** The file name of a subdir's shard index. */
@@ -50,12 +50,8 @@ export interface ShardIndex {
   shards: Map<string, string>;
 }
 
-/** The records of one package name, in the shape of `repodata.json`'s sections. */
-export interface Shard {
-  /** `.tar.bz2` records by file name. */
-  packages: Record<string, RepodataRecord>;
-  /** `.conda` records by file name. */
-  "packages.conda": Record<string, RepodataRecord>;
+/** One shard: the records of one package name, as `repodata.json`'s sections. */
+export interface Shard extends NameRecords {
   /** File names removed from the channel (kept for the writer; readers ignore them). */
   removed?: string[];
 }
