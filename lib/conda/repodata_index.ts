@@ -87,13 +87,13 @@ export async function buildRepodataIndex(
     let info: Record<string, unknown> = {};
     let records = 0;
     let bytes = 0;
-    async function* counted() {
+    const counted = async function* () {
       for await (const c of chunks) {
         bytes += c.length;
         progress?.(bytes);
         yield c;
       }
-    }
+    };
     try {
       await parseRepodataStream(counted(), {
         info: (i) => info = i,
