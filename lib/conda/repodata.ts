@@ -41,7 +41,7 @@ import {
 import { buildRepodataIndex, RepodataIndex } from "./repodata_index.ts";
 import { RepodataProgress } from "./repodata_progress.ts";
 import { ShardedSource } from "./repodata_sharded.ts";
-import { decodeShardIndex, SHARD_INDEX_FILE } from "./shards.ts";
+import { decodeShardIndex, SHARD_INDEX_FILE, type ShardIndex } from "./shards.ts";
 import { getWithRetry, httpFailure } from "./transport.ts";
 
 /** The repodata of one channel subdir, ready to be read name by name. */
@@ -145,13 +145,15 @@ class SubdirLoader {
     };
   }
 
-  sharded(bytes: Uint8Array, indexUrl: string, file: string): ShardedSource {
-    let index;
+  decodeIndex(bytes: Uint8Array, file: string): ShardIndex {
     try {
-      index = decodeShardIndex(bytes);
+      return decodeShardIndex(bytes);
     } catch (err) {
       throw this.corrupt(file, (err as Error).message);
     }
+  }
+
+  sharded(index: ShardIndex, indexUrl: string): ShardedSource {
     return new ShardedSource(index, indexUrl, {
       layout: this.opts.layout,
       offline: this.opts.offline,
@@ -194,10 +196,11 @@ class SubdirLoader {
   async openCached(meta: CacheMeta): Promise<RecordSource> {
     const path = join(this.paths.dir, meta.data!);
     if (meta.form === "monolithic") return await RepodataIndex.open(path);
+    const raw = JSON.parse(await Deno.readTextFile(path));
+    const shards = new Map<string, string>(Object.entries(raw.shards));
     return this.sharded(
-      await Deno.readFile(path),
+      { version: raw.version, info: raw.info, shards },
       `${this.url}/${SHARD_INDEX_FILE}`,
-      SHARD_INDEX_FILE,
     );
   }
 
@@ -210,7 +213,8 @@ class SubdirLoader {
       throw err;
     });
     if (bytes) {
-      const source = this.sharded(bytes, pathToFileURL(shardIndex).href, SHARD_INDEX_FILE);
+      const index = this.decodeIndex(bytes, SHARD_INDEX_FILE);
+      const source = this.sharded(index, pathToFileURL(shardIndex).href);
       return this.result("sharded", "file", source, SHARD_INDEX_FILE);
     }
     for (const file of ["repodata.json", "repodata.json.zst"]) {
@@ -261,10 +265,19 @@ class SubdirLoader {
       } catch (err) {
         throw this.corrupt(file, `download broke: ${(err as Error).message}`);
       }
-      this.sharded(bytes, `${this.url}/${file}`, file); // validates before caching
-      const data = newDataName(this.paths.key, ".shards.msgpack.zst");
+      const index = this.decodeIndex(bytes, file); // validated before anything is cached
+      const data = newDataName(this.paths.key, ".shards.json");
       await Deno.mkdir(this.paths.dir, { recursive: true });
-      await writeAtomic(this.opts.layout, join(this.paths.dir, data), bytes);
+      const text = JSON.stringify({
+        version: index.version,
+        info: index.info,
+        shards: Object.fromEntries(index.shards),
+      });
+      await writeAtomic(
+        this.opts.layout,
+        join(this.paths.dir, data),
+        new TextEncoder().encode(text),
+      );
       meta = { ...base, form: "sharded", data };
     } else {
       const body = res.body ?? (async function* () {})();

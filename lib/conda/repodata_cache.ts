@@ -2,8 +2,10 @@
  * The store's repodata cache (`<store>/v1/repodata/`):
  * - `<key>.meta.json`: what is known of one channel subdir (see {@linkcode CacheMeta});
  * - `<key>-<id>.idx/`: the per-name index of a monolithic `repodata.json` (`repodata_index.ts`);
- * - `<key>-<id>.shards.msgpack.zst`: a CEP-16 shard index as downloaded;
- * - `shards/<sha256>.msgpack.zst`: shards, content-addressed, verified when written.
+ * - `<key>-<id>.shards.json`: a CEP-16 shard index, decoded (`{info, shards: {name: hex}}`);
+ * - `shards/<sha256>.json`: shards, content-addressed by the hash of the downloaded
+ *   `.msgpack.zst`, verified before they are written, kept decoded (hex checksums) because
+ *   a warm process then reads them with the native JSON parser.
  *
  * Every entry is written in `tmp/` and renamed into place; the meta file is
  * written last and names its data entry, so a reader sees an old or a new
@@ -54,7 +56,7 @@ export function cachePaths(layout: StoreLayout, subdirUrl: string): CachePaths {
 
 /** Where a shard with hash `sha256` is cached. */
 export function shardCachePath(layout: StoreLayout, sha256: string): string {
-  return join(layout.repodata, "shards", `${sha256}.msgpack.zst`);
+  return join(layout.repodata, "shards", `${sha256}.json`);
 }
 
 /** A fresh, unique name for a data entry of `key` with `suffix`. */

@@ -2,8 +2,8 @@
  * Reading a CEP-16 sharded subdir: the decoded shard index names each
  * package's shard by sha256; {@linkcode ShardedSource.read} gets a shard from
  * the store's content-addressed cache, else downloads it (or reads it from a
- * `file://` channel), verifies its hash and only then caches it. Cached shards
- * are never revalidated: their name is their content.
+ * `file://` channel), verifies its hash and only then caches it (decoded, as
+ * JSON). Cached shards are never revalidated: their name is their content.
  *
  * @module
  */
@@ -100,8 +100,7 @@ export class ShardedSource implements RecordSource {
     }
     const cachePath = shardCachePath(layout, hash);
     try {
-      const bytes = await Deno.readFile(cachePath);
-      const shard = decodeShard(bytes, hash);
+      const shard: NameRecords = JSON.parse(await Deno.readTextFile(cachePath));
       this.cached++;
       return done(shard);
     } catch (err) {
@@ -131,7 +130,11 @@ export class ShardedSource implements RecordSource {
     }
     const shard = this.#decode(bytes, hash, name, file);
     await Deno.mkdir(`${layout.repodata}/shards`, { recursive: true });
-    await writeAtomic(layout, cachePath, bytes);
+    const text = JSON.stringify({
+      packages: shard.packages,
+      "packages.conda": shard["packages.conda"],
+    });
+    await writeAtomic(layout, cachePath, new TextEncoder().encode(text));
     this.fetched++;
     if (progress) {
       progress.shardsFetched++;
