@@ -26,7 +26,7 @@ import type { NameRecords, RecordSource } from "./records.ts";
 const FORMAT = 1;
 const BUCKETS = 64;
 /** Pending characters per bucket before they are written out. */
-const FLUSH_CHARS = 256 * 1024;
+const FLUSH_CHARS = 48 * 1024;
 /** Bytes gathered before a write of `records.json`. */
 const WRITE_BYTES = 4 << 20;
 
@@ -47,9 +47,13 @@ function bucketOf(name: string): number {
   return (h >>> 0) % BUCKETS;
 }
 
-/** Writes whole buffers to an open file. */
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
+/**
+ * Writes whole buffers to an open file. Synchronously on purpose: thousands of
+ * async writes spread over the runtime's blocking threads grow the process's
+ * memory (one malloc arena per thread) far beyond the data in flight.
+ */
+function writeAll(file: Deno.FsFile, data: Uint8Array): void {
+  for (let off = 0; off < data.length;) off += file.writeSync(data.subarray(off));
 }
 
 const NAME_OK = /^[^\t\n]+$/;
@@ -70,17 +74,15 @@ export async function buildRepodataIndex(
   const work = await Deno.makeTempDir({ dir: tmpDir, prefix: "repodata-index-" });
   const enc = new TextEncoder();
   try {
-    const files = await Promise.all(
-      Array.from(
-        { length: BUCKETS },
-        (_, i) => Deno.open(join(work, `b${i}`), { write: true, create: true }),
-      ),
+    const files = Array.from(
+      { length: BUCKETS },
+      (_, i) => Deno.openSync(join(work, `b${i}`), { write: true, create: true }),
     );
     const pending: string[][] = Array.from({ length: BUCKETS }, () => []);
     const pendingChars = new Array<number>(BUCKETS).fill(0);
-    const flush = async (b: number) => {
+    const flush = (b: number) => {
       if (pending[b].length === 0) return;
-      await writeAll(files[b], enc.encode(pending[b].join("")));
+      writeAll(files[b], enc.encode(pending[b].join("")));
       pending[b] = [];
       pendingChars[b] = 0;
     };
@@ -97,7 +99,7 @@ export async function buildRepodataIndex(
     try {
       await parseRepodataStream(counted(), {
         info: (i) => info = i,
-        record: async (section, fn, json) => {
+        record: (section, fn, json) => {
           let name: unknown;
           try {
             name = JSON.parse(json).name;
@@ -114,10 +116,10 @@ export async function buildRepodataIndex(
           pending[b].push(entry);
           pendingChars[b] += entry.length;
           records++;
-          if (pendingChars[b] >= FLUSH_CHARS) await flush(b);
+          if (pendingChars[b] >= FLUSH_CHARS) flush(b);
         },
       });
-      for (let b = 0; b < BUCKETS; b++) await flush(b);
+      for (let b = 0; b < BUCKETS; b++) flush(b);
     } finally {
       for (const f of files) f.close();
     }
@@ -125,15 +127,15 @@ export async function buildRepodataIndex(
     // Group each bucket by name into records.json.
     const table: Record<string, [number, number]> = {};
     let names = 0;
-    using out = await Deno.open(join(work, "records.json"), { write: true, create: true });
+    using out = Deno.openSync(join(work, "records.json"), { write: true, create: true });
     let offset = 0;
     let batch: Uint8Array[] = [];
     let batchBytes = 0;
     const dec = new TextDecoder();
     for (let b = 0; b < BUCKETS; b++) {
       const path = join(work, `b${b}`);
-      const text = dec.decode(await Deno.readFile(path));
-      await Deno.remove(path);
+      const text = dec.decode(Deno.readFileSync(path));
+      Deno.removeSync(path);
       const groups = new Map<string, { p: string[]; c: string[] }>();
       let i = 0;
       while (i < text.length) {
@@ -160,13 +162,13 @@ export async function buildRepodataIndex(
         batch.push(data);
         batchBytes += data.length;
         if (batchBytes >= WRITE_BYTES) {
-          await writeAll(out, concat(batch, batchBytes));
+          writeAll(out, concat(batch, batchBytes));
           batch = [];
           batchBytes = 0;
         }
       }
     }
-    if (batchBytes) await writeAll(out, concat(batch, batchBytes));
+    if (batchBytes) writeAll(out, concat(batch, batchBytes));
     await Deno.writeTextFile(
       join(work, "names.json"),
       JSON.stringify({ format: FORMAT, info, records, names: table }),

@@ -39,6 +39,9 @@ const enum S {
   Done,
 }
 
+/** Bytes decoded at a time. */
+const PIECE = 32 * 1024;
+
 const WS = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /**
@@ -292,8 +295,12 @@ export async function parseRepodataStream(
 
   try {
     for await (const chunk of chunks) {
-      feed(decoder.decode(chunk, { stream: true }));
-      await run(false);
+      // Small pieces keep every string V8 makes here out of its large-object space, which only
+      // a full GC empties: with large chunks, dead strings pile up to hundreds of MB.
+      for (let i = 0; i < chunk.length; i += PIECE) {
+        feed(decoder.decode(chunk.subarray(i, i + PIECE), { stream: true }));
+        await run(false);
+      }
     }
     feed(decoder.decode());
   } catch (err) {
