@@ -164,12 +164,15 @@ export async function runSolveBench(names = 30_000, repeat = 3): Promise<SolveBe
   const big = await benchChannel(names);
   const smallNames = 6_000;
   const small = await benchChannel(smallNames);
+  const tinyNames = 20;
+  const tiny = await benchChannel(tinyNames);
   const base = await baseline();
   const servers = {
     bigMono: serveChannel(join(big.dir, "monolithic")),
     bigShard: serveChannel(join(big.dir, "sharded")),
     smallMono: serveChannel(join(small.dir, "monolithic")),
     smallShard: serveChannel(join(small.dir, "sharded")),
+    tinyShard: serveChannel(join(tiny.dir, "sharded")),
   };
   const work = await Deno.makeTempDir({ prefix: "poncho-solve-bench-" });
   const deno = Deno.execPath();
@@ -206,6 +209,11 @@ export async function runSolveBench(names = 30_000, repeat = 3): Promise<SolveBe
       store: "",
     });
     const cases: Case[] = [
+      mk(
+        "floor: 1k records, sharded (process start, solver load)",
+        tiny.records,
+        dryRun(servers.tinyShard.url, tinyNames),
+      ),
       mk(
         "300k, monolithic, before (whole-file parse)",
         small.records,
