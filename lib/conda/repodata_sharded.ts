@@ -14,7 +14,7 @@ import { NotFoundError } from "../errors.ts";
 import type { NameRecords, RecordSource } from "./records.ts";
 import type { RepodataProgress } from "./repodata_progress.ts";
 import { shardCachePath, writeAtomic } from "./repodata_cache.ts";
-import { decodeShard, type ShardIndex } from "./shards.ts";
+import { decodeShard, SHARD_INDEX_FILE, type ShardIndex } from "./shards.ts";
 import { getWithRetry, httpFailure } from "./transport.ts";
 
 /** Options of a {@linkcode ShardedSource}. */
@@ -58,6 +58,11 @@ export class ShardedSource implements RecordSource {
       : DEFAULT_SHARDS_BASE;
     this.packageBase = new URL(dir(base), indexUrl).href;
     this.shardsBase = new URL(dir(shards), indexUrl).href;
+    const local = (u: string) => u.startsWith("file:");
+    if (!local(indexUrl) && (local(this.packageBase) || local(this.shardsBase))) {
+      // A remote channel never makes Poncho read (or install from) this machine's files.
+      throw opts.corrupt(SHARD_INDEX_FILE, "its base_url or shards_base_url is a file:// URL");
+    }
   }
 
   /** Package names in the index. */
