@@ -22,7 +22,10 @@ Deno.test("ShardedSource resolves base URLs against the index URL", () => {
 });
 
 Deno.test("a remote shard index cannot point at this machine's files", () => {
-  for (const info of [{ shards_base_url: "file:///etc/" }, { base_url: "file:///home/" }]) {
+  const infos: Record<string, string>[] = [{ shards_base_url: "file:///etc/" }, {
+    base_url: "file:///home/",
+  }];
+  for (const info of infos) {
     assert.throws(
       () => new ShardedSource(index(info), "https://ch/linux-64/repodata_shards.msgpack.zst", opts),
       /file:\/\/ URL/,
