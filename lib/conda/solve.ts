@@ -150,12 +150,36 @@ function virtualRepodata(subdir: string, virtuals: VirtualPackage[]): string {
   return emptyRepodata(subdir, recs);
 }
 
+/**
+ * The record fields the solver reads; the rest (checksums, size, license, ...) is
+ * left out of what it parses and taken from the full records afterwards.
+ */
+const SOLVER_FIELDS = [
+  "name",
+  "version",
+  "build",
+  "build_number",
+  "depends",
+  "constrains",
+  "noarch",
+  "subdir",
+  "timestamp",
+  "track_features",
+  "features",
+];
+
+/** The reachable records of one subdir as the JSON text served to the solver. */
 function reducedRepodata(subdir: string, names: Map<string, NameRecords>): string {
-  const packages: Record<string, RepodataRecord> = {};
-  const conda: Record<string, RepodataRecord> = {};
+  const slim = (rec: RepodataRecord) => {
+    const out: Record<string, unknown> = {};
+    for (const k of SOLVER_FIELDS) if (rec[k] !== undefined) out[k] = rec[k];
+    return out;
+  };
+  const packages: Record<string, unknown> = {};
+  const conda: Record<string, unknown> = {};
   for (const recs of names.values()) {
-    Object.assign(packages, recs.packages);
-    Object.assign(conda, recs["packages.conda"]);
+    for (const fn in recs.packages) packages[fn] = slim(recs.packages[fn]);
+    for (const fn in recs["packages.conda"]) conda[fn] = slim(recs["packages.conda"][fn]);
   }
   return JSON.stringify({ info: { subdir }, packages, "packages.conda": conda });
 }
