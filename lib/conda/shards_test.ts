@@ -66,3 +66,32 @@ Deno.test("encodeShardIndex/decodeShardIndex round-trip", () => {
   );
   assert.throws(() => decodeShardIndex(encodeZstd(encode({ version: 1 }))), /no shards map/);
 });
+
+Deno.test("decodeShardIndex keeps info of any msgpack shape and skips unknown keys", () => {
+  const info = {
+    base_url: "./",
+    n: -3,
+    big: 2 ** 40,
+    f: 1.5,
+    ok: true,
+    none: null,
+    list: [1, "two", { three: [3] }],
+    blob: new Uint8Array(300),
+    long: "x".repeat(70000),
+  };
+  const bytes = encodeZstd(encode({
+    future: { a: [1, 2, { b: new Uint8Array(2) }] },
+    version: 2,
+    info,
+    shards: { "py-thon": new Uint8Array(32).fill(255) },
+  }));
+  const index = decodeShardIndex(bytes);
+  assert.equal(index.version, 2);
+  assert.deepEqual(index.info, info);
+  assert.deepEqual([...index.shards], [["py-thon", "ff".repeat(32)]]);
+  assert.throws(() => decodeShardIndex(encodeZstd(new Uint8Array([0xc1]))), /not a shard index/);
+  assert.throws(
+    () => decodeShardIndex(encodeZstd(encode({ info: "x" }).subarray(0, 4))),
+    /truncated/,
+  );
+});

@@ -48,7 +48,8 @@ export function decodeZstd(data: Uint8Array): Uint8Array {
     }
     if (checksum) pos += 4;
     if (pos > data.length) throw new Error("truncated zstd frame");
-    parts.push(zlib.zstdDecompressSync(data.subarray(start, pos)));
+    const out = zlib.zstdDecompressSync(data.subarray(start, pos));
+    parts.push(new Uint8Array(out.buffer, out.byteOffset, out.byteLength)); // not a Buffer
   }
   if (parts.length === 1) return parts[0];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
