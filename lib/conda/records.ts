@@ -5,6 +5,9 @@
  * @module
  */
 
+/** The file name of a subdir's CEP-16 shard index. */
+export const SHARD_INDEX_FILE = "repodata_shards.msgpack.zst";
+
 /** One record of `repodata.json` (`packages` / `packages.conda`), as found there. */
 export interface RepodataRecord {
   /** Package name. */

@@ -28,7 +28,7 @@ import { zstdDecompress } from "../archive/zstd.ts";
 import { decompressFileInWorker, readFileChunks } from "../archive/compress.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
 import type { Channel } from "./channel.ts";
-import type { RecordSource } from "./records.ts";
+import { type RecordSource, SHARD_INDEX_FILE } from "./records.ts";
 import {
   type CacheMeta,
   type CachePaths,
@@ -41,7 +41,7 @@ import {
 import { buildRepodataIndex, RepodataIndex } from "./repodata_index.ts";
 import { RepodataProgress } from "./repodata_progress.ts";
 import { ShardedSource } from "./repodata_sharded.ts";
-import { decodeShardIndex, SHARD_INDEX_FILE, type ShardIndex } from "./shards.ts";
+import type { ShardIndex } from "./shards.ts";
 import { getWithRetry, httpFailure } from "./transport.ts";
 
 /** The repodata of one channel subdir, ready to be read name by name. */
@@ -145,7 +145,9 @@ class SubdirLoader {
     };
   }
 
-  decodeIndex(bytes: Uint8Array, file: string): ShardIndex {
+  /** Decodes a shard index (the msgpack code is loaded only when one is downloaded). */
+  async decodeIndex(bytes: Uint8Array, file: string): Promise<ShardIndex> {
+    const { decodeShardIndex } = await import("./shards.ts");
     try {
       return decodeShardIndex(bytes);
     } catch (err) {
@@ -213,7 +215,7 @@ class SubdirLoader {
       throw err;
     });
     if (bytes) {
-      const index = this.decodeIndex(bytes, SHARD_INDEX_FILE);
+      const index = await this.decodeIndex(bytes, SHARD_INDEX_FILE);
       const source = this.sharded(index, pathToFileURL(shardIndex).href);
       return this.result("sharded", "file", source, SHARD_INDEX_FILE);
     }
@@ -248,8 +250,12 @@ class SubdirLoader {
     return this.result("missing", "file", null);
   }
 
-  /** Stores what a 200 response for `file` holds; returns the new meta. */
-  async fromResponse(res: Response, file: string, previous: CacheMeta | null): Promise<CacheMeta> {
+  /** Stores what a 200 response for `file` holds; returns the new meta and its records. */
+  async fromResponse(
+    res: Response,
+    file: string,
+    previous: CacheMeta | null,
+  ): Promise<[CacheMeta, RecordSource]> {
     const base = {
       url: this.url,
       remoteFile: file,
@@ -258,6 +264,7 @@ class SubdirLoader {
       fetchedAt: new Date().toISOString(),
     };
     let meta: CacheMeta;
+    let source: RecordSource | undefined;
     if (file === SHARD_INDEX_FILE) {
       let bytes: Uint8Array;
       try {
@@ -265,7 +272,7 @@ class SubdirLoader {
       } catch (err) {
         throw this.corrupt(file, `download broke: ${(err as Error).message}`);
       }
-      const index = this.decodeIndex(bytes, file); // validated before anything is cached
+      const index = await this.decodeIndex(bytes, file); // validated before anything is cached
       const data = newDataName(this.paths.key, ".shards.json");
       await Deno.mkdir(this.paths.dir, { recursive: true });
       const text = JSON.stringify({
@@ -279,6 +286,7 @@ class SubdirLoader {
         new TextEncoder().encode(text),
       );
       meta = { ...base, form: "sharded", data };
+      source = this.sharded(index, `${this.url}/${file}`);
     } else {
       const body = res.body ?? (async function* () {})();
       const chunks = file.endsWith(".zst") ? zstdDecompress(body, file) : body;
@@ -286,7 +294,7 @@ class SubdirLoader {
     }
     await writeMeta(this.opts.layout, this.paths, meta, previous);
     this.log(`repodata ${this.url}/${file}: downloaded`);
-    return meta;
+    return [meta, source ?? await this.openCached(meta)];
   }
 
   async remote(): Promise<SubdirRepodata> {
@@ -323,8 +331,8 @@ class SubdirLoader {
           meta = null;
         }
       } else if (res.ok) {
-        const fresh = await this.fromResponse(res, file, meta);
-        return this.result(fresh.form, "downloaded", await this.openCached(fresh), file);
+        const [fresh, source] = await this.fromResponse(res, file, meta);
+        return this.result(fresh.form, "downloaded", source, file);
       } else {
         await res.body?.cancel();
         if (res.status !== 404) httpFailure(res, `${this.url}/${file}`);
@@ -335,8 +343,8 @@ class SubdirLoader {
     for (const file of [SHARD_INDEX_FILE, "repodata.json.zst", "repodata.json"]) {
       const res = await getWithRetry(`${this.url}/${file}`, {}, this.attempts);
       if (res.ok) {
-        const fresh = await this.fromResponse(res, file, meta);
-        return this.result(fresh.form, "downloaded", await this.openCached(fresh), file);
+        const [fresh, source] = await this.fromResponse(res, file, meta);
+        return this.result(fresh.form, "downloaded", source, file);
       }
       await res.body?.cancel();
       if (res.status !== 404 && res.status !== 403) httpFailure(res, `${this.url}/${file}`);

@@ -8,13 +8,15 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
 import { NotFoundError } from "../errors.ts";
 import type { NameRecords, RecordSource } from "./records.ts";
 import type { RepodataProgress } from "./repodata_progress.ts";
-import { shardCachePath, writeAtomic } from "./repodata_cache.ts";
-import { decodeShard, SHARD_INDEX_FILE, type ShardIndex } from "./shards.ts";
+import { shardCachePath } from "./repodata_cache.ts";
+import { SHARD_INDEX_FILE } from "./records.ts";
+import type { ShardIndex } from "./shards.ts";
 import { getWithRetry, httpFailure } from "./transport.ts";
 
 /** Options of a {@linkcode ShardedSource}. */
@@ -46,6 +48,7 @@ export class ShardedSource implements RecordSource {
   fetched = 0;
   #index: ShardIndex;
   #opts: ShardedSourceOptions;
+  #dirReady = false;
 
   /** `indexUrl` is where the index came from (its URLs are relative to it). */
   constructor(index: ShardIndex, indexUrl: string, opts: ShardedSourceOptions) {
@@ -101,7 +104,7 @@ export class ShardedSource implements RecordSource {
         );
       }
       this.fetched++;
-      return done(this.#decode(bytes, hash, name, file));
+      return done(await this.#decode(bytes, hash, name, file));
     }
     const cachePath = shardCachePath(layout, hash);
     try {
@@ -133,13 +136,12 @@ export class ShardedSource implements RecordSource {
         `download broke: ${(err as Error).message}`,
       );
     }
-    const shard = this.#decode(bytes, hash, name, file);
-    await Deno.mkdir(`${layout.repodata}/shards`, { recursive: true });
+    const shard = await this.#decode(bytes, hash, name, file);
     const text = JSON.stringify({
       packages: shard.packages,
       "packages.conda": shard["packages.conda"],
     });
-    await writeAtomic(layout, cachePath, new TextEncoder().encode(text));
+    this.#cache(cachePath, text);
     this.fetched++;
     if (progress) {
       progress.shardsFetched++;
@@ -148,7 +150,30 @@ export class ShardedSource implements RecordSource {
     return done(shard);
   }
 
-  #decode(bytes: Uint8Array, hash: string, name: string, file: string) {
+  /**
+   * Writes a verified shard into the cache (temp file beside it, then a rename).
+   * Synchronously: hundreds of small async writes cost more in scheduling than in I/O.
+   */
+  #cache(path: string, text: string) {
+    if (!this.#dirReady) {
+      Deno.mkdirSync(dirname(path), { recursive: true });
+      this.#dirReady = true;
+    }
+    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      Deno.writeTextFileSync(tmp, text);
+      Deno.renameSync(tmp, path);
+    } catch (err) {
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* not written */ }
+      throw err;
+    }
+  }
+
+  /** Verifies and decodes a shard (the msgpack code is loaded only when shards are fetched). */
+  async #decode(bytes: Uint8Array, hash: string, name: string, file: string) {
+    const { decodeShard } = await import("./shards.ts");
     try {
       return decodeShard(bytes, hash);
     } catch (err) {

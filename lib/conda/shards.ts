@@ -24,8 +24,7 @@ import { decode, encode } from "../deps/msgpack.ts";
 import type { NameRecords, RepodataRecord } from "./records.ts";
 import { decodeZstd, encodeZstd } from "./zstd_bytes.ts";
 
-/** The file name of a subdir's shard index. */
-export const SHARD_INDEX_FILE = "repodata_shards.msgpack.zst";
+export { SHARD_INDEX_FILE } from "./records.ts";
 
 /** The `info` map of a shard index. */
 export interface ShardIndexInfo {
