@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
-import { decompressFileInWorker, readFileChunks } from "../archive/compress.ts";
+import { readFileChunks } from "../archive/codec.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
 import type { Channel } from "./channel.ts";
 import { type RecordSource, SHARD_INDEX_FILE } from "./records.ts";
@@ -232,8 +232,9 @@ class SubdirLoader {
           return this.result("monolithic", "cache", await this.openCached(meta), file);
         } catch { /* rebuild below */ }
       }
+      // compress.ts (and its bzip2 decoder) is loaded only for a local .zst.
       const chunks = file.endsWith(".zst")
-        ? decompressFileInWorker(path, "zst", file)
+        ? (await import("../archive/compress.ts")).decompressFileInWorker(path, "zst", file)
         : readFileChunks(path);
       const data = await this.index(chunks, file);
       const fresh: CacheMeta = {
