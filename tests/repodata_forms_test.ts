@@ -106,6 +106,9 @@ Deno.test("a second process reuses the cache: 304 for the index, no shard downlo
           out.packages.length > 5 && out.packages.every((p: { size: number }) => p.size > 0),
         );
         assert.match(second.stdout, /^name +version +build +channel +size$/m);
+        // A dry run writes no archive and fetches no package.
+        assert.deepEqual([...Deno.readDirSync(storeLayout(store).archives)], []);
+        assert.deepEqual([...srv.requests.keys()].filter((p) => /\.(conda|tar\.bz2)$/.test(p)), []);
         assert.match(
           second.stdout,
           new RegExp(`\\n${out.packages.length} packages, .* to download`),
@@ -138,6 +141,12 @@ Deno.test("a second process reuses the cache: 304 for the index, no shard downlo
       }
     }
   });
+});
+
+Deno.test("create --dry-run takes only a spec", async () => {
+  const r = await runPoncho(["create", "--dry-run", "spec.json", "out.tar.zst"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--dry-run takes only <spec>/);
 });
 
 Deno.test("a changed shard index brings new records; unchanged shards stay cached", async () => {
