@@ -14,6 +14,7 @@ import { fixShebang, replaceBinary, replaceText } from "../env/prefix.ts";
 import type { PackageInfo, PathEntry } from "./package_info.ts";
 import type { ClobberRegistry } from "./clobber.ts";
 import { noarchPythonPath, pythonExecutable, type PythonLayout, pythonLayout } from "./noarch.ts";
+import { checkEntryPointName, checkLinkTarget, PrefixGuard } from "./safe_path.ts";
 
 /** Options for {@link linkPackage}. */
 export interface LinkOptions {
@@ -155,11 +156,14 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
   const files: string[] = [];
   const pathsData: PathData[] = [];
   const made = new Set<string>();
+  // Paths were checked when the metadata was read (package_info.ts); writes are kept inside.
+  const pkg = `${info.index.name}-${info.index.version}-${info.index.build} (${info.dir})`;
+  const guard = new PrefixGuard(pkg, prefix);
   const lacks = (entry: PathEntry) =>
     new PonchoError(`package ${dist} lacks ${entry.path} listed in its metadata`);
-  const mkdirp = async (d: string) => {
+  const mkdirp = (d: string): void => {
     if (made.has(d)) return;
-    await Deno.mkdir(d, { recursive: true });
+    guard.mkdirp(d);
     made.add(d);
   };
   const claim = (record: PathData) => {
@@ -190,10 +194,17 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
       const st = await Deno.lstat(src).catch((err) => {
         throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
       });
-      await removeIfExists(dst);
-      if (st.isSymlink) await Deno.symlink(await Deno.readLink(src), dst);
-      // A symlink the package stored as a regular file (tar.bz2 made on Windows): conda copies it.
-      else await copyFile(src, dst, entry);
+      if (st.isSymlink) {
+        const target = await Deno.readLink(src);
+        checkLinkTarget(pkg, prefix, rel, target);
+        await removeIfExists(dst);
+        await Deno.symlink(target, dst);
+        made.clear(); // a new link may change where a directory leads: check again
+      } else {
+        // A symlink the package stored as a regular file (tar.bz2 made on Windows): conda copies it.
+        await removeIfExists(dst);
+        await copyFile(src, dst, entry);
+      }
     } else if (entry.placeholder) {
       record.prefix_placeholder = entry.placeholder;
       record.file_mode = entry.fileMode ?? "text";
@@ -228,6 +239,7 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
     const exe = join(prefix, pythonExecutable(prefix, python!));
     for (const ep of info.entryPoints) {
       const { name, module, func } = parseEntryPoint(ep);
+      checkEntryPointName(pkg, name);
       const rel = `bin/${name}`;
       const dst = join(prefix, rel);
       await mkdirp(dirname(dst));
