@@ -23,6 +23,8 @@ Options:
   --offline             use only cached repodata and packages
   --force               rebuild even if the store has this spec's archive
   --conda-exe PATH      let an existing conda, mamba or micromamba solve and install, then pack
+  -w, --wait-for-lock SECS  wait at most SECS for another process's build of the same spec
+                        (default 21600; the holder's pid, host and start are shown)
   --store DIR           the store (default: $PONCHO_STORE, $XDG_CACHE_HOME/poncho, ~/.cache/poncho)
   --json                print a machine-readable summary on stdout
   -q, --quiet           print nothing but errors
@@ -43,6 +45,7 @@ export async function createCommand(args: string[]): Promise<number> {
     { name: "conda-exe", type: "string" },
     { name: "conda-executable", type: "string" },
     { name: "store", type: "string" },
+    { name: "wait-for-lock", short: "w", type: "string" },
     { name: "json", type: "boolean" },
     { name: "quiet", short: "q", type: "boolean" },
     { name: "verbose", short: "v", type: "boolean" },
@@ -63,6 +66,11 @@ export async function createCommand(args: string[]): Promise<number> {
     );
   }
   const [specPath, output] = positionals;
+  const waitText = o["wait-for-lock"] as string | undefined;
+  const wait = waitText === undefined ? undefined : Number(waitText);
+  if (wait !== undefined && (waitText!.trim() === "" || !Number.isFinite(wait) || wait < 0)) {
+    throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
+  }
   const { readSpec } = await import("../lib/envspec/parse.ts");
   const { createEnvironment } = await import("../lib/create.ts");
   const spec = await readSpec(specPath);
@@ -79,6 +87,7 @@ export async function createCommand(args: string[]): Promise<number> {
     store: o.store as string | undefined,
     quiet: Boolean(o.quiet) || Boolean(o.json),
     verbose: Boolean(o.verbose),
+    waitForLockMs: wait === undefined ? undefined : wait * 1000,
   });
   if (o.json) {
     console.log(JSON.stringify(result, null, 2));

@@ -108,6 +108,8 @@ export interface AutoRunOptions {
   dryRun: boolean;
   /** `--json`. */
   json: boolean;
+  /** `-w` when given: how long to wait for another process's build of the same spec (ms). */
+  buildWaitMs?: number;
 }
 
 /**
@@ -182,6 +184,7 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
   if (waitText.trim() === "" || !Number.isFinite(wait) || wait < 0) {
     throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
   }
+  if (auto && options["wait-for-lock"] !== undefined) auto.buildWaitMs = wait * 1000;
   return {
     environment: environment ?? "",
     unpackTo,

@@ -18,7 +18,7 @@ import { VERSION } from "./version.ts";
 import { type CanonicalSpec, canonicalSpec, specHash } from "./envspec/canonical.ts";
 import type { EnvSpec } from "./envspec/types.ts";
 import { defaultStoreRoot, ensureStore, type StoreLayout } from "../store/layout.ts";
-import { withLock } from "../store/lock.ts";
+import { describeHolder, withLock } from "../store/lock.ts";
 import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
@@ -52,7 +52,15 @@ export interface CreateOptions {
   verbose?: boolean;
   /** Only make sure the store's archive cache has the build (no `output`, no `prefix`). */
   cacheOnly?: boolean;
+  /**
+   * How long to wait for another process's build of the same spec, in
+   * milliseconds (default {@linkcode DEFAULT_BUILD_WAIT_MS}).
+   */
+  waitForLockMs?: number;
 }
+
+/** How long a create waits by default for another process's build of the same spec (6 h). */
+export const DEFAULT_BUILD_WAIT_MS = 6 * 3600_000;
 
 /** One installed conda package in a {@link CreateResult}. */
 export interface CreatedPackage {
@@ -464,7 +472,19 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
         await Deno.remove(buildPrefix, { recursive: true }).catch(() => {});
       }
     },
-    { exclusive: true, timeoutMs: 6 * 3600_000, what: `the build of spec ${hash.slice(0, 12)}` },
+    {
+      exclusive: true,
+      timeoutMs: opts.waitForLockMs ?? DEFAULT_BUILD_WAIT_MS,
+      what: `the build of spec ${hash.slice(0, 12)}`,
+      record: true,
+      onWait: (holder, waited) =>
+        // shown even when quiet: a silent wait looks like a hang
+        console.error(
+          `poncho create: waiting for the build of spec ${hash.slice(0, 12)}${
+            holder ? ` by ${describeHolder(holder)}` : " by another process"
+          } (${Math.round(waited / 1000)} s so far; --wait-for-lock limits the wait)`,
+        ),
+    },
   );
   if (output) await copyAtomic(cachedArchive, output);
   return built

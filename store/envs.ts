@@ -17,7 +17,7 @@
  */
 
 import { EXIT_FAILED, PonchoError } from "../lib/errors.ts";
-import { type HeldLock, LockTimeoutError, tryLock } from "./lock.ts";
+import { type HeldLock, lockTimeoutError, tryLock } from "./lock.ts";
 import type { StoreLayout } from "./layout.ts";
 import { MARKER_PATH, readMarker, type ReadyMarker, writeMarker } from "./marker.ts";
 import { sha256Hex, touchIndex, writeIndex } from "./index.ts";
@@ -257,7 +257,7 @@ export async function openEnv(
       }
     }
     const left = deadline - Date.now();
-    if (left <= 0) throw new LockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
+    if (left <= 0) throw lockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
     pause = Math.min(pause * 2, 50);
   }

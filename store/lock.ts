@@ -14,6 +14,13 @@
  * left held or hanging. Closing the file (also by process death, including
  * `kill -9`) releases the lock.
  *
+ * An exclusive lock taken with `record: true` (the build locks) writes a
+ * sidecar `<lock>.holder` (JSON: pid, host, since, what) once held, and
+ * removes it before releasing; a waiter reads it to say who it waits for
+ * (`onWait`), and the timeout error names the holder. A sidecar left by a
+ * killed holder is overwritten by the next one (and swept by gc with its
+ * lock file).
+ *
  * ```ts
  * await withLock("/store/v1/locks/x.lock", async () => {
  *   // only one process at a time gets here
@@ -23,7 +30,9 @@
  * @module
  */
 
-import { EXIT_FAILED, PonchoError } from "../lib/errors.ts";
+import { LockTimeoutError } from "../lib/errors.ts";
+
+export { LockTimeoutError };
 
 /** Options for {@link acquireLock} and {@link withLock}. */
 export interface LockOptions {
@@ -36,6 +45,83 @@ export interface LockOptions {
   timeoutMs?: number;
   /** What the lock protects, for the timeout message (default: the lock path). */
   what?: string;
+  /** Record this process as the holder in the `<lock>.holder` sidecar (exclusive locks). */
+  record?: boolean;
+  /**
+   * Called when the lock is busy: once at the first failed try, then every
+   * `reportEveryMs`, with the holder recorded in the sidecar (or null).
+   */
+  onWait?: (holder: LockHolder | null, waitedMs: number) => void;
+  /** How often `onWait` is called again while waiting (default 30 s). */
+  reportEveryMs?: number;
+}
+
+/** Who holds a lock, as its holder recorded it in the `<lock>.holder` sidecar. */
+export interface LockHolder {
+  /** Process id of the holder. */
+  pid: number;
+  /** Host name of the holder. */
+  host: string;
+  /** When it took the lock (ISO 8601). */
+  since: string;
+  /** What it holds the lock for. */
+  what?: string;
+}
+
+/** The sidecar file naming the holder of the lock at `lockPath`. */
+export function holderPath(lockPath: string): string {
+  return `${lockPath}.holder`;
+}
+
+/** Reads the recorded holder of a lock, or null when none is recorded (or unreadable). */
+export function readHolder(lockPath: string): LockHolder | null {
+  try {
+    const v = JSON.parse(Deno.readTextFileSync(holderPath(lockPath)));
+    if (typeof v?.pid !== "number" || typeof v?.host !== "string") return null;
+    return { pid: v.pid, host: v.host, since: String(v.since ?? "?"), what: v.what };
+  } catch {
+    return null; // no sidecar (holder never recorded, or released meanwhile)
+  }
+}
+
+/** Describes a holder for messages: `pid 42 on host h since 2026-01-01T00:00:00Z`. */
+export function describeHolder(holder: LockHolder | null): string {
+  return holder ? `pid ${holder.pid} on host ${holder.host} since ${holder.since}` : "";
+}
+
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "?";
+  }
+}
+
+function writeHolder(lockPath: string, what: string | undefined): void {
+  const record: LockHolder = { pid: Deno.pid, host: hostName(), since: new Date().toISOString() };
+  if (what) record.what = what;
+  const tmp = `${holderPath(lockPath)}.${Deno.pid}`;
+  try {
+    Deno.writeTextFileSync(tmp, JSON.stringify(record) + "\n");
+    Deno.renameSync(tmp, holderPath(lockPath));
+  } catch {
+    // Only informative: a lock directory where the sidecar cannot be written still locks.
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never written */ }
+  }
+}
+
+/** The error for a lock at `path` (protecting `what`) not obtained within `timeoutMs`. */
+export function lockTimeoutError(path: string, what: string, timeoutMs: number): LockTimeoutError {
+  const holder = describeHolder(readHolder(path));
+  return new LockTimeoutError(
+    `could not lock ${what} within ${timeoutMs / 1000} s (lock file ${path}); ` +
+      `${
+        holder ? `held by ${holder}` : "another process holds it"
+      }: wait, or raise --wait-for-lock`,
+    { path },
+  );
 }
 
 /** A lock held on an open lock file. */
@@ -46,28 +132,6 @@ export interface HeldLock extends Disposable {
   readonly exclusive: boolean;
   /** Releases the lock and closes the file. Safe to call more than once. */
   release(): void;
-}
-
-/** The error thrown when a lock is not obtained in time (exit code 3). */
-export class LockTimeoutError extends PonchoError {
-  /** The lock file. */
-  readonly path: string;
-  /**
-   * Creates the error for a lock not obtained within `timeoutMs`.
-   *
-   * @param path The lock file.
-   * @param what What the lock protects.
-   * @param timeoutMs How long was waited.
-   */
-  constructor(path: string, what: string, timeoutMs: number) {
-    super(
-      `could not lock ${what} within ${timeoutMs / 1000} s (lock file ${path}); ` +
-        `another process holds it: wait, or raise --wait-for-lock`,
-      EXIT_FAILED,
-    );
-    this.path = path;
-    this.name = "LockTimeoutError";
-  }
 }
 
 function openLockFile(path: string): Deno.FsFile {
@@ -82,12 +146,17 @@ function openLockFile(path: string): Deno.FsFile {
   }
 }
 
-function held(path: string, file: Deno.FsFile, exclusive: boolean): HeldLock {
+function held(path: string, file: Deno.FsFile, exclusive: boolean, recorded = false): HeldLock {
   let open = true;
   const release = () => {
     if (!open) return;
     open = false;
     try {
+      if (recorded) {
+        try {
+          Deno.removeSync(holderPath(path)); // still held: nobody else writes it now
+        } catch { /* already gone */ }
+      }
       file.unlockSync();
     } finally {
       file.close();
@@ -125,18 +194,28 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
   const file = openLockFile(path);
   let ok = false;
   try {
-    const deadline = Date.now() + timeoutMs;
+    const start = Date.now();
+    const deadline = start + timeoutMs;
+    const every = options.reportEveryMs ?? 30_000;
+    let nextReport = start;
     let pause = 2;
     while (!(ok = file.tryLockSync(exclusive))) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new LockTimeoutError(path, options.what ?? path, timeoutMs);
+      const now = Date.now();
+      if (options.onWait && now >= nextReport) {
+        options.onWait(readHolder(path), now - start);
+        nextReport = now + every;
+      }
+      const left = deadline - now;
+      if (left <= 0) throw lockTimeoutError(path, options.what ?? path, timeoutMs);
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
       pause = Math.min(pause * 2, 50);
     }
   } finally {
     if (!ok) file.close();
   }
-  return held(path, file, exclusive);
+  const record = exclusive && options.record === true;
+  if (record) writeHolder(path, options.what);
+  return held(path, file, exclusive, record);
 }
 
 /**

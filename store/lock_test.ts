@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { acquireLock, LockTimeoutError, tryLock, withLock } from "./lock.ts";
+import {
+  acquireLock,
+  type LockHolder,
+  LockTimeoutError,
+  readHolder,
+  tryLock,
+  withLock,
+} from "./lock.ts";
 import { EXIT_FAILED } from "../lib/errors.ts";
 
 const LOCK_MODULE = new URL("./lock.ts", import.meta.url).href;
@@ -130,6 +137,55 @@ Deno.test("withLock releases when the function throws and returns its value", as
       /boom/,
     );
     assert.equal(await withLock(lockPath, () => 42, { timeoutMs: 0 }), 42);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a waiter is told who holds a recorded lock (pid, host, since) and gives up in time", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lockPath = `${dir}/create-x.lock`;
+    const ready = `${dir}/ready`;
+    const holder = spawnDeno(`
+      const l = await lock.acquireLock(${
+      JSON.stringify(lockPath)
+    }, { record: true, what: "the build" });
+      await Deno.writeTextFile(${JSON.stringify(ready)}, "1");
+      await new Promise((r) => setTimeout(r, 60000));
+      l.release();`);
+    await waitForFile(ready);
+    const seen: (LockHolder | null)[] = [];
+    await assert.rejects(
+      acquireLock(lockPath, {
+        timeoutMs: 300,
+        what: "the build of spec x",
+        onWait: (h) => seen.push(h),
+        reportEveryMs: 100,
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof LockTimeoutError);
+        assert.equal(err.kind, "lock-timeout");
+        assert.equal(err.path, lockPath);
+        assert.match(
+          err.message,
+          new RegExp(`held by pid ${holder.pid} on host \\S+ since \\d{4}-`),
+        );
+        return true;
+      },
+    );
+    assert.ok(seen.length >= 2, `reported ${seen.length} times`);
+    assert.equal(seen[0]?.pid, holder.pid);
+    assert.equal(seen[0]?.what, "the build");
+    assert.equal(seen[0]?.host, Deno.hostname());
+    holder.kill("SIGKILL");
+    await holder.status;
+    // The killed holder's sidecar stays; the next holder replaces it and removes it on release.
+    assert.equal(readHolder(lockPath)?.pid, holder.pid);
+    const mine = await acquireLock(lockPath, { record: true, timeoutMs: 5000 });
+    assert.equal(readHolder(lockPath)?.pid, Deno.pid);
+    mine.release();
+    assert.equal(readHolder(lockPath), null);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -19,7 +19,8 @@ import { createHash } from "node:crypto";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import zlib from "node:zlib";
-import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
+import { NetworkError, NotFoundError, PonchoError, UsageError } from "../errors.ts";
+import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 
 /** Where named channels live. */
@@ -205,7 +206,7 @@ async function getWithRetry(
   for (let i = 0; i < attempts; i++) {
     if (i > 0) await sleep(200 * 2 ** (i - 1));
     try {
-      const res = await fetch(url, { headers });
+      const res = await httpFetch(url, { headers });
       if ((res.status >= 500 || res.status === 429) && i < attempts - 1) {
         await res.body?.cancel();
         continue;
@@ -216,12 +217,11 @@ async function getWithRetry(
     }
   }
   const reason = lastErr instanceof Error ? lastErr.message : String(lastErr);
-  throw new PonchoError(
+  throw new NetworkError(
     `cannot reach channel at ${url} (${
       reason.split("\n")[0]
     }); check the URL, the network or use --offline`,
-    undefined,
-    { cause: lastErr },
+    { cause: lastErr, url },
   );
 }
 

@@ -15,7 +15,8 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NotFoundError, PonchoError } from "../errors.ts";
+import { NetworkError, NotFoundError, PonchoError } from "../errors.ts";
+import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 
 /** What a download needs to know about a package (a subset of a solved record). */
@@ -121,7 +122,7 @@ async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
   }
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await httpFetch(url);
   } catch (err) {
     throw new RetryableError(`cannot reach ${url}: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -244,7 +245,7 @@ export async function fetchPackages<T extends FetchItem>(
         } catch (err) {
           if (!(err instanceof RetryableError) || attempt >= attempts) {
             failure ??= err instanceof RetryableError
-              ? new PonchoError(`${err.message} (after ${attempt} attempts)`)
+              ? new NetworkError(`${err.message} (after ${attempt} attempts)`, { url: item.url })
               : err;
             return;
           }
