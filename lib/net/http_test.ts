@@ -1,47 +1,7 @@
 import assert from "node:assert/strict";
 import { NetworkError, PonchoError } from "../errors.ts";
 import { httpFetch, httpGet, httpTimeoutMs } from "./http.ts";
-
-/**
- * A raw TCP server on 127.0.0.1 whose connections are handed to `handle`;
- * returns its base URL and a close function that ends every connection.
- */
-function rawServer(
-  handle: (conn: Deno.Conn, n: number, closed: Promise<void>) => Promise<void>,
-) {
-  const { promise: closed, resolve: closing } = Promise.withResolvers<void>();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  const tasks: Promise<void>[] = [];
-  const loop = (async () => {
-    let n = 0;
-    for await (const conn of listener) {
-      conns.push(conn);
-      tasks.push(handle(conn, n++, closed).catch(() => {}));
-    }
-  })().catch(() => {});
-  const { port } = listener.addr as Deno.NetAddr;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async close() {
-      closing();
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-      }
-      await loop;
-      await Promise.all(tasks);
-    },
-  };
-}
-
-/** Reads the request head so that the client sees its request accepted. */
-async function readRequest(conn: Deno.Conn): Promise<void> {
-  const buf = new Uint8Array(4096);
-  await conn.read(buf);
-}
+import { rawServer, readRequest } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 
