@@ -7,6 +7,7 @@
 
 import { parseArgs } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
+import { resolveStoreRoot } from "../store/layout.ts";
 
 const HELP = `Usage: poncho create [options] <spec> <output>
 
@@ -84,7 +85,7 @@ export async function createCommand(args: string[]): Promise<number> {
     offline: Boolean(o.offline),
     force: Boolean(o.force),
     condaExe: (o["conda-exe"] ?? o["conda-executable"]) as string | undefined,
-    store: o.store as string | undefined,
+    store: resolveStoreRoot(o.store as string | undefined),
     quiet: Boolean(o.quiet) || Boolean(o.json),
     verbose: Boolean(o.verbose),
     waitForLockMs: wait === undefined ? undefined : wait * 1000,

@@ -13,7 +13,7 @@
 
 import { UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs } from "./args.ts";
-import { defaultStoreRoot } from "../store/layout.ts";
+import { resolveStoreRoot } from "../store/layout.ts";
 import { runEnvironment, type RunEnvOptions } from "../lib/run.ts";
 
 const HELP = `Usage: poncho run [options] -e <archive|dir> [--] command [args...]
@@ -189,7 +189,7 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
     environment: environment ?? "",
     unpackTo,
     tmp,
-    store: (options.store as string | undefined) ?? defaultStoreRoot(),
+    store: resolveStoreRoot(options.store as string | undefined),
     waitMs: wait * 1000,
     debug: options.debug === true,
     argv,

@@ -6,7 +6,7 @@
 
 import { NotFoundError, UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs } from "./args.ts";
-import { defaultStoreRoot, storeLayout } from "../store/layout.ts";
+import { resolveStoreRoot, storeLayout } from "../store/layout.ts";
 import { formatSize, gc, listEnvs, parseSize, type StoreEntry } from "../store/gc.ts";
 import { storeSlot } from "../store/envs.ts";
 import { absolutePath, archiveId } from "../lib/run.ts";
@@ -50,7 +50,7 @@ export async function storeCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const layout = storeLayout((options.store as string | undefined) ?? defaultStoreRoot());
+  const layout = storeLayout(resolveStoreRoot(options.store as string | undefined));
   const allowed: Record<string, string[]> = {
     list: ["json"],
     gc: ["older-than", "max-size", "json"],

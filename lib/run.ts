@@ -9,8 +9,8 @@
  * @module
  */
 
-import { EXIT_NOT_FOUND, NotFoundError, PonchoError } from "./errors.ts";
-import { type StoreLayout, storeLayout } from "../store/layout.ts";
+import { errnoOf, EXIT_NOT_FOUND, NotFoundError, PonchoError } from "./errors.ts";
+import { ensureStore, type StoreLayout, storeLayout } from "../store/layout.ts";
 import {
   type Builder,
   type BuildResult,
@@ -294,10 +294,17 @@ async function runIn(
   source: string,
   log: (msg: string) => void,
 ): Promise<number> {
-  const opened = await openEnv(slot, build, {
-    timeoutMs: opts.waitMs,
-    source: opts.sourceLabel ?? source,
-  });
+  let opened;
+  try {
+    opened = await openEnv(slot, build, {
+      timeoutMs: opts.waitMs,
+      source: opts.sourceLabel ?? source,
+    });
+  } catch (err) {
+    // A store that is a file, read-only or full: say so, naming the store, not a lock file.
+    if (slot.layout && errnoOf(err)) await ensureStore(slot.layout.root);
+    throw err;
+  }
   try {
     log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);
     return await execInEnv({

@@ -23,6 +23,8 @@
 // No `node:` imports here: this module is on the warm `poncho run` path, and
 // loading node:path and node:os alone costs a Deno process ~5 ms at startup.
 
+import { fsError, UsageError } from "../lib/errors.ts";
+
 /**
  * Joins POSIX path segments and normalizes the result exactly as Node's
  * `path.posix.join` does (empty segments skipped, `.` and `..` resolved,
@@ -50,13 +52,36 @@ export function joinPath(...segments: string[]): string {
  * The user's home directory: `$HOME`, else the password database entry
  * (through Node's `os.homedir()`, reached only in that rare case so that
  * the common path does not load `node:os`).
+ *
+ * @throws {UsageError} when `HOME` is set but empty or relative (a store
+ *   relative to the current directory would move with every `cd`).
  */
 function homeDir(env: (name: string) => string | undefined): string {
   const home = env("HOME");
-  if (home !== undefined) return home;
+  if (home !== undefined) {
+    if (!home.startsWith("/")) {
+      throw new UsageError(
+        `HOME is ${home === "" ? "empty" : `'${home}', not an absolute path`}; the store cannot ` +
+          `default to ~/.cache/poncho: set HOME, or PONCHO_STORE or --store to an absolute directory`,
+      );
+    }
+    return home;
+  }
   const proc = (globalThis as { process?: { getBuiltinModule(id: string): unknown } }).process;
   const os = proc?.getBuiltinModule("node:os") as { homedir(): string } | undefined;
-  return os?.homedir() ?? "/";
+  let dir: string | undefined;
+  try {
+    dir = os?.homedir();
+  } catch { /* no passwd entry either: reported below */ }
+  if (!dir?.startsWith("/")) {
+    throw new UsageError("HOME is not set and this user has no home directory; set PONCHO_STORE");
+  }
+  return dir;
+}
+
+/** Makes `path` absolute against the current directory (no file system access but `cwd`). */
+export function absoluteStorePath(path: string, cwd: () => string = Deno.cwd): string {
+  return path.startsWith("/") ? joinPath(path) : joinPath(cwd(), path);
 }
 
 /** The layout version directory name. */
@@ -87,19 +112,42 @@ export interface StoreLayout {
 }
 
 /**
- * The default store root: `$PONCHO_STORE`, else `$XDG_CACHE_HOME/poncho`,
- * else `~/.cache/poncho`.
+ * The default store root, always absolute: `$PONCHO_STORE` (a relative one
+ * taken against the current directory, once), else `$XDG_CACHE_HOME/poncho`
+ * (ignored unless absolute, as the XDG specification says), else
+ * `~/.cache/poncho`.
+ *
+ * @throws {UsageError} when `HOME` is needed but empty, relative or unknown.
  */
-export function defaultStoreRoot(env: (name: string) => string | undefined = Deno.env.get): string {
+export function defaultStoreRoot(
+  env: (name: string) => string | undefined = Deno.env.get,
+  cwd: () => string = Deno.cwd,
+): string {
   const explicit = env("PONCHO_STORE");
-  if (explicit) return explicit;
+  if (explicit) return absoluteStorePath(explicit, cwd);
   const xdg = env("XDG_CACHE_HOME");
-  if (xdg) return joinPath(xdg, "poncho");
+  if (xdg?.startsWith("/")) return joinPath(xdg, "poncho");
   return joinPath(homeDir(env), ".cache", "poncho");
 }
 
-/** Computes the layout of the store at `root` (nothing is created). */
+/**
+ * The store root a command uses: `given` (`--store`) made absolute against
+ * the current directory, else {@linkcode defaultStoreRoot}. Call it once,
+ * at the start: every later path derives from the absolute root, so a
+ * relocated environment never gets a relative prefix.
+ */
+export function resolveStoreRoot(given?: string): string {
+  if (given === undefined) return defaultStoreRoot();
+  if (given === "") throw new UsageError("--store is empty; give a directory");
+  return absoluteStorePath(given);
+}
+
+/**
+ * Computes the layout of the store at `root` (nothing is created). A
+ * relative root is made absolute against the current directory.
+ */
 export function storeLayout(root: string = defaultStoreRoot()): StoreLayout {
+  root = absoluteStorePath(root);
   const base = joinPath(root, LAYOUT_VERSION);
   return {
     root,
@@ -115,9 +163,37 @@ export function storeLayout(root: string = defaultStoreRoot()): StoreLayout {
   };
 }
 
-/** Creates the store's directories if they do not exist and returns the layout. */
+/**
+ * Creates the store's directories if they do not exist, checks that the
+ * store is writable (a probe file in `tmp/`) and returns the layout.
+ *
+ * @throws {PonchoError} (exit 3: `permission`, `no-space` or `build`) naming
+ *   the store and the path that failed, when it is a file, read-only, not
+ *   ours or full.
+ */
 export async function ensureStore(root: string = defaultStoreRoot()): Promise<StoreLayout> {
   const layout = storeLayout(root);
+  let at = layout.root;
+  try {
+    await makeStoreDirs(layout, (dir) => at = dir);
+    at = layout.tmp;
+    const probe = await Deno.makeTempFile({ dir: layout.tmp, prefix: "probe-" });
+    at = probe;
+    await Deno.remove(probe);
+  } catch (err) {
+    const mapped = fsError(err, at, {
+      what: `cannot write the store ${layout.root} at`,
+      role: "store",
+    });
+    if (mapped instanceof Error && mapped !== err) {
+      mapped.message += "; or choose another store with --store or PONCHO_STORE";
+    }
+    throw mapped;
+  }
+  return layout;
+}
+
+async function makeStoreDirs(layout: StoreLayout, at: (dir: string) => void): Promise<void> {
   for (
     const dir of [
       layout.pkgs,
@@ -130,7 +206,7 @@ export async function ensureStore(root: string = defaultStoreRoot()): Promise<St
       layout.index,
     ]
   ) {
+    at(dir);
     await Deno.mkdir(dir, { recursive: true });
   }
-  return layout;
 }

@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ponchoCommand, rawServer, readRequest, runPoncho, withTempDir } from "./util.ts";
+import { MAIN, ponchoCommand, rawServer, readRequest, runPoncho, withTempDir } from "./util.ts";
+import {
+  fixtureToolsAvailable as envFixtureTools,
+  makeEnvArchive,
+} from "./fixtures/env_archive.ts";
 
 Deno.test("create against a channel that accepts and never answers fails in time, naming the URL", async () => {
   const srv = rawServer(async (conn, _n, closed) => {
@@ -93,4 +97,144 @@ Deno.test("-w/--wait-for-lock of create must be a number", async () => {
   const r = await runPoncho(["create", "-w", "soon", "spec.json", "o.tar.zst"]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--wait-for-lock 'soon'/);
+});
+
+const envTools = envFixtureTools();
+
+function exists(path: string): Promise<boolean> {
+  return Deno.lstat(path).then(() => true, () => false);
+}
+const canUnshare = (() => {
+  try {
+    return new Deno.Command("unshare", { args: ["-rm", "true"], stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Runs the CLI inside a private mount namespace (`unshare -rm`) after
+ * `setup` (shell commands, e.g. mounting a tmpfs); nothing it mounts outlives it.
+ */
+async function ponchoUnshared(setup: string, args: string[], cwd?: string) {
+  const deno = [Deno.execPath(), "run", "-A", "--quiet", "--no-check", MAIN, ...args];
+  const quoted = deno.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+  const out = await new Deno.Command("unshare", {
+    args: ["-rm", "sh", "-c", `${setup} && exec ${quoted}`],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+Deno.test({
+  name: "a relative --store gives absolute prefixes: a task that cds still runs, from any cwd",
+  ignore: !envTools,
+  fn: () =>
+    withTempDir("poncho-faults-", async (dir) => {
+      const { archive } = await makeEnvArchive(dir);
+      await Deno.mkdir(join(dir, "sub"));
+      const task = ["sh", "-c", "cd / && greet a && hello"];
+      const a = await runPoncho(["run", "--store", "rr", "-d", "-e", archive, "--", ...task], {
+        cwd: dir,
+      });
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stdout, new RegExp(`greet ${dir}/rr/v1/envs/`));
+      assert.match(a.stderr, /unpacked environment at \//);
+      // The same store named from another directory finds the same environment.
+      const b = await runPoncho(["run", "-d", "-e", archive, "--", ...task], {
+        cwd: join(dir, "sub"),
+        env: { PONCHO_STORE: "../rr" },
+      });
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stderr, /found environment at \//);
+      assert.equal(a.stdout, b.stdout);
+    }),
+});
+
+Deno.test("an empty or relative HOME is an error naming HOME, not a store in the cwd", async () => {
+  await withTempDir("poncho-faults-", async (dir) => {
+    for (const home of ["", "rel"]) {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-check", MAIN, "store", "list"],
+        cwd: dir,
+        clearEnv: true,
+        env: { HOME: home, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(r.stderr);
+      assert.equal(r.code, 1, stderr);
+      assert.match(stderr, /^poncho store: HOME is (empty|'rel', not an absolute path);/);
+      // (Deno itself may put its own cache under a relative HOME; Poncho writes nothing.)
+      assert.ok(!(await exists(join(dir, home, ".cache", "poncho"))), "no store in the cwd");
+    }
+  });
+});
+
+Deno.test("a --store that is a file, or under HOME=/proc, is refused before any work (exit 3)", async () => {
+  await withTempDir("poncho-faults-", async (dir) => {
+    const spec = join(dir, "spec.json");
+    await Deno.writeTextFile(
+      spec,
+      JSON.stringify({ conda: { channels: [`${dir}/nochannel`], dependencies: ["x"] } }),
+    );
+    await Deno.writeTextFile(join(dir, "file"), "");
+    const r = await runPoncho([
+      "create",
+      "--store",
+      join(dir, "file"),
+      spec,
+      join(dir, "o.tar.zst"),
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^poncho create: cannot write the store ${dir}/file at ${dir}/file/v1/\\S+: a component of the path is not a directory; or choose another store`,
+      ),
+    );
+    const p = await runPoncho(["create", spec, join(dir, "o.tar.zst")], {
+      env: { HOME: "/proc", PONCHO_STORE: "", XDG_CACHE_HOME: "" },
+    });
+    assert.equal(p.code, 3, p.stderr);
+    assert.match(p.stderr, /cannot write the store \/proc\/\.cache\/poncho/);
+    assert.equal(p.stderr.trim().split("\n").length, 1);
+  });
+});
+
+Deno.test({
+  name: "a read-only store fails with exit 3 naming it, for create and for run",
+  ignore: !canUnshare || !envTools,
+  fn: () =>
+    withTempDir("poncho-faults-", async (dir) => {
+      const { archive } = await makeEnvArchive(dir);
+      const store = join(dir, "ro");
+      await Deno.mkdir(store);
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({ conda: { channels: [`${dir}/nochannel`], dependencies: ["x"] } }),
+      );
+      const mount = `mount -t tmpfs -o ro,size=1m tmpfs '${store}'`;
+      const c = await ponchoUnshared(mount, [
+        "create",
+        "--store",
+        store,
+        spec,
+        join(dir, "o.tar.zst"),
+      ]);
+      assert.equal(c.code, 3, c.stderr);
+      assert.match(
+        c.stderr,
+        new RegExp(`cannot write the store ${store} at ${store}/v1\\S*: read-only filesystem`),
+      );
+      const r = await ponchoUnshared(mount, ["run", "--store", store, "-e", archive, "--", "true"]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, new RegExp(`cannot write the store ${store}.*read-only filesystem`));
+      assert.doesNotMatch(r.stderr, /internal error/);
+    }),
 });
