@@ -238,3 +238,18 @@ Deno.test({
       assert.doesNotMatch(r.stderr, /internal error/);
     }),
 });
+
+Deno.test({
+  name: "a store path with two spaces, a tab and ' -x' runs the environment's Python entry points",
+  ignore: !envTools,
+  fn: () =>
+    withTempDir("poncho-faults-", async (dir) => {
+      const { archive } = await makeEnvArchive(dir);
+      const store = join(dir, "my  store\tx -x");
+      const r = await runPoncho(["run", "--store", store, "-e", archive, "--", "greet", "a  b"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^greet .*my {2}store\tx -x\/v1\/envs\/\S+ \['a {2}b'\]\n$/);
+      const hello = await runPoncho(["run", "--store", store, "-e", archive, "--", "hello"]);
+      assert.equal(hello.code, 0, hello.stderr);
+    }),
+});
