@@ -22,6 +22,7 @@ import {
 } from "../store/envs.ts";
 import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
 import { deleteTree, deleteTreeSync } from "../store/remove.ts";
+import { inheritableLock } from "../store/inherit_lock.ts";
 import { MARKER_PATH, readMarker } from "../store/marker.ts";
 import { execInEnv, FORWARDED_SIGNALS, signalExitCode } from "./exec/exec.ts";
 import { findActivateScripts } from "./exec/activate.ts";
@@ -305,14 +306,18 @@ async function runIn(
     if (slot.layout && errnoOf(err)) await ensureStore(slot.layout.root);
     throw err;
   }
+  // The command inherits a shared lock of its own: a killed `poncho run` leaves it locked.
+  const inherited = inheritableLock(slot.lockPath, false);
   try {
     log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);
+    if (!inherited) log("the command does not inherit the environment's lock (no FFI)");
     return await execInEnv({
       prefix: slot.path,
       argv: opts.argv,
       activateScripts: opened.marker.activateScripts,
     });
   } finally {
+    inherited?.release();
     opened.lock.release();
   }
 }

@@ -253,3 +253,64 @@ Deno.test({
       assert.equal(hello.code, 0, hello.stderr);
     }),
 });
+
+/** Whether process `pid` is alive. */
+function alive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test({
+  name: "kill -9 of poncho run leaves its command holding the lock: gc keeps the environment",
+  ignore: !envTools,
+  fn: () =>
+    withTempDir("poncho-faults-", async (dir) => {
+      const { archive, manifest } = await makeEnvArchive(dir);
+      const store = join(dir, "store");
+      const pidFile = join(dir, "pid");
+      const stop = join(dir, "stop");
+      // The command records its pid, then runs until told to stop (bounded: 60 s).
+      const script = `echo $$ > '${pidFile}'; i=0; while [ ! -e '${stop}' ] && [ $i -lt 3000 ]; ` +
+        `do sleep 0.02; i=$((i+1)); done`;
+      const run = ponchoCommand(["run", "--store", store, "-e", archive, "--", "sh", "-c", script])
+        .spawn();
+      let child = 0;
+      try {
+        await waitFor("the command", () => exists(pidFile));
+        await waitFor("its pid", async () => (await Deno.readTextFile(pidFile)).endsWith("\n"));
+        child = Number((await Deno.readTextFile(pidFile)).trim());
+        run.kill("SIGKILL");
+        await run.status;
+        assert.ok(alive(child), "the command outlives the killed poncho run");
+        const gc = await runPoncho(["store", "gc", "--json", "--max-size", "0", "--store", store]);
+        assert.equal(gc.code, 0, gc.stderr);
+        const result = JSON.parse(gc.stdout);
+        assert.deepEqual(result.removed, []);
+        assert.deepEqual(result.skipped.map((e: { id: string }) => e.id), [manifest.id]);
+        assert.ok(await exists(join(store, "v1", "envs", manifest.id, "bin", "hello")));
+      } finally {
+        await Deno.writeTextFile(stop, "");
+        await run.stdout.cancel().catch(() => {});
+        await run.stderr.cancel().catch(() => {});
+        if (child) await waitFor("the command to exit", () => !alive(child), 10_000);
+      }
+      // The command has exited: now gc may remove it.
+      const gc = await runPoncho(["store", "gc", "--json", "--max-size", "0", "--store", store]);
+      assert.deepEqual(JSON.parse(gc.stdout).removed.map((e: { id: string }) => e.id), [
+        manifest.id,
+      ]);
+      assert.ok(!(await exists(join(store, "v1", "envs", manifest.id))));
+    }),
+});
