@@ -61,13 +61,13 @@ export async function storeCommand(args: string[]): Promise<number> {
   }
   for (const name of ["json", "older-than", "max-size"]) {
     if (options[name] !== undefined && !allowed[sub].includes(name)) {
-      throw new UsageError(`poncho store ${sub}: option --${name} does not apply here`);
+      throw new UsageError(`${sub}: option --${name} does not apply here`);
     }
   }
 
   if (sub === "list") {
     if (positionals.length) {
-      throw new UsageError(`poncho store list: unexpected '${positionals[0]}'`);
+      throw new UsageError(`list: unexpected '${positionals[0]}'`);
     }
     const envs = await listEnvs(layout);
     if (options.json) {
@@ -104,7 +104,7 @@ export async function storeCommand(args: string[]): Promise<number> {
   }
 
   if (sub === "gc") {
-    if (positionals.length) throw new UsageError(`poncho store gc: unexpected '${positionals[0]}'`);
+    if (positionals.length) throw new UsageError(`gc: unexpected '${positionals[0]}'`);
     let olderThanDays: number | undefined;
     let maxSize: number | undefined;
     if (options["older-than"] !== undefined) {
@@ -138,10 +138,12 @@ export async function storeCommand(args: string[]): Promise<number> {
       unpack: "left by a killed unpack",
       create: "left by a killed poncho create",
       gc: "left by an interrupted gc",
+      owner: "temp dir of a killed process",
       stale: "no owner, older than a day",
     };
     for (const e of result.swept) {
       console.log(`swept ${e.path} (${formatSize(e.size)}, ${why[e.kind]})`);
+      for (const x of e.external ?? []) console.log(`swept ${x} (recorded by it)`);
     }
     for (const e of result.removed) {
       console.log(`removed ${e.id} (${formatSize(e.size)}, ${e.source})`);
@@ -152,7 +154,9 @@ export async function storeCommand(args: string[]): Promise<number> {
   }
 
   // path
-  if (positionals.length !== 1) throw new UsageError("usage: poncho store path <archive>");
+  if (positionals.length !== 1) {
+    throw new UsageError("path: expected one <archive> (usage: poncho store path <archive>)");
+  }
   const source = absolutePath(positionals[0]);
   let info: Deno.FileInfo;
   try {

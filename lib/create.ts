@@ -13,12 +13,13 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { PonchoError, UsageError } from "./errors.ts";
+import { fsError, PonchoError, UsageError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { type CanonicalSpec, canonicalSpec, specHash } from "./envspec/canonical.ts";
 import type { EnvSpec } from "./envspec/types.ts";
 import { defaultStoreRoot, ensureStore, type StoreLayout } from "../store/layout.ts";
 import { describeHolder, withLock } from "../store/lock.ts";
+import { ownerTmp, recordExternal, sweepDeadOwners } from "../store/owner.ts";
 import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
@@ -128,6 +129,15 @@ async function checkOutputDir(output: string): Promise<void> {
   if ((await Deno.lstat(output).catch(() => null))?.isDirectory) {
     throw new UsageError(`output ${output} is a directory; give a file name such as env.tar.zst`);
   }
+  // A device or FIFO is written to in place (see copyAtomic): its directory need not be writable.
+  if ((await Deno.stat(output).catch(() => null))?.isFile === false) return;
+  // Writable (not read-only, not full of inodes)? Found now, not after the whole build.
+  try {
+    const probe = await Deno.makeTempFile({ dir, prefix: `.${basename(output)}.probe-` });
+    await Deno.remove(probe);
+  } catch (err) {
+    throw fsError(err, dir, { what: `cannot write the output ${output} in`, role: "output" });
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -140,8 +150,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Copies `src` to `dst` through a temp file beside `dst` and a rename (never half-written). */
-async function copyAtomic(src: string, dst: string): Promise<void> {
+/**
+ * Copies `src` to `dst` through a temp file beside `dst` and a rename (never
+ * half-written); the temp is recorded in the store's owner dir, so that gc
+ * removes it if this process is killed.
+ */
+async function copyAtomic(src: string, dst: string, layout: StoreLayout): Promise<void> {
   // A device or FIFO (`/dev/null`, a pipe) is written to, never replaced.
   const st = await Deno.stat(dst).catch(() => null);
   if (st && !st.isFile && !st.isDirectory) {
@@ -152,15 +166,18 @@ async function copyAtomic(src: string, dst: string): Promise<void> {
     return;
   }
   const tmp = join(dirname(dst), `.${basename(dst)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  const record = recordExternal(layout, tmp);
   try {
     await Deno.copyFile(src, tmp);
     await Deno.rename(tmp, dst);
+    record.done();
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
+    record.done();
     if (err instanceof Deno.errors.NotFound && !(await exists(dirname(dst)))) {
       throw new UsageError(`output ${dst}: directory ${dirname(dst)} does not exist`);
     }
-    throw err;
+    throw fsError(err, dst, { what: "cannot write the output", role: "output" });
   }
 }
 
@@ -429,7 +446,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   });
 
   if (!opts.force && await exists(cachedArchive)) {
-    if (output) await copyAtomic(cachedArchive, output);
+    if (output) await copyAtomic(cachedArchive, output, layout);
     log(`reused ${cachedArchive}`);
     return result(true, ...await fromManifest(cachedArchive));
   }
@@ -437,6 +454,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
     join(layout.locks, `create-${hash}.lock`),
     async () => {
       if (!opts.force && await exists(cachedArchive)) return null; // built by another process meanwhile
+      await sweepDeadOwners(layout);
       // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
       for (const e of Deno.readDirSync(layout.tmp)) {
         if (e.name.startsWith(`b-${hash.slice(0, 12)}-`)) {
@@ -456,6 +474,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
           prefix: buildPrefix,
           output: cachedArchive,
           pristine: await pristineFromCondaMeta(buildPrefix),
+          tmpDir: ownerTmp(layout),
           manifest: {
             format: MANIFEST_FORMAT,
             id: envId,
@@ -486,7 +505,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
         ),
     },
   );
-  if (output) await copyAtomic(cachedArchive, output);
+  if (output) await copyAtomic(cachedArchive, output, layout);
   return built
     ? result(false, built.packages, built.envId)
     : result(true, ...await fromManifest(cachedArchive));

@@ -23,6 +23,7 @@ import {
 import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
 import { deleteTree, deleteTreeSync } from "../store/remove.ts";
 import { inheritableLock } from "../store/inherit_lock.ts";
+import { type ExternalRecord, recordExternal } from "../store/owner.ts";
 import { MARKER_PATH, readMarker } from "../store/marker.ts";
 import { execInEnv, FORWARDED_SIGNALS, signalExitCode } from "./exec/exec.ts";
 import { findActivateScripts } from "./exec/activate.ts";
@@ -201,7 +202,7 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     };
   }
 
-  if (opts.tmp) return await runInTemp(build, source, id, opts, log);
+  if (opts.tmp) return await runInTemp(build, source, id, opts, log, layout);
   const slot = opts.unpackTo !== undefined
     ? dirSlot(absolutePath(opts.unpackTo), id)
     : storeSlot(layout, id);
@@ -238,8 +239,10 @@ async function runInTemp(
   id: string,
   opts: RunEnvOptions,
   log: (msg: string) => void,
+  layout: StoreLayout,
 ): Promise<number> {
   let dir: string | undefined;
+  let record: ExternalRecord | undefined;
   let unpacking = true;
   const listeners = FORWARDED_SIGNALS.map((signal) => {
     const handler = () => {
@@ -261,6 +264,8 @@ async function runInTemp(
   try {
     // Synchronous: a signal cannot arrive between the dir's creation and `dir` being set.
     dir = Deno.makeTempDirSync({ prefix: "poncho-run-" });
+    // Recorded in the store, so that gc removes it if this process is killed (kill -9).
+    record = recordExternal(layout, dir);
     const prefix = `${dir}/env`;
     try {
       await Deno.mkdir(prefix);
@@ -276,6 +281,7 @@ async function runInTemp(
     } finally {
       unpacking = false;
       await deleteTree(dir); // only after the command has exited
+      record.done();
     }
   } finally {
     for (const { signal, handler } of listeners) Deno.removeSignalListener(signal, handler);

@@ -22,6 +22,7 @@ import type { StoreLayout } from "./layout.ts";
 import { MARKER_PATH, readMarker, type ReadyMarker, writeMarker } from "./marker.ts";
 import { sha256Hex, touchIndex, writeIndex } from "./index.ts";
 import { deleteTree, discardTree } from "./remove.ts";
+import { sweepDeadOwners } from "./owner.ts";
 
 /** Where one environment lives. */
 export interface EnvSlot {
@@ -166,6 +167,7 @@ export function crashHook(phase: string): void {
 async function unpackInto(slot: EnvSlot, build: Builder, source: string): Promise<ReadyMarker> {
   await Deno.mkdir(slot.tmpParent, { recursive: true });
   await cleanLeftovers(slot);
+  if (slot.layout) await sweepDeadOwners(slot.layout);
   const prefix = await tempPrefix(slot);
   const root = `${prefix}${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   await clearFinalPath(slot, `${root}.old`);

@@ -8,16 +8,24 @@
  * `gc` also sweeps the leftovers of killed processes from `tmp/`: an
  * unpack's `.poncho-tmp-<path-hash>-*` tree (owner: `locks/env-<id>.lock`),
  * a `poncho create` build dir `b-<spec-hash>-*` (owner:
- * `locks/create-<spec-hash>.lock`) and an interrupted removal `gc-<id>-*`
- * (owner: `locks/env-<id>.lock`), each only while holding its owner's lock
+ * `locks/create-<spec-hash>.lock`), an interrupted removal `gc-<id>-*`
+ * (owner: `locks/env-<id>.lock`) and a process's temp directory `o-<pid>-*`
+ * with the temps outside the store it records (owner: its own `.owner.lock`,
+ * see `store/owner.ts`), each only while holding its owner's lock
  * exclusively, taken without waiting; anything else (or one whose lock file
  * cannot be found) only once it is older than a day.
+ *
+ * An environment in `envs/` that has a valid marker but no index record (a
+ * process killed between the rename and the index write) is adopted: its
+ * record is written from the marker, so that `list` and `gc` see it.
  *
  * @module
  */
 
 import type { StoreLayout } from "./layout.ts";
-import { type IndexEntry, readIndex, removeIndex } from "./index.ts";
+import { type IndexEntry, readIndex, removeIndex, writeIndex } from "./index.ts";
+import { readMarker } from "./marker.ts";
+import { OWNER_DIR_PATTERN, sweepOwnerDir } from "./owner.ts";
 import { tryLock } from "./lock.ts";
 import { ID_PATTERN, storeSlot } from "./envs.ts";
 import { deleteTree, discardTree } from "./remove.ts";
@@ -29,9 +37,32 @@ export interface StoreEntry extends IndexEntry {
   path: string;
 }
 
-/** The store's environments, most recently used first. */
+/**
+ * Writes the index record of every ready environment in `envs/` that has
+ * none (from its marker); returns the adopted ids.
+ */
+export async function adoptEnvs(layout: StoreLayout, known: Set<string>): Promise<string[]> {
+  const adopted: string[] = [];
+  for (const id of await readNames(layout.envs)) {
+    if (known.has(id) || !ID_PATTERN.test(id)) continue;
+    const marker = readMarker(`${layout.envs}/${id}`, id);
+    if (!marker) continue; // not ready: an unpack in progress, or its leftover (swept by its lock)
+    await writeIndex(layout, {
+      id,
+      source: marker.source,
+      created: marker.unpacked,
+      size: marker.size,
+    });
+    adopted.push(id);
+  }
+  return adopted;
+}
+
+/** The store's environments, most recently used first (adopting any without a record). */
 export async function listEnvs(layout: StoreLayout): Promise<StoreEntry[]> {
-  const entries = await readIndex(layout);
+  let entries = await readIndex(layout);
+  const adopted = await adoptEnvs(layout, new Set(entries.map((e) => e.id)));
+  if (adopted.length > 0) entries = await readIndex(layout);
   return entries
     .map((e) => ({ ...e, path: `${layout.envs}/${e.id}` }))
     .sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
@@ -66,10 +97,13 @@ export interface GcResult {
     path: string;
     /**
      * What left it: `unpack` (a killed unpack), `create` (a killed `poncho
-     * create` build), `gc` (an interrupted removal) or `stale` (no owner
-     * found; older than `leftoverDays`).
+     * create` build), `gc` (an interrupted removal), `owner` (the temp dir
+     * of a killed process, with the temps it recorded outside the store) or
+     * `stale` (no owner found; older than `leftoverDays`).
      */
-    kind: "unpack" | "create" | "gc" | "stale";
+    kind: "unpack" | "create" | "gc" | "owner" | "stale";
+    /** For `owner`: the temps outside the store that were removed with it. */
+    external?: string[];
     /** Bytes of regular files in it. */
     size: number;
   }[];
@@ -152,6 +186,11 @@ export async function sweepLeftovers(
   const swept: SweptLeftover[] = [];
   for (const name of names) {
     const path = `${layout.tmp}/${name}`;
+    if (OWNER_DIR_PATTERN.test(name)) {
+      const done = await sweepOwnerDir(path, treeSize);
+      if (done) swept.push({ name, path, kind: "owner", size: done.size, external: done.external });
+      continue;
+    }
     let kind: SweptLeftover["kind"] = "stale";
     let owners: string[] = [];
     let m: RegExpExecArray | null;

@@ -314,3 +314,86 @@ Deno.test({
       assert.ok(!(await exists(join(store, "v1", "envs", manifest.id))));
     }),
 });
+
+/** Every file, symlink and directory under `root`, relative, sorted (`locks/` left out). */
+function listing(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, rel: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (r === "v1/locks") continue;
+      out.push(e.isDirectory ? `${r}/` : r);
+      if (e.isDirectory && !e.isSymlink) walk(`${dir}/${e.name}`, r);
+    }
+  };
+  walk(root, "");
+  return out.sort();
+}
+
+Deno.test({
+  name: "kill -9 at each unpack phase and of run --tmp, then gc: the store lists as a clean one",
+  ignore: !envTools,
+  fn: () =>
+    withTempDir("poncho-faults-", async (dir) => {
+      const { archive, manifest } = await makeEnvArchive(dir);
+      const clean = join(dir, "clean");
+      const faulty = join(dir, "faulty");
+      const ok = await runPoncho(["run", "--store", clean, "-e", archive, "--", "true"]);
+      assert.equal(ok.code, 0, ok.stderr);
+
+      // A killed --tmp run: its temp dir outside the store is recorded in the store.
+      const started = join(dir, "started");
+      const tmpRun = ponchoCommand([
+        "run",
+        "--store",
+        faulty,
+        "--tmp",
+        "-e",
+        archive,
+        "--",
+        "sh",
+        "-c",
+        `echo $$ > '${started}.pid'; echo "$CONDA_PREFIX" > '${started}'; exec sleep 30`,
+      ]).spawn();
+      await waitFor("the --tmp command", async () =>
+        (await exists(started)) && (await Deno.readTextFile(started)).endsWith("\n"));
+      const tmpPrefix = (await Deno.readTextFile(started)).trim();
+      assert.match(tmpPrefix, /\/poncho-run-[^/]+\/env$/);
+      tmpRun.kill("SIGKILL");
+      await tmpRun.status;
+      await tmpRun.stdout.cancel();
+      await tmpRun.stderr.cancel();
+      Deno.kill(Number((await Deno.readTextFile(`${started}.pid`)).trim()), "SIGKILL");
+      assert.ok(await exists(tmpPrefix), "the killed --tmp run left its temp dir");
+
+      // Unpacks killed at every phase; the last one leaves an environment without an index record.
+      for (const phase of ["unpack-start", "built", "before-rename", "after-rename"]) {
+        const r = await runPoncho(["run", "--store", faulty, "-e", archive, "--", "true"], {
+          env: { PONCHO_TEST_KILL_AT: phase },
+        });
+        assert.equal(r.code, 137, `${phase}: ${r.stderr}`);
+      }
+      const listed = await runPoncho(["store", "list", "--json", "--store", faulty]);
+      assert.deepEqual(
+        JSON.parse(listed.stdout).map((e: { id: string }) =>
+          e.id
+        ),
+        [manifest.id],
+        "adopted",
+      );
+
+      const gc = await runPoncho(["store", "gc", "--json", "--store", faulty]);
+      assert.equal(gc.code, 0, gc.stderr);
+      const swept = JSON.parse(gc.stdout).swept as { kind: string; external?: string[] }[];
+      assert.ok(
+        swept.some((s) =>
+          s.kind === "owner" && s.external?.includes(tmpPrefix.replace(/\/env$/, ""))
+        ),
+        gc.stdout,
+      );
+      assert.ok(!(await exists(tmpPrefix)), "gc removed the --tmp dir of the killed run");
+      const again = await runPoncho(["run", "--store", faulty, "-e", archive, "--", "true"]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(listing(faulty), listing(clean));
+    }),
+});

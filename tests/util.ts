@@ -193,3 +193,28 @@ export function rawServer(
 export async function readRequest(conn: Deno.Conn): Promise<void> {
   await conn.read(new Uint8Array(8192));
 }
+
+/**
+ * What temps are left in a store's `tmp/`: its entries, with the temp dirs
+ * of processes (`o-<pid>-*`, see `store/owner.ts`) replaced by their
+ * contents (their `.owner.lock` aside), so that a test in the process that
+ * wrote the store sees `[]` when nothing is left.
+ */
+export function leftoverTemps(layout: StoreLayout): string[] {
+  const names: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(layout.tmp)];
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^o-\d+-[0-9a-f]{8}$/.test(e.name)) names.push(e.name);
+    else {
+      for (const f of Deno.readDirSync(`${layout.tmp}/${e.name}`)) {
+        if (f.name !== ".owner.lock") names.push(`${e.name}/${f.name}`);
+      }
+    }
+  }
+  return names.sort();
+}

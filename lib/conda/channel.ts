@@ -22,6 +22,7 @@ import zlib from "node:zlib";
 import { NetworkError, NotFoundError, PonchoError, UsageError } from "../errors.ts";
 import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
+import { ownerTmp } from "../../store/owner.ts";
 
 /** Where named channels live. */
 export const DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org";
@@ -184,7 +185,7 @@ async function readMeta(layout: StoreLayout, key: string): Promise<CacheMeta | n
 /** Writes `data` to `dest` through a temp file in `layout.tmp` and a rename. */
 async function writeAtomic(layout: StoreLayout, dest: string, data: Uint8Array): Promise<void> {
   await Deno.mkdir(layout.tmp, { recursive: true });
-  const tmp = await Deno.makeTempFile({ dir: layout.tmp, prefix: "repodata-" });
+  const tmp = await Deno.makeTempFile({ dir: ownerTmp(layout), prefix: "repodata-" });
   try {
     await Deno.writeFile(tmp, data);
     await Deno.rename(tmp, dest);

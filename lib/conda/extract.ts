@@ -21,6 +21,7 @@ import { readStoredMember, readZipDirectory } from "../archive/zip.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { withLock } from "../../store/lock.ts";
+import { ownerTmp } from "../../store/owner.ts";
 
 /** The two conda package formats. */
 export type PackageFormat = "conda" | "tar.bz2";
@@ -55,10 +56,14 @@ async function extractInto(archivePath: string, dir: string): Promise<void> {
 
 /**
  * Extracts a `.conda` or `.tar.bz2` package into `destDir`, which must not
- * exist. Atomic: built in a temp directory beside it, then renamed; nothing is
- * left behind on error.
+ * exist. Atomic: built in a temp directory in `tmpDir` (default: beside it;
+ * same filesystem), then renamed; nothing is left behind on error.
  */
-export async function extractPackage(archivePath: string, destDir: string): Promise<void> {
+export async function extractPackage(
+  archivePath: string,
+  destDir: string,
+  tmpDir?: string,
+): Promise<void> {
   try {
     await Deno.stat(archivePath);
   } catch {
@@ -66,7 +71,10 @@ export async function extractPackage(archivePath: string, destDir: string): Prom
   }
   const parent = dirname(destDir);
   await Deno.mkdir(parent, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: parent, prefix: `.${basename(destDir)}.tmp-` });
+  const tmp = await Deno.makeTempDir({
+    dir: tmpDir ?? parent,
+    prefix: `.${basename(destDir)}.tmp-`,
+  });
   try {
     await extractInto(archivePath, tmp);
     await Deno.chmod(tmp, 0o755);
@@ -104,7 +112,7 @@ export async function extractPackageToCache(
   await withLock(
     join(layout.locks, `pkg-${sha256}.lock`),
     async () => {
-      if (!(await exists(dest))) await extractPackage(archivePath, dest);
+      if (!(await exists(dest))) await extractPackage(archivePath, dest, ownerTmp(layout));
     },
     {
       exclusive: true,

@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { NetworkError, NotFoundError, PonchoError } from "../errors.ts";
 import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
+import { ownerTmp } from "../../store/owner.ts";
 
 /** What a download needs to know about a package (a subset of a solved record). */
 export interface FetchItem {
@@ -146,7 +147,7 @@ async function downloadOne(
   layout: StoreLayout,
   progress: Progress,
 ): Promise<void> {
-  const tmp = await Deno.makeTempFile({ dir: layout.tmp, prefix: "download-" });
+  const tmp = await Deno.makeTempFile({ dir: ownerTmp(layout), prefix: "download-" });
   let counted = 0;
   try {
     const sha = createHash("sha256");

@@ -46,6 +46,8 @@ export interface PackOptions {
   pristine?: Map<string, PristineFile>;
   /** zstd or gzip level. */
   level?: number;
+  /** Directory for the temp file (default: beside the output; must be on its filesystem). */
+  tmpDir?: string;
 }
 
 /** What {@link packPrefix} wrote. */
@@ -151,7 +153,8 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     manifestEntry,
     ...entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
   ];
-  const tmp = join(dirname(output), `.${basename(output)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  const tmpName = `.${basename(output)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = join(opts.tmpDir ?? dirname(output), tmpName);
   try {
     const tar = writeTar(all, { uid: 0, gid: 0, uname: "", gname: "" });
     const bytes = await writeFileChunks(tmp, compress(tar, compression, { level: opts.level }));
