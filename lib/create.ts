@@ -20,6 +20,7 @@ import type { EnvSpec } from "./envspec/types.ts";
 import { defaultStoreRoot, ensureStore, type StoreLayout } from "../store/layout.ts";
 import { describeHolder, withLock } from "../store/lock.ts";
 import { ownerTmp, recordExternal, sweepDeadOwners } from "../store/owner.ts";
+import { readArchiveRecord, writeArchiveRecord } from "../store/index.ts";
 import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
@@ -179,6 +180,33 @@ async function copyAtomic(src: string, dst: string, layout: StoreLayout): Promis
     }
     throw fsError(err, dst, { what: "cannot write the output", role: "output" });
   }
+}
+
+/**
+ * Whether the cached archive exists and matches the sha256 and size recorded
+ * when it was built. A damaged archive (or one without a record) is not
+ * reused: it is rebuilt, and the rebuild replaces it.
+ */
+async function archiveIntact(
+  layout: StoreLayout,
+  archive: string,
+  log: (line: string) => void,
+): Promise<boolean> {
+  const info = await Deno.stat(archive).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw fsError(err, archive, { what: "cannot read the cached archive" });
+  });
+  if (!info) return false;
+  const rec = await readArchiveRecord(layout, basename(archive));
+  const why = !rec
+    ? "has no recorded digest"
+    : rec.size !== info.size
+    ? `is ${info.size} bytes, recorded ${rec.size}`
+    : (await sha256File(archive)) !== rec.sha256
+    ? "does not match its recorded sha256"
+    : "";
+  if (why) log(`cached archive ${archive} ${why}: rebuilding it`);
+  return why === "";
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -445,7 +473,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
     seconds: seconds(),
   });
 
-  if (!opts.force && await exists(cachedArchive)) {
+  if (!opts.force && await archiveIntact(layout, cachedArchive, log)) {
     if (output) await copyAtomic(cachedArchive, output, layout);
     log(`reused ${cachedArchive}`);
     return result(true, ...await fromManifest(cachedArchive));
@@ -453,7 +481,8 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   const built = await withLock(
     join(layout.locks, `create-${hash}.lock`),
     async () => {
-      if (!opts.force && await exists(cachedArchive)) return null; // built by another process meanwhile
+      // Built by another process meanwhile? (A damaged or unrecorded archive is rebuilt.)
+      if (!opts.force && await archiveIntact(layout, cachedArchive, log)) return null;
       await sweepDeadOwners(layout);
       // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
       for (const e of Deno.readDirSync(layout.tmp)) {
@@ -485,6 +514,11 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
             poncho: VERSION,
             packages,
           },
+        });
+        const info = await Deno.stat(cachedArchive);
+        await writeArchiveRecord(layout, basename(cachedArchive), {
+          sha256: await sha256File(cachedArchive),
+          size: info.size,
         });
         return { packages, envId };
       } finally {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { errnoOf, EXIT_NOT_FOUND, NotFoundError, PonchoError } from "./errors.ts";
+import { CorruptError, errnoOf, EXIT_NOT_FOUND, NotFoundError, PonchoError } from "./errors.ts";
 import { ensureStore, type StoreLayout, storeLayout } from "../store/layout.ts";
 import {
   type Builder,
@@ -127,6 +127,19 @@ export function looksLikeEnvironmentDir(dir: string): boolean {
 }
 
 /**
+ * Whether an unpacked foreign archive brought an environment: a
+ * `conda-meta/` directory, or a `bin/` with more than the `run_in_env`
+ * launcher that unpacking adds.
+ */
+function unpackedSomething(root: string): boolean {
+  if (isDir(`${root}/conda-meta`)) return true;
+  try {
+    for (const e of Deno.readDirSync(`${root}/bin`)) if (e.name !== "run_in_env") return true;
+  } catch { /* no bin/ */ }
+  return false;
+}
+
+/**
  * Runs `opts.argv` in the environment `opts.environment` (archive or directory).
  *
  * @throws {NotFoundError} (exit 2) when the environment does not exist, or is
@@ -189,7 +202,7 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     build = async (root, prefix) => {
       const unpack = await loadUnpack();
       log(`unpacking ${source} for ${prefix}`);
-      return toBuild(
+      const built = toBuild(
         opts.tmp
           ? await unpack.unpackMembers(
             interruptible(unpack.archiveMembers(source)),
@@ -199,6 +212,15 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
           )
           : await unpack.unpackArchive(source, root, prefix),
       );
+      // Without a manifest, only what looks like an environment is one (an empty tar is not).
+      if (id.startsWith("archive-") && !unpackedSomething(root)) {
+        throw new CorruptError(
+          `environment archive ${opts.environment} has no poncho manifest and no environment in it ` +
+            `(no conda-meta/ or bin/); give an archive made by poncho create or conda-pack`,
+          { path: source },
+        );
+      }
+      return built;
     };
   }
 

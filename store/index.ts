@@ -165,3 +165,49 @@ export async function cacheSourceId(
   };
   await writeJsonAtomic(layout, await sourcePath(layout, absPath), rec);
 }
+
+/** The digest of a cached environment archive (`index/archives/<name>.json`). */
+export interface ArchiveRecord {
+  /** Hex sha256 of the archive file. */
+  sha256: string;
+  /** Its size in bytes. */
+  size: number;
+}
+
+/** Path of the record of the cached archive `archives/<name>`. */
+export function archiveRecordPath(layout: StoreLayout, name: string): string {
+  return `${layout.index}/archives/${name}.json`;
+}
+
+/** Records the digest of the cached archive `archives/<name>` (after it was renamed into place). */
+export async function writeArchiveRecord(
+  layout: StoreLayout,
+  name: string,
+  record: ArchiveRecord,
+): Promise<void> {
+  await writeJsonAtomic(layout, archiveRecordPath(layout, name), record);
+}
+
+/** The recorded digest of the cached archive `archives/<name>`, or null when none is valid. */
+export async function readArchiveRecord(
+  layout: StoreLayout,
+  name: string,
+): Promise<ArchiveRecord | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(archiveRecordPath(layout, name));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+  try {
+    const v = JSON.parse(text);
+    if (
+      typeof v?.sha256 === "string" && /^[0-9a-f]{64}$/.test(v.sha256) &&
+      Number.isSafeInteger(v.size)
+    ) {
+      return { sha256: v.sha256, size: v.size };
+    }
+  } catch { /* not JSON: no valid record */ }
+  return null;
+}

@@ -10,6 +10,10 @@ import {
   fixtureToolsAvailable as envFixtureTools,
   makeEnvArchive,
 } from "./fixtures/env_archive.ts";
+import {
+  buildTestChannel,
+  fixtureToolsAvailable as channelFixtureTools,
+} from "./fixtures/channel.ts";
 
 Deno.test("create against a channel that accepts and never answers fails in time, naming the URL", async () => {
   const srv = rawServer(async (conn, _n, closed) => {
@@ -396,4 +400,90 @@ Deno.test({
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(listing(faulty), listing(clean));
     }),
+});
+
+const channelTools = await channelFixtureTools();
+
+Deno.test({
+  name: "a truncated cached archive is not reused: create rebuilds it and writes a whole archive",
+  ignore: !channelTools.ok,
+  fn: async () => {
+    const ch = await buildTestChannel();
+    await withTempDir("poncho-faults-", async (dir) => {
+      const spec = join(dir, "spec.json");
+      const store = join(dir, "store");
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["hello"] } }),
+      );
+      const first = await runPoncho([
+        "create",
+        "--json",
+        "--store",
+        store,
+        spec,
+        join(dir, "a.tar.zst"),
+      ]);
+      assert.equal(first.code, 0, first.stderr);
+      const { cachedArchive, specHash } = JSON.parse(first.stdout);
+      const whole = await Deno.readFile(cachedArchive);
+      const rec = JSON.parse(
+        await Deno.readTextFile(join(store, "v1", "index", "archives", `${specHash}.tar.zst.json`)),
+      );
+      assert.equal(rec.size, whole.length);
+      // Damage the store's copy: cut it in half.
+      await Deno.truncate(cachedArchive, Math.floor(whole.length / 2));
+      const second = await runPoncho([
+        "create",
+        "-v",
+        "--store",
+        store,
+        spec,
+        join(dir, "b.tar.zst"),
+      ]);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stderr, /\(built \d+ packages, spec/, second.stderr);
+      assert.match(second.stderr, /is \d+ bytes, recorded \d+: rebuilding it/);
+      const out = await Deno.readFile(join(dir, "b.tar.zst"));
+      assert.equal(out.length, (await Deno.stat(cachedArchive)).size);
+      const run = await runPoncho([
+        "run",
+        "--store",
+        join(dir, "s2"),
+        "-e",
+        join(dir, "b.tar.zst"),
+        "--",
+        "hello",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      // A flipped byte of the same size is caught by the digest.
+      const data = await Deno.readFile(cachedArchive);
+      data[data.length >> 1] ^= 0xff;
+      await Deno.writeFile(cachedArchive, data);
+      const third = await runPoncho([
+        "create",
+        "-v",
+        "--store",
+        store,
+        spec,
+        join(dir, "c.tar.zst"),
+      ]);
+      assert.equal(third.code, 0, third.stderr);
+      assert.match(third.stderr, /does not match its recorded sha256: rebuilding it/);
+    });
+  },
+});
+
+Deno.test("an empty tar (no manifest, no files) is refused as an environment, leaving nothing", async () => {
+  await withTempDir("poncho-faults-", async (dir) => {
+    const tar = join(dir, "empty.tar");
+    await Deno.writeFile(tar, new Uint8Array(10240)); // two zero blocks and padding: a valid empty tar
+    const store = join(dir, "store");
+    for (const extra of [[], ["--tmp"]]) {
+      const r = await runPoncho(["run", "--store", store, ...extra, "-e", tar, "--", "true"]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /empty\.tar has no poncho manifest and no environment in it/);
+    }
+    assert.deepEqual([...Deno.readDirSync(join(store, "v1", "envs"))], []);
+  });
 });
