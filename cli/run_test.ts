@@ -414,7 +414,14 @@ Deno.test({
       assert.ok(tar.success, new TextDecoder().decode(tar.stderr));
 
       const store = `${work}/store`;
-      const prefix = (await ponchoOut(["store", "path", archive, "--store", store])).stdout.trim();
+      const missing = await ponchoOut(["store", "path", archive, "--store", store]);
+      assert.equal(missing.code, 2, missing.stderr);
+      assert.match(
+        missing.stderr,
+        /is not unpacked in .* yet \(it will be .*\): run 'poncho run -e /,
+      );
+      const prefix = (await ponchoOut(["store", "path", "--planned", archive, "--store", store]))
+        .stdout.trim();
       assert.match(prefix, new RegExp(`^${store}/v1/envs/archive-[0-9a-f]+$`));
       let r = await ponchoOut([
         "run",

@@ -18,7 +18,8 @@ import { VERSION } from "./version.ts";
 import { type CanonicalSpec, canonicalSpec, specHash } from "./envspec/canonical.ts";
 import type { EnvSpec } from "./envspec/types.ts";
 import { defaultStoreRoot, ensureStore, type StoreLayout } from "../store/layout.ts";
-import { describeHolder, withLock } from "../store/lock.ts";
+import { acquireLock, describeHolder, withLock } from "../store/lock.ts";
+import { buildCacheLockPath, touchUsed } from "../store/cache_gc.ts";
 import { ownerTmp, recordExternal, sweepDeadOwners } from "../store/owner.ts";
 import { readArchiveRecord, writeArchiveRecord } from "../store/index.ts";
 import { readFileChunks } from "./archive/compress.ts";
@@ -206,6 +207,7 @@ async function archiveIntact(
     ? "does not match its recorded sha256"
     : "";
   if (why) log(`cached archive ${archive} ${why}: rebuilding it`);
+  else await touchUsed(archive); // gc removes the least recently used first
   return why === "";
 }
 
@@ -426,121 +428,131 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   const canonical: CanonicalSpec = canonicalSpec(spec, platform);
   const hash = specHash(canonical);
   const layout = await ensureStore(opts.store ?? defaultStoreRoot());
-  const log = reporter(opts);
-
-  if (opts.prefix) {
-    const prefix = resolve(opts.prefix);
-    const existed = await exists(prefix);
-    if (existed && [...Deno.readDirSync(prefix)].length > 0) {
-      throw new UsageError(`--prefix ${prefix}: directory exists and is not empty`);
-    }
-    await Deno.mkdir(prefix, { recursive: true });
-    try {
-      const packages = await installAll(spec, prefix, platform, layout, opts);
-      return {
-        specHash: hash,
-        platform,
-        prefix,
-        cached: false,
-        packages,
-        pip: spec.pip,
-        seconds: seconds(),
-      };
-    } catch (err) {
-      if (!existed) await Deno.remove(prefix, { recursive: true }).catch(() => {});
-      else {
-        for (const e of Deno.readDirSync(prefix)) {
-          await Deno.remove(join(prefix, e.name), { recursive: true }).catch(() => {});
-        }
-      }
-      throw err;
-    }
-  }
-
-  const output = opts.output ? resolve(opts.output) : undefined;
-  const ext = output ? archiveExt(output) : ".tar.zst";
-  if (output) await checkOutputDir(output);
-  const cachedArchive = join(layout.archives, `${hash}${ext}`);
-  const result = (cached: boolean, packages: CreatedPackage[] = [], envId?: string) => ({
-    specHash: hash,
-    envId,
-    platform,
-    output,
-    cached,
-    cachedArchive,
-    packages,
-    pip: spec.pip,
-    seconds: seconds(),
+  // Shared while this create reads and fills the build caches: gc removes from them only exclusively.
+  const cacheLock = await acquireLock(buildCacheLockPath(layout), {
+    exclusive: false,
+    timeoutMs: 600_000,
+    what: "the store's build caches (a gc is removing from them)",
   });
+  try {
+    const log = reporter(opts);
 
-  if (!opts.force && await archiveIntact(layout, cachedArchive, log)) {
-    if (output) await copyAtomic(cachedArchive, output, layout);
-    log(`reused ${cachedArchive}`);
-    return result(true, ...await fromManifest(cachedArchive));
-  }
-  const built = await withLock(
-    join(layout.locks, `create-${hash}.lock`),
-    async () => {
-      // Built by another process meanwhile? (A damaged or unrecorded archive is rebuilt.)
-      if (!opts.force && await archiveIntact(layout, cachedArchive, log)) return null;
-      await sweepDeadOwners(layout);
-      // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
-      for (const e of Deno.readDirSync(layout.tmp)) {
-        if (e.name.startsWith(`b-${hash.slice(0, 12)}-`)) {
-          await Deno.remove(join(layout.tmp, e.name), { recursive: true }).catch(() => {});
-        }
+    if (opts.prefix) {
+      const prefix = resolve(opts.prefix);
+      const existed = await exists(prefix);
+      if (existed && [...Deno.readDirSync(prefix)].length > 0) {
+        throw new UsageError(`--prefix ${prefix}: directory exists and is not empty`);
       }
-      const buildPrefix = join(
-        layout.tmp,
-        `b-${hash.slice(0, 12)}-${crypto.randomUUID().slice(0, 6)}`,
-      );
-      await Deno.mkdir(buildPrefix);
+      await Deno.mkdir(prefix, { recursive: true });
       try {
-        const packages = await installAll(spec, buildPrefix, platform, layout, opts);
-        const envId = envIdentity(hash, packages, spec);
-        stepper(opts)(`packing ${cachedArchive}`);
-        await packPrefix({
-          prefix: buildPrefix,
-          output: cachedArchive,
-          pristine: await pristineFromCondaMeta(buildPrefix),
-          tmpDir: ownerTmp(layout),
-          manifest: {
-            format: MANIFEST_FORMAT,
-            id: envId,
-            spec: canonical,
-            specHash: hash,
-            platform,
-            created: new Date().toISOString(),
-            poncho: VERSION,
-            packages,
-          },
-        });
-        const info = await Deno.stat(cachedArchive);
-        await writeArchiveRecord(layout, basename(cachedArchive), {
-          sha256: await sha256File(cachedArchive),
-          size: info.size,
-        });
-        return { packages, envId };
-      } finally {
-        await Deno.remove(buildPrefix, { recursive: true }).catch(() => {});
+        const packages = await installAll(spec, prefix, platform, layout, opts);
+        return {
+          specHash: hash,
+          platform,
+          prefix,
+          cached: false,
+          packages,
+          pip: spec.pip,
+          seconds: seconds(),
+        };
+      } catch (err) {
+        if (!existed) await Deno.remove(prefix, { recursive: true }).catch(() => {});
+        else {
+          for (const e of Deno.readDirSync(prefix)) {
+            await Deno.remove(join(prefix, e.name), { recursive: true }).catch(() => {});
+          }
+        }
+        throw err;
       }
-    },
-    {
-      exclusive: true,
-      timeoutMs: opts.waitForLockMs ?? DEFAULT_BUILD_WAIT_MS,
-      what: `the build of spec ${hash.slice(0, 12)}`,
-      record: true,
-      onWait: (holder, waited) =>
-        // shown even when quiet: a silent wait looks like a hang
-        console.error(
-          `poncho create: waiting for the build of spec ${hash.slice(0, 12)}${
-            holder ? ` by ${describeHolder(holder)}` : " by another process"
-          } (${Math.round(waited / 1000)} s so far; --wait-for-lock limits the wait)`,
-        ),
-    },
-  );
-  if (output) await copyAtomic(cachedArchive, output, layout);
-  return built
-    ? result(false, built.packages, built.envId)
-    : result(true, ...await fromManifest(cachedArchive));
+    }
+
+    const output = opts.output ? resolve(opts.output) : undefined;
+    const ext = output ? archiveExt(output) : ".tar.zst";
+    if (output) await checkOutputDir(output);
+    const cachedArchive = join(layout.archives, `${hash}${ext}`);
+    const result = (cached: boolean, packages: CreatedPackage[] = [], envId?: string) => ({
+      specHash: hash,
+      envId,
+      platform,
+      output,
+      cached,
+      cachedArchive,
+      packages,
+      pip: spec.pip,
+      seconds: seconds(),
+    });
+
+    if (!opts.force && await archiveIntact(layout, cachedArchive, log)) {
+      if (output) await copyAtomic(cachedArchive, output, layout);
+      log(`reused ${cachedArchive}`);
+      return result(true, ...await fromManifest(cachedArchive));
+    }
+    const built = await withLock(
+      join(layout.locks, `create-${hash}.lock`),
+      async () => {
+        // Built by another process meanwhile? (A damaged or unrecorded archive is rebuilt.)
+        if (!opts.force && await archiveIntact(layout, cachedArchive, log)) return null;
+        await sweepDeadOwners(layout);
+        // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
+        for (const e of Deno.readDirSync(layout.tmp)) {
+          if (e.name.startsWith(`b-${hash.slice(0, 12)}-`)) {
+            await Deno.remove(join(layout.tmp, e.name), { recursive: true }).catch(() => {});
+          }
+        }
+        const buildPrefix = join(
+          layout.tmp,
+          `b-${hash.slice(0, 12)}-${crypto.randomUUID().slice(0, 6)}`,
+        );
+        await Deno.mkdir(buildPrefix);
+        try {
+          const packages = await installAll(spec, buildPrefix, platform, layout, opts);
+          const envId = envIdentity(hash, packages, spec);
+          stepper(opts)(`packing ${cachedArchive}`);
+          await packPrefix({
+            prefix: buildPrefix,
+            output: cachedArchive,
+            pristine: await pristineFromCondaMeta(buildPrefix),
+            tmpDir: ownerTmp(layout),
+            manifest: {
+              format: MANIFEST_FORMAT,
+              id: envId,
+              spec: canonical,
+              specHash: hash,
+              platform,
+              created: new Date().toISOString(),
+              poncho: VERSION,
+              packages,
+            },
+          });
+          const info = await Deno.stat(cachedArchive);
+          await writeArchiveRecord(layout, basename(cachedArchive), {
+            sha256: await sha256File(cachedArchive),
+            size: info.size,
+          });
+          return { packages, envId };
+        } finally {
+          await Deno.remove(buildPrefix, { recursive: true }).catch(() => {});
+        }
+      },
+      {
+        exclusive: true,
+        timeoutMs: opts.waitForLockMs ?? DEFAULT_BUILD_WAIT_MS,
+        what: `the build of spec ${hash.slice(0, 12)}`,
+        record: true,
+        onWait: (holder, waited) =>
+          // shown even when quiet: a silent wait looks like a hang
+          console.error(
+            `poncho create: waiting for the build of spec ${hash.slice(0, 12)}${
+              holder ? ` by ${describeHolder(holder)}` : " by another process"
+            } (${Math.round(waited / 1000)} s so far; --wait-for-lock limits the wait)`,
+          ),
+      },
+    );
+    if (output) await copyAtomic(cachedArchive, output, layout);
+    return built
+      ? result(false, built.packages, built.envId)
+      : result(true, ...await fromManifest(cachedArchive));
+  } finally {
+    cacheLock.release();
+  }
 }

@@ -26,7 +26,14 @@ import type { StoreLayout } from "./layout.ts";
 import { type IndexEntry, readIndex, removeIndex, writeIndex } from "./index.ts";
 import { readMarker } from "./marker.ts";
 import { OWNER_DIR_PATTERN, sweepOwnerDir } from "./owner.ts";
-import { tryLock } from "./lock.ts";
+import { type HeldLock, tryLock } from "./lock.ts";
+import {
+  buildCacheLockPath,
+  type CacheBucket,
+  type CacheItem,
+  cacheItems,
+  removeCacheItem,
+} from "./cache_gc.ts";
 import { ID_PATTERN, storeSlot } from "./envs.ts";
 import { deleteTree, discardTree } from "./remove.ts";
 import { sha256Hex } from "./index.ts";
@@ -68,7 +75,7 @@ export async function listEnvs(layout: StoreLayout): Promise<StoreEntry[]> {
     .sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
 }
 
-/** What to collect. With neither limit, no environment is removed (leftovers are swept). */
+/** What to collect. With neither limit, nothing is removed (leftovers are swept). */
 export interface GcOptions {
   /** Remove environments not used for this many days. */
   olderThanDays?: number;
@@ -81,6 +88,8 @@ export interface GcOptions {
    * older than this many days (default 1).
    */
   leftoverDays?: number;
+  /** Remove nothing (no sweep either); report what would be removed. */
+  dryRun?: boolean;
 }
 
 /** What {@link gc} did. */
@@ -89,6 +98,12 @@ export interface GcResult {
   removed: StoreEntry[];
   /** Environments that qualified but were in use (locked), so kept. */
   skipped: StoreEntry[];
+  /** Build-cache items removed (archives, packages, downloads, repodata). */
+  removedCache: CacheReport[];
+  /** Build-cache items that qualified but were kept: a build was running. */
+  skippedCache: CacheReport[];
+  /** Whether this was a dry run (nothing removed). */
+  dryRun: boolean;
   /** Leftovers of killed processes removed from `tmp/`. */
   swept: {
     /** Its name in `tmp/`. */
@@ -107,7 +122,7 @@ export interface GcResult {
     /** Bytes of regular files in it. */
     size: number;
   }[];
-  /** Bytes freed (environments and leftovers). */
+  /** Bytes freed (environments, cache items and leftovers; would be, in a dry run). */
   freed: number;
 }
 
@@ -242,37 +257,94 @@ export async function sweepLeftovers(
   return swept;
 }
 
+/** A build-cache item as {@link gc} reports it. */
+export interface CacheReport {
+  /** Its bucket (`archives`, `pkgs`, `downloads`, `repodata`). */
+  bucket: CacheBucket;
+  /** Its name in the bucket. */
+  name: string;
+  /** Its path. */
+  path: string;
+  /** Bytes. */
+  size: number;
+  /** Last use. */
+  lastUsed: Date;
+}
+
+type Candidate =
+  | { kind: "env"; env: StoreEntry; size: number; lastUsed: number }
+  | { kind: "cache"; item: CacheItem; size: number; lastUsed: number };
+
 /**
- * Sweeps the leftovers of killed processes from `tmp/`, then removes
- * environments by age and total size, skipping those in use.
+ * Sweeps the leftovers of killed processes from `tmp/`, then removes, least
+ * recently used first across the whole store (environments and the build
+ * caches: archives, packages, downloads, repodata), what is older than
+ * `olderThanDays` and then what makes the store larger than `maxSize`.
+ * Environments in use are skipped; cache items are skipped while a build
+ * runs (it holds the build-cache lock). `dryRun` removes nothing and
+ * reports what would go.
  */
 export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcResult> {
-  const swept = await sweepLeftovers(layout, options);
+  const dryRun = options.dryRun === true;
+  const swept = dryRun ? [] : await sweepLeftovers(layout, options);
   const now = (options.now ?? new Date()).getTime();
-  const entries = (await listEnvs(layout)).reverse(); // least recently used first
+  const candidates: Candidate[] = [
+    ...(await listEnvs(layout)).map((env) => ({
+      kind: "env" as const,
+      env,
+      size: env.size,
+      lastUsed: env.lastUsed.getTime(),
+    })),
+    ...(await cacheItems(layout)).map((item) => ({
+      kind: "cache" as const,
+      item,
+      size: item.size,
+      lastUsed: item.lastUsed.getTime(),
+    })),
+  ].sort((a, b) => a.lastUsed - b.lastUsed);
   const removed: StoreEntry[] = [];
   const skipped: StoreEntry[] = [];
-  const chosen = new Set<StoreEntry>();
-  if (options.olderThanDays !== undefined) {
-    const limit = now - options.olderThanDays * 86_400_000;
-    for (const e of entries) if (e.lastUsed.getTime() < limit) chosen.add(e);
-  }
-  let total = entries.reduce((sum, e) => sum + (chosen.has(e) ? 0 : e.size), 0);
-  for (const e of entries) {
-    const byAge = chosen.has(e);
-    const bySize = options.maxSize !== undefined && total > options.maxSize;
-    if (!byAge && !bySize) continue;
-    if (await removeEnv(layout, e.id)) {
-      removed.push(e);
-      if (!byAge) total -= e.size;
-    } else {
-      skipped.push(e);
-      if (byAge) total += e.size; // in use, so it stays and counts
+  const removedCache: CacheReport[] = [];
+  const skippedCache: CacheReport[] = [];
+  const report = (i: CacheItem): CacheReport => ({
+    bucket: i.bucket,
+    name: i.name,
+    path: i.path,
+    size: i.size,
+    lastUsed: i.lastUsed,
+  });
+  const limit = options.olderThanDays === undefined
+    ? -Infinity
+    : now - options.olderThanDays * 86_400_000;
+  let total = candidates.reduce((sum, c) => sum + (c.lastUsed < limit ? 0 : c.size), 0);
+  let cacheLock: HeldLock | null | undefined; // taken on the first cache item to remove
+  try {
+    for (const c of candidates) {
+      const byAge = c.lastUsed < limit;
+      const bySize = options.maxSize !== undefined && total > options.maxSize;
+      if (!byAge && !bySize) continue;
+      let done: boolean;
+      if (c.kind === "env") {
+        done = dryRun || await removeEnv(layout, c.env.id);
+        (done ? removed : skipped).push(c.env);
+      } else {
+        if (!dryRun && cacheLock === undefined) {
+          cacheLock = tryLock(buildCacheLockPath(layout), true);
+        }
+        done = dryRun || cacheLock !== null;
+        if (done && !dryRun) await removeCacheItem(c.item);
+        (done ? removedCache : skippedCache).push(report(c.item));
+      }
+      if (done && !byAge) total -= c.size;
+      if (!done && byAge) total += c.size; // in use, so it stays and counts
     }
+  } finally {
+    cacheLock?.release();
   }
   const freed = removed.reduce((sum, e) => sum + e.size, 0) +
+    removedCache.reduce((sum, e) => sum + e.size, 0) +
     swept.reduce((sum, e) => sum + e.size, 0);
-  return { removed, skipped, swept, freed };
+  return { removed, skipped, removedCache, skippedCache, swept, freed, dryRun };
 }
 
 /** Parses a size like `500M`, `20G`, `1.5T`, `1024` (bytes; K/M/G/T are powers of 1024). */

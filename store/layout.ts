@@ -176,6 +176,8 @@ export async function ensureStore(root: string = defaultStoreRoot()): Promise<St
   let at = layout.root;
   try {
     await makeStoreDirs(layout, (dir) => at = dir);
+    at = `${layout.root}/CACHEDIR.TAG`;
+    await writeCacheDirTag(at);
     at = layout.tmp;
     const probe = await Deno.makeTempFile({ dir: layout.tmp, prefix: "probe-" });
     at = probe;
@@ -191,6 +193,19 @@ export async function ensureStore(root: string = defaultStoreRoot()): Promise<St
     throw mapped;
   }
   return layout;
+}
+
+/** The tag that tells backup tools the store is a cache (https://bford.info/cachedir/). */
+export const CACHEDIR_TAG = "Signature: 8a477f597d28d172789f06886806bc55\n" +
+  "# This file is a cache directory tag created by poncho.\n" +
+  "# For information about cache directory tags, see https://bford.info/cachedir/\n";
+
+async function writeCacheDirTag(path: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, CACHEDIR_TAG, { createNew: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+  }
 }
 
 async function makeStoreDirs(layout: StoreLayout, at: (dir: string) => void): Promise<void> {

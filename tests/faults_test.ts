@@ -13,6 +13,7 @@ import {
 import {
   buildTestChannel,
   fixtureToolsAvailable as channelFixtureTools,
+  serveChannel,
 } from "./fixtures/channel.ts";
 
 Deno.test("create against a channel that accepts and never answers fails in time, naming the URL", async () => {
@@ -369,6 +370,16 @@ Deno.test({
       await tmpRun.stderr.cancel();
       Deno.kill(Number((await Deno.readTextFile(`${started}.pid`)).trim()), "SIGKILL");
       assert.ok(await exists(tmpPrefix), "the killed --tmp run left its temp dir");
+      const gc0 = await runPoncho(["store", "gc", "--json", "--store", faulty]);
+      assert.equal(gc0.code, 0, gc0.stderr);
+      const swept = JSON.parse(gc0.stdout).swept as { kind: string; external?: string[] }[];
+      assert.ok(
+        swept.some((s) =>
+          s.kind === "owner" && s.external?.includes(tmpPrefix.replace(/\/env$/, ""))
+        ),
+        gc0.stdout,
+      );
+      assert.ok(!(await exists(tmpPrefix)), "gc removed the --tmp dir of the killed run");
 
       // Unpacks killed at every phase; the last one leaves an environment without an index record.
       for (const phase of ["unpack-start", "built", "before-rename", "after-rename"]) {
@@ -388,14 +399,6 @@ Deno.test({
 
       const gc = await runPoncho(["store", "gc", "--json", "--store", faulty]);
       assert.equal(gc.code, 0, gc.stderr);
-      const swept = JSON.parse(gc.stdout).swept as { kind: string; external?: string[] }[];
-      assert.ok(
-        swept.some((s) =>
-          s.kind === "owner" && s.external?.includes(tmpPrefix.replace(/\/env$/, ""))
-        ),
-        gc.stdout,
-      );
-      assert.ok(!(await exists(tmpPrefix)), "gc removed the --tmp dir of the killed run");
       const again = await runPoncho(["run", "--store", faulty, "-e", archive, "--", "true"]);
       assert.equal(again.code, 0, again.stderr);
       assert.deepEqual(listing(faulty), listing(clean));
@@ -486,4 +489,90 @@ Deno.test("an empty tar (no manifest, no files) is refused as an environment, le
     }
     assert.deepEqual([...Deno.readDirSync(join(store, "v1", "envs"))], []);
   });
+});
+
+Deno.test({
+  name:
+    "gc collects every bucket by last use with --max-size over the whole store; --dry-run removes nothing",
+  ignore: !channelTools.ok,
+  fn: async () => {
+    const ch = await buildTestChannel();
+    const srv = serveChannel(ch.dir);
+    await withTempDir("poncho-faults-", async (dir) => {
+      const spec = join(dir, "spec.json");
+      const store = join(dir, "store");
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({ conda: { channels: [srv.url], dependencies: ["hello"] } }),
+      );
+      const out = join(dir, "a.tar.zst");
+      const c = await runPoncho(["create", "-q", "--store", store, spec, out]);
+      assert.equal(c.code, 0, c.stderr);
+      const r = await runPoncho(["run", "--store", store, "-e", out, "--", "hello"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(await exists(join(store, "CACHEDIR.TAG")));
+      const list = await runPoncho(["store", "list", "--store", store]);
+      assert.match(
+        list.stdout,
+        /store .*: \S+ \(envs \S+, archives \S+, pkgs \S+, downloads \S+, repodata \S+, index \S+, locks \S+, tmp \S+\)/,
+      );
+      const buckets = ["archives", "pkgs", "downloads", "repodata"];
+      const before = listing(store);
+
+      const dry = await runPoncho([
+        "store",
+        "gc",
+        "--json",
+        "--dry-run",
+        "--max-size",
+        "0",
+        "--store",
+        store,
+      ]);
+      assert.equal(dry.code, 0, dry.stderr);
+      const d = JSON.parse(dry.stdout);
+      assert.equal(d.dryRun, true);
+      assert.equal(d.removed.length, 1);
+      assert.deepEqual(
+        [...new Set(d.removedCache.map((x: { bucket: string }) => x.bucket))].sort(),
+        buckets.sort(),
+      );
+      assert.deepEqual(listing(store), before, "a dry run removes nothing");
+
+      // With a limit that the environment alone fits in, the older caches go first.
+      const envSize = d.removed[0].size;
+      const some = await runPoncho([
+        "store",
+        "gc",
+        "--json",
+        "--max-size",
+        String(envSize),
+        "--store",
+        store,
+      ]);
+      const s = JSON.parse(some.stdout);
+      assert.deepEqual(s.removed, [], some.stdout);
+      assert.ok(s.removedCache.length > 0);
+      const all = await runPoncho(["store", "gc", "--json", "--max-size", "0", "--store", store]);
+      const a = JSON.parse(all.stdout);
+      assert.equal(a.removed.length, 1);
+      for (const b of buckets) {
+        assert.deepEqual(
+          [...Deno.readDirSync(join(store, "v1", b))].filter((e) => !e.name.startsWith(".")),
+          [],
+          b,
+        );
+      }
+      // Everything comes back on the next create (a rebuild).
+      const again = await runPoncho([
+        "create",
+        "-q",
+        "--store",
+        store,
+        spec,
+        join(dir, "b.tar.zst"),
+      ]);
+      assert.equal(again.code, 0, again.stderr);
+    }).finally(() => srv.close());
+  },
 });

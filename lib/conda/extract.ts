@@ -22,6 +22,7 @@ import { zstdDecompress } from "../archive/zstd.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { withLock } from "../../store/lock.ts";
 import { ownerTmp } from "../../store/owner.ts";
+import { touchUsed } from "../../store/cache_gc.ts";
 
 /** The two conda package formats. */
 export type PackageFormat = "conda" | "tar.bz2";
@@ -108,7 +109,7 @@ export async function extractPackageToCache(
     throw new UsageError(`package sha256 ${sha256} is not 64 lowercase hex digits`);
   }
   const dest = join(layout.pkgs, sha256);
-  if (await exists(dest)) return dest;
+  if (await exists(dest)) return (await touchUsed(dest), dest); // last use, for gc
   await withLock(
     join(layout.locks, `pkg-${sha256}.lock`),
     async () => {

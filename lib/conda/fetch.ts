@@ -19,6 +19,7 @@ import { NetworkError, NotFoundError, PonchoError } from "../errors.ts";
 import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { ownerTmp } from "../../store/owner.ts";
+import { touchUsed } from "../../store/cache_gc.ts";
 
 /** What a download needs to know about a package (a subset of a solved record). */
 export interface FetchItem {
@@ -215,6 +216,7 @@ export async function fetchPackages<T extends FetchItem>(
     } catch { /* not there yet */ }
     if (info && (item.size === undefined || info.size === item.size)) {
       results[i] = { item, path, reused: true };
+      await touchUsed(path); // last use, for gc
       log(`package ${item.fn}: already downloaded`);
     } else if (options.offline) {
       throw new NotFoundError(
