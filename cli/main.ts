@@ -108,7 +108,14 @@ export function reportError(prefix: string, err: unknown): number {
   const known = userError(err);
   if (known) {
     const [head, ...detail] = known.message.trim().split("\n");
-    console.error(`${prefix}: ${errorLine(head)}`);
+    const line = errorLine(head);
+    console.error(
+      `${prefix}: ${
+        debug || line.length <= 2000
+          ? line
+          : `${line.slice(0, 2000)}... (${line.length - 2000} more characters cut)`
+      }`,
+    );
     const lines = detail.map((l) => l.trimEnd()).filter((l) => l.trim());
     for (const line of debug ? lines : explanationLines(lines)) console.error(`  ${line}`);
     if (debug) console.error(known);

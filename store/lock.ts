@@ -134,16 +134,29 @@ export interface HeldLock extends Disposable {
   release(): void;
 }
 
+/**
+ * Opens (creating if needed) a lock file read-write. A new lock file in a
+ * group-writable directory (a store shared by a group) is made group-
+ * writable too, whatever the umask: every member must be able to open it
+ * read-write to lock it.
+ */
 function openLockFile(path: string): Deno.FsFile {
-  const opts = { read: true, write: true, create: true } as const;
+  const opts = { read: true, write: true } as const;
   try {
-    return Deno.openSync(path, opts);
+    return Deno.openSync(path, opts); // the common case: it exists
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
-    return Deno.openSync(path, opts);
   }
+  const slash = path.lastIndexOf("/");
+  const dir = slash > 0 ? path.slice(0, slash) : "/";
+  Deno.mkdirSync(dir, { recursive: true });
+  const file = Deno.openSync(path, { ...opts, create: true });
+  try {
+    const dirMode = Deno.statSync(dir).mode ?? 0;
+    const mode = file.statSync().mode ?? 0;
+    if ((dirMode & 0o020) && !(mode & 0o020)) Deno.chmodSync(path, (mode & 0o777) | 0o060);
+  } catch { /* not ours to change (another user created it meanwhile): it stays as it is */ }
+  return file;
 }
 
 function held(path: string, file: Deno.FsFile, exclusive: boolean, recorded = false): HeldLock {

@@ -190,3 +190,21 @@ Deno.test("a waiter is told who holds a recorded lock (pid, host, since) and giv
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a lock file made in a group-writable directory is group-writable whatever the umask", () => {
+  const dir = Deno.makeTempDirSync();
+  const old = Deno.umask(0o022);
+  try {
+    Deno.mkdirSync(`${dir}/shared`);
+    Deno.chmodSync(`${dir}/shared`, 0o2775);
+    Deno.mkdirSync(`${dir}/private`);
+    Deno.chmodSync(`${dir}/private`, 0o755);
+    tryLock(`${dir}/shared/x.lock`)?.release();
+    tryLock(`${dir}/private/x.lock`)?.release();
+    assert.equal(Deno.statSync(`${dir}/shared/x.lock`).mode! & 0o777, 0o664);
+    assert.equal(Deno.statSync(`${dir}/private/x.lock`).mode! & 0o777, 0o644);
+  } finally {
+    Deno.umask(old);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

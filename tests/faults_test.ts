@@ -576,3 +576,29 @@ Deno.test({
     }).finally(() => srv.close());
   },
 });
+
+Deno.test("analyze refuses /dev/zero and oversized sources with a warning; a named non-JSON notebook is an error", async () => {
+  await withTempDir("poncho-faults-", async (dir) => {
+    await Deno.writeTextFile(join(dir, "ok.py"), "import numpy\n");
+    const big = join(dir, "big.py");
+    await Deno.writeTextFile(big, "import scipy\n");
+    await Deno.truncate(big, 17 * 1024 * 1024); // sparse: 17 MB of NULs after the import
+    const r = await runPoncho(["analyze", "/dev/zero", big, join(dir, "ok.py"), "-"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: \/dev\/zero: not a regular file .*; skipped/);
+    assert.match(
+      r.stderr,
+      /big\.py: larger than 16 MB \(raise PONCHO_MAX_SOURCE_MB to read it\); skipped/,
+    );
+    assert.match(r.stdout, /numpy/);
+    assert.doesNotMatch(r.stdout, /scipy/);
+    const raised = await runPoncho(["analyze", big, "-"], { env: { PONCHO_MAX_SOURCE_MB: "32" } });
+    assert.equal(raised.code, 0, raised.stderr);
+    assert.match(raised.stdout, /scipy/);
+
+    await Deno.writeTextFile(join(dir, "nb.ipynb"), "this is not json");
+    const nb = await runPoncho(["analyze", join(dir, "nb.ipynb"), "-"]);
+    assert.equal(nb.code, 2, nb.stderr);
+    assert.match(nb.stderr, /^poncho analyze: source .*nb\.ipynb: not a readable notebook/);
+  });
+});
