@@ -9,7 +9,14 @@
  * @module
  */
 
-import { CorruptError, errnoOf, EXIT_NOT_FOUND, NotFoundError, PonchoError } from "./errors.ts";
+import {
+  CorruptError,
+  errnoOf,
+  EXIT_NOT_FOUND,
+  fsError,
+  NotFoundError,
+  PonchoError,
+} from "./errors.ts";
 import { ensureStore, type StoreLayout, storeLayout } from "../store/layout.ts";
 import {
   type Builder,
@@ -332,7 +339,7 @@ async function runIn(
   } catch (err) {
     // A store that is a file, read-only or full: say so, naming the store, not a lock file.
     if (slot.layout && errnoOf(err)) await ensureStore(slot.layout.root);
-    throw err;
+    throw fsError(err, slot.path, { what: "cannot unpack the environment into" });
   }
   // The command inherits a shared lock of its own: a killed `poncho run` leaves it locked.
   const inherited = inheritableLock(slot.lockPath, false);

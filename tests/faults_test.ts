@@ -602,3 +602,66 @@ Deno.test("analyze refuses /dev/zero and oversized sources with a warning; a nam
     assert.match(nb.stderr, /^poncho analyze: source .*nb\.ipynb: not a readable notebook/);
   });
 });
+
+Deno.test({
+  name:
+    "a full disk (tmpfs) as store or as output dir is exit 3 naming the path, never an internal error",
+  ignore: !canUnshare || !channelTools.ok,
+  fn: async () => {
+    const ch = await buildTestChannel();
+    await withTempDir("poncho-faults-", async (dir) => {
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["hello"] } }),
+      );
+      const small = join(dir, "small");
+      await Deno.mkdir(small);
+      // A tmpfs whose space is all but used up by a filler file.
+      const full = (at: string) =>
+        `mount -t tmpfs -o size=1m tmpfs '${at}' && (dd if=/dev/zero of='${at}/filler' bs=4k 2>/dev/null || true)`;
+      const store = await ponchoUnshared(full(small), [
+        "create",
+        "--store",
+        `${small}/store`,
+        spec,
+        join(dir, "o.tar.zst"),
+      ]);
+      assert.equal(store.code, 3, store.stderr);
+      assert.match(store.stderr, /no space left on device/);
+      assert.match(store.stderr, new RegExp(`${small}/store`));
+      assert.doesNotMatch(store.stderr, /internal error/);
+      assert.equal(store.stderr.trim().split("\n").length, 1, store.stderr);
+
+      const output = await ponchoUnshared(full(small), [
+        "create",
+        "--store",
+        join(dir, "store"),
+        spec,
+        `${small}/env.tar.zst`,
+      ]);
+      assert.equal(output.code, 3, output.stderr);
+      assert.match(output.stderr, new RegExp(`${small}.*no space left on device`));
+      assert.doesNotMatch(output.stderr, /internal error/);
+      assert.ok(!(await exists(join(dir, "o.tar.zst"))));
+
+      // Space for the store's directories but not for the build: the failing path is named.
+      const nearly = (at: string) =>
+        `mount -t tmpfs -o size=1m tmpfs '${at}' && dd if=/dev/zero of='${at}/filler' bs=4k count=245 2>/dev/null`;
+      const mid = await ponchoUnshared(nearly(small), [
+        "create",
+        "--store",
+        `${small}/store`,
+        spec,
+        join(dir, "o.tar.zst"),
+      ]);
+      assert.equal(mid.code, 3, mid.stderr);
+      assert.match(
+        mid.stderr,
+        new RegExp(`^poncho create: cannot \\S+ .*${small}/store/v1/\\S+: no space left on device`),
+      );
+      assert.doesNotMatch(mid.stderr, /internal error/);
+      assert.ok(!(await exists(join(dir, "o.tar.zst"))));
+    });
+  },
+});

@@ -13,7 +13,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
+import { fsError, NotFoundError, PonchoError, UsageError } from "../errors.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/compress.ts";
 import { extractTar } from "../archive/extract_tar.ts";
@@ -87,7 +87,7 @@ export async function extractPackage(
     ) {
       throw new PonchoError(`cannot extract ${archivePath}: ${destDir} already exists`);
     }
-    throw err;
+    throw fsError(err, destDir, { what: `cannot extract ${basename(archivePath)} into` });
   }
 }
 

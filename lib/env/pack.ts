@@ -20,7 +20,7 @@
 import { basename, dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
-import { PonchoError } from "../errors.ts";
+import { fsError, PonchoError } from "../errors.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 
@@ -162,6 +162,6 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     return { manifest, members: all.length, bytes };
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
-    throw err;
+    throw fsError(err, output, { what: "cannot write the archive" });
   }
 }
