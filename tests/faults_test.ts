@@ -5,7 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MAIN, ponchoCommand, rawServer, readRequest, runPoncho, withTempDir } from "./util.ts";
+import {
+  hasCommand,
+  MAIN,
+  ponchoCommand,
+  rawServer,
+  readRequest,
+  runPoncho,
+  withTempDir,
+} from "./util.ts";
 import {
   fixtureToolsAvailable as envFixtureTools,
   makeEnvArchive,
@@ -664,4 +672,47 @@ Deno.test({
       assert.ok(!(await exists(join(dir, "o.tar.zst"))));
     });
   },
+});
+
+Deno.test({
+  name:
+    "a zstd archive with flipped bytes is one error line naming it, without a worker stack trace",
+  ignore: !hasCommand("zstd"),
+  fn: () =>
+    withTempDir("poncho-faults-", async (dir) => {
+      // Small (decompressed in-process) and large, incompressible (decompressed in a worker).
+      for (
+        const [name, size, random] of [["small", 200_000, false], [
+          "large",
+          3_000_000,
+          true,
+        ]] as const
+      ) {
+        await Deno.mkdir(join(dir, name, "bin"), { recursive: true });
+        const data = new Uint8Array(size);
+        if (random) {
+          for (let o = 0; o < size; o += 65536) {
+            crypto.getRandomValues(data.subarray(o, o + 65536));
+          }
+        } else for (let i = 0; i < size; i++) data[i] = (i * 7919) % 251;
+        await Deno.writeFile(join(dir, name, "bin", "x"), data);
+        const archive = join(dir, `${name}.tar.zst`);
+        const tar = await new Deno.Command("tar", {
+          args: ["--zstd", "-cf", archive, "-C", join(dir, name), "bin"],
+        }).output();
+        assert.ok(tar.success);
+        const bytes = await Deno.readFile(archive);
+        for (
+          let i = Math.min(2000, bytes.length >> 1);
+          i < bytes.length - 8;
+          i += 50_000
+        ) bytes[i] ^= 0xff;
+        await Deno.writeFile(archive, bytes);
+        const r = await runPoncho(["run", "--store", join(dir, "s"), "-e", archive, "--", "true"]);
+        assert.equal(r.code, 3, `${name}: ${r.stderr}`);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.match(r.stderr, new RegExp(`^poncho run: .*${archive}`));
+        assert.doesNotMatch(r.stderr, /Uncaught|\bat /);
+      }
+    }),
 });
