@@ -219,6 +219,11 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
           )
           : await unpack.unpackArchive(source, root, prefix),
       );
+      // A plain .tar has no checksum: check the files against the manifest's digests.
+      if (/\.tar$/i.test(source)) {
+        const { verifyDigests } = await import("./env/verify.ts");
+        await verifyDigests(root, await unpack.readArchiveManifest(source), opts.environment);
+      }
       // Without a manifest, only what looks like an environment is one (an empty tar is not).
       if (id.startsWith("archive-") && !unpackedSomething(root)) {
         throw new CorruptError(

@@ -716,3 +716,60 @@ Deno.test({
       }
     }),
 });
+
+/** The data offset and size of the member `name` of a plain tar (ustar, short names). */
+function tarMember(tar: Uint8Array, name: string): { offset: number; size: number } | undefined {
+  const dec = new TextDecoder();
+  for (let at = 0; at + 512 <= tar.length;) {
+    const header = tar.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) return undefined;
+    const field = (from: number, len: number) =>
+      dec.decode(header.subarray(from, from + len)).replace(/\0.*$/s, "");
+    const prefix = field(345, 155);
+    const path = prefix ? `${prefix}/${field(0, 100)}` : field(0, 100);
+    const size = parseInt(field(124, 12).trim() || "0", 8);
+    if (path.replace(/^\.\//, "") === name) return { offset: at + 512, size };
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return undefined;
+}
+
+Deno.test({
+  name: "a flipped bit inside a plain .tar environment is caught against the manifest's digests",
+  ignore: !channelTools.ok,
+  fn: async () => {
+    const ch = await buildTestChannel();
+    await withTempDir("poncho-faults-", async (dir) => {
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["hello"] } }),
+      );
+      const tarPath = join(dir, "env.tar");
+      const c = await runPoncho(["create", "-q", "--store", join(dir, "store"), spec, tarPath]);
+      assert.equal(c.code, 0, c.stderr);
+      const tar = await Deno.readFile(tarPath);
+      const manifestAt = tarMember(tar, ".poncho/manifest.json")!;
+      const manifest = JSON.parse(
+        new TextDecoder().decode(
+          tar.subarray(manifestAt.offset, manifestAt.offset + manifestAt.size),
+        ),
+      );
+      const [victim] = Object.keys(manifest.digests).filter((p) => tarMember(tar, p)!.size > 0);
+      assert.ok(victim, "the manifest records digests of plain-tar files");
+      const ok = await runPoncho(["run", "--store", join(dir, "s1"), "-e", tarPath, "--", "hello"]);
+      assert.equal(ok.code, 0, ok.stderr);
+      const m = tarMember(tar, victim)!;
+      tar[m.offset + (m.size >> 1)] ^= 0x01;
+      const bad = join(dir, "bad.tar");
+      await Deno.writeFile(bad, tar);
+      const r = await runPoncho(["run", "--store", join(dir, "s2"), "-e", bad, "--", "hello"]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`bad\\.tar: ${victim.replace(/[.+]/g, "\\$&")} does not match the sha256`),
+      );
+      assert.deepEqual([...Deno.readDirSync(join(dir, "s2", "v1", "envs"))], []);
+    });
+  },
+});

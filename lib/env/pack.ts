@@ -17,6 +17,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
@@ -108,6 +109,8 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
   const walked = walkPrefix(prefix);
   const relocations: RelocationRecord[] = [];
   const entries: TarWriteEntry[] = [];
+  // A plain tar has no checksum of its own: record one per file (see EnvManifest.digests).
+  const digests: Record<string, string> | undefined = compression === "none" ? {} : undefined;
   for (const w of walked) {
     const st = Deno.lstatSync(w.abs);
     const base = {
@@ -136,11 +139,16 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
       if (!w.rel.endsWith(".pyc") && indexOfBytes(data, needle) >= 0) {
         const mode = isBinary(data) ? "binary" : "text";
         relocations.push({ path: w.rel, placeholder: prefix, mode });
-      }
+      } else if (digests) digests[w.rel] = createHash("sha256").update(data).digest("hex");
       entries.push({ ...base, type: "file", file: w.abs, size: data.length });
     }
   }
-  const manifest: EnvManifest = { ...opts.manifest, buildPrefix: prefix, relocations };
+  const manifest: EnvManifest = {
+    ...opts.manifest,
+    buildPrefix: prefix,
+    relocations,
+    ...(digests ? { digests } : {}),
+  };
   const manifestEntry: TarWriteEntry = {
     path: MANIFEST_PATH,
     type: "file",
