@@ -62,6 +62,12 @@ export interface CreateOptions {
   waitForLockMs?: number;
 }
 
+/**
+ * The file `create --prefix` keeps in the prefix until the install is
+ * complete; `poncho run -e DIR` refuses a directory that has it.
+ */
+export const INCOMPLETE_MARKER = ".poncho/incomplete";
+
 /** How long a create waits by default for another process's build of the same spec (6 h). */
 export const DEFAULT_BUILD_WAIT_MS = 6 * 3600_000;
 
@@ -444,8 +450,13 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
         throw new UsageError(`--prefix ${prefix}: directory exists and is not empty`);
       }
       await Deno.mkdir(prefix, { recursive: true });
+      // Until the install is complete: a killed create leaves a prefix that run -e refuses.
+      await Deno.mkdir(join(prefix, ".poncho"), { recursive: true });
+      await Deno.writeTextFile(join(prefix, INCOMPLETE_MARKER), `${Deno.pid}\n`);
       try {
         const packages = await installAll(spec, prefix, platform, layout, opts);
+        await Deno.remove(join(prefix, INCOMPLETE_MARKER));
+        await Deno.remove(join(prefix, ".poncho")).catch(() => {}); // only when empty
         return {
           specHash: hash,
           platform,

@@ -175,6 +175,13 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
           `(-e/--environment)`,
       );
     }
+    if (isFile(`${source}/.poncho/incomplete`)) {
+      throw new NotFoundError(
+        `environment directory ${opts.environment} is half-installed (a poncho create --prefix ` +
+          `did not finish); create it again (-e/--environment)`,
+        { path: source },
+      );
+    }
     const ready = readMarker(source);
     if (ready && !opts.tmp && opts.unpackTo === undefined) {
       // An unpacked poncho environment: use it in place, under its shared lock.

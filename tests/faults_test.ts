@@ -773,3 +773,59 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "a create --prefix killed mid-install leaves a directory that run -e refuses",
+  ignore: !channelTools.ok,
+  fn: async () => {
+    const ch = await buildTestChannel();
+    const srv = rawServer(async (conn, _n, closed) => {
+      await readRequest(conn);
+      await closed;
+    });
+    await withTempDir("poncho-faults-", async (dir) => {
+      // The second channel stalls, so the create is still working when it is killed.
+      const spec = join(dir, "spec.json");
+      await Deno.writeTextFile(
+        spec,
+        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["hello"] } }),
+      );
+      const prefix = join(dir, "env");
+      const create = ponchoCommand([
+        "create",
+        "-c",
+        `${srv.url}/stall`,
+        "--store",
+        join(dir, "store"),
+        "--prefix",
+        prefix,
+        spec,
+      ], { env: { PONCHO_HTTP_TIMEOUT: "60" } }).spawn();
+      await waitFor("the create to start", () => srv.accepted > 0);
+      create.kill("SIGKILL");
+      await create.status;
+      await create.stdout.cancel();
+      await create.stderr.cancel();
+      assert.ok(await exists(join(prefix, ".poncho", "incomplete")));
+      await Deno.mkdir(join(prefix, "bin"), { recursive: true }); // as if half the packages were linked
+      const r = await runPoncho(["run", "-e", prefix, "--", "true"]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /is half-installed \(a poncho create --prefix did not finish\)/);
+      // A finished create --prefix leaves no marker and runs.
+      const done = join(dir, "done");
+      const ok = await runPoncho([
+        "create",
+        "-q",
+        "--store",
+        join(dir, "store"),
+        "--prefix",
+        done,
+        spec,
+      ]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.ok(!(await exists(join(done, ".poncho"))));
+      const run = await runPoncho(["run", "-e", done, "--", "hello"]);
+      assert.equal(run.code, 0, run.stderr);
+    }).finally(() => srv.close());
+  },
+});
