@@ -168,6 +168,7 @@ export async function storeCommand(args: string[]): Promise<number> {
       create: "left by a killed poncho create",
       gc: "left by an interrupted gc",
       owner: "temp dir of a killed process",
+      lock: "lock of something that no longer exists",
       stale: "no owner, older than a day",
     };
     for (const e of result.swept) {

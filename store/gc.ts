@@ -113,10 +113,11 @@ export interface GcResult {
     /**
      * What left it: `unpack` (a killed unpack), `create` (a killed `poncho
      * create` build), `gc` (an interrupted removal), `owner` (the temp dir
-     * of a killed process, with the temps it recorded outside the store) or
-     * `stale` (no owner found; older than `leftoverDays`).
+     * of a killed process, with the temps it recorded outside the store),
+     * `lock` (the lock file, in `locks/`, of something that no longer exists)
+     * or `stale` (no owner found; older than `leftoverDays`).
      */
-    kind: "unpack" | "create" | "gc" | "owner" | "stale";
+    kind: "unpack" | "create" | "gc" | "owner" | "lock" | "stale";
     /** For `owner`: the temps outside the store that were removed with it. */
     external?: string[];
     /** Bytes of regular files in it. */
@@ -257,6 +258,46 @@ export async function sweepLeftovers(
   return swept;
 }
 
+/**
+ * Removes the lock files (and holder sidecars) of things that no longer
+ * exist: `env-<id>.lock` without `envs/<id>`, `pkg-<sha>.lock` without
+ * `pkgs/<sha>`, `create-<hash>.lock` without a cached archive of that spec.
+ * Each only while holding it exclusively (lockers check after locking that
+ * the file is still the one at its path, see `store/lock.ts`).
+ */
+export async function sweepDeadLocks(layout: StoreLayout): Promise<SweptLeftover[]> {
+  const names = await readNames(layout.locks);
+  const archives = new Set((await readNames(layout.archives)).map((n) => n.split(".")[0]));
+  const swept: SweptLeftover[] = [];
+  const gone = async (p: string) => !(await Deno.lstat(p).then(() => true, () => false));
+  for (const name of names) {
+    const path = `${layout.locks}/${name}`;
+    let m: RegExpExecArray | null;
+    let dead = false;
+    if ((m = /^env-(.+)\.lock$/.exec(name))) dead = await gone(`${layout.envs}/${m[1]}`);
+    else if ((m = /^pkg-([0-9a-f]{64})\.lock$/.exec(name))) {
+      dead = await gone(`${layout.pkgs}/${m[1]}`);
+    } else if ((m = /^create-([0-9a-f]+)\.lock$/.exec(name))) dead = !archives.has(m[1]);
+    else if ((m = /^(.+\.lock)\.holder$/.exec(name))) dead = !names.includes(m[1]);
+    if (!dead) continue;
+    if (name.endsWith(".holder")) {
+      await Deno.remove(path).catch(() => {});
+      swept.push({ name, path, kind: "lock", size: 0 });
+      continue;
+    }
+    const lock = tryLock(path, true);
+    if (!lock) continue; // in use: someone is creating what it guards
+    try {
+      await Deno.remove(path).catch(() => {});
+      await Deno.remove(`${path}.holder`).catch(() => {});
+    } finally {
+      lock.release();
+    }
+    swept.push({ name, path, kind: "lock", size: 0 });
+  }
+  return swept;
+}
+
 /** A build-cache item as {@link gc} reports it. */
 export interface CacheReport {
   /** Its bucket (`archives`, `pkgs`, `downloads`, `repodata`). */
@@ -341,6 +382,7 @@ export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcRes
   } finally {
     cacheLock?.release();
   }
+  if (!dryRun) swept.push(...await sweepDeadLocks(layout)); // after removals: their locks go too
   const freed = removed.reduce((sum, e) => sum + e.size, 0) +
     removedCache.reduce((sum, e) => sum + e.size, 0) +
     swept.reduce((sum, e) => sum + e.size, 0);

@@ -186,14 +186,37 @@ function held(path: string, file: Deno.FsFile, exclusive: boolean, recorded = fa
  * @returns The held lock, or `null` if another process holds a conflicting lock.
  */
 export function tryLock(path: string, exclusive = true): HeldLock | null {
-  const file = openLockFile(path);
-  let ok = false;
-  try {
-    ok = file.tryLockSync(exclusive);
-  } finally {
-    if (!ok) file.close();
+  for (;;) {
+    const file = openLockFile(path);
+    let ok = false;
+    try {
+      ok = file.tryLockSync(exclusive);
+      if (ok && !stillAtPath(file, path)) {
+        ok = false;
+        continue; // gc removed the lock file meanwhile: lock the one now at the path
+      }
+    } finally {
+      if (!ok) file.close();
+    }
+    return ok ? held(path, file, exclusive) : null;
   }
-  return ok ? held(path, file, exclusive) : null;
+}
+
+/**
+ * Whether the locked `file` is still the one at `path`: gc removes the lock
+ * files of things that no longer exist (holding them exclusively), so a
+ * process that opened one just before must not keep a lock on a removed
+ * file that nobody else can see.
+ */
+function stillAtPath(file: Deno.FsFile, path: string): boolean {
+  try {
+    const a = file.statSync();
+    const b = Deno.statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }
 
 /**
@@ -204,7 +227,7 @@ export function tryLock(path: string, exclusive = true): HeldLock | null {
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<HeldLock> {
   const exclusive = options.exclusive ?? true;
   const timeoutMs = options.timeoutMs ?? Infinity;
-  const file = openLockFile(path);
+  let file = openLockFile(path);
   let ok = false;
   try {
     const start = Date.now();
@@ -212,7 +235,12 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     const every = options.reportEveryMs ?? 30_000;
     let nextReport = start;
     let pause = 2;
-    while (!(ok = file.tryLockSync(exclusive))) {
+    while (!(ok = file.tryLockSync(exclusive) && stillAtPath(file, path))) {
+      if (!stillAtPath(file, path)) {
+        file.close();
+        file = openLockFile(path); // removed by gc meanwhile: wait on the one now at the path
+        continue;
+      }
       const now = Date.now();
       if (options.onWait && now >= nextReport) {
         options.onWait(readHolder(path), now - start);

@@ -208,3 +208,24 @@ Deno.test("a lock file made in a group-writable directory is group-writable what
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a waiter whose lock file was removed meanwhile locks the file now at the path", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/env-x.lock`;
+    const first = tryLock(path, true)!;
+    const waiting = acquireLock(path, { exclusive: true, timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 30)); // the waiter has opened the old file
+    Deno.removeSync(path); // as gc removes a lock of nothing, holding it
+    first.release();
+    const second = await waiting;
+    try {
+      assert.ok(Deno.statSync(path).isFile, "the waiter made and locked a new file");
+      assert.equal(tryLock(path, true), null, "and the lock it holds is the one at the path");
+    } finally {
+      second.release();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

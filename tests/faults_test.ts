@@ -571,6 +571,12 @@ Deno.test({
           b,
         );
       }
+      // The locks of what is gone went with it (the build-cache lock stays).
+      assert.deepEqual(
+        [...Deno.readDirSync(join(store, "v1", "locks"))].map((e) => e.name),
+        ["build-cache.lock"],
+      );
+      assert.ok(a.swept.some((x: { kind: string }) => x.kind === "lock"));
       // Everything comes back on the next create (a rebuild).
       const again = await runPoncho([
         "create",
