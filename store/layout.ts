@@ -1,8 +1,14 @@
 /**
  * The on-disk layout of a Poncho store. Everything lives under a versioned
- * root (`<store>/v1/`) so that a future layout can coexist with this one.
+ * root (`<store>/v1/`) so that a future layout can coexist with this one,
+ * and each bucket has its own format version ({@linkcode BUCKET_FORMATS}):
+ * format 1 of a bucket is the bare name (`pkgs/`), format N > 1 is
+ * `<name>.v<N>/` (`pkgs.v2/`), so that changing one bucket's format starts
+ * that bucket afresh without invalidating the others (gc collects the old
+ * one as it ages). The root holds a `CACHEDIR.TAG`.
  *
  * ```
+ * <store>/CACHEDIR.TAG
  * <store>/v1/
  *   pkgs/<sha256>/            extracted conda packages (content-addressed)
  *   downloads/<sha256>.<ext>  verified package archives
@@ -149,18 +155,49 @@ export function resolveStoreRoot(given?: string): string {
 export function storeLayout(root: string = defaultStoreRoot()): StoreLayout {
   root = absoluteStorePath(root);
   const base = joinPath(root, LAYOUT_VERSION);
+  const bucket = (name: keyof typeof BUCKET_FORMATS) => joinPath(base, bucketDirName(name));
   return {
     root,
     base,
-    pkgs: joinPath(base, "pkgs"),
-    downloads: joinPath(base, "downloads"),
-    repodata: joinPath(base, "repodata"),
-    archives: joinPath(base, "archives"),
-    envs: joinPath(base, "envs"),
-    locks: joinPath(base, "locks"),
-    tmp: joinPath(base, "tmp"),
-    index: joinPath(base, "index"),
+    pkgs: bucket("pkgs"),
+    downloads: bucket("downloads"),
+    repodata: bucket("repodata"),
+    archives: bucket("archives"),
+    envs: bucket("envs"),
+    locks: bucket("locks"),
+    tmp: bucket("tmp"),
+    index: bucket("index"),
   };
+}
+
+/**
+ * The format version of each bucket. Bump one when its on-disk format
+ * changes incompatibly: the bucket moves to `<name>.v<N>/` and only it
+ * starts afresh.
+ */
+export const BUCKET_FORMATS = {
+  /** Extracted packages: `<sha256>/` trees as the package archive holds them. */
+  pkgs: 1,
+  /** Verified package archives: `<sha256><ext>`. */
+  downloads: 1,
+  /** Decoded repodata `<key>.json` with `<key>.meta.json`. */
+  repodata: 1,
+  /** Environment archives `<spec-hash><ext>` (manifest format in `lib/env/manifest.ts`). */
+  archives: 1,
+  /** Unpacked environments `<id>/` with `.poncho/ready.json` markers. */
+  envs: 1,
+  /** flock files and their `.holder` sidecars. */
+  locks: 1,
+  /** Per-process temp dirs and build trees. */
+  tmp: 1,
+  /** Index records: `<id>.json`, `sources/`, `archives/`. */
+  index: 1,
+} as const;
+
+/** The directory name of bucket `name` at its current format (see {@linkcode BUCKET_FORMATS}). */
+export function bucketDirName(name: keyof typeof BUCKET_FORMATS): string {
+  const v: number = BUCKET_FORMATS[name];
+  return v === 1 ? name : `${name}.v${v}`;
 }
 
 /**

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { homedir } from "node:os";
-import { defaultStoreRoot, joinPath, resolveStoreRoot, storeLayout } from "./layout.ts";
+import {
+  BUCKET_FORMATS,
+  bucketDirName,
+  defaultStoreRoot,
+  joinPath,
+  resolveStoreRoot,
+  storeLayout,
+} from "./layout.ts";
 import { UsageError } from "../lib/errors.ts";
 
 Deno.test("joinPath matches node:path posix.join", () => {
@@ -74,5 +81,14 @@ Deno.test("storeLayout normalizes the root like node:path and makes it absolute"
     assert.equal(layout.envs, posix.join(abs, "v1", "envs"), `envs of ${root}`);
     assert.equal(layout.root, posix.join(abs), `root of ${root}`);
     assert.ok(layout.tmp.startsWith("/"));
+  }
+});
+
+Deno.test("each bucket has its own format version; format 1 keeps the bare name", () => {
+  const layout = storeLayout("/s");
+  for (const [name, version] of Object.entries(BUCKET_FORMATS)) {
+    const dir = (layout as unknown as Record<string, string>)[name];
+    assert.equal(dir, version === 1 ? `/s/v1/${name}` : `/s/v1/${name}.v${version}`, name);
+    assert.equal(bucketDirName(name as keyof typeof BUCKET_FORMATS), dir.slice("/s/v1/".length));
   }
 });
