@@ -2,7 +2,8 @@
  * The build caches of a store, for `poncho store gc` and `poncho store
  * list`: cached environment archives (`archives/`, with their digest
  * records in `index/archives/`), extracted packages (`pkgs/`), downloaded
- * package archives (`downloads/`) and cached repodata (`repodata/`).
+ * package archives (`downloads/`) and cached repodata (`repodata/`: each
+ * subdir's meta with its data entries, and each cached shard).
  *
  * Each item's last use is its mtime: a reuse touches it (a create reusing a
  * cached archive, a build linking from an extracted package or reusing a
@@ -103,13 +104,35 @@ export async function cacheItems(layout: StoreLayout): Promise<CacheItem[]> {
   for (const e of await entries(layout.downloads)) {
     if (!e.name.startsWith(".")) await add("downloads", e.name, [`${layout.downloads}/${e.name}`]);
   }
-  for (const e of await entries(layout.repodata)) {
-    const m = /^(.+)\.json$/.exec(e.name);
-    if (!m || m[1].endsWith(".meta")) continue;
-    await add("repodata", m[1], [
-      `${layout.repodata}/${e.name}`,
-      `${layout.repodata}/${m[1]}.meta.json`,
-    ]);
+  // repodata/: per subdir `<key>.meta.json` with its `<key>-*` data entries (one item), and
+  // content-addressed `shards/<sha256>.json` (one item each: a missing shard is fetched again).
+  const repo = await entries(layout.repodata);
+  const keys = repo.map((e) => /^(.+)\.meta\.json$/.exec(e.name)?.[1]).filter((k) =>
+    k !== undefined
+  );
+  const grouped = new Set<string>();
+  for (const key of keys) {
+    const members = repo.map((e) => e.name).filter((n) =>
+      n === `${key}.meta.json` || n.startsWith(`${key}-`) || n === `${key}.json`
+    );
+    for (const n of members) grouped.add(n);
+    await add(
+      "repodata",
+      key,
+      [`${key}.meta.json`, ...members.filter((n) => n !== `${key}.meta.json`)].map((n) =>
+        `${layout.repodata}/${n}`
+      ),
+    );
+  }
+  for (const e of repo) {
+    if (grouped.has(e.name) || e.name.startsWith(".")) continue;
+    if (e.name === "shards" && e.isDirectory) {
+      for (const s of await entries(`${layout.repodata}/shards`)) {
+        if (!s.name.startsWith(".")) {
+          await add("repodata", `shards/${s.name}`, [`${layout.repodata}/shards/${s.name}`]);
+        }
+      }
+    } else await add("repodata", e.name, [`${layout.repodata}/${e.name}`]);
   }
   return items;
 }

@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { errnoOf, errorLine, fsError, NetworkError, PonchoError, UsageError } from "../errors.ts";
 import { httpGet } from "../net/http.ts";
 import { type Compression, decompress, readFileChunks } from "../archive/compress.ts";
-import { extractTar } from "../archive/extract_tar.ts";
+import { extractTar } from "../archive/extract.ts";
 import type { HttpSource } from "../envspec/types.ts";
 
 /** Options of {@link fetchHttpSource}. */
