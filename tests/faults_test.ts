@@ -547,6 +547,31 @@ Deno.test({
       );
       assert.deepEqual(listing(store), before, "a dry run removes nothing");
 
+      // While a build runs (it holds the build-cache lock shared), no cache item is removed.
+      const lockPath = join(store, "v1", "locks", "build-cache.lock");
+      const builder = new Deno.Command(Deno.execPath(), {
+        args: [
+          "eval",
+          `const f = Deno.openSync(${JSON.stringify(lockPath)}, { read: true, write: true }); ` +
+          `f.lockSync(false); console.log("locked"); for await (const _ of Deno.stdin.readable) {}`,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
+      const reader = builder.stdout.getReader();
+      assert.equal(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
+      const during = await runPoncho(["store", "gc", "--max-size", "0", "--store", store]);
+      await builder.stdin.close();
+      await builder.status;
+      reader.releaseLock();
+      await builder.stdout.cancel();
+      assert.equal(during.code, 0, during.stderr);
+      assert.match(during.stdout, /kept \d+ cache items: a build is running/);
+      assert.ok(await exists(join(store, "v1", "pkgs")));
+      assert.ok([...Deno.readDirSync(join(store, "v1", "pkgs"))].length > 0, "packages kept");
+      // (The environment, not a build cache, was removed: unpack it again.)
+      const back = await runPoncho(["run", "--store", store, "-e", out, "--", "hello"]);
+      assert.equal(back.code, 0, back.stderr);
       // With a limit that the environment alone fits in, the older caches go first.
       const envSize = d.removed[0].size;
       const some = await runPoncho([
