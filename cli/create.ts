@@ -7,6 +7,7 @@
 
 import { parseArgs } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
+import { resolveStoreRoot } from "../store/layout.ts";
 
 const HELP = `Usage: poncho create [options] <spec> <output>
        poncho create --dry-run [--json] <spec>
@@ -28,6 +29,8 @@ Options:
   --conda-exe PATH      let an existing conda, mamba or micromamba solve and install, then pack
   --no-link-scripts     do not run packages' post-link scripts (they run by default, as with
                         conda; use this for untrusted channels)
+  -w, --wait-for-lock SECS  wait at most SECS for another process's build of the same spec
+                        (default 21600; the holder's pid, host and start are shown)
   --store DIR           the store (default: $PONCHO_STORE, $XDG_CACHE_HOME/poncho, ~/.cache/poncho)
   --json                print a machine-readable summary on stdout
   -q, --quiet           print nothing but errors
@@ -72,6 +75,7 @@ export async function createCommand(args: string[]): Promise<number> {
     { name: "conda-exe", type: "string" },
     { name: "conda-executable", type: "string" },
     { name: "store", type: "string" },
+    { name: "wait-for-lock", short: "w", type: "string" },
     { name: "json", type: "boolean" },
     { name: "quiet", short: "q", type: "boolean" },
     { name: "verbose", short: "v", type: "boolean" },
@@ -98,6 +102,11 @@ export async function createCommand(args: string[]): Promise<number> {
     );
   }
   const [specPath, output] = positionals;
+  const waitText = o["wait-for-lock"] as string | undefined;
+  const wait = waitText === undefined ? undefined : Number(waitText);
+  if (wait !== undefined && (waitText!.trim() === "" || !Number.isFinite(wait) || wait < 0)) {
+    throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
+  }
   const { readSpec } = await import("../lib/envspec/parse.ts");
   const { createEnvironment } = await import("../lib/create.ts");
   const spec = await readSpec(specPath);
@@ -112,9 +121,10 @@ export async function createCommand(args: string[]): Promise<number> {
     force: Boolean(o.force),
     noLinkScripts: Boolean(o["no-link-scripts"]),
     condaExe: (o["conda-exe"] ?? o["conda-executable"]) as string | undefined,
-    store: o.store as string | undefined,
+    store: resolveStoreRoot(o.store as string | undefined),
     quiet: Boolean(o.quiet) || Boolean(o.json),
     verbose: Boolean(o.verbose),
+    waitForLockMs: wait === undefined ? undefined : wait * 1000,
     dryRun,
   });
   if (dryRun && !o.json) {

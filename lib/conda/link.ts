@@ -121,7 +121,7 @@ async function writeRewritten(
       );
     }
   } else {
-    out = fixShebang(replaceText(data, placeholder, prefix));
+    out = fixShebang(replaceText(data, placeholder, prefix), prefix);
   }
   const mode = (await Deno.stat(src)).mode ?? 0o644;
   await removeIfExists(dst);
@@ -245,7 +245,7 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
       await mkdirp(dirname(dst));
       await removeIfExists(dst);
       const script = new TextEncoder().encode(entryPointScript(exe, module, func));
-      await Deno.writeFile(dst, fixShebang(script), { mode: 0o755 });
+      await Deno.writeFile(dst, fixShebang(script, prefix), { mode: 0o755 });
       await Deno.chmod(dst, 0o755);
       const record: PathData = { _path: rel, path_type: "unix_python_entry_point" };
       claim(record);
