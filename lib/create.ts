@@ -312,6 +312,9 @@ function distOf(r: { name: string; version: string; build: string }): string {
   return `${r.name}-${r.version}-${r.build}`;
 }
 
+/** Error kinds about the machine, not the package: not prefixed by {@link forPackage}. */
+const MACHINE_FAULTS: ReadonlySet<string> = new Set(["no-space", "permission", "lock-timeout"]);
+
 /**
  * Runs one package's step, so that any failure names the package
  * (`name-version-build`) and its URL instead of the store's download file.
@@ -329,6 +332,9 @@ async function forPackage<T>(
     const known = e instanceof PonchoError ||
       Object.values(Deno.errors).some((E) => e instanceof E);
     if (!known) throw err;
+    // A full disk, a permission or a lock timeout is the machine's fault, not the package's:
+    // those keep their own message (it names the path).
+    if (e instanceof PonchoError && MACHINE_FAULTS.has(e.kind)) throw e;
     const msg = (e as Error).message;
     if (msg.includes(r.url) && msg.includes(distOf(r))) throw e;
     const text = `package ${distOf(r)} (${r.url}): ${
