@@ -1,0 +1,67 @@
+#!/bin/sh
+# poncho @VERSION@: a single-file Poncho. This POSIX sh launcher is followed by a
+# tar.gz payload (the Deno runtime, Poncho's code and its npm packages), which the
+# first start unpacks into <store>/v1/runtime/<payload sha256>/ (under a lock, via a
+# temp dir and a rename); later starts exec it directly. Needs sh, tail, gzip, tar.
+# Written by `deno task dist`; do not edit (the payload starts at a fixed byte).
+PAYLOAD=@PAYLOAD_SHA256@
+OFFSET=@PAYLOAD_OFFSET@
+
+die() { printf 'poncho: %s\n' "$1" >&2; exit 3; }
+
+case $0 in /*) self=$0 ;; *) self=$PWD/$0 ;; esac
+
+# The store, resolved as Poncho does (store/layout.ts): --store DIR (before any --),
+# else $PONCHO_STORE, else $XDG_CACHE_HOME/poncho, else ~/.cache/poncho; made absolute.
+store= prev=
+for a in "$@"; do
+  [ "$a" = -- ] && break
+  [ "$prev" = --store ] && store=$a
+  case $a in --store=*) store=${a#--store=} ;; esac
+  prev=$a
+done
+[ -n "$store" ] || store=${PONCHO_STORE:-}
+if [ -z "$store" ]; then
+  if [ -n "${XDG_CACHE_HOME:-}" ]; then store=$XDG_CACHE_HOME/poncho; else store=${HOME:-}/.cache/poncho; fi
+fi
+case $store in /*) ;; *) store=$PWD/$store ;; esac
+rt=$store/v1/runtime/$PAYLOAD
+
+unpack() {
+  v1=$store/v1
+  mkdir -p "$v1/runtime" "$v1/tmp" "$v1/locks" 2>/dev/null ||
+    die "cannot create $v1/runtime (give a writable --store or PONCHO_STORE)"
+  # The lock is a directory (mkdir is atomic everywhere) holding "host pid" of its owner.
+  # An owner that died on this host, or a lock older than 10 minutes, is broken.
+  lock=$v1/locks/runtime-$PAYLOAD.lockdir host=$(uname -n) waited=0
+  until mkdir "$lock" 2>/dev/null; do
+    owner=$(cat "$lock/owner" 2>/dev/null)
+    case $owner in "$host "*) kill -0 "${owner#"$host "}" 2>/dev/null || rm -rf "$lock" ;; esac
+    [ -n "$(find "$lock" -prune -mmin +10 2>/dev/null)" ] && rm -rf "$lock"
+    waited=$((waited + 1))
+    [ "$waited" -le 3000 ] || die "timed out waiting for $lock (remove it if no poncho is starting)"
+    sleep 0.1 2>/dev/null || sleep 1
+  done
+  echo "$host $$" >"$lock/owner"
+  tmp=$v1/tmp/runtime-$PAYLOAD.$$
+  trap 'rm -rf "$tmp" "$lock"; exit 3' HUP INT TERM
+  if [ ! -d "$rt" ]; then
+    printf 'poncho: first start, unpacking the runtime into %s\n' "$rt" >&2
+    rm -rf "$v1/tmp/runtime-$PAYLOAD."* # what a killed unpack left (we hold the lock)
+    mkdir "$tmp" && tail -c +"$OFFSET" "$self" | gzip -dc | (cd "$tmp" && tar -xf -) &&
+      [ -f "$tmp/PAYLOAD_COMPLETE" ] && mv "$tmp" "$rt" || {
+      rm -rf "$tmp" "$lock"
+      die "could not unpack $self into $rt (truncated file or full disk?)"
+    }
+  fi
+  rm -rf "$lock"
+  trap - HUP INT TERM
+}
+[ -d "$rt" ] || unpack
+
+# Invoked (or symlinked) under a CCTools name: behave as that command.
+case ${0##*/} in poncho_package_analyze | poncho_package_create | poncho_package_run) set -- "${0##*/}" "$@" ;; esac
+[ -n "${DENO_DIR+set}" ] && export PONCHO_USER_DENO_DIR="$DENO_DIR"
+export PONCHO_LAUNCHER="$self" PONCHO_PAYLOAD="$PAYLOAD" DENO_DIR="$rt/deno-dir" DENO_NO_UPDATE_CHECK=1
+exec "$rt/deno" run -A --quiet --cached-only --config "$rt/app/deno.json" "$rt/app/cli/main.ts" "$@"
+# The payload follows the next newline.
