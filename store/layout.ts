@@ -12,6 +12,9 @@
  *   locks/<name>.lock         flock files (one per env, package, archive)
  *   tmp/                      temp dirs, renamed into place when complete
  *   index/<env-id>.json       what created an env and when it was last used
+ *   runtime/<payload-sha256>/ the unpacked payload of the single file dist/poncho (written by
+ *                             its sh launcher, lib/dist/launcher.sh, which resolves the store
+ *                             root exactly as {@link defaultStoreRoot} does)
  * ```
  *
  * Writers always build inside `tmp/` (same filesystem) and `rename` the
@@ -84,6 +87,8 @@ export interface StoreLayout {
   tmp: string;
   /** Per-environment index records. */
   index: string;
+  /** Unpacked runtimes of the single file, keyed by payload sha256. */
+  runtime: string;
 }
 
 /**
@@ -112,6 +117,7 @@ export function storeLayout(root: string = defaultStoreRoot()): StoreLayout {
     locks: joinPath(base, "locks"),
     tmp: joinPath(base, "tmp"),
     index: joinPath(base, "index"),
+    runtime: joinPath(base, "runtime"),
   };
 }
 
