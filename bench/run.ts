@@ -4,7 +4,7 @@
  * the generated section of `bench/RESULTS.md`.
  *
  * ```
- * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,run]
+ * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,run,dist]
  * ```
  *
  * `--quick` uses smaller inputs (a 200 MB environment, 50,000 repodata
@@ -19,6 +19,7 @@ import { runSolveBench } from "./solve_bench.ts";
 import { runCreateBench } from "./create_bench.ts";
 import { runArchiveBench } from "./archive_bench.ts";
 import { runRunBench } from "./run_bench.ts";
+import { runDistBench } from "./dist_bench.ts";
 
 const quick = Deno.args.includes("--quick");
 const write = Deno.args.includes("--write");
@@ -100,6 +101,50 @@ if (want("run")) {
       `| 16 concurrent cold starts vs 1 | ${ms(get("16 concurrent"))} | ${
         ms(get("1 cold start"))
       } | ${ratio(get("16 concurrent"), get("1 cold start"))} | — |`,
+  );
+}
+
+if (want("dist")) {
+  const r = await runDistBench(quick ? 20 : 60);
+  const get = (k: string) => r.seconds[Object.keys(r.seconds).find((n) => n.startsWith(k))!];
+  const warm = get("dist/poncho run");
+  const row = (what: string, a: number, b: number, target: string) =>
+    `| ${what} | ${ms(a)} | ${ms(b)} | ${ratio(a, b)} | ${target} |`;
+  add(
+    "dist",
+    `### dist: start-up of the single file \`dist/poncho\` (${
+      (r.size / 1e6).toFixed(1)
+    } MB; its runtime unpacks to ${(r.unpacked / 1e6).toFixed(1)} MB)\n\n` +
+      `Medians of ${r.rounds} interleaved rounds (cold starts: ${
+        Math.max(5, r.rounds >> 2)
+      }), each command spawned from Deno.\n\n` +
+      `| comparison | this | peer | ratio | target |\n|---|---:|---:|---:|---|\n` +
+      [
+        row(
+          "`dist/poncho --version`: first start (unpack into an empty store) vs warm",
+          get("dist/poncho --version, first"),
+          get("dist/poncho --version, warm"),
+          "—",
+        ),
+        row(
+          "warm `dist/poncho run -e ENV -- /bin/true` vs `deno run -A cli/main.ts run ...`",
+          warm,
+          get("deno run -A cli/main.ts"),
+          "<= 1x",
+        ),
+        row(
+          "warm `dist/poncho run ...` vs `deno run` of an empty module",
+          warm,
+          get("deno run empty"),
+          "—",
+        ),
+        row(
+          "warm `dist/poncho run ...` vs `python_package_run` warm",
+          warm,
+          get("python_package_run"),
+          "— (issue 16)",
+        ),
+      ].join("\n"),
   );
 }
 

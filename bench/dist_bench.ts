@@ -1,0 +1,142 @@
+/**
+ * Start-up of the single file `dist/poncho` (built by `deno task dist`), in
+ * one run, interleaved (each round runs every command once, in a rotating
+ * order), medians:
+ *
+ * - cold first start: `dist/poncho --version` on an empty store (the payload
+ *   unpack), against a warm `dist/poncho --version`;
+ * - warm `dist/poncho run -e ENV -- /bin/true`, against
+ *   `deno run -A --quiet cli/main.ts run -e ENV -- /bin/true` (same store,
+ *   same environment: the warm path must not be slower through the single
+ *   file), `deno run` of an empty module, and `python_package_run` warm.
+ *
+ * Run: `deno run -A bench/dist_bench.ts [ROUNDS]` (default 40).
+ *
+ * @module
+ */
+
+import { buildDist } from "../lib/dist/build.ts";
+import { makeEnvArchive } from "../tests/fixtures/env_archive.ts";
+import { pythonPackageRunPeer } from "./run_bench.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const MAIN = `${ROOT}/cli/main.ts`;
+
+/** Median of `xs`. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Seconds one run of `argv` takes (stdout/stderr discarded); throws when it fails. */
+async function time(argv: string[]): Promise<number> {
+  const t = performance.now();
+  const out = await new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const s = (performance.now() - t) / 1000;
+  if (!out.success) {
+    throw new Error(`${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return s;
+}
+
+/**
+ * Runs `commands` for `rounds` interleaved rounds (after `warmup` untimed
+ * ones), `before` (untimed) ahead of each timed run; returns each
+ * command's median in seconds, by name.
+ */
+async function interleaved(
+  commands: Record<string, { argv: string[]; before?: () => Promise<void> }>,
+  rounds: number,
+  warmup: number,
+): Promise<Record<string, number>> {
+  const names = Object.keys(commands);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < warmup + rounds; r++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(r + i) % names.length];
+      await commands[name].before?.();
+      const s = await time(commands[name].argv);
+      if (r >= warmup) samples[name].push(s);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
+}
+
+/** The figures of one run, in seconds, by name, and the file's size. */
+export interface DistBench {
+  /** Medians in seconds. */
+  seconds: Record<string, number>;
+  /** Size of `dist/poncho` in bytes. */
+  size: number;
+  /** Size of the unpacked runtime in bytes. */
+  unpacked: number;
+  /** Rounds measured (cold starts: a quarter of them). */
+  rounds: number;
+}
+
+async function treeSize(dir: string): Promise<number> {
+  let total = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) total += await treeSize(p);
+    else if (e.isFile) total += (await Deno.stat(p)).size;
+  }
+  return total;
+}
+
+/** Runs the benchmark with `rounds` interleaved rounds of the warm commands. */
+export async function runDistBench(rounds = 40): Promise<DistBench> {
+  const deno = Deno.execPath();
+  const work = await Deno.makeTempDir({ prefix: "poncho-dist-bench-" });
+  try {
+    const dist = await buildDist({ root: ROOT, output: `${work}/poncho` });
+    const small = await makeEnvArchive(work, "small.tar.zst");
+    const store = `${work}/store`;
+    const ppr = pythonPackageRunPeer(work, small.tree);
+    await Deno.writeTextFile(`${work}/empty.ts`, "");
+    const single = [dist.path, "run", "--store", store, "-e", small.archive, "--", "/bin/true"];
+    await time(single); // unpacks the runtime and the environment once
+    const warm = await interleaved(
+      {
+        "dist/poncho run -e ENV -- /bin/true": { argv: single },
+        "deno run -A cli/main.ts run -e ENV -- /bin/true": {
+          argv: [deno, "run", "-A", "--quiet", MAIN, ...single.slice(1)],
+        },
+        "deno run empty module": { argv: [deno, "run", "-A", "--quiet", `${work}/empty.ts`] },
+        "python_package_run warm /bin/true": {
+          argv: ["python_package_run", "-e", ppr.archive, "-u", ppr.dir, "--", "/bin/true"],
+        },
+      },
+      rounds,
+      5,
+    );
+    const coldStore = `${work}/cold`;
+    const cold = await interleaved(
+      {
+        "dist/poncho --version, first start (unpack)": {
+          argv: [dist.path, "--version", "--store", coldStore],
+          before: () => Deno.remove(coldStore, { recursive: true }).catch(() => {}),
+        },
+        "dist/poncho --version, warm": { argv: [dist.path, "--version", "--store", store] },
+      },
+      Math.max(5, rounds >> 2),
+      1,
+    );
+    const unpacked = await treeSize(`${store}/v1/runtime/${dist.payloadSha256}`);
+    return { seconds: { ...cold, ...warm }, size: dist.size, unpacked, rounds };
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const r = await runDistBench(Number(Deno.args[0] ?? 40));
+  for (const [k, v] of Object.entries(r.seconds)) console.log(`${k}: ${(v * 1000).toFixed(1)} ms`);
+  console.log(`size ${r.size} bytes, unpacked ${r.unpacked} bytes`);
+}
