@@ -124,9 +124,9 @@ Deno.test("dist/poncho: a start killed mid-unpack leaves nothing used; the next 
 
 Deno.test("dist/poncho finds its store as poncho does: --store, PONCHO_STORE, XDG_CACHE_HOME", async () => {
   await withIsolatedCopy(await distPoncho(), async (iso) => {
-    const sh = (vars: string, args: string) =>
+    const sh = (vars: string, args: string, prog = "./poncho") =>
       new Deno.Command("sh", {
-        args: ["-c", `${cleanEnv(iso.home).join(" ")} ${vars} ./poncho ${args}`],
+        args: ["-c", `${cleanEnv(iso.home).join(" ")} ${vars} ${prog} ${args}`],
         cwd: iso.dir,
         stdout: "piped",
         stderr: "piped",
@@ -148,6 +148,19 @@ Deno.test("dist/poncho finds its store as poncho does: --store, PONCHO_STORE, XD
     await sh("XDG_CACHE_HOME=y", "store list -- --store=s4");
     assert.equal(runtimes("y/poncho"), 1);
     assert.equal(runtimes("s4"), 0);
+    // run's options end at its command (cli/run.ts): a --store after it is the command's.
+    await sh("XDG_CACHE_HOME=z", "run -d -e missing.tar.zst --store=s5 echo --store s6");
+    assert.equal(runtimes("s5"), 1);
+    assert.equal(runtimes("s6"), 0);
+    await sh("XDG_CACHE_HOME=z", "run -e missing.tar.zst echo --store s7");
+    assert.equal(runtimes("z/poncho"), 1);
+    assert.equal(runtimes("s7"), 0);
+    await Deno.symlink("poncho", `${iso.dir}/poncho_package_run`);
+    // Under the CCTools name every word is run's.
+    const cctools = await sh("", "--store s8 -e x.tar.zst true --store s9", "./poncho_package_run");
+    assert.equal(cctools.code, 2); // x.tar.zst is missing: poncho's error, after the launcher
+    assert.equal(runtimes("s8"), 1);
+    assert.equal(runtimes("s9"), 0);
   });
 });
 

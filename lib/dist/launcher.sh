@@ -11,14 +11,24 @@ die() { printf 'poncho: %s\n' "$1" >&2; exit 3; }
 
 case $0 in /*) self=$0 ;; *) self=$PWD/$0 ;; esac
 
-# The store, resolved as Poncho does (store/layout.ts): --store DIR (before any --),
-# else $PONCHO_STORE, else $XDG_CACHE_HOME/poncho, else ~/.cache/poncho; made absolute.
-store= prev=
+# The store, resolved as Poncho does (store/layout.ts): --store DIR, else $PONCHO_STORE,
+# else $XDG_CACHE_HOME/poncho, else ~/.cache/poncho; made absolute. Options end at --,
+# and for run (as in cli/run.ts) at the first word that is not an option or its value.
+store= val= sub=${1-} skip=1
+case ${0##*/} in poncho_package_run) sub=run skip= ;; poncho_package_*) sub= skip= ;; esac
+[ "$sub" = poncho_package_run ] && sub=run
 for a in "$@"; do
-  [ "$a" = -- ] && break
-  [ "$prev" = --store ] && store=$a
-  case $a in --store=*) store=${a#--store=} ;; esac
-  prev=$a
+  if [ -n "$skip" ]; then skip= && continue; fi
+  if [ -n "$val" ]; then [ "$val" = --store ] && store=$a; val= && continue; fi
+  case $a in
+  --) break ;;
+  --store=*) store=${a#--store=} ;;
+  --store) val=$a ;;
+  -[ceuwm] | --environment | --unpack-to | --wait-for-lock | --module | --spec | --channel | \
+    --python | --platform | --conda-exe) [ "$sub" = run ] && val=$a ;;
+  -?*) ;;
+  *) [ "$sub" = run ] && break ;;
+  esac
 done
 [ -n "$store" ] || store=${PONCHO_STORE:-}
 if [ -z "$store" ]; then
