@@ -8,7 +8,9 @@
  * - warm `dist/poncho run -e ENV -- /bin/true`, against
  *   `deno run -A --quiet cli/main.ts run -e ENV -- /bin/true` (same store,
  *   same environment: the warm path must not be slower through the single
- *   file), `deno run` of an empty module, and `python_package_run` warm.
+ *   file), `deno run` of an empty module, and `python_package_run` warm;
+ *   as wall-time medians and as CPU time per start (user + system, which
+ *   other work on a loaded machine disturbs less).
  *
  * Run: `deno run -A bench/dist_bench.ts [ROUNDS]` (default 40).
  *
@@ -68,10 +70,43 @@ async function interleaved(
   return Object.fromEntries(names.map((n) => [n, median(samples[n])]));
 }
 
+/**
+ * CPU seconds (user + system, the children's `times` of one `sh`) one start
+ * of each command takes: `rounds` interleaved rounds of `batch` starts each.
+ * Less sensitive than wall time to other work on a loaded machine.
+ */
+async function cpuPerStart(
+  commands: Record<string, string[]>,
+  rounds: number,
+  batch = 10,
+): Promise<Record<string, number>> {
+  const names = Object.keys(commands);
+  const total: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  const loop = `i=0; while [ $i -lt ${batch} ]; do "$@" >/dev/null 2>&1 || exit 1; ` +
+    `i=$((i + 1)); done; times`;
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[(r + i) % names.length];
+      const out = await new Deno.Command("sh", {
+        args: ["-c", loop, "sh", ...commands[name]],
+        stdout: "piped",
+      }).output();
+      if (!out.success) throw new Error(`${commands[name].join(" ")} failed`);
+      // times: the shell's own user/sys line, then its children's.
+      const line = new TextDecoder().decode(out.stdout).trim().split("\n")[1];
+      const secs = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => +m[1] * 60 + +m[2]);
+      total[name] += secs[0] + secs[1];
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, total[n] / (rounds * batch)]));
+}
+
 /** The figures of one run, in seconds, by name, and the file's size. */
 export interface DistBench {
   /** Medians in seconds. */
   seconds: Record<string, number>;
+  /** CPU seconds per warm start, by the same names. */
+  cpu: Record<string, number>;
   /** Size of `dist/poncho` in bytes. */
   size: number;
   /** Size of the unpacked runtime in bytes. */
@@ -102,20 +137,33 @@ export async function runDistBench(rounds = 40): Promise<DistBench> {
     await Deno.writeTextFile(`${work}/empty.ts`, "");
     const single = [dist.path, "run", "--store", store, "-e", small.archive, "--", "/bin/true"];
     await time(single); // unpacks the runtime and the environment once
+    const warmCommands: Record<string, string[]> = {
+      "dist/poncho run -e ENV -- /bin/true": single,
+      "deno run -A cli/main.ts run -e ENV -- /bin/true": [
+        deno,
+        "run",
+        "-A",
+        "--quiet",
+        MAIN,
+        ...single.slice(1),
+      ],
+      "deno run empty module": [deno, "run", "-A", "--quiet", `${work}/empty.ts`],
+      "python_package_run warm /bin/true": [
+        "python_package_run",
+        "-e",
+        ppr.archive,
+        "-u",
+        ppr.dir,
+        "--",
+        "/bin/true",
+      ],
+    };
     const warm = await interleaved(
-      {
-        "dist/poncho run -e ENV -- /bin/true": { argv: single },
-        "deno run -A cli/main.ts run -e ENV -- /bin/true": {
-          argv: [deno, "run", "-A", "--quiet", MAIN, ...single.slice(1)],
-        },
-        "deno run empty module": { argv: [deno, "run", "-A", "--quiet", `${work}/empty.ts`] },
-        "python_package_run warm /bin/true": {
-          argv: ["python_package_run", "-e", ppr.archive, "-u", ppr.dir, "--", "/bin/true"],
-        },
-      },
+      Object.fromEntries(Object.entries(warmCommands).map(([k, argv]) => [k, { argv }])),
       rounds,
       5,
     );
+    const cpu = await cpuPerStart(warmCommands, Math.max(4, rounds >> 2));
     const coldStore = `${work}/cold`;
     const cold = await interleaved(
       {
@@ -129,7 +177,7 @@ export async function runDistBench(rounds = 40): Promise<DistBench> {
       1,
     );
     const unpacked = await treeSize(`${store}/v1/runtime/${dist.payloadSha256}`);
-    return { seconds: { ...cold, ...warm }, size: dist.size, unpacked, rounds };
+    return { seconds: { ...cold, ...warm }, cpu, size: dist.size, unpacked, rounds };
   } finally {
     await Deno.remove(work, { recursive: true });
   }
@@ -138,5 +186,6 @@ export async function runDistBench(rounds = 40): Promise<DistBench> {
 if (import.meta.main) {
   const r = await runDistBench(Number(Deno.args[0] ?? 40));
   for (const [k, v] of Object.entries(r.seconds)) console.log(`${k}: ${(v * 1000).toFixed(1)} ms`);
+  for (const [k, v] of Object.entries(r.cpu)) console.log(`${k}: ${(v * 1000).toFixed(1)} ms CPU`);
   console.log(`size ${r.size} bytes, unpacked ${r.unpacked} bytes`);
 }

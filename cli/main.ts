@@ -10,7 +10,7 @@
  */
 
 import { errorLine, EXIT_USAGE, PonchoError } from "../lib/errors.ts";
-import { currentLauncher, takeLauncherEnv } from "../lib/dist/self.ts";
+import { compactRuntimeCaches, currentLauncher, takeLauncherEnv } from "../lib/dist/self.ts";
 import { VERSION } from "../lib/version.ts";
 
 const HELP = `poncho ${VERSION}: run Python code anywhere with exactly the environment it needs
@@ -93,7 +93,10 @@ export async function main(args: string[], argv0?: string): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    return await (await loadHandler())(rest);
+    const code = await (await loadHandler())(rest);
+    const single = currentLauncher();
+    if (single) await compactRuntimeCaches(single.runtime);
+    return code;
   } catch (err) {
     if (err instanceof PonchoError) {
       // One line names the problem; a multi-line explanation (the solver's) follows, indented.

@@ -16,6 +16,7 @@ import {
   withIsolatedCopy,
 } from "./single_file.ts";
 import { distPoncho, REPO_ROOT, withTempDir } from "./util.ts";
+import { WAL_LIMIT } from "../lib/dist/self.ts";
 
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`dist tests skipped: missing ${tools.missing.join(", ")}`);
@@ -71,6 +72,11 @@ Deno.test({
         assert.ok(list(`${runtime}/deno-dir`).length > 0, "the runtime's DENO_DIR is used");
         assert.deepEqual(await filesMentioning(runtime, REPO_ROOT), []);
         assert.ok(!runtime.startsWith(REPO_ROOT)); // no node_modules lookup can climb into it
+        // The caches' write-ahead logs were folded in after create (each warm start rereads them).
+        for (const name of list(`${runtime}/deno-dir`).filter((n) => n.endsWith("-wal"))) {
+          const size = (await Deno.stat(`${runtime}/deno-dir/${name}`)).size;
+          assert.ok(size <= WAL_LIMIT, `${name}: ${size} bytes`);
+        }
       },
     });
   },

@@ -28,7 +28,7 @@ let launcher: Launcher | undefined;
 export function takeLauncherEnv(): Launcher | undefined {
   const path = Deno.env.get("PONCHO_LAUNCHER");
   const payload = Deno.env.get("PONCHO_PAYLOAD");
-  if (!path || !payload) return undefined;
+  if (!path || !payload) return launcher = undefined;
   const userDenoDir = Deno.env.get("PONCHO_USER_DENO_DIR");
   for (const v of ["PONCHO_LAUNCHER", "PONCHO_PAYLOAD", "PONCHO_USER_DENO_DIR", "DENO_DIR"]) {
     Deno.env.delete(v);
@@ -41,4 +41,41 @@ export function takeLauncherEnv(): Launcher | undefined {
 /** The single file this process was started from, if it was (after {@link takeLauncherEnv}). */
 export function currentLauncher(): Launcher | undefined {
   return launcher;
+}
+
+/** A cache database's write-ahead log larger than this is folded into the database. */
+export const WAL_LIMIT = 64 << 10;
+
+/**
+ * Folds the write-ahead logs of the runtime's Deno caches (`deno-dir/*_v2`,
+ * SQLite databases) into their databases when a log has grown past
+ * {@link WAL_LIMIT}; returns the databases it compacted.
+ *
+ * Deno leaves these logs behind when it exits, and every later start, being
+ * the only process with the database open, reads the whole log again before
+ * running anything: after a `create` (whose solver leaves megabytes of V8
+ * code cache) that cost each warm `poncho run` several milliseconds. A
+ * check is three `stat`s; the rare compaction a few milliseconds.
+ * Best effort: a database in use elsewhere is left for a later run.
+ */
+export async function compactRuntimeCaches(runtime: string): Promise<string[]> {
+  const dir = `${runtime}/deno-dir`;
+  const done: string[] = [];
+  for (const db of ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"]) {
+    const size = await Deno.stat(`${dir}/${db}-wal`).then((s) => s.size, () => 0);
+    if (size <= WAL_LIMIT) continue;
+    try {
+      const { DatabaseSync } = await import("node:sqlite");
+      const conn = new DatabaseSync(`${dir}/${db}`);
+      try {
+        conn.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        done.push(db);
+      } finally {
+        conn.close();
+      }
+    } catch {
+      // busy or unreadable: a later run tries again
+    }
+  }
+  return done;
 }
