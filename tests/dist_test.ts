@@ -71,6 +71,9 @@ Deno.test({
         const { runtime } = reported(version);
         assert.ok(list(`${runtime}/deno-dir`).length > 0, "the runtime's DENO_DIR is used");
         assert.deepEqual(await filesMentioning(runtime, REPO_ROOT), []);
+        // ...and they do name what was loaded: rattler (create's solver), from the runtime.
+        const rattler = `${runtime}/app/node_modules/@conda-org/rattler/`;
+        assert.ok((await filesMentioning(`${runtime}/deno-dir`, rattler)).length > 0);
         assert.ok(!runtime.startsWith(REPO_ROOT)); // no node_modules lookup can climb into it
         // The caches' write-ahead logs were folded in after create (each warm start rereads them).
         for (const name of list(`${runtime}/deno-dir`).filter((n) => n.endsWith("-wal"))) {
