@@ -157,6 +157,9 @@ Deno.test("dist/poncho finds its store as poncho does: --store, PONCHO_STORE, XD
     await sh("XDG_CACHE_HOME=y", "store list -- --store=s4");
     assert.equal(runtimes("y/poncho"), 1);
     assert.equal(runtimes("s4"), 0);
+    // An empty HOME means a relative ~/.cache/poncho, as in store/layout.ts.
+    await sh("HOME=", "store list");
+    assert.equal(runtimes(".cache/poncho"), 1);
     // run's options end at its command (cli/run.ts): a --store after it is the command's.
     await sh("XDG_CACHE_HOME=z", "run -d -e missing.tar.zst --store=s5 echo --store s6");
     assert.equal(runtimes("s5"), 1);

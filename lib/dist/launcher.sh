@@ -32,7 +32,10 @@ for a in "$@"; do
 done
 [ -n "$store" ] || store=${PONCHO_STORE:-}
 if [ -z "$store" ]; then
-  if [ -n "${XDG_CACHE_HOME:-}" ]; then store=$XDG_CACHE_HOME/poncho; else store=${HOME:-}/.cache/poncho; fi
+  if [ -n "${XDG_CACHE_HOME:-}" ]; then store=$XDG_CACHE_HOME/poncho
+  elif [ -n "${HOME+set}" ]; then store=${HOME:+$HOME/}.cache/poncho
+  else store=$(eval "echo ~$(id -un)")/.cache/poncho # no HOME: the password database's
+  fi
 fi
 case $store in /*) ;; *) store=$PWD/$store ;; esac
 rt=$store/v1/runtime/$PAYLOAD
@@ -58,8 +61,9 @@ unpack() {
   if [ ! -d "$rt" ]; then
     printf 'poncho: first start, unpacking the runtime into %s\n' "$rt" >&2
     rm -rf "$v1/tmp/runtime-$PAYLOAD."* # what a killed unpack left (we hold the lock)
+    # Should a broken lock's other holder have made $rt meanwhile, mv nests tmp in it: undone.
     mkdir "$tmp" && tail -c +"$OFFSET" "$self" | gzip -dc | (cd "$tmp" && tar -xf -) &&
-      [ -f "$tmp/PAYLOAD_COMPLETE" ] && mv "$tmp" "$rt" || {
+      [ -f "$tmp/PAYLOAD_COMPLETE" ] && mv "$tmp" "$rt" && rm -rf "$rt/${tmp##*/}" || {
       rm -rf "$tmp" "$lock"
       die "could not unpack $self into $rt (truncated file or full disk?)"
     }
