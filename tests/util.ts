@@ -176,7 +176,7 @@ export function distPoncho(): Promise<string> {
         }
       }
       return path;
-    });
+    }, { timeoutMs: 300_000, what: "the test build of dist/poncho" });
   })();
   return distBuild;
 }
