@@ -131,6 +131,26 @@ Deno.test("dist/poncho: a start killed mid-unpack leaves nothing used; the next 
   });
 });
 
+Deno.test("dist/poncho truncated in transfer: exit 3, one line, nothing left in the store", async () => {
+  await withTempDir("poncho-truncated-", async (dir) => {
+    const whole = await Deno.readFile(await distPoncho());
+    await Deno.writeFile(`${dir}/poncho`, whole.subarray(0, whole.length >> 1), { mode: 0o755 });
+    const [cmd, ...pre] = cleanEnv(dir);
+    const out = await new Deno.Command(cmd, {
+      args: [...pre, "./poncho", "--version"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr).replace(UNPACKING, "").trim();
+    assert.equal(out.code, 3, err);
+    assert.match(err, new RegExp(`^poncho: could not unpack ${dir}/poncho into \\S+: gzip: `), err);
+    assert.equal(err.split("\n").length, 1, err);
+    const v1 = `${dir}/.cache/poncho/v1`;
+    assert.deepEqual([list(`${v1}/runtime`), list(`${v1}/tmp`), list(`${v1}/locks`)], [[], [], []]);
+  });
+});
+
 Deno.test("dist/poncho finds its store as poncho does: --store, PONCHO_STORE, XDG_CACHE_HOME", async () => {
   await withIsolatedCopy(await distPoncho(), async (iso) => {
     const sh = (vars: string, args: string, prog = "./poncho") =>

@@ -9,7 +9,7 @@ OFFSET=@PAYLOAD_OFFSET@
 
 die() { printf 'poncho: %s\n' "$1" >&2; exit 3; }
 
-case $0 in /*) self=$0 ;; *) self=$PWD/$0 ;; esac
+case $0 in /*) self=$0 ;; ./*) self=$PWD/${0#./} ;; *) self=$PWD/$0 ;; esac
 
 # The store, resolved as Poncho does (store/layout.ts): --store DIR, else $PONCHO_STORE,
 # else $XDG_CACHE_HOME/poncho, else ~/.cache/poncho; made absolute. Options end at --,
@@ -57,16 +57,18 @@ unpack() {
   done
   echo "$host $$" >"$lock/owner"
   tmp=$v1/tmp/runtime-$PAYLOAD.$$
-  trap 'rm -rf "$tmp" "$lock"; exit 3' HUP INT TERM
+  trap 'rm -rf "$tmp" "$tmp.err" "$lock"; exit 3' HUP INT TERM
   if [ ! -d "$rt" ]; then
     printf 'poncho: first start, unpacking the runtime into %s\n' "$rt" >&2
     rm -rf "$v1/tmp/runtime-$PAYLOAD."* # what a killed unpack left (we hold the lock)
     # Should a broken lock's other holder have made $rt meanwhile, mv nests tmp in it: undone.
-    mkdir "$tmp" && tail -c +"$OFFSET" "$self" | gzip -dc | (cd "$tmp" && tar -xf -) &&
+    mkdir "$tmp" && { tail -c +"$OFFSET" "$self" | gzip -dc | (cd "$tmp" && tar -xf -); } 2>"$tmp.err" &&
       [ -f "$tmp/PAYLOAD_COMPLETE" ] && mv "$tmp" "$rt" && rm -rf "$rt/${tmp##*/}" || {
-      rm -rf "$tmp" "$lock"
-      die "could not unpack $self into $rt (truncated file or full disk?)"
+      why=$(grep . "$tmp.err" 2>/dev/null | head -n 1)
+      rm -rf "$tmp" "$tmp.err" "$lock"
+      die "could not unpack $self into $rt: ${why:-payload incomplete} (truncated file or full disk?)"
     }
+    rm -f "$tmp.err"
   fi
   rm -rf "$lock"
   trap - HUP INT TERM
