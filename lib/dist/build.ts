@@ -90,15 +90,17 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
 
 /**
  * The `node_modules/...` directories of the packages Poncho needs at run
- * time: every entry of `package-lock.json` not marked `dev`.
+ * time: every entry of `package-lock.json` not marked `dev`, except those
+ * nested in another one (`node_modules/a/node_modules/b` travels with `a`).
  */
 export async function runtimePackages(root: string): Promise<string[]> {
   const lock = await readJson(`${root}/package-lock.json`);
   const packages = (lock.packages ?? {}) as Record<string, { dev?: boolean }>;
-  return Object.entries(packages)
+  const all = Object.entries(packages)
     .filter(([k, v]) => k.startsWith("node_modules/") && !v.dev)
     .map(([k]) => k)
     .sort();
+  return all.filter((p) => !all.some((q) => p.startsWith(`${q}/`)));
 }
 
 /** Adds `root/rel` (a file, directory tree or symlink-free tree) to `out`, as `prefix/rel`. */

@@ -50,3 +50,29 @@ Deno.test("payloadFiles: deno, config, code without tests, packages, the marker 
   );
   assert.deepEqual(config, { nodeModulesDir: "manual", lock: false });
 });
+
+Deno.test("runtimePackages: nested packages travel with their parent, dev ones stay", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${root}/package-lock.json`,
+      JSON.stringify({
+        packages: {
+          "": {},
+          "node_modules/a": {},
+          "node_modules/a/node_modules/b": {},
+          "node_modules/ab": {},
+          "node_modules/@s/c": {},
+          "node_modules/d": { dev: true },
+        },
+      }),
+    );
+    assert.deepEqual(await runtimePackages(root), [
+      "node_modules/@s/c",
+      "node_modules/a",
+      "node_modules/ab",
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
