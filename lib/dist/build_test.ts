@@ -34,11 +34,12 @@ Deno.test("payloadFiles: deno, config, code without tests, packages, the marker 
   assert.equal(paths[0], "deno");
   assert.equal(files[0].mode, 0o755);
   assert.equal(paths.at(-1), COMPLETE_MARKER);
-  for (const p of ["app/deno.json", "app/package.json", "app/cli/main.ts", "app/store/layout.ts"]) {
+  for (const p of ["app/deno.json", "app/cli/main.ts", "app/store/layout.ts"]) {
     assert.ok(paths.includes(p), p);
   }
   assert.ok(paths.includes("app/lib/analyze/mapping_data.json"), "data files travel too");
   assert.ok(!paths.some((p) => p.endsWith("_test.ts")));
+  assert.ok(!paths.includes("app/package.json"), "no package.json: it slows every start");
   assert.ok(
     paths.includes("app/node_modules/@conda-org") &&
       paths.indexOf("app/node_modules/@conda-org") <
