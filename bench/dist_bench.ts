@@ -21,11 +21,11 @@
  * @module
  */
 
+import { REPO_ROOT as ROOT } from "../cli/compile.ts";
 import { buildDist } from "../lib/dist/build.ts";
 import { makeEnvArchive } from "../tests/fixtures/env_archive.ts";
 import { pythonPackageRunPeer } from "./run_bench.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = `${ROOT}/cli/main.ts`;
 
 /** Median of `xs`. */

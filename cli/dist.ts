@@ -6,12 +6,9 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { buildDist, type DistResult } from "../lib/dist/build.ts";
 import { errorLine, PonchoError, UsageError } from "../lib/errors.ts";
-
-/** The checkout this task builds from. */
-export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+import { REPO_ROOT } from "./compile.ts";
 
 /** Where `deno task dist` writes by default. */
 export const DEFAULT_OUTPUT: string = `${REPO_ROOT}/dist/poncho`;

@@ -17,8 +17,11 @@ import { withTempDir } from "./util.ts";
 
 /** What one start of the file returned. */
 export interface Started {
+  /** Exit code. */
   code: number;
+  /** Everything written to stdout. */
   stdout: string;
+  /** Everything written to stderr. */
   stderr: string;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../cli/compile.ts";
 import { type StoreLayout, storeLayout } from "../store/layout.ts";
 import { serveChannel, type ServedChannel, type ServeOptions } from "./fixtures/channel.ts";
 
@@ -140,7 +141,7 @@ export async function git(cwd: string, ...args: string[]): Promise<string> {
 }
 
 /** The checkout's root directory (holds deno.json). */
-export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+export { REPO_ROOT };
 
 let distBuild: Promise<string> | undefined;
 

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { COMPLETE_MARKER, payloadFiles, renderLauncher, runtimePackages } from "./build.ts";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
+import { REPO_ROOT as ROOT } from "../../cli/compile.ts";
 
 Deno.test("renderLauncher: OFFSET is the byte right after the launcher", async () => {
   const sha = "ab".repeat(32);
