@@ -151,40 +151,58 @@ Deno.test("dist/poncho truncated in transfer: exit 3, one line, nothing left in 
   });
 });
 
-Deno.test("dist/poncho finds its store as poncho does: --store, PONCHO_STORE, XDG_CACHE_HOME", async () => {
+Deno.test("dist/poncho finds its store as poncho does: --store, PONCHO_STORE, XDG_CACHE_HOME, HOME", async () => {
   await withIsolatedCopy(await distPoncho(), async (iso) => {
-    const sh = (vars: string, args: string, prog = "./poncho") =>
-      new Deno.Command("sh", {
+    const dec = new TextDecoder();
+    const sh = async (vars: string, args: string, prog = "./poncho") => {
+      const out = await new Deno.Command("sh", {
         args: ["-c", `${cleanEnv(iso.home).join(" ")} ${vars} ${prog} ${args}`],
         cwd: iso.dir,
         stdout: "piped",
         stderr: "piped",
       }).output();
-    const runtimes = (root: string) => list(`${iso.dir}/${root}/v1/runtime`).length;
+      return { code: out.code, stderr: dec.decode(out.stderr) };
+    };
+    const runtimes = (root: string) =>
+      list(`${root.startsWith("/") ? "" : `${iso.dir}/`}${root}/v1/runtime`).length;
     // A relative store is made absolute against the working directory.
     const a = await sh("", "store list --store s1");
-    assert.equal(a.code, 0, new TextDecoder().decode(a.stderr));
+    assert.equal(a.code, 0, a.stderr);
     assert.equal(runtimes("s1"), 1);
-    const b = await sh("PONCHO_STORE=s2", "store list --store=s3");
-    assert.equal(b.code, 0);
+    // --store before PONCHO_STORE before XDG_CACHE_HOME.
+    assert.equal((await sh("PONCHO_STORE=s2", "store list --store=s3")).code, 0);
     assert.equal(runtimes("s3"), 1);
     assert.equal(runtimes("s2"), 0);
-    await sh("PONCHO_STORE=s2 XDG_CACHE_HOME=x", "store list");
+    await sh("PONCHO_STORE=s2 XDG_CACHE_HOME=$PWD/x", "store list");
     assert.equal(runtimes("s2"), 1);
-    await sh("XDG_CACHE_HOME=x", "store list");
+    // An absolute XDG_CACHE_HOME; a --store after -- belongs to the command.
+    await sh("XDG_CACHE_HOME=$PWD/x", "store list -- --store=s4");
     assert.equal(runtimes("x/poncho"), 1);
-    // A --store after -- belongs to the command.
-    await sh("XDG_CACHE_HOME=y", "store list -- --store=s4");
-    assert.equal(runtimes("y/poncho"), 1);
     assert.equal(runtimes("s4"), 0);
-    // An empty HOME means a relative ~/.cache/poncho, as in store/layout.ts.
-    await sh("HOME=", "store list");
-    assert.equal(runtimes(".cache/poncho"), 1);
+    // A relative XDG_CACHE_HOME is ignored (as the XDG specification says): ~/.cache/poncho.
+    assert.equal((await sh("XDG_CACHE_HOME=rel", "--version")).code, 0);
+    assert.equal(runtimes(`${iso.home}/.cache/poncho`), 1);
+    assert.equal(runtimes("rel/poncho"), 0);
+    // An empty or relative HOME, or an empty --store, is a usage error (exit 1, one line).
+    for (
+      const [vars, args, why] of [
+        ["HOME=", "store list", /^poncho: HOME is empty; .*set HOME, or PONCHO_STORE or --store/],
+        ["HOME=h", "--version", /^poncho: HOME is 'h', not an absolute path; /],
+        ["", "store list --store=", /^poncho: --store is empty; give a directory$/],
+      ] as const
+    ) {
+      const r = await sh(vars, args);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr.trim(), why);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    assert.deepEqual(list(`${iso.dir}/.cache`), []);
+    assert.deepEqual(list(`${iso.dir}/h`), []);
     // run's options end at its command (cli/run.ts): a --store after it is the command's.
-    await sh("XDG_CACHE_HOME=z", "run -d -e missing.tar.zst --store=s5 echo --store s6");
+    await sh("XDG_CACHE_HOME=$PWD/z", "run -d -e missing.tar.zst --store=s5 echo --store s6");
     assert.equal(runtimes("s5"), 1);
     assert.equal(runtimes("s6"), 0);
-    await sh("XDG_CACHE_HOME=z", "run -e missing.tar.zst echo --store s7");
+    await sh("XDG_CACHE_HOME=$PWD/z", "run -e missing.tar.zst echo --store s7");
     assert.equal(runtimes("z/poncho"), 1);
     assert.equal(runtimes("s7"), 0);
     await Deno.symlink("poncho", `${iso.dir}/poncho_package_run`);

@@ -8,21 +8,23 @@ PAYLOAD=@PAYLOAD_SHA256@
 OFFSET=@PAYLOAD_OFFSET@
 
 die() { printf 'poncho: %s\n' "$1" >&2; exit 3; }
+usage() { printf 'poncho: %s\n' "$1" >&2; exit 1; }
 
 case $0 in /*) self=$0 ;; ./*) self=$PWD/${0#./} ;; *) self=$PWD/$0 ;; esac
 
 # The store, resolved as Poncho does (store/layout.ts): --store DIR, else $PONCHO_STORE,
-# else $XDG_CACHE_HOME/poncho, else ~/.cache/poncho; made absolute. Options end at --,
-# and for run (as in cli/run.ts) at the first word that is not an option or its value.
-store= val= sub=${1-} skip=1
+# else $XDG_CACHE_HOME/poncho (if absolute), else ~/.cache/poncho (HOME must be absolute);
+# made absolute. Options end at --, and for run (as in cli/run.ts) at the first word that is
+# not an option or its value.
+store= given= val= sub=${1-} skip=1
 case ${0##*/} in poncho_package_run) sub=run skip= ;; poncho_package_*) sub= skip= ;; esac
 [ "$sub" = poncho_package_run ] && sub=run
 for a in "$@"; do
   if [ -n "$skip" ]; then skip= && continue; fi
-  if [ -n "$val" ]; then [ "$val" = --store ] && store=$a; val= && continue; fi
+  if [ -n "$val" ]; then [ "$val" = --store ] && store=$a given=1; val= && continue; fi
   case $a in
   --) break ;;
-  --store=*) store=${a#--store=} ;;
+  --store=*) store=${a#--store=} given=1 ;;
   --store) val=$a ;;
   -[ceuwm] | --environment | --unpack-to | --wait-for-lock | --module | --spec | --channel | \
     --python | --platform | --conda-exe) [ "$sub" = run ] && val=$a ;;
@@ -30,11 +32,21 @@ for a in "$@"; do
   *) [ "$sub" = run ] && break ;;
   esac
 done
-[ -n "$store" ] || store=${PONCHO_STORE:-}
+if [ -n "$given" ]; then
+  [ -n "$store" ] || usage "--store is empty; give a directory"
+elif [ -n "${PONCHO_STORE:-}" ]; then
+  store=$PONCHO_STORE
+else
+  case ${XDG_CACHE_HOME:-} in /*) store=$XDG_CACHE_HOME/poncho ;; esac
+fi
 if [ -z "$store" ]; then
-  if [ -n "${XDG_CACHE_HOME:-}" ]; then store=$XDG_CACHE_HOME/poncho
-  elif [ -n "${HOME+set}" ]; then store=${HOME:+$HOME/}.cache/poncho
-  else store=$(eval "echo ~$(id -un)")/.cache/poncho # no HOME: the password database's
+  if [ -n "${HOME+set}" ]; then
+    why=empty && [ -n "$HOME" ] && why="'$HOME', not an absolute path"
+    case $HOME in /*) ;; *) usage "HOME is $why; the store cannot default to ~/.cache/poncho: set HOME, or PONCHO_STORE or --store to an absolute directory" ;; esac
+    store=$HOME/.cache/poncho
+  else
+    home=$(eval "echo ~$(id -un)" 2>/dev/null) # no HOME: the password database's
+    case $home in /*) store=$home/.cache/poncho ;; *) usage "HOME is not set and this user has no home directory; set PONCHO_STORE" ;; esac
   fi
 fi
 case $store in /*) ;; *) store=$PWD/$store ;; esac
