@@ -32,6 +32,7 @@ import { deleteTree, deleteTreeSync } from "../store/remove.ts";
 import { inheritableLock } from "../store/inherit_lock.ts";
 import { type ExternalRecord, recordExternal } from "../store/owner.ts";
 import { MARKER_PATH, readMarker } from "../store/marker.ts";
+import { writeWarmRecord } from "../store/warm_record.ts";
 import { execInEnv, FORWARDED_SIGNALS, signalExitCode } from "./exec/exec.ts";
 import { findActivateScripts } from "./exec/activate.ts";
 
@@ -247,7 +248,14 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
   const slot = opts.unpackTo !== undefined
     ? dirSlot(absolutePath(opts.unpackTo), id)
     : storeSlot(layout, id);
-  return await runIn(slot, build, opts, source, log);
+  return await runIn(
+    slot,
+    build,
+    opts,
+    source,
+    log,
+    slot.inStore && info.isFile ? info : undefined,
+  );
 }
 
 /**
@@ -341,6 +349,7 @@ async function runIn(
   opts: RunEnvOptions,
   source: string,
   log: (msg: string) => void,
+  archiveInfo?: Deno.FileInfo,
 ): Promise<number> {
   let opened;
   try {
@@ -352,6 +361,16 @@ async function runIn(
     // A store that is a file, read-only or full: say so, naming the store, not a lock file.
     if (slot.layout && errnoOf(err)) await ensureStore(slot.layout.root);
     throw fsError(err, slot.path, { what: "cannot unpack the environment into" });
+  }
+  // The single file's launcher finds this environment without Deno next time.
+  if (archiveInfo && slot.layout) {
+    await writeWarmRecord(slot.layout, {
+      archive: source,
+      info: archiveInfo,
+      id: slot.id,
+      envPath: slot.path,
+      lockPath: slot.lockPath,
+    });
   }
   // The command inherits a shared lock of its own: a killed `poncho run` leaves it locked.
   const inherited = inheritableLock(slot.lockPath, false);
