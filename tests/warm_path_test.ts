@@ -169,3 +169,68 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "dist/poncho run -e, a burst of cold starts: one resolves and unpacks under the " +
+    "archive's identity lock, the others wait in the launcher and take the fast path; -w is honoured",
+  ignore: !available,
+  async fn() {
+    await withIsolatedCopy(await distPoncho(), async (iso) => {
+      await makeEnvArchive(iso.dir, "env.tar.zst");
+      assert.equal((await iso.run(["--version"])).code, 0); // the runtime, unpacked once
+      const n = 8;
+      const runs = await Promise.all(
+        Array.from(
+          { length: n },
+          () => finish(start(iso.dir, iso.home, ["run", "-e", "env.tar.zst", "--", "true"])),
+        ),
+      );
+      for (const r of runs) assert.equal(r.code, 0, r.stderr);
+      assert.equal(runs.filter((r) => FAST.test(r.stderr)).length, n - 1);
+      const envs = [...Deno.readDirSync(`${iso.home}/.cache/poncho/v1/envs`)];
+      assert.equal(envs.length, 1);
+
+      // Someone holds the identity lock of an unknown archive: -w 1 gives up after 1 s, exit 3.
+      await Deno.copyFile(`${iso.dir}/env.tar.zst`, `${iso.dir}/copy.tar.zst`);
+      const locks = `${iso.home}/.cache/poncho/v1/locks`;
+      const key = [...Deno.readDirSync(locks)].map((e) => e.name)
+        .filter((n) => n.startsWith("source-"));
+      assert.equal(key.length, 1);
+      const probe = start(iso.dir, iso.home, ["run", "-e", "copy.tar.zst", "--", "true"]);
+      await finish(probe); // now copy.tar.zst is known too; use a fresh name for the lock test
+      await Deno.copyFile(`${iso.dir}/env.tar.zst`, `${iso.dir}/third.tar.zst`);
+      const holder = new Deno.Command("sh", {
+        args: [
+          "-c",
+          `k=$(printf %s "$1" | sha256sum | cut -c1-32); exec flock -x "$2/source-$k.lock" sleep 20`,
+          "sh",
+          `${iso.dir}/third.tar.zst`,
+          locks,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        const deadline = Date.now() + 10_000;
+        while (
+          [...Deno.readDirSync(locks)].filter((e) => e.name.startsWith("source-")).length < 3
+        ) {
+          assert.ok(Date.now() < deadline, "the holder did not take the lock");
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        const t = Date.now();
+        const r = await finish(
+          start(iso.dir, iso.home, ["run", "-w", "1", "-e", "third.tar.zst", "--", "true"]),
+        );
+        assert.equal(r.code, 3, r.stderr);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.match(r.stderr, /timed out after 1 s .*third\.tar\.zst/);
+        assert.ok(Date.now() - t < 8000);
+      } finally {
+        holder.kill("SIGKILL");
+        await holder.status;
+      }
+    });
+  },
+});

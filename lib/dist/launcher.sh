@@ -7,6 +7,7 @@
 PAYLOAD=@PAYLOAD_SHA256@
 OFFSET=@PAYLOAD_OFFSET@
 INDEX=@INDEX_BUCKET@
+LOCKS=@LOCKS_BUCKET@
 
 die() { printf 'poncho: %s\n' "$1" >&2; exit 3; }
 usage() { printf 'poncho: %s\n' "$1" >&2; exit 1; }
@@ -74,7 +75,7 @@ fast() {
     --environment=*) env=${1#--environment=} && shift ;;
     --store) shift 2 ;;
     --store=*) shift ;;
-    -w | --wait-for-lock) case ${2-} in '' | *[!0-9]*) return 0 ;; esac; shift 2 ;;
+    -w | --wait-for-lock) case ${2-} in '' | *[!0-9]*) return 0 ;; esac; wait=$2 && shift 2 ;;
     -*) return 0 ;;
     *) break ;;
     esac
@@ -87,10 +88,13 @@ fast() {
   key=$(printf %s "$env" | LC_ALL=C sha256sum 2>/dev/null) || return 0
   key=${key%%' '*} && key=${key%????????????????????????????????}
   rec=$store/$INDEX/sources/$key.warm
+  # Not (yet) known: the caller takes this archive's identity lock and looks again.
+  srclock=$store/$LOCKS/source-$key.lock
   [ -f "$rec" ] || return 0
   { read -r st && read -r path && read -r id && read -r dir && read -r lock; } <"$rec" || return 0
   [ "$path" = "$env" ] && [ -f "$lock" ] && [ -w "$lock" ] && [ -x "$dir/bin/run_in_env" ] || return 0
   [ "$(LC_ALL=C stat -L -c '1 %s %.3Y %i' -- "$env" 2>/dev/null)" = "$st" ] || return 0
+  srclock=
   [ -e /proc/$$/fd/9 ] && return 0 # fd 9 is the caller's: leave it alone
   command exec 9<>"$lock" || return 0
   LC_ALL=C flock -s -n 9 2>/dev/null || { exec 9>&-; return 0; }
@@ -110,12 +114,29 @@ fast() {
     if [ -n "$found" ]; then
       LC_ALL=C touch -c -- "$store/$INDEX/$id.json" 2>/dev/null # last used, for gc
       [ -n "${PONCHO_LAUNCHER_DEBUG:-}" ] && printf 'poncho: warm fast path: %s\n' "$dir" >&2
+      exec 8>&- # the identity lock, if taken: not the command's
       exec "$dir/bin/run_in_env" "$@"
     fi
   fi
   exec 9>&-
 }
-[ -n "${PONCHO_NO_FAST_PATH:-}" ] || fast "$@"
+srclock= wait=300
+if [ -z "${PONCHO_NO_FAST_PATH:-}" ]; then
+  fast "$@"
+  # Not known: take the archive's identity lock (blocked in flock, -w honoured), so that of a
+  # burst of cold starts one resolves and unpacks it (Deno inherits the lock on fd 8, and
+  # releases it once the environment is ready and its record written) while the others wait
+  # here and then take the fast path.
+  if [ -n "$srclock" ] && [ -d "${srclock%/*}" ] && [ -w "${srclock%/*}" ] &&
+    [ ! -e /proc/$$/fd/8 ] && command exec 8<>"$srclock"; then
+    LC_ALL=C flock -x -w "$wait" 8 2>/dev/null
+    case $? in
+    0) srclock= && fast "$@" && export PONCHO_SOURCE_LOCK_FD=8 ;;
+    1) die "timed out after $wait s waiting for the poncho resolving $env (lock $srclock); raise -w/--wait-for-lock or stop that process" ;;
+    *) exec 8>&- ;;
+    esac
+  fi
+fi
 
 unpack() {
   v1=$store/v1
