@@ -110,19 +110,21 @@ export function renderSpec(spec: PonchoSpec, format: SpecFormat): string {
 }
 
 /**
- * Writes `text` to `path` atomically: a temporary file beside it, then a
- * rename, so a failure never leaves a half-written file.
+ * Writes `text` (or bytes) to `path` atomically: a temporary file beside it,
+ * then a rename, so a failure never leaves a half-written file.
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
+  const write = (p: string) =>
+    typeof text === "string" ? Deno.writeTextFile(p, text) : Deno.writeFile(p, text);
   // A device or FIFO (`/dev/null`, `/dev/stdout`, a pipe) is written to, never replaced.
   const st = await Deno.stat(path).catch(() => null);
   if (st && !st.isFile && !st.isDirectory) {
-    await Deno.writeTextFile(path, text);
+    await write(path);
     return;
   }
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${Deno.pid}-${Date.now()}`);
   try {
-    await Deno.writeTextFile(tmp, text);
+    await write(tmp);
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
