@@ -169,7 +169,7 @@ export async function resolveAutoSpec(opts: AutoSpecOptions): Promise<AutoSpec> 
     const closure = await localClosure(entry, opts.python);
     files = [...new Set([...files, ...closure])].sort();
     const { analyze } = await import("./analyze/analyze.ts");
-    const r = await analyze({ sources: files, python: opts.python, cwd });
+    const r = await analyze({ sources: files, python: opts.python, cwd, channels: opts.channels });
     warnings = r.warnings;
     spec = fromDocument(r.spec);
   }

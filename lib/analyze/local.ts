@@ -7,10 +7,18 @@
  * shadows a PyPI name (`yaml.py` beside the script), except the importing file
  * itself: `wikipedia.py` doing `import wikipedia` still needs the package.
  *
+ * Besides, a module or package at a project root (the analysed directory, or
+ * the nearest ancestor with `pyproject.toml`/`setup.py`/`setup.cfg`) or in
+ * its `src/` is local for every file under that root, so `examples/demo.py`
+ * importing the project's own package does not ask for it as a dependency.
+ * A directory counts as a package when it holds Python files at any depth
+ * (namespace packages with files only in subfolders too). A plain module
+ * `google.py` does not provide `google.colab`.
+ *
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, sep } from "node:path";
 
 /** Finds local modules, caching directory listings. */
 export class LocalResolver {
@@ -18,13 +26,17 @@ export class LocalResolver {
   #packageDirs = new Map<string, boolean>();
   #extra = new Map<string, Set<string>>();
   #python2: boolean;
+  #projectRoots: string[];
 
   /**
    * @param python2 When the target is Python 2, a file inside a package also
    *   searches its own directory (implicit relative imports).
+   * @param projectRoots Project roots (absolute): their modules, and those of
+   *   their `src/`, are local for every file under them.
    */
-  constructor(python2 = false) {
+  constructor(python2 = false, projectRoots: string[] = []) {
     this.#python2 = python2;
+    this.#projectRoots = projectRoots;
   }
 
   /** Declares that module `name` will exist in `dir` (e.g. from `%%writefile name.py`). */
@@ -68,19 +80,38 @@ export class LocalResolver {
     return roots;
   }
 
-  /** Whether directory `dir` holds a module or package `name` (ignoring the file `self`). */
-  async #foundIn(dir: string, name: string, self: string | null): Promise<boolean> {
+  /** Whether `dir` holds Python files at most `depth` levels down. */
+  async #hasPython(dir: string, depth: number): Promise<boolean> {
+    const listing = await this.#list(dir);
+    if (!listing) return false;
+    if ([...listing.keys()].some((n) => n.endsWith(".py"))) return true;
+    if (depth === 0) return false;
+    for (const [n, e] of listing) {
+      if ((e.isDirectory || e.isSymlink) && !n.startsWith(".") && n !== "__pycache__") {
+        if (await this.#hasPython(join(dir, n), depth - 1)) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether directory `dir` holds module `module` (dotted: its first part;
+   * a plain module file does not provide `name.sub`), ignoring the file `self`.
+   */
+  async #foundIn(dir: string, module: string, self: string | null): Promise<boolean> {
+    const name = module.split(".")[0];
+    const dotted = module.includes(".");
     if (this.#extra.get(dir)?.has(name)) return true;
     const listing = await this.#list(dir);
     if (!listing) return false;
+    const sub = listing.get(name);
+    if (sub && (sub.isDirectory || sub.isSymlink)) {
+      if (await this.#hasPython(join(dir, name), 3)) return true;
+    }
+    if (dotted) return false; // a plain module is not a package: `google.py` has no `google.colab`
     for (const ext of [".py", ".pyw"]) {
       const e = listing.get(name + ext);
       if (e && !(self && join(dir, name + ext) === self)) return true;
-    }
-    const sub = listing.get(name);
-    if (sub && (sub.isDirectory || sub.isSymlink)) {
-      const inner = await this.#list(join(dir, name));
-      if (inner && [...inner.keys()].some((n) => n.endsWith(".py"))) return true;
     }
     for (const entry of listing.keys()) {
       if (entry.startsWith(name + ".") && /\.(so|pyd)$/.test(entry)) return true;
@@ -89,13 +120,17 @@ export class LocalResolver {
   }
 
   /**
-   * Whether top-level module `name`, imported by `file`, is local.
+   * Whether module `name`, imported by `file`, is local.
    *
-   * @param name Top-level module name.
+   * @param name The module as imported (top-level or dotted).
    * @param file Absolute path of the importing file (for stdin: a path in the cwd).
    */
   async isLocal(name: string, file: string): Promise<boolean> {
-    for (const root of await this.roots(file)) {
+    const roots = await this.roots(file);
+    for (const p of this.#projectRoots) {
+      if (file.startsWith(p + sep)) roots.push(p, join(p, "src"));
+    }
+    for (const root of new Set(roots)) {
       if (await this.#foundIn(root, name, file)) return true;
     }
     return false;
