@@ -153,6 +153,7 @@ async function readRequirements(path: string, root: string, out: Declared, seen:
   const file = relative(root, path) || path;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
+    const first = i + 1;
     let line = lines[i].replace(/(^|\s)#.*$/, "").trim();
     while (line.endsWith("\\") && i + 1 < lines.length) {
       line = line.slice(0, -1) + lines[++i].trim();
@@ -165,7 +166,7 @@ async function readRequirements(path: string, root: string, out: Declared, seen:
       continue;
     }
     if (line.startsWith("-") || /^[a-z+]+:\/\//i.test(line) || line.startsWith(".")) continue;
-    pushReq(out, line, "pypi", `${file}:${i + 1}`);
+    pushReq(out, line, "pypi", `${file}:${first}`);
   }
 }
 

@@ -177,7 +177,9 @@ export function serializeDefaultMap(map: GeneratedMap): Uint8Array {
     "[pypi]",
     ...sorted(map.pypi.keys()).map((p) => `${p} ${map.pypi.get(p)}`),
   ];
-  return zlib.gzipSync(new TextEncoder().encode(lines.join("\n") + "\n"), { level: 9 });
+  return new Uint8Array(
+    zlib.gzipSync(new TextEncoder().encode(lines.join("\n") + "\n"), { level: 9 }),
+  );
 }
 
 /** Where the generated file goes. */

@@ -54,3 +54,58 @@ Deno.test("local: declared modules (%%writefile) and their names", async () => {
   assert.equal(moduleOfWrittenFile("./pkg/mod.py"), "pkg");
   assert.equal(moduleOfWrittenFile("notes.txt"), null);
 });
+
+Deno.test("local: a namespace dir with Python files only in subfolders is local", async () => {
+  const dir = await tree(["main.py", "corp/tools/util/helpers.py", "assets/img/logo.png"]);
+  try {
+    const r = new LocalResolver();
+    const main = join(dir, "main.py");
+    assert.ok(await r.isLocal("corp", main));
+    assert.ok(await r.isLocal("corp.tools.util", main));
+    assert.ok(!(await r.isLocal("assets", main)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local: a plain module does not provide name.sub imports", async () => {
+  const dir = await tree(["main.py", "google.py", "pkg/__init__.py"]);
+  try {
+    const r = new LocalResolver();
+    const main = join(dir, "main.py");
+    assert.ok(await r.isLocal("google", main));
+    assert.ok(!(await r.isLocal("google.colab", main)));
+    assert.ok(await r.isLocal("pkg.sub", main));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("local: project-root modules and src/ packages are local for every file under the root", async () => {
+  const dir = await tree([
+    "mylib/__init__.py",
+    "src/srcpkg/__init__.py",
+    "helpers.py",
+    "examples/demo.py",
+    "tests/test_x.py",
+    "docs/conf/deep/build.py",
+  ]);
+  try {
+    const plain = new LocalResolver();
+    const r = new LocalResolver(false, [dir]);
+    for (const f of ["examples/demo.py", "tests/test_x.py", "docs/conf/deep/build.py"]) {
+      const file = join(dir, f);
+      assert.ok(!(await plain.isLocal("mylib", file)), "not found by Python's own search");
+      for (const m of ["mylib", "srcpkg", "helpers"]) {
+        assert.ok(await r.isLocal(m, file), `${m} ${f}`);
+      }
+      assert.ok(!(await r.isLocal("numpy", file)));
+    }
+    // the importing file itself is excluded: helpers.py importing helpers still needs a package
+    assert.ok(!(await r.isLocal("helpers", join(dir, "helpers.py"))));
+    // a file outside the root gets nothing from it
+    assert.ok(!(await r.isLocal("mylib", "/elsewhere/x.py")));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
