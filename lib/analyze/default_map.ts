@@ -19,34 +19,63 @@ export interface DefaultMap {
   /** Import name to conda-forge packages, best first (empty: needs no package). */
   modules: Map<string, string[]>;
   /** conda-forge packages that are Python packages. */
-  python: Set<string>;
+  python: NameSet;
   /** Normalised PyPI name to conda-forge name, where they differ. */
   pypi: Map<string, string>;
 }
 
-/** Parses the (decompressed) line format. */
-export function parseDefaultMap(text: string): DefaultMap {
-  const map: DefaultMap = {
-    provenance: [],
-    modules: new Map(),
-    python: new Set(),
-    pypi: new Map(),
-  };
-  let section = "";
-  for (const line of text.split("\n")) {
-    if (line.startsWith("# ")) map.provenance.push(line.slice(2));
-    else if (line.startsWith("[")) section = line;
-    else if (line === "") continue;
-    else if (section === "[modules]") {
-      const [m, ...pkgs] = line.split(" ");
-      map.modules.set(m, pkgs);
-    } else if (section === "[python]") map.python.add(line);
-    else if (section === "[pypi]") {
-      const [p, c] = line.split(" ");
-      map.pypi.set(p, c);
-    }
+/** A read-only set of names. */
+export interface NameSet {
+  /** Whether `name` is in the set. */
+  has(name: string): boolean;
+  /** How many names it holds. */
+  readonly size: number;
+}
+
+/**
+ * Names kept as one newline-separated string: a lookup is one substring
+ * search, and nothing is built up front (a \`Set\` of 20,000 names costs tens
+ * of milliseconds on every analysis).
+ */
+class LineSet implements NameSet {
+  #text: string;
+  readonly size: number;
+  constructor(lines: string) {
+    this.#text = `\n${lines}\n`;
+    let n = 0;
+    for (let i = this.#text.indexOf("\n", 1); i >= 0; i = this.#text.indexOf("\n", i + 1)) n++;
+    this.size = lines === "" ? 0 : n;
   }
-  return map;
+  has(name: string): boolean {
+    return name !== "" && !name.includes("\n") && this.#text.includes(`\n${name}\n`);
+  }
+}
+
+/** Parses the (decompressed) line format (sections split natively: it is read on every analysis). */
+export function parseDefaultMap(source: string): DefaultMap {
+  const text = `\n${source}`;
+  const body = (name: string): string => {
+    const start = text.indexOf(`\n${name}\n`);
+    if (start < 0) return "";
+    const from = start + name.length + 2;
+    const end = text.indexOf("\n[", from);
+    return text.slice(from, end < 0 ? undefined : end).replace(/\n+$/, "");
+  };
+  const section = (name: string): string[] => body(name).split("\n").filter((l) => l !== "");
+  const headerEnd = text.indexOf("\n[");
+  const provenance = text.slice(0, headerEnd < 0 ? 0 : headerEnd).split("\n")
+    .filter((l) => l.startsWith("# ")).map((l) => l.slice(2));
+  const modules = new Map<string, string[]>();
+  for (const line of section("[modules]")) {
+    const parts = line.split(" ");
+    modules.set(parts[0], parts.slice(1));
+  }
+  const pypi = new Map<string, string>();
+  for (const line of section("[pypi]")) {
+    const sp = line.indexOf(" ");
+    pypi.set(line.slice(0, sp), line.slice(sp + 1));
+  }
+  return { provenance, modules, python: new LineSet(body("[python]")), pypi };
 }
 
 const URL_OF_DATA = new URL("./default_map.txt.gz", import.meta.url);
