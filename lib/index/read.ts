@@ -100,13 +100,13 @@ export async function readPackageMeta(archive: string): Promise<PackageMeta> {
     await collectTar(bz2Decompress(readFileChunks(archive), archive), archive, got);
   } else {
     const members = await readZipDirectory(archive);
-    const info = members.find((m) => /^info-.*\.tar\.zst$/.test(m.name));
+    const info = members.find((m) => /(^|\/)info-[^/]*\.tar\.zst$/.test(m.name));
     if (!info) throw new PonchoError(`${archive}: no info-*.tar.zst member; not a .conda package`);
     const name = `${archive}:${info.name}`;
     await collectTar(zstdDecompress(readStoredMember(archive, info), name), name, got);
     const paths = listPaths(archive, got.info);
     if (paths.some((p) => p.endsWith(".pth") && siteRootOf(p) !== null)) {
-      const pkg = members.find((m) => /^pkg-.*\.tar\.zst$/.test(m.name));
+      const pkg = members.find((m) => /(^|\/)pkg-[^/]*\.tar\.zst$/.test(m.name));
       if (pkg) {
         const pname = `${archive}:${pkg.name}`;
         const pkgGot: Collected = { info: new Map(), pth: got.pth };
