@@ -28,6 +28,7 @@ import { choiceFromText, type PackageChoice, parsePkgMapping } from "./mapping.t
 import { buildSpec, type ExplainRecord, type PonchoSpec } from "./spec_out.ts";
 import { resolveImport } from "./resolve.ts";
 import { loadResolveContext } from "./resolve_context.ts";
+import { defaultStoreRoot, storeLayout } from "../../store/layout.ts";
 
 /** Options of {@link analyze}; the CLI options map one to one. */
 export interface AnalyzeOptions {
@@ -62,6 +63,11 @@ export interface AnalyzeOptions {
   channels?: string[];
   /** The conda platform whose import maps are read (default: this machine's). */
   platform?: string;
+  /**
+   * The store whose repodata cache keeps remote channels' import maps
+   * (default: the default store; `null`: no cache).
+   */
+  store?: string | null;
 }
 
 /** The result of {@link analyze}. */
@@ -184,6 +190,9 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
     cwd,
     platform: options.platform,
     warnings,
+    cacheDir: options.store === null
+      ? undefined
+      : storeLayout(options.store ?? defaultStoreRoot()).repodata,
   });
   const resolver = new LocalResolver(python.startsWith("2."), ctx.projectRoots);
   const units: Unit[] = [];

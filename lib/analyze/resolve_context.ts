@@ -35,6 +35,8 @@ export interface ResolveInputs {
   cwd: string;
   /** Platform whose import maps are read. */
   platform?: string;
+  /** Where remote channels' import maps are cached (none: not cached). */
+  cacheDir?: string;
   /** Receives warnings. */
   warnings: string[];
 }
@@ -94,6 +96,7 @@ export async function loadResolveContext(inputs: ResolveInputs): Promise<LoadedC
     inputs.warnings,
     inputs.cwd,
     inputs.platform,
+    inputs.cacheDir,
   );
   return {
     userMappings: inputs.userMappings,
