@@ -56,6 +56,7 @@ function layoutDefs(): PkgDef[] {
       noarch: undefined,
       build: "py312_0",
     },
+    // src layout: the package's code under src/, put on the path by a .pth file
     noarch("pthpkg", [
       "site-packages/pthpkg.pth",
       "site-packages/src/pthmod/__init__.py",
@@ -191,7 +192,10 @@ Deno.test({
       const proj = join(tmp, "proj");
       await Deno.mkdir(join(proj, "examples"), { recursive: true });
       await Deno.mkdir(join(proj, "mytool"));
-      await Deno.writeTextFile(join(proj, "pyproject.toml"), '[project]\nname = "mytool"\n');
+      await Deno.writeTextFile(
+        join(proj, "pyproject.toml"),
+        '[project]\nname = "mytool"\ndependencies = ["acme-widgets>=1.0"]\n',
+      );
       await Deno.writeTextFile(join(proj, "mytool", "__init__.py"), "");
       await Deno.writeTextFile(
         join(proj, "examples", "demo.py"),
@@ -216,7 +220,7 @@ Deno.test({
       assert.deepEqual(doc.conda.dependencies, [
         `python=${base.pythonShort}`,
         "acme-cloud-storage",
-        "acme-widgets",
+        "acme-widgets >=1.0", // declared in pyproject.toml, covering `import widgets`
         "py-fastmath",
         "pyhello",
       ]);
