@@ -28,30 +28,51 @@ export const OVERRIDES: readonly ImportOverride[] = [
     packages: ["brotli-python"],
     publicWinner: "brotlipy",
     why:
-      "brotlipy is an obsolete rival binding; brotli-python ships the brotli module of google/brotli",
+      "brotli-feedstock: output brotli-python tests `imports: brotli`; brotlipy is an obsolete rival binding",
   },
-  { module: "bs4", packages: ["beautifulsoup4"], publicWinner: null, why: "no entry" },
-  { module: "dotenv", packages: ["python-dotenv"], publicWinner: null, why: "no entry" },
+  {
+    module: "bs4",
+    packages: ["beautifulsoup4"],
+    publicWinner: null,
+    why: "no public entry; beautifulsoup4-feedstock tests `imports: bs4`",
+  },
+  {
+    module: "dotenv",
+    packages: ["python-dotenv"],
+    publicWinner: null,
+    why: "no public entry; python-dotenv-feedstock tests `imports: dotenv`",
+  },
   {
     module: "fitz",
     packages: ["pymupdf"],
     publicWinner: null,
-    why: "no entry; PyMuPDF's legacy module name",
+    why: "no public entry; pymupdf-feedstock tests `imports: fitz`",
   },
   {
     module: "apiclient",
     packages: ["google-api-python-client"],
     publicWinner: null,
-    why: "no entry; the legacy alias shipped by google-api-python-client",
+    why:
+      "no public entry; google-api-python-client-feedstock tests `imports: apiclient, googleapiclient`",
   },
   {
     module: "googleapiclient",
     packages: ["google-api-python-client"],
     publicWinner: null,
-    why: "no entry",
+    why: "no public entry; google-api-python-client-feedstock tests `imports: googleapiclient`",
   },
-  { module: "google.api_core", packages: ["google-api-core"], publicWinner: null, why: "no entry" },
-  { module: "google.protobuf", packages: ["protobuf"], publicWinner: null, why: "no entry" },
+  {
+    module: "google.api_core",
+    packages: ["google-api-core"],
+    publicWinner: null,
+    why: "no public entry; google-api-core-feedstock tests `imports: google.api_core`",
+  },
+  {
+    module: "google.protobuf",
+    packages: ["protobuf"],
+    publicWinner: null,
+    why: "no public entry; protobuf-feedstock tests `imports: google.protobuf`",
+  },
   {
     module: "google",
     packages: [],
@@ -64,28 +85,57 @@ export const OVERRIDES: readonly ImportOverride[] = [
     publicWinner: "zope.sqlalchemy",
     why: "a namespace package: only zope.<sub> names a package",
   },
-  { module: "grpc", packages: ["grpcio"], publicWinner: null, why: "no entry" },
-  { module: "whisper", packages: ["openai-whisper"], publicWinner: null, why: "no entry" },
-  { module: "Bio", packages: ["biopython"], publicWinner: null, why: "no entry" },
-  { module: "gi", packages: ["pygobject"], publicWinner: null, why: "no entry" },
+  {
+    module: "grpc",
+    packages: ["grpcio"],
+    publicWinner: null,
+    why:
+      "no public entry; grpcio is the PyPI project of the grpc module (feedstock not checked: no snapshot here)",
+  },
+  {
+    module: "whisper",
+    packages: ["openai-whisper"],
+    publicWinner: null,
+    why:
+      "no public entry; openai-whisper is the PyPI project of the whisper module (feedstock not checked: no snapshot here)",
+  },
+  {
+    module: "Bio",
+    packages: ["biopython"],
+    publicWinner: null,
+    why: "no public entry; biopython-feedstock tests `imports: Bio`",
+  },
+  {
+    module: "gi",
+    packages: ["pygobject"],
+    publicWinner: null,
+    why: "no public entry; pygobject-feedstock tests `imports: gi`",
+  },
   {
     module: "cairo",
     packages: ["pycairo"],
     publicWinner: null,
-    why: "no entry; conda-forge's cairo is the C library",
+    why:
+      "no public entry; pycairo-feedstock tests `imports: cairo` (conda-forge's cairo is the C library)",
   },
-  { module: "dns", packages: ["dnspython"], publicWinner: null, why: "no entry" },
+  {
+    module: "dns",
+    packages: ["dnspython"],
+    publicWinner: null,
+    why: "no public entry; dnspython-feedstock tests `imports: dns`",
+  },
   {
     module: "osgeo",
     packages: ["gdal"],
     publicWinner: null,
-    why: "no entry; GDAL's Python bindings are in the gdal package",
+    why: "no public entry; gdal-feedstock: output gdal tests `imports: osgeo`",
   },
   {
     module: "mpl_toolkits.mplot3d",
     packages: ["matplotlib-base"],
     publicWinner: null,
-    why: "no entry; part of matplotlib",
+    why:
+      "no public entry; matplotlib-feedstock: output matplotlib-base tests `imports: mpl_toolkits`",
   },
   {
     module: "tests",
@@ -97,90 +147,97 @@ export const OVERRIDES: readonly ImportOverride[] = [
     module: "bson",
     packages: ["pymongo"],
     publicWinner: "bson",
-    why: "the standalone bson project is incompatible with the bson module pymongo ships",
+    why:
+      "pymongo-feedstock tests `imports: bson`; the standalone bson project is incompatible with it",
   },
   {
     module: "cv2",
     packages: ["opencv"],
     publicWinner: "py-opencv",
-    why: "opencv is the installable top package (py-opencv is its Python split)",
+    why:
+      "opencv-feedstock: py-opencv tests `imports: cv2` and opencv pins py-opencv exactly; opencv is the installable top package",
   },
   {
     module: "dbt",
     packages: ["dbt-core"],
     publicWinner: "dbt-athena-community",
-    why: "one adapter plugin of the dbt namespace",
+    why:
+      "one adapter plugin of the dbt namespace; dbt-core is the core (feedstock not checked: no snapshot here)",
   },
   {
     module: "kafka",
     packages: ["kafka-python"],
     publicWinner: "kafka-python-ng",
-    why: "a fork; kafka-python is the original project",
+    why: "kafka-python-feedstock tests `imports: kafka`; kafka-python-ng is a fork",
   },
   {
     module: "kerastuner",
     packages: ["keras-tuner"],
     publicWinner: "kt-legacy",
-    why: "kt-legacy is a shim that needs keras-tuner",
+    why:
+      "keras-tuner-feedstock depends on kt-legacy (the kerastuner alias) and tests keras_tuner; kt-legacy alone is only the alias",
   },
   {
     module: "ldap",
     packages: ["python-ldap"],
     publicWinner: "ldap",
-    why: "python-ldap provides the ldap module",
+    why: "python-ldap-feedstock tests `imports: ldap`",
   },
   {
     module: "opentelemetry",
     packages: ["opentelemetry-api"],
     publicWinner: "opentelemetry-exporter-otlp",
-    why: "one exporter of the namespace",
+    why:
+      "opentelemetry-api-feedstock tests `imports: opentelemetry`; the public winner is one exporter of the namespace",
   },
   {
     module: "pdfminer",
     packages: ["pdfminer.six"],
     publicWinner: "pdfminer",
-    why: "pdfminer is the obsolete original",
+    why: "pdfminer.six-feedstock tests `imports: pdfminer`; pdfminer is the obsolete original",
   },
   {
     module: "progressbar",
     packages: ["progressbar2"],
     publicWinner: "progressbar",
-    why: "progressbar is the obsolete original",
+    why:
+      "progressbar2-feedstock tests `imports: progressbar`; progressbar is the obsolete original",
   },
   {
     module: "readability",
     packages: ["readability-lxml"],
     publicWinner: "py-readability-metrics",
-    why: "a different project",
+    why:
+      "readability-lxml-feedstock tests `imports: readability`; the public winner is a different project",
   },
   {
     module: "slugify",
     packages: ["python-slugify"],
     publicWinner: "unicode-slugify",
-    why: "a rival project; python-slugify is the common one",
+    why: "python-slugify-feedstock tests `imports: slugify`; the public winner is a rival project",
   },
   {
     module: "websocket",
     packages: ["websocket-client"],
     publicWinner: "websocket",
-    why: "a different project",
+    why: "websocket-client-feedstock tests `imports: websocket`",
   },
   {
     module: "xdg",
     packages: ["pyxdg"],
     publicWinner: "xdg",
-    why: "pyxdg is the freedesktop.org implementation",
+    why: "pyxdg-feedstock tests `imports: xdg`",
   },
   {
     module: "zipline",
     packages: ["zipline-reloaded"],
     publicWinner: "zipline",
-    why: "zipline is unmaintained; zipline-reloaded is its successor",
+    why: "zipline-reloaded-feedstock tests `imports: zipline`; zipline is unmaintained",
   },
   {
     module: "fpdf",
     packages: ["fpdf2"],
     publicWinner: "fpdf",
-    why: "fpdf is the obsolete original; fpdf2 provides the fpdf module",
+    why: "fpdf2-feedstock tests `imports: fpdf`; fpdf is the obsolete original",
   },
 ];
