@@ -196,7 +196,8 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   });
   const resolver = new LocalResolver(python.startsWith("2."), ctx.projectRoots);
   const units: Unit[] = [];
-  const requires: string[] = [...ctx.requiresPython];
+  // A project's declared requires-python stands in for the detected version, not for --python.
+  const requires: string[] = options.python === undefined ? [...ctx.requiresPython] : [];
   const declared: string[] = []; // PEP 723 dependencies and notebook pip installs
   const condaInstalls: string[] = [];
 

@@ -421,12 +421,11 @@ Deno.test("analyze: declared requirements at the project root name and pin what 
     const r = await analyze({
       sources: [join(dir, "tools")],
       cwd: dir,
-      python: "3.11",
       useInstalled: false,
       explain: true,
     });
     assert.deepEqual(r.spec.conda.dependencies, [
-      "python>=3.10",
+      "python>=3.10", // requires-python, in place of the detected version
       "dj-database-url ==2.1.0",
       "django-taggit >=5",
       "pip",
@@ -435,6 +434,14 @@ Deno.test("analyze: declared requirements at the project root name and pin what 
     ]);
     // the project's own package, imported from tools/, is local (not the stdlib's site either)
     assert.equal(record(r.imports, "site").kind, "local");
+    // an explicit --python wins over requires-python
+    const pinned = await analyze({
+      sources: [join(dir, "tools")],
+      cwd: dir,
+      python: "3.12",
+      useInstalled: false,
+    });
+    assert.equal(pinned.spec.conda.dependencies[0], "python=3.12");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
