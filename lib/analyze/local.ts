@@ -95,45 +95,59 @@ export class LocalResolver {
   }
 
   /**
-   * Whether directory `dir` holds module `module` (dotted: its first part;
-   * a plain module file does not provide `name.sub`), ignoring the file `self`.
+   * Where directory `dir` holds module `module` (dotted: its first part; a
+   * plain module file does not provide `name.sub`), ignoring the file `self`:
+   * the package directory or module file, or null.
    */
-  async #foundIn(dir: string, module: string, self: string | null): Promise<boolean> {
+  async #foundIn(dir: string, module: string, self: string | null): Promise<string | null> {
     const name = module.split(".")[0];
     const dotted = module.includes(".");
-    if (this.#extra.get(dir)?.has(name)) return true;
+    if (this.#extra.get(dir)?.has(name)) return join(dir, name);
     const listing = await this.#list(dir);
-    if (!listing) return false;
+    if (!listing) return null;
     const sub = listing.get(name);
     if (sub && (sub.isDirectory || sub.isSymlink)) {
-      if (await this.#hasPython(join(dir, name), 3)) return true;
+      if (await this.#hasPython(join(dir, name), 3)) return join(dir, name);
     }
-    if (dotted) return false; // a plain module is not a package: `google.py` has no `google.colab`
+    if (dotted) return null; // a plain module is not a package: `google.py` has no `google.colab`
     for (const ext of [".py", ".pyw"]) {
       const e = listing.get(name + ext);
-      if (e && !(self && join(dir, name + ext) === self)) return true;
+      if (e && !(self && join(dir, name + ext) === self)) return join(dir, name + ext);
     }
     for (const entry of listing.keys()) {
-      if (entry.startsWith(name + ".") && /\.(so|pyd)$/.test(entry)) return true;
+      if (entry.startsWith(name + ".") && /\.(so|pyd)$/.test(entry)) return join(dir, entry);
     }
-    return false;
+    return null;
   }
 
   /**
-   * Whether module `name`, imported by `file`, is local.
+   * Where the local module `name`, imported by `file`, is: its package
+   * directory or module file (absolute), or null when it is not local. Python's
+   * own search roots come first, then the project roots and their `src/`.
    *
    * @param name The module as imported (top-level or dotted).
    * @param file Absolute path of the importing file (for stdin: a path in the cwd).
    */
-  async isLocal(name: string, file: string): Promise<boolean> {
+  async locate(name: string, file: string): Promise<string | null> {
     const roots = await this.roots(file);
     for (const p of this.#projectRoots) {
       if (file.startsWith(p + sep)) roots.push(p, join(p, "src"));
     }
     for (const root of new Set(roots)) {
-      if (await this.#foundIn(root, name, file)) return true;
+      const found = await this.#foundIn(root, name, file);
+      if (found !== null) return found;
     }
-    return false;
+    return null;
+  }
+
+  /**
+   * Whether module `name`, imported by `file`, is local (see {@link LocalResolver.locate}).
+   *
+   * @param name The module as imported (top-level or dotted).
+   * @param file Absolute path of the importing file (for stdin: a path in the cwd).
+   */
+  async isLocal(name: string, file: string): Promise<boolean> {
+    return (await this.locate(name, file)) !== null;
   }
 }
 

@@ -101,6 +101,12 @@ Deno.test("local: project-root modules and src/ packages are local for every fil
       }
       assert.ok(!(await r.isLocal("numpy", file)));
     }
+    // where: for following the project's own modules from any file under the root
+    const demo = join(dir, "examples/demo.py");
+    assert.equal(await r.locate("mylib.sub", demo), join(dir, "mylib"));
+    assert.equal(await r.locate("srcpkg", demo), join(dir, "src/srcpkg"));
+    assert.equal(await r.locate("helpers", demo), join(dir, "helpers.py"));
+    assert.equal(await r.locate("numpy", demo), null);
     // the importing file itself is excluded: helpers.py importing helpers still needs a package
     assert.ok(!(await r.isLocal("helpers", join(dir, "helpers.py"))));
     // a file outside the root gets nothing from it
