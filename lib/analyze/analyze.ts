@@ -17,7 +17,7 @@ import { scanImports } from "./scan.ts";
 import type { ImportRecord } from "./types.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { checkMatchSpec } from "../envspec/parse.ts";
-import { dirname, resolve as resolvePath } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { discoverSources, type SourceFile } from "./sources.ts";
 import { readNotebook } from "./notebook.ts";
 import { parseScriptMetadata, pythonSpecFromRequires } from "./pep723.ts";
@@ -194,7 +194,10 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       ? undefined
       : storeLayout(options.store ?? defaultStoreRoot()).repodata,
   });
-  const resolver = new LocalResolver(python.startsWith("2."), ctx.projectRoots);
+  const resolver = new LocalResolver(
+    python.startsWith("2."),
+    ctx.projectRoots.flatMap((r) => [r, join(r, "src")]),
+  );
   const units: Unit[] = [];
   // A project's declared requires-python stands in for the detected version, not for --python.
   const requires: string[] = options.python === undefined ? [...ctx.requiresPython] : [];

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { basename, dirname, join, sep } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 /** Finds local modules, caching directory listings. */
 export class LocalResolver {
@@ -26,17 +26,17 @@ export class LocalResolver {
   #packageDirs = new Map<string, boolean>();
   #extra = new Map<string, Set<string>>();
   #python2: boolean;
-  #projectRoots: string[];
+  #extraRoots: string[];
 
   /**
    * @param python2 When the target is Python 2, a file inside a package also
    *   searches its own directory (implicit relative imports).
-   * @param projectRoots Project roots (absolute): their modules, and those of
-   *   their `src/`, are local for every file under them.
+   * @param extraRoots Absolute directories searched after a file's own roots
+   *   (the project roots and their `src/`).
    */
-  constructor(python2 = false, projectRoots: string[] = []) {
+  constructor(python2 = false, extraRoots: string[] = []) {
     this.#python2 = python2;
-    this.#projectRoots = projectRoots;
+    this.#extraRoots = extraRoots;
   }
 
   /** Declares that module `name` will exist in `dir` (e.g. from `%%writefile name.py`). */
@@ -78,6 +78,11 @@ export class LocalResolver {
     const roots = [dirname(top)];
     if (this.#python2) roots.unshift(own);
     return roots;
+  }
+
+  async #searchPath(file: string): Promise<string[]> {
+    const roots = await this.roots(file);
+    return [...roots, ...this.#extraRoots.filter((d) => !roots.includes(d))];
   }
 
   /** Whether `dir` holds Python files at most `depth` levels down. */
@@ -123,17 +128,13 @@ export class LocalResolver {
   /**
    * Where the local module `name`, imported by `file`, is: its package
    * directory or module file (absolute), or null when it is not local. Python's
-   * own search roots come first, then the project roots and their `src/`.
+   * own search roots come first, then the extra roots (project roots, `src/`).
    *
    * @param name The module as imported (top-level or dotted).
    * @param file Absolute path of the importing file (for stdin: a path in the cwd).
    */
   async locate(name: string, file: string): Promise<string | null> {
-    const roots = await this.roots(file);
-    for (const p of this.#projectRoots) {
-      if (file.startsWith(p + sep)) roots.push(p, join(p, "src"));
-    }
-    for (const root of new Set(roots)) {
+    for (const root of await this.#searchPath(file)) {
       const found = await this.#foundIn(root, name, file);
       if (found !== null) return found;
     }
