@@ -35,3 +35,23 @@ Deno.test("cli index: an empty directory becomes an empty channel with noarch", 
     const map = JSON.parse(await Deno.readTextFile(join(dir, "noarch", "import-map.json")));
     assert.deepEqual(map.packages, {});
   }));
+
+const LINKED = new URL(
+  "../../shared/realpkgs/conda+conda/noarch__versioned-1.0-0.conda",
+  import.meta.url,
+).pathname;
+const haveShared = await Deno.stat(LINKED).then(() => true, () => false);
+
+Deno.test({
+  name: "cli index: packages linked into a subdir are indexed",
+  ignore: !haveShared,
+  fn: () =>
+    withTempDir("poncho-index-cli-", async (dir) => {
+      await Deno.mkdir(join(dir, "noarch"));
+      await Deno.symlink(LINKED, join(dir, "noarch", "versioned-1.0-0.conda"));
+      const r = await runPoncho(["index", "--json", dir]);
+      assert.equal(r.code, 0, r.stderr);
+      const repodata = JSON.parse(await Deno.readTextFile(join(dir, "noarch", "repodata.json")));
+      assert.equal(repodata["packages.conda"]["versioned-1.0-0.conda"].name, "versioned");
+    }),
+});

@@ -177,7 +177,11 @@ export async function indexChannel(dir: string, options: IndexOptions = {}): Pro
     if (!e.isDirectory || e.name.startsWith(".")) continue;
     const files: string[] = [];
     for await (const f of Deno.readDir(join(dir, e.name))) {
-      if (f.isFile && isPackageFile(f.name) && !f.name.startsWith(".")) files.push(f.name);
+      if (!isPackageFile(f.name) || f.name.startsWith(".")) continue;
+      // a symlink counts when it points at a file (mirrors often link packages in)
+      const file = f.isFile ||
+        (f.isSymlink && (await Deno.stat(join(dir, e.name, f.name)).catch(() => null))?.isFile);
+      if (file) files.push(f.name);
     }
     if (files.length > 0 || e.name === "noarch") subdirs.set(e.name, files);
   }
