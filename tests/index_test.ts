@@ -73,6 +73,11 @@ function layoutDefs(): PkgDef[] {
       "site-packages/onefile-stubs/__init__.pyi",
       "site-packages/__pycache__/onefile.cpython-312.pyc",
     ], { ext: ".tar.bz2" }),
+    // legacy metadata: info/files only, no paths.json
+    noarch("legacymod", ["site-packages/legacymod/__init__.py"], {
+      ext: ".tar.bz2",
+      legacy: true,
+    }),
   ];
 }
 
@@ -139,6 +144,7 @@ Deno.test({
       assert.deepEqual(noarchMap.packages["nspkg-storage"], ["acme.cloud.storage"]);
       assert.deepEqual(noarchMap.packages.pthpkg, ["pthmod"]);
       assert.deepEqual(noarchMap.packages.onefile, ["onefile"]);
+      assert.deepEqual(noarchMap.packages.legacymod, ["legacymod"]);
       assert.deepEqual(linuxMap.packages.fastext, ["_fastext", "fastext"]);
       assert.deepEqual(linuxMap.packages.ftpkg, ["ftmod"]);
       assert.equal(noarchMap.packages["post-link-script-package"], undefined);
