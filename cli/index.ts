@@ -12,8 +12,9 @@ import { indexChannel } from "../lib/index/channel_index.ts";
 const HELP = `Usage: poncho index [options] DIR
 
 Turn a directory of conda packages (DIR/<subdir>/*.conda, *.tar.bz2) into a channel: for every
-subdir (noarch always) write repodata.json, repodata.json.zst and import-map.json (the Python
-modules each package provides, which 'poncho analyze -c DIR' uses to name packages). Unchanged
+subdir (noarch always) write repodata.json, repodata.json.zst, CEP-16 shards
+(repodata_shards.msgpack.zst, shards/) and import-map.json (the Python modules each package
+provides, which 'poncho analyze -c DIR' uses to name packages). Unchanged
 packages are not read again (DIR/<subdir>/.cache/). A package that cannot be read is reported in
 one line and left out; the others are indexed.
 

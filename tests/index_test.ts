@@ -2,9 +2,10 @@
  * `poncho index` on real packages (`../shared/realpkgs/`, made by conda-build,
  * rattler's and pixi's tooling) plus packages made with `cph` for each
  * site-packages layout, checking repodata, the import map, incremental runs
- * and bad packages; then end to end: a project whose imports differ from its
- * package names, analysed against that channel, gives a spec that
- * `poncho create` solves and whose environment imports every module.
+ * and bad packages, and the CEP-16 shards; then end to end: a project whose
+ * imports differ from its package names, analysed against that channel, gives
+ * a spec that `poncho create` solves (reading the channel's shards) and whose
+ * environment imports every module.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -12,6 +13,7 @@ import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import { runPoncho, withTempDir } from "./util.ts";
+import { decodeShard, decodeShardIndex, SHARD_INDEX_FILE } from "../lib/conda/shards.ts";
 import {
   buildPackage,
   buildTestChannel,
@@ -136,6 +138,32 @@ Deno.test({
       );
       assert.deepEqual(JSON.parse(new TextDecoder().decode(zst)), repodata);
 
+      // CEP-16 shards: one per name, the same records as repodata.json
+      const index = decodeShardIndex(await Deno.readFile(join(ch, "noarch", SHARD_INDEX_FILE)));
+      assert.equal(index.info.subdir, "noarch");
+      assert.equal(index.info.shards_base_url, "./shards/");
+      const names = new Set(
+        [...Object.values(repodata.packages), ...Object.values(repodata["packages.conda"])].map(
+          (r) => (r as { name: string }).name,
+        ),
+      );
+      assert.deepEqual(new Set(index.shards.keys()), names);
+      for (const [name, sha] of index.shards) {
+        const shard = decodeShard(
+          await Deno.readFile(join(ch, "noarch", "shards", `${sha}.msgpack.zst`)),
+          sha,
+        );
+        for (const section of ["packages", "packages.conda"] as const) {
+          for (const [fn, rec] of Object.entries(shard[section])) {
+            assert.equal(rec.name, name);
+            assert.deepEqual(rec, repodata[section][fn], fn);
+          }
+        }
+      }
+      const shardFiles = () =>
+        [...Deno.readDirSync(join(ch, "noarch", "shards"))].map((e) => e.name);
+      assert.equal(shardFiles().length, names.size);
+
       const noarchMap = JSON.parse(await Deno.readTextFile(join(ch, "noarch", "import-map.json")));
       const linuxMap = JSON.parse(await Deno.readTextFile(join(ch, "linux-64", "import-map.json")));
       assert.equal(noarchMap.import_map_version, 1);
@@ -158,6 +186,13 @@ Deno.test({
       await Deno.utime(one, new Date(), new Date(Date.now() + 5000));
       const third = JSON.parse((await runPoncho(["index", "--json", ch])).stdout);
       assert.equal(third.subdirs.find((s: { subdir: string }) => s.subdir === "noarch").read, 1);
+      // a removed package leaves the repodata and its name's shard goes
+      await Deno.remove(join(ch, "noarch", "legacymod-1.0-py_0.tar.bz2"));
+      const fourth = JSON.parse((await runPoncho(["index", "--json", ch])).stdout);
+      assert.equal(fourth.subdirs.find((s: { subdir: string }) => s.subdir === "noarch").read, 0);
+      const after = decodeShardIndex(await Deno.readFile(join(ch, "noarch", SHARD_INDEX_FILE)));
+      assert.ok(!after.shards.has("legacymod"));
+      assert.equal(shardFiles().length, names.size - 1);
     }),
 });
 
@@ -236,6 +271,10 @@ Deno.test({
       assert.equal(kinds.mytool, "local"); // the project's own package, from examples/
       assert.equal(kinds.not_installed_types, "typing");
 
+      // only the shards are left: create must solve from what poncho index sharded
+      for (const s of ["noarch", "linux-64"]) {
+        for (const f of ["repodata.json", "repodata.json.zst"]) await Deno.remove(join(ch, s, f));
+      }
       const env = join(tmp, "env");
       const cr = await runPoncho(["create", "--prefix", env, spec, "-q"], {
         env: { PONCHO_STORE: join(tmp, "store") },

@@ -7,15 +7,16 @@
  *   `removed`, `repodata_version: 1`; each record is the package's
  *   `info/index.json` plus the archive's `size`, `sha256` and `md5`;
  * - `repodata.json.zst`, the same bytes zstd-compressed;
- * - `import-map.json`, the modules every package provides (`import_map.ts`).
+ * - `import-map.json`, the modules every package provides (`import_map.ts`);
+ * - CEP-16 sharded repodata: `repodata_shards.msgpack.zst` and one shard per
+ *   package name under `shards/` (`shards_out.ts`, encoded by
+ *   `lib/conda/shards.ts`, the module Poncho's own reader uses).
  *
  * Incremental: `<subdir>/.cache/poncho-index.json` keeps each archive's
  * size, mtime, record and modules, and an archive whose size and mtime did
  * not change is not read again. A package that cannot be read (corrupt, no
  * `info/index.json`, built for another subdir) is reported in one line
  * naming the file, and the rest are indexed.
- *
- * CEP-16 shards are not written yet.
  *
  * @module
  */
@@ -27,6 +28,7 @@ import { writeFileAtomic } from "../analyze/spec_out.ts";
 import { packageModules } from "./modules.ts";
 import { readPackageMeta } from "./read.ts";
 import { buildImportMap, IMPORT_MAP_FILE } from "./import_map.ts";
+import { writeShards } from "./shards_out.ts";
 
 const CACHE_VERSION = 1;
 const CACHE_FILE = join(".cache", "poncho-index.json");
@@ -150,6 +152,12 @@ async function indexSubdir(
   await writeFileAtomic(join(path, "repodata.json"), bytes);
   await writeFileAtomic(join(path, "repodata.json.zst"), zlib.zstdCompressSync(bytes));
   await writeFileAtomic(join(path, IMPORT_MAP_FILE), JSON.stringify(importMap, null, 1) + "\n");
+  await writeShards(
+    path,
+    subdir,
+    packages as Record<string, Record<string, unknown>>,
+    condaPackages as Record<string, Record<string, unknown>>,
+  );
   await writeFileAtomic(
     join(path, CACHE_FILE),
     JSON.stringify({ version: CACHE_VERSION, packages: Object.fromEntries(next) }),
