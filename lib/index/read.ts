@@ -12,7 +12,7 @@ import { PonchoError } from "../errors.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/codec.ts";
 import { readTar } from "../archive/tar.ts";
-import { readStoredMember, readZipDirectory } from "../archive/zip.ts";
+import { readZipDirectory, readZipMember } from "../archive/zip.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
 import { packageFormat } from "../conda/extract.ts";
 import type { IndexJson } from "../conda/package_info.ts";
@@ -103,14 +103,14 @@ export async function readPackageMeta(archive: string): Promise<PackageMeta> {
     const info = members.find((m) => /(^|\/)info-[^/]*\.tar\.zst$/.test(m.name));
     if (!info) throw new PonchoError(`${archive}: no info-*.tar.zst member; not a .conda package`);
     const name = `${archive}:${info.name}`;
-    await collectTar(zstdDecompress(readStoredMember(archive, info), name), name, got);
+    await collectTar(zstdDecompress(readZipMember(archive, info), name), name, got);
     const paths = listPaths(archive, got.info);
     if (paths.some((p) => p.endsWith(".pth") && siteRootOf(p) !== null)) {
       const pkg = members.find((m) => /(^|\/)pkg-[^/]*\.tar\.zst$/.test(m.name));
       if (pkg) {
         const pname = `${archive}:${pkg.name}`;
         const pkgGot: Collected = { info: new Map(), pth: got.pth };
-        await collectTar(zstdDecompress(readStoredMember(archive, pkg), pname), pname, pkgGot);
+        await collectTar(zstdDecompress(readZipMember(archive, pkg), pname), pname, pkgGot);
       }
     }
   }
