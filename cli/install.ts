@@ -10,7 +10,7 @@
 import { DEFAULT_OUTPUT, distCommand, mib } from "./dist.ts";
 import { DROPIN_COMMANDS } from "./dropin.ts";
 import { installSingleFile, onPath } from "../lib/dist/install.ts";
-import { errorLine, PonchoError, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 const HELP = `Usage: deno task install [DIR]
 
@@ -51,7 +51,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await installCommand(Deno.args));
   } catch (e) {
-    console.error(`poncho install: ${errorLine(e)}`);
-    Deno.exit(e instanceof PonchoError ? e.exitCode : 70);
+    const { reportError } = await import("./main.ts");
+    Deno.exit(reportError("poncho install", e));
   }
 }

@@ -19,7 +19,7 @@
 import { EXIT_FAILED, PonchoError } from "../lib/errors.ts";
 import { type HeldLock, lockTimeoutError, tryLock } from "./lock.ts";
 import type { StoreLayout } from "./layout.ts";
-import { MARKER_PATH, readMarker, type ReadyMarker, writeMarker } from "./marker.ts";
+import { readMarker, type ReadyMarker, writeMarker } from "./marker.ts";
 import { sha256Hex, touchIndex, writeIndex } from "./index.ts";
 import { deleteTree, discardTree } from "./remove.ts";
 import { sweepDeadOwners } from "./owner.ts";
