@@ -30,6 +30,7 @@
  */
 
 import { UsageError } from "../lib/errors.ts";
+import { LEGACY_COMMANDS } from "./legacy.ts";
 
 /** CCTools command names and the poncho subcommands they map to. */
 export const DROPIN_COMMANDS: Readonly<Record<string, string>> = {
@@ -104,7 +105,8 @@ export function shQuote(word: string): string {
 
 /**
  * Writes the launchers `poncho_package_analyze`, `poncho_package_create` and
- * `poncho_package_run` into `binDir` (created if needed): POSIX sh scripts
+ * `poncho_package_run` (and the first generation's `python_package_*`, see
+ * `cli/legacy.ts`) into `binDir` (created if needed): POSIX sh scripts
  * that run `exec <ponchoCommand...> <name> "$@"`.
  *
  * @param ponchoCommand How to start poncho, e.g. `["/usr/local/bin/poncho"]`
@@ -115,7 +117,7 @@ export async function writeLaunchers(binDir: string, ponchoCommand: string[]): P
   if (ponchoCommand.length === 0) throw new TypeError("writeLaunchers: empty ponchoCommand");
   await Deno.mkdir(binDir, { recursive: true });
   const written: string[] = [];
-  for (const [name, sub] of Object.entries(DROPIN_COMMANDS)) {
+  for (const [name, sub] of Object.entries({ ...DROPIN_COMMANDS, ...LEGACY_COMMANDS })) {
     const path = `${binDir}/${name}`;
     const text = [
       "#!/bin/sh",
@@ -135,7 +137,8 @@ export async function writeLaunchers(binDir: string, ponchoCommand: string[]): P
 const DROPIN_HELP = `Usage: poncho dropin <bin-dir>
 
 Writes poncho_package_analyze, poncho_package_create and poncho_package_run
-launchers into <bin-dir> (created if needed). Put <bin-dir> first on PATH and
+launchers, and the first generation's python_package_analyze, python_package_create
+and python_package_run, into <bin-dir> (created if needed). Put <bin-dir> first on PATH and
 existing CCTools workflows (Work Queue, TaskVine, Makeflow) use Poncho unchanged.
 `;
 
