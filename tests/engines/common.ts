@@ -297,7 +297,8 @@ const TASK_PY = `import json, os, sys
 import pyhello
 
 # Set by the engine that ran the task: the tests check the task really ran under it.
-ENGINE_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_TASK_ID", "JOB_ID", "SGE_TASK_ID", "QUEUE")
+ENGINE_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_TASK_ID", "JOB_ID", "SGE_TASK_ID", "QUEUE", "DASK_WORKER",
+               "WORK_QUEUE_SANDBOX")
 
 pyhello.main()
 engine = {k: v for k, v in os.environ.items() if k in ENGINE_VARS}
