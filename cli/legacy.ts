@@ -70,6 +70,7 @@ Runs <command-string> with /bin/sh -c inside the environment <environment-name>.
 (else <environment-name>, an archive or directory), unpacked once into Poncho's store.
 The -e form is poncho_package_run's (Work Queue's PythonTask uses it); there
 --unpack-to DIR is honoured unless PONCHO_STORE is set, which selects the store.
+PYTHON_PACKAGE_RUN_DEBUG=yes in the environment means -d.
 
 Options:
   -d, --debug               print what happens to stderr
@@ -185,9 +186,11 @@ export async function legacyRunArgs(
       opts.push(args[++i]);
     }
   }
+  // CCTools' python_package_run reads its debug switch from the environment too.
+  if (env("PYTHON_PACKAGE_RUN_DEBUG") === "yes" && !opts.includes("-d")) opts.unshift("-d");
   if (opts.some(isEnvOption)) {
     const { cctoolsArgs } = await load<typeof import("./dropin.ts")>("./dropin.ts");
-    const translated = cctoolsArgs("poncho_package_run", args);
+    const translated = cctoolsArgs("poncho_package_run", [...opts, ...args.slice(i)]);
     return env("PONCHO_STORE") ? dropUnpackTo(translated) : translated;
   }
   if (opts.some((a) => a === "-u" || a.startsWith("--unpack-to"))) {
