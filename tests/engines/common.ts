@@ -217,7 +217,12 @@ export async function runCmd(
  * cannot collide.
  */
 export class Netns {
-  private constructor(private readonly holder: Proc) {}
+  private constructor(private readonly holder: Proc | null) {}
+
+  /** No namespace: commands run on the host's network (where `unshare -n` is not possible). */
+  static host(): Netns {
+    return new Netns(null);
+  }
 
   /** Opens one, or returns null (and why) when `unshare -n` is not possible here. */
   static async open(cwd: string): Promise<Netns | string> {
@@ -248,12 +253,13 @@ export class Netns {
 
   /** The command line that runs `cmd args` inside the namespace. */
   wrap(cmd: string, args: string[]): [string, string[]] {
+    if (!this.holder) return [cmd, args];
     return ["nsenter", ["-t", String(this.holder.pid), "-n", "--", cmd, ...args]];
   }
 
   /** Ends the namespace (its holder). */
   async close(): Promise<void> {
-    await this.holder.stop(1_000);
+    await this.holder?.stop(1_000);
   }
 }
 
@@ -503,11 +509,11 @@ export async function engineTest<E extends Engine>(
   const w = await prepareWorkflow(opts.prefix, opts.extraPackages);
   const overall = opts.overallMs ?? 50_000;
   const deadline = Date.now() + overall;
-  const ns = await Netns.open(w.dir);
-  if (typeof ns === "string") {
-    await w.cleanup();
-    throw new Error(`network namespace: ${ns}`);
+  const opened = await Netns.open(w.dir);
+  if (typeof opened === "string") {
+    console.log(`${opts.prefix}: no network namespace (${opened}); using the host's loopback`);
   }
+  const ns = typeof opened === "string" ? Netns.host() : opened;
   let engine: E | undefined;
   let extra: [string, string][] = [];
   let failed = false;
