@@ -121,18 +121,10 @@ export async function main(args: string[], argv0?: string): Promise<number> {
  */
 async function invokedAs(): Promise<string | undefined> {
   const exe = Deno.execPath();
-  const known = (path: string) => {
-    const name = path.split("/").pop() ?? "";
-    return Boolean(ALIASES[name]) || LEGACY.has(name);
-  };
-  if (exe.endsWith("/deno")) {
-    // A script run by deno (e.g. a single-file bundle with a shebang) copied or linked as
-    // one of the CCTools names: the main module's file name says which.
-    const script = new URL(Deno.mainModule).pathname;
-    return known(script) ? script : undefined;
-  }
+  if (exe.endsWith("/deno")) return undefined;
   const argv0 = (await import("node:process")).default.argv0;
-  return known(argv0) ? argv0 : exe;
+  const name = argv0.split("/").pop() ?? "";
+  return ALIASES[name] || LEGACY.has(name) ? argv0 : exe;
 }
 
 if (import.meta.main) {
