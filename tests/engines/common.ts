@@ -106,6 +106,25 @@ export async function stopPid(pid: number, name: string, graceMs = 5_000): Promi
   if (pidAlive(pid)) throw new Error(`${name} (pid ${pid}) did not stop`);
 }
 
+/**
+ * Live processes whose working directory is `dir` or below it (the engines'
+ * daemons and tasks all run there), as `pid cmdline` strings.
+ */
+export function processesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      const cwd = Deno.readLinkSync(`/proc/${e.name}/cwd`);
+      if ((cwd === dir || cwd.startsWith(dir + "/")) && pidAlive(Number(e.name))) {
+        const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+        found.push(`${e.name} ${cmd.trim()}`);
+      }
+    } catch { /* gone, or not ours to read */ }
+  }
+  return found;
+}
+
 /** Reads a daemon's PID file once it holds a live PID (throws naming it at `deadline`). */
 export async function readPidFile(path: string, name: string, deadline: number): Promise<number> {
   let pid = 0;
@@ -535,8 +554,19 @@ export async function engineTest<E extends Engine>(
   } finally {
     await engine?.stop();
     await ns.close();
+    // Every daemon and task ran under the test's dir: none may outlive the test. Makeflow's
+    // batch wrapper kills its heartbeat subshell but not that subshell's `sleep 30`, which
+    // Slurm's proctrack/linuxproc then loses track of: those are ended here, by PID.
+    let left: string[] = [];
+    await waitFor("the engine's processes to end", () => {
+      left = processesUnder(w.dir);
+      return left.every((p) => /^\d+ sleep \d+$/.test(p));
+    }, Date.now() + 3_000).catch(() => {});
+    for (const p of left) await stopPid(Number(p.split(" ")[0]), p, 1_000);
     await w.cleanup().catch((err) => {
       if (!failed) throw err;
     });
+    const strays = left.filter((p) => !/^\d+ sleep \d+$/.test(p));
+    if (!failed) assert.deepEqual(strays, [], "processes left running by the engine");
   }
 }
