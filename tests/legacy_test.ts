@@ -41,7 +41,13 @@ async function withLegacyTools(
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        env: { PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`, NO_COLOR: "1", ...env },
+        env: {
+          PATH: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+          NO_COLOR: "1",
+          // The single file unpacks its runtime into the store: keep it in the test's dir.
+          PONCHO_STORE: join(dir, "store"),
+          ...env,
+        },
       }).output();
       return { code: o.code, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
     };

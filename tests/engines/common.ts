@@ -18,14 +18,14 @@ import { buildTestChannel, fixtureToolsAvailable } from "../fixtures/channel.ts"
 import { hasCommand, runPoncho } from "../util.ts";
 import { fileURLToPath } from "node:url";
 
+const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
+
 /** Tasks per engine test; they all start together. */
 export const TASKS = 8;
 
 /** How long a barrier waits for all tasks before letting its task go (and saying so). */
 const BARRIER_SECONDS = 40;
-
-const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 
 /** Single-quotes `s` for sh. */
 export function sq(s: string): string {
@@ -135,6 +135,12 @@ export async function readPidFile(path: string, name: string, deadline: number):
   return pid;
 }
 
+/**
+ * The PATH every engine process gets: the system's directories only, so the
+ * tasks run the shipped `poncho` file with no Deno, checkout or pyenv on PATH.
+ */
+export const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
 /** How to start one process. */
 export interface ProcOptions {
   /** Working directory. */
@@ -167,7 +173,7 @@ export class Proc {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", ...opts.env },
+      env: { NO_COLOR: "1", PATH: SYSTEM_PATH, ...opts.env },
     }).spawn();
     const collect = async (s: ReadableStream<Uint8Array>) => {
       const d = new TextDecoder();
@@ -216,7 +222,7 @@ export async function runCmd(
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...opts.env },
+    env: { NO_COLOR: "1", PATH: SYSTEM_PATH, ...opts.env },
   }).spawn();
   if (opts.stdin !== undefined) {
     const w = child.stdin.getWriter();

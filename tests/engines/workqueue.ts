@@ -15,6 +15,7 @@ import {
   readOr,
   sleep,
   stopPid,
+  SYSTEM_PATH,
   taskCommand,
   TASKS,
   until,
@@ -151,9 +152,7 @@ export async function runManager(
   await Deno.writeTextFile(join(w.dir, "password"), crypto.randomUUID() + "\n");
   const file = join(w.dir, "manager.py");
   await Deno.writeTextFile(file, script);
-  const env: Record<string, string> = path
-    ? { PATH: `${path}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` }
-    : {};
+  const env: Record<string, string> = path ? { PATH: `${path}:${SYSTEM_PATH}` } : {};
   const manager = new Proc("manager", DEBIAN_PYTHON, [file], { cwd: w.dir, env, netns });
   const workers: Proc[] = [];
   try {
