@@ -104,8 +104,9 @@ Deno.test({
       assert.equal(lines[0], "hello from pyhello");
       assert.ok(lines[1].startsWith(join(runStore, "v1", "envs") + "/"), r.out);
       assert.equal(lines[2], "done: /bin/sh");
-      // Work Queue's form of the same tool, and a command's own exit code.
-      const e = await run("python_package_run", [
+      // Work Queue's form of the same tool, and a command's own exit code: --unpack-to DIR is
+      // honoured without PONCHO_STORE (the runtime then goes to $XDG_CACHE_HOME/poncho) ...
+      const wqForm = [
         "-e",
         "venv.tar.gz",
         "--unpack-to",
@@ -113,9 +114,17 @@ Deno.test({
         "python3",
         "-c",
         "import sys; print(sys.prefix); sys.exit(7)",
-      ]);
+      ];
+      const e = await run("python_package_run", wqForm, {
+        PONCHO_STORE: "",
+        XDG_CACHE_HOME: join(work, "..", "cache"),
+      });
       assert.equal(e.code, 7, e.err);
       assert.equal(e.out.trim(), join(work, "unpacked"));
+      // ... and PONCHO_STORE takes the environment to the store instead.
+      const s = await run("python_package_run", wqForm, { PONCHO_STORE: runStore });
+      assert.equal(s.code, 7, s.err);
+      assert.equal(s.out.trim(), lines[1]);
       // Poncho's own spec format is read too.
       await Deno.writeTextFile(
         join(work, "spec.json"),
