@@ -13,7 +13,7 @@
 
 import { UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs } from "./args.ts";
-import { defaultStoreRoot } from "../store/layout.ts";
+import { resolveStoreRoot } from "../store/layout.ts";
 import { runEnvironment, type RunEnvOptions } from "../lib/run.ts";
 
 const HELP = `Usage: poncho run [options] -e <archive|dir> [--] command [args...]
@@ -108,6 +108,8 @@ export interface AutoRunOptions {
   dryRun: boolean;
   /** `--json`. */
   json: boolean;
+  /** `-w` when given: how long to wait for another process's build of the same spec (ms). */
+  buildWaitMs?: number;
 }
 
 /**
@@ -182,11 +184,12 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
   if (waitText.trim() === "" || !Number.isFinite(wait) || wait < 0) {
     throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
   }
+  if (auto && options["wait-for-lock"] !== undefined) auto.buildWaitMs = wait * 1000;
   return {
     environment: environment ?? "",
     unpackTo,
     tmp,
-    store: (options.store as string | undefined) ?? defaultStoreRoot(),
+    store: resolveStoreRoot(options.store as string | undefined),
     waitMs: wait * 1000,
     debug: options.debug === true,
     argv,

@@ -81,6 +81,7 @@ export async function resolveAutoEnvironment(
       spec: auto.spec,
       specSource: auto.source,
       cacheOnly: true,
+      waitForLockMs: a.buildWaitMs,
       platform,
       offline: a.offline,
       condaExe: a.condaExe,
