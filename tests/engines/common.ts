@@ -383,7 +383,7 @@ export async function prepareWorkflow(
     archive,
   ]);
   assert.equal(created.code, 0, created.stderr);
-  const where = await runPoncho(["store", "path", "--store", store, archive]);
+  const where = await runPoncho(["store", "path", "--planned", "--store", store, archive]);
   assert.equal(where.code, 0, where.stderr);
   await shipPoncho(join(wf, "poncho"));
   await Deno.writeTextFile(join(wf, "task.py"), TASK_PY);
