@@ -15,11 +15,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildTestChannel, fixtureToolsAvailable } from "../fixtures/channel.ts";
-import { hasCommand, runPoncho } from "../util.ts";
-import { fileURLToPath } from "node:url";
-
-const MAIN = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
+import { distPoncho, hasCommand, runPoncho } from "../util.ts";
 
 /** Tasks per engine test; they all start together. */
 export const TASKS = 8;
@@ -297,19 +293,12 @@ export async function skipReasons(commands: string[]): Promise<string[]> {
 }
 
 /**
- * Puts the shipped `poncho` at `path` (executable); the file's name picks a
- * drop-in (`python_package_run`). For now a two-line sh wrapper around the
- * checkout's `cli/main.ts`.
+ * Puts the shipped `poncho` at `path`: a copy of the single file `dist/poncho`
+ * (built once per test run, see `distPoncho`), executable. Under another file
+ * name (`python_package_run`) it answers as that CCTools command.
  */
 export async function shipPoncho(path: string): Promise<void> {
-  const name = path.split("/").pop()!;
-  const as = name === "poncho" ? "" : ` ${sq(name)}`;
-  await Deno.writeTextFile(
-    path,
-    `#!/bin/sh\nexec ${sq(Deno.execPath())} run -A --quiet --no-check --config ${sq(CONFIG)} ${
-      sq(MAIN)
-    }${as} "$@"\n`,
-  );
+  await Deno.copyFile(await distPoncho(), path);
   await Deno.chmod(path, 0o755);
 }
 
