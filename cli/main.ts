@@ -24,6 +24,7 @@ Usage:
   poncho run [options] script.py [args ...]     ... in the environment the script needs
   poncho store list|gc|path                     inspect and clean the environment store
   poncho dropin <bin-dir>                       write CCTools' poncho_package_* launchers
+  poncho index <dir>                            conda packages -> channel (repodata, import map)
 
 Options:
   -h, --help      show this help (also: poncho <command> --help)
@@ -54,6 +55,7 @@ const COMMANDS: Record<string, () => Promise<Handler>> = {
   run: async () => (await load<typeof import("./run.ts")>("./run.ts")).runCommand,
   store: async () => (await load<typeof import("./store.ts")>("./store.ts")).storeCommand,
   dropin: async () => (await load<typeof import("./dropin.ts")>("./dropin.ts")).dropinCommand,
+  index: async () => (await load<typeof import("./index.ts")>("./index.ts")).indexCommand,
 };
 
 /** CCTools' first-generation names (`python_package_*`), handled by `cli/legacy.ts`. */
@@ -97,7 +99,7 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   const loadHandler = COMMANDS[cmd];
   if (!loadHandler) {
     console.error(
-      `poncho: unknown command '${cmd}' (expected analyze, create, run, store or dropin; see --help)`,
+      `poncho: unknown command '${cmd}' (expected analyze, create, run, store, index or dropin; see --help)`,
     );
     return EXIT_USAGE;
   }

@@ -14,7 +14,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { resolvePackage } from "../analyze/mapping.ts";
+import { BUILTIN_MAPPING } from "../analyze/mapping.ts";
 
 /** The first-generation dependency file. */
 export interface LegacyDeps {
@@ -69,6 +69,16 @@ export function readLegacyDeps(doc: Record<string, unknown>, file: string): Lega
   return { python: typeof python === "string" ? python.trim() : "", modules: modules as string[] };
 }
 
+/** The conda package of an imported module: the built-in table's, else the import name. */
+function packageOf(module: string): string {
+  const parts = module.split(".");
+  for (let n = parts.length; n >= 1; n--) {
+    const key = parts.slice(0, n).join(".");
+    if (Object.hasOwn(BUILTIN_MAPPING, key)) return BUILTIN_MAPPING[key];
+  }
+  return parts[0].toLowerCase();
+}
+
 /**
  * The poncho JSON document for a first-generation dependency file: `python`
  * pinned to its version (any python when the file names none) and each module
@@ -78,7 +88,7 @@ export function readLegacyDeps(doc: Record<string, unknown>, file: string): Lega
  */
 export function legacyToPonchoDocument(deps: LegacyDeps): { conda: { dependencies: string[] } } {
   const packages = new Set<string>();
-  for (const m of deps.modules) packages.add(resolvePackage(m, new Map()).spec);
+  for (const m of deps.modules) packages.add(packageOf(m));
   packages.delete("python");
   return {
     conda: {
