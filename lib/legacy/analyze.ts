@@ -38,7 +38,9 @@ export async function analyzeLegacy(script: string, cwd = Deno.cwd()): Promise<L
   const result = await analyze({ sources: [script], cwd });
   const modules = [
     ...new Set(
-      result.imports.filter((r) => r.kind === "third-party").map((r) => r.module.split(".")[0]),
+      // Unresolved imports are third-party too: the old format names modules, not packages.
+      result.imports.filter((r) => r.kind === "third-party" || r.kind === "unresolved")
+        .map((r) => r.module.split(".")[0]),
     ),
   ].sort();
   return { python: (await localPythonVersion(cwd)) ?? result.python, modules };
