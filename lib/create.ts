@@ -123,9 +123,14 @@ export interface CreateResult {
   seconds: number;
 }
 
-/** The spec with command-line channels put first (duplicates dropped, order kept). */
+/**
+ * The spec with command-line channels put first (duplicates dropped, order
+ * kept); they replace the default of a format without channels
+ * ({@link EnvSpec.channelsImplied}).
+ */
 export function withChannels(spec: EnvSpec, channels: string[] = []): EnvSpec {
-  const all = [...channels, ...spec.channels].map((c) => c.replace(/\/+$/, ""));
+  const own = spec.channelsImplied && channels.length > 0 ? [] : spec.channels;
+  const all = [...channels, ...own].map((c) => c.replace(/\/+$/, ""));
   return { ...spec, channels: [...new Set(all)] };
 }
 

@@ -6,6 +6,7 @@
  * install` and `poncho dropin` from the single file.
  */
 import assert from "node:assert/strict";
+import { DROPIN_NAMES } from "../cli/dropin.ts";
 import { createHash } from "node:crypto";
 import { fixtureToolsAvailable } from "./fixtures/channel.ts";
 import {
@@ -228,7 +229,7 @@ Deno.test("deno task install DIR, and poncho dropin DIR run from the single file
     assert.match(text, new RegExp(`wrote ${dir}/bin/poncho\n`));
     assert.match(text, /is NOT on PATH/);
     assert.ok((await Deno.lstat(`${dir}/bin/poncho`)).isFile);
-    for (const name of ["poncho_package_analyze", "poncho_package_create", "poncho_package_run"]) {
+    for (const name of DROPIN_NAMES) {
       assert.equal(await Deno.readLink(`${dir}/bin/${name}`), "poncho");
     }
     assert.equal(
