@@ -46,7 +46,9 @@ Automatic environments (no -e):
   -m, --module NAME         run 'python -m NAME' (looked up in the current directory)
       --spec FILE           use this spec (poncho JSON, JSONC, environment.yml)
   -c, --channel URL         channel (repeatable; replaces the analyzer's conda-forge
-                            default; part of the hash)
+                            default; part of the hash; its import map names packages)
+      --pkg-mapping IMP=PKG the module imported as IMP comes from package PKG
+                            (repeatable; 'IMP=pip:PKG' puts it under pip)
       --python X.Y          target Python (default: the version of python3 found)
       --platform NAME       target platform (default: this machine)
       --offline             use only cached repodata and packages
@@ -72,6 +74,7 @@ const OPTIONS: OptionSpec[] = [
   { name: "module", short: "m", type: "string" },
   { name: "spec", type: "string" },
   { name: "channel", short: "c", type: "string", multiple: true },
+  { name: "pkg-mapping", type: "string", multiple: true },
   { name: "python", type: "string" },
   { name: "platform", type: "string" },
   { name: "offline", type: "boolean" },
@@ -96,6 +99,8 @@ export interface AutoRunOptions {
   specFile?: string;
   /** `-c` channels. */
   channels: string[];
+  /** `--pkg-mapping IMP=PKG` entries. */
+  pkgMappings?: string[];
   /** `--python`. */
   python?: string;
   /** `--platform`. */
@@ -139,6 +144,7 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
       module: options.module as string | undefined,
       specFile: options.spec as string | undefined,
       channels: options.channel as string[],
+      pkgMappings: options["pkg-mapping"] as string[],
       python: options.python as string | undefined,
       platform: options.platform as string | undefined,
       offline: options.offline === true,
@@ -163,6 +169,7 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
   } else {
     const stray = autoOnly.filter((k) => options[k] !== undefined && options[k] !== false);
     if ((options.channel as string[]).length > 0) stray.push("channel");
+    if ((options["pkg-mapping"] as string[]).length > 0) stray.push("pkg-mapping");
     if (stray.length > 0) {
       throw new UsageError(`--${stray[0]} is for automatic environments; it does not go with -e`);
     }

@@ -46,6 +46,7 @@ export async function resolveAutoEnvironment(
     specFile: a.specFile,
     python: a.python,
     channels: a.channels,
+    pkgMappings: a.pkgMappings,
     platform,
   });
   for (const w of auto.warnings) console.error(`warning: ${w}`);

@@ -24,8 +24,10 @@ export interface AutoSpecOptions {
   specFile?: string;
   /** Target Python `X.Y` (default: as `poncho analyze` decides). */
   python?: string;
-  /** Channels; when given they replace the analyzer's default channel. */
+  /** Channels; when given they replace the analyzer's default channel (and their import maps name packages). */
   channels?: string[];
+  /** `--pkg-mapping IMPORT=NAME` entries, as for `poncho analyze`. */
+  pkgMappings?: string[];
   /** Target platform. */
   platform: string;
   /** Base for relative paths (default `Deno.cwd()`). */
@@ -108,6 +110,18 @@ export async function localClosure(entry: string, python?: string): Promise<stri
   return [...seen].sort();
 }
 
+/** The analysis options of an automatic environment: its files, channels, platform and mappings. */
+function analyzeOptions(files: string[], opts: AutoSpecOptions, cwd: string) {
+  return {
+    sources: files,
+    python: opts.python,
+    cwd,
+    channels: opts.channels,
+    platform: opts.platform,
+    pkgMappings: opts.pkgMappings,
+  };
+}
+
 /** Turns an analyzer spec (poncho JSON document) into an {@link EnvSpec}. */
 function fromDocument(doc: { conda: { channels: string[]; dependencies: unknown[] } }): EnvSpec {
   const spec: EnvSpec = {
@@ -169,7 +183,7 @@ export async function resolveAutoSpec(opts: AutoSpecOptions): Promise<AutoSpec> 
     const closure = await localClosure(entry, opts.python);
     files = [...new Set([...files, ...closure])].sort();
     const { analyze } = await import("./analyze/analyze.ts");
-    const r = await analyze({ sources: files, python: opts.python, cwd });
+    const r = await analyze(analyzeOptions(files, opts, cwd));
     warnings = r.warnings;
     spec = fromDocument(r.spec);
   }

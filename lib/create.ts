@@ -31,6 +31,7 @@ import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
 import { packPrefix, type PristineFile } from "./env/pack.ts";
+import { fileSha256 } from "./digest.ts";
 
 /** Options of {@link createEnvironment}. */
 export interface CreateOptions {
@@ -122,9 +123,14 @@ export interface CreateResult {
   seconds: number;
 }
 
-/** The spec with command-line channels put first (duplicates dropped, order kept). */
+/**
+ * The spec with command-line channels put first (duplicates dropped, order
+ * kept); they replace the default of a format without channels
+ * ({@link EnvSpec.channelsImplied}).
+ */
 export function withChannels(spec: EnvSpec, channels: string[] = []): EnvSpec {
-  const all = [...channels, ...spec.channels].map((c) => c.replace(/\/+$/, ""));
+  const own = spec.channelsImplied && channels.length > 0 ? [] : spec.channels;
+  const all = [...channels, ...own].map((c) => c.replace(/\/+$/, ""));
   return { ...spec, channels: [...new Set(all)] };
 }
 
@@ -224,18 +230,12 @@ async function archiveIntact(
     ? "has no recorded digest"
     : rec.size !== info.size
     ? `is ${info.size} bytes, recorded ${rec.size}`
-    : (await sha256File(archive)) !== rec.sha256
+    : (await fileSha256(archive)) !== rec.sha256
     ? "does not match its recorded sha256"
     : "";
   if (why) log(`cached archive ${archive} ${why}: rebuilding it`);
   else await touchUsed(archive); // gc removes the least recently used first
   return why === "";
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const c of readFileChunks(path)) h.update(c);
-  return h.digest("hex");
 }
 
 /** Reporter for details: lines on stderr with `verbose`, else nothing. */
@@ -273,7 +273,7 @@ export async function pristineFromCondaMeta(prefix: string): Promise<Map<string,
       // Changed since it was linked (a post-link script rewrote it): pack what the prefix holds.
       if (
         p.sha256_in_prefix &&
-        await sha256File(join(prefix, p._path)).catch(() => "") !== p.sha256_in_prefix
+        await fileSha256(join(prefix, p._path)).catch(() => "") !== p.sha256_in_prefix
       ) continue;
       // noarch: python files were remapped on install; the cache keeps the original path.
       const candidates = [p._path];
@@ -427,7 +427,7 @@ async function installNative(
   for (const { item: r, path } of fetched) {
     pkgs.push(
       await forPackage(r, path, async () => {
-        const sha = r.sha256 ?? await sha256File(path);
+        const sha = r.sha256 ?? await fileSha256(path);
         const dir = await extractPackageToCache(layout, path, sha, r.url);
         return { r, path, sha, dir, info: await readPackageInfo(dir) };
       }),
@@ -766,7 +766,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
           });
           const info = await Deno.stat(cachedArchive);
           await writeArchiveRecord(layout, basename(cachedArchive), {
-            sha256: await sha256File(cachedArchive),
+            sha256: await fileSha256(cachedArchive),
             size: info.size,
           });
           return { packages, envId };

@@ -17,15 +17,18 @@ import { scanImports } from "./scan.ts";
 import type { ImportRecord } from "./types.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { checkMatchSpec } from "../envspec/parse.ts";
-import { dirname, resolve as resolvePath } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import { discoverSources, type SourceFile } from "./sources.ts";
 import { readNotebook } from "./notebook.ts";
 import { parseScriptMetadata, pythonSpecFromRequires } from "./pep723.ts";
 import { classifyStdlib, parseMinorVersion, stdlibVersionFor } from "./stdlib.ts";
 import { LocalResolver, moduleOfWrittenFile } from "./local.ts";
 import { type InstalledIndex, normalizeDistName, readInstalled } from "./installed.ts";
-import { choiceFromText, type PackageChoice, parsePkgMapping, resolvePackage } from "./mapping.ts";
+import { choiceFromText, type PackageChoice, parsePkgMapping } from "./mapping.ts";
 import { buildSpec, type ExplainRecord, type PonchoSpec } from "./spec_out.ts";
+import { resolveImport } from "./resolve.ts";
+import { loadResolveContext } from "./resolve_context.ts";
+import { defaultStoreRoot, storeLayout } from "../../store/layout.ts";
 
 /** Options of {@link analyze}; the CLI options map one to one. */
 export interface AnalyzeOptions {
@@ -53,6 +56,18 @@ export interface AnalyzeOptions {
   cwd?: string;
   /** Environment (`PATH`, `CONDA_PREFIX`, `PYENV_*`) to find `python3` in (default `Deno.env`). */
   env?: Record<string, string | undefined>;
+  /**
+   * `-c/--channel`: the channels written into the spec, whose import maps
+   * name packages (default `["conda-forge"]`).
+   */
+  channels?: string[];
+  /** The conda platform whose import maps are read (default: this machine's). */
+  platform?: string;
+  /**
+   * The store whose repodata cache keeps remote channels' import maps
+   * (default: the default store; `null`: no cache).
+   */
+  store?: string | null;
 }
 
 /** The result of {@link analyze}. */
@@ -189,9 +204,29 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   const versionNote = stdlibVersionFor(python).note;
   if (versionNote) warnings.push(versionNote);
 
-  const resolver = new LocalResolver(python.startsWith("2."));
+  const channels = options.channels && options.channels.length > 0
+    ? [...options.channels]
+    : ["conda-forge"];
+  const ctx = await loadResolveContext({
+    sources: files,
+    given: options.sources.filter((s) => s !== "-").map((s) => resolvePath(cwd, s)),
+    channels,
+    installed,
+    userMappings,
+    cwd,
+    platform: options.platform,
+    warnings,
+    cacheDir: options.store === null
+      ? undefined
+      : storeLayout(options.store ?? defaultStoreRoot()).repodata,
+  });
+  const resolver = new LocalResolver(
+    python.startsWith("2."),
+    ctx.projectRoots.flatMap((r) => [r, join(r, "src")]),
+  );
   const units: Unit[] = [];
-  const requires: string[] = [];
+  // A project's declared requires-python stands in for the detected version, not for --python.
+  const requires: string[] = options.python === undefined ? [...ctx.requiresPython] : [];
   const declared: string[] = []; // PEP 723 dependencies and notebook pip installs
   const condaInstalls: string[] = [];
 
@@ -295,7 +330,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
     }
     const top = rec.module.split(".")[0];
     if (!top) continue;
-    if (await resolver.isLocal(top, unit.source.absPath)) {
+    if (await resolver.isLocal(rec.module, unit.source.absPath)) {
       occurrences.push({ module: top, kind: "local", optional: rec.optional, location });
       continue;
     }
@@ -305,22 +340,29 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       occurrences.push({ module: top, kind: "stdlib", optional: rec.optional, location });
       continue;
     }
-    let choice = resolvePackage(rec.module, userMappings, installed);
+    if (rec.typing || top === "_typeshed") {
+      occurrences.push({ module: top, kind: "typing", optional: rec.optional, location });
+      continue;
+    }
+    let choice = resolveImport(rec.module, ctx);
     const covering = declared.find((d) => {
       const name = normalizeDistName(choiceFromText(d, "user").package);
-      return name === normalizeDistName(choice.package) || name === normalizeDistName(top);
+      return (choice && name === normalizeDistName(choice.package)) ||
+        name === normalizeDistName(top);
     });
-    if (covering !== undefined && choice.source !== "user") {
+    if (covering !== undefined && choice?.source !== "user") {
       choice = choiceFromText(`pip:${covering}`, "user"); // declared in PEP 723 or a notebook
     }
     occurrences.push({
-      module: top,
-      kind: "third-party",
-      choice,
+      module: choice ? top : rec.module,
+      kind: choice ? "third-party" : "unresolved",
+      choice: choice ?? undefined,
       optional: rec.optional,
       location,
     });
   }
+
+  warnUnresolved(occurrences, warnings);
 
   // one record per (module, package)
   const records = new Map<string, ExplainRecord>();
@@ -373,8 +415,22 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   const pythonSpec = distinct.length
     ? pythonSpecFromRequires(distinct.join(","))
     : `python=${python}`;
-  const spec = buildSpec(pythonSpec, conda, pip, options.explain ? imports : undefined);
+  const spec = buildSpec(pythonSpec, conda, pip, options.explain ? imports : undefined, channels);
   return { spec, python, warnings, imports };
+}
+
+/** One warning per unresolved module, at its first place. */
+function warnUnresolved(occurrences: Occurrence[], warnings: string[]): void {
+  const seen = new Set<string>();
+  for (const o of occurrences) {
+    if (o.kind !== "unresolved" || seen.has(o.module)) continue;
+    seen.add(o.module);
+    const top = o.module.split(".")[0];
+    warnings.push(
+      `${o.location}: import ${o.module}: no package of the target channels is known to provide ` +
+        `it; left out of the spec (name it with --pkg-mapping ${top}=PACKAGE)`,
+    );
+  }
 }
 
 /** Splits `file:line` / `file[cell]:line` into its parts, for sorting. */
