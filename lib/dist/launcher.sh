@@ -54,8 +54,8 @@ fi
 case $store in /*) ;; *) store=$PWD/$store ;; esac
 rt=$store/v1/runtime/$PAYLOAD
 
-# Warm fast path of `run [--store S] [-w N] -e ARCHIVE [--] command...` (and of
-# poncho_package_run): when `poncho run` has already found or unpacked this archive into
+# Warm fast path of `run [--store S] [-w N] -e ARCHIVE [--] command...` (and of the CCTools names
+# poncho_package_run, python_package_run): when `poncho run` has already found or unpacked this archive into
 # the store, it wrote a warm record (store/warm_record.ts) keyed by the sha256 of the
 # archive's absolute path. If the archive's size, mtime and inode still match it, the
 # shared lock on the environment's lock file is free to take (flock -s -n on fd 9, which
@@ -66,7 +66,7 @@ rt=$store/v1/runtime/$PAYLOAD
 # take the full path through Deno. PONCHO_NO_FAST_PATH=1 turns it off. LC_ALL=C spares
 # each tool loading the locale.
 fast() {
-  case ${0##*/} in poncho_package_run) ;; *) [ "${1-}" = run ] || return 0 && shift ;; esac
+  case ${0##*/} in poncho_package_run | python_package_run) ;; *) [ "${1-}" = run ] || return 0 && shift ;; esac
   env=
   while [ $# -gt 0 ]; do
     case $1 in
