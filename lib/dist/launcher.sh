@@ -129,8 +129,17 @@ if [ -z "${PONCHO_NO_FAST_PATH:-}" ]; then
   # here and then take the fast path.
   if [ -n "$srclock" ] && [ -d "${srclock%/*}" ] && [ -w "${srclock%/*}" ] &&
     [ ! -e /proc/$$/fd/8 ] && command exec 8<>"$srclock"; then
-    LC_ALL=C flock -x -w "$wait" 8 2>/dev/null
-    case $? in
+    LC_ALL=C flock -x -n 8 2>/dev/null
+    rc=$?
+    if [ "$rc" = 1 ]; then
+      # Busy: wait with the burst's other starts (shared, so all wake at once), look again;
+      # still unknown (the holder failed): take it exclusively (flock drops the shared first).
+      LC_ALL=C flock -s -w "$wait" 8 2>/dev/null
+      rc=$?
+      [ "$rc" = 0 ] && fast "$@" && LC_ALL=C flock -x -w "$wait" 8 2>/dev/null
+      rc=$?
+    fi
+    case $rc in
     0) srclock= && fast "$@" && export PONCHO_SOURCE_LOCK_FD=8 ;;
     1) die "timed out after $wait s waiting for the poncho resolving $env (lock $srclock); raise -w/--wait-for-lock or stop that process" ;;
     *) exec 8>&- ;;
