@@ -9,6 +9,11 @@
  * when the target version lacks it); anything else is `third-party` and goes
  * through {@link resolvePackage}.
  *
+ * The local modules the sources import are followed (their files analysed
+ * too, recursively): found beside the importing file, in the project root or
+ * on `$PYTHONPATH`, as Python would find them. `poncho run script.py` uses
+ * this same closure.
+ *
  * @module
  */
 
@@ -18,7 +23,13 @@ import type { ImportRecord } from "./types.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { checkMatchSpec } from "../envspec/parse.ts";
 import { dirname, resolve as resolvePath } from "node:path";
-import { discoverSources, type SourceFile } from "./sources.ts";
+import {
+  discoverSources,
+  extraSearchDirs,
+  moduleSources,
+  shownPath,
+  type SourceFile,
+} from "./sources.ts";
 import { readNotebook } from "./notebook.ts";
 import { parseScriptMetadata, pythonSpecFromRequires } from "./pep723.ts";
 import { classifyStdlib, parseMinorVersion, stdlibVersionFor } from "./stdlib.ts";
@@ -51,8 +62,13 @@ export interface AnalyzeOptions {
   stdin?: Uint8Array | string;
   /** Base for relative paths (default `Deno.cwd()`). */
   cwd?: string;
-  /** Environment (`PATH`, `CONDA_PREFIX`, `PYENV_*`) to find `python3` in (default `Deno.env`). */
+  /**
+   * Environment (`PATH`, `CONDA_PREFIX`, `PYENV_*`) to find `python3` in, and
+   * `PYTHONPATH` to find local modules on (default `Deno.env`).
+   */
   env?: Record<string, string | undefined>;
+  /** Follow the local modules the sources import (default true). */
+  follow?: boolean;
 }
 
 /** The result of {@link analyze}. */
@@ -65,6 +81,10 @@ export interface AnalyzeResult {
   warnings: string[];
   /** Every explain record (also computed when `explain` is off). */
   imports: ExplainRecord[];
+  /** Absolute paths of every file read (given and followed), sorted; stdin excluded. */
+  files: string[];
+  /** Directories whose listings decided what is local (for cache validation), sorted. */
+  dirs: string[];
 }
 
 /** The default target when no interpreter is found. */
@@ -81,6 +101,8 @@ interface Occurrence {
 /** One unit of Python to scan: a file, or one notebook cell. */
 interface Unit {
   source: SourceFile;
+  /** Reached by following a local import (not given). */
+  followed: boolean;
   text: string;
   /** Formats a location from a 1-based line. */
   where: (line: number) => string;
@@ -163,13 +185,20 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   const versionNote = stdlibVersionFor(python).note;
   if (versionNote) warnings.push(versionNote);
 
-  const resolver = new LocalResolver(python.startsWith("2."));
+  const env = options.env ?? Deno.env.toObject();
+  const extraRoots = options.follow === false
+    ? []
+    : await extraSearchDirs(files, env.PYTHONPATH, cwd);
+  const resolver = new LocalResolver(python.startsWith("2."), extraRoots);
   const units: Unit[] = [];
   const requires: string[] = [];
   const declared: string[] = []; // PEP 723 dependencies and notebook pip installs
   const condaInstalls: string[] = [];
 
-  for (const file of files) {
+  const seen = new Set(files.filter((f) => !f.stdin).map((f) => f.absPath));
+  const read: string[] = [];
+  /** Reads one source into `units`. */
+  const load = async (file: SourceFile, followed: boolean): Promise<void> => {
     let bytes: Uint8Array;
     try {
       bytes = await readSource(file, options.stdin);
@@ -177,8 +206,9 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       const why = err instanceof Error ? err.message : String(err);
       if (file.explicit) throw new NotFoundError(`source ${file.path}: cannot read (${why})`);
       warnings.push(`${file.path}: cannot read, skipped (${why})`);
-      continue;
+      return;
     }
+    if (!file.stdin) read.push(file.absPath);
     const notebook = file.kind === "notebook" || (file.stdin && looksLikeNotebook(bytes));
     if (notebook) {
       let content;
@@ -188,7 +218,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
         const why = err instanceof Error ? err.message : String(err);
         if (file.kind === "notebook") {
           warnings.push(`${file.path}: not a readable notebook, skipped (${why})`);
-          continue;
+          return;
         }
         content = null; // stdin that only looked like JSON: treat as Python below
       }
@@ -211,39 +241,69 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
         for (const c of content.code) {
           units.push({
             source: file,
+            followed,
             text: c.source,
             where: (line) => `${file.path}[${c.cell}]:${line}`,
           });
         }
-        continue;
+        return;
       }
     }
     const decoded = decodePythonSource(bytes);
     if (decoded.warning) warnings.push(`${file.path}: ${decoded.warning}`);
+    if (file.explicit && !file.stdin && !PYTHON_NAME.test(file.path)) {
+      const first = decoded.text.slice(0, decoded.text.indexOf("\n") >>> 0);
+      if (!/^#!.*python/.test(first)) {
+        warnings.push(
+          `${file.path}: not a Python source (no .py/.pyw/.ipynb name, no python shebang); ` +
+            `analysed anyway`,
+        );
+      }
+    }
     const meta = parseScriptMetadata(decoded.text);
     if (meta) {
       for (const p of meta.problems) warnings.push(`${file.path}:${p.line}: ${p.message}`);
       declared.push(...meta.dependencies);
       if (meta.requiresPython) requires.push(meta.requiresPython);
     }
-    units.push({ source: file, text: decoded.text, where: (line) => `${file.path}:${line}` });
-  }
+    units.push({
+      source: file,
+      followed,
+      text: decoded.text,
+      where: (line) => `${file.path}:${line}`,
+    });
+  };
+  for (const file of files) await load(file, false);
 
   // scan, then filter by --toplevel / --function
-  const wanted = (rec: ImportRecord) => {
+  // Followed modules count whole (with --toplevel: their module level).
+  const wanted = (rec: ImportRecord, followed: boolean) => {
+    if (followed) return !options.toplevel || options.function !== undefined || rec.toplevel;
     if (!options.toplevel && options.function === undefined) return true;
     if (options.toplevel && rec.toplevel) return true;
     return options.function !== undefined && rec.functions.includes(options.function);
   };
   let functionSeen = false;
   const scanned: { unit: Unit; rec: ImportRecord }[] = [];
-  for (const unit of units) {
+  for (let i = 0; i < units.length; i++) {
+    const unit = units[i];
     const result = scanImports(unit.text);
     for (const p of result.problems) warnings.push(`${unit.where(p.line)}: ${p.message}`);
     if (options.function !== undefined && result.functions.includes(options.function)) {
       functionSeen = true;
     }
-    for (const rec of result.imports) if (wanted(rec)) scanned.push({ unit, rec });
+    for (const rec of result.imports) {
+      if (!wanted(rec, unit.followed)) continue;
+      scanned.push({ unit, rec });
+      if (options.follow === false) continue;
+      for (const target of await localTargets(rec, unit.source.absPath, resolver)) {
+        for (const f of await moduleSources(target, cwd)) {
+          if (seen.has(f.absPath)) continue;
+          seen.add(f.absPath);
+          await load(f, true); // appends to `units`: this loop reaches them
+        }
+      }
+    }
   }
   if (options.function !== undefined && !functionSeen) {
     throw new UsageError(
@@ -340,8 +400,46 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   const pythonSpec = distinct.length
     ? pythonSpecFromRequires(distinct.join(","))
     : `python=${python}`;
+  const filesRead = [...new Set(read)].sort();
   const spec = buildSpec(pythonSpec, conda, pip, options.explain ? imports : undefined);
-  return { spec, python, warnings, imports };
+  if (options.explain) spec.files = filesRead.map((f) => shownPath(f, cwd));
+  return { spec, python, warnings, imports, files: filesRead, dirs: resolver.listedDirs() };
+}
+
+/** Names of Python sources (a named source without one needs a python shebang). */
+const PYTHON_NAME = /\.(py|pyw|ipynb)$/;
+
+/**
+ * The module files or package directories a local import refers to: for an
+ * absolute import the top-level module where the resolver finds it; for a
+ * relative one the module (or, for `from . import a`, the submodules named)
+ * under the importing file's package.
+ */
+async function localTargets(
+  rec: ImportRecord,
+  file: string,
+  resolver: LocalResolver,
+): Promise<string[]> {
+  if (rec.level === 0) {
+    const top = rec.module.split(".")[0];
+    if (!top || !(await resolver.isLocal(top, file))) return [];
+    const found = await resolver.locate(top, file);
+    return found ? [found] : [];
+  }
+  let base = dirname(file);
+  for (let i = 1; i < rec.level; i++) base = dirname(base);
+  const names = rec.module ? [rec.module.split(".")[0]] : rec.names.filter((n) => n !== "*");
+  const out: string[] = [];
+  for (const name of names) {
+    for (const candidate of [`${base}/${name}.py`, `${base}/${name}`]) {
+      const st = await Deno.stat(candidate).catch(() => null);
+      if (st && (st.isFile || (st.isDirectory && candidate === `${base}/${name}`))) {
+        out.push(candidate);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /** Splits `file:line` / `file[cell]:line` into its parts, for sorting. */

@@ -33,7 +33,8 @@ Deno.test("analyze: the poncho JSON spec, sorted, python first", async () => {
   assert.deepEqual(r.spec, {
     conda: {
       channels: ["conda-forge"],
-      dependencies: ["python=3.11", "numpy", "requests"],
+      // wikipedia: main.py imports the local wikipedia.py, which imports the package
+      dependencies: ["python=3.11", "numpy", "requests", "wikipedia"],
     },
   });
   assert.deepEqual(r.warnings, []);
@@ -167,6 +168,7 @@ Deno.test("analyze: installed metadata pins conda and pip packages exactly", asy
       "python=3.10",
       "numpy=1.26.4",
       "pip",
+      "wikipedia", // through the local wikipedia.py that main.py imports
       { pip: ["requests==2.31.0"] },
     ]);
     assert.equal(record(r.imports, "numpy").version, "1.26.4");
@@ -351,6 +353,106 @@ Deno.test("analyze: a dangling b.py symlink in a tree is a warning with its path
     const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
     assert.ok(r.spec.conda.dependencies.includes("numpy"));
     assert.ok(r.warnings.some((w) => w.includes("b.py")), r.warnings.join("\n"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: follows local modules and packages, recursively, and lists the files read", async () => {
+  const dir = await tempTree({
+    "task.py": "import helpers\nfrom tools import thing\nimport os\n",
+    "helpers/__init__.py": "from .core import go\n",
+    "helpers/core.py": "import pyhello\nimport deep\n",
+    "deep.py": "import zz_deep_dep\n",
+    "tools/__init__.py": "",
+    "tools/thing.py": "import zz_tools_dep\n",
+    "unused.py": "import zz_never\n",
+  });
+  try {
+    const r = await analyze({
+      sources: ["task.py"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      explain: true,
+      env: {},
+    });
+    assert.deepEqual(r.spec.conda.dependencies, [
+      "python=3.11",
+      "pyhello",
+      "zz_deep_dep",
+      "zz_tools_dep",
+    ]);
+    assert.deepEqual(r.spec.files, [
+      "deep.py",
+      "helpers/__init__.py",
+      "helpers/core.py",
+      "task.py",
+      "tools/__init__.py",
+      "tools/thing.py",
+    ]);
+    assert.deepEqual(r.files, r.spec.files!.map((f) => join(dir, f)));
+    assert.deepEqual(record(r.imports, "pyhello").locations, ["helpers/core.py:1"]);
+    const only = await analyze({
+      sources: ["task.py"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      follow: false,
+      env: {},
+    });
+    assert.deepEqual(only.spec.conda.dependencies, ["python=3.11"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: local modules on $PYTHONPATH and in the project root are followed", async () => {
+  const dir = await tempTree({
+    "proj/pyproject.toml": "[project]\nname = 'p'\n",
+    "proj/shared_util.py": "import zz_root_dep\n",
+    "proj/jobs/run.py": "import shared_util\nimport onpath\n",
+    "libs/onpath/__init__.py": "import zz_path_dep\n",
+  });
+  try {
+    const r = await analyze({
+      sources: ["proj/jobs/run.py"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      env: { PYTHONPATH: "libs" },
+    });
+    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "zz_path_dep", "zz_root_dep"]);
+    assert.equal(record(r.imports, "onpath").kind, "local");
+    assert.equal(record(r.imports, "shared_util").kind, "local");
+    const noPath = await analyze({
+      sources: ["proj/jobs/run.py"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      env: {},
+    });
+    assert.deepEqual(noPath.spec.conda.dependencies, ["python=3.11", "onpath", "zz_root_dep"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: a named source that is not Python is a warning naming it", async () => {
+  const dir = await tempTree({
+    "notes.txt": "import zz_x\n",
+    "job": "#!/usr/bin/env python3\nimport zz_y\n",
+  });
+  try {
+    const r = await analyze({
+      sources: ["notes.txt", "job"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      env: {},
+    });
+    assert.equal(r.warnings.length, 1, r.warnings.join("\n"));
+    assert.match(r.warnings[0], /^notes\.txt: not a Python source/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,6 +6,8 @@
  * `rich/console.py`. A module or package found there is local even when it
  * shadows a PyPI name (`yaml.py` beside the script), except the importing file
  * itself: `wikipedia.py` doing `import wikipedia` still needs the package.
+ * Extra search directories (the project root, `$PYTHONPATH`) come after a
+ * file's own roots, as on `sys.path`.
  *
  * @module
  */
@@ -18,13 +20,22 @@ export class LocalResolver {
   #packageDirs = new Map<string, boolean>();
   #extra = new Map<string, Set<string>>();
   #python2: boolean;
+  #extraRoots: string[];
 
   /**
    * @param python2 When the target is Python 2, a file inside a package also
    *   searches its own directory (implicit relative imports).
+   * @param extraRoots Absolute directories searched after a file's own roots
+   *   (the project root, `$PYTHONPATH` entries).
    */
-  constructor(python2 = false) {
+  constructor(python2 = false, extraRoots: string[] = []) {
     this.#python2 = python2;
+    this.#extraRoots = extraRoots;
+  }
+
+  /** Every directory listed so far (their mtimes decide whether an analysis is still valid). */
+  listedDirs(): string[] {
+    return [...this.#listings.keys()].sort();
   }
 
   /** Declares that module `name` will exist in `dir` (e.g. from `%%writefile name.py`). */
@@ -68,6 +79,11 @@ export class LocalResolver {
     return roots;
   }
 
+  async #searchPath(file: string): Promise<string[]> {
+    const roots = await this.roots(file);
+    return [...roots, ...this.#extraRoots.filter((d) => !roots.includes(d))];
+  }
+
   /** Whether directory `dir` holds a module or package `name` (ignoring the file `self`). */
   async #foundIn(dir: string, name: string, self: string | null): Promise<boolean> {
     if (this.#extra.get(dir)?.has(name)) return true;
@@ -95,10 +111,40 @@ export class LocalResolver {
    * @param file Absolute path of the importing file (for stdin: a path in the cwd).
    */
   async isLocal(name: string, file: string): Promise<boolean> {
-    for (const root of await this.roots(file)) {
+    for (const root of await this.#searchPath(file)) {
       if (await this.#foundIn(root, name, file)) return true;
     }
     return false;
+  }
+
+  /**
+   * Where the local module `name` imported by `file` is defined: its `.py`
+   * file or its package directory, in search order; `null` when it is not a
+   * local Python module (absent, compiled only, or only announced by
+   * `%%writefile`).
+   */
+  async locate(name: string, file: string): Promise<string | null> {
+    for (const root of await this.#searchPath(file)) {
+      const found = await this.#pythonIn(root, name, file);
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** The module file or package directory `name` in `dir` (ignoring the file `self`). */
+  async #pythonIn(dir: string, name: string, self: string | null): Promise<string | null> {
+    const listing = await this.#list(dir);
+    if (!listing) return null;
+    for (const ext of [".py", ".pyw"]) {
+      const path = join(dir, name + ext);
+      if (listing.has(name + ext) && path !== self) return path;
+    }
+    const sub = listing.get(name);
+    if (sub && (sub.isDirectory || sub.isSymlink)) {
+      const inner = await this.#list(join(dir, name));
+      if (inner && [...inner.keys()].some((n) => n.endsWith(".py"))) return join(dir, name);
+    }
+    return null;
   }
 }
 

@@ -41,6 +41,8 @@ export interface PonchoSpec {
   };
   /** `--explain` records, when asked for. */
   imports?: ExplainRecord[];
+  /** `--explain`: every file read (given and followed local modules). */
+  files?: string[];
 }
 
 /** Output formats of `--format`. */
@@ -106,6 +108,7 @@ export function renderSpec(spec: PonchoSpec, format: SpecFormat): string {
     dependencies: spec.conda.dependencies,
   };
   if (spec.imports) doc.imports = spec.imports;
+  if (spec.files) doc.files = spec.files;
   return stringify(doc);
 }
 
