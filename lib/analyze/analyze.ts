@@ -69,6 +69,13 @@ export interface AnalyzeOptions {
   env?: Record<string, string | undefined>;
   /** Follow the local modules the sources import (default true). */
   follow?: boolean;
+  /**
+   * Leave the Python version to the solver: without `python` and without a
+   * PEP 723 `requires-python` the spec says plain `python`, no interpreter
+   * is asked, and stdlib checks use {@link DEFAULT_PYTHON}. Automatic
+   * environments use this so that their identity never depends on the host.
+   */
+  unpinnedPython?: boolean;
 }
 
 /** The result of {@link analyze}. */
@@ -103,6 +110,11 @@ interface Unit {
   source: SourceFile;
   /** Reached by following a local import (not given). */
   followed: boolean;
+  /**
+   * The PEP 723 `dependencies` governing this unit: its own script block's,
+   * or that of the script whose imports led here. They win over inferred names.
+   */
+  declared?: string[];
   text: string;
   /** Formats a location from a 1-based line. */
   where: (line: number) => string;
@@ -134,6 +146,7 @@ async function targetVersion(
     stdlibVersionFor(options.python); // validates the major version
     return `${parsed[0]}.${parsed[1]}`;
   }
+  if (options.unpinnedPython) return DEFAULT_PYTHON;
   if (installed?.pythonVersion) return installed.pythonVersion;
   try {
     const out = await new Deno.Command("python3", {
@@ -198,7 +211,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   const seen = new Set(files.filter((f) => !f.stdin).map((f) => f.absPath));
   const read: string[] = [];
   /** Reads one source into `units`. */
-  const load = async (file: SourceFile, followed: boolean): Promise<void> => {
+  const load = async (file: SourceFile, followed: boolean, governing?: string[]) => {
     let bytes: Uint8Array;
     try {
       bytes = await readSource(file, options.stdin);
@@ -242,6 +255,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
           units.push({
             source: file,
             followed,
+            declared: governing,
             text: c.source,
             where: (line) => `${file.path}[${c.cell}]:${line}`,
           });
@@ -269,6 +283,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
     units.push({
       source: file,
       followed,
+      declared: meta ? meta.dependencies : governing,
       text: decoded.text,
       where: (line) => `${file.path}:${line}`,
     });
@@ -300,7 +315,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
         for (const f of await moduleSources(target, cwd)) {
           if (seen.has(f.absPath)) continue;
           seen.add(f.absPath);
-          await load(f, true); // appends to `units`: this loop reaches them
+          await load(f, true, unit.declared); // appends to `units`: this loop reaches them
         }
       }
     }
@@ -333,12 +348,22 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       continue;
     }
     let choice = resolvePackage(rec.module, userMappings, installed);
-    const covering = declared.find((d) => {
+    const covering = (unit.declared ?? declared).find((d) => {
       const name = normalizeDistName(choiceFromText(d, "user").package);
       return name === normalizeDistName(choice.package) || name === normalizeDistName(top);
     });
     if (covering !== undefined && choice.source !== "user") {
       choice = choiceFromText(`pip:${covering}`, "user"); // declared in PEP 723 or a notebook
+    } else if (unit.declared !== undefined && choice.source !== "user") {
+      // The script declares its dependencies (PEP 723): they win over inferred names.
+      if (!rec.optional) {
+        warnings.push(
+          `${location}: ${top} is not among the script's declared dependencies (PEP 723); ` +
+            `not added (declare it, or use --pkg-mapping/--extra-pkg)`,
+        );
+      }
+      occurrences.push({ module: top, kind: "third-party", optional: rec.optional, location });
+      continue;
     }
     occurrences.push({
       module: top,
@@ -399,6 +424,8 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   const distinct = [...new Set(requires)];
   const pythonSpec = distinct.length
     ? pythonSpecFromRequires(distinct.join(","))
+    : options.unpinnedPython && options.python === undefined
+    ? "python"
     : `python=${python}`;
   const filesRead = [...new Set(read)].sort();
   const spec = buildSpec(pythonSpec, conda, pip, options.explain ? imports : undefined);

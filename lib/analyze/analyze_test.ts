@@ -290,13 +290,62 @@ Deno.test("analyze: PEP 723 dependencies and requires-python are used as given",
   });
   try {
     const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false, explain: true });
+    // The declared list is the script's own word: numpy, imported but not declared, is not
+    // inferred (a warning says so).
     assert.deepEqual(r.spec.conda.dependencies, [
       "python>=3.10",
-      "numpy",
       "pip",
       { pip: ["PyYAML>=6", "requests<3"] },
     ]);
     assert.equal(record(r.imports, "yaml").package, "PyYAML");
+    assert.equal(record(r.imports, "numpy").package, null);
+    assert.deepEqual(r.warnings.map((w) => w.replace(/^.*tool\.py:/, "")), [
+      "5: numpy is not among the script's declared dependencies (PEP 723); not added " +
+      "(declare it, or use --pkg-mapping/--extra-pkg)",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: a PEP 723 dependency overrides an inferred name, in followed modules too", async () => {
+  const dir = await tempTree({
+    "job.py": [
+      "# /// script",
+      '# dependencies = ["foo-toolkit==2.0"]',
+      "# ///",
+      "import foo_utils",
+      "import helper",
+    ].join("\n"),
+    "helper.py": "import foo_utils.sub\n",
+    "plain.py": "import foo_utils\n",
+  });
+  try {
+    const r = await analyze({
+      sources: [join(dir, "job.py")],
+      python: "3.11",
+      useInstalled: false,
+    });
+    assert.deepEqual(r.spec.conda.dependencies, [
+      "python=3.11",
+      "pip",
+      { pip: ["foo-toolkit==2.0"] },
+    ]);
+    // Without a block, the name is inferred from the import.
+    const p = await analyze({
+      sources: [join(dir, "plain.py")],
+      python: "3.11",
+      useInstalled: false,
+    });
+    assert.deepEqual(p.spec.conda.dependencies, ["python=3.11", "foo_utils"]);
+    // --pkg-mapping is the user's word and still applies.
+    const m = await analyze({
+      sources: [join(dir, "job.py")],
+      python: "3.11",
+      useInstalled: false,
+      pkgMappings: ["foo_utils=foo-utils-conda"],
+    });
+    assert.ok(m.spec.conda.dependencies.includes("foo-utils-conda"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
