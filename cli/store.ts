@@ -23,6 +23,10 @@ Commands:
                                       sweeps leftovers of killed unpacks and builds
                                       from tmp/ (only those no process works on)
   path <archive>                      the store path of an archive's environment
+  pack <id> <output> [--json]         pack environment <id> (or a unique prefix of
+                                      it, as 'list' shows) into a relocatable archive
+                                      (.tar.zst, .tar.gz, .tgz, .tar) for shipping,
+                                      e.g. one 'poncho run script.py' built
 
 Options:
   --store DIR   store root (default $PONCHO_STORE, else $XDG_CACHE_HOME/poncho,
@@ -55,9 +59,10 @@ export async function storeCommand(args: string[]): Promise<number> {
     list: ["json"],
     gc: ["older-than", "max-size", "json"],
     path: [],
+    pack: ["json"],
   };
   if (!allowed[sub]) {
-    throw new UsageError(`unknown store command '${sub}' (expected list, gc or path)`);
+    throw new UsageError(`unknown store command '${sub}' (expected list, gc, path or pack)`);
   }
   for (const name of ["json", "older-than", "max-size"]) {
     if (options[name] !== undefined && !allowed[sub].includes(name)) {
@@ -148,6 +153,23 @@ export async function storeCommand(args: string[]): Promise<number> {
     }
     for (const e of result.skipped) console.log(`kept ${e.id}: in use`);
     console.log(`freed ${formatSize(result.freed)}`);
+    return 0;
+  }
+
+  if (sub === "pack") {
+    if (positionals.length !== 2) throw new UsageError("usage: poncho store pack <id> <output>");
+    const [want, output] = positionals;
+    const ids = (await listEnvs(layout)).map((e) => e.id).filter((id) => id.startsWith(want));
+    if (ids.length !== 1) {
+      throw ids.length === 0
+        ? new NotFoundError(`store environment ${want} does not exist (see poncho store list)`)
+        : new UsageError(`store environment ${want} is ambiguous (${ids.length} match); give more`);
+    }
+    const { packStoreEnv } = await import("../lib/store_env.ts");
+    const r = await packStoreEnv(layout, ids[0], absolutePath(output));
+    if (options.json) {
+      console.log(JSON.stringify({ id: ids[0], output: absolutePath(output), bytes: r.bytes }));
+    } else console.log(`packed ${ids[0]} into ${output} (${formatSize(r.bytes)})`);
     return 0;
   }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { localClosure, resolveAutoSpec } from "./auto.ts";
+import { resolveAutoSpec } from "./auto.ts";
+import type { AutoSpecOptions } from "./auto_types.ts";
 import { NotFoundError, UsageError } from "./errors.ts";
 
 async function tree(files: Record<string, string>): Promise<string> {
@@ -12,7 +13,12 @@ async function tree(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-Deno.test("the local closure follows local modules and packages recursively", async () => {
+/** resolveAutoSpec with a private store and no $PYTHONPATH. */
+function resolve(dir: string, opts: Partial<AutoSpecOptions>) {
+  return resolveAutoSpec({ store: join(dir, ".store"), platform: "linux-64", env: {}, ...opts });
+}
+
+Deno.test("auto: the analysis follows the local closure (the analyze function) and is cached", async () => {
   const dir = await tree({
     "main.py": "import helper\nfrom tools import thing\nimport os\n",
     "helper.py": "import deep\nimport zz_helper_dep\n",
@@ -22,73 +28,146 @@ Deno.test("the local closure follows local modules and packages recursively", as
     "unused.py": "import zz_never\n",
   });
   try {
-    const files = await localClosure(join(dir, "main.py"), "3.11");
+    const auto = await resolve(dir, { script: join(dir, "main.py") });
+    assert.equal(auto.cached, false);
     assert.deepEqual(
-      files.map((f) => f.slice(dir.length + 1)),
+      auto.files.map((f) => f.slice(dir.length + 1)),
       ["deep.py", "helper.py", "main.py", "tools/__init__.py", "tools/thing.py"],
     );
-    const auto = await resolveAutoSpec({
-      script: join(dir, "main.py"),
-      python: "3.11",
-      platform: "linux-64",
-    });
-    const deps = auto.spec.conda;
-    for (const d of ["zz_helper_dep", "zz_deep_dep", "zz_tools_dep"]) {
-      assert.ok(deps.includes(d), d);
-    }
-    assert.ok(!deps.includes("zz_never"));
-    assert.ok(deps.includes("python=3.11"));
+    // python is left to the solver: nothing of this host is in the spec.
+    assert.deepEqual(auto.spec.conda, ["python", "zz_deep_dep", "zz_helper_dep", "zz_tools_dep"]);
     assert.match(auto.hash, /^[0-9a-f]{64}$/);
+
+    const warm = await resolve(dir, { script: join(dir, "main.py") });
+    assert.equal(warm.cached, true);
+    assert.equal(warm.hash, auto.hash);
+    assert.deepEqual(warm.files, auto.files);
+
+    // A changed file of the closure invalidates it...
+    await Deno.writeTextFile(join(dir, "deep.py"), "import zz_deep_dep\nimport zz_new_dep\n");
+    const changed = await resolve(dir, { script: join(dir, "main.py") });
+    assert.equal(changed.cached, false);
+    assert.ok(changed.spec.conda.includes("zz_new_dep"));
+    // ...and so does a new local module that shadows an inferred name.
+    await Deno.writeTextFile(join(dir, "zz_helper_dep.py"), "import zz_shadowed\n");
+    const shadowed = await resolve(dir, { script: join(dir, "main.py") });
+    assert.equal(shadowed.cached, false);
+    assert.ok(!shadowed.spec.conda.includes("zz_helper_dep"));
+    assert.ok(shadowed.spec.conda.includes("zz_shadowed"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("the hash covers python version, channels and platform, not file order", async () => {
+Deno.test("auto: the hash covers python, channels, platform and mappings, not file order", async () => {
   const dir = await tree({
     "a.py": "import zz_one\nimport zz_two\n",
     "b.py": "import zz_two\nimport zz_one\n",
   });
   try {
-    const h = async (script: string, python: string, channels?: string[], platform = "linux-64") =>
-      (await resolveAutoSpec({ script: join(dir, script), python, channels, platform })).hash;
-    const base = await h("a.py", "3.11");
-    assert.equal(await h("b.py", "3.11"), base);
-    assert.notEqual(await h("a.py", "3.12"), base);
-    assert.notEqual(await h("a.py", "3.11", ["file:///somewhere"]), base);
-    assert.notEqual(await h("a.py", "3.11", undefined, "osx-arm64"), base);
+    const h = async (script: string, opts: Partial<AutoSpecOptions> = {}) =>
+      (await resolve(dir, { script: join(dir, script), ...opts })).hash;
+    const base = await h("a.py");
+    assert.equal(await h("b.py"), base);
+    assert.notEqual(await h("a.py", { python: "3.12" }), base);
+    assert.notEqual(await h("a.py", { channels: ["file:///somewhere"] }), base);
+    assert.notEqual(await h("a.py", { platform: "osx-arm64" }), base);
+    const mapped = await resolve(dir, {
+      script: join(dir, "a.py"),
+      pkgMappings: ["zz_one=pip:one"],
+    });
+    assert.deepEqual(mapped.spec.pip, ["one"]);
+    assert.ok(mapped.spec.conda.includes("pip"));
+    const extra = await resolve(dir, { script: join(dir, "a.py"), extraPkgs: ["zz_extra>=2"] });
+    assert.ok(extra.spec.conda.includes("zz_extra>=2"));
+    assert.notEqual(extra.hash, base);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("-m finds a module or package; --spec reads a spec; pip adds pip", async () => {
+Deno.test("auto: two different host Pythons (or none) give the same hash; --pin-local does not", async () => {
+  const dir = await tree({ "job.py": "import numpy\nimport yaml\n" });
+  const host = async (name: string, version: string, numpy: string) => {
+    const prefix = join(dir, name);
+    const sp = join(prefix, "lib", `python${version}`, "site-packages");
+    await Deno.mkdir(join(prefix, "bin"), { recursive: true });
+    // An ELF executable named python3 under a prefix with lib/pythonX.Y: the analyzer's
+    // file-only lookup takes it for that Python without running it.
+    await Deno.copyFile("/bin/true", join(prefix, "bin", "python3"));
+    await Deno.chmod(join(prefix, "bin", "python3"), 0o755);
+    await Deno.mkdir(join(sp, `numpy-${numpy}.dist-info`), { recursive: true });
+    await Deno.writeTextFile(
+      join(sp, `numpy-${numpy}.dist-info`, "METADATA"),
+      `Name: numpy\nVersion: ${numpy}\n`,
+    );
+    await Deno.writeTextFile(join(sp, `numpy-${numpy}.dist-info`, "top_level.txt"), "numpy\n");
+    return { PATH: join(prefix, "bin") };
+  };
+  try {
+    const a = await host("hostA", "3.10", "1.26.4");
+    const b = await host("hostB", "3.12", "2.0.0");
+    const none = { PATH: join(dir, "nowhere") };
+    const run = (env: Record<string, string>, pinLocal = false) =>
+      resolve(dir, { script: join(dir, "job.py"), env, pinLocal });
+    const [ha, hb, hn] = await Promise.all([run(a), run(b), run(none)]);
+    assert.equal(ha.hash, hb.hash);
+    assert.equal(ha.hash, hn.hash);
+    assert.deepEqual(ha.spec.conda, ["python", "numpy", "pyyaml"]);
+    // Opting into local pins makes the identity host-dependent, as it says.
+    const [pa, pb] = [await run(a, true), await run(b, true)];
+    assert.deepEqual(pa.spec.pip, ["numpy==1.26.4"]); // pip-installed on that host
+    assert.ok(pa.spec.conda.includes("python=3.10"), pa.spec.conda.join(" "));
+    assert.ok(pb.spec.conda.includes("python=3.12"), pb.spec.conda.join(" "));
+    assert.notEqual(pa.hash, pb.hash);
+    assert.equal(pa.cached, false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("auto: a PEP 723 dependency overrides an inferred name", async () => {
+  const dir = await tree({
+    "tool.py": [
+      "# /// script",
+      '# requires-python = ">=3.10"',
+      '# dependencies = ["opencv-python-headless==4.9.0.80"]',
+      "# ///",
+      "import cv2",
+    ].join("\n"),
+  });
+  try {
+    const auto = await resolve(dir, { script: join(dir, "tool.py") });
+    assert.deepEqual(auto.spec.conda, ["python>=3.10", "pip"]);
+    assert.deepEqual(auto.spec.pip, ["opencv-python-headless==4.9.0.80"]);
+    assert.ok(!auto.spec.conda.some((s) => s.startsWith("opencv")), "the inferred name is gone");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("auto: -m finds a module or package (cwd, then $PYTHONPATH); --spec reads a spec", async () => {
   const dir = await tree({
     "app/__init__.py": "",
-    "app/__main__.py": "import zz_app_dep\n",
+    "app/__main__.py": "import zz_app_dep\nimport onpath\n",
+    "lib/onpath.py": "import zz_path_dep\n",
     "s.json":
       '{"conda": {"channels": ["c"], "dependencies": ["python=3.11", {"pip": ["foo==1"]}]}}',
   });
   try {
-    const m = await resolveAutoSpec({
-      module: "app",
-      cwd: dir,
-      python: "3.11",
-      platform: "linux-64",
-    });
+    const m = await resolve(dir, { module: "app", cwd: dir, env: { PYTHONPATH: "lib" } });
     assert.ok(m.spec.conda.includes("zz_app_dep"));
-    const s = await resolveAutoSpec({ specFile: join(dir, "s.json"), platform: "linux-64" });
-    assert.deepEqual(s.spec.conda, ["python=3.11", "pip"]);
+    assert.ok(m.spec.conda.includes("zz_path_dep"), m.spec.conda.join(" ")); // followed on the path
+    const s = await resolve(dir, { specFile: join(dir, "s.json"), extraPkgs: ["zz_more"] });
+    assert.deepEqual(s.spec.conda, ["python=3.11", "zz_more", "pip"]);
     assert.deepEqual(s.spec.pip, ["foo==1"]);
+    await assert.rejects(() => resolve(dir, { module: "nope", cwd: dir }), NotFoundError);
+    await assert.rejects(() => resolve(dir, { script: join(dir, "x.py") }), NotFoundError);
+    await assert.rejects(() => resolve(dir, {}), UsageError);
     await assert.rejects(
-      () => resolveAutoSpec({ module: "nope", cwd: dir, platform: "linux-64" }),
-      NotFoundError,
+      () => resolve(dir, { specFile: join(dir, "s.json"), pkgMappings: ["a=b"] }),
+      UsageError,
     );
-    await assert.rejects(
-      () => resolveAutoSpec({ script: join(dir, "x.py"), platform: "linux-64" }),
-      NotFoundError,
-    );
-    await assert.rejects(() => resolveAutoSpec({ platform: "linux-64" }), UsageError);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -23,6 +23,7 @@ import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
 import { packPrefix, type PristineFile } from "./env/pack.ts";
+import type { SolvedRecord } from "./conda/solve.ts";
 
 /** Options of {@link createEnvironment}. */
 export interface CreateOptions {
@@ -215,22 +216,17 @@ export async function pristineFromCondaMeta(prefix: string): Promise<Map<string,
   return map;
 }
 
-/** Installs the spec natively into `prefix`; returns the installed packages. */
-async function installNative(
+/** A native solution: the records the solver chose. */
+export type SolvedRecords = SolvedRecord[];
+
+/** Solves the spec's conda part natively. */
+export async function solveNative(
   spec: EnvSpec,
-  prefix: string,
   platform: string,
   layout: StoreLayout,
   opts: CreateOptions,
-): Promise<CreatedPackage[]> {
-  const log = reporter(opts);
+): Promise<SolvedRecords> {
   const { solve } = await import("./conda/solve.ts");
-  const { fetchPackages } = await import("./conda/fetch.ts");
-  const { extractPackageToCache } = await import("./conda/extract.ts");
-  const { readPackageInfo } = await import("./conda/package_info.ts");
-  const { linkPackage } = await import("./conda/link.ts");
-  const { writeHistory, writeMetaRecord } = await import("./conda/meta.ts");
-
   const step = stepper(opts);
   step(`solving ${spec.conda.join(", ")} for ${platform}`);
   const records = await solve(spec.conda, {
@@ -238,9 +234,40 @@ async function installNative(
     platform,
     layout,
     offline: opts.offline,
-    log,
+    log: reporter(opts),
   });
   step(`solved: ${records.map((r) => `${r.name}-${r.version}-${r.build}`).join(", ")}`);
+  return records;
+}
+
+/** The installed-package records of a solution. */
+export function createdPackages(records: SolvedRecords): CreatedPackage[] {
+  return records.map((r) => ({
+    name: r.name,
+    version: r.version,
+    build: r.build,
+    channel: r.channel,
+  }));
+}
+
+/** Installs the spec natively into `prefix` (solving first unless `solved` is given). */
+async function installNative(
+  spec: EnvSpec,
+  prefix: string,
+  platform: string,
+  layout: StoreLayout,
+  opts: CreateOptions,
+  solved?: SolvedRecords,
+): Promise<CreatedPackage[]> {
+  const log = reporter(opts);
+  const { fetchPackages } = await import("./conda/fetch.ts");
+  const { extractPackageToCache } = await import("./conda/extract.ts");
+  const { readPackageInfo } = await import("./conda/package_info.ts");
+  const { linkPackage } = await import("./conda/link.ts");
+  const { writeHistory, writeMetaRecord } = await import("./conda/meta.ts");
+
+  const step = stepper(opts);
+  const records = solved ?? await solveNative(spec, platform, layout, opts);
   const fetched = await fetchPackages(records, {
     layout,
     offline: opts.offline,
@@ -275,12 +302,7 @@ async function installNative(
     log(`linked ${r.name}-${r.version}-${r.build} (${linked.files.length} files)`);
   }
   await writeHistory(prefix, records, spec.conda);
-  return records.map((r) => ({
-    name: r.name,
-    version: r.version,
-    build: r.build,
-    channel: r.channel,
-  }));
+  return createdPackages(records);
 }
 
 /** Installs the spec's conda part with an external conda/mamba/micromamba. */
@@ -316,18 +338,23 @@ async function installWithCondaExe(
   return pkgs.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Installs everything the spec asks for into `prefix` (conda, pip, data sources). */
-async function installAll(
+/**
+ * Installs everything the spec asks for into `prefix` (conda, pip, data
+ * sources), natively from `solved` when given, else solving (or with
+ * `opts.condaExe`).
+ */
+export async function installAll(
   spec: EnvSpec,
   prefix: string,
   platform: string,
   layout: StoreLayout,
   opts: CreateOptions,
+  solved?: SolvedRecords,
 ): Promise<CreatedPackage[]> {
   const packages = opts.condaExe
     ? await installWithCondaExe(spec, prefix, platform, opts.condaExe, opts)
     : spec.conda.length > 0
-    ? await installNative(spec, prefix, platform, layout, opts)
+    ? await installNative(spec, prefix, platform, layout, opts, solved)
     : [];
   if (spec.pip.length > 0) {
     const { pipInstall } = await import("./conda/pip.ts");
@@ -348,7 +375,7 @@ async function fromManifest(archive: string): Promise<[CreatedPackage[], string 
 }
 
 /** Environment identity: the spec hash plus exactly what was installed. */
-function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): string {
+export function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): string {
   const lines = [hash, ...packages.map((p) => `${p.channel}::${p.name}-${p.version}-${p.build}`)];
   lines.push(...spec.pip.map((p) => `pip:${p}`));
   return createHash("sha256").update(lines.join("\n")).digest("hex");
