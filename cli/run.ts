@@ -48,7 +48,8 @@ Options:
   -h, --help                show this help
 
 Automatic environments (no -e):
-  -m, --module NAME         run 'python -m NAME' (looked up in the current directory)
+  -m, --module NAME         run 'python -m NAME' (looked up in the current directory,
+                            then on $PYTHONPATH)
       --spec FILE           use this spec (poncho JSON, JSONC, environment.yml)
   -c, --channel URL         channel (repeatable; replaces the analyzer's conda-forge
                             default; part of the hash)

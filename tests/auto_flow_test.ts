@@ -142,6 +142,25 @@ Deno.test({
       }).output();
       assert.equal(new TextDecoder().decode(inEnv.stdout), "hello from pyhello\n");
 
+      // analyze reads the same closure and infers the same requirements.
+      await Deno.mkdir(join(dir, "nothing-installed"));
+      const analyzed = await poncho(dir, [
+        "analyze",
+        "--explain",
+        "--prefix",
+        join(dir, "nothing-installed"),
+        "task.py",
+        "-",
+      ]);
+      assert.equal(analyzed.code, 0, analyzed.stderr);
+      const report = JSON.parse(analyzed.stdout);
+      assert.deepEqual(report.files, base.files.map((f: string) => f.slice(dir.length + 1)));
+      assert.deepEqual(report.conda.dependencies.slice(1), base.spec.conda.dependencies.slice(1));
+      // -u: a private copy elsewhere, relocated from the in-place environment's manifest.
+      const copy = await poncho(dir, ["run", ...common, "-u", join(dir, "copy", "env"), "task.py"]);
+      assert.equal(copy.code, 0, copy.stderr);
+      assert.match(copy.stdout, /hello from pyhello/);
+
       // --python and the channel are part of the identity.
       const py = await plan("--python", ch.pythonShort, "task.py");
       assert.equal(py.spec.conda.dependencies[0], `python=${ch.pythonShort}`);
