@@ -92,7 +92,7 @@ async function run(args: string[]): Promise<number> {
     explain: o.explain === true,
   });
   for (const w of result.warnings) console.error(`warning: ${errorLine(w)}`);
-  const text = renderSpec(result.spec, format as SpecFormat);
+  const text = await renderSpec(result.spec, format as SpecFormat);
   if (out === "-") {
     await Deno.stdout.write(new TextEncoder().encode(text));
   } else {

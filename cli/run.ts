@@ -54,7 +54,8 @@ Automatic environments (no -e):
   -c, --channel URL         channel (repeatable; replaces the analyzer's conda-forge
                             default; part of the hash)
       --python X.Y          target Python (default: the script's requires-python, else
-                            whatever the solver picks; never the host's python3)
+                            whatever the solver picks; never the host's python3); with
+                            --spec it replaces the spec's python
       --platform NAME       target platform (default: this machine)
       --offline             use only cached repodata and packages
       --conda-exe PATH      let conda, mamba or micromamba solve and install

@@ -184,7 +184,10 @@ export async function ensureAutoEnvironment(opts: AutoEnvOptions): Promise<AutoE
   const log = opts.log ?? (() => {});
   const rebuild = opts.force === true || opts.refresh === true;
   const auto = await resolveAutoSpec({ ...opts, reanalyze: opts.reanalyze || rebuild });
-  log(`${auto.cached ? "cached analysis" : "analysed"}: spec ${auto.hash.slice(0, 12)}`);
+  log(
+    `${auto.cached ? "cached analysis" : "analysed"} of ${auto.files.join(", ") || "stdin"}: ` +
+      `spec ${auto.hash.slice(0, 12)}`,
+  );
   const layout = storeLayout(opts.store ?? defaultStoreRoot());
   if (!rebuild) {
     const env = readyEnv(layout, auto.hash);

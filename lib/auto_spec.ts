@@ -17,7 +17,7 @@ import type { EnvSpec } from "./envspec/types.ts";
 import { canonicalSpec, specHash } from "./envspec/canonical.ts";
 import { checkMatchSpec, readSpec } from "./envspec/parse.ts";
 import { analyze } from "./analyze/analyze.ts";
-import { choiceFromText } from "./analyze/mapping.ts";
+import { choiceFromText, specName } from "./analyze/mapping.ts";
 import { withChannels } from "./create.ts";
 import type { StoreLayout } from "../store/layout.ts";
 import { stampOf, type StatStamp, writeAnalysis } from "../store/auto.ts";
@@ -84,7 +84,7 @@ function findModule(name: string, dirs: string[]): string | undefined {
  * Analyses (or reads) what an automatic run needs and caches it.
  *
  * @throws {NotFoundError} when the script, module or spec does not exist.
- * @throws {UsageError} for options that do not apply (`--pkg-mapping` or `--python` with a spec).
+ * @throws {UsageError} for options that do not apply (`--pkg-mapping` with a spec) or bad ones.
  */
 export async function analyzeAuto(opts: AutoSpecOptions, ctx: AutoContext): Promise<AutoSpec> {
   const { cwd, platform } = ctx;
@@ -100,12 +100,18 @@ export async function analyzeAuto(opts: AutoSpecOptions, ctx: AutoContext): Prom
     if ((opts.pkgMappings ?? []).length > 0) {
       throw new UsageError("--pkg-mapping applies to analysed code, not to --spec FILE");
     }
-    if (opts.python !== undefined) {
-      throw new UsageError("--python applies to analysed code; with --spec put python in the spec");
-    }
     source = opts.specFile === "-" ? "-" : absolutePath(`${cwd}/${opts.specFile}`);
     if (opts.specFile.startsWith("/")) source = absolutePath(opts.specFile);
     spec = await readSpec(source);
+    if (opts.python !== undefined) {
+      // --python X.Y replaces the spec's own python requirement.
+      const version = /^\d+\.\d+$/.test(opts.python) ? opts.python : undefined;
+      if (!version) throw new UsageError(`--python ${opts.python}: expected a version like 3.11`);
+      spec.conda = [
+        `python=${version}`,
+        ...spec.conda.filter((d) => specName(d).toLowerCase() !== "python"),
+      ];
+    }
     for (const extra of opts.extraPkgs ?? []) {
       const c = choiceFromText(extra, "user");
       if (c.manager === "pip") spec.pip.push(c.spec);

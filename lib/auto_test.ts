@@ -161,6 +161,8 @@ Deno.test("auto: -m finds a module or package (cwd, then $PYTHONPATH); --spec re
     const s = await resolve(dir, { specFile: join(dir, "s.json"), extraPkgs: ["zz_more"] });
     assert.deepEqual(s.spec.conda, ["python=3.11", "zz_more", "pip"]);
     assert.deepEqual(s.spec.pip, ["foo==1"]);
+    const py = await resolve(dir, { specFile: join(dir, "s.json"), python: "3.12" });
+    assert.deepEqual(py.spec.conda, ["python=3.12", "pip"]);
     await assert.rejects(() => resolve(dir, { module: "nope", cwd: dir }), NotFoundError);
     await assert.rejects(() => resolve(dir, { script: join(dir, "x.py") }), NotFoundError);
     await assert.rejects(() => resolve(dir, {}), UsageError);
