@@ -1,12 +1,13 @@
 /**
- * bzip2 decompression (read-only) with `seek-bzip` (2.0.0, from package.json).
+ * bzip2 decompression (read-only), streamed.
  *
- * seek-bzip decodes from a buffer, not a stream, so the compressed input is
- * held in memory (conda `.tar.bz2` packages are small enough); the output is
- * streamed one bzip2 block (at most a few MiB) at a time, so a large archive
- * is never held decompressed. Concatenated streams (pbzip2) are decoded in
- * full; every block and stream CRC is checked, and input that ends early is
- * reported as truncated.
+ * When `lbzip2` or `bzip2` is on PATH (Debian: `bzip2` is essential on most
+ * installs), the data is piped through `lbzip2 -dc` / `bzip2 -dc`: constant
+ * memory, multi-threaded with lbzip2. Otherwise `seek-bzip` decodes in
+ * process; it needs the whole compressed input in memory (its API is
+ * buffer-based) but streams the output one bzip2 block at a time. Both paths
+ * decode concatenated streams (pbzip2), check CRCs and report input that ends
+ * early as truncated. `PONCHO_BZIP2=builtin` forces the in-process decoder.
  *
  * @module
  */
@@ -14,10 +15,99 @@
 import Bunzip from "../deps/seek_bzip.ts";
 import { PonchoError } from "../errors.ts";
 
-/** Streams the decompressed content of bzip2 data. `name` appears in error messages. */
-export async function* bz2Decompress(
+let external: string | null | undefined;
+
+/** The external decompressor to use (`lbzip2` preferred), or null for the built-in one. */
+export function externalBzip2(): string | null {
+  if (external !== undefined) return external;
+  external = null;
+  if (Deno.env.get("PONCHO_BZIP2") === "builtin") return external;
+  for (const tool of ["lbzip2", "bzip2"]) {
+    try {
+      const ok = new Deno.Command(tool, { args: ["--help"], stdout: "null", stderr: "null" })
+        .outputSync();
+      if (ok.code === 0 || ok.code === 1) return (external = tool);
+    } catch { /* not installed: try the next one */ }
+  }
+  return external;
+}
+
+/**
+ * Streams the decompressed content of bzip2 data. `name` appears in error messages.
+ * `decoder` picks the external tool (a command name) or the built-in decoder (`null`);
+ * by default {@link externalBzip2} decides.
+ *
+ * @example
+ * ```ts ignore
+ * for await (const chunk of bz2Decompress(readFileChunks("pkg.tar.bz2"), "pkg.tar.bz2")) {
+ *   console.log(chunk.length);
+ * }
+ * ```
+ */
+export function bz2Decompress(
   source: AsyncIterable<Uint8Array>,
   name = "bzip2 stream",
+  decoder: string | null = externalBzip2(),
+): AsyncGenerator<Uint8Array> {
+  return decoder ? bz2External(decoder, source, name) : bz2Builtin(source, name);
+}
+
+async function* bz2External(
+  tool: string,
+  source: AsyncIterable<Uint8Array>,
+  name: string,
+): AsyncGenerator<Uint8Array> {
+  const child = new Deno.Command(tool, {
+    args: ["-dc"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let inputBytes = 0;
+  const pump = (async () => {
+    const w = child.stdin.getWriter();
+    try {
+      for await (const c of source) {
+        inputBytes += c.length;
+        await w.write(c);
+      }
+      await w.close();
+    } catch {
+      // The decompressor stopped reading (it failed, or we stopped consuming): its exit
+      // status and message below say why.
+      await w.abort().catch(() => {});
+    }
+  })();
+  const stderr = new Response(child.stderr).text();
+  let done = false;
+  try {
+    for await (const c of child.stdout) yield c;
+    done = true;
+  } finally {
+    if (!done) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+    }
+    await pump;
+  }
+  const status = await child.status;
+  const msg = (await stderr).trim();
+  if (inputBytes === 0) throw new PonchoError(`${name} is empty, not bzip2 data`);
+  if (!status.success) throw bz2Failure(name, msg);
+}
+
+function bz2Failure(name: string, msg: string): PonchoError {
+  if (/ends unexpectedly|unexpected end of file|unterminated|premature|truncat/i.test(msg)) {
+    return new PonchoError(`${name} is truncated (the bzip2 data ends early); re-download it`);
+  }
+  const line = msg.split("\n").find((l) => l.trim() !== "") ?? "decoder failed";
+  return new PonchoError(`${name} is not valid bzip2 data: ${line.replace(/^\S+: /, "")}`);
+}
+
+async function* bz2Builtin(
+  source: AsyncIterable<Uint8Array>,
+  name: string,
 ): AsyncGenerator<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;

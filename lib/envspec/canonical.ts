@@ -31,13 +31,37 @@ export interface CanonicalSpec {
   platform: string;
 }
 
-function normConda(spec: string): string {
-  const s = spec.trim().replace(/\s+/g, " ");
-  // Lower-case the package name (conda names are case-insensitive), keep the rest.
-  return s.replace(
-    /^((?:[^:\s]+::)?)([A-Za-z0-9_.\-]+)/,
-    (_m, ch: string, name: string) => ch + name.toLowerCase(),
-  );
+/**
+ * The canonical text of a conda match spec: one spelling per meaning, so that
+ * `numpy>=1.2`, `numpy >=1.2`, `NumPy >= 1.2` and `numpy  >=1.2 ,<2` hash alike.
+ *
+ * The package name is lower-cased (conda names are case-insensitive); spaces
+ * inside a version constraint (after operators, around `,` and `|`) are
+ * dropped; a constraint that starts with an operator is joined to the name,
+ * a bare version (`numpy 1.2`, an exact match in conda) stays separated by one
+ * space, as does a build string. `name=1.2` (fuzzy) and `name 1.2` (exact)
+ * mean different things and stay apart. Bracketed keys lose inner spaces.
+ */
+export function canonicalMatchSpec(spec: string): string {
+  let s = spec.trim();
+  let bracket = "";
+  const b = s.match(/\[[^\]]*\]\s*$/);
+  if (b) {
+    bracket = b[0].replace(/\s+/g, "");
+    s = s.slice(0, b.index).trimEnd();
+  }
+  const m = s.match(/^((?:[^:\s]+::)?)([A-Za-z0-9_.\-]+)\s*(.*)$/s);
+  if (!m) return s.replace(/\s+/g, " ") + bracket;
+  const [, channel, name, rest0] = m;
+  const rest = rest0
+    .replace(/\s*([,|])\s*/g, "$1")
+    .replace(/(==|!=|>=|<=|~=|>|<|=)\s+/g, "$1")
+    .trim();
+  const [version = "", ...build] = rest.split(/\s+/).filter((t) => t !== "");
+  const head = channel + name.toLowerCase();
+  const ver = version === "" ? "" : /^[=<>!~]/.test(version) ? version : ` ${version}`;
+  const bld = build.length > 0 ? ` ${build.join(" ")}` : "";
+  return head + ver + bld + bracket;
 }
 
 function normPip(req: string): string {
@@ -56,7 +80,7 @@ export function canonicalSpec(spec: EnvSpec, platform: string): CanonicalSpec {
   return {
     v: 1,
     channels: spec.channels.map((c) => c.trim().replace(/\/+$/, "")),
-    conda: [...new Set(spec.conda.map(normConda))].sort(),
+    conda: [...new Set(spec.conda.map(canonicalMatchSpec))].sort(),
     pip: [...new Set(spec.pip.map(normPip))].sort(),
     git: byKey(spec.git).map(([k, g]) => [k, { remote: g.remote, ref: g.ref ?? null }]),
     http: byKey(spec.http).map((

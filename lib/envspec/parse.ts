@@ -12,57 +12,6 @@ import type { EnvSpec, GitSource, HttpSource } from "./types.ts";
 /** Default channel when a spec names none. */
 export const DEFAULT_CHANNELS: readonly string[] = ["conda-forge"];
 
-/** Removes `//` and `/* *\/` comments and trailing commas outside strings (JSONC). */
-export function stripJsonc(text: string): string {
-  // Pass 1: comments. Pass 2: trailing commas (a comment may sit between comma and bracket).
-  return scanOutsideStrings(scanOutsideStrings(text, dropComment), dropTrailingComma);
-}
-
-type Step = (text: string, i: number) => { skip: number; keep: boolean } | null;
-
-const dropComment: Step = (text, i) => {
-  if (text[i] !== "/") return null;
-  if (text[i + 1] === "/") {
-    const end = text.indexOf("\n", i);
-    return { skip: (end < 0 ? text.length : end) - i, keep: false };
-  }
-  if (text[i + 1] === "*") {
-    const end = text.indexOf("*/", i + 2);
-    return { skip: (end < 0 ? text.length : end + 2) - i, keep: false };
-  }
-  return null;
-};
-
-const dropTrailingComma: Step = (text, i) => {
-  if (text[i] !== ",") return null;
-  let j = i + 1;
-  while (j < text.length && /\s/.test(text[j])) j++;
-  return text[j] === "}" || text[j] === "]" ? { skip: 1, keep: false } : null;
-};
-
-function scanOutsideStrings(text: string, step: Step): string {
-  let out = "";
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    if (text[i] === '"') {
-      let j = i + 1;
-      while (j < n && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
-      continue;
-    }
-    const r = step(text, i);
-    if (r) {
-      if (r.keep) out += text.slice(i, i + r.skip);
-      i += r.skip;
-    } else {
-      out += text[i++];
-    }
-  }
-  return out;
-}
-
 const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.\-]*$/;
 // name, optional channel:: prefix and [brackets], then version/build constraints.
 const MATCHSPEC_RE =
@@ -270,11 +219,7 @@ export async function parseSpec(text: string, file: string): Promise<EnvSpec> {
   const body = text.replace(/^\uFEFF/, "");
   let doc: unknown;
   if (body.trimStart().startsWith("{")) {
-    try {
-      doc = JSON.parse(stripJsonc(body));
-    } catch (err) {
-      throw new UsageError(`${file}: not valid JSON: ${(err as Error).message}`);
-    }
+    doc = await parseJsonc(body, file);
   } else {
     const { parse } = await import("../deps/yaml.ts");
     try {
@@ -285,6 +230,25 @@ export async function parseSpec(text: string, file: string): Promise<EnvSpec> {
     }
   }
   return specFromDocument(doc, file);
+}
+
+/**
+ * Parses JSON with comments and trailing commas (JSONC). A syntax error is a
+ * {@link UsageError} naming the file, line and column.
+ */
+export async function parseJsonc(text: string, file: string): Promise<unknown> {
+  const { parse, printParseErrorCode } = await import("../deps/jsonc_parser.ts");
+  const errors: import("../deps/jsonc_parser.ts").ParseError[] = [];
+  const doc = parse(text, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length > 0) {
+    const e = errors[0];
+    const before = text.slice(0, e.offset).split("\n");
+    const line = before.length;
+    const col = before[before.length - 1].length + 1;
+    const what = printParseErrorCode(e.error).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+    throw new UsageError(`${file}:${line}:${col}: not valid JSON (${what}): fix the spec there`);
+  }
+  return doc;
 }
 
 /** Reads and parses a spec file (`-` reads stdin). Missing files are a {@link NotFoundError}. */

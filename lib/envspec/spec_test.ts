@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { checkMatchSpec, parseSpec, stripJsonc } from "./parse.ts";
-import { canonicalSpec, specHash, specToJson } from "./canonical.ts";
+import { checkMatchSpec, parseJsonc, parseSpec } from "./parse.ts";
+import { canonicalMatchSpec, canonicalSpec, specHash, specToJson } from "./canonical.ts";
 import { UsageError } from "../errors.ts";
 
 Deno.test("parses the current poncho JSON form", async () => {
@@ -37,10 +37,21 @@ Deno.test("parses JSONC with comments and trailing commas", async () => {
     // the channels
     "conda": {"channels": ["c", /* inline */], "dependencies": ["a // not a comment",],},
   }`;
-  assert.equal(JSON.parse(stripJsonc('{"u": "http://x//y",}')).u, "http://x//y");
+  assert.equal(
+    ((await parseJsonc('{"u": "http://x//y",}', "u.json")) as { u: string }).u,
+    "http://x//y",
+  );
   await assert.rejects(() => parseSpec(text, "x.jsonc"), /a \/\/ not a comment/);
   const ok = await parseSpec(`{"conda": {"dependencies": ["zlib", ], } // end\n}`, "y.jsonc");
   assert.deepEqual(ok.conda, ["zlib"]);
+});
+
+Deno.test("a JSONC syntax error names the file, line and column", async () => {
+  const text = '{\n  "conda": {\n    "dependencies": ["numpy",, ]\n  }\n}\n';
+  await assert.rejects(
+    () => parseSpec(text, "spec.json"),
+    /^UsageError: spec\.json:3:30: not valid JSON \(value expected\)/,
+  );
 });
 
 Deno.test("parses a conda environment.yml", async () => {
@@ -71,7 +82,7 @@ Deno.test("errors name the file, the field path and the value", async () => {
       '{"conda": {"dependencies": ["a"]}, "http": {"X": {"type": "zip", "url": "u"}}}',
       /http\.X\.type/,
     ],
-    ["{not json", /f\.json: not valid JSON/],
+    ["{not json", /f\.json:\d+:\d+: not valid JSON/],
   ];
   for (const [text, re] of cases) {
     await assert.rejects(() => parseSpec(text, "f.json"), (e: Error) => {
@@ -138,4 +149,31 @@ Deno.test("the explain report of poncho analyze (imports) is accepted and ignore
   assert.deepEqual(json.conda, ["numpy"]);
   const yml = await parseSpec("dependencies:\n  - numpy\nimports:\n  - module: numpy\n", "e.yml");
   assert.deepEqual(yml.conda, ["numpy"]);
+});
+
+Deno.test("canonical match specs: one spelling per meaning", () => {
+  const same = [
+    ["numpy>=1.2", "numpy >=1.2", "NumPy >= 1.2", "  numpy>=1.2  "],
+    ["numpy>=1.2,<2", "numpy >=1.2, <2", "numpy >= 1.2 , < 2"],
+    ["conda-forge::numpy=1.26", "conda-forge::NumPy =1.26"],
+    ["numpy 1.26.4 py311_0", "numpy  1.26.4   py311_0"],
+    ["numpy[build=py311*]", "numpy [ build=py311* ]"],
+    ["python 3.11.*|3.12.*", "python 3.11.* | 3.12.*"],
+  ];
+  for (const group of same) {
+    assert.deepEqual(group.map(canonicalMatchSpec), group.map(() => group[0]), group.join(" / "));
+  }
+  // Different meanings stay apart: fuzzy `=1.2` against exact `1.2`.
+  assert.notEqual(canonicalMatchSpec("numpy=1.2"), canonicalMatchSpec("numpy 1.2"));
+  const spec = (d: string) => ({
+    channels: ["c"],
+    conda: [d],
+    pip: [],
+    git: {},
+    http: {},
+  });
+  assert.equal(
+    specHash(canonicalSpec(spec("numpy>=1.2"), "linux-64")),
+    specHash(canonicalSpec(spec("numpy >=1.2"), "linux-64")),
+  );
 });
