@@ -1,5 +1,5 @@
 /**
- * `poncho store list|gc|path`: inspect and clean the environment store.
+ * `poncho store list|gc|path|pack`: inspect, clean and pack the environment store.
  *
  * @module
  */

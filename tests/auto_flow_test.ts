@@ -243,3 +243,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a first run killed while linking into the store leaves nothing used; the next run builds",
+  ignore: !tools.ok,
+  async fn() {
+    const ch = await buildTestChannel();
+    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-kill-" });
+    try {
+      await write(dir, TASK);
+      const common = ["run", "--store", join(dir, "store"), "-c", ch.url];
+      for (const phase of ["unpack-start", "built"]) {
+        const killed = await poncho(dir, [...common, "task.py"], { PONCHO_TEST_KILL_AT: phase });
+        assert.equal(killed.code, 137, `${phase}: ${killed.stderr}`);
+        const plan = await poncho(dir, [...common, "--dry-run", "--json", "task.py"]);
+        assert.equal(JSON.parse(plan.stdout).action, "build", phase);
+      }
+      const r = await poncho(dir, [...common, "task.py", "ok"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /args \['ok'\]\nhello from pyhello/);
+      const envs = [...Deno.readDirSync(join(dir, "store", "v1", "envs"))].map((e) => e.name);
+      assert.equal(envs.length, 1, envs.join(" "));
+      const leftovers = [...Deno.readDirSync(join(dir, "store", "v1", "tmp"))].map((e) => e.name);
+      assert.deepEqual(leftovers.filter((n) => !n.endsWith(".lock")), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
