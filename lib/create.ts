@@ -6,7 +6,9 @@
  * the store's archive cache -> copy to the output.
  *
  * The same spec (channels in order, normalised requirements, platform) is
- * built at most once per store, even when several processes ask at once.
+ * built at most once per store, even when several processes ask at once; a
+ * spec whose environment an automatic run linked into the store is packed
+ * from that environment instead of being built again.
  *
  * @module
  */
@@ -22,7 +24,10 @@ import { withLock } from "../store/lock.ts";
 import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
-import { packPrefix, type PristineFile } from "./env/pack.ts";
+import { packPrefix } from "./env/pack.ts";
+import { pristineFromCondaMeta } from "./env/pristine.ts";
+import { readSpecEnv } from "../store/auto.ts";
+import { readMarker } from "../store/marker.ts";
 import type { SolvedRecord } from "./conda/solve.ts";
 
 /** Options of {@link createEnvironment}. */
@@ -90,6 +95,8 @@ export interface CreateResult {
   /** Wall time in seconds. */
   seconds: number;
 }
+
+export { pristineFromCondaMeta } from "./env/pristine.ts";
 
 /** The spec with command-line channels put first (duplicates dropped, order kept). */
 export function withChannels(spec: EnvSpec, channels: string[] = []): EnvSpec {
@@ -172,48 +179,6 @@ function reporter(opts: CreateOptions): (line: string) => void {
 function stepper(opts: CreateOptions): (line: string) => void {
   const show = !opts.quiet && (opts.verbose || Deno.stderr.isTerminal());
   return show ? (l) => console.error(`poncho create: ${l}`) : () => {};
-}
-
-/**
- * Files of the prefix that conda linked with a placeholder, with their
- * pristine package-cache copies (from `conda-meta`: `paths_data` and
- * `link.source`). Works for prefixes built natively or by conda/mamba.
- */
-export async function pristineFromCondaMeta(prefix: string): Promise<Map<string, PristineFile>> {
-  const map = new Map<string, PristineFile>();
-  const metaDir = join(prefix, "conda-meta");
-  let names: string[] = [];
-  try {
-    names = [...Deno.readDirSync(metaDir)].map((e) => e.name).filter((n) => n.endsWith(".json"));
-  } catch {
-    return map;
-  }
-  for (const name of names.sort()) {
-    const rec = JSON.parse(await Deno.readTextFile(join(metaDir, name)));
-    const source: string | undefined = rec.link?.source ?? rec.extracted_package_dir;
-    const paths: Record<string, string>[] = rec.paths_data?.paths ?? [];
-    if (!source) continue;
-    for (const p of paths) {
-      if (!p.prefix_placeholder) continue;
-      // noarch: python files were remapped on install; the cache keeps the original path.
-      const candidates = [p._path];
-      const sp = p._path.match(/^lib\/python[^/]+\/site-packages\/(.*)$/);
-      if (sp) candidates.push(`site-packages/${sp[1]}`);
-      if (p._path.startsWith("bin/")) candidates.push(`python-scripts/${p._path.slice(4)}`);
-      for (const c of candidates) {
-        const src = join(source, c);
-        if (await exists(src)) {
-          map.set(p._path, {
-            source: src,
-            placeholder: p.prefix_placeholder,
-            mode: p.file_mode === "binary" ? "binary" : "text",
-          });
-          break;
-        }
-      }
-    }
-  }
-  return map;
 }
 
 /** A native solution: the records the solver chose. */
@@ -456,6 +421,14 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
     join(layout.locks, `create-${hash}.lock`),
     async () => {
       if (!opts.force && await exists(cachedArchive)) return null; // built by another process meanwhile
+      const linked = opts.force ? undefined : readSpecEnv(layout, hash);
+      if (linked !== undefined && readMarker(`${layout.envs}/${linked}`, linked)) {
+        // An automatic run built this spec in place: the archive is that environment, packed.
+        const { packStoreEnv } = await import("./env/store_pack.ts");
+        stepper(opts)(`packing ${cachedArchive} from the store's environment ${linked}`);
+        await packStoreEnv(layout, linked, cachedArchive);
+        return null;
+      }
       // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
       for (const e of Deno.readDirSync(layout.tmp)) {
         if (e.name.startsWith(`b-${hash.slice(0, 12)}-`)) {

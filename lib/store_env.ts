@@ -15,14 +15,12 @@
  */
 
 import { join } from "node:path";
-import { NotFoundError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import {
   createdPackages,
   type CreateOptions,
   envIdentity,
   installAll,
-  pristineFromCondaMeta,
   solveNative,
   withChannels,
 } from "./create.ts";
@@ -30,11 +28,11 @@ import { canonicalSpec, specHash } from "./envspec/canonical.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { ensureStore, type StoreLayout } from "../store/layout.ts";
 import { withLock } from "../store/lock.ts";
-import { buildEnvInPlace, openEnv, storeSlot } from "../store/envs.ts";
+import { buildEnvInPlace, storeSlot } from "../store/envs.ts";
 import { readMarker } from "../store/marker.ts";
 import { readSpecEnv, writeSpecEnv } from "../store/auto.ts";
-import { type EnvManifest, MANIFEST_FORMAT, MANIFEST_PATH } from "./env/manifest.ts";
-import { packPrefix, prefixManifest } from "./env/pack.ts";
+import { MANIFEST_FORMAT, MANIFEST_PATH } from "./env/manifest.ts";
+import { prefixManifest } from "./env/pack.ts";
 import { findActivateScripts } from "./exec/activate.ts";
 import { writeRunInEnv } from "./exec/run_in_env.ts";
 import type { CreatedPackage } from "./create.ts";
@@ -168,51 +166,4 @@ export async function createInStore(opts: StoreEnvOptions): Promise<StoreEnvResu
   );
 }
 
-/**
- * Packs the store's environment `id` into a relocatable archive at `output`
- * (`.tar.zst`, `.tar.gz`, `.tgz`, `.tar`), with its manifest: files linked
- * with a placeholder come from the package cache's pristine copies, so the
- * archive relocates as one made by `poncho create` does. Holds the
- * environment's shared lock meanwhile (`gc` leaves it alone).
- *
- * @throws {NotFoundError} (exit 2) when the store has no ready environment `id`.
- */
-export async function packStoreEnv(
-  layout: StoreLayout,
-  id: string,
-  output: string,
-): Promise<{ manifest: EnvManifest; bytes: number }> {
-  const slot = storeSlot(layout, id);
-  if (!readMarker(slot.path, id)) {
-    throw new NotFoundError(`store environment ${id} does not exist (see poncho store list)`);
-  }
-  const opened = await openEnv(slot, () => {
-    throw new NotFoundError(`store environment ${id} was removed meanwhile`);
-  }, { source: slot.path });
-  try {
-    let base: Omit<EnvManifest, "relocations" | "buildPrefix">;
-    try {
-      const { relocations: _r, buildPrefix: _b, ...rest } = JSON.parse(
-        await Deno.readTextFile(join(slot.path, MANIFEST_PATH)),
-      ) as EnvManifest;
-      base = rest;
-    } catch {
-      base = {
-        format: MANIFEST_FORMAT,
-        id,
-        platform: condaPlatform(),
-        created: new Date().toISOString(),
-        poncho: VERSION,
-      };
-    }
-    const r = await packPrefix({
-      prefix: slot.path,
-      output,
-      pristine: await pristineFromCondaMeta(slot.path),
-      manifest: { ...base, id },
-    });
-    return { manifest: r.manifest, bytes: r.bytes };
-  } finally {
-    opened.lock.release();
-  }
-}
+export { packStoreEnv } from "./env/store_pack.ts";

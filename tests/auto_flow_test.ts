@@ -236,6 +236,21 @@ Deno.test({
       ]);
       assert.equal(shipped.code, 0, shipped.stderr);
       assert.match(shipped.stdout, new RegExp(`^${dir}/other-store/v1/envs/${id}\nhello from`));
+      // create of the same spec hits the environment the run built: packed, not rebuilt.
+      await Deno.writeTextFile(join(dir, "auto-spec.json"), JSON.stringify(base.spec));
+      const created = await poncho(dir, [
+        "create",
+        "--store",
+        store,
+        "--json",
+        "auto-spec.json",
+        join(dir, "created.tar.zst"),
+      ]);
+      assert.equal(created.code, 0, created.stderr);
+      const createdReport = JSON.parse(created.stdout);
+      assert.equal(createdReport.cached, true); // a build would say false
+      assert.equal(createdReport.specHash, base.hash);
+      assert.equal(createdReport.envId, id);
       const missing = await poncho(dir, ["store", "pack", "--store", store, "nope", "x.tar.zst"]);
       assert.equal(missing.code, 2);
     } finally {
