@@ -31,6 +31,7 @@ import type { HeldLock } from "../store/lock.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { absolutePath } from "./run.ts";
 import { execInEnv } from "./exec/exec.ts";
+import { VERSION } from "./version.ts";
 
 export type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
 
@@ -96,6 +97,7 @@ function optionsKey(opts: AutoSpecOptions, cwd: string, platform: string): Promi
   const env = opts.env ?? { PYTHONPATH: Deno.env.get("PYTHONPATH") };
   return sha256Hex(JSON.stringify({
     v: 1,
+    poncho: VERSION, // another analyzer may decide otherwise
     script: opts.script === undefined ? null : absolutePathIn(cwd, opts.script),
     module: opts.module ?? null,
     moduleDir: opts.module === undefined ? null : cwd,
