@@ -163,14 +163,35 @@ const PROJECT_MARKERS = ["pyproject.toml", "setup.py", "setup.cfg", ".git"];
 /**
  * The project root of a source: the nearest directory at or above `dir`
  * holding `pyproject.toml`, `setup.py`, `setup.cfg` or `.git`; `null` if none.
+ * `memo` (directory -> answer) lets many lookups share their walks up.
  */
-export async function projectRoot(dir: string): Promise<string | null> {
+export async function projectRoot(
+  dir: string,
+  memo: Map<string, string | null> = new Map(),
+): Promise<string | null> {
+  const seen: string[] = [];
+  let found: string | null = null;
   for (let d = dir;; d = dirname(d)) {
-    for (const m of PROJECT_MARKERS) {
-      if (await Deno.lstat(join(d, m)).then(() => true, () => false)) return d;
+    if (memo.has(d)) {
+      found = memo.get(d)!;
+      break;
     }
-    if (dirname(d) === d) return null;
+    seen.push(d);
+    let marked = false;
+    for (const m of PROJECT_MARKERS) {
+      if (await Deno.lstat(join(d, m)).then(() => true, () => false)) {
+        marked = true;
+        break;
+      }
+    }
+    if (marked) {
+      found = d;
+      break;
+    }
+    if (dirname(d) === d) break;
   }
+  for (const d of seen) memo.set(d, found);
+  return found;
 }
 
 /**
@@ -188,8 +209,9 @@ export async function extraSearchDirs(
     if (!dirs.includes(d) && (await Deno.stat(d).catch(() => null))?.isDirectory) dirs.push(d);
   };
   const starts = [...new Set(files.map((f) => dirname(f.absPath)))];
+  const memo = new Map<string, string | null>();
   for (const start of starts) {
-    const root = await projectRoot(start);
+    const root = await projectRoot(start, memo);
     if (root) {
       await add(root);
       await add(join(root, "src"));
