@@ -86,7 +86,10 @@ function libraryOptions(opts: AutoCommandOptions, log: (line: string) => void): 
 async function dryRun(opts: AutoCommandOptions, lib: AutoEnvOptions): Promise<number> {
   const plan = await planAutoEnvironment(lib);
   if (!opts.auto.quiet) { for (const w of plan.auto.warnings) console.error(`warning: ${w}`); }
-  const { specToJson } = await import("../lib/envspec/canonical.ts");
+  // Computed, so the warm path does not load it.
+  const { specToJson } = await import(
+    new URL("../lib/envspec/canonical.ts", import.meta.url).href
+  ) as typeof import("../lib/envspec/canonical.ts");
   const specText = specToJson(plan.auto.spec);
   if (opts.auto.json) {
     console.log(JSON.stringify(
