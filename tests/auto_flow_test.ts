@@ -286,3 +286,69 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a warm run script.py needs neither the analyzer nor the create engine, solver or YAML",
+  ignore: !tools.ok,
+  async fn() {
+    const ch = await buildTestChannel();
+    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-warm-" });
+    try {
+      await write(join(dir, "job"), TASK);
+      const store = join(dir, "store");
+      const args = ["run", "--store", store, "-c", ch.url, "task.py", "w"];
+      const cold = await poncho(join(dir, "job"), args);
+      assert.equal(cold.code, 0, cold.stderr);
+      // A copy of the code without the modules a warm run must not need: if it loaded one,
+      // it would fail to start.
+      const repo = new URL("..", import.meta.url).pathname;
+      const code = join(dir, "code");
+      await Deno.mkdir(code);
+      for (const part of ["cli", "lib", "store"]) {
+        const cp = await new Deno.Command("cp", { args: ["-a", join(repo, part), code] }).output();
+        assert.ok(cp.success);
+      }
+      for (const f of ["deno.json", "package.json"]) {
+        await Deno.copyFile(join(repo, f), join(code, f));
+      }
+      await Deno.symlink(join(repo, "node_modules"), join(code, "node_modules"));
+      for (
+        const gone of [
+          "lib/analyze",
+          "lib/auto_spec.ts",
+          "lib/create.ts",
+          "lib/store_env.ts",
+          "lib/conda/solve.ts",
+          "lib/deps/yaml.ts",
+          "lib/deps/rattler.ts",
+          "lib/envspec/canonical.ts",
+          "lib/env/unpack.ts",
+        ]
+      ) await Deno.remove(join(code, gone), { recursive: true });
+      const warm = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-check", join(code, "cli", "main.ts"), ...args],
+        cwd: join(dir, "job"),
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.equal(warm.code, 0, dec.decode(warm.stderr));
+      assert.match(dec.decode(warm.stdout), /args \['w'\]\nhello from pyhello/);
+      // A changed closure needs the analyzer: the stripped copy cannot analyse.
+      await Deno.writeTextFile(
+        join(dir, "job", "helpers", "core.py"),
+        TASK["helpers/core.py"] + "\n",
+      );
+      const miss = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", "--no-check", join(code, "cli", "main.ts"), ...args],
+        cwd: join(dir, "job"),
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.notEqual(miss.code, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
