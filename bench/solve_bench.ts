@@ -1,161 +1,342 @@
 /**
- * Solve benchmark: a synthetic channel with ~300,000 realistic repodata
- * records (many names, versions, builds and depends), served on loopback as
- * `repodata.json.zst`, solved cold (download, decode, parse, solve) and warm
- * (cached repodata, revalidated with a 304).
+ * Solve benchmark at conda-forge scale: a synthetic linux-64 channel
+ * (`tests/fixtures/synthetic_channel.ts`, by default 1.5 million records over
+ * 30,000 names, `repodata.json` > 512 MiB) written both ways (monolithic and
+ * CEP-16 sharded) once into `.cache/bench/`, served on loopback, and
+ * `poncho create --dry-run` run on it as a separate process under
+ * `/usr/bin/time -v` (wall time, peak RSS): cold (empty store) and warm
+ * (second process, same store), each form. In the same run, at 300,000
+ * records, the whole-file approach this replaced (the solver of commit
+ * {@linkcode BASELINE_REV}, unpacked from git into `.cache/bench/`) against the
+ * new code. Medians of interleaved runs.
  *
- * Run: `deno run -A bench/solve_bench.ts [--records N] [--json]`
+ * Run: `deno run -A bench/solve_bench.ts [--names N] [--repeat N] [--json]`
  *
  * @module
  */
 
-import zlib from "node:zlib";
-import { solve } from "../lib/conda/solve.ts";
-import { storeLayout } from "../store/layout.ts";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serveChannel } from "../tests/fixtures/channel.ts";
+import {
+  type SyntheticOptions,
+  writeSyntheticChannel,
+} from "../tests/fixtures/synthetic_channel.ts";
 
-/** One benchmark result. */
-export interface SolveBenchResult {
-  /** Records in the synthetic repodata. */
+/** The commit whose solver read and parsed whole repodata files (before sharding). */
+export const BASELINE_REV = "feb81fdfd0b34719fc71da4977be24ef3c63dfec";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CACHE = join(ROOT, ".cache", "bench");
+const MAIN = join(ROOT, "cli", "main.ts");
+
+/** One measured process. */
+export interface Measure {
+  /** Wall time in seconds. */
+  seconds: number;
+  /** CPU time (user + system) in seconds: far less sensitive than wall time to a loaded machine. */
+  cpu: number;
+  /** Peak RSS in MB. */
+  rssMB: number;
+}
+
+/** The figures of one row: cold and warm medians. */
+export interface SolveBenchRow {
+  /** What ran. */
+  label: string;
+  /** Records in the channel. */
   records: number;
-  /** Size of repodata.json in bytes (uncompressed). */
-  jsonBytes: number;
-  /** Size of repodata.json.zst in bytes. */
-  zstBytes: number;
   /** Packages in the solution. */
   solved: number;
-  /** Seconds for a solve with an empty cache. */
-  coldSeconds: number;
-  /** Seconds for a solve with cached repodata (304 revalidation). */
-  warmSeconds: number;
+  /** Median cold run. */
+  cold: Measure;
+  /** Median warm run. */
+  warm: Measure;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+/** All rows plus the channel sizes. */
+export interface SolveBenchResult {
+  /** One row per (size, form, code). */
+  rows: SolveBenchRow[];
+  /** `repodata.json` bytes of the big channel. */
+  jsonBytes: number;
+  /** Shard index bytes of the big channel. */
+  indexBytes: number;
+  /** The 1-minute load average at the start and at the end. */
+  load: number[];
+}
+
+/** The bench channel of `names` names (50 records each), written once into `.cache/bench/`. */
+export async function benchChannel(
+  names: number,
+): Promise<{ dir: string; jsonBytes: number; indexBytes: number; records: number }> {
+  const opts: SyntheticOptions = { names, versions: 10, builds: 5, bz2Every: 0 };
+  const dir = join(CACHE, `solve-channel-${names}x50`);
+  const stamp = join(dir, "done.json");
+  try {
+    return { dir, ...JSON.parse(await Deno.readTextFile(stamp)) };
+  } catch { /* build it */ }
+  console.error(`bench: writing a synthetic channel of ${names * 50} records into ${dir} (once)`);
+  const ch = await writeSyntheticChannel(dir, opts);
+  const info = { jsonBytes: ch.jsonBytes, indexBytes: ch.indexBytes, records: ch.records };
+  await Deno.writeTextFile(stamp, JSON.stringify(info));
+  return { dir, ...info };
+}
+
+/** The baseline checkout (lib/, store/ and the config of {@link BASELINE_REV}), made once. */
+async function baseline(): Promise<string> {
+  const rev = (await git("rev-parse", "--verify", `${BASELINE_REV}^{commit}`)).trim();
+  const dir = join(CACHE, `baseline-${rev.slice(0, 12)}`);
+  if (await Deno.stat(join(dir, "solve_once.ts")).catch(() => null)) return dir;
+  await Deno.mkdir(dir, { recursive: true });
+  const tar = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `git -C "${ROOT}" archive ${rev} lib store deno.json package.json | tar -x -C "${dir}"`,
+    ],
+  });
+  if (!(await tar.output()).success) throw new Error(`cannot unpack ${rev} into ${dir}`);
+  await Deno.symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  await Deno.writeTextFile(
+    join(dir, "solve_once.ts"),
+    `import { solve } from "./lib/conda/solve.ts";
+import { storeLayout } from "./store/layout.ts";
+const [channel, store, ...specs] = Deno.args;
+const r = await solve(specs, { channels: [channel], layout: storeLayout(store), platform: "linux-64" });
+console.log(JSON.stringify({ packages: r.map((p) => p.name) }));
+`,
+  );
+  return dir;
+}
+
+async function git(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("git", { args: ["-C", ROOT, ...args], stdout: "piped" })
+    .output();
+  if (!out.success) throw new Error(`git ${args.join(" ")} failed`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Runs `cmd` under `/usr/bin/time -v`; returns its figures and stdout. */
+async function timed(cmd: string[]): Promise<Measure & { stdout: string }> {
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-v", ...cmd],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`${cmd.join(" ")} failed:\n${err.slice(-2000)}`);
+  const wall = err.match(/Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/);
+  const rss = err.match(/Maximum resident set size \(kbytes\): (\d+)/);
+  const user = Number(err.match(/User time \(seconds\): ([\d.]+)/)?.[1] ?? NaN);
+  const sys = Number(err.match(/System time \(seconds\): ([\d.]+)/)?.[1] ?? NaN);
+  if (!wall || !rss) throw new Error(`no /usr/bin/time figures in:\n${err.slice(-1000)}`);
+  const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
+  return {
+    seconds,
+    cpu: user + sys,
+    rssMB: Number(rss[1]) / 1024,
+    stdout: new TextDecoder().decode(out.stdout),
   };
 }
 
-/** Builds synthetic linux-64 repodata with about `count` records. */
-export function syntheticRepodata(count: number): Uint8Array {
-  const rand = rng(42);
-  const perName = 15; // 5 versions x 3 builds
-  const names = Math.ceil(count / perName);
-  const pkgs: Record<string, unknown> = {};
-  let n = 0;
-  for (let i = 0; i < names && n < count; i++) {
-    const name = `pkg-${i}`;
-    for (let v = 1; v <= 5 && n < count; v++) {
-      for (let b = 0; b < 3 && n < count; b++, n++) {
-        const depends: string[] = [];
-        // Like real channels: a few parents (a tree, so closures stay small) plus core libs.
-        const parents = new Set<number>();
-        for (const k of [2, 3, 7]) if (i >= k && rand() < 0.7) parents.add(Math.floor(i / k));
-        if (i >= 20 && rand() < 0.5) parents.add(Math.floor(rand() * 20));
-        for (const dep of parents) depends.push(`pkg-${dep} >=${1 + Math.floor(rand() * 2)}.0`);
-        if (rand() < 0.5) depends.push("__glibc >=2.17,<3.0.a0");
-        if (rand() < 0.3) depends.push("libgcc-ng >=12");
-        const build = `h${(i * 7919 + v * 31 + b).toString(16).padStart(7, "0")}_${b}`;
-        const hex = (len: number) =>
-          Array.from({ length: len }, () => Math.floor(rand() * 16).toString(16)).join("");
-        pkgs[`${name}-${v}.0.${b}-${build}.conda`] = {
-          build,
-          build_number: b,
-          depends,
-          constrains: rand() < 0.2 ? [`pkg-${Math.floor(rand() * names)} >=1.0`] : [],
-          license: "MIT",
-          md5: hex(32),
-          name,
-          sha256: hex(64),
-          size: Math.floor(rand() * 5e6),
-          subdir: "linux-64",
-          timestamp: 1700000000000 + n,
-          version: `${v}.0.${b}`,
-        };
+/** The 1-minute load average (NaN where /proc/loadavg is missing). */
+function loadAverage(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+const median = (xs: Measure[]): Measure => {
+  const by = (k: keyof Measure) => {
+    const s = xs.map((x) => x[k]).sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)];
+  };
+  return { seconds: by("seconds"), cpu: by("cpu"), rssMB: by("rssMB") };
+};
+
+/** A measured configuration: how to run it against a store. */
+interface Case {
+  label: string;
+  records: number;
+  run: (store: string) => Promise<string[]>;
+  colds: Measure[];
+  warms: Measure[];
+  solved: number;
+  store: string;
+}
+
+function specsFor(names: number): string[] {
+  return [
+    names - 1,
+    Math.floor(names / 2) + 1,
+    Math.floor(names / 3) + 2,
+    Math.floor(names / 5) + 3,
+  ]
+    .map((i) => `pkg-${i}`);
+}
+
+/** Runs the benchmark; `names` sets the big channel (50 records per name). */
+export async function runSolveBench(names = 30_000, repeat = 3): Promise<SolveBenchResult> {
+  await Deno.mkdir(CACHE, { recursive: true });
+  const load = [loadAverage()];
+  const big = await benchChannel(names);
+  const smallNames = 6_000;
+  const small = await benchChannel(smallNames);
+  const tinyNames = 20;
+  const tiny = await benchChannel(tinyNames);
+  const base = await baseline();
+  const servers = {
+    bigMono: serveChannel(join(big.dir, "monolithic")),
+    bigShard: serveChannel(join(big.dir, "sharded")),
+    smallMono: serveChannel(join(small.dir, "monolithic")),
+    smallShard: serveChannel(join(small.dir, "sharded")),
+    tinyShard: serveChannel(join(tiny.dir, "sharded")),
+  };
+  const work = await Deno.makeTempDir({ prefix: "poncho-solve-bench-" });
+  const deno = Deno.execPath();
+  const dryRun = (url: string, n: number) => async (store: string) => {
+    const spec = join(work, `spec-${n}-${encodeURIComponent(url)}.json`);
+    await Deno.writeTextFile(
+      spec,
+      JSON.stringify({ conda: { channels: [url], dependencies: specsFor(n) } }),
+    );
+    return [
+      deno,
+      "run",
+      "-A",
+      "--quiet",
+      MAIN,
+      "create",
+      "--dry-run",
+      "--json",
+      "--platform",
+      "linux-64",
+      "--store",
+      store,
+      spec,
+    ];
+  };
+  try {
+    const mk = (label: string, records: number, run: Case["run"]): Case => ({
+      label,
+      records,
+      run,
+      colds: [],
+      warms: [],
+      solved: 0,
+      store: "",
+    });
+    const cases: Case[] = [
+      mk(
+        "floor: 1k records, sharded (process start, solver load)",
+        tiny.records,
+        dryRun(servers.tinyShard.url, tinyNames),
+      ),
+      mk(
+        "300k, monolithic, before (whole-file parse)",
+        small.records,
+        (s) =>
+          Promise.resolve([
+            deno,
+            "run",
+            "-A",
+            "--quiet",
+            join(base, "solve_once.ts"),
+            servers.smallMono.url,
+            s,
+            ...specsFor(smallNames),
+          ]),
+      ),
+      mk(
+        "300k, monolithic, per-name index",
+        small.records,
+        dryRun(servers.smallMono.url, smallNames),
+      ),
+      mk("300k, sharded", small.records, dryRun(servers.smallShard.url, smallNames)),
+      mk(
+        `${big.records / 1e6}M, monolithic, per-name index`,
+        big.records,
+        dryRun(servers.bigMono.url, names),
+      ),
+      mk(`${big.records / 1e6}M, sharded`, big.records, dryRun(servers.bigShard.url, names)),
+    ];
+    const solvedOf = (stdout: string) => {
+      const j = JSON.parse(stdout);
+      return j.packages.length;
+    };
+    for (let r = 0; r < repeat; r++) {
+      for (const c of cases) {
+        // The big monolithic cold case (download + index of > 512 MiB) runs once.
+        if (r > 0 && c.label.includes("M, monolithic")) continue;
+        c.store = join(work, `store-${cases.indexOf(c)}-${r}`);
+        const m = await timed(await c.run(c.store));
+        c.colds.push(m);
+        c.solved = solvedOf(m.stdout);
+        console.error(`bench: ${c.label} cold ${m.seconds.toFixed(2)} s ${m.rssMB.toFixed(0)} MB`);
+      }
+      for (const c of cases) {
+        const m = await timed(await c.run(c.store));
+        c.warms.push(m);
+        console.error(`bench: ${c.label} warm ${m.seconds.toFixed(2)} s ${m.rssMB.toFixed(0)} MB`);
       }
     }
-  }
-  // libgcc-ng so that the depends above resolve.
-  pkgs["libgcc-ng-13.2.0-h0_0.conda"] = {
-    build: "h0_0",
-    build_number: 0,
-    depends: [],
-    md5: "0".repeat(32),
-    name: "libgcc-ng",
-    sha256: "0".repeat(64),
-    size: 1,
-    subdir: "linux-64",
-    version: "13.2.0",
-  };
-  return new TextEncoder().encode(
-    JSON.stringify({ info: { subdir: "linux-64" }, packages: {}, "packages.conda": pkgs }),
-  );
-}
-
-/** Runs the benchmark and returns its figures. */
-export async function runSolveBench(records = 300_000): Promise<SolveBenchResult> {
-  const json = syntheticRepodata(records);
-  const zst = zlib.zstdCompressSync(json);
-  const noarch = new TextEncoder().encode(
-    JSON.stringify({ info: { subdir: "noarch" }, packages: {}, "packages.conda": {} }),
-  );
-  const etag = `"${zst.length}"`;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
-    const path = new URL(req.url).pathname;
-    if (req.headers.get("if-none-match") === etag) return new Response(null, { status: 304 });
-    if (path === "/linux-64/repodata.json.zst") return new Response(zst, { headers: { etag } });
-    if (path === "/noarch/repodata.json") return new Response(noarch, { headers: { etag } });
-    return new Response("not found", { status: 404 });
-  });
-  const root = await Deno.makeTempDir({ prefix: "poncho-bench-" });
-  try {
-    const names = Math.ceil(records / 15);
-    const specs = [
-      `pkg-${names - 1}`,
-      `pkg-${Math.floor(names / 2)}`,
-      `pkg-${Math.floor(names / 3)}`,
-    ];
-    const opts = {
-      channels: [`http://127.0.0.1:${server.addr.port}`],
-      layout: storeLayout(root),
-      platform: "linux-64",
-    };
-    let t = performance.now();
-    const solved = await solve(specs, opts);
-    const coldSeconds = (performance.now() - t) / 1000;
-    t = performance.now();
-    await solve(specs, opts);
-    const warmSeconds = (performance.now() - t) / 1000;
     return {
-      records,
-      jsonBytes: json.length,
-      zstBytes: zst.length,
-      solved: solved.length,
-      coldSeconds,
-      warmSeconds,
+      rows: cases.map((c) => ({
+        label: c.label,
+        records: c.records,
+        solved: c.solved,
+        cold: median(c.colds),
+        warm: median(c.warms),
+      })),
+      jsonBytes: big.jsonBytes,
+      indexBytes: big.indexBytes,
+      load: [...load, loadAverage()],
     };
   } finally {
-    await server.shutdown();
-    await Deno.remove(root, { recursive: true });
+    for (const s of Object.values(servers)) await s.close();
+    await Deno.remove(work, { recursive: true });
   }
+}
+
+/** The result as a markdown table. */
+export function solveMarkdown(r: SolveBenchResult): string {
+  const mib = (n: number) => `${(n / (1 << 20)).toFixed(0)} MiB`;
+  const lines = [
+    `### solve: \`poncho create --dry-run\` over synthetic channels on loopback (big one: repodata.json ${
+      mib(r.jsonBytes)
+    }, shard index ${(r.indexBytes / 1024).toFixed(0)} KiB)`,
+    "",
+    "Targets: warm <= 1.0 s (both forms), sharded cold <= 2.5 s, peak RSS <= 500 MB, monolithic cold succeeds.",
+    "Each figure is the median of interleaved runs, each a separate `poncho create --dry-run --json` process",
+    "under `/usr/bin/time -v` (the big monolithic cold case runs once). Wall time on this shared VM is",
+    `inflated by other work (load average ${
+      r.load.map((l) => l.toFixed(1)).join(" at the start, ")
+    } at the end);`,
+    "CPU time (user + system) is the steadier figure.",
+    "",
+    "| channel, form | records | solved | cold wall | cold CPU | cold peak RSS | warm wall | warm CPU | warm peak RSS |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const row of r.rows) {
+    lines.push(
+      `| ${row.label} | ${row.records} | ${row.solved} | ${row.cold.seconds.toFixed(2)} s | ${
+        row.cold.cpu.toFixed(2)
+      } s | ${row.cold.rssMB.toFixed(0)} MB | ${row.warm.seconds.toFixed(2)} s | ${
+        row.warm.cpu.toFixed(2)
+      } s | ${row.warm.rssMB.toFixed(0)} MB |`,
+    );
+  }
+  return lines.join("\n");
 }
 
 if (import.meta.main) {
-  const i = Deno.args.indexOf("--records");
-  const count = i >= 0 ? Number(Deno.args[i + 1]) : 300_000;
-  const r = await runSolveBench(count);
-  if (Deno.args.includes("--json")) {
-    console.log(JSON.stringify(r));
-  } else {
-    console.log("| benchmark | records | repodata (json / zst) | solved | cold | warm |");
-    console.log("|---|---|---|---|---|---|");
-    console.log(
-      `| solve | ${r.records} | ${(r.jsonBytes / 1e6).toFixed(1)} MB / ${
-        (r.zstBytes / 1e6).toFixed(1)
-      } MB | ${r.solved} | ${r.coldSeconds.toFixed(2)} s | ${r.warmSeconds.toFixed(2)} s |`,
-    );
-  }
+  const arg = (name: string, def: number) => {
+    const i = Deno.args.indexOf(name);
+    return i >= 0 ? Number(Deno.args[i + 1]) : def;
+  };
+  const r = await runSolveBench(arg("--names", 30_000), arg("--repeat", 3));
+  console.log(Deno.args.includes("--json") ? JSON.stringify(r) : solveMarkdown(r));
 }

@@ -9,6 +9,7 @@ import { parseArgs } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
 
 const HELP = `Usage: poncho create [options] <spec> <output>
+       poncho create --dry-run [--json] <spec>
 
 Build a relocatable environment archive from a spec (poncho JSON, legacy JSON, JSONC or a conda
 environment.yml; '-' reads stdin). The output's extension picks the format: .tar.zst
@@ -22,15 +23,39 @@ Options:
   --prefix DIR          install into DIR instead of writing an archive (like conda create -p)
   --offline             use only cached repodata and packages
   --force               rebuild even if the store has this spec's archive
+  --dry-run             only solve: print the packages that would be installed (name, version,
+                        build, channel, size); fetch nothing, write no output
   --conda-exe PATH      let an existing conda, mamba or micromamba solve and install, then pack
   --store DIR           the store (default: $PONCHO_STORE, $XDG_CACHE_HOME/poncho, ~/.cache/poncho)
   --json                print a machine-readable summary on stdout
   -q, --quiet           print nothing but errors
-  -v, --verbose         print each step
+  -v, --verbose         print each step, and which repodata form (sharded or monolithic) each
+                        channel subdir used
   -h, --help            show this help
 
 Exit codes: 0 success, 1 invalid usage or spec, 2 spec not found, 3 build failed.
 `;
+
+const fmtSize = (n?: number) =>
+  n === undefined
+    ? "?"
+    : n >= 1 << 20
+    ? `${(n / (1 << 20)).toFixed(1)} MiB`
+    : `${Math.ceil(n / 1024)} KiB`;
+
+/** Prints a dry run's packages as a table on stdout, with the total download size. */
+function printPlan(
+  packages: { name: string; version: string; build: string; channel: string; size?: number }[],
+): void {
+  const rows = packages.map((p) => [p.name, p.version, p.build, p.channel, fmtSize(p.size)]);
+  const head = ["name", "version", "build", "channel", "size"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+  const total = packages.reduce((n, p) => n + (p.size ?? 0), 0);
+  console.log(`${packages.length} packages, ${fmtSize(total)} to download`);
+}
 
 /** Runs `poncho create` with `args`; returns the exit code. */
 export async function createCommand(args: string[]): Promise<number> {
@@ -40,6 +65,7 @@ export async function createCommand(args: string[]): Promise<number> {
     { name: "prefix", type: "string" },
     { name: "offline", type: "boolean" },
     { name: "force", type: "boolean" },
+    { name: "dry-run", type: "boolean" },
     { name: "conda-exe", type: "string" },
     { name: "conda-executable", type: "string" },
     { name: "store", type: "string" },
@@ -54,7 +80,13 @@ export async function createCommand(args: string[]): Promise<number> {
   }
   if (o.quiet && o.verbose) throw new UsageError("-q/--quiet and -v/--verbose exclude each other");
   const prefix = o.prefix as string | undefined;
-  const want = prefix ? 1 : 2;
+  const dryRun = Boolean(o["dry-run"]);
+  const want = prefix || dryRun ? 1 : 2;
+  if (dryRun && positionals.length !== 1) {
+    throw new UsageError(
+      `--dry-run takes only <spec> (it writes no output), got ${positionals.length} arguments`,
+    );
+  }
   if (positionals.length !== want) {
     throw new UsageError(
       prefix
@@ -79,7 +111,12 @@ export async function createCommand(args: string[]): Promise<number> {
     store: o.store as string | undefined,
     quiet: Boolean(o.quiet) || Boolean(o.json),
     verbose: Boolean(o.verbose),
+    dryRun,
   });
+  if (dryRun && !o.json) {
+    if (!o.quiet) printPlan(result.packages);
+    return 0;
+  }
   if (o.json) {
     console.log(JSON.stringify(result, null, 2));
   } else if (!o.quiet) {

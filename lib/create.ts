@@ -58,6 +58,8 @@ export interface CreateOptions {
   verbose?: boolean;
   /** Only make sure the store's archive cache has the build (no `output`, no `prefix`). */
   cacheOnly?: boolean;
+  /** Only solve: report what would be installed; fetch nothing, write no output. */
+  dryRun?: boolean;
 }
 
 /** One installed conda package in a {@link CreateResult}. */
@@ -70,6 +72,10 @@ export interface CreatedPackage {
   build: string;
   /** Channel URL. */
   channel: string;
+  /** Package file size in bytes (dry runs). */
+  size?: number;
+  /** Package download URL (dry runs). */
+  url?: string;
 }
 
 /** What {@link createEnvironment} did. */
@@ -86,6 +92,8 @@ export interface CreateResult {
   prefix?: string;
   /** True when the archive came from the cache without building. */
   cached: boolean;
+  /** True for a dry run: `packages` is what would be installed, nothing was written. */
+  dryRun?: boolean;
   /** The store's cached archive. */
   cachedArchive?: string;
   /** Conda packages installed (empty when cached). */
@@ -184,6 +192,37 @@ function stepper(opts: CreateOptions): (line: string) => void {
 /** A native solution: the records the solver chose. */
 export type SolvedRecords = SolvedRecord[];
 
+/** The solver options of a create (shared by real and dry runs). */
+function solveOptions(spec: EnvSpec, platform: string, layout: StoreLayout, opts: CreateOptions) {
+  const showProgress = !opts.quiet && Deno.stderr.isTerminal();
+  return {
+    channels: spec.channels,
+    platform,
+    layout,
+    offline: opts.offline,
+    log: reporter(opts),
+    showProgress,
+  };
+}
+
+/** A dry run: the solve of a real create, reported as the packages it would install. */
+async function dryRun(spec: EnvSpec, platform: string, layout: StoreLayout, opts: CreateOptions) {
+  if (opts.condaExe) throw new UsageError("--dry-run solves natively; drop --conda-exe");
+  const { solve } = await import("./conda/solve.ts");
+  stepper(opts)(`solving ${spec.conda.join(", ")} for ${platform}`);
+  const records = spec.conda.length
+    ? await solve(spec.conda, solveOptions(spec, platform, layout, opts))
+    : [];
+  return records.map((r) => ({
+    name: r.name,
+    version: r.version,
+    build: r.build,
+    channel: r.channel,
+    size: r.size,
+    url: r.url,
+  }));
+}
+
 /** Solves the spec's conda part natively. */
 export async function solveNative(
   spec: EnvSpec,
@@ -194,13 +233,7 @@ export async function solveNative(
   const { solve } = await import("./conda/solve.ts");
   const step = stepper(opts);
   step(`solving ${spec.conda.join(", ")} for ${platform}`);
-  const records = await solve(spec.conda, {
-    channels: spec.channels,
-    platform,
-    layout,
-    offline: opts.offline,
-    log: reporter(opts),
-  });
+  const records = await solve(spec.conda, solveOptions(spec, platform, layout, opts));
   step(`solved: ${records.map((r) => `${r.name}-${r.version}-${r.build}`).join(", ")}`);
   return records;
 }
@@ -250,7 +283,7 @@ async function installNative(
   step(`linking ${fetched.length} packages`);
   for (const { item: r, path } of fetched) {
     const sha = r.sha256 ?? await sha256File(path);
-    const dir = await extractPackageToCache(layout, path, sha);
+    const dir = await extractPackageToCache(layout, path, sha, r.url);
     const info = await readPackageInfo(dir);
     const linked = await linkPackage(info, { prefix, pythonVersion });
     await writeMetaRecord(prefix, {
@@ -357,7 +390,8 @@ export function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvS
 export async function createEnvironment(opts: CreateOptions): Promise<CreateResult> {
   const started = performance.now();
   const seconds = () => Math.round(performance.now() - started) / 1000;
-  if (opts.cacheOnly ? (opts.output || opts.prefix) : !opts.output === !opts.prefix) {
+  const badTarget = opts.cacheOnly ? (opts.output || opts.prefix) : !opts.output === !opts.prefix;
+  if (!opts.dryRun && badTarget) {
     throw new UsageError("give either an output archive or --prefix DIR");
   }
   const platform = opts.platform ? parsePlatform(opts.platform) : condaPlatform();
@@ -366,6 +400,18 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   const hash = specHash(canonical);
   const layout = await ensureStore(opts.store ?? defaultStoreRoot());
   const log = reporter(opts);
+  if (opts.dryRun) {
+    const packages = await dryRun(spec, platform, layout, opts);
+    return {
+      specHash: hash,
+      platform,
+      cached: false,
+      dryRun: true,
+      packages,
+      pip: spec.pip,
+      seconds: seconds(),
+    };
+  }
 
   if (opts.prefix) {
     const prefix = resolve(opts.prefix);

@@ -6,7 +6,8 @@
  * <store>/v1/
  *   pkgs/<sha256>/            extracted conda packages (content-addressed)
  *   downloads/<sha256>.<ext>  verified package archives
- *   repodata/<key>.json       cached repodata, with <key>.meta.json (url, etag, last-modified)
+ *   repodata/<key>.meta.json  per channel subdir: form, ETag/Last-Modified, its per-name index
+ *                             (<key>-<id>.idx/) or shard index; shards/<sha256>.json shards
  *   archives/<spec-hash>.<ext> environment archives built by `create` (cache)
  *   envs/<env-id>/            unpacked, relocated, ready environments
  *   locks/<name>.lock         flock files (one per env, package, archive)

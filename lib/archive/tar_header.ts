@@ -10,7 +10,11 @@ import { PonchoError } from "../errors.ts";
 /** The tar block size. */
 export const BLOCK = 512;
 
-/** What a tar entry is. Devices and FIFOs are reported so callers can refuse them. */
+/**
+ * What a tar entry (or a file of a directory being copied) is. Devices, FIFOs
+ * and sockets (directories only: tar has no type for them) are reported so
+ * callers can refuse them.
+ */
 export type TarEntryType =
   | "file"
   | "directory"
@@ -18,7 +22,8 @@ export type TarEntryType =
   | "hardlink"
   | "chardev"
   | "blockdev"
-  | "fifo";
+  | "fifo"
+  | "socket";
 
 /** The metadata of one tar entry, after pax and GNU long-name records are applied. */
 export interface TarHeader {

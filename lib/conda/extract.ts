@@ -4,10 +4,19 @@
  *
  * A package is extracted into a temp directory beside the destination and
  * renamed into place, so the destination either does not exist or is
- * complete; on any error the temp directory is removed. Member paths are
- * checked (no absolute paths, no `..`, no symlinks leaving the package, no
- * devices), modes are applied exactly (setuid/setgid/sticky included),
- * symlinks stay symlinks and mtimes are kept (see `extract_tar.ts`).
+ * complete; on any error the temp directory is removed. All of a package's
+ * tars (a `.conda`'s `pkg-*` then `info-*`) go through one call of the one
+ * extractor (`lib/archive/extract.ts`) and share its state, so a link made by
+ * the pkg tar is never written through by the info tar, and a link target is
+ * resolved through the links of both.
+ *
+ * A package cache entry `pkgs/<sha256>/` is trusted only when it carries the
+ * completion marker {@link CACHE_MARKER}, written last: after the whole entry
+ * is flushed to disk (`syncfs`), the marker (naming the archive's sha256 and
+ * {@link EXTRACTOR_FORMAT}) is written and fsynced, then the entry renamed
+ * into place. An entry without a valid marker (partial, foreign, made by an
+ * older extractor, or not a directory) is discarded and re-extracted under
+ * the package's lock.
  *
  * @module
  */
@@ -16,11 +25,27 @@ import { basename, dirname, join } from "node:path";
 import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/compress.ts";
-import { extractTar } from "../archive/extract_tar.ts";
+import { extractMembers, EXTRACTOR_FORMAT, type ExtractSource } from "../archive/extract.ts";
+import { refusal } from "../archive/paths.ts";
+import { readTar } from "../archive/tar.ts";
 import { readStoredMember, readZipDirectory } from "../archive/zip.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { withLock } from "../../store/lock.ts";
+import { deleteTree, discardTree } from "../../store/remove.ts";
+
+export { EXTRACTOR_FORMAT };
+
+/** The completion marker of a package cache entry, relative to the entry. */
+export const CACHE_MARKER = ".poncho-extracted.json";
+
+/** What {@link CACHE_MARKER} holds. */
+export interface CacheMarker {
+  /** sha256 of the package archive the entry was extracted from. */
+  sha256: string;
+  /** The extractor's {@link EXTRACTOR_FORMAT} that wrote it. */
+  format: number;
+}
 
 /** The two conda package formats. */
 export type PackageFormat = "conda" | "tar.bz2";
@@ -32,12 +57,21 @@ export function packageFormat(path: string): PackageFormat {
   throw new UsageError(`${path}: not a conda package; expected a .conda or .tar.bz2 file`);
 }
 
-/** Writes the package's contents into the existing, empty directory `dir`. */
-async function extractInto(archivePath: string, dir: string): Promise<void> {
+/**
+ * Writes the package's contents into the existing, empty directory `dir`;
+ * `label` (default: the path) names it in refusals, e.g. its URL.
+ */
+async function extractInto(archivePath: string, dir: string, label = archivePath): Promise<void> {
+  const check = (rel: string, _m: unknown, source: string) => {
+    if (rel === CACHE_MARKER) throw refusal(source, rel, "the name is reserved for poncho");
+  };
+  const tarSource = (name: string, data: AsyncIterable<Uint8Array>): ExtractSource => ({
+    name,
+    members: readTar(data, { name }),
+  });
   if (packageFormat(archivePath) === "tar.bz2") {
-    await extractTar(bz2Decompress(readFileChunks(archivePath), archivePath), dir, {
-      name: archivePath,
-    });
+    const data = bz2Decompress(readFileChunks(archivePath), label);
+    await extractMembers([tarSource(label, data)], dir, { check });
     return;
   }
   const members = await readZipDirectory(archivePath);
@@ -47,18 +81,64 @@ async function extractInto(archivePath: string, dir: string): Promise<void> {
   }
   // info last, so a package's own files cannot replace its metadata.
   tars.sort((a, b) => (a.name.startsWith("pkg-") ? 0 : 1) - (b.name.startsWith("pkg-") ? 0 : 1));
-  for (const m of tars) {
-    const name = `${archivePath}:${m.name}`;
-    await extractTar(zstdDecompress(readStoredMember(archivePath, m), name), dir, { name });
+  // One call, so both tars share one state; each is decompressed only when its turn comes.
+  const sources = tars.map((m) => {
+    const name = `${label}:${m.name}`;
+    return tarSource(name, zstdDecompress(readStoredMember(archivePath, m), name));
+  });
+  await extractMembers(sources, dir, { check });
+}
+
+/**
+ * Flushes everything written under `dir` to disk: `syncfs` of its file
+ * system (`sync -f`), falling back to a global `sync`.
+ */
+async function syncFileSystem(dir: string): Promise<void> {
+  for (const args of [["-f", dir], []]) {
+    try {
+      const out = await new Deno.Command("sync", { args, stdout: "null", stderr: "null" }).output();
+      if (out.success) return;
+    } catch { /* no sync(1): try the next */ }
   }
+  throw new PonchoError(`cannot flush ${dir} to disk: sync failed`);
+}
+
+/** Writes `data` to `path` (a new file) and fsyncs it. */
+async function writeDurably(path: string, data: string): Promise<void> {
+  const f = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+  try {
+    await f.write(new TextEncoder().encode(data));
+    await f.sync();
+  } finally {
+    f.close();
+  }
+}
+
+/** Fsyncs a directory (so a rename in it is durable); best effort. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const f = await Deno.open(dir, { read: true });
+    try {
+      await f.sync();
+    } finally {
+      f.close();
+    }
+  } catch { /* not supported here */ }
 }
 
 /**
  * Extracts a `.conda` or `.tar.bz2` package into `destDir`, which must not
  * exist. Atomic: built in a temp directory beside it, then renamed; nothing is
- * left behind on error.
+ * left behind on error. With `marker`, the entry is flushed to disk and the
+ * completion marker written (and fsynced) last, before the rename. `label`
+ * names the package in refusals (default: `archivePath`).
  */
-export async function extractPackage(archivePath: string, destDir: string): Promise<void> {
+export async function extractPackage(
+  archivePath: string,
+  destDir: string,
+  marker?: CacheMarker,
+  label?: string,
+): Promise<void> {
   try {
     await Deno.stat(archivePath);
   } catch {
@@ -68,11 +148,16 @@ export async function extractPackage(archivePath: string, destDir: string): Prom
   await Deno.mkdir(parent, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: parent, prefix: `.${basename(destDir)}.tmp-` });
   try {
-    await extractInto(archivePath, tmp);
+    await extractInto(archivePath, tmp, label);
+    if (marker) {
+      await syncFileSystem(tmp);
+      await writeDurably(join(tmp, CACHE_MARKER), JSON.stringify(marker) + "\n");
+    }
     await Deno.chmod(tmp, 0o755);
     await Deno.rename(tmp, destDir);
+    if (marker) await syncDir(parent);
   } catch (err) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await deleteTree(tmp).catch(() => {});
     if (
       err instanceof Deno.errors.AlreadyExists || (err as { code?: string }).code === "ENOTEMPTY"
     ) {
@@ -86,25 +171,48 @@ export async function extractPackage(archivePath: string, destDir: string): Prom
 export const PACKAGE_LOCK_TIMEOUT_MS = 30 * 60 * 1000;
 
 /**
+ * Whether `dir` is a complete cache entry for `sha256`: a real directory
+ * whose {@link CACHE_MARKER} names this sha256 and {@link EXTRACTOR_FORMAT}.
+ */
+export function isCompleteEntry(dir: string, sha256: string): boolean {
+  try {
+    if (!Deno.lstatSync(dir).isDirectory) return false;
+    const path = join(dir, CACHE_MARKER);
+    if (!Deno.lstatSync(path).isFile) return false;
+    const m = JSON.parse(Deno.readTextFileSync(path)) as Partial<CacheMarker>;
+    return m.sha256 === sha256 && m.format === EXTRACTOR_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Extracts a package into the store's cache at `layout.pkgs/<sha256>` unless
- * it is already there, under an exclusive lock (`layout.locks/pkg-<sha256>.lock`)
- * so concurrent processes extract it once. Returns the directory. The caller
- * has verified that `archivePath` has this sha256.
+ * a complete entry (see {@link isCompleteEntry}) is already there, under an
+ * exclusive lock (`layout.locks/pkg-<sha256>.lock`) so concurrent processes
+ * extract it once; an incomplete, foreign or older-format entry is discarded
+ * and re-extracted. Returns the directory. The caller has verified that
+ * `archivePath` has this sha256. `label` names the package in refusals (its
+ * URL; default: `archivePath`).
  */
 export async function extractPackageToCache(
   layout: StoreLayout,
   archivePath: string,
   sha256: string,
+  label?: string,
 ): Promise<string> {
   if (!/^[0-9a-f]{64}$/.test(sha256)) {
     throw new UsageError(`package sha256 ${sha256} is not 64 lowercase hex digits`);
   }
   const dest = join(layout.pkgs, sha256);
-  if (await exists(dest)) return dest;
+  if (isCompleteEntry(dest, sha256)) return dest;
   await withLock(
     join(layout.locks, `pkg-${sha256}.lock`),
     async () => {
-      if (!(await exists(dest))) await extractPackage(archivePath, dest);
+      if (isCompleteEntry(dest, sha256)) return;
+      const trash = join(layout.pkgs, `.${sha256}.stale-${crypto.randomUUID().slice(0, 8)}`);
+      await discardTree(dest, trash);
+      await extractPackage(archivePath, dest, { sha256, format: EXTRACTOR_FORMAT }, label);
     },
     {
       exclusive: true,
@@ -113,14 +221,4 @@ export async function extractPackageToCache(
     },
   );
   return dest;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
 }

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PonchoError, UsageError } from "../errors.ts";
 import { storeLayout } from "../../store/layout.ts";
-import { extractPackage, extractPackageToCache } from "./extract.ts";
+import {
+  CACHE_MARKER,
+  EXTRACTOR_FORMAT,
+  extractPackage,
+  extractPackageToCache,
+  isCompleteEntry,
+} from "./extract.ts";
 import { hasCommand } from "../../tests/util.ts";
 
 const dec = new TextDecoder();
@@ -163,6 +169,82 @@ Deno.test({
       await checkExtracted(dirs[0]);
       assert.deepEqual(await leftovers(layout.pkgs), [sha]);
       await assert.rejects(() => extractPackageToCache(layout, archive, "nothex"), UsageError);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "package cache: an entry is trusted only with a marker naming its sha256 and format",
+  ignore: !cph,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await makePackageDir(join(dir, "src"));
+      await run("cph", ["create", "src", "demo-1.0-0.conda"], dir);
+      const layout = storeLayout(join(dir, "store"));
+      const archive = join(dir, "demo-1.0-0.conda");
+      const sha = "cd".repeat(32);
+      const entry = join(layout.pkgs, sha);
+      const marker = join(entry, CACHE_MARKER);
+      await extractPackageToCache(layout, archive, sha);
+      assert.deepEqual(JSON.parse(await Deno.readTextFile(marker)), {
+        sha256: sha,
+        format: EXTRACTOR_FORMAT,
+      });
+      assert.ok(isCompleteEntry(entry, sha));
+      assert.ok(!isCompleteEntry(entry, "ef".repeat(32)));
+      // Partial (no marker, a file missing), foreign (another sha256), older format, not a
+      // directory (a planted link): each is discarded and extracted again.
+      const spoil: [string, () => Promise<void>][] = [
+        ["partial", async () => {
+          await Deno.remove(marker);
+          await Deno.remove(join(entry, "bin/tool"));
+        }],
+        [
+          "foreign",
+          () => Deno.writeTextFile(marker, JSON.stringify({ sha256: "ef".repeat(32), format: 2 })),
+        ],
+        ["older format", () =>
+          Deno.writeTextFile(
+            marker,
+            JSON.stringify({ sha256: sha, format: EXTRACTOR_FORMAT - 1 }),
+          )],
+        ["a link", async () => {
+          await Deno.mkdir(join(dir, "elsewhere"));
+          await Deno.remove(entry, { recursive: true });
+          await Deno.symlink(join(dir, "elsewhere"), entry);
+        }],
+      ];
+      for (const [what, fn] of spoil) {
+        await fn();
+        assert.ok(!isCompleteEntry(entry, sha), what);
+        assert.equal(await extractPackageToCache(layout, archive, sha), entry);
+        assert.ok(isCompleteEntry(entry, sha), what);
+        await checkExtracted(entry);
+        assert.deepEqual(await leftovers(layout.pkgs), [sha], what);
+      }
+      assert.deepEqual(await leftovers(join(dir, "elsewhere")), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a package may not carry the cache marker's name",
+  ignore: !cph,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      await makePackageDir(join(dir, "src"));
+      await Deno.writeTextFile(join(dir, "src", CACHE_MARKER), "{}");
+      await run("cph", ["create", "src", "forge-1.0-0.tar.bz2"], dir);
+      await assert.rejects(
+        () => extractPackage(join(dir, "forge-1.0-0.tar.bz2"), join(dir, "out")),
+        /forge-1\.0-0\.tar\.bz2: refusing member \.poncho-extracted\.json: the name is reserved/,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { fixShebang, replaceBinary, replaceText } from "../env/prefix.ts";
 import type { PackageInfo, PathEntry } from "./package_info.ts";
+import { checkEntryPointName, checkLinkTarget, PrefixGuard } from "./safe_path.ts";
 
 /** Options for {@link linkPackage}. */
 export interface LinkOptions {
@@ -133,11 +134,14 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
   const files: string[] = [];
   const pathsData: PathData[] = [];
   const made = new Set<string>();
+  // Paths were checked when the metadata was read (package_info.ts); writes are kept inside.
+  const pkg = `${info.index.name}-${info.index.version}-${info.index.build} (${info.dir})`;
+  const guard = new PrefixGuard(pkg, prefix);
   const lacks = (entry: PathEntry) =>
     new PonchoError(`package ${info.index.name} lacks ${entry.path} listed in its metadata`);
-  const mkdirp = async (d: string) => {
+  const mkdirp = (d: string): void => {
     if (made.has(d)) return;
-    await Deno.mkdir(d, { recursive: true });
+    guard.mkdirp(d);
     made.add(d);
   };
 
@@ -159,8 +163,10 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
       const target = await Deno.readLink(src).catch((err) => {
         throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
       });
+      checkLinkTarget(pkg, prefix, rel, target);
       await removeIfExists(dst);
       await Deno.symlink(target, dst);
+      made.clear(); // a new link may change where a directory leads: check again
     } else if (entry.placeholder) {
       record.prefix_placeholder = entry.placeholder;
       record.file_mode = entry.fileMode ?? "text";
@@ -195,6 +201,7 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
     const python = join(prefix, "bin", `python${opts.pythonVersion}`);
     for (const ep of info.entryPoints) {
       const { name, module, func } = parseEntryPoint(ep);
+      checkEntryPointName(pkg, name);
       const rel = `bin/${name}`;
       const dst = join(prefix, rel);
       await mkdirp(dirname(dst));

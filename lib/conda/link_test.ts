@@ -297,7 +297,8 @@ Deno.test("text placeholders: copied, every occurrence rewritten, mode kept, lon
         exec: true,
       },
       { path: "etc/conf", content: `a=${ph}\n`, placeholder: ph, mode: "text" },
-      { path: "bin/mysh", link: "/bin/sh" },
+      // A shell of the package's own (an absolute link to /bin/sh would be refused).
+      { path: "bin/mysh", content: '#!/bin/sh\nexec /bin/sh "$@"\n', exec: true },
     ]);
     // A prefix with a space and long enough that the shebang exceeds 127 bytes.
     const prefix = join(dir, "my env", "x".repeat(120));

@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
+import { checkPackagePath, checkPathType } from "./safe_path.ts";
 
 /** The conda-build default placeholder used by legacy `has_prefix` lines with one token. */
 export const LEGACY_PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3";
@@ -90,21 +91,33 @@ export function splitHasPrefixLine(line: string): string[] {
   return tokens;
 }
 
-/** Parses legacy `info/files`, `info/has_prefix` and `info/no_link` into entries. */
-export function legacyPaths(files: string, hasPrefix = "", noLink = ""): PathEntry[] {
+/**
+ * Parses legacy `info/files`, `info/has_prefix` and `info/no_link` into
+ * entries; every path must be safe (`checkPackagePath`, naming `pkg`).
+ */
+export function legacyPaths(files: string, hasPrefix = "", noLink = "", pkg = "?"): PathEntry[] {
   const prefixed = new Map<string, { placeholder: string; mode: "text" | "binary" }>();
   for (const line of hasPrefix.split("\n")) {
     const t = splitHasPrefixLine(line.trim());
-    if (t.length === 1) prefixed.set(t[0], { placeholder: LEGACY_PLACEHOLDER, mode: "text" });
-    else if (t.length >= 3) {
-      prefixed.set(t.slice(2).join(" "), {
+    if (t.length === 1) {
+      prefixed.set(checkPackagePath(pkg, t[0], "info/has_prefix"), {
+        placeholder: LEGACY_PLACEHOLDER,
+        mode: "text",
+      });
+    } else if (t.length >= 3) {
+      prefixed.set(checkPackagePath(pkg, t.slice(2).join(" "), "info/has_prefix"), {
         placeholder: t[0],
         mode: t[1] === "binary" ? "binary" : "text",
       });
     }
   }
-  const noLinks = new Set(noLink.split("\n").map((l) => l.trim()).filter(Boolean));
+  const noLinks = new Set(
+    noLink.split("\n").map((l) => l.trim()).filter(Boolean).map((p) =>
+      checkPackagePath(pkg, p, "info/no_link")
+    ),
+  );
   return files.split("\n").map((l) => l.trim()).filter(Boolean).map((path) => {
+    checkPackagePath(pkg, path, "info/files");
     const e: PathEntry = { path, type: "hardlink" };
     const p = prefixed.get(path);
     if (p) {
@@ -128,6 +141,7 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
     throw new PonchoError(`package at ${dir} has no info/index.json: not a conda package`);
   }
   const index = parseJson<IndexJson>(dir, "info/index.json", indexText);
+  const pkg = `${index.name}-${index.version}-${index.build} (${dir})`;
   let paths: PathEntry[];
   const pathsText = await readOptional(join(dir, "info", "paths.json"));
   if (pathsText !== undefined) {
@@ -137,9 +151,10 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
       pathsText,
     );
     paths = (doc.paths ?? []).map((p) => {
+      const path = checkPackagePath(pkg, p._path, "info/paths.json");
       const e: PathEntry = {
-        path: String(p._path),
-        type: (p.path_type as PathEntry["type"]) ?? "hardlink",
+        path,
+        type: p.path_type === undefined ? "hardlink" : checkPathType(pkg, path, p.path_type),
       };
       if (typeof p.sha256 === "string") e.sha256 = p.sha256;
       if (typeof p.size_in_bytes === "number") e.size = p.size_in_bytes;
@@ -156,6 +171,7 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
       files,
       (await readOptional(join(dir, "info", "has_prefix"))) ?? "",
       (await readOptional(join(dir, "info", "no_link"))) ?? "",
+      pkg,
     );
     for (const e of paths) {
       const st = await Deno.lstat(join(dir, e.path)).catch(() => null);

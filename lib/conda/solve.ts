@@ -5,7 +5,9 @@
  * rattler's gateway downloads repodata itself over HTTP and cannot read
  * `file://` channels, and we want our own store cache to be the only thing it
  * reads. So the repodata is first loaded through {@linkcode loadChannels}
- * (cache, revalidation, offline), then served to rattler by an in-process
+ * (sharded or monolithic, cache, revalidation, offline), the records reachable
+ * from the specs are collected name by name ({@linkcode collectReachable}), and
+ * only that subset is served to rattler by an in-process
  * server on 127.0.0.1 (port 0) at `/<channel-index>/<subdir>/repodata.json`;
  * every other path (shards, `.zst`, `.bz2`) is a 404, which rattler takes as
  * "use the plain JSON". Results are mapped back to the original channel URLs
@@ -16,27 +18,20 @@
 
 import { type Platform, simpleSolve } from "../deps/rattler.ts";
 import { PonchoError, UsageError } from "../errors.ts";
-import { loadChannels, parseChannel, type RepodataOptions } from "./channel.ts";
-import type { SubdirRepodata } from "./channel.ts";
+import { parseChannel } from "./channel.ts";
+import { type NameRecords, type RepodataRecord, specName } from "./records.ts";
+import { collectReachable } from "./reachable.ts";
+import {
+  describeRepodata,
+  loadChannels,
+  type RepodataOptions,
+  RepodataProgress,
+  type SubdirRepodata,
+} from "./repodata.ts";
 import { condaPlatform } from "./platform.ts";
 
-/** One record of `repodata.json` (`packages` / `packages.conda`), as found there. */
-export interface RepodataRecord {
-  name: string;
-  version: string;
-  build: string;
-  build_number?: number;
-  depends?: string[];
-  constrains?: string[];
-  subdir?: string;
-  noarch?: string;
-  sha256?: string;
-  md5?: string;
-  size?: number;
-  timestamp?: number;
-  license?: string;
-  [field: string]: unknown;
-}
+export type { RepodataRecord } from "./records.ts";
+export { specName } from "./records.ts";
 
 /** A package chosen by the solver. */
 export interface SolvedRecord {
@@ -68,6 +63,8 @@ export interface SolveOptions extends RepodataOptions {
   platform?: string;
   /** Virtual packages to offer (default: detected on this machine for the target platform). */
   virtualPackages?: VirtualPackage[];
+  /** Show the repodata phase's progress on stderr (default: when stderr is a terminal). */
+  showProgress?: boolean;
 }
 
 /** A virtual package such as `__glibc 2.36`. */
@@ -102,12 +99,6 @@ export async function detectVirtualPackages(platform: string): Promise<VirtualPa
   return out;
 }
 
-/** The package name a match spec refers to (`conda-forge::numpy >=1` -> `numpy`). */
-export function specName(spec: string): string {
-  const s = spec.trim().replace(/^.*::/, "");
-  return (s.match(/^[A-Za-z0-9_.\-]+/)?.[0] ?? s).toLowerCase();
-}
-
 /**
  * Orders records so that every package comes after its dependencies, and
  * `python` before every `noarch: python` package; ties are broken by name so
@@ -140,14 +131,6 @@ export function installOrder(records: SolvedRecord[]): SolvedRecord[] {
   return order;
 }
 
-/** A package's URL, honouring repodata v2 `info.base_url` when present. */
-function packageUrl(channel: string, subdir: string, fn: string, baseUrl: unknown): string {
-  if (typeof baseUrl === "string" && baseUrl) {
-    return new URL(fn, baseUrl.endsWith("/") ? baseUrl : baseUrl + "/").href;
-  }
-  return `${channel}/${subdir}/${fn}`;
-}
-
 function emptyRepodata(subdir: string, records: Record<string, unknown> = {}): string {
   return JSON.stringify({ info: { subdir }, packages: {}, "packages.conda": records });
 }
@@ -167,60 +150,38 @@ function virtualRepodata(subdir: string, virtuals: VirtualPackage[]): string {
   return emptyRepodata(subdir, recs);
 }
 
-/** One subdir's repodata parsed in memory, indexed by package name. */
-interface ParsedSubdir {
-  sub: SubdirRepodata;
-  info: Record<string, unknown>;
-  byName: Map<string, [string, RepodataRecord][]>;
-}
-
-async function parseSubdir(sub: SubdirRepodata): Promise<ParsedSubdir> {
-  const byName = new Map<string, [string, RepodataRecord][]>();
-  if (!sub.path) return { sub, info: { subdir: sub.subdir }, byName };
-  const repodata = JSON.parse(await Deno.readTextFile(sub.path));
-  for (const section of ["packages", "packages.conda"]) {
-    for (const [fn, rec] of Object.entries<RepodataRecord>(repodata[section] ?? {})) {
-      const list = byName.get(rec.name);
-      if (list) list.push([fn, rec]);
-      else byName.set(rec.name, [[fn, rec]]);
-    }
-  }
-  return { sub, info: repodata.info ?? { subdir: sub.subdir }, byName };
-}
-
 /**
- * The names the solver can possibly need: the specs' names and, transitively,
- * the names any candidate record depends on (conda's "reduced index"). Serving
- * only these keeps rattler from scanning huge repodata again for each name.
+ * The record fields the solver reads; the rest (checksums, size, license, ...) is
+ * left out of what it parses and taken from the full records afterwards.
  */
-function reachableNames(specs: string[], parsed: ParsedSubdir[]): Set<string> {
-  const seen = new Set<string>();
-  const queue = specs.map(specName);
-  while (queue.length) {
-    const name = queue.pop()!;
-    if (seen.has(name) || name.startsWith("__")) continue;
-    seen.add(name);
-    for (const p of parsed) {
-      for (const [, rec] of p.byName.get(name) ?? []) {
-        for (const dep of rec.depends ?? []) {
-          const n = specName(dep);
-          if (!seen.has(n)) queue.push(n);
-        }
-      }
-    }
-  }
-  return seen;
-}
+const SOLVER_FIELDS = [
+  "name",
+  "version",
+  "build",
+  "build_number",
+  "depends",
+  "constrains",
+  "noarch",
+  "subdir",
+  "timestamp",
+  "track_features",
+  "features",
+];
 
-function reducedRepodata(p: ParsedSubdir, names: Set<string>): string {
-  const packages: Record<string, RepodataRecord> = {};
-  const conda: Record<string, RepodataRecord> = {};
-  for (const name of names) {
-    for (const [fn, rec] of p.byName.get(name) ?? []) {
-      (fn.endsWith(".conda") ? conda : packages)[fn] = rec;
-    }
+/** The reachable records of one subdir as the JSON text served to the solver. */
+function reducedRepodata(subdir: string, names: Map<string, NameRecords>): string {
+  const slim = (rec: RepodataRecord) => {
+    const out: Record<string, unknown> = {};
+    for (const k of SOLVER_FIELDS) if (rec[k] !== undefined) out[k] = rec[k];
+    return out;
+  };
+  const packages: Record<string, unknown> = {};
+  const conda: Record<string, unknown> = {};
+  for (const recs of names.values()) {
+    for (const fn in recs.packages) packages[fn] = slim(recs.packages[fn]);
+    for (const fn in recs["packages.conda"]) conda[fn] = slim(recs["packages.conda"][fn]);
   }
-  return JSON.stringify({ info: { subdir: p.sub.subdir }, packages, "packages.conda": conda });
+  return JSON.stringify({ info: { subdir }, packages, "packages.conda": conda });
 }
 
 /** Serves prepared repodata bodies to rattler on loopback. */
@@ -249,16 +210,24 @@ export async function solve(specs: string[], options: SolveOptions): Promise<Sol
   const log = options.log ?? (() => {});
   const platform = options.platform ?? condaPlatform();
   const channels = options.channels.map((c) => parseChannel(c));
-  const loaded = await loadChannels(channels, platform, options);
+  const progress = new RepodataProgress(options.showProgress ?? Deno.stderr.isTerminal());
   const virtuals = options.virtualPackages ?? await detectVirtualPackages(platform);
   const subdirs = platform === "noarch" ? ["noarch"] : [platform, "noarch"];
-  const parsed = await Promise.all(loaded.map(parseSubdir));
-  const names = reachableNames(specs, parsed);
-  const bodies = new Map<string, string>();
-  for (const p of parsed) {
-    const idx = channels.indexOf(p.sub.channel);
-    bodies.set(`/${idx}/${p.sub.subdir}/repodata.json`, reducedRepodata(p, names));
+  let loaded: SubdirRepodata[] = [];
+  let reachable: Map<string, NameRecords>[];
+  try {
+    loaded = await loadChannels(channels, platform, { ...options, progress });
+    reachable = await collectReachable(specs, loaded.map((l) => l.source));
+  } finally {
+    progress.done();
+    await Promise.all(loaded.map((l) => l.source?.close()));
   }
+  for (const l of loaded) log(`repodata ${describeRepodata(l)}`);
+  const bodies = new Map<string, string>();
+  loaded.forEach((l, i) => {
+    const idx = channels.indexOf(l.channel);
+    bodies.set(`/${idx}/${l.subdir}/repodata.json`, reducedRepodata(l.subdir, reachable[i]));
+  });
   for (const s of subdirs) {
     bodies.set(`/virtual/${s}/repodata.json`, virtualRepodata(s, s === platform ? virtuals : []));
   }
@@ -295,20 +264,21 @@ export async function solve(specs: string[], options: SolveOptions): Promise<Sol
     picks.push({ pkg, idx: Number(rel[0]), subdir: rel[1] });
   }
   const findSubdir = (idx: number, subdir: string) =>
-    parsed.find((p) => p.sub.channel === channels[idx] && p.sub.subdir === subdir);
+    loaded.findIndex((l) => l.channel === channels[idx] && l.subdir === subdir);
   const result: SolvedRecord[] = picks.map(({ pkg, idx, subdir }) => {
     const channel = channels[idx].url;
     const fn = pkg.filename;
-    const p = findSubdir(idx, subdir);
-    const record = p?.byName.get(pkg.packageName)?.find(([f]) => f === fn)?.[1];
-    if (!p || !record) {
+    const i = findSubdir(idx, subdir);
+    const recs = i >= 0 ? reachable[i].get(pkg.packageName) : undefined;
+    const record = recs?.["packages.conda"][fn] ?? recs?.packages[fn];
+    if (!recs || !record) {
       throw new PonchoError(
-        `solver chose ${fn} but it is not in ${channel}/${subdir}/repodata.json`,
+        `solver chose ${fn} but it is not in the repodata of ${channel}/${subdir}`,
       );
     }
     return {
       channel,
-      url: packageUrl(channel, subdir, fn, p.info.base_url),
+      url: new URL(fn, loaded[i].packageBase).href,
       fn,
       sha256: record.sha256,
       md5: record.md5,

@@ -2,15 +2,16 @@
  * Unpacking an environment (a tar archive, or a directory to copy) into an
  * empty temp dir, relocated for its final path, safely.
  *
- * Safety: every member path is checked before anything is written (no
- * absolute paths, no `..`); devices and FIFOs are refused; symlinks are
- * created only at the end, after all files, so no member is ever written
- * through a link from the archive, and each link's target is resolved
- * through the archive's other links and must stay inside the environment;
- * a hardlink must point at a regular file extracted before it. All writes go
- * under the temp dir, which the caller removes on failure. Modes (setuid
- * included) and symlinks are kept; file mtimes are kept (Python's `.pyc`
- * checks depend on them).
+ * Safety: the members go through the one extractor (`lib/archive/extract.ts`,
+ * whose module documentation states the model: normal paths only, nothing
+ * written through any link, link targets resolved through all links and kept
+ * inside, hardlinks only to files extracted before, no devices). On top of
+ * it, `.poncho/` is Poncho's: it must be a directory holding only files and
+ * directories, and never the ready marker (or its temp file), so no member
+ * can plant the marker or a link where Poncho writes it; `bin/run_in_env` is written only after checking with `lstat`
+ * that `bin` is a real directory. All writes go under the temp dir, which
+ * the caller removes on failure. Modes (setuid included) and symlinks are
+ * kept; file mtimes are kept (Python's `.pyc` checks depend on them).
  *
  * Relocation is applied to each file's bytes as it is written, from the
  * manifest's records (the archive's first member); archives made by
@@ -20,41 +21,19 @@
  * @module
  */
 
-import process from "node:process";
 import { EXIT_FAILED, EXIT_NOT_FOUND, PonchoError } from "../errors.ts";
 import { readTar } from "../archive/tar.ts";
 import type { TarEntryType } from "../archive/tar_header.ts";
 import { openDecompressed, readFileChunks, readFirstTarMember } from "../archive/compress.ts";
-import { checkSymlinkTarget, safeRelativePath } from "../archive/paths.ts";
+import { extractMembers, type Member } from "../archive/extract.ts";
+import { assertNoLinkInParents, refusal, safeRelativePath } from "../archive/paths.ts";
 import { type EnvManifest, MANIFEST_PATH } from "./manifest.ts";
+import { MARKER_PATH } from "../../store/marker.ts";
 import { CONDA_UNPACK, relocateBytes, relocationMap, runCondaUnpack } from "./relocate.ts";
 import { findActivateScripts } from "../exec/activate.ts";
-import { writeRunInEnv } from "../exec/run_in_env.ts";
+import { RUN_IN_ENV_PATH, writeRunInEnv } from "../exec/run_in_env.ts";
 
-/** One member to unpack: a tar entry, or a file of a directory being copied. */
-export interface Member {
-  /** Path as stored (checked before use). */
-  path: string;
-  /** What it is. */
-  type: TarEntryType;
-  /** Permission bits (`& 0o7777`). */
-  mode: number;
-  /** Modification time, seconds since the epoch. */
-  mtime: number;
-  /** Body size (files). */
-  size: number;
-  /** Symlink target or hardlink source. */
-  linkname: string;
-  /** Streams the body (files). */
-  chunks(): AsyncIterable<Uint8Array>;
-  /** The whole body (files). */
-  bytes(): Promise<Uint8Array>;
-  /**
-   * The next piece of the body when it is at hand, without a promise (tar
-   * entries); `chunks()` and `bytes()` then return the rest.
-   */
-  nextBuffered?(): Uint8Array | undefined;
-}
+export type { Member } from "../archive/extract.ts";
 
 /** What {@link unpackMembers} produced. */
 export interface UnpackResult {
@@ -189,6 +168,8 @@ export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
       } else {
         const type: TarEntryType = info.isFifo
           ? "fifo"
+          : info.isSocket
+          ? "socket"
           : info.isCharDevice
           ? "chardev"
           : "blockdev";
@@ -197,40 +178,6 @@ export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
     }
   };
   yield* walk("");
-}
-
-/**
- * Whether the symlink at `linkPath` -> `target` escapes the root, resolving
- * through the other links of the archive (`links`: path -> target), so
- * chains like `d/x -> ..` plus `y -> d/x/..` are caught.
- */
-export function linkEscapes(linkPath: string, target: string, links: Map<string, string>): boolean {
-  if (target.startsWith("/")) return true;
-  const stack = linkPath.split("/").slice(0, -1);
-  const pending = target.split("/");
-  let hops = 0;
-  while (pending.length > 0) {
-    const part = pending.shift()!;
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (stack.length === 0) return true;
-      stack.pop();
-      continue;
-    }
-    stack.push(part);
-    const next = links.get(stack.join("/"));
-    if (next !== undefined) {
-      if (++hops > 64 || next.startsWith("/")) return true; // a loop, or absolute
-      stack.pop();
-      pending.unshift(...next.split("/"));
-    }
-  }
-  return false;
-}
-
-function writeAll(file: Deno.FsFile, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.length) off += file.writeSync(data.subarray(off));
 }
 
 /**
@@ -245,140 +192,38 @@ export async function unpackMembers(
   prefix: string,
   name: string,
 ): Promise<UnpackResult> {
-  const links = new Map<string, string>();
-  const files = new Set<string>();
-  const dirModes: [string, number, number][] = [];
-  const madeDirs = new Set<string>([""]);
-  const umask = process.umask() & 0o777;
   let manifest: EnvManifest | undefined;
   let records = relocationMap(undefined);
   let size = 0;
-  let first = true;
   let condaPack = false;
-
-  const ensureParent = (rel: string) => {
-    const slash = rel.lastIndexOf("/");
-    const parent = slash < 0 ? "" : rel.slice(0, slash);
-    if (madeDirs.has(parent)) return;
-    Deno.mkdirSync(`${root}/${parent}`, { recursive: true, mode: 0o700 });
-    for (let p = parent; p && !madeDirs.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) {
-      madeDirs.add(p);
-    }
-  };
-
+  let activateScripts: string[] = [];
   try {
-    for await (const m of members) {
-      const rel = safeRelativePath(m.path, name);
-      const isFirst = first;
-      first = false;
-      if (rel === "") continue; // the root directory entry
-      if (rel === ".poncho/ready.json" || (rel === ".poncho" && m.type !== "directory")) {
-        throw new PonchoError(`${name}: member ${rel} is reserved for poncho; refusing to extract`);
-      }
-      if (m.type === "chardev" || m.type === "blockdev" || m.type === "fifo") {
-        throw new PonchoError(`${name}: member ${rel} is a device or FIFO; refusing to extract`);
-      }
-      if (links.has(rel)) links.delete(rel); // a later member replaces an earlier link
-      const abs = `${root}/${rel}`;
-      switch (m.type) {
-        case "directory": {
-          ensureParent(rel);
-          if (!madeDirs.has(rel)) {
-            Deno.mkdirSync(abs, { recursive: true, mode: 0o700 });
-            madeDirs.add(rel);
-          }
-          dirModes.push([abs, m.mode & 0o7777, m.mtime]);
-          break;
+    await extractMembers([{ name, members }], root, {
+      check: (rel, m) => {
+        if (rel === ".poncho" ? m.type !== "directory" : isPonchoState(rel, m.type)) {
+          throw refusal(name, rel, "the path is reserved for poncho's own state");
         }
-        case "symlink": {
-          checkSymlinkTarget(rel, m.linkname, name);
-          links.set(rel, m.linkname);
-          break;
-        }
-        case "hardlink": {
-          const target = safeRelativePath(m.linkname, name);
-          if (!files.has(target)) {
-            throw new PonchoError(
-              `${name}: hardlink ${rel} -> ${m.linkname} does not point at a file extracted ` +
-                `before it; refusing to extract`,
-            );
-          }
-          ensureParent(rel);
-          try {
-            Deno.removeSync(abs);
-          } catch { /* nothing there */ }
-          Deno.linkSync(`${root}/${target}`, abs);
-          files.add(rel);
-          break;
-        }
-        case "file": {
-          ensureParent(rel);
-          const record = records.get(rel);
-          const mode = m.mode & 0o7777;
-          // A fresh file gets its mode from open; a chmod only where the umask or
-          // setuid/setgid/sticky bits need one. An earlier member at the path
-          // (a duplicate, or a hardlink) is removed first, so its inode is untouched.
-          if (files.has(rel)) Deno.removeSync(abs);
-          const file = Deno.openSync(abs, {
-            write: true,
-            create: true,
-            truncate: true,
-            mode: mode & 0o777,
+      },
+      body: (rel, m, first) => {
+        size += m.size;
+        if (rel === CONDA_UNPACK) condaPack = true;
+        if (first && rel === MANIFEST_PATH) {
+          return m.bytes().then((data) => {
+            manifest = parseManifest(data, name);
+            records = relocationMap(manifest);
+            return data;
           });
-          try {
-            if (isFirst && rel === MANIFEST_PATH) {
-              const data = await m.bytes();
-              manifest = parseManifest(data, name);
-              records = relocationMap(manifest);
-              writeAll(file, data);
-            } else if (record) {
-              writeAll(file, relocateBytes(await m.bytes(), record, prefix));
-            } else {
-              let piece: Uint8Array | undefined;
-              while ((piece = m.nextBuffered?.()) !== undefined) writeAll(file, piece);
-              for await (const chunk of m.chunks()) writeAll(file, chunk);
-            }
-            file.utimeSync(m.mtime, m.mtime);
-          } finally {
-            file.close();
-          }
-          if ((mode & 0o7000) !== 0 || (mode & umask) !== 0) Deno.chmodSync(abs, mode);
-          files.add(rel);
-          size += m.size;
-          if (rel === CONDA_UNPACK) condaPack = true;
-          break;
         }
-      }
-    }
-
-    // Links last: nothing was written through them, and every target stays inside.
-    for (const [rel, target] of links) {
-      if (linkEscapes(rel, target, links)) {
-        throw new PonchoError(
-          `${name}: symlink ${rel} -> ${target} points outside the environment; refusing to extract`,
-        );
-      }
-    }
-    for (const [rel, target] of links) {
-      ensureParent(rel);
-      try {
-        Deno.symlinkSync(target, `${root}/${rel}`);
-      } catch (err) {
-        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-        throw new PonchoError(
-          `${name}: symlink ${rel} collides with another member at that path; refusing to extract`,
-        );
-      }
-    }
-    const activateScripts = findActivateScripts(root).map((p) => prefix + p.slice(root.length));
-    await writeRunInEnv(root, prefix, activateScripts);
-    // Directory modes last (deepest first), so read-only directories were writable until now.
-    for (const [abs, mode, mtime] of dirModes.reverse()) {
-      Deno.chmodSync(abs, mode);
-      try {
-        Deno.utimeSync(abs, mtime, mtime);
-      } catch { /* best effort */ }
-    }
+        const record = records.get(rel);
+        return record ? m.bytes().then((data) => relocateBytes(data, record, prefix)) : undefined;
+      },
+      beforeModes: async () => {
+        // Poncho's own write: never through a link the archive planted (`bin -> /elsewhere`).
+        assertNoLinkInParents(root, RUN_IN_ENV_PATH, name);
+        activateScripts = findActivateScripts(root).map((p) => prefix + p.slice(root.length));
+        await writeRunInEnv(root, prefix, activateScripts);
+      },
+    });
     const finish = condaPack && !manifest ? runCondaUnpack : undefined;
     return { manifest, condaPack, size, activateScripts, finish };
   } catch (err) {
@@ -387,6 +232,17 @@ export async function unpackMembers(
       cause: err,
     });
   }
+}
+
+/**
+ * Whether a member at `rel` would sit where Poncho keeps its own state: the
+ * ready marker and its temp file (`.poncho/ready.json*`), or any link inside
+ * `.poncho/` (only files and directories of the archive's own, such as the
+ * manifest and `sources.json`, belong there).
+ */
+function isPonchoState(rel: string, type: TarEntryType): boolean {
+  if (!rel.startsWith(".poncho/")) return false;
+  return rel.startsWith(MARKER_PATH) || (type !== "file" && type !== "directory");
 }
 
 /** Unpacks the archive at `path` into `root`, relocated for `prefix`. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { EXIT_FAILED, PonchoError } from "../errors.ts";
-import { copyEnvDir, linkEscapes, readArchiveManifest, unpackArchive } from "./unpack.ts";
+import { copyEnvDir, readArchiveManifest, unpackArchive } from "./unpack.ts";
+import { linkEscapes } from "../archive/paths.ts";
 import {
   binaryPlaceholder,
   fixtureToolsAvailable,
@@ -194,4 +195,28 @@ Deno.test("linkEscapes follows links of the archive", () => {
   assert.equal(linkEscapes("a/b", "../../c", links), true);
   const loop = new Map([["p", "q"], ["q", "p"]]);
   assert.equal(linkEscapes("p", "q", loop), true);
+});
+
+Deno.test({
+  name: "copying an environment directory refuses a socket or FIFO in it, writing nothing outside",
+  ignore: !available,
+  fn: async () => {
+    const work = await Deno.makeTempDir({ prefix: "poncho-sock-" });
+    try {
+      await Deno.mkdir(`${work}/env/bin`, { recursive: true });
+      const sock = await run("python3", [
+        "-c",
+        "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+        `${work}/env/bin/sock`,
+      ]);
+      assert.equal(sock.code, 0, sock.stderr);
+      await Deno.mkdir(`${work}/root`);
+      await assert.rejects(
+        copyEnvDir(`${work}/env`, `${work}/root`, `${work}/root`),
+        /refusing member bin\/sock: is a socket \(devices, FIFOs and sockets are refused\)/,
+      );
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
 });

@@ -19,7 +19,7 @@ import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PonchoError, UsageError } from "../errors.ts";
 import { type Compression, decompress, readFileChunks } from "../archive/compress.ts";
-import { extractTar } from "../archive/extract_tar.ts";
+import { extractTar } from "../archive/extract.ts";
 import type { HttpSource } from "../envspec/types.ts";
 
 /** Options of {@link fetchHttpSource}. */

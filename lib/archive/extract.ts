@@ -1,0 +1,330 @@
+/**
+ * The one extractor: everything Poncho unpacks (environment archives and
+ * directories being copied, the inner tars of `.conda` packages, `.tar.bz2`
+ * packages, `http:` tarball sources) is written by {@link extractMembers}.
+ *
+ * ## Safety model
+ *
+ * The root must be an existing, empty directory (a fresh temp dir the caller
+ * renames into place, or removes on failure), and nothing but this extractor
+ * writes into it meanwhile. Then:
+ *
+ * 1. **Paths**: every member path is normalised (`safeRelativePath`): no
+ *    absolute paths, no `..` component, no NUL byte. It names a place under
+ *    the root by text alone.
+ * 2. **No write through a link, ever**: symlinks are created only at the very
+ *    end, after every member of every source has been written, and a member
+ *    whose parent path holds a symlink member (made by this archive, or by an
+ *    earlier tar of the same package: all sources of one call share one state)
+ *    is refused. Parent directories are created one component at a time with
+ *    `mkdir`; one that already exists is `lstat`ed and must be a real
+ *    directory. Files are created with `O_CREAT|O_EXCL`, which never follows
+ *    a link. So every parent of every member is a real directory, and a
+ *    member's lexical location is its real location.
+ * 3. **Symlink targets**: not empty, not absolute; once all members are known,
+ *    each target is resolved from the link's (real) location through all the
+ *    other links (`linkEscapes`: `d/x -> ..` then `y -> d/x/..` escapes) and
+ *    must stay inside the root. A later member at a link's path replaces it; a
+ *    link may not replace a directory.
+ * 4. **Hardlinks** only to a regular file this extraction wrote before them
+ *    (inside the root by 1 and 2).
+ * 5. **Devices, FIFOs and sockets** are refused.
+ * 6. Callers add their own rules with `check` (e.g. names reserved for
+ *    Poncho), and write their own files in `beforeModes`, where
+ *    `assertNoLinkInParents` (paths.ts) keeps them from following a link.
+ *
+ * A refusal is one line, `<archive>: refusing member <path>: <rule>` (exit
+ * 3), thrown before the offending member touches the disk.
+ *
+ * ## Speed and modes
+ *
+ * File bodies go from the decompressor's buffers straight to `write` (no
+ * copy); file system calls are synchronous (cheap; the decompressor keeps its
+ * buffer filled meanwhile). Per file: one open, one write per chunk, one
+ * futimens (unless `mtimes: false`), one close; a chmod only where the umask
+ * or setuid/setgid/sticky bits need one, so modes are exact. Directory modes
+ * and mtimes are applied at the end, deepest first, so read-only directories
+ * can still be filled.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { PonchoError } from "../errors.ts";
+import {
+  checkSymlinkTarget,
+  linkEscapes,
+  pathProblem,
+  refusal,
+  safeRelativePath,
+  showPath,
+} from "./paths.ts";
+import { readTar, type TarEntryType } from "./tar.ts";
+
+/**
+ * Version of the extractor's output and rules; a package cache entry made by
+ * another version is re-extracted (see `lib/conda/extract.ts`).
+ */
+export const EXTRACTOR_FORMAT = 2;
+
+/** One member to write: a tar entry, or a file of a directory being copied. */
+export interface Member {
+  /** Path as stored (checked before use). */
+  path: string;
+  /** What it is. */
+  type: TarEntryType;
+  /** Permission bits (`& 0o7777` is used). */
+  mode: number;
+  /** Modification time, seconds since the epoch. */
+  mtime: number;
+  /** Body size (files). */
+  size: number;
+  /** Symlink target or hardlink source. */
+  linkname: string;
+  /** Streams the body (files). */
+  chunks(): AsyncIterable<Uint8Array>;
+  /** The whole body (files). */
+  bytes(): Promise<Uint8Array>;
+  /**
+   * The next piece of the body when it is at hand, without a promise (tar
+   * entries); `chunks()` and `bytes()` then return the rest.
+   */
+  nextBuffered?(): Uint8Array | undefined;
+  /** Body bytes not read yet, when known (tar entries). */
+  readonly remaining?: number;
+}
+
+/** A named sequence of members (an archive, or one tar of a package). */
+export interface ExtractSource {
+  /** Names the source in refusals (a path, `pkg.conda:info-x.tar.zst`, a URL). */
+  name: string;
+  /** Its members, in order. */
+  members: AsyncIterable<Member>;
+}
+
+/** Options of {@link extractMembers}. */
+export interface ExtractOptions {
+  /** Set file mtimes from the members (default true; keeps `.pyc` files valid). */
+  mtimes?: boolean;
+  /** Called for every member with its normal path; throw (a refusal) to stop. */
+  check?: (rel: string, member: Member, source: string) => void;
+  /**
+   * Called for every regular file: return bytes to write instead of the body
+   * (e.g. relocated), or `undefined` to stream the body as is. `first` is
+   * true for the first member of the source.
+   */
+  body?: (
+    rel: string,
+    member: Member,
+    first: boolean,
+  ) => Uint8Array | Promise<Uint8Array> | undefined;
+  /** Runs after all members and links are written, before directory modes are applied. */
+  beforeModes?: () => void | Promise<void>;
+}
+
+/** What {@link extractMembers} wrote. */
+export interface ExtractStats {
+  /** Regular files written. */
+  files: number;
+  /** Directories created from entries. */
+  directories: number;
+  /** Symlinks created. */
+  symlinks: number;
+  /** Hardlinks created. */
+  hardlinks: number;
+  /** File bytes written. */
+  bytes: number;
+}
+
+function writeAll(f: Deno.FsFile, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += f.writeSync(data.subarray(off));
+}
+
+/**
+ * Writes every member of `sources` (in order, sharing one state) under
+ * `root`, an existing empty directory, under the safety model of the module
+ * documentation.
+ *
+ * @throws {PonchoError} (exit 3) naming the source, member and rule for a
+ *   refused member; I/O errors are passed on. On any error the caller removes
+ *   `root`.
+ */
+export async function extractMembers(
+  sources: Iterable<ExtractSource>,
+  root: string,
+  options: ExtractOptions = {},
+): Promise<ExtractStats> {
+  for (const _ of Deno.readDirSync(root)) {
+    throw new PonchoError(`cannot extract into ${root}: the directory is not empty`);
+  }
+  const base = root.endsWith("/") ? root : `${root}/`;
+  const setTimes = options.mtimes ?? true;
+  const { check, body } = options;
+  const umask = process.umask() & 0o777;
+  const stats: ExtractStats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
+  /** Real directories under the root (each parent of them is one too). */
+  const dirs = new Set<string>([""]);
+  const dirModes: [string, number, number][] = [];
+  /** Symlinks to create at the end: path -> target, and the source that made each. */
+  const links = new Map<string, string>();
+  const linkSource = new Map<string, string>();
+  /** Regular files this extraction wrote (hardlink sources). */
+  const files = new Set<string>();
+  let name = "archive";
+
+  /** Makes the directory `dir` and its parents for `member`, refusing links and files in the way. */
+  const ensureDir = (dir: string, member: string) => {
+    if (dirs.has(dir)) return;
+    const missing: string[] = [];
+    for (let p = dir; !dirs.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) {
+      if (links.has(p)) {
+        throw refusal(name, member, `lies under symlink ${p} (nothing is written through a link)`);
+      }
+      if (files.has(p)) throw refusal(name, member, `lies under file ${p}`);
+      missing.push(p);
+    }
+    for (let i = missing.length - 1; i >= 0; i--) {
+      const p = missing[i];
+      try {
+        Deno.mkdirSync(base + p);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+        if (!Deno.lstatSync(base + p).isDirectory) {
+          throw refusal(name, member, `${p} exists and is not a real directory`);
+        }
+      }
+      dirs.add(p);
+    }
+  };
+  const ensureParent = (rel: string) => {
+    const slash = rel.lastIndexOf("/");
+    ensureDir(slash < 0 ? "" : rel.slice(0, slash), rel);
+  };
+  /** Removes an earlier member at `rel` (later members win, as in tar); never a directory. */
+  const replace = (rel: string) => {
+    if (dirs.has(rel)) throw refusal(name, rel, "replaces a directory");
+    if (files.delete(rel)) Deno.removeSync(base + rel);
+    if (links.delete(rel)) linkSource.delete(rel);
+  };
+
+  for (const source of sources) {
+    name = source.name;
+    let first = true;
+    for await (const m of source.members) {
+      const rel = safeRelativePath(m.path, name);
+      const isFirst = first;
+      first = false;
+      if (check) check(rel, m, name);
+      if (rel === "") continue; // the root directory itself
+      const full = base + rel;
+      switch (m.type) {
+        case "file": {
+          ensureParent(rel);
+          replace(rel);
+          const mode = m.mode & 0o7777;
+          const replaced = body?.(rel, m, isFirst);
+          const f = Deno.openSync(full, { write: true, createNew: true, mode: mode & 0o777 });
+          try {
+            if (replaced !== undefined) {
+              writeAll(f, replaced instanceof Uint8Array ? replaced : await replaced);
+            } else {
+              // Pieces at hand are written without a promise each; the rest is awaited.
+              let piece: Uint8Array | undefined;
+              if (m.nextBuffered) {
+                while ((piece = m.nextBuffered()) !== undefined) writeAll(f, piece);
+              }
+              if (m.remaining === undefined || m.remaining > 0) {
+                for await (const chunk of m.chunks()) writeAll(f, chunk);
+              }
+            }
+            if (setTimes) f.utimeSync(m.mtime, m.mtime);
+          } finally {
+            f.close();
+          }
+          if ((mode & 0o7000) !== 0 || (mode & umask) !== 0) Deno.chmodSync(full, mode);
+          files.add(rel);
+          stats.files++;
+          stats.bytes += m.size;
+          break;
+        }
+        case "directory": {
+          if (!dirs.has(rel)) {
+            replace(rel);
+            ensureDir(rel, rel);
+          }
+          dirModes.push([full, m.mode & 0o7777, m.mtime]);
+          stats.directories++;
+          break;
+        }
+        case "symlink": {
+          checkSymlinkTarget(rel, m.linkname, name);
+          ensureParent(rel);
+          replace(rel);
+          links.set(rel, m.linkname);
+          linkSource.set(rel, name);
+          break;
+        }
+        case "hardlink": {
+          const problem = pathProblem(m.linkname);
+          if (problem) throw refusal(name, rel, `hardlink to ${showPath(m.linkname)}: ${problem}`);
+          const target = safeRelativePath(m.linkname, name);
+          if (!files.has(target)) {
+            throw refusal(
+              name,
+              rel,
+              `hardlink to ${m.linkname}, which is not a file extracted before it`,
+            );
+          }
+          ensureParent(rel);
+          replace(rel);
+          Deno.linkSync(base + target, full);
+          files.add(rel);
+          stats.hardlinks++;
+          break;
+        }
+        default:
+          throw refusal(name, rel, `is a ${m.type} (devices, FIFOs and sockets are refused)`);
+      }
+    }
+  }
+
+  // Links last: nothing was written through them, and every target stays inside.
+  for (const [rel, target] of links) {
+    if (linkEscapes(rel, target, links)) {
+      throw refusal(linkSource.get(rel)!, rel, `symlink -> ${target} points outside the root`);
+    }
+  }
+  for (const [rel, target] of links) {
+    Deno.symlinkSync(target, base + rel);
+    stats.symlinks++;
+  }
+  await options.beforeModes?.();
+  // Directory modes last (deepest first), so read-only directories were writable until now.
+  dirModes.sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
+  for (const [abs, mode, mtime] of dirModes) {
+    Deno.chmodSync(abs, mode);
+    if (setTimes) {
+      try {
+        Deno.utimeSync(abs, mtime, mtime);
+      } catch { /* best effort */ }
+    }
+  }
+  return stats;
+}
+
+/** Options of {@link extractTar}. */
+export interface ExtractTarOptions extends ExtractOptions {
+  /** Names the archive in error messages. */
+  name?: string;
+}
+
+/** Writes every entry of one tar stream under `dest` (an existing empty directory). */
+export function extractTar(
+  source: AsyncIterable<Uint8Array>,
+  dest: string,
+  options: ExtractTarOptions = {},
+): Promise<ExtractStats> {
+  const name = options.name ?? "archive";
+  return extractMembers([{ name, members: readTar(source, { name }) }], dest, options);
+}

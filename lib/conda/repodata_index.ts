@@ -1,0 +1,256 @@
+/**
+ * A per-name on-disk index of a monolithic `repodata.json`, so that a later
+ * process reads only the names it needs.
+ *
+ * An index is a directory of two files:
+ * - `records.json`: for each package name, one JSON object
+ *   `{"packages": {...}, "packages.conda": {...}}` (the shape of a CEP-16
+ *   shard), one after another;
+ * - `names.json`: `{format, info, records, names: {name: [offset, length]}}`
+ *   (byte ranges in `records.json`).
+ *
+ * {@linkcode buildRepodataIndex} streams the document ({@link parseRepodataStream})
+ * into 64 bucket files by name hash, then groups each bucket by name; memory
+ * stays at about one bucket (1/64 of the document). It writes into a temp
+ * directory and renames it into place only when the whole document parsed,
+ * so a corrupt or truncated input leaves nothing behind.
+ *
+ * @module
+ */
+
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { parseRepodataStream } from "./repodata_stream.ts";
+import type { NameRecords, RecordSource } from "./records.ts";
+
+const FORMAT = 1;
+const BUCKETS = 64;
+/** Pending characters per bucket before they are written out. */
+const FLUSH_CHARS = 48 * 1024;
+/** Bytes gathered before a write of `records.json`. */
+const WRITE_BYTES = 4 << 20;
+
+/** What {@linkcode buildRepodataIndex} indexed. */
+export interface IndexStats {
+  /** Records indexed. */
+  records: number;
+  /** Distinct package names. */
+  names: number;
+}
+
+/** Progress of an index build: decoded bytes read so far. */
+export type IndexProgress = (bytes: number) => void;
+
+function bucketOf(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return (h >>> 0) % BUCKETS;
+}
+
+/**
+ * Writes whole buffers to an open file. Synchronously on purpose: thousands of
+ * async writes spread over the runtime's blocking threads grow the process's
+ * memory (one malloc arena per thread) far beyond the data in flight.
+ */
+function writeAll(file: Deno.FsFile, data: Uint8Array): void {
+  for (let off = 0; off < data.length;) off += file.writeSync(data.subarray(off));
+}
+
+const NAME_OK = /^[^\t\n]+$/;
+
+/**
+ * Reads `repodata.json` bytes from `chunks` and writes its per-name index to
+ * the new directory `dest` (which must not exist), using `tmpDir` for work
+ * files. Throws an `Error` describing the defect when the document is
+ * malformed or truncated; `dest` is then not created.
+ */
+export async function buildRepodataIndex(
+  chunks: AsyncIterable<Uint8Array>,
+  dest: string,
+  tmpDir: string,
+  progress?: IndexProgress,
+): Promise<IndexStats> {
+  await Deno.mkdir(tmpDir, { recursive: true });
+  const work = await Deno.makeTempDir({ dir: tmpDir, prefix: "repodata-index-" });
+  const enc = new TextEncoder();
+  try {
+    const files = Array.from(
+      { length: BUCKETS },
+      (_, i) => Deno.openSync(join(work, `b${i}`), { write: true, create: true }),
+    );
+    const pending: string[][] = Array.from({ length: BUCKETS }, () => []);
+    const pendingChars = new Array<number>(BUCKETS).fill(0);
+    const flush = (b: number) => {
+      if (pending[b].length === 0) return;
+      writeAll(files[b], enc.encode(pending[b].join("")));
+      pending[b] = [];
+      pendingChars[b] = 0;
+    };
+    let info: Record<string, unknown> = {};
+    let records = 0;
+    let bytes = 0;
+    const counted = async function* () {
+      for await (const c of chunks) {
+        bytes += c.length;
+        progress?.(bytes);
+        yield c;
+      }
+    };
+    try {
+      await parseRepodataStream(counted(), {
+        info: (i) => info = i,
+        record: (section, fn, json) => {
+          let name: unknown;
+          try {
+            name = JSON.parse(json).name;
+          } catch (err) {
+            throw new Error(`record ${fn} is not valid JSON (${(err as Error).message})`);
+          }
+          if (typeof name !== "string" || !NAME_OK.test(name) || !NAME_OK.test(fn)) {
+            throw new Error(`record ${fn} has no valid name`);
+          }
+          const b = bucketOf(name);
+          const entry = `${
+            section === "packages" ? "p" : "c"
+          }\t${name}\t${fn}\t${json.length}\t${json}`;
+          pending[b].push(entry);
+          pendingChars[b] += entry.length;
+          records++;
+          if (pendingChars[b] >= FLUSH_CHARS) flush(b);
+        },
+      });
+      for (let b = 0; b < BUCKETS; b++) flush(b);
+    } finally {
+      for (const f of files) f.close();
+    }
+
+    // Group each bucket by name into records.json.
+    const table: Record<string, [number, number]> = {};
+    let names = 0;
+    using out = Deno.openSync(join(work, "records.json"), { write: true, create: true });
+    let offset = 0;
+    let batch: Uint8Array[] = [];
+    let batchBytes = 0;
+    const dec = new TextDecoder();
+    for (let b = 0; b < BUCKETS; b++) {
+      const path = join(work, `b${b}`);
+      const text = dec.decode(Deno.readFileSync(path));
+      Deno.removeSync(path);
+      const groups = new Map<string, { p: string[]; c: string[] }>();
+      let i = 0;
+      while (i < text.length) {
+        const t1 = text.indexOf("\t", i);
+        const t2 = text.indexOf("\t", t1 + 1);
+        const t3 = text.indexOf("\t", t2 + 1);
+        const t4 = text.indexOf("\t", t3 + 1);
+        const name = text.slice(t1 + 1, t2);
+        const fn = text.slice(t2 + 1, t3);
+        const len = Number(text.slice(t3 + 1, t4));
+        const json = text.slice(t4 + 1, t4 + 1 + len);
+        let g = groups.get(name);
+        if (!g) groups.set(name, g = { p: [], c: [] });
+        (text.charCodeAt(i) === 0x70 ? g.p : g.c).push(`${JSON.stringify(fn)}:${json}`);
+        i = t4 + 1 + len;
+      }
+      for (const [name, g] of groups) {
+        const data = enc.encode(
+          `{"packages":{${g.p.join(",")}},"packages.conda":{${g.c.join(",")}}}\n`,
+        );
+        table[name] = [offset, data.length];
+        offset += data.length;
+        names++;
+        batch.push(data);
+        batchBytes += data.length;
+        if (batchBytes >= WRITE_BYTES) {
+          writeAll(out, concat(batch, batchBytes));
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+    }
+    if (batchBytes) writeAll(out, concat(batch, batchBytes));
+    await Deno.writeTextFile(
+      join(work, "names.json"),
+      JSON.stringify({ format: FORMAT, info, records, names: table }),
+    );
+    await Deno.rename(work, dest);
+    return { records, names };
+  } catch (err) {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+    throw err;
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** An opened per-name index: the name table in memory, records read on demand. */
+export class RepodataIndex implements RecordSource {
+  /** The document's `info` object. */
+  readonly info: Record<string, unknown>;
+  /** Records in the index. */
+  readonly records: number;
+  #dir: string;
+  #names: Record<string, [number, number]>;
+  #file: Promise<import("node:fs/promises").FileHandle> | undefined;
+
+  private constructor(dir: string, table: {
+    info?: Record<string, unknown>;
+    records?: number;
+    names: Record<string, [number, number]>;
+  }) {
+    this.#dir = dir;
+    this.info = table.info ?? {};
+    this.records = table.records ?? 0;
+    this.#names = table.names;
+  }
+
+  /** Opens the index in `dir`; throws when it is missing or not an index of this format. */
+  static async open(dir: string): Promise<RepodataIndex> {
+    const table = JSON.parse(await Deno.readTextFile(join(dir, "names.json")));
+    if (table?.format !== FORMAT || typeof table.names !== "object") {
+      throw new Error(`${dir} is not a repodata index of format ${FORMAT}`);
+    }
+    return new RepodataIndex(dir, table);
+  }
+
+  /** Package names in the index. */
+  get size(): number {
+    return Object.keys(this.#names).length;
+  }
+
+  /** Whether the index has records named `name`. */
+  has(name: string): boolean {
+    return Object.hasOwn(this.#names, name);
+  }
+
+  /** The records named `name` (empty sections when there are none). */
+  async read(name: string): Promise<NameRecords> {
+    if (!this.has(name)) return { packages: {}, "packages.conda": {} };
+    const [offset, length] = this.#names[name];
+    this.#file ??= open(join(this.#dir, "records.json"), "r");
+    const fh = await this.#file;
+    const buf = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+      if (bytesRead === 0) throw new Error(`${this.#dir}/records.json is truncated`);
+      got += bytesRead;
+    }
+    return JSON.parse(new TextDecoder().decode(buf));
+  }
+
+  /** Closes the records file. */
+  async close(): Promise<void> {
+    const f = this.#file;
+    this.#file = undefined;
+    if (f) await (await f).close();
+  }
+}
