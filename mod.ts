@@ -32,20 +32,29 @@ export type { CanonicalSpec } from "./lib/envspec/canonical.ts";
 export type { EnvSpec, GitSource, HttpSource } from "./lib/envspec/types.ts";
 
 export {
+  ActivationError,
+  BuildError,
+  CorruptError,
   EXIT_ACTIVATION,
+  EXIT_BUG,
+  EXIT_CODES,
   EXIT_FAILED,
   EXIT_NOT_FOUND,
   EXIT_USAGE,
+  NetworkError,
+  NoSpaceError,
   NotFoundError,
+  PermissionError,
   PonchoError,
   UsageError,
 } from "./lib/errors.ts";
+export type { ErrorKind, PermissionErrorOptions, PonchoErrorOptions } from "./lib/errors.ts";
 export { VERSION } from "./lib/version.ts";
 
 export { defaultStoreRoot, ensureStore, storeLayout } from "./store/layout.ts";
 export type { StoreLayout } from "./store/layout.ts";
 export { acquireLock, LockTimeoutError, tryLock, withLock } from "./store/lock.ts";
-export type { HeldLock, LockOptions } from "./store/lock.ts";
+export type { HeldLock, LockHolder, LockOptions } from "./store/lock.ts";
 export type { IndexEntry, IndexRecord } from "./store/index.ts";
 export type { EnvManifest, RelocationRecord } from "./lib/env/manifest.ts";
 
@@ -69,7 +78,8 @@ export type {
 export { createInStore, packStoreEnv } from "./lib/store_env.ts";
 export type { StoreEnvOptions, StoreEnvResult } from "./lib/store_env.ts";
 export { formatSize, gc, listEnvs, parseSize } from "./store/gc.ts";
-export type { GcOptions, GcResult, StoreEntry } from "./store/gc.ts";
+export type { CacheReport, GcOptions, GcResult, StoreEntry } from "./store/gc.ts";
+export type { CacheBucket } from "./store/cache_gc.ts";
 export { packPrefix } from "./lib/env/pack.ts";
 export type { PackOptions, PackResult, PristineFile } from "./lib/env/pack.ts";
 export { MANIFEST_FORMAT, MANIFEST_PATH } from "./lib/env/manifest.ts";

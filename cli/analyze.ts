@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "./args.ts";
-import { errorLine, PonchoError, UsageError } from "../lib/errors.ts";
+import { errorLine, fsError, UsageError } from "../lib/errors.ts";
 import { analyze } from "../lib/analyze/analyze.ts";
 import { renderSpec, type SpecFormat, writeFileAtomic } from "../lib/analyze/spec_out.ts";
 import { checkOutPath } from "../lib/analyze/out_safety.ts";
@@ -99,7 +99,7 @@ async function run(args: string[]): Promise<number> {
     try {
       await writeFileAtomic(out, text);
     } catch (err) {
-      throw new UsageError(`out ${out}: cannot write (${errorLine(err)})`, { cause: err });
+      throw fsError(err, out, { what: "cannot write out", role: "output" });
     }
   }
   return 0;
@@ -111,16 +111,11 @@ async function run(args: string[]): Promise<number> {
  *
  * @returns The exit code: 0 success, 1 invalid usage, 2 missing or unreadable source.
  */
-export async function analyzeCommand(args: string[]): Promise<number> {
-  try {
-    return await run(args);
-  } catch (err) {
-    if (err instanceof PonchoError) {
-      console.error(`poncho analyze: ${errorLine(err)}`);
-      return err.exitCode;
-    }
-    throw err;
-  }
+export function analyzeCommand(args: string[]): Promise<number> {
+  return run(args);
 }
 
-if (import.meta.main) Deno.exit(await analyzeCommand(Deno.args));
+if (import.meta.main) {
+  const { main } = await import("./main.ts");
+  Deno.exit(await main(["analyze", ...Deno.args]));
+}

@@ -21,7 +21,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { errorLine, EXIT_FAILED, NotFoundError, PonchoError, UsageError } from "../lib/errors.ts";
+import { EXIT_FAILED, NotFoundError, PonchoError, UsageError } from "../lib/errors.ts";
 
 const HELP = `Usage: deno task compile [--output PATH]
 
@@ -130,7 +130,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await compileCommand(Deno.args));
   } catch (e) {
-    console.error(`poncho compile: ${errorLine(e)}`);
-    Deno.exit(e instanceof PonchoError ? e.exitCode : 70);
+    const { reportError } = await import("./main.ts");
+    Deno.exit(reportError("poncho compile", e));
   }
 }

@@ -7,6 +7,7 @@
 
 import { parseArgs } from "./args.ts";
 import { UsageError } from "../lib/errors.ts";
+import { resolveStoreRoot } from "../store/layout.ts";
 
 const HELP = `Usage: poncho create [options] <spec> <output>
        poncho create --dry-run [--json] <spec>
@@ -26,6 +27,8 @@ Options:
   --dry-run             only solve: print the packages that would be installed (name, version,
                         build, channel, size); fetch nothing, write no output
   --conda-exe PATH      let an existing conda, mamba or micromamba solve and install, then pack
+  -w, --wait-for-lock SECS  wait at most SECS for another process's build of the same spec
+                        (default 21600; the holder's pid, host and start are shown)
   --store DIR           the store (default: $PONCHO_STORE, $XDG_CACHE_HOME/poncho, ~/.cache/poncho)
   --json                print a machine-readable summary on stdout
   -q, --quiet           print nothing but errors
@@ -69,6 +72,7 @@ export async function createCommand(args: string[]): Promise<number> {
     { name: "conda-exe", type: "string" },
     { name: "conda-executable", type: "string" },
     { name: "store", type: "string" },
+    { name: "wait-for-lock", short: "w", type: "string" },
     { name: "json", type: "boolean" },
     { name: "quiet", short: "q", type: "boolean" },
     { name: "verbose", short: "v", type: "boolean" },
@@ -95,6 +99,11 @@ export async function createCommand(args: string[]): Promise<number> {
     );
   }
   const [specPath, output] = positionals;
+  const waitText = o["wait-for-lock"] as string | undefined;
+  const wait = waitText === undefined ? undefined : Number(waitText);
+  if (wait !== undefined && (waitText!.trim() === "" || !Number.isFinite(wait) || wait < 0)) {
+    throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
+  }
   const { readSpec } = await import("../lib/envspec/parse.ts");
   const { createEnvironment } = await import("../lib/create.ts");
   const spec = await readSpec(specPath);
@@ -108,9 +117,10 @@ export async function createCommand(args: string[]): Promise<number> {
     offline: Boolean(o.offline),
     force: Boolean(o.force),
     condaExe: (o["conda-exe"] ?? o["conda-executable"]) as string | undefined,
-    store: o.store as string | undefined,
+    store: resolveStoreRoot(o.store as string | undefined),
     quiet: Boolean(o.quiet) || Boolean(o.json),
     verbose: Boolean(o.verbose),
+    waitForLockMs: wait === undefined ? undefined : wait * 1000,
     dryRun,
   });
   if (dryRun && !o.json) {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { errorLine, EXIT_USAGE, PonchoError } from "../lib/errors.ts";
+import { errorLine, EXIT_BUG, EXIT_USAGE, explanationLines, userError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 
 const HELP = `poncho ${VERSION}: run Python code anywhere with exactly the environment it needs
@@ -28,7 +28,7 @@ Options:
 
 Exit codes: 0 success, 1 invalid usage, 2 missing or unreadable input,
 3 build/extraction/relocation failed (lock timeouts too), 4 activation failed,
-70 internal error.
+70 internal error (a bug: please report it with PONCHO_DEBUG=1 output).
 `;
 
 type Handler = (args: string[]) => Promise<number>;
@@ -92,17 +92,38 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   try {
     return await (await loadHandler())(rest);
   } catch (err) {
-    if (err instanceof PonchoError) {
-      // One line names the problem; a multi-line explanation (the solver's) follows, indented.
-      const [head, ...detail] = err.message.trim().split("\n");
-      console.error(`poncho ${cmd}: ${errorLine(head)}`);
-      for (const line of detail) if (line.trim()) console.error(`  ${line.trimEnd()}`);
-      return err.exitCode;
-    }
-    console.error(`poncho ${cmd}: internal error: ${errorLine(err)}`);
-    if (Deno.env.get("PONCHO_DEBUG")) console.error(err);
-    return 70;
+    return reportError(`poncho ${cmd}`, err);
   }
+}
+
+/**
+ * The one error printer: writes `err` to stderr under `prefix` and returns
+ * its exit code. A {@linkcode PonchoError} (or an operating-system error,
+ * mapped to its kind by {@linkcode userError}) is one line; a multi-line
+ * explanation (the solver's) follows, indented and cut to a readable length.
+ * Anything else is a bug: exit 70, with the stack only under `PONCHO_DEBUG`.
+ */
+export function reportError(prefix: string, err: unknown): number {
+  const debug = Boolean(Deno.env.get("PONCHO_DEBUG"));
+  const known = userError(err);
+  if (known) {
+    const [head, ...detail] = known.message.trim().split("\n");
+    const line = errorLine(head);
+    console.error(
+      `${prefix}: ${
+        debug || line.length <= 2000
+          ? line
+          : `${line.slice(0, 2000)}... (${line.length - 2000} more characters cut)`
+      }`,
+    );
+    const lines = detail.map((l) => l.trimEnd()).filter((l) => l.trim());
+    for (const line of debug ? lines : explanationLines(lines)) console.error(`  ${line}`);
+    if (debug) console.error(known);
+    return known.exitCode;
+  }
+  console.error(`${prefix}: internal error: ${errorLine(err)}`);
+  if (debug) console.error(err);
+  return EXIT_BUG;
 }
 
 /**

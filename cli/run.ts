@@ -13,7 +13,7 @@
 
 import { UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs } from "./args.ts";
-import { defaultStoreRoot } from "../store/layout.ts";
+import { resolveStoreRoot } from "../store/layout.ts";
 import { runEnvironment, type RunEnvOptions } from "../lib/run.ts";
 import type { AutoRunOptions } from "./run_auto.ts";
 
@@ -198,11 +198,12 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
   if (waitText.trim() === "" || !Number.isFinite(wait) || wait < 0) {
     throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
   }
+  if (auto && options["wait-for-lock"] !== undefined) auto.buildWaitMs = wait * 1000;
   return {
     environment: environment ?? "",
     unpackTo,
     tmp,
-    store: (options.store as string | undefined) ?? defaultStoreRoot(),
+    store: resolveStoreRoot(options.store as string | undefined),
     waitMs: wait * 1000,
     debug: options.debug === true,
     argv,

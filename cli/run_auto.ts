@@ -51,6 +51,8 @@ export interface AutoRunOptions {
   quiet: boolean;
   /** `-v`. */
   verbose: boolean;
+  /** `-w` when given: how long to wait for another process's build of the same spec (ms). */
+  buildWaitMs?: number;
 }
 
 /** Parsed `poncho run` options of an automatic run. */
@@ -79,6 +81,7 @@ function libraryOptions(opts: AutoCommandOptions, log: (line: string) => void): 
     quiet: a.quiet || (!a.verbose && !opts.debug && !Deno.stderr.isTerminal()),
     verbose: a.verbose || opts.debug,
     waitMs: opts.waitMs,
+    buildWaitMs: a.buildWaitMs,
     log,
   };
 }

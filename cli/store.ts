@@ -6,23 +6,39 @@
 
 import { NotFoundError, UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs } from "./args.ts";
-import { defaultStoreRoot, storeLayout } from "../store/layout.ts";
-import { formatSize, gc, listEnvs, parseSize, type StoreEntry } from "../store/gc.ts";
+import { resolveStoreRoot, storeLayout } from "../store/layout.ts";
+import {
+  type CacheReport,
+  formatSize,
+  gc,
+  listEnvs,
+  parseSize,
+  type StoreEntry,
+} from "../store/gc.ts";
+import { bucketSizes } from "../store/cache_gc.ts";
 import { storeSlot } from "../store/envs.ts";
+import { readMarker } from "../store/marker.ts";
 import { absolutePath, archiveId } from "../lib/run.ts";
 
 const HELP = `Usage: poncho store <command> [options]
 
 Commands:
-  list [--json]                       environments: id, source, size, last used
-  gc [--older-than DAYS] [--max-size SIZE] [--json]
-                                      remove environments unused for DAYS days, then
-                                      least recently used ones until the store is at
-                                      most SIZE (e.g. 20G); environments in use by a
-                                      running 'poncho run' are never removed. Always
-                                      sweeps leftovers of killed unpacks and builds
-                                      from tmp/ (only those no process works on)
-  path <archive>                      the store path of an archive's environment
+  list [--json]                       environments: id, source, size, last used; then
+                                      the size of every bucket (envs, archives, pkgs,
+                                      downloads, repodata, index, locks, tmp)
+  gc [--older-than DAYS] [--max-size SIZE] [--dry-run] [--json]
+                                      remove what was unused for DAYS days, then the
+                                      least recently used until the whole store is at
+                                      most SIZE (e.g. 20G): environments, cached
+                                      archives, packages, downloads and repodata alike.
+                                      Environments in use by a running 'poncho run' and
+                                      caches a running build reads are never removed.
+                                      Always sweeps leftovers of killed processes from
+                                      tmp/ (only those no process works on).
+                                      --dry-run removes nothing and says what would go
+  path [--planned] <archive>          the store path of an archive's environment (exit 2
+                                      when it is not unpacked yet; --planned prints the
+                                      path it will have)
   pack <id> <output> [--json]         pack environment <id> (or a unique prefix of
                                       it, as 'list' shows) into a relocatable archive
                                       (.tar.zst, .tar.gz, .tgz, .tar) for shipping,
@@ -39,6 +55,8 @@ const OPTIONS: OptionSpec[] = [
   { name: "json", type: "boolean" },
   { name: "older-than", type: "string" },
   { name: "max-size", type: "string" },
+  { name: "planned", type: "boolean" },
+  { name: "dry-run", type: "boolean" },
   { name: "help", short: "h", type: "boolean" },
 ];
 
@@ -54,27 +72,28 @@ export async function storeCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const layout = storeLayout((options.store as string | undefined) ?? defaultStoreRoot());
+  const layout = storeLayout(resolveStoreRoot(options.store as string | undefined));
   const allowed: Record<string, string[]> = {
     list: ["json"],
-    gc: ["older-than", "max-size", "json"],
-    path: [],
+    gc: ["older-than", "max-size", "json", "dry-run"],
+    path: ["planned"],
     pack: ["json"],
   };
   if (!allowed[sub]) {
     throw new UsageError(`unknown store command '${sub}' (expected list, gc, path or pack)`);
   }
-  for (const name of ["json", "older-than", "max-size"]) {
+  for (const name of ["json", "older-than", "max-size", "planned", "dry-run"]) {
     if (options[name] !== undefined && !allowed[sub].includes(name)) {
-      throw new UsageError(`poncho store ${sub}: option --${name} does not apply here`);
+      throw new UsageError(`${sub}: option --${name} does not apply here`);
     }
   }
 
   if (sub === "list") {
     if (positionals.length) {
-      throw new UsageError(`poncho store list: unexpected '${positionals[0]}'`);
+      throw new UsageError(`list: unexpected '${positionals[0]}'`);
     }
     const envs = await listEnvs(layout);
+    const buckets = await bucketSizes(layout);
     if (options.json) {
       const out = envs.map((e) => ({
         id: e.id,
@@ -105,11 +124,16 @@ export async function storeCommand(args: string[]): Promise<number> {
         );
       }
     }
+    if (!options.json) {
+      const total = Object.values(buckets).reduce((a, b) => a + b, 0);
+      const parts = Object.entries(buckets).map(([name, size]) => `${name} ${formatSize(size)}`);
+      console.log(`store ${layout.root}: ${formatSize(total)} (${parts.join(", ")})`);
+    }
     return 0;
   }
 
   if (sub === "gc") {
-    if (positionals.length) throw new UsageError(`poncho store gc: unexpected '${positionals[0]}'`);
+    if (positionals.length) throw new UsageError(`gc: unexpected '${positionals[0]}'`);
     let olderThanDays: number | undefined;
     let maxSize: number | undefined;
     if (options["older-than"] !== undefined) {
@@ -124,13 +148,18 @@ export async function storeCommand(args: string[]): Promise<number> {
         throw new UsageError(`--max-size '${options["max-size"]}' is not a size like 500M or 20G`);
       }
     }
-    const result = await gc(layout, { olderThanDays, maxSize });
+    const dryRun = options["dry-run"] === true;
+    const result = await gc(layout, { olderThanDays, maxSize, dryRun });
     if (options.json) {
       const env = (e: StoreEntry) => ({ id: e.id, source: e.source, size: e.size, path: e.path });
+      const cache = (c: CacheReport) => ({ ...c, lastUsed: c.lastUsed.toISOString() });
       console.log(JSON.stringify(
         {
+          dryRun,
           removed: result.removed.map(env),
           skipped: result.skipped.map(env),
+          removedCache: result.removedCache.map(cache),
+          skippedCache: result.skippedCache.map(cache),
           swept: result.swept,
           freed: result.freed,
         },
@@ -143,16 +172,26 @@ export async function storeCommand(args: string[]): Promise<number> {
       unpack: "left by a killed unpack",
       create: "left by a killed poncho create",
       gc: "left by an interrupted gc",
+      owner: "temp dir of a killed process",
+      lock: "lock of something that no longer exists",
       stale: "no owner, older than a day",
     };
     for (const e of result.swept) {
       console.log(`swept ${e.path} (${formatSize(e.size)}, ${why[e.kind]})`);
+      for (const x of e.external ?? []) console.log(`swept ${x} (recorded by it)`);
     }
+    const verb = dryRun ? "would remove" : "removed";
     for (const e of result.removed) {
-      console.log(`removed ${e.id} (${formatSize(e.size)}, ${e.source})`);
+      console.log(`${verb} ${e.id} (${formatSize(e.size)}, ${e.source})`);
+    }
+    for (const c of result.removedCache) {
+      console.log(`${verb} ${c.bucket}/${c.name} (${formatSize(c.size)})`);
     }
     for (const e of result.skipped) console.log(`kept ${e.id}: in use`);
-    console.log(`freed ${formatSize(result.freed)}`);
+    if (result.skippedCache.length > 0) {
+      console.log(`kept ${result.skippedCache.length} cache items: a build is running`);
+    }
+    console.log(`${dryRun ? "would free" : "freed"} ${formatSize(result.freed)}`);
     return 0;
   }
 
@@ -165,7 +204,7 @@ export async function storeCommand(args: string[]): Promise<number> {
         ? new NotFoundError(`store environment ${want} does not exist (see poncho store list)`)
         : new UsageError(`store environment ${want} is ambiguous (${ids.length} match); give more`);
     }
-    const { packStoreEnv } = await import("../lib/store_env.ts");
+    const { packStoreEnv } = await import("../lib/env/store_pack.ts");
     const r = await packStoreEnv(layout, ids[0], absolutePath(output));
     if (options.json) {
       console.log(JSON.stringify({ id: ids[0], output: absolutePath(output), bytes: r.bytes }));
@@ -174,7 +213,9 @@ export async function storeCommand(args: string[]): Promise<number> {
   }
 
   // path
-  if (positionals.length !== 1) throw new UsageError("usage: poncho store path <archive>");
+  if (positionals.length !== 1) {
+    throw new UsageError("path: expected one <archive> (usage: poncho store path <archive>)");
+  }
   const source = absolutePath(positionals[0]);
   let info: Deno.FileInfo;
   try {
@@ -183,6 +224,14 @@ export async function storeCommand(args: string[]): Promise<number> {
     throw new NotFoundError(`archive ${positionals[0]} does not exist`);
   }
   if (info.isDirectory) throw new UsageError(`${positionals[0]} is a directory; give an archive`);
-  console.log(storeSlot(layout, await archiveId(layout, source, info)).path);
+  const slot = storeSlot(layout, await archiveId(layout, source, info));
+  if (!options.planned && !readMarker(slot.path, slot.id)) {
+    throw new NotFoundError(
+      `the environment of ${positionals[0]} is not unpacked in ${layout.root} yet (it will be ` +
+        `${slot.path}): run 'poncho run -e ${positionals[0]}' once, or give --planned`,
+      { path: slot.path },
+    );
+  }
+  console.log(slot.path);
   return 0;
 }

@@ -60,8 +60,10 @@ export interface AutoEnvOptions extends AutoSpecOptions {
   quiet?: boolean;
   /** Print each build step. */
   verbose?: boolean;
-  /** How long to wait for another process's build or runners (ms). Default 300 s. */
+  /** How long to wait for runners holding the environment (ms). Default 300 s. */
   waitMs?: number;
+  /** How long to wait for another process's build of the same spec (ms). Default 6 h. */
+  buildWaitMs?: number;
   /** Receives one line per decision (reuse, build, cache hit). */
   log?: (line: string) => void;
 }
@@ -224,6 +226,7 @@ export async function ensureAutoEnvironment(opts: AutoEnvOptions): Promise<AutoE
     quiet: opts.quiet,
     verbose: opts.verbose,
     waitMs: opts.waitMs,
+    buildWaitMs: opts.buildWaitMs,
   });
   const opened = await openEnv(storeSlot(layout, r.id), () => {
     throw new Error(`environment ${r.id} was removed right after its build`);

@@ -15,12 +15,15 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { PonchoError, UsageError } from "./errors.ts";
+import { fsError, PonchoError, UsageError } from "./errors.ts";
 import { VERSION } from "./version.ts";
 import { type CanonicalSpec, canonicalSpec, specHash } from "./envspec/canonical.ts";
 import type { EnvSpec } from "./envspec/types.ts";
 import { defaultStoreRoot, ensureStore, type StoreLayout } from "../store/layout.ts";
-import { withLock } from "../store/lock.ts";
+import { acquireLock, describeHolder, withLock } from "../store/lock.ts";
+import { buildCacheLockPath, touchUsed } from "../store/cache_gc.ts";
+import { ownerTmp, recordExternal, sweepDeadOwners } from "../store/owner.ts";
+import { readArchiveRecord, writeArchiveRecord } from "../store/index.ts";
 import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
@@ -58,9 +61,23 @@ export interface CreateOptions {
   verbose?: boolean;
   /** Only make sure the store's archive cache has the build (no `output`, no `prefix`). */
   cacheOnly?: boolean;
+  /**
+   * How long to wait for another process's build of the same spec, in
+   * milliseconds (default {@linkcode DEFAULT_BUILD_WAIT_MS}).
+   */
+  waitForLockMs?: number;
   /** Only solve: report what would be installed; fetch nothing, write no output. */
   dryRun?: boolean;
 }
+
+/**
+ * The file `create --prefix` keeps in the prefix until the install is
+ * complete; `poncho run -e DIR` refuses a directory that has it.
+ */
+export const INCOMPLETE_MARKER = ".poncho/incomplete";
+
+/** How long a create waits by default for another process's build of the same spec (6 h). */
+export const DEFAULT_BUILD_WAIT_MS = 6 * 3600_000;
 
 /** One installed conda package in a {@link CreateResult}. */
 export interface CreatedPackage {
@@ -136,6 +153,15 @@ async function checkOutputDir(output: string): Promise<void> {
   if ((await Deno.lstat(output).catch(() => null))?.isDirectory) {
     throw new UsageError(`output ${output} is a directory; give a file name such as env.tar.zst`);
   }
+  // A device or FIFO is written to in place (see copyAtomic): its directory need not be writable.
+  if ((await Deno.stat(output).catch(() => null))?.isFile === false) return;
+  // Writable (not read-only, not full of inodes)? Found now, not after the whole build.
+  try {
+    const probe = await Deno.makeTempFile({ dir, prefix: `.${basename(output)}.probe-` });
+    await Deno.remove(probe);
+  } catch (err) {
+    throw fsError(err, dir, { what: `cannot write the output ${output} in`, role: "output" });
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -148,8 +174,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Copies `src` to `dst` through a temp file beside `dst` and a rename (never half-written). */
-async function copyAtomic(src: string, dst: string): Promise<void> {
+/**
+ * Copies `src` to `dst` through a temp file beside `dst` and a rename (never
+ * half-written); the temp is recorded in the store's owner dir, so that gc
+ * removes it if this process is killed.
+ */
+async function copyAtomic(src: string, dst: string, layout: StoreLayout): Promise<void> {
   // A device or FIFO (`/dev/null`, a pipe) is written to, never replaced.
   const st = await Deno.stat(dst).catch(() => null);
   if (st && !st.isFile && !st.isDirectory) {
@@ -160,16 +190,47 @@ async function copyAtomic(src: string, dst: string): Promise<void> {
     return;
   }
   const tmp = join(dirname(dst), `.${basename(dst)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  const record = recordExternal(layout, tmp);
   try {
     await Deno.copyFile(src, tmp);
     await Deno.rename(tmp, dst);
+    record.done();
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
+    record.done();
     if (err instanceof Deno.errors.NotFound && !(await exists(dirname(dst)))) {
       throw new UsageError(`output ${dst}: directory ${dirname(dst)} does not exist`);
     }
-    throw err;
+    throw fsError(err, dst, { what: "cannot write the output", role: "output" });
   }
+}
+
+/**
+ * Whether the cached archive exists and matches the sha256 and size recorded
+ * when it was built. A damaged archive (or one without a record) is not
+ * reused: it is rebuilt, and the rebuild replaces it.
+ */
+async function archiveIntact(
+  layout: StoreLayout,
+  archive: string,
+  log: (line: string) => void,
+): Promise<boolean> {
+  const info = await Deno.stat(archive).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw fsError(err, archive, { what: "cannot read the cached archive" });
+  });
+  if (!info) return false;
+  const rec = await readArchiveRecord(layout, basename(archive));
+  const why = !rec
+    ? "has no recorded digest"
+    : rec.size !== info.size
+    ? `is ${info.size} bytes, recorded ${rec.size}`
+    : (await sha256File(archive)) !== rec.sha256
+    ? "does not match its recorded sha256"
+    : "";
+  if (why) log(`cached archive ${archive} ${why}: rebuilding it`);
+  else await touchUsed(archive); // gc removes the least recently used first
+  return why === "";
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -399,121 +460,161 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   const canonical: CanonicalSpec = canonicalSpec(spec, platform);
   const hash = specHash(canonical);
   const layout = await ensureStore(opts.store ?? defaultStoreRoot());
-  const log = reporter(opts);
-  if (opts.dryRun) {
-    const packages = await dryRun(spec, platform, layout, opts);
-    return {
-      specHash: hash,
-      platform,
-      cached: false,
-      dryRun: true,
-      packages,
-      pip: spec.pip,
-      seconds: seconds(),
-    };
-  }
-
-  if (opts.prefix) {
-    const prefix = resolve(opts.prefix);
-    const existed = await exists(prefix);
-    if (existed && [...Deno.readDirSync(prefix)].length > 0) {
-      throw new UsageError(`--prefix ${prefix}: directory exists and is not empty`);
-    }
-    await Deno.mkdir(prefix, { recursive: true });
-    try {
-      const packages = await installAll(spec, prefix, platform, layout, opts);
+  // Shared while this create reads and fills the build caches: gc removes from them only exclusively.
+  const cacheLock = await acquireLock(buildCacheLockPath(layout), {
+    exclusive: false,
+    timeoutMs: 600_000,
+    what: "the store's build caches (a gc is removing from them)",
+  });
+  try {
+    const log = reporter(opts);
+    if (opts.dryRun) {
+      const packages = await dryRun(spec, platform, layout, opts);
       return {
         specHash: hash,
         platform,
-        prefix,
         cached: false,
+        dryRun: true,
         packages,
         pip: spec.pip,
         seconds: seconds(),
       };
-    } catch (err) {
-      if (!existed) await Deno.remove(prefix, { recursive: true }).catch(() => {});
-      else {
-        for (const e of Deno.readDirSync(prefix)) {
-          await Deno.remove(join(prefix, e.name), { recursive: true }).catch(() => {});
-        }
-      }
-      throw err;
     }
-  }
 
-  const output = opts.output ? resolve(opts.output) : undefined;
-  const ext = output ? archiveExt(output) : ".tar.zst";
-  if (output) await checkOutputDir(output);
-  const cachedArchive = join(layout.archives, `${hash}${ext}`);
-  const result = (cached: boolean, packages: CreatedPackage[] = [], envId?: string) => ({
-    specHash: hash,
-    envId,
-    platform,
-    output,
-    cached,
-    cachedArchive,
-    packages,
-    pip: spec.pip,
-    seconds: seconds(),
-  });
-
-  if (!opts.force && await exists(cachedArchive)) {
-    if (output) await copyAtomic(cachedArchive, output);
-    log(`reused ${cachedArchive}`);
-    return result(true, ...await fromManifest(cachedArchive));
-  }
-  const built = await withLock(
-    join(layout.locks, `create-${hash}.lock`),
-    async () => {
-      if (!opts.force && await exists(cachedArchive)) return null; // built by another process meanwhile
-      const linked = opts.force ? undefined : readSpecEnv(layout, hash);
-      if (linked !== undefined && readMarker(`${layout.envs}/${linked}`, linked)) {
-        // An automatic run built this spec in place: the archive is that environment, packed.
-        const { packStoreEnv } = await import("./env/store_pack.ts");
-        stepper(opts)(`packing ${cachedArchive} from the store's environment ${linked}`);
-        await packStoreEnv(layout, linked, cachedArchive);
-        return null;
+    if (opts.prefix) {
+      const prefix = resolve(opts.prefix);
+      const existed = await exists(prefix);
+      if (existed && [...Deno.readDirSync(prefix)].length > 0) {
+        throw new UsageError(`--prefix ${prefix}: directory exists and is not empty`);
       }
-      // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
-      for (const e of Deno.readDirSync(layout.tmp)) {
-        if (e.name.startsWith(`b-${hash.slice(0, 12)}-`)) {
-          await Deno.remove(join(layout.tmp, e.name), { recursive: true }).catch(() => {});
-        }
-      }
-      const buildPrefix = join(
-        layout.tmp,
-        `b-${hash.slice(0, 12)}-${crypto.randomUUID().slice(0, 6)}`,
-      );
-      await Deno.mkdir(buildPrefix);
+      await Deno.mkdir(prefix, { recursive: true });
+      // Until the install is complete: a killed create leaves a prefix that run -e refuses.
+      await Deno.mkdir(join(prefix, ".poncho"), { recursive: true });
+      await Deno.writeTextFile(join(prefix, INCOMPLETE_MARKER), `${Deno.pid}\n`);
       try {
-        const packages = await installAll(spec, buildPrefix, platform, layout, opts);
-        const envId = envIdentity(hash, packages, spec);
-        stepper(opts)(`packing ${cachedArchive}`);
-        await packPrefix({
-          prefix: buildPrefix,
-          output: cachedArchive,
-          pristine: await pristineFromCondaMeta(buildPrefix),
-          manifest: {
-            format: MANIFEST_FORMAT,
-            id: envId,
-            spec: canonical,
-            specHash: hash,
-            platform,
-            created: new Date().toISOString(),
-            poncho: VERSION,
-            packages,
-          },
-        });
-        return { packages, envId };
-      } finally {
-        await Deno.remove(buildPrefix, { recursive: true }).catch(() => {});
+        const packages = await installAll(spec, prefix, platform, layout, opts);
+        await Deno.remove(join(prefix, INCOMPLETE_MARKER));
+        await Deno.remove(join(prefix, ".poncho")).catch(() => {}); // only when empty
+        return {
+          specHash: hash,
+          platform,
+          prefix,
+          cached: false,
+          packages,
+          pip: spec.pip,
+          seconds: seconds(),
+        };
+      } catch (err) {
+        if (!existed) await Deno.remove(prefix, { recursive: true }).catch(() => {});
+        else {
+          for (const e of Deno.readDirSync(prefix)) {
+            await Deno.remove(join(prefix, e.name), { recursive: true }).catch(() => {});
+          }
+        }
+        throw err;
       }
-    },
-    { exclusive: true, timeoutMs: 6 * 3600_000, what: `the build of spec ${hash.slice(0, 12)}` },
-  );
-  if (output) await copyAtomic(cachedArchive, output);
-  return built
-    ? result(false, built.packages, built.envId)
-    : result(true, ...await fromManifest(cachedArchive));
+    }
+
+    const output = opts.output ? resolve(opts.output) : undefined;
+    const ext = output ? archiveExt(output) : ".tar.zst";
+    if (output) await checkOutputDir(output);
+    const cachedArchive = join(layout.archives, `${hash}${ext}`);
+    const result = (cached: boolean, packages: CreatedPackage[] = [], envId?: string) => ({
+      specHash: hash,
+      envId,
+      platform,
+      output,
+      cached,
+      cachedArchive,
+      packages,
+      pip: spec.pip,
+      seconds: seconds(),
+    });
+
+    if (!opts.force && await archiveIntact(layout, cachedArchive, log)) {
+      if (output) await copyAtomic(cachedArchive, output, layout);
+      log(`reused ${cachedArchive}`);
+      return result(true, ...await fromManifest(cachedArchive));
+    }
+    const built = await withLock(
+      join(layout.locks, `create-${hash}.lock`),
+      async () => {
+        // Built by another process meanwhile? (A damaged or unrecorded archive is rebuilt.)
+        if (!opts.force && await archiveIntact(layout, cachedArchive, log)) return null;
+        await sweepDeadOwners(layout);
+        const linked = opts.force ? undefined : readSpecEnv(layout, hash);
+        if (linked !== undefined && readMarker(`${layout.envs}/${linked}`, linked)) {
+          // An automatic run built this spec in place: the archive is that environment, packed.
+          const { packStoreEnv } = await import("./env/store_pack.ts");
+          stepper(opts)(`packing ${cachedArchive} from the store's environment ${linked}`);
+          await packStoreEnv(layout, linked, cachedArchive, ownerTmp(layout));
+          const info = await Deno.stat(cachedArchive);
+          await writeArchiveRecord(layout, basename(cachedArchive), {
+            sha256: await sha256File(cachedArchive),
+            size: info.size,
+          });
+          return null;
+        }
+        // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
+        for (const e of Deno.readDirSync(layout.tmp)) {
+          if (e.name.startsWith(`b-${hash.slice(0, 12)}-`)) {
+            await Deno.remove(join(layout.tmp, e.name), { recursive: true }).catch(() => {});
+          }
+        }
+        const buildPrefix = join(
+          layout.tmp,
+          `b-${hash.slice(0, 12)}-${crypto.randomUUID().slice(0, 6)}`,
+        );
+        await Deno.mkdir(buildPrefix);
+        try {
+          const packages = await installAll(spec, buildPrefix, platform, layout, opts);
+          const envId = envIdentity(hash, packages, spec);
+          stepper(opts)(`packing ${cachedArchive}`);
+          await packPrefix({
+            prefix: buildPrefix,
+            output: cachedArchive,
+            pristine: await pristineFromCondaMeta(buildPrefix),
+            tmpDir: ownerTmp(layout),
+            manifest: {
+              format: MANIFEST_FORMAT,
+              id: envId,
+              spec: canonical,
+              specHash: hash,
+              platform,
+              created: new Date().toISOString(),
+              poncho: VERSION,
+              packages,
+            },
+          });
+          const info = await Deno.stat(cachedArchive);
+          await writeArchiveRecord(layout, basename(cachedArchive), {
+            sha256: await sha256File(cachedArchive),
+            size: info.size,
+          });
+          return { packages, envId };
+        } finally {
+          await Deno.remove(buildPrefix, { recursive: true }).catch(() => {});
+        }
+      },
+      {
+        exclusive: true,
+        timeoutMs: opts.waitForLockMs ?? DEFAULT_BUILD_WAIT_MS,
+        what: `the build of spec ${hash.slice(0, 12)}`,
+        record: true,
+        onWait: (holder, waited) =>
+          // shown even when quiet: a silent wait looks like a hang
+          console.error(
+            `poncho create: waiting for the build of spec ${hash.slice(0, 12)}${
+              holder ? ` by ${describeHolder(holder)}` : " by another process"
+            } (${Math.round(waited / 1000)} s so far; --wait-for-lock limits the wait)`,
+          ),
+      },
+    );
+    if (output) await copyAtomic(cachedArchive, output, layout);
+    return built
+      ? result(false, built.packages, built.envId)
+      : result(true, ...await fromManifest(cachedArchive));
+  } finally {
+    cacheLock.release();
+  }
 }

@@ -9,8 +9,15 @@
  * @module
  */
 
-import { EXIT_NOT_FOUND, NotFoundError, PonchoError } from "./errors.ts";
-import { type StoreLayout, storeLayout } from "../store/layout.ts";
+import {
+  CorruptError,
+  errnoOf,
+  EXIT_NOT_FOUND,
+  fsError,
+  NotFoundError,
+  PonchoError,
+} from "./errors.ts";
+import { ensureStore, type StoreLayout, storeLayout } from "../store/layout.ts";
 import {
   type Builder,
   type BuildResult,
@@ -22,6 +29,8 @@ import {
 } from "../store/envs.ts";
 import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
 import { deleteTree, deleteTreeSync } from "../store/remove.ts";
+import { inheritableLock } from "../store/inherit_lock.ts";
+import { type ExternalRecord, recordExternal } from "../store/owner.ts";
 import { MARKER_PATH, readMarker } from "../store/marker.ts";
 import { execInEnv, FORWARDED_SIGNALS, signalExitCode } from "./exec/exec.ts";
 import { findActivateScripts } from "./exec/activate.ts";
@@ -125,6 +134,19 @@ export function looksLikeEnvironmentDir(dir: string): boolean {
 }
 
 /**
+ * Whether an unpacked foreign archive brought an environment: a
+ * `conda-meta/` directory, or a `bin/` with more than the `run_in_env`
+ * launcher that unpacking adds.
+ */
+function unpackedSomething(root: string): boolean {
+  if (isDir(`${root}/conda-meta`)) return true;
+  try {
+    for (const e of Deno.readDirSync(`${root}/bin`)) if (e.name !== "run_in_env") return true;
+  } catch { /* no bin/ */ }
+  return false;
+}
+
+/**
  * Runs `opts.argv` in the environment `opts.environment` (archive or directory).
  *
  * @throws {NotFoundError} (exit 2) when the environment does not exist, or is
@@ -151,6 +173,13 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
         `environment directory ${opts.environment} is not an environment (no conda-meta/ or bin/ ` +
           `directory, no poncho manifest); give an environment archive or directory ` +
           `(-e/--environment)`,
+      );
+    }
+    if (isFile(`${source}/.poncho/incomplete`)) {
+      throw new NotFoundError(
+        `environment directory ${opts.environment} is half-installed (a poncho create --prefix ` +
+          `did not finish); create it again (-e/--environment)`,
+        { path: source },
       );
     }
     const ready = readMarker(source);
@@ -187,7 +216,7 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     build = async (root, prefix) => {
       const unpack = await loadUnpack();
       log(`unpacking ${source} for ${prefix}`);
-      return toBuild(
+      const built = toBuild(
         opts.tmp
           ? await unpack.unpackMembers(
             interruptible(unpack.archiveMembers(source)),
@@ -197,10 +226,24 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
           )
           : await unpack.unpackArchive(source, root, prefix),
       );
+      // A plain .tar has no checksum: check the files against the manifest's digests.
+      if (/\.tar$/i.test(source)) {
+        const { verifyDigests } = await import("./env/verify.ts");
+        await verifyDigests(root, await unpack.readArchiveManifest(source), opts.environment);
+      }
+      // Without a manifest, only what looks like an environment is one (an empty tar is not).
+      if (id.startsWith("archive-") && !unpackedSomething(root)) {
+        throw new CorruptError(
+          `environment archive ${opts.environment} has no poncho manifest and no environment in it ` +
+            `(no conda-meta/ or bin/); give an archive made by poncho create or conda-pack`,
+          { path: source },
+        );
+      }
+      return built;
     };
   }
 
-  if (opts.tmp) return await runInTemp(build, source, id, opts, log);
+  if (opts.tmp) return await runInTemp(build, source, id, opts, log, layout);
   const slot = opts.unpackTo !== undefined
     ? dirSlot(absolutePath(opts.unpackTo), id)
     : storeSlot(layout, id);
@@ -237,8 +280,10 @@ async function runInTemp(
   id: string,
   opts: RunEnvOptions,
   log: (msg: string) => void,
+  layout: StoreLayout,
 ): Promise<number> {
   let dir: string | undefined;
+  let record: ExternalRecord | undefined;
   let unpacking = true;
   const listeners = FORWARDED_SIGNALS.map((signal) => {
     const handler = () => {
@@ -260,6 +305,8 @@ async function runInTemp(
   try {
     // Synchronous: a signal cannot arrive between the dir's creation and `dir` being set.
     dir = Deno.makeTempDirSync({ prefix: "poncho-run-" });
+    // Recorded in the store, so that gc removes it if this process is killed (kill -9).
+    record = recordExternal(layout, dir);
     const prefix = `${dir}/env`;
     try {
       await Deno.mkdir(prefix);
@@ -275,6 +322,7 @@ async function runInTemp(
     } finally {
       unpacking = false;
       await deleteTree(dir); // only after the command has exited
+      record.done();
     }
   } finally {
     for (const { signal, handler } of listeners) Deno.removeSignalListener(signal, handler);
@@ -294,18 +342,29 @@ async function runIn(
   source: string,
   log: (msg: string) => void,
 ): Promise<number> {
-  const opened = await openEnv(slot, build, {
-    timeoutMs: opts.waitMs,
-    source: opts.sourceLabel ?? source,
-  });
+  let opened;
+  try {
+    opened = await openEnv(slot, build, {
+      timeoutMs: opts.waitMs,
+      source: opts.sourceLabel ?? source,
+    });
+  } catch (err) {
+    // A store that is a file, read-only or full: say so, naming the store, not a lock file.
+    if (slot.layout && errnoOf(err)) await ensureStore(slot.layout.root);
+    throw fsError(err, slot.path, { what: "cannot unpack the environment into" });
+  }
+  // The command inherits a shared lock of its own: a killed `poncho run` leaves it locked.
+  const inherited = inheritableLock(slot.lockPath, false);
   try {
     log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);
+    if (!inherited) log("the command does not inherit the environment's lock (no FFI)");
     return await execInEnv({
       prefix: slot.path,
       argv: opts.argv,
       activateScripts: opened.marker.activateScripts,
     });
   } finally {
+    inherited?.release();
     opened.lock.release();
   }
 }

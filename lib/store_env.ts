@@ -19,6 +19,7 @@ import { VERSION } from "./version.ts";
 import {
   createdPackages,
   type CreateOptions,
+  DEFAULT_BUILD_WAIT_MS,
   envIdentity,
   installAll,
   solveNative,
@@ -27,7 +28,8 @@ import {
 import { canonicalSpec, specHash } from "./envspec/canonical.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { ensureStore, type StoreLayout } from "../store/layout.ts";
-import { withLock } from "../store/lock.ts";
+import { acquireLock, withLock } from "../store/lock.ts";
+import { buildCacheLockPath } from "../store/cache_gc.ts";
 import { buildEnvInPlace, storeSlot } from "../store/envs.ts";
 import { readMarker } from "../store/marker.ts";
 import { readSpecEnv, writeSpecEnv } from "../store/auto.ts";
@@ -43,6 +45,8 @@ export interface StoreEnvOptions extends Omit<CreateOptions, "output" | "prefix"
   refresh?: boolean;
   /** How long to wait for runners holding the environment when it must be replaced (ms). */
   waitMs?: number;
+  /** How long to wait for another process's build of the same spec (ms; default 6 h). */
+  buildWaitMs?: number;
 }
 
 /** What {@link createInStore} did. */
@@ -121,6 +125,13 @@ export async function createInStore(opts: StoreEnvOptions): Promise<StoreEnvResu
     async () => {
       const now = readSpecEnv(layout, hash);
       if (reuse && ready(layout, now)) return result(now, false); // built meanwhile
+      // Shared while this build reads and fills the build caches: gc removes from them only
+      // exclusively.
+      using _cacheLock = await acquireLock(buildCacheLockPath(layout), {
+        exclusive: false,
+        timeoutMs: 600_000,
+        what: "the store's build caches (a gc is removing from them)",
+      });
       const solved = opts.condaExe || spec.conda.length === 0
         ? undefined
         : await solveNative(spec, platform, layout, opts);
@@ -162,7 +173,11 @@ export async function createInStore(opts: StoreEnvOptions): Promise<StoreEnvResu
       await writeSpecEnv(layout, hash, id);
       return result(id, true, packages);
     },
-    { exclusive: true, timeoutMs: 6 * 3600_000, what: `the build of spec ${hash.slice(0, 12)}` },
+    {
+      exclusive: true,
+      timeoutMs: opts.buildWaitMs ?? DEFAULT_BUILD_WAIT_MS,
+      what: `the build of spec ${hash.slice(0, 12)}`,
+    },
   );
 }
 

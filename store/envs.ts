@@ -17,11 +17,12 @@
  */
 
 import { EXIT_FAILED, PonchoError } from "../lib/errors.ts";
-import { type HeldLock, LockTimeoutError, tryLock } from "./lock.ts";
+import { type HeldLock, lockTimeoutError, tryLock } from "./lock.ts";
 import type { StoreLayout } from "./layout.ts";
 import { MARKER_PATH, readMarker, type ReadyMarker, writeMarker } from "./marker.ts";
 import { sha256Hex, touchIndex, writeIndex } from "./index.ts";
 import { deleteTree, discardTree } from "./remove.ts";
+import { sweepDeadOwners } from "./owner.ts";
 
 /** Where one environment lives. */
 export interface EnvSlot {
@@ -166,6 +167,7 @@ export function crashHook(phase: string): void {
 async function unpackInto(slot: EnvSlot, build: Builder, source: string): Promise<ReadyMarker> {
   await Deno.mkdir(slot.tmpParent, { recursive: true });
   await cleanLeftovers(slot);
+  if (slot.layout) await sweepDeadOwners(slot.layout);
   const prefix = await tempPrefix(slot);
   const root = `${prefix}${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   await clearFinalPath(slot, `${root}.old`);
@@ -257,7 +259,7 @@ export async function openEnv(
       }
     }
     const left = deadline - Date.now();
-    if (left <= 0) throw new LockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
+    if (left <= 0) throw lockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
     pause = Math.min(pause * 2, 50);
   }
@@ -319,7 +321,7 @@ export async function buildEnvInPlace(
   let lock: HeldLock | null;
   while (!(lock = tryLock(slot.lockPath, true))) {
     const left = deadline - Date.now();
-    if (left <= 0) throw new LockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
+    if (left <= 0) throw lockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
     pause = Math.min(pause * 2, 50);
   }
@@ -327,6 +329,7 @@ export async function buildEnvInPlace(
     if (!options.replace && readMarker(slot.path, slot.id)) return false;
     await Deno.mkdir(slot.tmpParent, { recursive: true });
     await cleanLeftovers(slot);
+    if (slot.layout) await sweepDeadOwners(slot.layout);
     const trash = `${await tempPrefix(slot)}${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.old`;
     await clearFinalPath(slot, trash);
     await Deno.mkdir(slot.path, { recursive: true });

@@ -8,17 +8,32 @@
  * `gc` also sweeps the leftovers of killed processes from `tmp/`: an
  * unpack's `.poncho-tmp-<path-hash>-*` tree (owner: `locks/env-<id>.lock`),
  * a `poncho create` build dir `b-<spec-hash>-*` (owner:
- * `locks/create-<spec-hash>.lock`) and an interrupted removal `gc-<id>-*`
- * (owner: `locks/env-<id>.lock`), each only while holding its owner's lock
+ * `locks/create-<spec-hash>.lock`), an interrupted removal `gc-<id>-*`
+ * (owner: `locks/env-<id>.lock`) and a process's temp directory `o-<pid>-*`
+ * with the temps outside the store it records (owner: its own `.owner.lock`,
+ * see `store/owner.ts`), each only while holding its owner's lock
  * exclusively, taken without waiting; anything else (or one whose lock file
  * cannot be found) only once it is older than a day.
+ *
+ * An environment in `envs/` that has a valid marker but no index record (a
+ * process killed between the rename and the index write) is adopted: its
+ * record is written from the marker, so that `list` and `gc` see it.
  *
  * @module
  */
 
 import type { StoreLayout } from "./layout.ts";
-import { type IndexEntry, readIndex, removeIndex } from "./index.ts";
-import { tryLock } from "./lock.ts";
+import { type IndexEntry, readIndex, removeIndex, writeIndex } from "./index.ts";
+import { readMarker } from "./marker.ts";
+import { OWNER_DIR_PATTERN, sweepOwnerDir } from "./owner.ts";
+import { type HeldLock, tryLock } from "./lock.ts";
+import {
+  buildCacheLockPath,
+  type CacheBucket,
+  type CacheItem,
+  cacheItems,
+  removeCacheItem,
+} from "./cache_gc.ts";
 import { ID_PATTERN, storeSlot } from "./envs.ts";
 import { deleteTree, discardTree } from "./remove.ts";
 import { sha256Hex } from "./index.ts";
@@ -29,15 +44,38 @@ export interface StoreEntry extends IndexEntry {
   path: string;
 }
 
-/** The store's environments, most recently used first. */
+/**
+ * Writes the index record of every ready environment in `envs/` that has
+ * none (from its marker); returns the adopted ids.
+ */
+export async function adoptEnvs(layout: StoreLayout, known: Set<string>): Promise<string[]> {
+  const adopted: string[] = [];
+  for (const id of await readNames(layout.envs)) {
+    if (known.has(id) || !ID_PATTERN.test(id)) continue;
+    const marker = readMarker(`${layout.envs}/${id}`, id);
+    if (!marker) continue; // not ready: an unpack in progress, or its leftover (swept by its lock)
+    await writeIndex(layout, {
+      id,
+      source: marker.source,
+      created: marker.unpacked,
+      size: marker.size,
+    });
+    adopted.push(id);
+  }
+  return adopted;
+}
+
+/** The store's environments, most recently used first (adopting any without a record). */
 export async function listEnvs(layout: StoreLayout): Promise<StoreEntry[]> {
-  const entries = await readIndex(layout);
+  let entries = await readIndex(layout);
+  const adopted = await adoptEnvs(layout, new Set(entries.map((e) => e.id)));
+  if (adopted.length > 0) entries = await readIndex(layout);
   return entries
     .map((e) => ({ ...e, path: `${layout.envs}/${e.id}` }))
     .sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
 }
 
-/** What to collect. With neither limit, no environment is removed (leftovers are swept). */
+/** What to collect. With neither limit, nothing is removed (leftovers are swept). */
 export interface GcOptions {
   /** Remove environments not used for this many days. */
   olderThanDays?: number;
@@ -50,6 +88,8 @@ export interface GcOptions {
    * older than this many days (default 1).
    */
   leftoverDays?: number;
+  /** Remove nothing (no sweep either); report what would be removed. */
+  dryRun?: boolean;
 }
 
 /** What {@link gc} did. */
@@ -58,6 +98,12 @@ export interface GcResult {
   removed: StoreEntry[];
   /** Environments that qualified but were in use (locked), so kept. */
   skipped: StoreEntry[];
+  /** Build-cache items removed (archives, packages, downloads, repodata). */
+  removedCache: CacheReport[];
+  /** Build-cache items that qualified but were kept: a build was running. */
+  skippedCache: CacheReport[];
+  /** Whether this was a dry run (nothing removed). */
+  dryRun: boolean;
   /** Leftovers of killed processes removed from `tmp/`. */
   swept: {
     /** Its name in `tmp/`. */
@@ -66,14 +112,18 @@ export interface GcResult {
     path: string;
     /**
      * What left it: `unpack` (a killed unpack), `create` (a killed `poncho
-     * create` build), `gc` (an interrupted removal) or `stale` (no owner
-     * found; older than `leftoverDays`).
+     * create` build), `gc` (an interrupted removal), `owner` (the temp dir
+     * of a killed process, with the temps it recorded outside the store),
+     * `lock` (the lock file, in `locks/`, of something that no longer exists)
+     * or `stale` (no owner found; older than `leftoverDays`).
      */
-    kind: "unpack" | "create" | "gc" | "stale";
+    kind: "unpack" | "create" | "gc" | "owner" | "lock" | "stale";
+    /** For `owner`: the temps outside the store that were removed with it. */
+    external?: string[];
     /** Bytes of regular files in it. */
     size: number;
   }[];
-  /** Bytes freed (environments and leftovers). */
+  /** Bytes freed (environments, cache items and leftovers; would be, in a dry run). */
   freed: number;
 }
 
@@ -152,6 +202,11 @@ export async function sweepLeftovers(
   const swept: SweptLeftover[] = [];
   for (const name of names) {
     const path = `${layout.tmp}/${name}`;
+    if (OWNER_DIR_PATTERN.test(name)) {
+      const done = await sweepOwnerDir(path, treeSize);
+      if (done) swept.push({ name, path, kind: "owner", size: done.size, external: done.external });
+      continue;
+    }
     let kind: SweptLeftover["kind"] = "stale";
     let owners: string[] = [];
     let m: RegExpExecArray | null;
@@ -204,36 +259,134 @@ export async function sweepLeftovers(
 }
 
 /**
- * Sweeps the leftovers of killed processes from `tmp/`, then removes
- * environments by age and total size, skipping those in use.
+ * Removes the lock files (and holder sidecars) of things that no longer
+ * exist: `env-<id>.lock` without `envs/<id>`, `pkg-<sha>.lock` without
+ * `pkgs/<sha>`, `create-<hash>.lock` without a cached archive of that spec.
+ * Each only while holding it exclusively (lockers check after locking that
+ * the file is still the one at its path, see `store/lock.ts`).
+ */
+export async function sweepDeadLocks(layout: StoreLayout): Promise<SweptLeftover[]> {
+  const names = await readNames(layout.locks);
+  const archives = new Set((await readNames(layout.archives)).map((n) => n.split(".")[0]));
+  const swept: SweptLeftover[] = [];
+  const gone = async (p: string) => !(await Deno.lstat(p).then(() => true, () => false));
+  for (const name of names) {
+    const path = `${layout.locks}/${name}`;
+    let m: RegExpExecArray | null;
+    let dead = false;
+    if ((m = /^env-(.+)\.lock$/.exec(name))) dead = await gone(`${layout.envs}/${m[1]}`);
+    else if ((m = /^pkg-([0-9a-f]{64})\.lock$/.exec(name))) {
+      dead = await gone(`${layout.pkgs}/${m[1]}`);
+    } else if ((m = /^create-([0-9a-f]+)\.lock$/.exec(name))) dead = !archives.has(m[1]);
+    else if ((m = /^(.+\.lock)\.holder$/.exec(name))) dead = !names.includes(m[1]);
+    if (!dead) continue;
+    if (name.endsWith(".holder")) {
+      await Deno.remove(path).catch(() => {});
+      swept.push({ name, path, kind: "lock", size: 0 });
+      continue;
+    }
+    const lock = tryLock(path, true);
+    if (!lock) continue; // in use: someone is creating what it guards
+    try {
+      await Deno.remove(path).catch(() => {});
+      await Deno.remove(`${path}.holder`).catch(() => {});
+    } finally {
+      lock.release();
+    }
+    swept.push({ name, path, kind: "lock", size: 0 });
+  }
+  return swept;
+}
+
+/** A build-cache item as {@link gc} reports it. */
+export interface CacheReport {
+  /** Its bucket (`archives`, `pkgs`, `downloads`, `repodata`). */
+  bucket: CacheBucket;
+  /** Its name in the bucket. */
+  name: string;
+  /** Its path. */
+  path: string;
+  /** Bytes. */
+  size: number;
+  /** Last use. */
+  lastUsed: Date;
+}
+
+type Candidate =
+  | { kind: "env"; env: StoreEntry; size: number; lastUsed: number }
+  | { kind: "cache"; item: CacheItem; size: number; lastUsed: number };
+
+/**
+ * Sweeps the leftovers of killed processes from `tmp/`, then removes, least
+ * recently used first across the whole store (environments and the build
+ * caches: archives, packages, downloads, repodata), what is older than
+ * `olderThanDays` and then what makes the store larger than `maxSize`.
+ * Environments in use are skipped; cache items are skipped while a build
+ * runs (it holds the build-cache lock). `dryRun` removes nothing and
+ * reports what would go.
  */
 export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcResult> {
-  const swept = await sweepLeftovers(layout, options);
+  const dryRun = options.dryRun === true;
+  const swept = dryRun ? [] : await sweepLeftovers(layout, options);
   const now = (options.now ?? new Date()).getTime();
-  const entries = (await listEnvs(layout)).reverse(); // least recently used first
+  const candidates: Candidate[] = [
+    ...(await listEnvs(layout)).map((env) => ({
+      kind: "env" as const,
+      env,
+      size: env.size,
+      lastUsed: env.lastUsed.getTime(),
+    })),
+    ...(await cacheItems(layout)).map((item) => ({
+      kind: "cache" as const,
+      item,
+      size: item.size,
+      lastUsed: item.lastUsed.getTime(),
+    })),
+  ].sort((a, b) => a.lastUsed - b.lastUsed);
   const removed: StoreEntry[] = [];
   const skipped: StoreEntry[] = [];
-  const chosen = new Set<StoreEntry>();
-  if (options.olderThanDays !== undefined) {
-    const limit = now - options.olderThanDays * 86_400_000;
-    for (const e of entries) if (e.lastUsed.getTime() < limit) chosen.add(e);
-  }
-  let total = entries.reduce((sum, e) => sum + (chosen.has(e) ? 0 : e.size), 0);
-  for (const e of entries) {
-    const byAge = chosen.has(e);
-    const bySize = options.maxSize !== undefined && total > options.maxSize;
-    if (!byAge && !bySize) continue;
-    if (await removeEnv(layout, e.id)) {
-      removed.push(e);
-      if (!byAge) total -= e.size;
-    } else {
-      skipped.push(e);
-      if (byAge) total += e.size; // in use, so it stays and counts
+  const removedCache: CacheReport[] = [];
+  const skippedCache: CacheReport[] = [];
+  const report = (i: CacheItem): CacheReport => ({
+    bucket: i.bucket,
+    name: i.name,
+    path: i.path,
+    size: i.size,
+    lastUsed: i.lastUsed,
+  });
+  const limit = options.olderThanDays === undefined
+    ? -Infinity
+    : now - options.olderThanDays * 86_400_000;
+  let total = candidates.reduce((sum, c) => sum + (c.lastUsed < limit ? 0 : c.size), 0);
+  let cacheLock: HeldLock | null | undefined; // taken on the first cache item to remove
+  try {
+    for (const c of candidates) {
+      const byAge = c.lastUsed < limit;
+      const bySize = options.maxSize !== undefined && total > options.maxSize;
+      if (!byAge && !bySize) continue;
+      let done: boolean;
+      if (c.kind === "env") {
+        done = dryRun || await removeEnv(layout, c.env.id);
+        (done ? removed : skipped).push(c.env);
+      } else {
+        if (!dryRun && cacheLock === undefined) {
+          cacheLock = tryLock(buildCacheLockPath(layout), true);
+        }
+        done = dryRun || cacheLock !== null;
+        if (done && !dryRun) await removeCacheItem(c.item);
+        (done ? removedCache : skippedCache).push(report(c.item));
+      }
+      if (done && !byAge) total -= c.size;
+      if (!done && byAge) total += c.size; // in use, so it stays and counts
     }
+  } finally {
+    cacheLock?.release();
   }
+  if (!dryRun) swept.push(...await sweepDeadLocks(layout)); // after removals: their locks go too
   const freed = removed.reduce((sum, e) => sum + e.size, 0) +
+    removedCache.reduce((sum, e) => sum + e.size, 0) +
     swept.reduce((sum, e) => sum + e.size, 0);
-  return { removed, skipped, swept, freed };
+  return { removed, skipped, removedCache, skippedCache, swept, freed, dryRun };
 }
 
 /** Parses a size like `500M`, `20G`, `1.5T`, `1024` (bytes; K/M/G/T are powers of 1024). */

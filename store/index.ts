@@ -10,6 +10,7 @@
  */
 
 import type { StoreLayout } from "./layout.ts";
+import { ownerTmp } from "./owner.ts";
 
 /** One environment's record. */
 export interface IndexRecord {
@@ -34,17 +35,26 @@ export function indexPath(layout: StoreLayout, id: string): string {
   return `${layout.index}/${id}.json`;
 }
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+async function writeJsonAtomic(layout: StoreLayout, path: string, value: unknown): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/"));
   await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const tmp = `${ownerTmp(layout)}/index-${crypto.randomUUID().slice(0, 8)}.json`;
   await Deno.writeTextFile(tmp, JSON.stringify(value) + "\n");
   await Deno.rename(tmp, path);
 }
 
 /** Writes (or replaces) an environment's index record. */
 export async function writeIndex(layout: StoreLayout, record: IndexRecord): Promise<void> {
-  await writeJsonAtomic(indexPath(layout, record.id), record);
+  await writeJsonAtomic(layout, indexPath(layout, record.id), record);
+}
+
+/** The record in `value` if it has the right fields and types for environment `id`, else null. */
+export function checkRecord(value: unknown, id: string): IndexRecord | null {
+  const r = value as Partial<IndexRecord> | null;
+  if (typeof r !== "object" || r === null || r.id !== id) return null;
+  if (typeof r.source !== "string" || typeof r.created !== "string") return null;
+  if (typeof r.size !== "number" || !Number.isFinite(r.size) || r.size < 0) return null;
+  return { id: r.id, source: r.source, created: r.created, size: r.size };
 }
 
 /** Marks the environment as used now (sets the record's mtime). Never throws. */
@@ -77,11 +87,19 @@ export async function readIndex(layout: StoreLayout): Promise<IndexEntry[]> {
   for (const entry of names) {
     if (!entry.isFile || !entry.name.endsWith(".json")) continue;
     const path = `${layout.index}/${entry.name}`;
+    let text: string;
+    let info: Deno.FileInfo;
     try {
-      const [text, info] = await Promise.all([Deno.readTextFile(path), Deno.stat(path)]);
-      const rec = JSON.parse(text) as IndexRecord;
-      entries.push({ ...rec, lastUsed: info.mtime ?? new Date(0) });
-    } catch { /* removed meanwhile, or half-written by an old version */ }
+      [text, info] = await Promise.all([Deno.readTextFile(path), Deno.stat(path)]);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) continue; // removed meanwhile
+      throw err;
+    }
+    let rec: IndexRecord | null = null;
+    try {
+      rec = checkRecord(JSON.parse(text), entry.name.slice(0, -".json".length));
+    } catch { /* not JSON: skipped like a record with wrong fields */ }
+    if (rec) entries.push({ ...rec, lastUsed: info.mtime ?? new Date(0) });
   }
   return entries;
 }
@@ -145,5 +163,51 @@ export async function cacheSourceId(
     ino: info.ino ?? 0,
     id,
   };
-  await writeJsonAtomic(await sourcePath(layout, absPath), rec);
+  await writeJsonAtomic(layout, await sourcePath(layout, absPath), rec);
+}
+
+/** The digest of a cached environment archive (`index/archives/<name>.json`). */
+export interface ArchiveRecord {
+  /** Hex sha256 of the archive file. */
+  sha256: string;
+  /** Its size in bytes. */
+  size: number;
+}
+
+/** Path of the record of the cached archive `archives/<name>`. */
+export function archiveRecordPath(layout: StoreLayout, name: string): string {
+  return `${layout.index}/archives/${name}.json`;
+}
+
+/** Records the digest of the cached archive `archives/<name>` (after it was renamed into place). */
+export async function writeArchiveRecord(
+  layout: StoreLayout,
+  name: string,
+  record: ArchiveRecord,
+): Promise<void> {
+  await writeJsonAtomic(layout, archiveRecordPath(layout, name), record);
+}
+
+/** The recorded digest of the cached archive `archives/<name>`, or null when none is valid. */
+export async function readArchiveRecord(
+  layout: StoreLayout,
+  name: string,
+): Promise<ArchiveRecord | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(archiveRecordPath(layout, name));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+  try {
+    const v = JSON.parse(text);
+    if (
+      typeof v?.sha256 === "string" && /^[0-9a-f]{64}$/.test(v.sha256) &&
+      Number.isSafeInteger(v.size)
+    ) {
+      return { sha256: v.sha256, size: v.size };
+    }
+  } catch { /* not JSON: no valid record */ }
+  return null;
 }

@@ -14,6 +14,13 @@
  * left held or hanging. Closing the file (also by process death, including
  * `kill -9`) releases the lock.
  *
+ * An exclusive lock taken with `record: true` (the build locks) writes a
+ * sidecar `<lock>.holder` (JSON: pid, host, since, what) once held, and
+ * removes it before releasing; a waiter reads it to say who it waits for
+ * (`onWait`), and the timeout error names the holder. A sidecar left by a
+ * killed holder is overwritten by the next one (and swept by gc with its
+ * lock file).
+ *
  * ```ts
  * await withLock("/store/v1/locks/x.lock", async () => {
  *   // only one process at a time gets here
@@ -23,7 +30,9 @@
  * @module
  */
 
-import { EXIT_FAILED, PonchoError } from "../lib/errors.ts";
+import { LockTimeoutError } from "../lib/errors.ts";
+
+export { LockTimeoutError };
 
 /** Options for {@link acquireLock} and {@link withLock}. */
 export interface LockOptions {
@@ -36,6 +45,83 @@ export interface LockOptions {
   timeoutMs?: number;
   /** What the lock protects, for the timeout message (default: the lock path). */
   what?: string;
+  /** Record this process as the holder in the `<lock>.holder` sidecar (exclusive locks). */
+  record?: boolean;
+  /**
+   * Called when the lock is busy: once at the first failed try, then every
+   * `reportEveryMs`, with the holder recorded in the sidecar (or null).
+   */
+  onWait?: (holder: LockHolder | null, waitedMs: number) => void;
+  /** How often `onWait` is called again while waiting (default 30 s). */
+  reportEveryMs?: number;
+}
+
+/** Who holds a lock, as its holder recorded it in the `<lock>.holder` sidecar. */
+export interface LockHolder {
+  /** Process id of the holder. */
+  pid: number;
+  /** Host name of the holder. */
+  host: string;
+  /** When it took the lock (ISO 8601). */
+  since: string;
+  /** What it holds the lock for. */
+  what?: string;
+}
+
+/** The sidecar file naming the holder of the lock at `lockPath`. */
+export function holderPath(lockPath: string): string {
+  return `${lockPath}.holder`;
+}
+
+/** Reads the recorded holder of a lock, or null when none is recorded (or unreadable). */
+export function readHolder(lockPath: string): LockHolder | null {
+  try {
+    const v = JSON.parse(Deno.readTextFileSync(holderPath(lockPath)));
+    if (typeof v?.pid !== "number" || typeof v?.host !== "string") return null;
+    return { pid: v.pid, host: v.host, since: String(v.since ?? "?"), what: v.what };
+  } catch {
+    return null; // no sidecar (holder never recorded, or released meanwhile)
+  }
+}
+
+/** Describes a holder for messages: `pid 42 on host h since 2026-01-01T00:00:00Z`. */
+export function describeHolder(holder: LockHolder | null): string {
+  return holder ? `pid ${holder.pid} on host ${holder.host} since ${holder.since}` : "";
+}
+
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "?";
+  }
+}
+
+function writeHolder(lockPath: string, what: string | undefined): void {
+  const record: LockHolder = { pid: Deno.pid, host: hostName(), since: new Date().toISOString() };
+  if (what) record.what = what;
+  const tmp = `${holderPath(lockPath)}.${Deno.pid}`;
+  try {
+    Deno.writeTextFileSync(tmp, JSON.stringify(record) + "\n");
+    Deno.renameSync(tmp, holderPath(lockPath));
+  } catch {
+    // Only informative: a lock directory where the sidecar cannot be written still locks.
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never written */ }
+  }
+}
+
+/** The error for a lock at `path` (protecting `what`) not obtained within `timeoutMs`. */
+export function lockTimeoutError(path: string, what: string, timeoutMs: number): LockTimeoutError {
+  const holder = describeHolder(readHolder(path));
+  return new LockTimeoutError(
+    `could not lock ${what} within ${timeoutMs / 1000} s (lock file ${path}); ` +
+      `${
+        holder ? `held by ${holder}` : "another process holds it"
+      }: wait, or raise --wait-for-lock`,
+    { path },
+  );
 }
 
 /** A lock held on an open lock file. */
@@ -48,46 +134,42 @@ export interface HeldLock extends Disposable {
   release(): void;
 }
 
-/** The error thrown when a lock is not obtained in time (exit code 3). */
-export class LockTimeoutError extends PonchoError {
-  /** The lock file. */
-  readonly path: string;
-  /**
-   * Creates the error for a lock not obtained within `timeoutMs`.
-   *
-   * @param path The lock file.
-   * @param what What the lock protects.
-   * @param timeoutMs How long was waited.
-   */
-  constructor(path: string, what: string, timeoutMs: number) {
-    super(
-      `could not lock ${what} within ${timeoutMs / 1000} s (lock file ${path}); ` +
-        `another process holds it: wait, or raise --wait-for-lock`,
-      EXIT_FAILED,
-    );
-    this.path = path;
-    this.name = "LockTimeoutError";
-  }
-}
-
+/**
+ * Opens (creating if needed) a lock file read-write. A new lock file in a
+ * group-writable directory (a store shared by a group) is made group-
+ * writable too, whatever the umask: every member must be able to open it
+ * read-write to lock it.
+ */
 function openLockFile(path: string): Deno.FsFile {
-  const opts = { read: true, write: true, create: true } as const;
+  const opts = { read: true, write: true } as const;
   try {
-    return Deno.openSync(path, opts);
+    return Deno.openSync(path, opts); // the common case: it exists
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
-    const slash = path.lastIndexOf("/");
-    if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true });
-    return Deno.openSync(path, opts);
   }
+  const slash = path.lastIndexOf("/");
+  const dir = slash > 0 ? path.slice(0, slash) : "/";
+  Deno.mkdirSync(dir, { recursive: true });
+  const file = Deno.openSync(path, { ...opts, create: true });
+  try {
+    const dirMode = Deno.statSync(dir).mode ?? 0;
+    const mode = file.statSync().mode ?? 0;
+    if ((dirMode & 0o020) && !(mode & 0o020)) Deno.chmodSync(path, (mode & 0o777) | 0o060);
+  } catch { /* not ours to change (another user created it meanwhile): it stays as it is */ }
+  return file;
 }
 
-function held(path: string, file: Deno.FsFile, exclusive: boolean): HeldLock {
+function held(path: string, file: Deno.FsFile, exclusive: boolean, recorded = false): HeldLock {
   let open = true;
   const release = () => {
     if (!open) return;
     open = false;
     try {
+      if (recorded) {
+        try {
+          Deno.removeSync(holderPath(path)); // still held: nobody else writes it now
+        } catch { /* already gone */ }
+      }
       file.unlockSync();
     } finally {
       file.close();
@@ -104,14 +186,37 @@ function held(path: string, file: Deno.FsFile, exclusive: boolean): HeldLock {
  * @returns The held lock, or `null` if another process holds a conflicting lock.
  */
 export function tryLock(path: string, exclusive = true): HeldLock | null {
-  const file = openLockFile(path);
-  let ok = false;
-  try {
-    ok = file.tryLockSync(exclusive);
-  } finally {
-    if (!ok) file.close();
+  for (;;) {
+    const file = openLockFile(path);
+    let ok = false;
+    try {
+      ok = file.tryLockSync(exclusive);
+      if (ok && !stillAtPath(file, path)) {
+        ok = false;
+        continue; // gc removed the lock file meanwhile: lock the one now at the path
+      }
+    } finally {
+      if (!ok) file.close();
+    }
+    return ok ? held(path, file, exclusive) : null;
   }
-  return ok ? held(path, file, exclusive) : null;
+}
+
+/**
+ * Whether the locked `file` is still the one at `path`: gc removes the lock
+ * files of things that no longer exist (holding them exclusively), so a
+ * process that opened one just before must not keep a lock on a removed
+ * file that nobody else can see.
+ */
+function stillAtPath(file: Deno.FsFile, path: string): boolean {
+  try {
+    const a = file.statSync();
+    const b = Deno.statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }
 
 /**
@@ -122,21 +227,36 @@ export function tryLock(path: string, exclusive = true): HeldLock | null {
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<HeldLock> {
   const exclusive = options.exclusive ?? true;
   const timeoutMs = options.timeoutMs ?? Infinity;
-  const file = openLockFile(path);
+  let file = openLockFile(path);
   let ok = false;
   try {
-    const deadline = Date.now() + timeoutMs;
+    const start = Date.now();
+    const deadline = start + timeoutMs;
+    const every = options.reportEveryMs ?? 30_000;
+    let nextReport = start;
     let pause = 2;
-    while (!(ok = file.tryLockSync(exclusive))) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new LockTimeoutError(path, options.what ?? path, timeoutMs);
+    while (!(ok = file.tryLockSync(exclusive) && stillAtPath(file, path))) {
+      if (!stillAtPath(file, path)) {
+        file.close();
+        file = openLockFile(path); // removed by gc meanwhile: wait on the one now at the path
+        continue;
+      }
+      const now = Date.now();
+      if (options.onWait && now >= nextReport) {
+        options.onWait(readHolder(path), now - start);
+        nextReport = now + every;
+      }
+      const left = deadline - now;
+      if (left <= 0) throw lockTimeoutError(path, options.what ?? path, timeoutMs);
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
       pause = Math.min(pause * 2, 50);
     }
   } finally {
     if (!ok) file.close();
   }
-  return held(path, file, exclusive);
+  const record = exclusive && options.record === true;
+  if (record) writeHolder(path, options.what);
+  return held(path, file, exclusive, record);
 }
 
 /**

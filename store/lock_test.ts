@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { acquireLock, LockTimeoutError, tryLock, withLock } from "./lock.ts";
+import {
+  acquireLock,
+  type LockHolder,
+  LockTimeoutError,
+  readHolder,
+  tryLock,
+  withLock,
+} from "./lock.ts";
 import { EXIT_FAILED } from "../lib/errors.ts";
 
 const LOCK_MODULE = new URL("./lock.ts", import.meta.url).href;
@@ -132,5 +139,93 @@ Deno.test("withLock releases when the function throws and returns its value", as
     assert.equal(await withLock(lockPath, () => 42, { timeoutMs: 0 }), 42);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a waiter is told who holds a recorded lock (pid, host, since) and gives up in time", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lockPath = `${dir}/create-x.lock`;
+    const ready = `${dir}/ready`;
+    const holder = spawnDeno(`
+      const l = await lock.acquireLock(${
+      JSON.stringify(lockPath)
+    }, { record: true, what: "the build" });
+      await Deno.writeTextFile(${JSON.stringify(ready)}, "1");
+      await new Promise((r) => setTimeout(r, 60000));
+      l.release();`);
+    await waitForFile(ready);
+    const seen: (LockHolder | null)[] = [];
+    await assert.rejects(
+      acquireLock(lockPath, {
+        timeoutMs: 300,
+        what: "the build of spec x",
+        onWait: (h) => seen.push(h),
+        reportEveryMs: 100,
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof LockTimeoutError);
+        assert.equal(err.kind, "lock-timeout");
+        assert.equal(err.path, lockPath);
+        assert.match(
+          err.message,
+          new RegExp(`held by pid ${holder.pid} on host \\S+ since \\d{4}-`),
+        );
+        return true;
+      },
+    );
+    assert.ok(seen.length >= 2, `reported ${seen.length} times`);
+    assert.equal(seen[0]?.pid, holder.pid);
+    assert.equal(seen[0]?.what, "the build");
+    assert.equal(seen[0]?.host, Deno.hostname());
+    holder.kill("SIGKILL");
+    await holder.status;
+    // The killed holder's sidecar stays; the next holder replaces it and removes it on release.
+    assert.equal(readHolder(lockPath)?.pid, holder.pid);
+    const mine = await acquireLock(lockPath, { record: true, timeoutMs: 5000 });
+    assert.equal(readHolder(lockPath)?.pid, Deno.pid);
+    mine.release();
+    assert.equal(readHolder(lockPath), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a lock file made in a group-writable directory is group-writable whatever the umask", () => {
+  const dir = Deno.makeTempDirSync();
+  const old = Deno.umask(0o022);
+  try {
+    Deno.mkdirSync(`${dir}/shared`);
+    Deno.chmodSync(`${dir}/shared`, 0o2775);
+    Deno.mkdirSync(`${dir}/private`);
+    Deno.chmodSync(`${dir}/private`, 0o755);
+    tryLock(`${dir}/shared/x.lock`)?.release();
+    tryLock(`${dir}/private/x.lock`)?.release();
+    assert.equal(Deno.statSync(`${dir}/shared/x.lock`).mode! & 0o777, 0o664);
+    assert.equal(Deno.statSync(`${dir}/private/x.lock`).mode! & 0o777, 0o644);
+  } finally {
+    Deno.umask(old);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a waiter whose lock file was removed meanwhile locks the file now at the path", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/env-x.lock`;
+    const first = tryLock(path, true)!;
+    const waiting = acquireLock(path, { exclusive: true, timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 30)); // the waiter has opened the old file
+    Deno.removeSync(path); // as gc removes a lock of nothing, holding it
+    first.release();
+    const second = await waiting;
+    try {
+      assert.ok(Deno.statSync(path).isFile, "the waiter made and locked a new file");
+      assert.equal(tryLock(path, true), null, "and the lock it holds is the one at the path");
+    } finally {
+      second.release();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });

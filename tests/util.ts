@@ -138,3 +138,83 @@ export async function git(cwd: string, ...args: string[]): Promise<string> {
   }
   return new TextDecoder().decode(out.stdout).trim();
 }
+
+/** A raw TCP server on 127.0.0.1 (see {@link rawServer}). */
+export interface RawServer {
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** How many connections were accepted so far. */
+  readonly accepted: number;
+  /** Stops listening, releases every stalled handler and closes every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * A raw TCP server on 127.0.0.1 whose connections are handed to `handle`
+ * (with their number and a promise resolved on close, for handlers that
+ * stall until then): for clients facing servers that accept and never
+ * answer, or send half a response.
+ */
+export function rawServer(
+  handle: (conn: Deno.Conn, n: number, closed: Promise<void>) => Promise<void>,
+): RawServer {
+  const { promise: closed, resolve: closing } = Promise.withResolvers<void>();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const tasks: Promise<void>[] = [];
+  let accepted = 0;
+  const loop = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      tasks.push(handle(conn, accepted++, closed).catch(() => {}));
+    }
+  })().catch(() => {});
+  const { port } = listener.addr as Deno.NetAddr;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      closing();
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed by the handler */ }
+      }
+      await loop;
+      await Promise.all(tasks);
+    },
+  };
+}
+
+/** Reads (the start of) an HTTP request from `conn`, so that the client sees it accepted. */
+export async function readRequest(conn: Deno.Conn): Promise<void> {
+  await conn.read(new Uint8Array(8192));
+}
+
+/**
+ * What temps are left in a store's `tmp/`: its entries, with the temp dirs
+ * of processes (`o-<pid>-*`, see `store/owner.ts`) replaced by their
+ * contents (their `.owner.lock` aside), so that a test in the process that
+ * wrote the store sees `[]` when nothing is left.
+ */
+export function leftoverTemps(layout: StoreLayout): string[] {
+  const names: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(layout.tmp)];
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^o-\d+-[0-9a-f]{8}$/.test(e.name)) names.push(e.name);
+    else {
+      for (const f of Deno.readDirSync(`${layout.tmp}/${e.name}`)) {
+        if (f.name !== ".owner.lock") names.push(`${e.name}/${f.name}`);
+      }
+    }
+  }
+  return names.sort();
+}

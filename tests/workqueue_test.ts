@@ -202,7 +202,7 @@ Deno.test({
         dir,
       );
       assert.equal(created.code, 0, created.out);
-      const where = await poncho(["store", "path", "--store", store, archive], dir);
+      const where = await poncho(["store", "path", "--planned", "--store", store, archive], dir);
       assert.equal(where.code, 0, where.out);
       const envPath = where.out.trim();
 

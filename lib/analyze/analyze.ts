@@ -120,12 +120,38 @@ interface Unit {
   where: (line: number) => string;
 }
 
+/** Default limit on one source file's size, in MB (`PONCHO_MAX_SOURCE_MB` changes it). */
+export const DEFAULT_MAX_SOURCE_MB = 16;
+
+/** A source that is refused (not a regular file, too large): skipped with a warning. */
+class RefusedSource extends Error {}
+
+function maxSourceBytes(): number {
+  const raw = Deno.env.get("PONCHO_MAX_SOURCE_MB");
+  const mb = raw === undefined || raw === "" ? DEFAULT_MAX_SOURCE_MB : Number(raw);
+  if (!Number.isFinite(mb) || mb <= 0) {
+    throw new UsageError(`PONCHO_MAX_SOURCE_MB='${raw}' is not a positive number of megabytes`);
+  }
+  return Math.floor(mb * 1024 * 1024);
+}
+
 async function readSource(file: SourceFile, stdin: AnalyzeOptions["stdin"]): Promise<Uint8Array> {
   if (file.stdin) {
     if (stdin === undefined) return new Uint8Array();
     return typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin;
   }
-  return await Deno.readFile(file.absPath);
+  const max = maxSourceBytes();
+  const st = await Deno.stat(file.absPath);
+  if (!st.isFile) throw new RefusedSource("not a regular file (a device, FIFO or socket)");
+  const tooBig = () =>
+    new RefusedSource(`larger than ${max / 1048576} MB (raise PONCHO_MAX_SOURCE_MB to read it)`);
+  if (st.size > max) throw tooBig();
+  using f = await Deno.open(file.absPath);
+  const buf = new Uint8Array(Math.min(st.size, max) + 1);
+  let n = 0;
+  for (let r; n < buf.length && (r = await f.read(buf.subarray(n))) !== null;) n += r;
+  if (n > max) throw tooBig(); // it grew meanwhile
+  return buf.subarray(0, n);
 }
 
 function looksLikeNotebook(bytes: Uint8Array): boolean {
@@ -217,6 +243,10 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       bytes = await readSource(file, options.stdin);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
+      if (err instanceof RefusedSource) {
+        warnings.push(`${file.path}: ${why}; skipped`);
+        return;
+      }
       if (file.explicit) throw new NotFoundError(`source ${file.path}: cannot read (${why})`);
       warnings.push(`${file.path}: cannot read, skipped (${why})`);
       return;
@@ -229,6 +259,9 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
         content = readNotebook(new TextDecoder().decode(bytes));
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
+        if (file.kind === "notebook" && file.explicit) {
+          throw new NotFoundError(`source ${file.path}: not a readable notebook (${why})`);
+        }
         if (file.kind === "notebook") {
           warnings.push(`${file.path}: not a readable notebook, skipped (${why})`);
           return;

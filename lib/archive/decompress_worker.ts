@@ -110,6 +110,10 @@ async function run(start: StartMessage): Promise<void> {
   scope.postMessage({ type: "end" });
 }
 
+/** The file being decompressed, for errors reported from outside `run()`. */
+let current = "the archive";
+let reported = false;
+
 scope.onmessage = (e: MessageEvent) => {
   const msg = e.data as StartMessage | { type: "ack"; bytes: number };
   if (msg.type === "ack") {
@@ -119,6 +123,7 @@ scope.onmessage = (e: MessageEvent) => {
     w?.();
     return;
   }
+  current = msg.name;
   run(msg).catch((err: unknown) => {
     scope.postMessage({
       type: "error",
@@ -127,3 +132,23 @@ scope.onmessage = (e: MessageEvent) => {
     });
   });
 };
+
+// node:zlib reports some decoding errors (a zstd checksum mismatch) from a later tick, outside
+// run()'s promise chain: report those like the others, never as a printed "Uncaught" trace.
+const reportUncaught = (e: Event, err: unknown) => {
+  e.preventDefault();
+  if (reported) return;
+  reported = true;
+  const why = err instanceof Error ? err.message : String(err);
+  const message =
+    `cannot decompress ${current}: corrupt data (${why}); re-create or re-download it`;
+  scope.postMessage({ type: "error", message, exitCode: 3 });
+};
+globalThis.addEventListener(
+  "error",
+  (e) => reportUncaught(e, (e as ErrorEvent).error ?? e.message),
+);
+globalThis.addEventListener(
+  "unhandledrejection",
+  (e) => reportUncaught(e, (e as PromiseRejectionEvent).reason),
+);

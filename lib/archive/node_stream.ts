@@ -47,6 +47,21 @@ export async function* throughNode(
     failure ??= e;
     notify();
   });
+  // Deno's node:zlib throws some decoding errors (a zstd checksum mismatch) from a later tick
+  // instead of emitting them: while this stream runs, such an uncaught zlib error is its failure,
+  // not a crash with a stack trace.
+  const uncaught = (e: ErrorEvent) => {
+    const err = e.error;
+    if (
+      !(err instanceof Error) || !/^(Zstd|zlib|Brotli)\b|^ERR_ZLIB|decompress/i.test(err.message)
+    ) {
+      return;
+    }
+    e.preventDefault();
+    failure ??= err;
+    notify();
+  };
+  globalThis.addEventListener("error", uncaught);
   let drainWake: (() => void) | undefined;
   transform.on("drain", () => drainWake?.());
   transform.on("close", () => drainWake?.());
@@ -86,6 +101,7 @@ export async function* throughNode(
     await feeder;
     if (failure !== undefined) throw wrapError(failure);
   } finally {
+    globalThis.removeEventListener("error", uncaught);
     if (!ended || failure !== undefined) {
       stop = true;
       transform.destroy();

@@ -22,7 +22,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
+import { fsError, NotFoundError, PonchoError, UsageError } from "../errors.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/compress.ts";
 import { extractMembers, EXTRACTOR_FORMAT, type ExtractSource } from "../archive/extract.ts";
@@ -33,6 +33,8 @@ import { zstdDecompress } from "../archive/zstd.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { withLock } from "../../store/lock.ts";
 import { deleteTree, discardTree } from "../../store/remove.ts";
+import { ownerTmp } from "../../store/owner.ts";
+import { touchUsed } from "../../store/cache_gc.ts";
 
 export { EXTRACTOR_FORMAT };
 
@@ -138,6 +140,7 @@ export async function extractPackage(
   destDir: string,
   marker?: CacheMarker,
   label?: string,
+  tmpDir?: string,
 ): Promise<void> {
   try {
     await Deno.stat(archivePath);
@@ -146,7 +149,10 @@ export async function extractPackage(
   }
   const parent = dirname(destDir);
   await Deno.mkdir(parent, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: parent, prefix: `.${basename(destDir)}.tmp-` });
+  const tmp = await Deno.makeTempDir({
+    dir: tmpDir ?? parent,
+    prefix: `.${basename(destDir)}.tmp-`,
+  });
   try {
     await extractInto(archivePath, tmp, label);
     if (marker) {
@@ -163,7 +169,7 @@ export async function extractPackage(
     ) {
       throw new PonchoError(`cannot extract ${archivePath}: ${destDir} already exists`);
     }
-    throw err;
+    throw fsError(err, destDir, { what: `cannot extract ${basename(archivePath)} into` });
   }
 }
 
@@ -205,14 +211,15 @@ export async function extractPackageToCache(
     throw new UsageError(`package sha256 ${sha256} is not 64 lowercase hex digits`);
   }
   const dest = join(layout.pkgs, sha256);
-  if (isCompleteEntry(dest, sha256)) return dest;
+  if (isCompleteEntry(dest, sha256)) return (await touchUsed(dest), dest); // last use, for gc
   await withLock(
     join(layout.locks, `pkg-${sha256}.lock`),
     async () => {
       if (isCompleteEntry(dest, sha256)) return;
-      const trash = join(layout.pkgs, `.${sha256}.stale-${crypto.randomUUID().slice(0, 8)}`);
+      const tmp = ownerTmp(layout); // same filesystem; swept by gc if this process dies
+      const trash = join(tmp, `.${sha256}.stale-${crypto.randomUUID().slice(0, 8)}`);
       await discardTree(dest, trash);
-      await extractPackage(archivePath, dest, { sha256, format: EXTRACTOR_FORMAT }, label);
+      await extractPackage(archivePath, dest, { sha256, format: EXTRACTOR_FORMAT }, label, tmp);
     },
     {
       exclusive: true,

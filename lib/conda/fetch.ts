@@ -15,8 +15,11 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NotFoundError, PonchoError } from "../errors.ts";
+import { NetworkError, NotFoundError, PonchoError } from "../errors.ts";
+import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
+import { ownerTmp } from "../../store/owner.ts";
+import { touchUsed } from "../../store/cache_gc.ts";
 
 /** What a download needs to know about a package (a subset of a solved record). */
 export interface FetchItem {
@@ -121,7 +124,7 @@ async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
   }
   let res: Response;
   try {
-    res = await fetch(url);
+    res = await httpFetch(url);
   } catch (err) {
     throw new RetryableError(`cannot reach ${url}: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -145,7 +148,7 @@ async function downloadOne(
   layout: StoreLayout,
   progress: Progress,
 ): Promise<void> {
-  const tmp = await Deno.makeTempFile({ dir: layout.tmp, prefix: "download-" });
+  const tmp = await Deno.makeTempFile({ dir: ownerTmp(layout), prefix: "download-" });
   let counted = 0;
   try {
     const sha = createHash("sha256");
@@ -213,6 +216,7 @@ export async function fetchPackages<T extends FetchItem>(
     } catch { /* not there yet */ }
     if (info && (item.size === undefined || info.size === item.size)) {
       results[i] = { item, path, reused: true };
+      await touchUsed(path); // last use, for gc
       log(`package ${item.fn}: already downloaded`);
     } else if (options.offline) {
       throw new NotFoundError(
@@ -244,7 +248,7 @@ export async function fetchPackages<T extends FetchItem>(
         } catch (err) {
           if (!(err instanceof RetryableError) || attempt >= attempts) {
             failure ??= err instanceof RetryableError
-              ? new PonchoError(`${err.message} (after ${attempt} attempts)`)
+              ? new NetworkError(`${err.message} (after ${attempt} attempts)`, { url: item.url })
               : err;
             return;
           }

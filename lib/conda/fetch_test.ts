@@ -5,7 +5,7 @@ import { downloadPath, fetchPackages } from "./fetch.ts";
 import { solve } from "./solve.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
 import { buildTestChannel, fixtureToolsAvailable } from "../../tests/fixtures/channel.ts";
-import { withServedStore, withTempLayout } from "../../tests/util.ts";
+import { leftoverTemps, withServedStore, withTempLayout } from "../../tests/util.ts";
 
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`skipping fetch fixture tests: missing ${tools.missing.join(", ")}`);
@@ -46,7 +46,7 @@ Deno.test({
       assert.equal(srv.requests.get("/linux-64/libgreet-1.0-h0_poncho.conda"), 3);
       const offline = await fetchPackages(records, { layout, offline: true });
       assert.ok(offline.every((g) => g.reused));
-      assert.deepEqual(await listDir(layout.tmp), []);
+      assert.deepEqual(leftoverTemps(layout), []);
     });
   },
 });
@@ -99,7 +99,7 @@ Deno.test({
         assert.ok(err.message.includes(actual));
         assert.ok(!err.message.includes("\n"));
         assert.deepEqual(await listDir(layout.downloads), []);
-        assert.deepEqual(await listDir(layout.tmp), []);
+        assert.deepEqual(leftoverTemps(layout), []);
         if (via === "http") assert.equal(srv.requests.get(`/linux-64/${records[0].fn}`), 1);
       });
     }

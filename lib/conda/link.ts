@@ -107,7 +107,7 @@ async function writeRewritten(
       );
     }
   } else {
-    out = fixShebang(replaceText(data, placeholder, prefix));
+    out = fixShebang(replaceText(data, placeholder, prefix), prefix);
   }
   const mode = (await Deno.stat(src)).mode ?? 0o644;
   await removeIfExists(dst);
@@ -207,7 +207,7 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
       await mkdirp(dirname(dst));
       await removeIfExists(dst);
       const script = new TextEncoder().encode(entryPointScript(python, module, func));
-      await Deno.writeFile(dst, fixShebang(script), { mode: 0o755 });
+      await Deno.writeFile(dst, fixShebang(script, prefix), { mode: 0o755 });
       await Deno.chmod(dst, 0o755);
       files.push(rel);
       pathsData.push({ _path: rel, path_type: "unix_python_entry_point" });

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { ownerTmp } from "../../store/owner.ts";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
@@ -175,7 +176,7 @@ class SubdirLoader {
       const stats = await buildRepodataIndex(
         chunks,
         join(this.paths.dir, name),
-        this.opts.layout.tmp,
+        ownerTmp(this.opts.layout),
         progress
           ? (n) => {
             progress.indexBytes = start + n;

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { ownerTmp } from "../../store/owner.ts";
 import { join } from "node:path";
 import type { StoreLayout } from "../../store/layout.ts";
 import { cacheKey } from "./channel.ts";
@@ -100,7 +101,7 @@ export async function writeAtomic(
   data: Uint8Array,
 ): Promise<void> {
   await Deno.mkdir(layout.tmp, { recursive: true });
-  const tmp = await Deno.makeTempFile({ dir: layout.tmp, prefix: "repodata-" });
+  const tmp = await Deno.makeTempFile({ dir: ownerTmp(layout), prefix: "repodata-" });
   try {
     await Deno.writeFile(tmp, data);
     await Deno.rename(tmp, dest);

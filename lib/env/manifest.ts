@@ -50,4 +50,10 @@ export interface EnvManifest {
   relocations: RelocationRecord[];
   /** The conda packages installed (`create` writes them), for reports. */
   packages?: { name: string; version: string; build: string; channel: string }[];
+  /**
+   * Hex sha256 of every regular file that is not relocated, by path: written
+   * for plain `.tar` archives (compressed ones carry their codec's checksum),
+   * and checked after unpacking them (`lib/env/verify.ts`).
+   */
+  digests?: Record<string, string>;
 }

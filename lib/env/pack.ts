@@ -17,10 +17,11 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
-import { PonchoError } from "../errors.ts";
+import { fsError, PonchoError } from "../errors.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 
@@ -46,6 +47,8 @@ export interface PackOptions {
   pristine?: Map<string, PristineFile>;
   /** zstd or gzip level. */
   level?: number;
+  /** Directory for the temp file (default: beside the output; must be on its filesystem). */
+  tmpDir?: string;
 }
 
 /** What {@link packPrefix} wrote. */
@@ -153,6 +156,8 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
   const walked = walkPrefix(prefix);
   const relocations: RelocationRecord[] = [];
   const entries: TarWriteEntry[] = [];
+  // A plain tar has no checksum of its own: record one per file (see EnvManifest.digests).
+  const digests: Record<string, string> | undefined = compression === "none" ? {} : undefined;
   for (const w of walked) {
     const st = Deno.lstatSync(w.abs);
     const base = {
@@ -179,10 +184,16 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
       const data = Deno.readFileSync(w.abs);
       const rec = relocationOf(w.rel, data, prefix, needle);
       if (rec) relocations.push(rec);
+      else if (digests) digests[w.rel] = createHash("sha256").update(data).digest("hex");
       entries.push({ ...base, type: "file", file: w.abs, size: data.length });
     }
   }
-  const manifest: EnvManifest = { ...opts.manifest, buildPrefix: prefix, relocations };
+  const manifest: EnvManifest = {
+    ...opts.manifest,
+    buildPrefix: prefix,
+    relocations,
+    ...(digests ? { digests } : {}),
+  };
   const manifestEntry: TarWriteEntry = {
     path: MANIFEST_PATH,
     type: "file",
@@ -195,7 +206,8 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     manifestEntry,
     ...entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
   ];
-  const tmp = join(dirname(output), `.${basename(output)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+  const tmpName = `.${basename(output)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = join(opts.tmpDir ?? dirname(output), tmpName);
   try {
     const tar = writeTar(all, { uid: 0, gid: 0, uname: "", gname: "" });
     const bytes = await writeFileChunks(tmp, compress(tar, compression, { level: opts.level }));
@@ -203,6 +215,6 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     return { manifest, members: all.length, bytes };
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
-    throw err;
+    throw fsError(err, output, { what: "cannot write the archive" });
   }
 }

@@ -162,40 +162,123 @@ export function replaceBinary(
 /** The maximum shebang line length the kernel runs (Linux before 5.1 reads 128 bytes). */
 export const MAX_SHEBANG = 127;
 
-/** Splits a shebang's text into the interpreter path and its arguments (see {@link fixShebang}). */
-export function parseShebang(line: string): { interpreter: string; args: string } | undefined {
-  if (!line.startsWith("#!")) return undefined;
-  const rest = line.slice(2).trim();
-  if (!rest) return undefined;
-  const tokens = rest.split(/ +/);
-  let end = 0; // index of the last token of the interpreter
-  for (let t = 0; t < tokens.length; t++) {
-    if (tokens[t].startsWith("-")) break;
-    if (tokens[t].includes("/")) end = t;
-  }
-  return {
-    interpreter: tokens.slice(0, end + 1).join(" "),
-    args: tokens.slice(end + 1).join(" "),
-  };
-}
+const SPACE = 0x20;
+const TAB = 0x09;
+const isBlank = (b: number) => b === SPACE || b === TAB;
 
-function dquote(s: string): string {
-  return `"${s.replace(/[\\"$`]/g, (c) => "\\" + c)}"`;
+/** A shebang split into the interpreter path and its argument text, as bytes. */
+export interface Shebang {
+  /** The interpreter path, byte-exact. */
+  interpreter: Uint8Array;
+  /** What follows it, blanks (spaces, tabs) at both ends removed; may be empty. */
+  args: Uint8Array;
 }
 
 /**
- * Repairs the first line when it is a shebang longer than {@link MAX_SHEBANG}
- * bytes or whose interpreter path contains spaces; otherwise returns `data`.
+ * Splits the first line of a script (`line`, without its newline) into the
+ * interpreter and its arguments, byte-exact, or returns undefined when it is
+ * not a shebang.
  *
- * The interpreter is the text up to the last `/`-containing word before the
- * first `-option` (so `#!/a b/bin/python3.11 -E` is `/a b/bin/python3.11`
- * with argument `-E`). Python interpreters (`python`, `python3.11`,
- * `pythonw`) get a `/bin/sh` trampoline that runs the exact interpreter and
- * is still valid Python (a string expression), the form pip uses:
+ * With `prefix`, an interpreter that starts with it (after `#!` and any
+ * blanks) is the prefix plus the word that follows: spaces, tabs and a
+ * component starting with `-` inside the prefix are part of the path.
+ * Without one (or when the line does not start with it), the interpreter
+ * ends with the last blank-separated word that holds a `/` (`#!/a b/python
+ * -E` is `/a b/python` with `-E`; `#!/usr/bin/env python3` is
+ * `/usr/bin/env` with `python3`).
+ */
+export function splitShebang(line: Uint8Array, prefix?: string): Shebang | undefined {
+  if (line.length < 2 || line[0] !== 0x23 || line[1] !== 0x21) return undefined;
+  let start = 2;
+  while (start < line.length && isBlank(line[start])) start++;
+  let end = start;
+  const p = prefix ? encoder.encode(prefix) : undefined;
+  if (p && p.length > 0 && indexOfBytes(line.subarray(start, start + p.length), p) === 0) {
+    end = start + p.length;
+    while (end < line.length && !isBlank(line[end])) end++;
+  } else {
+    // The end of the last word holding a '/', else of the first word.
+    for (let i = start; i < line.length;) {
+      const from = i;
+      let slash = false;
+      for (; i < line.length && !isBlank(line[i]); i++) if (line[i] === 0x2f) slash = true;
+      if (slash || end === start) end = i;
+      while (i < line.length && isBlank(line[i])) i++;
+      if (i === from) break;
+    }
+  }
+  if (end === start) return undefined;
+  let a = end;
+  let b = line.length;
+  while (a < b && isBlank(line[a])) a++;
+  while (b > a && isBlank(line[b - 1])) b--;
+  return { interpreter: line.subarray(start, end), args: line.subarray(a, b) };
+}
+
+/**
+ * Splits a shebang's text into the interpreter path and its arguments (see
+ * {@link splitShebang}; `prefix` marks where the interpreter path may hold blanks).
+ */
+export function parseShebang(
+  line: string,
+  prefix?: string,
+): { interpreter: string; args: string } | undefined {
+  const parsed = splitShebang(encoder.encode(line), prefix);
+  if (!parsed) return undefined;
+  return { interpreter: decoder.decode(parsed.interpreter), args: decoder.decode(parsed.args) };
+}
+
+/** `"bytes"` for /bin/sh, with backslash, `"`, `$` and backquote escaped, other bytes as they are. */
+function dquoteBytes(bytes: Uint8Array): Uint8Array {
+  const out: number[] = [0x22];
+  for (const b of bytes) {
+    if (b === 0x5c || b === 0x22 || b === 0x24 || b === 0x60) out.push(0x5c);
+    out.push(b);
+  }
+  out.push(0x22);
+  return Uint8Array.from(out);
+}
+
+/** Splits `bytes` at runs of blanks (spaces, tabs). */
+function words(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let i = 0;
+  while (i < bytes.length) {
+    while (i < bytes.length && isBlank(bytes[i])) i++;
+    const from = i;
+    while (i < bytes.length && !isBlank(bytes[i])) i++;
+    if (i > from) out.push(bytes.subarray(from, i));
+  }
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * Repairs the first line when the kernel could not run it as meant: a
+ * shebang longer than {@link MAX_SHEBANG} bytes, or whose interpreter path
+ * holds a space or a tab. Otherwise returns `data` itself.
+ *
+ * `prefix` (the environment's final path) tells where the interpreter path
+ * ends when the prefix holds blanks (see {@link splitShebang}); the
+ * interpreter is kept byte-exact (two spaces stay two, tabs stay tabs, a
+ * component like ` -x` stays in the path).
+ *
+ * Python interpreters (`python`, `python3.11`, `pythonw`) get a `/bin/sh`
+ * trampoline that runs the exact interpreter and is still valid Python (a
+ * string expression), the form pip uses:
  *
  * ```
  * #!/bin/sh
- * '''exec' "/a b/bin/python3.11" -E "$0" "$@"
+ * '''exec' "/a b/bin/python3.11" "-E" "$0" "$@"
  * ' '''
  * ```
  *
@@ -204,30 +287,31 @@ function dquote(s: string): string {
  * the environment's own interpreter once its `bin` is first on `PATH` (as
  * after activation); that is conda's fix for long shebangs.
  */
-export function fixShebang(data: Uint8Array): Uint8Array {
+export function fixShebang(data: Uint8Array, prefix?: string): Uint8Array {
   if (data.length < 2 || data[0] !== 0x23 || data[1] !== 0x21) return data;
   let nl = data.indexOf(0x0a);
   if (nl < 0) nl = data.length;
   const lineBytes = data.subarray(0, nl);
-  let line = decoder.decode(lineBytes);
-  const cr = line.endsWith("\r");
-  if (cr) line = line.slice(0, -1);
-  const parsed = parseShebang(line);
+  const line = lineBytes.at(-1) === 0x0d ? lineBytes.subarray(0, -1) : lineBytes;
+  const parsed = splitShebang(line, prefix);
   if (!parsed) return data;
   const { interpreter, args } = parsed;
-  if (lineBytes.length <= MAX_SHEBANG && !interpreter.includes(" ")) return data;
-  const name = interpreter.slice(interpreter.lastIndexOf("/") + 1);
-  let head: string;
-  if (/^pythonw?[0-9.]*$/.test(name)) {
-    const argPart = args ? ` ${args}` : "";
-    head = `#!/bin/sh\n'''exec' ${dquote(interpreter)}${argPart} "$0" "$@"\n' '''`;
+  if (lineBytes.length <= MAX_SHEBANG && !interpreter.some(isBlank)) return data;
+  const name = interpreter.subarray(interpreter.lastIndexOf(0x2f) + 1);
+  let head: Uint8Array;
+  if (/^pythonw?[0-9.]*$/.test(decoder.decode(name))) {
+    const argParts = words(args).flatMap((w) => [encoder.encode(" "), dquoteBytes(w)]);
+    head = concat([
+      encoder.encode("#!/bin/sh\n'''exec' "),
+      dquoteBytes(interpreter),
+      ...argParts,
+      encoder.encode(` "$0" "$@"\n' '''`),
+    ]);
   } else {
     // The kernel passes everything after the interpreter as one argument: `-S` splits it.
-    head = args ? `#!/usr/bin/env -S ${name} ${args}` : `#!/usr/bin/env ${name}`;
+    head = args.length
+      ? concat([encoder.encode("#!/usr/bin/env -S "), name, encoder.encode(" "), args])
+      : concat([encoder.encode("#!/usr/bin/env "), name]);
   }
-  const headBytes = encoder.encode(head);
-  const out = new Uint8Array(headBytes.length + data.length - nl);
-  out.set(headBytes, 0);
-  out.set(data.subarray(nl), headBytes.length);
-  return out;
+  return concat([head, data.subarray(nl)]);
 }

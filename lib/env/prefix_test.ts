@@ -147,7 +147,10 @@ Deno.test({
     try {
       const body = "import sys\nprint(sys.argv[1:], sys.flags.ignore_environment)\n";
       const r = await runShebangCase(join(dir, "my env", "bin"), body, ["a b", "c"]);
-      assert.match(r.fixed, /^#!\/bin\/sh\n'''exec' ".*my env\/bin\/python3\.11" -E "\$0" "\$@"\n/);
+      assert.match(
+        r.fixed,
+        /^#!\/bin\/sh\n'''exec' ".*my env\/bin\/python3\.11" "-E" "\$0" "\$@"\n/,
+      );
       for (const out of [r.direct, r.viaSh]) {
         assert.ok(out.success, dec.decode(out.stderr));
         assert.equal(dec.decode(out.stdout), "['a b', 'c'] 1\n");
@@ -194,4 +197,53 @@ Deno.test("fixShebang: other interpreters use /usr/bin/env with their name", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "fixShebang keeps the interpreter byte-exact under a prefix with two spaces, a tab and ' -x'",
+  ignore: !python,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const prefix = join(dir, "two  spaces\ttab -x");
+      const bin = join(prefix, "bin");
+      await Deno.mkdir(bin, { recursive: true });
+      await Deno.symlink(commandPath("python3"), join(bin, "python3.11"));
+      const body = "import sys\nprint(sys.argv[1:], sys.flags.no_user_site)\n";
+      const original = enc.encode(`#!${bin}/python3.11 -s\n${body}`);
+      // The kernel would run "<dir>/two"; without the prefix, the last word with a '/' ends it.
+      assert.equal(parseShebang(`#!${bin}/python3.11 -s`)?.interpreter, `${bin}/python3.11`);
+      assert.equal(parseShebang(`#!${bin}/python3.11\t-s  `)?.args, "-s");
+      assert.deepEqual(parseShebang(`#!${bin}/python3.11 -s`, prefix), {
+        interpreter: `${bin}/python3.11`,
+        args: "-s",
+      });
+      const fixed = fixShebang(original, prefix);
+      const text = dec.decode(fixed);
+      assert.ok(
+        text.startsWith(`#!/bin/sh\n'''exec' "${bin}/python3.11" "-s" "$0" "$@"\n' '''\n`),
+        text,
+      );
+      assert.ok(text.endsWith(body));
+      const script = join(bin, "tool");
+      await Deno.writeFile(script, fixed, { mode: 0o755 });
+      const out = await new Deno.Command(script, { args: ["a  b"] }).output();
+      assert.ok(out.success, dec.decode(out.stderr));
+      assert.equal(dec.decode(out.stdout), "['a  b'] 1\n");
+      // A short shebang without blanks is left alone, even with a prefix given.
+      const plain = enc.encode("#!/usr/bin/python3\n");
+      assert.equal(fixShebang(plain, prefix), plain);
+      // Non-UTF-8 bytes in the path survive untouched.
+      const latin = new Uint8Array([
+        ...enc.encode("#!/x y/\xff"),
+        0xe9,
+        ...enc.encode("/python\n"),
+      ]);
+      const kept = fixShebang(latin, "/x y");
+      assert.ok(kept.includes(0xe9));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -41,7 +41,7 @@ export function relocateBytes(data: Uint8Array, rec: RelocationRecord, prefix: s
       );
     }
   }
-  return fixShebang(replaceText(data, rec.placeholder, prefix));
+  return fixShebang(replaceText(data, rec.placeholder, prefix), prefix);
 }
 
 /**

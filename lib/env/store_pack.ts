@@ -22,7 +22,8 @@ import { pristineFromCondaMeta } from "./pristine.ts";
  * (`.tar.zst`, `.tar.gz`, `.tgz`, `.tar`), with its manifest: files linked
  * with a placeholder come from the package cache's pristine copies, so the
  * archive relocates as one made by `poncho create` does. Holds the
- * environment's shared lock meanwhile (`gc` leaves it alone).
+ * environment's shared lock meanwhile (`gc` leaves it alone). The temp file
+ * goes into `tmpDir` when given (it must be on the output's filesystem).
  *
  * @throws {NotFoundError} (exit 2) when the store has no ready environment `id`.
  */
@@ -30,6 +31,7 @@ export async function packStoreEnv(
   layout: StoreLayout,
   id: string,
   output: string,
+  tmpDir?: string,
 ): Promise<{ manifest: EnvManifest; bytes: number }> {
   const slot = storeSlot(layout, id);
   if (!readMarker(slot.path, id)) {
@@ -59,6 +61,7 @@ export async function packStoreEnv(
       output,
       pristine: await pristineFromCondaMeta(slot.path),
       manifest: { ...base, id },
+      tmpDir,
     });
     return { manifest: r.manifest, bytes: r.bytes };
   } finally {

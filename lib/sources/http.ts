@@ -17,7 +17,8 @@
 
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PonchoError, UsageError } from "../errors.ts";
+import { errnoOf, errorLine, fsError, NetworkError, PonchoError, UsageError } from "../errors.ts";
+import { httpGet } from "../net/http.ts";
 import { type Compression, decompress, readFileChunks } from "../archive/compress.ts";
 import { extractTar } from "../archive/extract.ts";
 import type { HttpSource } from "../envspec/types.ts";
@@ -115,21 +116,23 @@ async function download(
   }
   let res: Response;
   try {
-    res = await fetch(url, { signal: opts.signal, redirect: "follow" });
+    res = await httpGet(url, { signal: opts.signal });
   } catch (e) {
-    throw new PonchoError(`${where}: cannot download: ${(e as Error).message}`, 3, { cause: e });
+    throw new NetworkError(`${where}: ${errorLine(e)}`, { cause: e, url });
   }
   if (!res.ok || res.body === null) {
     await res.body?.cancel();
-    throw new PonchoError(`${where}: cannot download: HTTP ${res.status} ${res.statusText}`.trim());
+    throw new NetworkError(
+      `${where}: cannot download: HTTP ${res.status} ${res.statusText}`.trim(),
+      { url },
+    );
   }
   const file = await Deno.open(to, { write: true, create: true, truncate: true });
   try {
     await res.body.pipeTo(file.writable);
   } catch (e) {
-    throw new PonchoError(`${where}: download interrupted: ${(e as Error).message}`, 3, {
-      cause: e,
-    });
+    if (errnoOf(e)) throw fsError(e, to, { what: `${where}: cannot write` });
+    throw new NetworkError(`${where}: download interrupted: ${errorLine(e)}`, { cause: e, url });
   }
 }
 
@@ -191,7 +194,7 @@ export async function fetchHttpSource(
         }
       }
     } catch (e) {
-      if (e instanceof PonchoError && e.message.includes(src.url)) throw e;
+      if (e instanceof PonchoError && (e.url === src.url || e.message.includes(src.url))) throw e;
       throw new PonchoError(`${where}: ${(e as Error).message}`, 3, { cause: e });
     }
     await removeIfExists(dest);

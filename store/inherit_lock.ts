@@ -1,0 +1,82 @@
+/**
+ * A lock that the command `poncho run` starts inherits, so that the
+ * environment stays locked for as long as the command runs even when
+ * `poncho run` itself is killed (`kill -9` included) and `poncho store gc`
+ * never removes an environment in use.
+ *
+ * Deno opens every file close-on-exec, so a lock taken through
+ * `Deno.FsFile` dies with the Poncho process. This module opens the lock
+ * file through libc (`open(2)` without `O_CLOEXEC`, then `flock(2)`), so
+ * the descriptor, and the lock on its open file description, passes to the
+ * child at `exec`. It is taken while Poncho already holds the same kind of
+ * lock, so it never waits.
+ *
+ * Without FFI (no `--allow-ffi`, no glibc or musl libc), it returns null and
+ * the lock is held by Poncho alone, as before.
+ *
+ * @module
+ */
+
+const O_RDWR = 0o2;
+const O_CREAT = 0o100;
+const LOCK_SH = 1;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+const SYMBOLS = {
+  open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let libc: Libc | null | undefined;
+
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  if (Deno.build.os !== "linux") return libc;
+  for (const name of ["libc.so.6", "libc.so"]) {
+    try {
+      libc = Deno.dlopen(name, SYMBOLS).symbols;
+      break;
+    } catch { /* no FFI permission, or not this libc: try the next, else none */ }
+  }
+  return libc;
+}
+
+/** A lock on a descriptor that child processes inherit. */
+export interface InheritedLock {
+  /** The descriptor (inherited by every process started while it is open). */
+  readonly fd: number;
+  /** Closes Poncho's copy of the descriptor (children keep theirs). Idempotent. */
+  release(): void;
+}
+
+/**
+ * Takes a lock on `path` without waiting on a descriptor that children
+ * inherit. Call it while holding a lock of the same kind through
+ * `tryLock` (`store/lock.ts`), so that it cannot conflict.
+ *
+ * @returns The lock, or null when FFI is unavailable or the lock is busy.
+ */
+export function inheritableLock(path: string, exclusive = false): InheritedLock | null {
+  const c = loadLibc();
+  if (!c) return null;
+  const fd = c.open(new TextEncoder().encode(`${path}\0`), O_RDWR | O_CREAT, 0o666);
+  if (fd < 0) return null;
+  if (c.flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) !== 0) {
+    c.close(fd);
+    return null;
+  }
+  let open = true;
+  return {
+    fd,
+    release() {
+      if (!open) return;
+      open = false;
+      c.close(fd);
+    },
+  };
+}
