@@ -4,7 +4,7 @@
  * the generated section of `bench/RESULTS.md`.
  *
  * ```
- * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,run,auto]
+ * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,run,dist,auto]
  * ```
  *
  * `--quick` uses smaller inputs (a 200 MB environment, 50,000 repodata
@@ -19,6 +19,7 @@ import { runSolveBench, solveMarkdown } from "./solve_bench.ts";
 import { runCreateBench } from "./create_bench.ts";
 import { runArchiveBench } from "./archive_bench.ts";
 import { runRunBench } from "./run_bench.ts";
+import { runDistBench } from "./dist_bench.ts";
 import { runAutoBench } from "./auto_bench.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -97,6 +98,52 @@ if (want("run")) {
   );
 }
 
+if (want("dist")) {
+  const r = await runDistBench(quick ? 20 : 60);
+  const get = (k: string) => r.seconds[Object.keys(r.seconds).find((n) => n.startsWith(k))!];
+  const warm = get("dist/poncho run");
+  const cpu = (k: string) => r.cpu[Object.keys(r.cpu).find((n) => n.startsWith(k))!];
+  const row = (what: string, a: number, b: number, target: string, ca?: number, cb?: number) =>
+    `| ${what} | ${ms(a)} | ${ms(b)} | ${ratio(a, b)} | ${
+      ca === undefined ? "—" : `${ms(ca)} / ${ms(cb!)} (${ratio(ca, cb!)})`
+    } | ${target} |`;
+  const peers: [string, string, string][] = [
+    ["`deno run -A cli/main.ts run ...` (the checkout)", "deno run -A cli/main.ts", "<= 1x"],
+    ["an `sh` wrapper that `exec`s that `deno run`", "sh wrapper", "—"],
+    ["`deno run` of an empty module", "deno run empty", "—"],
+    ["`python_package_run` warm", "python_package_run", "— (issue 16)"],
+  ];
+  add(
+    "dist",
+    `### dist: start-up of the single file \`dist/poncho\` (${
+      (r.size / 1e6).toFixed(1)
+    } MB; its runtime unpacks to ${(r.unpacked / 1e6).toFixed(1)} MB)\n\n` +
+      `Wall: medians of ${r.rounds} interleaved rounds (cold starts: ${
+        Math.max(5, r.rounds >> 2)
+      }), each command spawned from Deno. CPU: user + system time per start, over ${r.rounds} interleaved batches of 5. The machine is shared with other engineers' builds and tests:` +
+      ` wall times are inflated and noisy, CPU times and ratios are steadier.\n\n` +
+      `| comparison | this | peer | ratio (wall) | CPU this / peer (ratio) | target |\n` +
+      `|---|---:|---:|---:|---:|---|\n` +
+      [
+        row(
+          "`dist/poncho --version`: first start (unpack into an empty store) vs warm",
+          get("dist/poncho --version, first"),
+          get("dist/poncho --version, warm"),
+          "—",
+        ),
+        ...peers.map(([what, key, target]) =>
+          row(
+            `warm \`dist/poncho run -e ENV -- /bin/true\` vs ${what}`,
+            warm,
+            get(key),
+            target,
+            cpu("dist/poncho run"),
+            cpu(key),
+          )
+        ),
+      ].join("\n"),
+  );
+}
 if (want("auto")) {
   const f = await runAutoBench(quick ? 15 : 40, quick ? 3 : 7);
   add(

@@ -35,6 +35,27 @@ function hyperfine(commands: string[], opts: string[]): number[] {
   return data.results.map((x: { mean: number }) => x.mean);
 }
 
+/**
+ * The peer of a warm `poncho run`: a CCTools-style copy of the environment
+ * tree `tree` (a no-op `conda-unpack`, an `activate`) packed as
+ * `work/ppr.tar.gz` and unpacked once by `python_package_run` into
+ * `work/ppr-unpacked`, so that later `python_package_run -e ARCHIVE -u DIR`
+ * starts are warm.
+ */
+export function pythonPackageRunPeer(work: string, tree: string): { archive: string; dir: string } {
+  const ppr = `${work}/ppr-env`;
+  sh(
+    `cp -a ${tree} ${ppr} && printf '#!/bin/sh\\ntrue\\n' > ${ppr}/bin/conda-unpack && ` +
+      `chmod +x ${ppr}/bin/conda-unpack && printf 'export PATH=${ppr}/bin:$PATH\\n' > ${ppr}/bin/activate && ` +
+      `date > ${ppr}/.python_package_run_expanded`,
+  );
+  const archive = `${work}/ppr.tar.gz`;
+  sh(`tar -czf ${archive} -C ${ppr} .`);
+  const dir = `${work}/ppr-unpacked`;
+  sh(`python_package_run -e ${archive} -u ${dir} -- /bin/true`);
+  return { archive, dir };
+}
+
 /** Runs all benchmarks and returns the figures (seconds) by name. */
 export async function runRunBench(sizeMb = 1024): Promise<Record<string, number>> {
   const deno = Deno.execPath();
@@ -45,21 +66,11 @@ export async function runRunBench(sizeMb = 1024): Promise<Record<string, number>
     const store = `${work}/store`;
     const poncho = `${deno} run -A --quiet ${MAIN} run --store ${store}`;
     sh(`${poncho} -e ${small.archive} -- /bin/true`);
-    // A CCTools-style env for python_package_run: conda-unpack + activate.
-    const ppr = `${work}/ppr-env`;
-    sh(
-      `cp -a ${small.tree} ${ppr} && printf '#!/bin/sh\\ntrue\\n' > ${ppr}/bin/conda-unpack && ` +
-        `chmod +x ${ppr}/bin/conda-unpack && printf 'export PATH=${ppr}/bin:$PATH\\n' > ${ppr}/bin/activate && ` +
-        `date > ${ppr}/.python_package_run_expanded`,
-    );
-    const pprArchive = `${work}/ppr.tar.gz`;
-    sh(`tar -czf ${pprArchive} -C ${ppr} .`);
+    const { archive: pprArchive, dir: pprDir } = pythonPackageRunPeer(work, small.tree);
     const envPath = sh(
       `${deno} run -A --quiet ${MAIN} store path ${small.archive} --store ${store}`,
     )
       .out.trim();
-    const pprDir = `${work}/ppr-unpacked`;
-    sh(`python_package_run -e ${pprArchive} -u ${pprDir} -- /bin/true`);
 
     // Invoked as `deno task poncho` does (`deno run -A --quiet cli/main.ts`);
     // many runs, since the two differ by a few milliseconds.

@@ -27,6 +27,8 @@ Options:
   --dry-run             only solve: print the packages that would be installed (name, version,
                         build, channel, size); fetch nothing, write no output
   --conda-exe PATH      let an existing conda, mamba or micromamba solve and install, then pack
+  --no-link-scripts     do not run packages' post-link scripts (they run by default, as with
+                        conda; use this for untrusted channels)
   -w, --wait-for-lock SECS  wait at most SECS for another process's build of the same spec
                         (default 21600; the holder's pid, host and start are shown)
   --store DIR           the store (default: $PONCHO_STORE, $XDG_CACHE_HOME/poncho, ~/.cache/poncho)
@@ -68,6 +70,7 @@ export async function createCommand(args: string[]): Promise<number> {
     { name: "prefix", type: "string" },
     { name: "offline", type: "boolean" },
     { name: "force", type: "boolean" },
+    { name: "no-link-scripts", type: "boolean" },
     { name: "dry-run", type: "boolean" },
     { name: "conda-exe", type: "string" },
     { name: "conda-executable", type: "string" },
@@ -116,6 +119,7 @@ export async function createCommand(args: string[]): Promise<number> {
     platform: o.platform as string | undefined,
     offline: Boolean(o.offline),
     force: Boolean(o.force),
+    noLinkScripts: Boolean(o["no-link-scripts"]),
     condaExe: (o["conda-exe"] ?? o["conda-executable"]) as string | undefined,
     store: resolveStoreRoot(o.store as string | undefined),
     quiet: Boolean(o.quiet) || Boolean(o.json),

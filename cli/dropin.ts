@@ -3,8 +3,10 @@
  * `poncho_package_create` and `poncho_package_run`.
  *
  * Two ways to get them:
- * - the `poncho` binary answers to those names when invoked (or symlinked)
- *   as them (argv0 dispatch in `cli/main.ts`);
+ * - the `poncho` binary and the single file `dist/poncho` answer to those
+ *   names when invoked (or symlinked) as them (argv0 dispatch in
+ *   `cli/main.ts` and `lib/dist/launcher.sh`); `poncho dropin DIR` run from
+ *   the single file writes such symlinks to it;
  * - {@link writeLaunchers} writes three small POSIX sh scripts that exec
  *   `poncho <cctools-name> "$@"`, for installs where poncho is not a single
  *   binary (e.g. `deno run -A cli/main.ts`).
@@ -29,6 +31,8 @@
  * @module
  */
 
+import { currentLauncher } from "../lib/dist/self.ts";
+import { linkNames } from "../lib/dist/install.ts";
 import { UsageError } from "../lib/errors.ts";
 
 /** CCTools command names and the poncho subcommands they map to. */
@@ -135,8 +139,10 @@ export async function writeLaunchers(binDir: string, ponchoCommand: string[]): P
 const DROPIN_HELP = `Usage: poncho dropin <bin-dir>
 
 Writes poncho_package_analyze, poncho_package_create and poncho_package_run
-launchers into <bin-dir> (created if needed). Put <bin-dir> first on PATH and
-existing CCTools workflows (Work Queue, TaskVine, Makeflow) use Poncho unchanged.
+into <bin-dir> (created if needed): symlinks to the single file when run from
+it (dist/poncho), else launchers that run this poncho. Put <bin-dir> first on
+PATH and existing CCTools workflows (Work Queue, TaskVine, Makeflow) use Poncho
+unchanged.
 `;
 
 /** The command that runs this Poncho: the compiled binary, or Deno with `cli/main.ts`. */
@@ -156,6 +162,10 @@ export async function dropinCommand(args: string[]): Promise<number> {
     throw new UsageError(`expected one argument, the directory for the launchers (see --help)`);
   }
   await Deno.mkdir(args[0], { recursive: true });
-  for (const path of await writeLaunchers(args[0], selfCommand())) console.log(path);
+  const single = currentLauncher();
+  const written = single
+    ? await linkNames(args[0], single.path, Object.keys(DROPIN_COMMANDS))
+    : await writeLaunchers(args[0], selfCommand());
+  for (const path of written) console.log(path);
   return 0;
 }

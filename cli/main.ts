@@ -10,6 +10,7 @@
  */
 
 import { errorLine, EXIT_BUG, EXIT_USAGE, explanationLines, userError } from "../lib/errors.ts";
+import { compactRuntimeCaches, currentLauncher, takeLauncherEnv } from "../lib/dist/self.ts";
 import { VERSION } from "../lib/version.ts";
 
 const HELP = `poncho ${VERSION}: run Python code anywhere with exactly the environment it needs
@@ -80,6 +81,8 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   }
   if (cmd === "--version" || cmd === "-V") {
     console.log(`poncho ${VERSION}`);
+    const single = currentLauncher();
+    if (single) console.log(`payload sha256:${single.payload} (runtime ${single.runtime})`);
     return 0;
   }
   const loadHandler = COMMANDS[cmd];
@@ -90,7 +93,10 @@ export async function main(args: string[], argv0?: string): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    return await (await loadHandler())(rest);
+    const code = await (await loadHandler())(rest);
+    const single = currentLauncher();
+    if (single) await compactRuntimeCaches(single.runtime);
+    return code;
   } catch (err) {
     return reportError(`poncho ${cmd}`, err);
   }
@@ -139,6 +145,7 @@ async function invokedAs(): Promise<string | undefined> {
 }
 
 if (import.meta.main) {
+  takeLauncherEnv();
   // `deno task poncho` runs in the project directory; go back to where the user typed it, so that
   // relative paths mean what they expect.
   const taskCwd = Deno.env.get("PONCHO_TASK_CWD");

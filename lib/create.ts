@@ -2,8 +2,10 @@
  * `create`: a spec becomes a relocatable environment archive (or an
  * installed prefix). The pipeline: canonical spec and hash -> archive cache
  * lookup -> (under a per-spec lock) solve -> fetch and verify -> extract into
- * the package cache -> link -> conda-meta -> pip -> data sources -> pack into
- * the store's archive cache -> copy to the output.
+ * the package cache -> pre-link messages -> link (clobbers warned) -> `.pyc`
+ * of noarch python -> post-link scripts -> conda-meta -> pip -> data sources
+ * -> pack into the store's archive cache -> copy to the output. Any failure
+ * about one package names it (`name-version-build`) and its URL.
  *
  * The same spec (channels in order, normalised requirements, platform) is
  * built at most once per store, even when several processes ask at once; a
@@ -15,7 +17,10 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { fsError, PonchoError, UsageError } from "./errors.ts";
+import { EXIT_FAILED, fsError, PonchoError, UsageError } from "./errors.ts";
+import type { SolvedRecord } from "./conda/solve.ts";
+import type { PackageInfo } from "./conda/package_info.ts";
+import type { LinkResult } from "./conda/link.ts";
 import { VERSION } from "./version.ts";
 import { type CanonicalSpec, canonicalSpec, specHash } from "./envspec/canonical.ts";
 import type { EnvSpec } from "./envspec/types.ts";
@@ -31,7 +36,6 @@ import { packPrefix } from "./env/pack.ts";
 import { pristineFromCondaMeta } from "./env/pristine.ts";
 import { readSpecEnv } from "../store/auto.ts";
 import { readMarker } from "../store/marker.ts";
-import type { SolvedRecord } from "./conda/solve.ts";
 
 /** Options of {@link createEnvironment}. */
 export interface CreateOptions {
@@ -61,6 +65,8 @@ export interface CreateOptions {
   verbose?: boolean;
   /** Only make sure the store's archive cache has the build (no `output`, no `prefix`). */
   cacheOnly?: boolean;
+  /** Do not run packages' post-link scripts (for untrusted channels); a separate cache entry. */
+  noLinkScripts?: boolean;
   /**
    * How long to wait for another process's build of the same spec, in
    * milliseconds (default {@linkcode DEFAULT_BUILD_WAIT_MS}).
@@ -253,6 +259,58 @@ function stepper(opts: CreateOptions): (line: string) => void {
 /** A native solution: the records the solver chose. */
 export type SolvedRecords = SolvedRecord[];
 
+/** A solved package on its way into the prefix. */
+interface Installing {
+  r: SolvedRecord;
+  /** The verified download. */
+  path: string;
+  sha: string;
+  dir: string;
+  info: PackageInfo;
+  linked?: LinkResult;
+}
+
+/** `name-version-build` of a record. */
+function distOf(r: { name: string; version: string; build: string }): string {
+  return `${r.name}-${r.version}-${r.build}`;
+}
+
+/** Error kinds about the machine, not the package: not prefixed by {@link forPackage}. */
+const MACHINE_FAULTS: ReadonlySet<string> = new Set(["no-space", "permission", "lock-timeout"]);
+
+/**
+ * Runs one package's step, so that any failure names the package
+ * (`name-version-build`) and its URL instead of the store's download file.
+ */
+async function forPackage<T>(
+  r: SolvedRecord,
+  download: string | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    // Operating-system errors get their kind (no space, permission, ...) as everywhere else.
+    const e = fsError(err);
+    const known = e instanceof PonchoError ||
+      Object.values(Deno.errors).some((E) => e instanceof E);
+    if (!known) throw err;
+    // A full disk, a permission or a lock timeout is the machine's fault, not the package's:
+    // those keep their own message (it names the path).
+    if (e instanceof PonchoError && MACHINE_FAULTS.has(e.kind)) throw e;
+    const msg = (e as Error).message;
+    if (msg.includes(r.url) && msg.includes(distOf(r))) throw e;
+    const text = `package ${distOf(r)} (${r.url}): ${
+      download ? msg.replaceAll(download, "its download") : msg
+    }`;
+    if (e instanceof PonchoError) {
+      e.message = text; // keeps its class and exit code
+      throw e;
+    }
+    throw new PonchoError(text, EXIT_FAILED, { cause: err });
+  }
+}
+
 /** The solver options of a create (shared by real and dry runs). */
 function solveOptions(spec: EnvSpec, platform: string, layout: StoreLayout, opts: CreateOptions) {
   const showProgress = !opts.quiet && Deno.stderr.isTerminal();
@@ -295,7 +353,7 @@ export async function solveNative(
   const step = stepper(opts);
   step(`solving ${spec.conda.join(", ")} for ${platform}`);
   const records = await solve(spec.conda, solveOptions(spec, platform, layout, opts));
-  step(`solved: ${records.map((r) => `${r.name}-${r.version}-${r.build}`).join(", ")}`);
+  step(`solved: ${records.map(distOf).join(", ")}`);
   return records;
 }
 
@@ -319,11 +377,18 @@ async function installNative(
   solved?: SolvedRecords,
 ): Promise<CreatedPackage[]> {
   const log = reporter(opts);
+  const say = opts.quiet ? () => {} : (l: string) => console.error(`poncho create: ${l}`);
   const { fetchPackages } = await import("./conda/fetch.ts");
   const { extractPackageToCache } = await import("./conda/extract.ts");
   const { readPackageInfo } = await import("./conda/package_info.ts");
   const { linkPackage } = await import("./conda/link.ts");
   const { writeHistory, writeMetaRecord } = await import("./conda/meta.ts");
+  const { pythonLayout, pythonExecutable } = await import("./conda/noarch.ts");
+  const { ClobberRegistry, clobberWarning } = await import("./conda/clobber.ts");
+  const { formatPrelinkMessages, postLinkScriptPath, prelinkMessages, runPostLink } = await import(
+    "./conda/link_scripts.ts"
+  );
+  const { compilePyc } = await import("./conda/pyc.ts");
 
   const step = stepper(opts);
   const records = solved ?? await solveNative(spec, platform, layout, opts);
@@ -333,32 +398,141 @@ async function installNative(
     progress: opts.quiet ? false : undefined,
     log,
   });
-  const python = records.find((r) => r.name === "python");
-  const pythonVersion = python?.version.split(".").slice(0, 2).join(".");
+  const pythonRec = records.find((r) => r.name === "python");
+  const python = pythonRec
+    ? await forPackage(pythonRec, undefined, () => Promise.resolve(pythonLayout(pythonRec.record)))
+    : undefined;
   const requested = new Map<string, string>();
   for (const s of spec.conda) {
     const name = s.replace(/^[^:]*::/, "").match(/^[A-Za-z0-9_.\-]+/)?.[0]?.toLowerCase();
     if (name) requested.set(name, s);
   }
-  await Deno.mkdir(join(prefix, "conda-meta"), { recursive: true });
-  step(`linking ${fetched.length} packages`);
+
+  // Extract everything first: pre-link messages are shown before anything is linked.
+  const pkgs: Installing[] = [];
   for (const { item: r, path } of fetched) {
-    const sha = r.sha256 ?? await sha256File(path);
-    const dir = await extractPackageToCache(layout, path, sha, r.url);
-    const info = await readPackageInfo(dir);
-    const linked = await linkPackage(info, { prefix, pythonVersion });
+    pkgs.push(
+      await forPackage(r, path, async () => {
+        const sha = r.sha256 ?? await sha256File(path);
+        const dir = await extractPackageToCache(layout, path, sha, r.url);
+        return { r, path, sha, dir, info: await readPackageInfo(dir) };
+      }),
+    );
+  }
+  for (const p of pkgs) {
+    const messages = await prelinkMessages(p.dir);
+    if (messages.length > 0) say(formatPrelinkMessages(distOf(p.r), messages));
+  }
+
+  await Deno.mkdir(join(prefix, "conda-meta"), { recursive: true });
+  // A post-link script may write into any file of the prefix: a hardlink would carry that write
+  // into the shared package cache, so an environment whose scripts will run gets copies.
+  const native = platform === condaPlatform();
+  const willRunScripts = native && !opts.noLinkScripts &&
+    pkgs.some((p) =>
+      p.info.paths.some((e) =>
+        e.path === postLinkScriptPath(p.r.name) ||
+        (p.info.noarch === "python" && e.path === `python-scripts/.${p.r.name}-post-link.sh`)
+      )
+    );
+  step(
+    `linking ${pkgs.length} packages${willRunScripts ? " (copies: post-link scripts run)" : ""}`,
+  );
+  const registry = new ClobberRegistry();
+  for (const p of pkgs) {
+    p.linked = await forPackage(
+      p.r,
+      p.path,
+      () =>
+        linkPackage(p.info, {
+          prefix,
+          python,
+          registry,
+          dist: distOf(p.r),
+          hardlink: !willRunScripts,
+        }),
+    );
+    log(`linked ${distOf(p.r)} (${p.linked.files.length} files)`);
+  }
+  const byDist = new Map(pkgs.map((p) => [distOf(p.r), p]));
+  for (const c of registry.clobbers) {
+    say(clobberWarning(c));
+    const loser = byDist.get(c.loser)?.linked?.pathsData.find((d) => d._path === c.path);
+    if (loser) loser.clobbered_by = c.winner;
+  }
+
+  // Nothing of another platform can run here: no .pyc, no link scripts (said once).
+  const noarchPy = pkgs.filter((p) => p.info.noarch === "python");
+  const scripted = pkgs.filter((p) => p.linked!.files.includes(postLinkScriptPath(p.r.name)));
+  if (!native && (noarchPy.length > 0 || scripted.length > 0)) {
+    say(
+      `building for ${platform} on ${condaPlatform()}: noarch python files are not ` +
+        `byte-compiled and post-link scripts (${
+          scripted.map((p) => distOf(p.r)).join(", ") || "none"
+        }) ` +
+        `are not run`,
+    );
+  }
+  // conda still runs deprecated pre-link scripts from the package cache; in a shared store they
+  // could change other environments' files, so they are named and skipped.
+  for (const p of pkgs) {
+    const pre = `bin/.${p.r.name}-pre-link.sh`;
+    if (p.linked!.files.includes(pre)) {
+      say(`warning: ${pre} of ${distOf(p.r)} is not run (pre-link scripts are deprecated)`);
+    }
+  }
+
+  // Byte-compile noarch: python packages with the environment's own interpreter.
+  if (native && python && noarchPy.length > 0) {
+    const exe = pythonExecutable(prefix, python);
+    const sources = noarchPy.flatMap((p) =>
+      p.linked!.pathsData.filter((d) =>
+        d.path_type === "hardlink" && !d.clobbered_by && d._path.endsWith(".py") &&
+        d._path.startsWith(`${python.sitePackages}/`)
+      ).map((d) => d._path)
+    );
+    step(`byte-compiling ${sources.length} files of ${noarchPy.length} noarch python packages`);
+    const compiled = await compilePyc(prefix, exe, sources);
+    if (compiled.size === 0 && sources.length > 0) log(`no ${exe} in the environment: no .pyc`);
+    for (const p of noarchPy) {
+      const pycs = p.linked!.files.map((f) => compiled.get(f)).filter((x): x is string => !!x);
+      for (const pyc of pycs) {
+        p.linked!.files.push(pyc);
+        p.linked!.pathsData.push({ _path: pyc, path_type: "pyc_file" });
+      }
+    }
+  }
+
+  // Post-link scripts, in install order, once everything is linked (as conda runs them).
+  for (const p of native ? scripted : []) {
+    const script = postLinkScriptPath(p.r.name);
+    if (opts.noLinkScripts) {
+      say(`skipped ${script} of ${distOf(p.r)} (--no-link-scripts)`);
+      continue;
+    }
+    step(`running ${script} of ${distOf(p.r)}`);
+    await runPostLink(prefix, {
+      name: p.r.name,
+      version: p.r.version,
+      build: p.r.build,
+      buildNumber: Number(p.r.record.build_number ?? 0),
+      url: p.r.url,
+    }, { onMessages: (dist, text) => say(`messages from ${dist}:\n${text.trimEnd()}`) });
+  }
+
+  for (const p of pkgs) {
     await writeMetaRecord(prefix, {
-      record: { ...r.record, sha256: sha },
-      channel: r.channel,
-      url: r.url,
-      fn: r.fn,
-      source: dir,
-      linkType: linked.linkType,
-      files: linked.files,
-      pathsData: linked.pathsData,
-      requestedSpec: requested.get(r.name),
+      record: { ...p.r.record, sha256: p.sha },
+      channel: p.r.channel,
+      url: p.r.url,
+      fn: p.r.fn,
+      source: p.dir,
+      tarball: p.path,
+      linkType: p.linked!.linkType,
+      files: p.linked!.files,
+      pathsData: p.linked!.pathsData,
+      requestedSpec: requested.get(p.r.name),
     });
-    log(`linked ${r.name}-${r.version}-${r.build} (${linked.files.length} files)`);
   }
   await writeHistory(prefix, records, spec.conda);
   return createdPackages(records);
@@ -458,7 +632,10 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
   const platform = opts.platform ? parsePlatform(opts.platform) : condaPlatform();
   const spec = withChannels(opts.spec, opts.channels);
   const canonical: CanonicalSpec = canonicalSpec(spec, platform);
-  const hash = specHash(canonical);
+  // A build without link scripts differs from one with them: never share a cache entry.
+  const hash = opts.noLinkScripts
+    ? createHash("sha256").update(`${specHash(canonical)}\nno-link-scripts`).digest("hex")
+    : specHash(canonical);
   const layout = await ensureStore(opts.store ?? defaultStoreRoot());
   // Shared while this create reads and fills the build caches: gc removes from them only exclusively.
   const cacheLock = await acquireLock(buildCacheLockPath(layout), {

@@ -19,6 +19,9 @@
  *   locks/<name>.lock         flock files (one per env, package, archive)
  *   tmp/                      temp dirs, renamed into place when complete
  *   index/<env-id>.json       what created an env and when it was last used
+ *   runtime/<payload-sha256>/ the unpacked payload of the single file dist/poncho (written by
+ *                             its sh launcher, lib/dist/launcher.sh, which resolves the store
+ *                             root exactly as {@link defaultStoreRoot} does)
  * ```
  *
  * Writers always build inside `tmp/` (same filesystem) and `rename` the
@@ -116,6 +119,8 @@ export interface StoreLayout {
   tmp: string;
   /** Per-environment index records. */
   index: string;
+  /** Unpacked runtimes of the single file, keyed by payload sha256. */
+  runtime: string;
 }
 
 /**
@@ -168,6 +173,7 @@ export function storeLayout(root: string = defaultStoreRoot()): StoreLayout {
     locks: bucket("locks"),
     tmp: bucket("tmp"),
     index: bucket("index"),
+    runtime: bucket("runtime"),
   };
 }
 
@@ -193,6 +199,11 @@ export const BUCKET_FORMATS = {
   tmp: 1,
   /** Index records: `<id>.json`, `sources/`, `archives/`. */
   index: 1,
+  /**
+   * Unpacked payloads of the single file `dist/poncho`: `<payload sha256>/`. Its sh launcher
+   * (`lib/dist/launcher.sh`) writes and reads `v1/runtime/` itself: bump both together.
+   */
+  runtime: 1,
 } as const;
 
 /** The directory name of bucket `name` at its current format (see {@linkcode BUCKET_FORMATS}). */

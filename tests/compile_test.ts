@@ -1,10 +1,16 @@
 /**
- * `deno task compile` end to end: builds the single-file binary (only when
- * DENORT_BIN names a local denort, since deno compile cannot download one
- * here) and runs it, also under a CCTools name through a symlink.
+ * `deno task compile` end to end: builds the `deno compile` binary (only
+ * when DENORT_BIN names a local denort, since deno compile cannot download
+ * one here) and runs on it the checks `tests/dist_test.ts` runs on
+ * `dist/poncho` (`tests/single_file.ts`).
  */
 import assert from "node:assert/strict";
 import { compileCommand, REPO_ROOT } from "../cli/compile.ts";
+import { fixtureToolsAvailable } from "./fixtures/channel.ts";
+import { checkSingleFile } from "./single_file.ts";
+import { withTempDir } from "./util.ts";
+
+const tools = await fixtureToolsAvailable();
 
 const denort = Deno.env.get("DENORT_BIN");
 const denortExists = denort !== undefined &&
@@ -20,42 +26,16 @@ if (!denortExists) {
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 Deno.test({
-  name: "compile builds a poncho binary that runs analyze, also as poncho_package_analyze",
-  ignore: !denortExists,
+  name: "compile builds a poncho binary that passes the single-file checks of dist/poncho",
+  ignore: !denortExists || !tools.ok,
   fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
+    await withTempDir("poncho-compile-", async (dir) => {
       const bin = `${dir}/bin/poncho`;
       assert.equal(await compileCommand(["--output", bin]), 0);
-
-      const version = await new Deno.Command(bin, { args: ["--version"], stdout: "piped" })
-        .output();
-      assert.equal(version.code, 0);
-      assert.match(text(version.stdout), /^poncho \d+\.\d+\.\d+/);
-
-      await Deno.writeTextFile(`${dir}/script.py`, "import sys\nimport numpy\n");
-      const analyze = await new Deno.Command(bin, {
-        args: ["analyze", "script.py", "-"],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(analyze.code, 0, text(analyze.stderr));
-      assert.ok(text(analyze.stdout).includes("numpy"), text(analyze.stdout));
-
-      // argv0 dispatch: the same binary under a CCTools name.
-      await Deno.symlink(bin, `${dir}/bin/poncho_package_analyze`);
-      const dropin = await new Deno.Command(`${dir}/bin/poncho_package_analyze`, {
-        args: ["script.py", "out.json"],
-        cwd: dir,
-        stderr: "piped",
-      }).output();
-      assert.equal(dropin.code, 0, text(dropin.stderr));
-      const spec = JSON.parse(await Deno.readTextFile(`${dir}/out.json`));
-      assert.ok(JSON.stringify(spec).includes("numpy"), JSON.stringify(spec));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+      // The same checks as tests/dist_test.ts: alone in an empty dir, env -i, analyze, create,
+      // run -e, run script.py and poncho_package_run.
+      await checkSingleFile(bin);
+    });
   },
 });
 

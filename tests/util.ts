@@ -5,6 +5,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "../cli/compile.ts";
 import { type StoreLayout, storeLayout } from "../store/layout.ts";
 import { serveChannel, type ServedChannel, type ServeOptions } from "./fixtures/channel.ts";
 
@@ -217,4 +218,46 @@ export function leftoverTemps(layout: StoreLayout): string[] {
     }
   }
   return names.sort();
+}
+
+/** The checkout's root directory (holds deno.json). */
+export { REPO_ROOT };
+
+let distBuild: Promise<string> | undefined;
+
+/**
+ * The single-file Poncho (`dist/poncho`, see `lib/dist/build.ts`) of this
+ * checkout, built at most once per test run and cached across runs in
+ * `.cache/dist/<fingerprint>/poncho`, where the fingerprint covers every
+ * payload member (path, mode, size, mtime) and the Deno binary. Concurrent
+ * test processes build it once (a lock). Returns the file's path.
+ */
+export function distPoncho(): Promise<string> {
+  distBuild ??= (async () => {
+    const { buildDist, payloadFiles } = await import("../lib/dist/build.ts");
+    const { withLock } = await import("../store/lock.ts");
+    const { createHash } = await import("node:crypto");
+    const hash = createHash("sha256");
+    for (const f of await payloadFiles(REPO_ROOT, Deno.execPath())) {
+      const st = f.source ? await Deno.stat(f.source) : undefined;
+      hash.update(JSON.stringify([f.path, f.mode, st?.size, st?.mtime?.getTime(), f.data?.length]));
+      if (f.data) hash.update(f.data);
+    }
+    hash.update(await Deno.readFile(new URL("../lib/dist/launcher.sh", import.meta.url)));
+    const dir = `${REPO_ROOT}/.cache/dist/${hash.digest("hex").slice(0, 16)}`;
+    const path = `${dir}/poncho`;
+    return await withLock(`${REPO_ROOT}/.cache/dist/build.lock`, async () => {
+      const ready = await Deno.stat(path).then((s) => s.isFile, () => false);
+      if (ready) return path;
+      await buildDist({ root: REPO_ROOT, output: path });
+      // Builds of older trees are no longer reachable: keep only this one.
+      for await (const e of Deno.readDir(`${REPO_ROOT}/.cache/dist`)) {
+        if (e.isDirectory && `${REPO_ROOT}/.cache/dist/${e.name}` !== dir) {
+          await Deno.remove(`${REPO_ROOT}/.cache/dist/${e.name}`, { recursive: true });
+        }
+      }
+      return path;
+    }, { timeoutMs: 300_000, what: "the test build of dist/poncho" });
+  })();
+  return distBuild;
 }

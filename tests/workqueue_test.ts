@@ -1,10 +1,12 @@
 /**
  * A real distributed engine (issue #5): a Makeflow workflow run with
  * `makeflow -T wq` and two `work_queue_worker` processes on loopback. Every
- * task runs `poncho run -e env.tar.zst -- python task.py N` in its worker's
- * sandbox, with the archive and a `poncho` wrapper shipped as task inputs and
- * one store (`PONCHO_STORE`, exported by the makeflow file) shared by both
- * workers. The environment must be unpacked exactly once for the store.
+ * task runs `./poncho run -e env.tar.zst -- python task.py N` in its worker's
+ * sandbox, with the archive and the single file `dist/poncho` shipped as task
+ * inputs (as a user would: the workers run with `PATH=/usr/bin:/bin`, no Deno
+ * and no checkout) and one store (`PONCHO_STORE`, exported by the makeflow
+ * file) shared by both workers. The single file's runtime and the
+ * environment must each be unpacked exactly once for the store.
  *
  * A small barrier (shipped as `barrier.sh`) holds each task until two tasks
  * have started, so both workers really run tasks and two `poncho run`s race
@@ -14,9 +16,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
+import { distPoncho } from "./util.ts";
 
 const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 const TASKS = 4;
 const WORKERS = 2;
 /** The archive, the workflow and the checks must finish within this. */
@@ -50,11 +52,6 @@ const reasons = await skipReasons();
 if (reasons.length > 0) console.log(`workqueue test skipped: ${reasons.join("; ")}`);
 const ignore = reasons.length > 0;
 
-/** Single-quotes `s` for sh. */
-function sq(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
 const dec = new TextDecoder();
 
 /** A spawned process whose output is collected as it comes, with a bounded stop. */
@@ -66,14 +63,20 @@ class Proc {
   readonly done: Promise<unknown>;
   readonly status: Promise<Deno.CommandStatus>;
 
-  constructor(readonly name: string, cmd: string, args: string[], cwd: string) {
+  constructor(
+    readonly name: string,
+    cmd: string,
+    args: string[],
+    cwd: string,
+    env: Record<string, string> = {},
+  ) {
     this.child = new Deno.Command(cmd, {
       args,
       cwd,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...env },
     }).spawn();
     const collect = async (s: ReadableStream<Uint8Array>) => {
       const d = new TextDecoder();
@@ -166,6 +169,7 @@ Deno.test({
   ignore,
   async fn() {
     const ch = await buildTestChannel(); // cached; a cold build is not this test's time
+    const single = await distPoncho(); // likewise
     const deadline = Date.now() + OVERALL_MS;
     const dir = await Deno.makeTempDir({ prefix: "poncho-wq-" });
     const procs: Proc[] = [];
@@ -206,15 +210,9 @@ Deno.test({
       assert.equal(where.code, 0, where.out);
       const envPath = where.out.trim();
 
-      // The workflow: the `poncho` wrapper, the archive, the barrier and the task are inputs.
-      const wrapper = join(wf, "poncho");
-      await Deno.writeTextFile(
-        wrapper,
-        `#!/bin/sh\nexec ${sq(Deno.execPath())} run -A --quiet --no-check --config ${sq(CONFIG)} ${
-          sq(MAIN)
-        } "$@"\n`,
-      );
-      await Deno.chmod(wrapper, 0o755);
+      // The workflow: the single file, the archive, the barrier and the task are inputs.
+      await Deno.copyFile(single, join(wf, "poncho"));
+      await Deno.chmod(join(wf, "poncho"), 0o755);
       await Deno.writeTextFile(join(wf, "barrier.sh"), BARRIER_SH);
       await Deno.writeTextFile(join(wf, "task.py"), TASK_PY);
       assert.ok(!/\s/.test(store + barrier), `temp paths must not hold spaces: ${store}`);
@@ -254,18 +252,24 @@ Deno.test({
         const workdir = join(dir, `worker-${w}`);
         await Deno.mkdir(workdir);
         procs.push(
-          new Proc(`worker ${w}`, "work_queue_worker", [
-            "--single-shot",
-            "--parent-death",
-            "-P",
-            password,
-            "-t",
-            "60",
-            "-s",
+          new Proc(
+            `worker ${w}`,
+            "work_queue_worker",
+            [
+              "--single-shot",
+              "--parent-death",
+              "-P",
+              password,
+              "-t",
+              "60",
+              "-s",
+              workdir,
+              "127.0.0.1",
+              String(port),
+            ],
             workdir,
-            "127.0.0.1",
-            String(port),
-          ], workdir),
+            { PATH: "/usr/bin:/bin" },
+          ),
         );
       }
 
@@ -280,6 +284,7 @@ Deno.test({
       const workersUsed = new Set<number>();
       let unpacked = 0;
       let found = 0;
+      let runtimes = 0;
       for (let i = 1; i <= TASKS; i++) {
         const out = await readOr(join(wf, `out${i}.txt`), "(missing)");
         const err = await readOr(join(wf, `err${i}.txt`), "(missing)");
@@ -297,11 +302,14 @@ Deno.test({
         workersUsed.add(w);
         if (/unpacked environment at /.test(err)) unpacked++;
         if (/found environment at /.test(err)) found++;
+        if (/^poncho: first start, unpacking the runtime into /m.test(err)) runtimes++;
       }
       assert.equal(workersUsed.size, WORKERS, `tasks ran on workers ${[...workersUsed]} only`);
       // Unpacked exactly once for the store: one run unpacked, the others found it.
       assert.equal(unpacked, 1, "runs that unpacked");
       assert.equal(found, TASKS - 1, "runs that found the environment unpacked");
+      assert.equal(runtimes, 1, "starts of the single file that unpacked its runtime");
+      assert.equal([...Deno.readDirSync(join(store, "v1", "runtime"))].length, 1);
       const envs = [...Deno.readDirSync(join(store, "v1", "envs"))].map((e) => e.name);
       assert.deepEqual(envs.map((e) => join(store, "v1", "envs", e)), [envPath]);
       assert.deepEqual([...Deno.readDirSync(join(store, "v1", "tmp"))], []);

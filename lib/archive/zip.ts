@@ -1,8 +1,9 @@
 /**
  * A small zip reader for `.conda` packages: reads the central directory
- * (zip64 included) and streams STORED members straight from the file.
- * Compressed members are refused: `.conda` members are stored, and their
- * content (`*.tar.zst`) is compressed on its own.
+ * (zip64 included) and streams members straight from the file. `.conda`
+ * members are normally STORED (their content, `*.tar.zst`, is compressed on
+ * its own); DEFLATE members, as some re-zipped packages hold, are inflated
+ * (rattler reads them too). Other methods are refused.
  *
  * @module
  */
@@ -117,21 +118,61 @@ export async function readZipDirectory(path: string): Promise<ZipMember[]> {
   return members;
 }
 
+/** Zip compression methods {@link readZipMember} reads. */
+const STORED = 0;
+const DEFLATE = 8;
+
 /**
- * Streams a STORED member's bytes from the zip at `path`, checking its
- * CRC-32 at the end. Throws a {@link PonchoError} for compressed members.
+ * Streams a member's bytes (STORED, or DEFLATE inflated) from the zip at
+ * `path`, checking its CRC-32 at the end. Throws a {@link PonchoError} for
+ * other compression methods, truncation or a CRC mismatch.
  */
-export async function* readStoredMember(
+export async function* readZipMember(
   path: string,
   member: ZipMember,
   chunkSize = 1 << 20,
 ): AsyncGenerator<Uint8Array> {
-  if (member.method !== 0) {
+  if (member.method !== STORED && member.method !== DEFLATE) {
     throw new PonchoError(
-      `${path}: member ${member.name} is compressed (method ${member.method}); ` +
-        `.conda members must be stored; re-create the package`,
+      `${path}: member ${member.name} uses zip compression method ${member.method}; ` +
+        `only stored and deflate are read; re-create the package`,
     );
   }
+  const raw = rawMember(path, member, chunkSize);
+  const body = member.method === STORED ? raw : inflateRaw(raw, path, member.name);
+  let crc = 0;
+  for await (const buf of body) {
+    crc = zlib.crc32(buf, crc);
+    yield buf;
+  }
+  if (crc >>> 0 !== member.crc32 >>> 0) {
+    throw new PonchoError(`${path}: member ${member.name} fails its CRC check; re-download it`);
+  }
+}
+
+/** Inflates a raw DEFLATE stream chunk by chunk. */
+async function* inflateRaw(
+  chunks: AsyncIterable<Uint8Array<ArrayBuffer>>,
+  path: string,
+  name: string,
+): AsyncGenerator<Uint8Array> {
+  const stream = ReadableStream.from(chunks).pipeThrough(
+    new DecompressionStream("deflate-raw"),
+  );
+  try {
+    for await (const out of stream) yield out;
+  } catch (err) {
+    if (err instanceof PonchoError) throw err;
+    throw new PonchoError(`${path}: member ${name} is not valid deflate data; re-download it`);
+  }
+}
+
+/** The member's bytes as stored in the archive (compressed or not). */
+async function* rawMember(
+  path: string,
+  member: ZipMember,
+  chunkSize: number,
+): AsyncGenerator<Uint8Array<ArrayBuffer>> {
   using f = await Deno.open(path, { read: true });
   const lfh = await readAt(f, member.localHeaderOffset, 30);
   const lv = new DataView(lfh.buffer, lfh.byteOffset, lfh.length);
@@ -141,7 +182,6 @@ export async function* readStoredMember(
   const start = member.localHeaderOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
   await f.seek(start, Deno.SeekMode.Start);
   let left = member.compressedSize;
-  let crc = 0;
   while (left > 0) {
     const buf = new Uint8Array(Math.min(chunkSize, left));
     let got = 0;
@@ -150,11 +190,7 @@ export async function* readStoredMember(
       if (n === null) throw new PonchoError(`${path}: member ${member.name} is truncated`);
       got += n;
     }
-    crc = zlib.crc32(buf, crc);
     left -= buf.length;
     yield buf;
-  }
-  if (crc >>> 0 !== member.crc32 >>> 0) {
-    throw new PonchoError(`${path}: member ${member.name} fails its CRC check; re-download it`);
   }
 }

@@ -28,7 +28,7 @@ import { readFileChunks } from "../archive/compress.ts";
 import { extractMembers, EXTRACTOR_FORMAT, type ExtractSource } from "../archive/extract.ts";
 import { refusal } from "../archive/paths.ts";
 import { readTar } from "../archive/tar.ts";
-import { readStoredMember, readZipDirectory } from "../archive/zip.ts";
+import { readZipDirectory, readZipMember } from "../archive/zip.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { withLock } from "../../store/lock.ts";
@@ -77,16 +77,18 @@ async function extractInto(archivePath: string, dir: string, label = archivePath
     return;
   }
   const members = await readZipDirectory(archivePath);
-  const tars = members.filter((m) => /^(pkg|info)-.*\.tar\.zst$/.test(m.name));
-  if (!tars.some((m) => m.name.startsWith("info-"))) {
+  // By base name: some re-zipped packages nest the members in a folder (rattler reads them).
+  const tars = members.filter((m) => /^(pkg|info)-.*\.tar\.zst$/.test(basename(m.name)));
+  const isPkg = (m: { name: string }) => basename(m.name).startsWith("pkg-");
+  if (!tars.some((m) => !isPkg(m))) {
     throw new PonchoError(`${archivePath}: no info-*.tar.zst member; not a valid .conda package`);
   }
   // info last, so a package's own files cannot replace its metadata.
-  tars.sort((a, b) => (a.name.startsWith("pkg-") ? 0 : 1) - (b.name.startsWith("pkg-") ? 0 : 1));
+  tars.sort((a, b) => (isPkg(a) ? 0 : 1) - (isPkg(b) ? 0 : 1));
   // One call, so both tars share one state; each is decompressed only when its turn comes.
   const sources = tars.map((m) => {
     const name = `${label}:${m.name}`;
-    return tarSource(name, zstdDecompress(readStoredMember(archivePath, m), name));
+    return tarSource(name, zstdDecompress(readZipMember(archivePath, m), name));
   });
   await extractMembers(sources, dir, { check });
 }

@@ -8,35 +8,54 @@
  */
 
 import { dirname, join } from "node:path";
+import { createHash } from "node:crypto";
 import { PonchoError } from "../errors.ts";
 import { fixShebang, replaceBinary, replaceText } from "../env/prefix.ts";
 import type { PackageInfo, PathEntry } from "./package_info.ts";
+import type { ClobberRegistry } from "./clobber.ts";
+import { noarchPythonPath, pythonExecutable, type PythonLayout, pythonLayout } from "./noarch.ts";
 import { checkEntryPointName, checkLinkTarget, PrefixGuard } from "./safe_path.ts";
 
 /** Options for {@link linkPackage}. */
 export interface LinkOptions {
   /** The environment prefix (absolute). */
   prefix: string;
-  /** `X.Y` of the environment's Python; required for `noarch: python` packages. */
+  /** `X.Y` of the environment's Python (when `python` is not given). */
   pythonVersion?: string;
+  /** The environment's Python layout; `noarch: python` packages need it (or `pythonVersion`). */
+  python?: PythonLayout;
   /** Try hardlinks before copying (default true). */
   hardlink?: boolean;
+  /** Who placed which path so far; paths this package replaces are reported as clobbers. */
+  registry?: ClobberRegistry;
+  /** This package as `name-version-build` (for the registry; default from its index.json). */
+  dist?: string;
 }
 
 /** One record of `paths_data.paths` in conda-meta. */
 export interface PathData {
   /** Path relative to the prefix. */
   _path: string;
-  /** `hardlink`, `softlink`, `directory`, or `unix_python_entry_point`. */
+  /** `hardlink`, `softlink`, `directory`, `pyc_file` or `unix_python_entry_point`. */
   path_type: string;
   /** sha256 of the package's file. */
   sha256?: string;
+  /** sha256 of the file as placed in the prefix (differs when a placeholder was rewritten). */
+  sha256_in_prefix?: string;
   /** Size of the package's file. */
   size_in_bytes?: number;
+  /** Size of the file in the prefix, for rewritten files. */
+  size_in_prefix?: number;
   /** Placeholder the package's file holds. */
   prefix_placeholder?: string;
   /** How it was replaced. */
   file_mode?: string;
+  /** The package always copies this file. */
+  no_link?: boolean;
+  /** A later package (`name-version-build`) replaced this path. */
+  clobbered_by?: string;
+  /** Earlier packages (`name-version-build`) whose copy of this path this one replaced. */
+  clobbers?: string[];
 }
 
 /** What {@link linkPackage} put into the prefix. */
@@ -45,17 +64,12 @@ export interface LinkResult {
   files: string[];
   /** conda-meta `paths_data` records. */
   pathsData: PathData[];
-  /** How regular files were placed: `hardlink` when all were linked, else `copy`. */
+  /**
+   * The link type conda records: `hardlink` when hardlinks worked (files that
+   * must be rewritten or never linked are copied all the same), `copy` when
+   * the cache is on another filesystem or hardlinks are off.
+   */
   linkType: "hardlink" | "copy";
-}
-
-/** Maps a noarch: python package path to its place in the prefix. */
-export function noarchPythonPath(path: string, pythonVersion: string): string {
-  if (path.startsWith("site-packages/")) {
-    return `lib/python${pythonVersion}/site-packages/${path.slice("site-packages/".length)}`;
-  }
-  if (path.startsWith("python-scripts/")) return `bin/${path.slice("python-scripts/".length)}`;
-  return path;
 }
 
 /** Parses an entry point `name = module.sub:func.attr`. */
@@ -94,7 +108,7 @@ async function writeRewritten(
   dst: string,
   entry: PathEntry,
   prefix: string,
-): Promise<void> {
+): Promise<Uint8Array> {
   const data = await Deno.readFile(src);
   const placeholder = entry.placeholder!;
   let out: Uint8Array;
@@ -113,6 +127,11 @@ async function writeRewritten(
   await removeIfExists(dst);
   await Deno.writeFile(dst, out, { mode: mode & 0o777 });
   await Deno.chmod(dst, mode & 0o7777);
+  return out;
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
 }
 
 /**
@@ -123,14 +142,17 @@ async function writeRewritten(
  */
 export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise<LinkResult> {
   const { prefix } = opts;
+  const dist = opts.dist ?? `${info.index.name}-${info.index.version}-${info.index.build}`;
   const isNoarchPython = info.noarch === "python";
-  if (isNoarchPython && !opts.pythonVersion) {
+  const python = opts.python ??
+    (opts.pythonVersion ? pythonLayout({ version: opts.pythonVersion }) : undefined);
+  if (isNoarchPython && !python) {
     throw new PonchoError(
-      `${info.index.name} is a noarch: python package but the environment has no python: add python to the spec`,
+      `${dist} is a noarch: python package but the environment has no python: add python to the spec`,
     );
   }
   let tryHardlink = opts.hardlink ?? true;
-  let copied = false;
+  let hardlinkFailed = !tryHardlink;
   const files: string[] = [];
   const pathsData: PathData[] = [];
   const made = new Set<string>();
@@ -138,15 +160,23 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
   const pkg = `${info.index.name}-${info.index.version}-${info.index.build} (${info.dir})`;
   const guard = new PrefixGuard(pkg, prefix);
   const lacks = (entry: PathEntry) =>
-    new PonchoError(`package ${info.index.name} lacks ${entry.path} listed in its metadata`);
+    new PonchoError(`package ${dist} lacks ${entry.path} listed in its metadata`);
   const mkdirp = (d: string): void => {
     if (made.has(d)) return;
     guard.mkdirp(d);
     made.add(d);
   };
+  const claim = (record: PathData) => {
+    const before = opts.registry?.claim(record._path, dist);
+    if (before) record.clobbers = [before];
+  };
+  const copyFile = (src: string, dst: string, entry: PathEntry) =>
+    Deno.copyFile(src, dst).catch((err) => {
+      throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
+    });
 
   for (const entry of info.paths) {
-    const rel = isNoarchPython ? noarchPythonPath(entry.path, opts.pythonVersion!) : entry.path;
+    const rel = isNoarchPython ? noarchPythonPath(entry.path, python!) : entry.path;
     const src = join(info.dir, entry.path);
     const dst = join(prefix, rel);
     const record: PathData = { _path: rel, path_type: entry.type };
@@ -159,24 +189,34 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
       continue;
     }
     await mkdirp(dirname(dst));
+    claim(record);
     if (entry.type === "softlink") {
-      const target = await Deno.readLink(src).catch((err) => {
+      const st = await Deno.lstat(src).catch((err) => {
         throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
       });
-      checkLinkTarget(pkg, prefix, rel, target);
-      await removeIfExists(dst);
-      await Deno.symlink(target, dst);
-      made.clear(); // a new link may change where a directory leads: check again
+      if (st.isSymlink) {
+        const target = await Deno.readLink(src);
+        checkLinkTarget(pkg, prefix, rel, target);
+        await removeIfExists(dst);
+        await Deno.symlink(target, dst);
+        made.clear(); // a new link may change where a directory leads: check again
+      } else {
+        // A symlink the package stored as a regular file (tar.bz2 made on Windows): conda copies it.
+        await removeIfExists(dst);
+        await copyFile(src, dst, entry);
+      }
     } else if (entry.placeholder) {
       record.prefix_placeholder = entry.placeholder;
       record.file_mode = entry.fileMode ?? "text";
-      await writeRewritten(src, dst, entry, prefix).catch((err) => {
+      const out = await writeRewritten(src, dst, entry, prefix).catch((err) => {
         throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
       });
-      copied = true;
+      record.sha256_in_prefix = sha256Hex(out);
+      record.size_in_prefix = out.length;
     } else {
       await removeIfExists(dst);
       let linked = false;
+      if (entry.noLink) record.no_link = true;
       if (tryHardlink && !entry.noLink) {
         try {
           await Deno.link(src, dst);
@@ -184,21 +224,19 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
         } catch (err) {
           if (err instanceof Deno.errors.NotFound) throw lacks(entry);
           tryHardlink = false; // another filesystem (EXDEV) or not permitted: copy from now on
+          hardlinkFailed = true;
         }
       }
-      if (!linked) {
-        await Deno.copyFile(src, dst).catch((err) => {
-          throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
-        });
-        copied = true;
-      }
+      if (!linked) await copyFile(src, dst, entry);
+      record.sha256_in_prefix = entry.sha256 ?? sha256Hex(await Deno.readFile(dst));
+      if (record.size_in_bytes === undefined) record.size_in_bytes = (await Deno.stat(dst)).size;
     }
     files.push(rel);
     pathsData.push(record);
   }
 
   if (isNoarchPython) {
-    const python = join(prefix, "bin", `python${opts.pythonVersion}`);
+    const exe = join(prefix, pythonExecutable(prefix, python!));
     for (const ep of info.entryPoints) {
       const { name, module, func } = parseEntryPoint(ep);
       checkEntryPointName(pkg, name);
@@ -206,12 +244,14 @@ export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise
       const dst = join(prefix, rel);
       await mkdirp(dirname(dst));
       await removeIfExists(dst);
-      const script = new TextEncoder().encode(entryPointScript(python, module, func));
+      const script = new TextEncoder().encode(entryPointScript(exe, module, func));
       await Deno.writeFile(dst, fixShebang(script, prefix), { mode: 0o755 });
       await Deno.chmod(dst, 0o755);
+      const record: PathData = { _path: rel, path_type: "unix_python_entry_point" };
+      claim(record);
       files.push(rel);
-      pathsData.push({ _path: rel, path_type: "unix_python_entry_point" });
+      pathsData.push(record);
     }
   }
-  return { files, pathsData, linkType: copied ? "copy" : "hardlink" };
+  return { files, pathsData, linkType: hardlinkFailed ? "copy" : "hardlink" };
 }

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { indexOfBytes } from "../env/prefix.ts";
 import { extractPackage } from "./extract.ts";
 import { LEGACY_PLACEHOLDER, type PackageInfo, readPackageInfo } from "./package_info.ts";
-import {
-  entryPointScript,
-  linkPackage,
-  noarchPythonPath,
-  parseEntryPoint,
-  type PathData,
-} from "./link.ts";
+import { entryPointScript, linkPackage, parseEntryPoint, type PathData } from "./link.ts";
 import {
   buildTestChannel,
   fixtureToolsAvailable,
@@ -154,16 +149,6 @@ function pathOfLength(base: string, length: number): string {
   return p;
 }
 
-Deno.test("noarchPythonPath remaps site-packages and python-scripts only", () => {
-  assert.equal(
-    noarchPythonPath("site-packages/pkg/__init__.py", "3.11"),
-    "lib/python3.11/site-packages/pkg/__init__.py",
-  );
-  assert.equal(noarchPythonPath("python-scripts/tool", "3.9"), "bin/tool");
-  assert.equal(noarchPythonPath("share/doc/x.txt", "3.11"), "share/doc/x.txt");
-  assert.equal(noarchPythonPath("lib/site-packages/x", "3.11"), "lib/site-packages/x");
-});
-
 Deno.test("parseEntryPoint accepts name = module:func and refuses anything else", () => {
   assert.deepEqual(parseEntryPoint("pip = pip._internal.cli.main:main"), {
     name: "pip",
@@ -246,7 +231,8 @@ Deno.test("copies instead of hardlinking when asked, for no_link files, and acro
     assert.equal((await Deno.stat(join(dir, "copy", "c.sh"))).mode! & 0o777, 0o755);
 
     const mixed = await linkPackage(info, { prefix: join(dir, "mixed") });
-    assert.equal(mixed.linkType, "copy"); // one file had to be copied
+    // conda records the link type it asked for: no_link and placeholder files are copies anyway.
+    assert.equal(mixed.linkType, "hardlink");
     assert.equal(await ino(join(dir, "mixed/a.txt")), await ino(join(info.dir, "a.txt")));
     assert.notEqual(await ino(join(dir, "mixed/b.txt")), await ino(join(info.dir, "b.txt")));
     assert.equal(await ino(join(dir, "mixed/c.sh")), await ino(join(info.dir, "c.sh")));
@@ -303,7 +289,7 @@ Deno.test("text placeholders: copied, every occurrence rewritten, mode kept, lon
     // A prefix with a space and long enough that the shebang exceeds 127 bytes.
     const prefix = join(dir, "my env", "x".repeat(120));
     const res = await linkPackage(info, { prefix });
-    assert.equal(res.linkType, "copy");
+    assert.equal(res.linkType, "hardlink"); // as conda records it: the files are copies all the same
     const show = join(prefix, "bin/show");
     assert.notEqual(await ino(show), await ino(join(info.dir, "bin/show")));
     assert.equal((await Deno.stat(show)).mode! & 0o777, 0o755);
@@ -318,12 +304,15 @@ Deno.test("text placeholders: copied, every occurrence rewritten, mode kept, lon
     assert.equal(out.code, 0, out.stderr);
     assert.equal(out.stdout, `prefix=${prefix} lib=${prefix}/lib\n`);
     const rec = res.pathsData.find((p) => p._path === "etc/conf")!;
+    const placed = await Deno.readFile(join(prefix, "etc/conf"));
     assert.deepEqual(rec, {
       _path: "etc/conf",
       path_type: "hardlink",
       size_in_bytes: 1,
       prefix_placeholder: ph,
       file_mode: "text",
+      sha256_in_prefix: createHash("sha256").update(placed).digest("hex"),
+      size_in_prefix: placed.length,
     });
   });
 });
@@ -339,7 +328,7 @@ Deno.test({
       const lg = await linkPackage(libgreet, { prefix });
       assert.equal(lg.linkType, "hardlink");
       const res = await linkPackage(hello, { prefix });
-      assert.equal(res.linkType, "copy");
+      assert.equal(res.linkType, "hardlink"); // conda records 1 though placeholder files are copied
       const src = await Deno.readFile(join(hello.dir, "bin/hello"));
       const dst = await Deno.readFile(join(prefix, "bin/hello"));
       assert.equal(dst.length, src.length, "binary replacement keeps the file length");
@@ -501,7 +490,7 @@ Deno.test({
       await assert.rejects(
         linkPackage(hand, { prefix: join(dir, "nopy") }),
         (e: Error) =>
-          e instanceof PonchoError && /handpy is a noarch: python package/.test(e.message) &&
+          e instanceof PonchoError && /handpy-1.0-0 is a noarch: python package/.test(e.message) &&
           /add python to the spec/.test(e.message),
       );
     });
@@ -532,7 +521,7 @@ Deno.test("a file listed in the metadata but missing from the package is a Ponch
         linkPackage(info, { prefix: join(dir, `env-${what}`), hardlink }),
         (e: Error) =>
           e instanceof PonchoError &&
-          e.message === "package lacking lacks gone listed in its metadata",
+          e.message === "package lacking-1.0-0 lacks gone listed in its metadata",
         what,
       );
     }
@@ -591,6 +580,7 @@ Deno.test("paths_data carries sha256 and size from paths.json", async () => {
       _path: "f",
       path_type: "hardlink",
       sha256: sha,
+      sha256_in_prefix: sha,
       size_in_bytes: 5,
     }];
     assert.deepEqual(res.pathsData, expected);

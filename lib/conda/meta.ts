@@ -1,8 +1,12 @@
 /**
  * Writing `conda-meta/`: one `<name>-<version>-<build>.json` per installed
- * package (the repodata record plus `files`, `paths_data`, `link` and
- * `requested_spec`) and `conda-meta/history`, so conda, mamba and
- * conda-pack recognise the environment.
+ * package, field by field as conda writes them (the repodata record plus
+ * `channel` with its subdir, `constrains`, `features`, `track_features`,
+ * `extracted_package_dir`, `package_tarball_full_path`, `package_type`,
+ * `files`, `paths_data` with `sha256_in_prefix`, `link`, `requested_spec`
+ * ("None" for dependencies), keys sorted, two-space indent) and
+ * `conda-meta/history`, so conda, mamba and conda-pack recognise the
+ * environment.
  *
  * @module
  */
@@ -15,7 +19,7 @@ import { VERSION } from "../version.ts";
 export interface InstalledRecord {
   /** The full repodata record (name, version, build, depends, sha256, ...). */
   record: Record<string, unknown>;
-  /** The channel URL it came from. */
+  /** The channel URL it came from (without the subdir). */
   channel: string;
   /** The download URL. */
   url: string;
@@ -23,6 +27,8 @@ export interface InstalledRecord {
   fn: string;
   /** Extracted package directory (the link source). */
   source: string;
+  /** The downloaded package file. */
+  tarball?: string;
   /** How files were placed. */
   linkType: "hardlink" | "copy";
   /** Files placed, relative to the prefix. */
@@ -36,6 +42,40 @@ export interface InstalledRecord {
 /** Conda's numeric link types. */
 const LINK_TYPE = { hardlink: 1, copy: 3 } as const;
 
+/** conda's `package_type` for a record's `noarch` (absent for arch-specific packages). */
+export function packageType(noarch: unknown): string | undefined {
+  if (noarch === "python") return "noarch_python";
+  if (noarch === "generic" || noarch === true) return "noarch_generic";
+  return undefined;
+}
+
+/**
+ * A user's spec in conda's `MatchSpec` string form, for `requested_spec`:
+ * `name 1.2` and `name 1.2.*` become `name=1.2`, `name >=1.2` becomes `name>=1.2`,
+ * `name 1.2 build` becomes `name==1.2=build`; other forms are kept.
+ */
+export function requestedSpecString(spec: string): string {
+  const parts = spec.trim().split(/\s+/);
+  if (parts.length === 2) {
+    if (/^[<>=!~]/.test(parts[1])) return parts.join("");
+    return `${parts[0]}=${parts[1].replace(/\.\*$/, "")}`;
+  }
+  if (parts.length === 3 && !/[<>!~,|*]/.test(parts[1])) {
+    return `${parts[0]}==${parts[1].replace(/^=+/, "")}=${parts[2]}`;
+  }
+  return spec.trim();
+}
+
+/** Deep copy of `value` with every object's keys sorted (conda writes `sort_keys=True`). */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(obj).sort().map((k) => [k, sortKeys(obj[k])]));
+  }
+  return value;
+}
+
 /** The conda-meta file name for a record. */
 export function metaFileName(r: { name: unknown; version: unknown; build: unknown }): string {
   return `${r.name}-${r.version}-${r.build}.json`;
@@ -45,19 +85,35 @@ export function metaFileName(r: { name: unknown; version: unknown; build: unknow
 export async function writeMetaRecord(prefix: string, rec: InstalledRecord): Promise<string> {
   const dir = join(prefix, "conda-meta");
   await Deno.mkdir(dir, { recursive: true });
+  const r = rec.record;
+  const subdir = typeof r.subdir === "string" ? r.subdir : "";
+  const channel = rec.channel.replace(/\/+$/, "");
   const doc: Record<string, unknown> = {
-    ...rec.record,
-    channel: rec.channel,
+    ...r,
+    channel: subdir && !channel.endsWith(`/${subdir}`) ? `${channel}/${subdir}` : channel,
+    constrains: r.constrains ?? [],
+    depends: r.depends ?? [],
+    features: r.features ?? "",
+    track_features: Array.isArray(r.track_features)
+      ? r.track_features.join(" ")
+      : (r.track_features ?? ""),
     url: rec.url,
     fn: rec.fn,
     extracted_package_dir: rec.source,
     files: rec.files,
     paths_data: { paths: rec.pathsData, paths_version: 1 },
     link: { source: rec.source, type: LINK_TYPE[rec.linkType] },
-    requested_spec: rec.requestedSpec ?? "",
+    requested_spec: rec.requestedSpec === undefined
+      ? "None"
+      : requestedSpecString(rec.requestedSpec),
   };
-  const name = metaFileName(rec.record as { name: string; version: string; build: string });
-  await Deno.writeTextFile(join(dir, name), JSON.stringify(doc, null, 2) + "\n");
+  // conda leaves out what the record has as null (`arch`, `platform` of noarch packages).
+  for (const [k, v] of Object.entries(doc)) if (v === null || v === undefined) delete doc[k];
+  if (rec.tarball) doc.package_tarball_full_path = rec.tarball;
+  const type = packageType(r.noarch);
+  if (type) doc.package_type = type;
+  const name = metaFileName(r as { name: string; version: string; build: string });
+  await Deno.writeTextFile(join(dir, name), JSON.stringify(sortKeys(doc), null, 2) + "\n");
   return `conda-meta/${name}`;
 }
 

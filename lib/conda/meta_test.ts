@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { VERSION } from "../version.ts";
 import { extractPackage } from "./extract.ts";
 import { readPackageInfo } from "./package_info.ts";
 import { linkPackage } from "./link.ts";
-import { type InstalledRecord, metaFileName, writeHistory, writeMetaRecord } from "./meta.ts";
+import {
+  type InstalledRecord,
+  metaFileName,
+  packageType,
+  requestedSpecString,
+  writeHistory,
+  writeMetaRecord,
+} from "./meta.ts";
 import {
   buildTestChannel,
   fixtureToolsAvailable,
@@ -86,25 +94,40 @@ Deno.test("writeMetaRecord writes the conda-meta record conda expects", async ()
       version: "1.2.3",
       build: "py_0",
       build_number: 0,
+      constrains: [],
       depends: ["python >=3.8"],
+      features: "",
       sha256: "ab".repeat(32),
       subdir: "noarch",
       files: rec.files,
-      channel: "https://example.org/ch",
+      channel: "https://example.org/ch/noarch",
+      track_features: "",
       url: rec.url,
       fn: rec.fn,
       extracted_package_dir: "/store/pkgs/abab",
       paths_data: { paths: rec.pathsData, paths_version: 1 },
       link: { source: "/store/pkgs/abab", type: 1 },
-      requested_spec: "demo >=1",
+      requested_spec: "demo>=1",
     });
+    // Keys sorted at every level, as conda's json.dump(sort_keys=True) writes them.
+    assert.deepEqual(Object.keys(doc), Object.keys(doc).sort());
+    assert.deepEqual(Object.keys(doc.paths_data.paths[0]), ["_path", "path_type", "size_in_bytes"]);
 
-    // A copied, not directly requested package: link type 3, empty requested_spec;
-    // writing again replaces the file.
-    await writeMetaRecord(prefix, { ...rec, linkType: "copy", requestedSpec: undefined });
+    // A copied, not directly requested noarch package: link type 3, requested_spec "None"
+    // (conda writes str(None)), package_type; writing again replaces the file.
+    await writeMetaRecord(prefix, {
+      ...rec,
+      record: { ...RECORD, noarch: "python", arch: null, platform: null },
+      linkType: "copy",
+      requestedSpec: undefined,
+      tarball: "/store/downloads/abab.conda",
+    });
     const again = JSON.parse(await Deno.readTextFile(join(prefix, rel)));
     assert.deepEqual(again.link, { source: "/store/pkgs/abab", type: 3 });
-    assert.equal(again.requested_spec, "");
+    assert.equal(again.requested_spec, "None");
+    assert.equal(again.package_type, "noarch_python");
+    assert.equal(again.package_tarball_full_path, "/store/downloads/abab.conda");
+    assert.ok(!("arch" in again) && !("platform" in again), "nulls are left out, as conda does");
     assert.deepEqual(
       [...Deno.readDirSync(join(prefix, "conda-meta"))].map((e) => e.name),
       ["demo-1.2.3-py_0.json"],
@@ -225,7 +248,7 @@ Deno.test({
       assert.equal(doc.name, "hello");
       assert.deepEqual(doc.depends, ["libgreet >=1.0,<2"]);
       assert.equal(doc.sha256, repodata["packages.conda"][fn].sha256);
-      assert.equal(doc.link.type, 3); // placeholder files were copied
+      assert.equal(doc.link.type, 1); // conda records 1: placeholder files are copies regardless
       assert.equal(doc.link.source, pkg);
       assert.deepEqual(doc.files.slice().sort(), [
         "bin/hello",
@@ -239,6 +262,26 @@ Deno.test({
       assert.equal(bin.prefix_placeholder, PLACEHOLDER_LONG);
       assert.equal(bin.file_mode, "binary");
       assert.equal(bin.size_in_bytes, (await Deno.stat(join(pkg, "bin/hello"))).size);
+      // The rewritten file's own digest and size, as it lies in the prefix.
+      const placed = await Deno.readFile(join(prefix, "bin/hello"));
+      assert.equal(bin.sha256_in_prefix, createHash("sha256").update(placed).digest("hex"));
+      assert.equal(bin.size_in_prefix, placed.length);
+      assert.notEqual(bin.sha256_in_prefix, bin.sha256);
     });
   },
+});
+
+Deno.test("requested_spec and package_type as conda writes them", () => {
+  // Values seen in conda-written records (conda/conda tests/data/env_metadata).
+  assert.equal(requestedSpecString("pip"), "pip");
+  assert.equal(requestedSpecString("python 3.13"), "python=3.13");
+  assert.equal(requestedSpecString("python=3.13"), "python=3.13");
+  assert.equal(requestedSpecString("python 3.13.*"), "python=3.13");
+  assert.equal(requestedSpecString("conda-forge::python 3.11"), "conda-forge::python=3.11");
+  assert.equal(requestedSpecString("numpy  >=1.2"), "numpy>=1.2");
+  assert.equal(requestedSpecString("foo 1.0 h0_1"), "foo==1.0=h0_1");
+  assert.equal(requestedSpecString("python_abi[build=*_cp313t]"), "python_abi[build=*_cp313t]");
+  assert.equal(packageType("python"), "noarch_python");
+  assert.equal(packageType("generic"), "noarch_generic");
+  assert.equal(packageType(undefined), undefined);
 });

@@ -1,13 +1,15 @@
 /**
  * Reading the metadata of an extracted conda package: `info/index.json`,
  * `info/paths.json` (or the legacy `info/files` + `info/has_prefix` +
- * `info/no_link`) and `info/link.json`.
+ * `info/no_link`) and `info/link.json` (or the older
+ * `info/package_metadata.json`).
  *
  * @module
  */
 
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
+import { readNoarchMetadata } from "./noarch.ts";
 import { checkPackagePath, checkPathType } from "./safe_path.ts";
 
 /** The conda-build default placeholder used by legacy `has_prefix` lines with one token. */
@@ -178,18 +180,9 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
       if (st?.isSymlink) e.type = "softlink";
     }
   }
-  let entryPoints: string[] = [];
-  let noarch: PackageInfo["noarch"];
-  const linkText = await readOptional(join(dir, "info", "link.json"));
-  if (linkText !== undefined) {
-    const link = parseJson<{ noarch?: { type?: string; entry_points?: string[] } }>(
-      dir,
-      "info/link.json",
-      linkText,
-    );
-    if (link.noarch?.type === "python") noarch = "python";
-    entryPoints = link.noarch?.entry_points ?? [];
-  }
+  const meta = await readNoarchMetadata(dir);
+  const entryPoints = meta.entryPoints;
+  let noarch: PackageInfo["noarch"] = meta.type === "python" ? "python" : undefined;
   if (!noarch && (index.noarch === "python" || index.noarch === "generic")) noarch = index.noarch;
   return { dir, index, paths, entryPoints, noarch };
 }

@@ -9,6 +9,7 @@
 
 import { join } from "node:path";
 import type { PristineFile } from "./pack.ts";
+import { fileDigest } from "./unpack.ts";
 
 /**
  * Files of the prefix that conda linked with a placeholder, with their
@@ -30,10 +31,15 @@ export async function pristineFromCondaMeta(prefix: string): Promise<Map<string,
     const paths: Record<string, string>[] = rec.paths_data?.paths ?? [];
     if (!source) continue;
     for (const p of paths) {
-      if (!p.prefix_placeholder) continue;
+      if (!p.prefix_placeholder || p.clobbered_by) continue;
+      // Changed since it was linked (a post-link script rewrote it): pack what the prefix holds.
+      if (
+        p.sha256_in_prefix &&
+        await fileDigest(join(prefix, p._path)).catch(() => "") !== p.sha256_in_prefix
+      ) continue;
       // noarch: python files were remapped on install; the cache keeps the original path.
       const candidates = [p._path];
-      const sp = p._path.match(/^lib\/python[^/]+\/site-packages\/(.*)$/);
+      const sp = p._path.match(/(?:^|\/)site-packages\/(.*)$/);
       if (sp) candidates.push(`site-packages/${sp[1]}`);
       if (p._path.startsWith("bin/")) candidates.push(`python-scripts/${p._path.slice(4)}`);
       for (const c of candidates) {
