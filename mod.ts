@@ -21,6 +21,12 @@ export type { Dependency, ExplainRecord, PonchoSpec, SpecFormat } from "./lib/an
 export { classifyStdlib, STDLIB_VERSIONS } from "./lib/analyze/stdlib.ts";
 export type { StdlibInfo } from "./lib/analyze/stdlib.ts";
 export { BUILTIN_MAPPING } from "./lib/analyze/mapping.ts";
+export { indexChannel } from "./lib/index/channel_index.ts";
+export type { IndexOptions, IndexResult, SubdirSummary } from "./lib/index/channel_index.ts";
+export { packageModules } from "./lib/index/modules.ts";
+export type { PackageFiles } from "./lib/index/modules.ts";
+export { IMPORT_MAP_VERSION, parseImportMap } from "./lib/index/import_map.ts";
+export type { ImportMapDoc } from "./lib/index/import_map.ts";
 export { scanImports } from "./lib/analyze/scan.ts";
 export { decodePythonSource } from "./lib/analyze/decode.ts";
 export type { DecodedSource } from "./lib/analyze/decode.ts";

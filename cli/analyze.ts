@@ -29,6 +29,9 @@ Options:
                          (default: $CONDA_PREFIX and the python3 on PATH)
   --explain              also write 'imports': per imported module its kind (stdlib, local,
                          third-party), package, version, optional flag and locations
+  -c, --channel URL      target channel (repeatable, in priority order; default conda-forge):
+                         written into the spec, and its import map (made by poncho index)
+                         names the packages of imports
   --format json|yaml     poncho JSON spec (default) or a conda environment.yml
   -h, --help             show this help
 
@@ -55,6 +58,7 @@ async function run(args: string[]): Promise<number> {
     { name: "prefix", type: "string" },
     { name: "explain", type: "boolean" },
     { name: "format", type: "string" },
+    { name: "channel", short: "c", type: "string", multiple: true },
     { name: "help", short: "h", type: "boolean" },
   ]);
   if (o.help) {
@@ -90,6 +94,7 @@ async function run(args: string[]): Promise<number> {
     python: o.python as string | undefined,
     prefix: o.prefix as string | undefined,
     explain: o.explain === true,
+    channels: o.channel as string[] | undefined,
   });
   for (const w of result.warnings) console.error(`warning: ${errorLine(w)}`);
   const text = await renderSpec(result.spec, format as SpecFormat);

@@ -176,3 +176,16 @@ Deno.test("cli analyze: an out that could be input is refused, exit 1, the file 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli analyze: -c/--channel repeatable, into the spec; unresolved imports warn on stderr", async () => {
+  const r = await poncho(
+    [...FIXED, "-c", "conda-forge", "--channel", "./no-such-channel", "-", "-"],
+    "import numpy\nimport surely_not_a_package_xyz\n",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).conda, {
+    channels: ["conda-forge", "./no-such-channel"],
+    dependencies: ["python=3.11", "numpy"],
+  });
+  assert.match(r.stderr, /^warning: -:2: import surely_not_a_package_xyz: .*--pkg-mapping/m);
+});

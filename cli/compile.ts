@@ -39,8 +39,13 @@ export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url)).r
 /** The directories whose modules are all included in the binary. */
 export const INCLUDED_DIRS: readonly string[] = ["cli", "lib", "store"];
 
-/** Whether a file is a module that belongs in the binary (not a test or a test fixture). */
+/**
+ * Whether a file belongs in the binary: a module (not a test or a test
+ * fixture), or a data file a module reads beside itself (the shipped import
+ * map, `*.txt.gz`).
+ */
 function isRuntimeModule(name: string): boolean {
+  if (name.endsWith(".txt.gz")) return true;
   return name.endsWith(".ts") && !name.endsWith("_test.ts") && !name.endsWith(".d.ts") &&
     name !== "compile.ts";
 }

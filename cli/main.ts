@@ -22,6 +22,7 @@ Usage:
   poncho run [options] script.py [args ...]     ... in the environment the script needs
   poncho store list|gc|path|pack                inspect, clean and pack the environment store
   poncho dropin <bin-dir>                       write CCTools' poncho_package_* launchers
+  poncho index <dir>                            conda packages -> channel (repodata, import map)
 
 Options:
   -h, --help      show this help (also: poncho <command> --help)
@@ -52,6 +53,7 @@ const COMMANDS: Record<string, () => Promise<Handler>> = {
   run: async () => (await load<typeof import("./run.ts")>("./run.ts")).runCommand,
   store: async () => (await load<typeof import("./store.ts")>("./store.ts")).storeCommand,
   dropin: async () => (await load<typeof import("./dropin.ts")>("./dropin.ts")).dropinCommand,
+  index: async () => (await load<typeof import("./index.ts")>("./index.ts")).indexCommand,
 };
 
 const ALIASES: Record<string, string> = {
@@ -88,7 +90,7 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   const loadHandler = COMMANDS[cmd];
   if (!loadHandler) {
     console.error(
-      `poncho: unknown command '${cmd}' (expected analyze, create, run, store or dropin; see --help)`,
+      `poncho: unknown command '${cmd}' (expected analyze, create, run, store, index or dropin; see --help)`,
     );
     return EXIT_USAGE;
   }

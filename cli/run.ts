@@ -52,14 +52,15 @@ Automatic environments (no -e):
                             then on $PYTHONPATH)
       --spec FILE           use this spec (poncho JSON, JSONC, environment.yml)
   -c, --channel URL         channel (repeatable; replaces the analyzer's conda-forge
-                            default; part of the hash)
+                            default; part of the hash; its import map names packages)
       --python X.Y          target Python (default: the script's requires-python, else
                             whatever the solver picks; never the host's python3); with
                             --spec it replaces the spec's python
       --platform NAME       target platform (default: this machine)
       --offline             use only cached repodata and packages
       --conda-exe PATH      let conda, mamba or micromamba solve and install
-      --pkg-mapping IMP=PKG the module imported as IMP comes from PKG (as for analyze)
+      --pkg-mapping IMP=PKG the module imported as IMP comes from package PKG
+                            (repeatable; 'IMP=pip:PKG' puts it under pip)
       --extra-pkg PKG       also install PKG ('pip:PKG' for pip; repeatable)
       --pin-local           pin versions to what the local python3/$CONDA_PREFIX has
                             installed (as 'poncho analyze' does; the identity then

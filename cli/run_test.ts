@@ -180,7 +180,7 @@ Deno.test({
       };
       for (const phase of ["unpack-start", "built", "before-rename", "after-rename"]) {
         const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"], {
-          PONCHO_TEST_KILL_AT: phase,
+          PONCHO_FAULT: phase,
         });
         assert.equal(r.code, 137, `phase ${phase}: ${r.stderr}`);
         await check();

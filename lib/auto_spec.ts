@@ -3,7 +3,8 @@
  * valid cached analysis: the script's local-module closure through the same
  * {@link analyze} as `poncho analyze` (or the spec file, read), turned into a
  * spec and its hash, then cached by the options key with the size and mtime
- * of every file read and the mtime of every directory listed.
+ * of every file read and the mtime of every directory listed (and of the
+ * local channels' import maps).
  *
  * Unless `pinLocal`, nothing of the host decides the result: installed
  * metadata is not read and the Python version is left to the solver (or to
@@ -23,6 +24,8 @@ import type { StoreLayout } from "../store/layout.ts";
 import { stampOf, type StatStamp, writeAnalysis } from "../store/auto.ts";
 import type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
 import { absolutePath } from "./run.ts";
+import { parseChannel } from "./conda/channel.ts";
+import { fileURLToPath } from "node:url";
 
 /** Context of {@link analyzeAuto} computed by the caller. */
 export interface AutoContext {
@@ -68,6 +71,27 @@ function fromDocument(doc: { conda: { channels: string[]; dependencies: unknown[
     }
   }
   return spec;
+}
+
+/**
+ * The import maps of the local (`file://` or path) channels that named the
+ * packages, and their subdir directories (a map written later changes the
+ * directory's mtime): the cached analysis is valid only while they are
+ * unchanged. Remote channels' maps are not stamped (`--refresh` re-reads them).
+ */
+function channelMapPaths(channels: string[], platform: string, cwd: string) {
+  const files: string[] = [];
+  const dirs: string[] = [];
+  for (const c of channels) {
+    const url = parseChannel(c, cwd).url;
+    if (!url.startsWith("file:")) continue;
+    const root = fileURLToPath(url);
+    for (const subdir of [platform, "noarch"]) {
+      dirs.push(`${root}/${subdir}`);
+      files.push(`${root}/${subdir}/import-map.json`);
+    }
+  }
+  return { files, dirs };
 }
 
 /** Finds `-m NAME`'s top module (file or package directory) where `python -m` would. */
@@ -144,14 +168,19 @@ export async function analyzeAuto(opts: AutoSpecOptions, ctx: AutoContext): Prom
       python: opts.python,
       pkgMappings: opts.pkgMappings,
       extraPkgs: opts.extraPkgs,
+      channels: opts.channels,
+      platform,
+      store: ctx.layout.root,
       useInstalled: opts.pinLocal === true,
       unpinnedPython: opts.pinLocal !== true,
       cwd,
       env,
     });
     warnings = r.warnings;
+    const maps = channelMapPaths(opts.channels ?? [], platform, cwd);
     files = r.files;
-    dirs = [...new Set([...dirs, ...r.dirs])].sort();
+    // The maps are not files the analysis read as code: stamped with the directories.
+    dirs = [...new Set([...dirs, ...r.dirs, ...maps.dirs, ...maps.files])].sort();
     spec = fromDocument(r.spec);
   }
   if (opts.channels && opts.channels.length > 0) spec = { ...spec, channels: [...opts.channels] };

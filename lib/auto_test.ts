@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { resolveAutoSpec } from "./auto.ts";
 import type { AutoSpecOptions } from "./auto_types.ts";
 import { NotFoundError, UsageError } from "./errors.ts";
+import { buildImportMap } from "./index/import_map.ts";
 
 async function tree(files: Record<string, string>): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "poncho-auto-" });
@@ -21,10 +22,10 @@ function resolve(dir: string, opts: Partial<AutoSpecOptions>) {
 Deno.test("auto: the analysis follows the local closure (the analyze function) and is cached", async () => {
   const dir = await tree({
     "main.py": "import helper\nfrom tools import thing\nimport os\n",
-    "helper.py": "import deep\nimport zz_helper_dep\n",
-    "deep.py": "import zz_deep_dep\n",
+    "helper.py": "import deep\nimport pyfiglet\n",
+    "deep.py": "import emoji\n",
     "tools/__init__.py": "from .thing import x\n",
-    "tools/thing.py": "import zz_tools_dep\n",
+    "tools/thing.py": "import xkcdpass\n",
     "unused.py": "import zz_never\n",
   });
   try {
@@ -35,7 +36,8 @@ Deno.test("auto: the analysis follows the local closure (the analyze function) a
       ["deep.py", "helper.py", "main.py", "tools/__init__.py", "tools/thing.py"],
     );
     // python is left to the solver: nothing of this host is in the spec.
-    assert.deepEqual(auto.spec.conda, ["python", "zz_deep_dep", "zz_helper_dep", "zz_tools_dep"]);
+    // (real conda-forge Python packages: unknown names are not guessed)
+    assert.deepEqual(auto.spec.conda, ["python", "emoji", "pyfiglet", "xkcdpass"]);
     assert.match(auto.hash, /^[0-9a-f]{64}$/);
 
     const warm = await resolve(dir, { script: join(dir, "main.py") });
@@ -44,16 +46,16 @@ Deno.test("auto: the analysis follows the local closure (the analyze function) a
     assert.deepEqual(warm.files, auto.files);
 
     // A changed file of the closure invalidates it...
-    await Deno.writeTextFile(join(dir, "deep.py"), "import zz_deep_dep\nimport zz_new_dep\n");
+    await Deno.writeTextFile(join(dir, "deep.py"), "import emoji\nimport tabulate\n");
     const changed = await resolve(dir, { script: join(dir, "main.py") });
     assert.equal(changed.cached, false);
-    assert.ok(changed.spec.conda.includes("zz_new_dep"));
+    assert.ok(changed.spec.conda.includes("tabulate"), changed.spec.conda.join(" "));
     // ...and so does a new local module that shadows an inferred name.
-    await Deno.writeTextFile(join(dir, "zz_helper_dep.py"), "import zz_shadowed\n");
+    await Deno.writeTextFile(join(dir, "pyfiglet.py"), "import colorama\n");
     const shadowed = await resolve(dir, { script: join(dir, "main.py") });
     assert.equal(shadowed.cached, false);
-    assert.ok(!shadowed.spec.conda.includes("zz_helper_dep"));
-    assert.ok(shadowed.spec.conda.includes("zz_shadowed"));
+    assert.ok(!shadowed.spec.conda.includes("pyfiglet"));
+    assert.ok(shadowed.spec.conda.includes("colorama"), shadowed.spec.conda.join(" "));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -61,8 +63,8 @@ Deno.test("auto: the analysis follows the local closure (the analyze function) a
 
 Deno.test("auto: the hash covers python, channels, platform and mappings, not file order", async () => {
   const dir = await tree({
-    "a.py": "import zz_one\nimport zz_two\n",
-    "b.py": "import zz_two\nimport zz_one\n",
+    "a.py": "import pyfiglet\nimport emoji\n",
+    "b.py": "import emoji\nimport pyfiglet\n",
   });
   try {
     const h = async (script: string, opts: Partial<AutoSpecOptions> = {}) =>
@@ -74,7 +76,7 @@ Deno.test("auto: the hash covers python, channels, platform and mappings, not fi
     assert.notEqual(await h("a.py", { platform: "osx-arm64" }), base);
     const mapped = await resolve(dir, {
       script: join(dir, "a.py"),
-      pkgMappings: ["zz_one=pip:one"],
+      pkgMappings: ["emoji=pip:one"],
     });
     assert.deepEqual(mapped.spec.pip, ["one"]);
     assert.ok(mapped.spec.conda.includes("pip"));
@@ -116,7 +118,8 @@ Deno.test("auto: two different host Pythons (or none) give the same hash; --pin-
     assert.deepEqual(ha.spec.conda, ["python", "numpy", "pyyaml"]);
     // Opting into local pins makes the identity host-dependent, as it says.
     const [pa, pb] = [await run(a, true), await run(b, true)];
-    assert.deepEqual(pa.spec.pip, ["numpy==1.26.4"]); // pip-installed on that host
+    // pip-installed on that host; conda-forge has it, so a conda pin (as analyze does)
+    assert.ok(pa.spec.conda.includes("numpy=1.26.4"), pa.spec.conda.join(" "));
     assert.ok(pa.spec.conda.includes("python=3.10"), pa.spec.conda.join(" "));
     assert.ok(pb.spec.conda.includes("python=3.12"), pb.spec.conda.join(" "));
     assert.notEqual(pa.hash, pb.hash);
@@ -149,15 +152,15 @@ Deno.test("auto: a PEP 723 dependency overrides an inferred name", async () => {
 Deno.test("auto: -m finds a module or package (cwd, then $PYTHONPATH); --spec reads a spec", async () => {
   const dir = await tree({
     "app/__init__.py": "",
-    "app/__main__.py": "import zz_app_dep\nimport onpath\n",
-    "lib/onpath.py": "import zz_path_dep\n",
+    "app/__main__.py": "import emoji\nimport onpath\n",
+    "lib/onpath.py": "import pyfiglet\n",
     "s.json":
       '{"conda": {"channels": ["c"], "dependencies": ["python=3.11", {"pip": ["foo==1"]}]}}',
   });
   try {
     const m = await resolve(dir, { module: "app", cwd: dir, env: { PYTHONPATH: "lib" } });
-    assert.ok(m.spec.conda.includes("zz_app_dep"));
-    assert.ok(m.spec.conda.includes("zz_path_dep"), m.spec.conda.join(" ")); // followed on the path
+    assert.ok(m.spec.conda.includes("emoji"));
+    assert.ok(m.spec.conda.includes("pyfiglet"), m.spec.conda.join(" ")); // followed on the path
     const s = await resolve(dir, { specFile: join(dir, "s.json"), extraPkgs: ["zz_more"] });
     assert.deepEqual(s.spec.conda, ["python=3.11", "zz_more", "pip"]);
     assert.deepEqual(s.spec.pip, ["foo==1"]);
@@ -170,6 +173,43 @@ Deno.test("auto: -m finds a module or package (cwd, then $PYTHONPATH); --spec re
       () => resolve(dir, { specFile: join(dir, "s.json"), pkgMappings: ["a=b"] }),
       UsageError,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("auto: a -c channel's import map names packages; channels key the cache; a new map invalidates it", async () => {
+  const dir = await tree({ "job.py": "import widgets\nimport emoji\n" });
+  const ch = join(dir, "ch");
+  const writeMap = async (pkg: string) => {
+    await Deno.mkdir(join(ch, "linux-64"), { recursive: true });
+    await Deno.writeTextFile(
+      join(ch, "linux-64", "import-map.json"),
+      JSON.stringify(buildImportMap("linux-64", [{ name: pkg, modules: ["widgets"] }])),
+    );
+  };
+  try {
+    await writeMap("corp-widgets");
+    const script = join(dir, "job.py");
+    const plain = await resolve(dir, { script });
+    assert.ok(!plain.spec.conda.includes("corp-widgets"), plain.spec.conda.join(" "));
+    const withCh = await resolve(dir, { script, channels: [ch, "conda-forge"] });
+    assert.equal(withCh.cached, false); // not the plain run's cached analysis
+    assert.deepEqual(withCh.spec.conda, ["python", "corp-widgets", "emoji"]);
+    assert.equal((await resolve(dir, { script, channels: [ch, "conda-forge"] })).cached, true);
+    // Another platform reads that platform's map (there is none): another analysis.
+    const mac = await resolve(dir, {
+      script,
+      channels: [ch, "conda-forge"],
+      platform: "osx-arm64",
+    });
+    assert.equal(mac.cached, false);
+    assert.ok(!mac.spec.conda.includes("corp-widgets"));
+    // The channel re-indexed: the cached analysis is not used.
+    await writeMap("widgets-ng");
+    const again = await resolve(dir, { script, channels: [ch, "conda-forge"] });
+    assert.equal(again.cached, false);
+    assert.deepEqual(again.spec.conda, ["python", "emoji", "widgets-ng"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

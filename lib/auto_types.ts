@@ -17,7 +17,10 @@ export interface AutoSpecOptions {
   specFile?: string;
   /** Target Python `X.Y`; default: left to the solver (or the script's `requires-python`). */
   python?: string;
-  /** Channels; when given they replace the analyzer's default channel. */
+  /**
+   * Channels; when given they replace the analyzer's default channel, and
+   * their import maps (for `platform`) name the script's packages.
+   */
   channels?: string[];
   /** Target platform (default: this machine). */
   platform?: string;

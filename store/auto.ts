@@ -32,7 +32,7 @@ export interface AnalysisRecord {
   key: string;
   /** Files read (script closure, spec file). */
   files: StatStamp[];
-  /** Directories whose listings decided what is local. */
+  /** Directories whose listings decided what is local, and local channels' import maps. */
   dirs: StatStamp[];
   /** The resolved spec (an `EnvSpec`). */
   spec: unknown;

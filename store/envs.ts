@@ -19,10 +19,11 @@
 import { EXIT_FAILED, PonchoError } from "../lib/errors.ts";
 import { type HeldLock, lockTimeoutError, tryLock } from "./lock.ts";
 import type { StoreLayout } from "./layout.ts";
-import { MARKER_PATH, readMarker, type ReadyMarker, writeMarker } from "./marker.ts";
+import { readMarker, type ReadyMarker, writeMarker } from "./marker.ts";
 import { sha256Hex, touchIndex, writeIndex } from "./index.ts";
 import { deleteTree, discardTree } from "./remove.ts";
 import { sweepDeadOwners } from "./owner.ts";
+import { faultPoint } from "../lib/fault.ts";
 
 /** Where one environment lives. */
 export interface EnvSlot {
@@ -154,15 +155,6 @@ async function clearFinalPath(slot: EnvSlot, trash: string): Promise<void> {
   await discardTree(slot.path, trash);
 }
 
-/**
- * Test hook for crash-safety tests: when `PONCHO_TEST_KILL_AT` names this
- * phase of an unpack, the process kills itself with SIGKILL right there.
- * Phases: `unpack-start`, `built`, `before-rename`, `after-rename`.
- */
-export function crashHook(phase: string): void {
-  if (Deno.env.get("PONCHO_TEST_KILL_AT") === phase) Deno.kill(Deno.pid, "SIGKILL");
-}
-
 /** Builds the environment into the slot. The caller holds the exclusive lock. */
 async function unpackInto(slot: EnvSlot, build: Builder, source: string): Promise<ReadyMarker> {
   await Deno.mkdir(slot.tmpParent, { recursive: true });
@@ -175,9 +167,9 @@ async function unpackInto(slot: EnvSlot, build: Builder, source: string): Promis
   await Deno.mkdir(slot.path.slice(0, slot.path.lastIndexOf("/")) || "/", { recursive: true });
   let renamed = false;
   try {
-    crashHook("unpack-start");
+    faultPoint("unpack-start");
     const result = await build(root, slot.path);
-    crashHook("built");
+    faultPoint("built");
     const marker: ReadyMarker = {
       format: 1,
       id: slot.id,
@@ -188,10 +180,10 @@ async function unpackInto(slot: EnvSlot, build: Builder, source: string): Promis
       unpacked: new Date().toISOString(),
     };
     if (!result.finish) await writeMarker(root, marker);
-    crashHook("before-rename");
+    faultPoint("before-rename");
     await Deno.rename(root, slot.path);
     renamed = true;
-    crashHook("after-rename");
+    faultPoint("after-rename");
     if (result.finish) {
       await result.finish(slot.path);
       await writeMarker(slot.path, marker);
@@ -285,11 +277,6 @@ export async function unpackPrivate(dir: string, build: Builder, source: string,
   return marker;
 }
 
-/** Path of the state marker of the environment at `prefix`. */
-export function markerPath(prefix: string): string {
-  return `${prefix}/${MARKER_PATH}`;
-}
-
 /** Options of {@link buildEnvInPlace}. */
 export interface InPlaceOptions {
   /** Recorded in the marker and the index. */
@@ -334,10 +321,10 @@ export async function buildEnvInPlace(
     await clearFinalPath(slot, trash);
     await Deno.mkdir(slot.path, { recursive: true });
     try {
-      crashHook("unpack-start");
+      faultPoint("unpack-start");
       const result = await build(slot.path, slot.path);
       if (result.finish) await result.finish(slot.path);
-      crashHook("built");
+      faultPoint("built");
       const marker: ReadyMarker = {
         format: 1,
         id: slot.id,

@@ -93,7 +93,7 @@ Deno.test({
       // Two unpacks killed (SIGKILL) after extraction: their temp trees stay in tmp/.
       for (const archive of [a.archive, b.archive]) {
         const r = await poncho(["run", "--store", store, "-e", archive, "true"], {
-          PONCHO_TEST_KILL_AT: "built",
+          PONCHO_FAULT: "built",
         });
         assert.equal(r.code, 137, r.stderr);
       }

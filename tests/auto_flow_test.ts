@@ -47,6 +47,8 @@ Deno.test({
         ch.pythonShort,
         "--prefix",
         empty,
+        "-c", // its import map names pyhello
+        ch.url,
         "--explain",
         "task.py",
         join(dir, "spec.json"),
@@ -55,8 +57,7 @@ Deno.test({
       const spec = JSON.parse(await Deno.readTextFile(join(dir, "spec.json")));
       assert.deepEqual(spec.conda.dependencies, [`python=${ch.pythonShort}`, "pyhello"]);
       assert.deepEqual(spec.files, ["helpers/__init__.py", "helpers/core.py", "task.py"]);
-      // The spec names conda-forge; this test has only its own channel.
-      spec.conda.channels = [ch.url];
+      assert.deepEqual(spec.conda.channels, [ch.url]);
       await Deno.writeTextFile(join(dir, "spec.json"), JSON.stringify(spec));
       const store = join(dir, "store");
       const c = await poncho(dir, [
@@ -149,6 +150,8 @@ Deno.test({
         "--explain",
         "--prefix",
         join(dir, "nothing-installed"),
+        "-c",
+        ch.url,
         "task.py",
         "-",
       ]);

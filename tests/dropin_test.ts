@@ -129,7 +129,7 @@ Deno.test("poncho dropin DIR writes working launchers for users", async () => {
     }).output();
     assert.equal(made.code, 0, text(made.stderr));
     assert.equal(text(made.stdout).trim().split("\n").length, 3);
-    await Deno.writeTextFile(`${dir}/s.py`, "import zz_dropin_probe\n");
+    await Deno.writeTextFile(`${dir}/s.py`, "import taggit\n");
     const out = await new Deno.Command("poncho_package_analyze", {
       args: ["s.py", "-"],
       cwd: dir,
@@ -138,7 +138,7 @@ Deno.test("poncho dropin DIR writes working launchers for users", async () => {
       env: { PATH: `${dir}/bin:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` },
     }).output();
     assert.equal(out.code, 0, text(out.stderr));
-    assert.match(text(out.stdout), /zz_dropin_probe/);
+    assert.match(text(out.stdout), /django-taggit/); // named through the shipped import map
     const bad = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, "dropin"],
       stderr: "piped",

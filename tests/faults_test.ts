@@ -392,7 +392,7 @@ Deno.test({
       // Unpacks killed at every phase; the last one leaves an environment without an index record.
       for (const phase of ["unpack-start", "built", "before-rename", "after-rename"]) {
         const r = await runPoncho(["run", "--store", faulty, "-e", archive, "--", "true"], {
-          env: { PONCHO_TEST_KILL_AT: phase },
+          env: { PONCHO_FAULT: phase },
         });
         assert.equal(r.code, 137, `${phase}: ${r.stderr}`);
       }

@@ -26,7 +26,7 @@ Deno.test("mod.ts imported over loopback HTTP analyzes a script", async () => {
     const { port } = server.addr as Deno.NetAddr;
     await Deno.writeTextFile(
       join(dir, "app.py"),
-      "import os\nimport poncho_url_probe_pkg\nfrom . import x\n",
+      "import os\nimport taggit\nimport dj_database_url\nfrom . import x\n",
     );
     await Deno.writeTextFile(
       join(dir, "main.ts"),
@@ -45,7 +45,9 @@ console.log(JSON.stringify(r.spec));`,
     assert.equal(out.code, 0, stderr);
     const spec = JSON.parse(new TextDecoder().decode(out.stdout));
     assert.ok(spec.conda.dependencies.includes("python=3.11"), JSON.stringify(spec));
-    assert.ok(spec.conda.dependencies.includes("poncho_url_probe_pkg"), JSON.stringify(spec));
+    // the shipped import map (a data file beside the modules) is fetched over HTTP too
+    assert.ok(spec.conda.dependencies.includes("django-taggit"), JSON.stringify(spec));
+    assert.ok(spec.conda.dependencies.includes("dj-database-url"), JSON.stringify(spec));
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });

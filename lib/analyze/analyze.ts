@@ -22,7 +22,7 @@ import { scanImports } from "./scan.ts";
 import type { ImportRecord } from "./types.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { checkMatchSpec } from "../envspec/parse.ts";
-import { dirname, resolve as resolvePath } from "node:path";
+import { dirname, join, resolve as resolvePath } from "node:path";
 import {
   discoverSources,
   extraSearchDirs,
@@ -35,8 +35,11 @@ import { parseScriptMetadata, pythonSpecFromRequires } from "./pep723.ts";
 import { classifyStdlib, parseMinorVersion, stdlibVersionFor } from "./stdlib.ts";
 import { LocalResolver, moduleOfWrittenFile } from "./local.ts";
 import { type InstalledIndex, normalizeDistName, readInstalled } from "./installed.ts";
-import { choiceFromText, type PackageChoice, parsePkgMapping, resolvePackage } from "./mapping.ts";
+import { choiceFromText, type PackageChoice, parsePkgMapping } from "./mapping.ts";
 import { buildSpec, type ExplainRecord, type PonchoSpec } from "./spec_out.ts";
+import { resolveImport } from "./resolve.ts";
+import { loadResolveContext } from "./resolve_context.ts";
+import { defaultStoreRoot, storeLayout } from "../../store/layout.ts";
 
 /** Options of {@link analyze}; the CLI options map one to one. */
 export interface AnalyzeOptions {
@@ -76,6 +79,18 @@ export interface AnalyzeOptions {
    * environments use this so that their identity never depends on the host.
    */
   unpinnedPython?: boolean;
+  /**
+   * `-c/--channel`: the channels written into the spec, whose import maps
+   * name packages (default `["conda-forge"]`).
+   */
+  channels?: string[];
+  /** The conda platform whose import maps are read (default: this machine's). */
+  platform?: string;
+  /**
+   * The store whose repodata cache keeps remote channels' import maps
+   * (default: the default store; `null`: no cache).
+   */
+  store?: string | null;
 }
 
 /** The result of {@link analyze}. */
@@ -224,13 +239,34 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   const versionNote = stdlibVersionFor(python).note;
   if (versionNote) warnings.push(versionNote);
 
+  const channels = options.channels && options.channels.length > 0
+    ? [...options.channels]
+    : ["conda-forge"];
+  const ctx = await loadResolveContext({
+    sources: files,
+    given: options.sources.filter((s) => s !== "-").map((s) => resolvePath(cwd, s)),
+    channels,
+    installed,
+    userMappings,
+    cwd,
+    platform: options.platform,
+    warnings,
+    cacheDir: options.store === null
+      ? undefined
+      : storeLayout(options.store ?? defaultStoreRoot()).repodata,
+  });
+  // Search after a file's own roots: the project roots and their src/ (every
+  // file under a root sees its modules), then, when following, the roots found
+  // beside the sources (pyproject.toml/setup.py/setup.cfg/.git) and $PYTHONPATH.
   const env = options.env ?? Deno.env.toObject();
-  const extraRoots = options.follow === false
-    ? []
-    : await extraSearchDirs(files, env.PYTHONPATH, cwd);
-  const resolver = new LocalResolver(python.startsWith("2."), extraRoots);
+  const extraRoots = [
+    ...ctx.projectRoots.flatMap((r) => [r, join(r, "src")]),
+    ...(options.follow === false ? [] : await extraSearchDirs(files, env.PYTHONPATH, cwd)),
+  ];
+  const resolver = new LocalResolver(python.startsWith("2."), [...new Set(extraRoots)]);
   const units: Unit[] = [];
-  const requires: string[] = [];
+  // A project's declared requires-python stands in for the detected version, not for --python.
+  const requires: string[] = options.python === undefined ? [...ctx.requiresPython] : [];
   const declared: string[] = []; // PEP 723 dependencies and notebook pip installs
   const condaInstalls: string[] = [];
 
@@ -370,7 +406,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
     }
     const top = rec.module.split(".")[0];
     if (!top) continue;
-    if (await resolver.isLocal(top, unit.source.absPath)) {
+    if (await resolver.isLocal(rec.module, unit.source.absPath)) {
       occurrences.push({ module: top, kind: "local", optional: rec.optional, location });
       continue;
     }
@@ -380,14 +416,19 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       occurrences.push({ module: top, kind: "stdlib", optional: rec.optional, location });
       continue;
     }
-    let choice = resolvePackage(rec.module, userMappings, installed);
+    if (rec.typing || top === "_typeshed") {
+      occurrences.push({ module: top, kind: "typing", optional: rec.optional, location });
+      continue;
+    }
+    let choice = resolveImport(rec.module, ctx);
     const covering = (unit.declared ?? declared).find((d) => {
       const name = normalizeDistName(choiceFromText(d, "user").package);
-      return name === normalizeDistName(choice.package) || name === normalizeDistName(top);
+      return (choice && name === normalizeDistName(choice.package)) ||
+        name === normalizeDistName(top);
     });
-    if (covering !== undefined && choice.source !== "user") {
+    if (covering !== undefined && choice?.source !== "user") {
       choice = choiceFromText(`pip:${covering}`, "user"); // declared in PEP 723 or a notebook
-    } else if (unit.declared !== undefined && choice.source !== "user") {
+    } else if (unit.declared !== undefined && choice?.source !== "user") {
       // The script declares its dependencies (PEP 723): they win over inferred names.
       if (!rec.optional) {
         warnings.push(
@@ -399,13 +440,15 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       continue;
     }
     occurrences.push({
-      module: top,
-      kind: "third-party",
-      choice,
+      module: choice ? top : rec.module,
+      kind: choice ? "third-party" : "unresolved",
+      choice: choice ?? undefined,
       optional: rec.optional,
       location,
     });
   }
+
+  warnUnresolved(occurrences, warnings);
 
   // one record per (module, package)
   const records = new Map<string, ExplainRecord>();
@@ -461,7 +504,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
     ? "python"
     : `python=${python}`;
   const filesRead = [...new Set(read)].sort();
-  const spec = buildSpec(pythonSpec, conda, pip, options.explain ? imports : undefined);
+  const spec = buildSpec(pythonSpec, conda, pip, options.explain ? imports : undefined, channels);
   if (options.explain) spec.files = filesRead.map((f) => shownPath(f, cwd));
   return { spec, python, warnings, imports, files: filesRead, dirs: resolver.listedDirs() };
 }
@@ -481,9 +524,8 @@ async function localTargets(
   resolver: LocalResolver,
 ): Promise<string[]> {
   if (rec.level === 0) {
-    const top = rec.module.split(".")[0];
-    if (!top || !(await resolver.isLocal(top, file))) return [];
-    const found = await resolver.locate(top, file);
+    if (!rec.module.split(".")[0]) return [];
+    const found = await resolver.source(rec.module, file);
     return found ? [found] : [];
   }
   let base = dirname(file);
@@ -500,6 +542,20 @@ async function localTargets(
     }
   }
   return out;
+}
+
+/** One warning per unresolved module, at its first place. */
+function warnUnresolved(occurrences: Occurrence[], warnings: string[]): void {
+  const seen = new Set<string>();
+  for (const o of occurrences) {
+    if (o.kind !== "unresolved" || seen.has(o.module)) continue;
+    seen.add(o.module);
+    const top = o.module.split(".")[0];
+    warnings.push(
+      `${o.location}: import ${o.module}: no package of the target channels is known to provide ` +
+        `it; left out of the spec (name it with --pkg-mapping ${top}=PACKAGE)`,
+    );
+  }
 }
 
 /** Splits `file:line` / `file[cell]:line` into its parts, for sorting. */

@@ -78,11 +78,19 @@ Deno.test("analyze: relative imports are local; a file inside a package does not
 
 Deno.test("analyze: conditional imports are kept, marked optional; dynamic imports found", async () => {
   const r = await run({ sources: ["conditional/app.py"], explain: true });
-  for (const m of ["ujson", "pandas", "tomli", "colorama"]) {
+  for (const m of ["ujson", "tomli", "colorama"]) {
     const rec = record(r.imports, m);
     assert.equal(rec.kind, "third-party");
     assert.equal(rec.optional, true, m);
   }
+  // `if TYPE_CHECKING:` imports are for type checkers only: explained, not dependencies
+  assert.deepEqual(record(r.imports, "pandas"), {
+    module: "pandas",
+    kind: "typing",
+    package: null,
+    optional: true,
+    locations: ["conditional/app.py:10"],
+  });
   assert.equal(record(r.imports, "numpy").optional, false);
   assert.equal(record(r.imports, "scipy").package, "scipy");
   assert.equal(record(r.imports, "sklearn").package, "scikit-learn");
@@ -91,7 +99,6 @@ Deno.test("analyze: conditional imports are kept, marked optional; dynamic impor
     "aiohttp",
     "colorama",
     "numpy",
-    "pandas",
     "requests",
     "scikit-learn",
     "scipy",
@@ -164,12 +171,12 @@ Deno.test("analyze: installed metadata pins conda and pip packages exactly", asy
       explain: true,
     });
     assert.equal(r.python, "3.10"); // from the prefix's lib/python3.10
+    // requests was installed by pip, but conda-forge has it: a conda pin, not pip over conda
     assert.deepEqual(r.spec.conda.dependencies, [
       "python=3.10",
       "numpy=1.26.4",
-      "pip",
+      "requests=2.31.0",
       "wikipedia", // through the local wikipedia.py that main.py imports
-      { pip: ["requests==2.31.0"] },
     ]);
     assert.equal(record(r.imports, "numpy").version, "1.26.4");
   } finally {
@@ -266,7 +273,7 @@ Deno.test("analyze: notebooks (magics, %%bash, %%time, %%writefile, !pip install
   assert.equal(r.imports.some((i) => /notpython|notthis/.test(i.module)), false);
   assert.deepEqual(r.spec.conda.dependencies, [
     "python=3.11",
-    "matplotlib",
+    "matplotlib-base",
     "numpy",
     "pandas",
     "pip",
@@ -312,13 +319,13 @@ Deno.test("analyze: a PEP 723 dependency overrides an inferred name, in followed
   const dir = await tempTree({
     "job.py": [
       "# /// script",
-      '# dependencies = ["foo-toolkit==2.0"]',
+      '# dependencies = ["opencv-python-headless==4.9.0.80"]',
       "# ///",
-      "import foo_utils",
+      "import cv2",
       "import helper",
     ].join("\n"),
-    "helper.py": "import foo_utils.sub\n",
-    "plain.py": "import foo_utils\n",
+    "helper.py": "import cv2.data\n",
+    "plain.py": "import cv2\n",
   });
   try {
     const r = await analyze({
@@ -329,7 +336,7 @@ Deno.test("analyze: a PEP 723 dependency overrides an inferred name, in followed
     assert.deepEqual(r.spec.conda.dependencies, [
       "python=3.11",
       "pip",
-      { pip: ["foo-toolkit==2.0"] },
+      { pip: ["opencv-python-headless==4.9.0.80"] },
     ]);
     // Without a block, the name is inferred from the import.
     const p = await analyze({
@@ -337,13 +344,13 @@ Deno.test("analyze: a PEP 723 dependency overrides an inferred name, in followed
       python: "3.11",
       useInstalled: false,
     });
-    assert.deepEqual(p.spec.conda.dependencies, ["python=3.11", "foo_utils"]);
+    assert.deepEqual(p.spec.conda.dependencies, ["python=3.11", "opencv"]);
     // --pkg-mapping is the user's word and still applies.
     const m = await analyze({
       sources: [join(dir, "job.py")],
       python: "3.11",
       useInstalled: false,
-      pkgMappings: ["foo_utils=foo-utils-conda"],
+      pkgMappings: ["cv2=foo-utils-conda"],
     });
     assert.ok(m.spec.conda.dependencies.includes("foo-utils-conda"));
   } finally {
@@ -411,10 +418,10 @@ Deno.test("analyze: follows local modules and packages, recursively, and lists t
   const dir = await tempTree({
     "task.py": "import helpers\nfrom tools import thing\nimport os\n",
     "helpers/__init__.py": "from .core import go\n",
-    "helpers/core.py": "import pyhello\nimport deep\n",
-    "deep.py": "import zz_deep_dep\n",
+    "helpers/core.py": "import pyfiglet\nimport deep\n",
+    "deep.py": "import emoji\n",
     "tools/__init__.py": "",
-    "tools/thing.py": "import zz_tools_dep\n",
+    "tools/thing.py": "import xkcdpass\n",
     "unused.py": "import zz_never\n",
   });
   try {
@@ -428,9 +435,9 @@ Deno.test("analyze: follows local modules and packages, recursively, and lists t
     });
     assert.deepEqual(r.spec.conda.dependencies, [
       "python=3.11",
-      "pyhello",
-      "zz_deep_dep",
-      "zz_tools_dep",
+      "emoji",
+      "pyfiglet",
+      "xkcdpass",
     ]);
     assert.deepEqual(r.spec.files, [
       "deep.py",
@@ -441,7 +448,7 @@ Deno.test("analyze: follows local modules and packages, recursively, and lists t
       "tools/thing.py",
     ]);
     assert.deepEqual(r.files, r.spec.files!.map((f) => join(dir, f)));
-    assert.deepEqual(record(r.imports, "pyhello").locations, ["helpers/core.py:1"]);
+    assert.deepEqual(record(r.imports, "pyfiglet").locations, ["helpers/core.py:1"]);
     const only = await analyze({
       sources: ["task.py"],
       cwd: dir,
@@ -459,9 +466,9 @@ Deno.test("analyze: follows local modules and packages, recursively, and lists t
 Deno.test("analyze: local modules on $PYTHONPATH and in the project root are followed", async () => {
   const dir = await tempTree({
     "proj/pyproject.toml": "[project]\nname = 'p'\n",
-    "proj/shared_util.py": "import zz_root_dep\n",
+    "proj/shared_util.py": "import tabulate\n",
     "proj/jobs/run.py": "import shared_util\nimport onpath\n",
-    "libs/onpath/__init__.py": "import zz_path_dep\n",
+    "libs/onpath/__init__.py": "import emoji\n",
   });
   try {
     const r = await analyze({
@@ -471,7 +478,7 @@ Deno.test("analyze: local modules on $PYTHONPATH and in the project root are fol
       useInstalled: false,
       env: { PYTHONPATH: "libs" },
     });
-    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "zz_path_dep", "zz_root_dep"]);
+    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "emoji", "tabulate"]);
     assert.equal(record(r.imports, "onpath").kind, "local");
     assert.equal(record(r.imports, "shared_util").kind, "local");
     const noPath = await analyze({
@@ -481,7 +488,9 @@ Deno.test("analyze: local modules on $PYTHONPATH and in the project root are fol
       useInstalled: false,
       env: {},
     });
-    assert.deepEqual(noPath.spec.conda.dependencies, ["python=3.11", "onpath", "zz_root_dep"]);
+    // Off the path, onpath is not local, and no package is known to provide it.
+    assert.deepEqual(noPath.spec.conda.dependencies, ["python=3.11", "tabulate"]);
+    assert.equal(record(noPath.imports, "onpath").kind, "unresolved");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -489,8 +498,8 @@ Deno.test("analyze: local modules on $PYTHONPATH and in the project root are fol
 
 Deno.test("analyze: a named source that is not Python is a warning naming it", async () => {
   const dir = await tempTree({
-    "notes.txt": "import zz_x\n",
-    "job": "#!/usr/bin/env python3\nimport zz_y\n",
+    "notes.txt": "import numpy\n",
+    "job": "#!/usr/bin/env python3\nimport emoji\n",
   });
   try {
     const r = await analyze({
@@ -502,6 +511,152 @@ Deno.test("analyze: a named source that is not Python is a warning naming it", a
     });
     assert.equal(r.warnings.length, 1, r.warnings.join("\n"));
     assert.match(r.warnings[0], /^notes\.txt: not a Python source/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: an unknown import is unresolved: a warning at file:line, explained, left out", async () => {
+  const dir = await tempTree({
+    "app.py": "import numpy\nimport surely_not_a_package_xyz.sub\nimport hdf5\n",
+  });
+  try {
+    const r = await analyze({
+      sources: [dir],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      explain: true,
+    });
+    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "numpy"]);
+    const rec = record(r.imports, "surely_not_a_package_xyz.sub");
+    assert.equal(rec.kind, "unresolved");
+    assert.equal(rec.package, null);
+    // hdf5 is a conda-forge package, but not a Python one: no guess
+    assert.equal(record(r.imports, "hdf5").kind, "unresolved");
+    const w = r.warnings.find((x) => x.includes("surely_not_a_package_xyz"));
+    assert.ok(w?.startsWith(`${join(dir, "app.py")}:2: `), w);
+    assert.match(w!, /--pkg-mapping surely_not_a_package_xyz=PACKAGE/);
+    assert.equal(r.warnings.length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: TYPE_CHECKING-only and typeshed-only imports are kind typing, not dependencies", async () => {
+  const dir = await tempTree({
+    "t.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from _typeshed import X\n" +
+      "    import pandas\nelse:\n    import numpy\nfrom _typeshed import Y\n",
+  });
+  try {
+    const r = await analyze({ sources: [dir], cwd: dir, python: "3.11", useInstalled: false });
+    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "numpy"]);
+    assert.equal(record(r.imports, "pandas").kind, "typing");
+    assert.deepEqual(record(r.imports, "_typeshed").locations.length, 2);
+    assert.equal(record(r.imports, "_typeshed").kind, "typing");
+    assert.deepEqual(r.warnings, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: declared requirements at the project root name and pin what they cover", async () => {
+  const dir = await tempTree({
+    "pyproject.toml": '[project]\nname = "site"\nrequires-python = ">=3.10"\n' +
+      'dependencies = ["django-taggit>=5", "internal-only==1.2", "unused-dep"]\n',
+    "requirements-dev.txt": "dj-database-url==2.1.0\n",
+    "site/__init__.py": "",
+    "tools/manage.py":
+      "import taggit\nimport dj_database_url\nimport internal_only\nimport site\n" +
+      "import yaml\n",
+  });
+  try {
+    const r = await analyze({
+      sources: [join(dir, "tools")],
+      cwd: dir,
+      useInstalled: false,
+      explain: true,
+    });
+    assert.deepEqual(r.spec.conda.dependencies, [
+      "python>=3.10", // requires-python, in place of the detected version
+      "dj-database-url ==2.1.0",
+      "django-taggit >=5",
+      "pip",
+      "pyyaml",
+      { pip: ["internal-only==1.2"] },
+    ]);
+    // the project's own package, imported from tools/, is local (not the stdlib's site either)
+    assert.equal(record(r.imports, "site").kind, "local");
+    // an explicit --python wins over requires-python
+    const pinned = await analyze({
+      sources: [join(dir, "tools")],
+      cwd: dir,
+      python: "3.12",
+      useInstalled: false,
+    });
+    assert.equal(pinned.spec.conda.dependencies[0], "python=3.12");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: a plain google.py beside a script does not provide google.colab", async () => {
+  const dir = await tempTree({ "nb.py": "import google.colab\nimport google\n", "google.py": "" });
+  try {
+    const r = await analyze({
+      sources: [join(dir, "nb.py")],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      explain: true,
+    });
+    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "google-colab"]);
+    assert.equal(r.imports.find((i) => i.module === "google")?.kind, "local");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: -c channels go into the spec and their import maps name packages", async () => {
+  const { buildImportMap } = await import("../index/import_map.ts");
+  const dir = await tempTree({
+    "ch/noarch/import-map.json": JSON.stringify(
+      buildImportMap("noarch", [{ name: "corp-widgets", modules: ["widgets"] }]),
+    ),
+    "ch/linux-64/import-map.json": "{ not json",
+    "app.py": "import widgets\nimport numpy\n",
+  });
+  try {
+    const ch = `file://${dir}/ch`;
+    const only = await analyze({
+      sources: [join(dir, "app.py")],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      channels: [ch],
+      platform: "linux-64",
+    });
+    assert.deepEqual(only.spec.conda, {
+      channels: [ch],
+      dependencies: ["python=3.11", "corp-widgets"], // numpy: not known to be in this channel
+    });
+    assert.ok(
+      only.warnings.some((w) => w.includes("linux-64/import-map.json") && /not used/.test(w)),
+    );
+    assert.ok(only.warnings.some((w) => w.includes("import numpy")));
+    const both = await analyze({
+      sources: [join(dir, "app.py")],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      channels: [ch, "conda-forge"],
+      platform: "osx-arm64",
+    });
+    assert.deepEqual(both.spec.conda, {
+      channels: [ch, "conda-forge"],
+      dependencies: ["python=3.11", "corp-widgets", "numpy"],
+    });
+    assert.deepEqual(both.warnings, []); // no osx-arm64 map: nothing to warn about
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -9,6 +9,14 @@
  * Extra search directories (the project root, `$PYTHONPATH`) come after a
  * file's own roots, as on `sys.path`.
  *
+ * Besides, a module or package at a project root (the analysed directory, or
+ * the nearest ancestor with `pyproject.toml`/`setup.py`/`setup.cfg`) or in
+ * its `src/` is local for every file under that root, so `examples/demo.py`
+ * importing the project's own package does not ask for it as a dependency.
+ * A directory counts as a package when it holds Python files at any depth
+ * (namespace packages with files only in subfolders too). A plain module
+ * `google.py` does not provide `google.colab`.
+ *
  * @module
  */
 
@@ -26,7 +34,7 @@ export class LocalResolver {
    * @param python2 When the target is Python 2, a file inside a package also
    *   searches its own directory (implicit relative imports).
    * @param extraRoots Absolute directories searched after a file's own roots
-   *   (the project root, `$PYTHONPATH` entries).
+   *   (the project roots and their `src/`, then `$PYTHONPATH` entries).
    */
   constructor(python2 = false, extraRoots: string[] = []) {
     this.#python2 = python2;
@@ -84,67 +92,84 @@ export class LocalResolver {
     return [...roots, ...this.#extraRoots.filter((d) => !roots.includes(d))];
   }
 
-  /** Whether directory `dir` holds a module or package `name` (ignoring the file `self`). */
-  async #foundIn(dir: string, name: string, self: string | null): Promise<boolean> {
-    if (this.#extra.get(dir)?.has(name)) return true;
+  /** Whether `dir` holds Python files at most `depth` levels down. */
+  async #hasPython(dir: string, depth: number): Promise<boolean> {
     const listing = await this.#list(dir);
     if (!listing) return false;
-    for (const ext of [".py", ".pyw"]) {
-      const e = listing.get(name + ext);
-      if (e && !(self && join(dir, name + ext) === self)) return true;
+    if ([...listing.keys()].some((n) => n.endsWith(".py"))) return true;
+    if (depth === 0) return false;
+    for (const [n, e] of listing) {
+      if ((e.isDirectory || e.isSymlink) && !n.startsWith(".") && n !== "__pycache__") {
+        if (await this.#hasPython(join(dir, n), depth - 1)) return true;
+      }
     }
+    return false;
+  }
+
+  /**
+   * Where directory `dir` holds module `module` (dotted: its first part; a
+   * plain module file does not provide `name.sub`), ignoring the file `self`:
+   * the package directory or module file, or null.
+   */
+  async #foundIn(dir: string, module: string, self: string | null): Promise<string | null> {
+    const name = module.split(".")[0];
+    const dotted = module.includes(".");
+    if (this.#extra.get(dir)?.has(name)) return join(dir, name);
+    const listing = await this.#list(dir);
+    if (!listing) return null;
     const sub = listing.get(name);
     if (sub && (sub.isDirectory || sub.isSymlink)) {
-      const inner = await this.#list(join(dir, name));
-      if (inner && [...inner.keys()].some((n) => n.endsWith(".py"))) return true;
+      if (await this.#hasPython(join(dir, name), 3)) return join(dir, name);
+    }
+    if (dotted) return null; // a plain module is not a package: `google.py` has no `google.colab`
+    for (const ext of [".py", ".pyw"]) {
+      const e = listing.get(name + ext);
+      if (e && !(self && join(dir, name + ext) === self)) return join(dir, name + ext);
     }
     for (const entry of listing.keys()) {
-      if (entry.startsWith(name + ".") && /\.(so|pyd)$/.test(entry)) return true;
+      if (entry.startsWith(name + ".") && /\.(so|pyd)$/.test(entry)) return join(dir, entry);
     }
-    return false;
+    return null;
   }
 
   /**
-   * Whether top-level module `name`, imported by `file`, is local.
+   * Where the local module `name`, imported by `file`, is: its package
+   * directory or module file (absolute), or null when it is not local. Python's
+   * own search roots come first, then the extra roots (project roots, `src/`).
    *
-   * @param name Top-level module name.
+   * @param name The module as imported (top-level or dotted).
    * @param file Absolute path of the importing file (for stdin: a path in the cwd).
-   */
-  async isLocal(name: string, file: string): Promise<boolean> {
-    for (const root of await this.#searchPath(file)) {
-      if (await this.#foundIn(root, name, file)) return true;
-    }
-    return false;
-  }
-
-  /**
-   * Where the local module `name` imported by `file` is defined: its `.py`
-   * file or its package directory, in search order; `null` when it is not a
-   * local Python module (absent, compiled only, or only announced by
-   * `%%writefile`).
    */
   async locate(name: string, file: string): Promise<string | null> {
     for (const root of await this.#searchPath(file)) {
-      const found = await this.#pythonIn(root, name, file);
-      if (found) return found;
+      const found = await this.#foundIn(root, name, file);
+      if (found !== null) return found;
     }
     return null;
   }
 
-  /** The module file or package directory `name` in `dir` (ignoring the file `self`). */
-  async #pythonIn(dir: string, name: string, self: string | null): Promise<string | null> {
-    const listing = await this.#list(dir);
-    if (!listing) return null;
-    for (const ext of [".py", ".pyw"]) {
-      const path = join(dir, name + ext);
-      if (listing.has(name + ext) && path !== self) return path;
-    }
-    const sub = listing.get(name);
-    if (sub && (sub.isDirectory || sub.isSymlink)) {
-      const inner = await this.#list(join(dir, name));
-      if (inner && [...inner.keys()].some((n) => n.endsWith(".py"))) return join(dir, name);
-    }
-    return null;
+  /**
+   * Whether module `name`, imported by `file`, is local (see {@link LocalResolver.locate}).
+   *
+   * @param name The module as imported (top-level or dotted).
+   * @param file Absolute path of the importing file (for stdin: a path in the cwd).
+   */
+  async isLocal(name: string, file: string): Promise<boolean> {
+    return (await this.locate(name, file)) !== null;
+  }
+
+  /**
+   * The Python source of the local module `name` imported by `file`, to be
+   * followed: its `.py`/`.pyw` file or its package directory (as
+   * {@link LocalResolver.locate} finds it); `null` when it is not local or has
+   * no source to read (compiled only, or only announced by `%%writefile`).
+   */
+  async source(name: string, file: string): Promise<string | null> {
+    const found = await this.locate(name, file);
+    if (found === null) return null;
+    if (/\.pyw?$/.test(found)) return found;
+    const st = await Deno.stat(found).catch(() => null);
+    return st?.isDirectory ? found : null;
   }
 }
 

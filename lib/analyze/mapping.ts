@@ -1,15 +1,14 @@
 /**
- * From an imported module to the package that provides it: `--pkg-mapping`
- * first, then the installed environment's own metadata (exact distribution and
- * version), then a built-in table of the import names whose conda-forge
- * package is named differently (`mapping_data.json`), else the import name.
+ * Package choices and `--pkg-mapping` parsing, and Poncho's own curated table
+ * of import names whose conda-forge package is named differently
+ * (`mapping_data.json`, one of the sources of the shipped map that
+ * `default_map_gen.ts` generates; `resolve.ts` does the resolution).
  *
  * @module
  */
 
 import table from "./mapping_data.json" with { type: "json" };
 import { UsageError } from "../errors.ts";
-import { type InstalledIndex, lookupInstalled } from "./installed.ts";
 
 /** Import name (top-level, or dotted for namespace packages) to conda-forge package name. */
 export const BUILTIN_MAPPING: Readonly<Record<string, string>> = table;
@@ -22,8 +21,12 @@ export interface PackageChoice {
   version?: string;
   /** Whether it goes to the conda dependencies or under `pip:`. */
   manager: "conda" | "pip";
-  /** What decided it: `--pkg-mapping`, installed metadata, the built-in table, or the name. */
-  source: "user" | "installed" | "table" | "name";
+  /**
+   * What decided it: `--pkg-mapping`, a declared requirement of the project,
+   * installed metadata, a target channel's import map, the shipped
+   * conda-forge map (`table`), or the same-name rule.
+   */
+  source: "user" | "declared" | "installed" | "channel" | "table" | "name";
   /** The dependency string to write: `numpy=1.26.4`, `foo==1.0`, `pyyaml`. */
   spec: string;
 }
@@ -51,57 +54,9 @@ export function parsePkgMapping(arg: string): { module: string; target: string }
   return { module, target };
 }
 
-/** Longest dotted prefix of `module` (up to 3 parts) that `has` accepts. */
-function longestKey(module: string, has: (key: string) => boolean): string | null {
-  const parts = module.split(".");
-  for (let n = Math.min(parts.length, 3); n >= 1; n--) {
-    const key = parts.slice(0, n).join(".");
-    if (has(key)) return key;
-  }
-  return null;
-}
-
 /** A dependency given as text: `pip:NAME` goes under pip, anything else is conda, as given. */
 export function choiceFromText(text: string, source: PackageChoice["source"]): PackageChoice {
   const pip = text.startsWith("pip:");
   const spec = pip ? text.slice(4).trim() : text.trim();
   return { package: specName(spec), manager: pip ? "pip" : "conda", source, spec };
-}
-
-/**
- * Chooses the package for an imported module (see the module documentation).
- *
- * @param module The module as imported (dotted is fine: `google.protobuf.message`).
- * @param userMappings `--pkg-mapping` entries, import name to NAME.
- * @param installed The installed environment, when read.
- */
-export function resolvePackage(
-  module: string,
-  userMappings: ReadonlyMap<string, string>,
-  installed?: InstalledIndex,
-): PackageChoice {
-  const userKey = longestKey(module, (k) => userMappings.has(k));
-  if (userKey !== null) return choiceFromText(userMappings.get(userKey)!, "user");
-  if (installed) {
-    const dist = lookupInstalled(installed, module);
-    if (dist) {
-      const spec = dist.manager === "conda"
-        ? `${dist.name}=${dist.version}`
-        : `${dist.name}==${dist.version}`;
-      return {
-        package: dist.name,
-        version: dist.version,
-        manager: dist.manager,
-        source: "installed",
-        spec,
-      };
-    }
-  }
-  const tableKey = longestKey(module, (k) => Object.hasOwn(BUILTIN_MAPPING, k));
-  if (tableKey !== null) {
-    const name = BUILTIN_MAPPING[tableKey];
-    return { package: name, manager: "conda", source: "table", spec: name };
-  }
-  const name = module.split(".")[0].toLowerCase();
-  return { package: name, manager: "conda", source: "name", spec: name };
 }

@@ -41,6 +41,8 @@ interface Block {
   cond: boolean;
   /** For `B_IF`: whether a test so far in the chain was a conditional-import test. */
   chain: boolean;
+  /** The body runs only for type checkers (`if TYPE_CHECKING:`, not its `else`). */
+  typing: boolean;
   /** For `B_TRY`: the try statement it belongs to. */
   group: TryGroup | null;
 }
@@ -123,6 +125,9 @@ class Scanner {
   private hdrIndent = 0;
   private hdrName = "";
   private hdrCond = false;
+  /** The if/elif test names `TYPE_CHECKING` (and no `not`). */
+  private hdrTyping = false;
+  private hdrNot = false;
   private hdrTokens = 0;
   private hdrCatches = false;
   // Previous two tokens (P_* codes).
@@ -264,6 +269,8 @@ class Scanner {
     this.hdrIndent = tk.indent;
     this.hdrName = "";
     this.hdrCond = false;
+    this.hdrTyping = false;
+    this.hdrNot = false;
     this.hdrTokens = 0;
     this.hdrCatches = false;
     return true;
@@ -289,6 +296,8 @@ class Scanner {
         this.hdrTokens = 0;
       } else if (h === H_IF || h === H_ELIF) {
         if (this.conditionalName()) this.hdrCond = true;
+        if (tk.isName("TYPE_CHECKING")) this.hdrTyping = true;
+        else if (tk.isName("not")) this.hdrNot = true;
       } else if (h === H_EXCEPT) {
         if (CATCHES_IMPORT.has(tk.text())) this.hdrCatches = true;
       } else if (h === H_WITH) {
@@ -404,15 +413,18 @@ class Scanner {
       name: "",
       cond: false,
       chain: false,
+      typing: false,
       group: null,
     };
     switch (h) {
       case H_IF:
         b.kind = B_IF;
         b.cond = b.chain = this.hdrCond;
+        b.typing = this.hdrTyping && !this.hdrNot;
         break;
       case H_ELIF:
         b.kind = B_IF;
+        b.typing = this.hdrTyping && !this.hdrNot;
         b.cond = b.chain = this.hdrCond || (sib !== null && sib.kind === B_IF && sib.chain);
         break;
       case H_ELSE:
@@ -460,6 +472,7 @@ class Scanner {
   private record(module: string, level: number, names: string[], line: number, dyn: boolean): void {
     let toplevel = true;
     let cond = false;
+    let typing = false;
     let groups: TryGroup[] | null = null;
     const functions: string[] = [];
     for (const b of this.stack) {
@@ -468,6 +481,7 @@ class Scanner {
         functions.push(b.name);
       } else if (b.kind === B_CLASS) toplevel = false;
       if (b.cond) cond = true;
+      if (b.typing) typing = true;
       if (b.group !== null) (groups ??= []).push(b.group);
     }
     const rec: ImportRecord = {
@@ -480,6 +494,7 @@ class Scanner {
       functions,
       dynamic: dyn,
     };
+    if (typing) rec.typing = true;
     this.out.push({ rec, groups });
   }
 

@@ -14,9 +14,13 @@ import { specName } from "./mapping.ts";
 export interface ExplainRecord {
   /** Top-level module name (a relative import keeps its leading dots). */
   module: string;
-  /** How it is provided. */
-  kind: "stdlib" | "local" | "third-party";
-  /** The package providing it; null for stdlib and local modules. */
+  /**
+   * How it is provided: `typing` is seen by type checkers only (`if
+   * TYPE_CHECKING:`, `_typeshed`), `unresolved` names no known package (left
+   * out of the spec; the module is then as imported, dotted).
+   */
+  kind: "stdlib" | "local" | "third-party" | "typing" | "unresolved";
+  /** The package providing it; null for stdlib, local, typing and unresolved modules. */
   package: string | null;
   /** The installed version, when known. */
   version?: string;
@@ -71,12 +75,14 @@ export function normalizeSpecs(specs: Iterable<string>): string[] {
  * @param conda Conda specs (any order, duplicates allowed).
  * @param pip Pip requirements (any order, duplicates allowed).
  * @param imports `--explain` records to include, if any.
+ * @param channels The channels, in priority order (default `conda-forge`).
  */
 export function buildSpec(
   python: string,
   conda: Iterable<string>,
   pip: Iterable<string>,
   imports?: ExplainRecord[],
+  channels: readonly string[] = ["conda-forge"],
 ): PonchoSpec {
   const deps: Dependency[] = [
     python,
@@ -90,7 +96,7 @@ export function buildSpec(
     }
     deps.push({ pip: pipList });
   }
-  const spec: PonchoSpec = { conda: { channels: ["conda-forge"], dependencies: deps } };
+  const spec: PonchoSpec = { conda: { channels: [...channels], dependencies: deps } };
   if (imports) spec.imports = imports;
   return spec;
 }
@@ -113,19 +119,21 @@ export async function renderSpec(spec: PonchoSpec, format: SpecFormat): Promise<
 }
 
 /**
- * Writes `text` to `path` atomically: a temporary file beside it, then a
- * rename, so a failure never leaves a half-written file.
+ * Writes `text` (or bytes) to `path` atomically: a temporary file beside it,
+ * then a rename, so a failure never leaves a half-written file.
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
+  const write = (p: string) =>
+    typeof text === "string" ? Deno.writeTextFile(p, text) : Deno.writeFile(p, text);
   // A device or FIFO (`/dev/null`, `/dev/stdout`, a pipe) is written to, never replaced.
   const st = await Deno.stat(path).catch(() => null);
   if (st && !st.isFile && !st.isDirectory) {
-    await Deno.writeTextFile(path, text);
+    await write(path);
     return;
   }
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${Deno.pid}-${Date.now()}`);
   try {
-    await Deno.writeTextFile(tmp, text);
+    await write(tmp);
     await Deno.rename(tmp, path);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});

@@ -33,6 +33,8 @@ export interface ImportRecord {
    * (class names are not included). Empty at module level.
    */
   functions: string[];
+  /** Present (true) when the import is only seen by type checkers: inside `if TYPE_CHECKING:`. */
+  typing?: boolean;
   /** True for `__import__("x")` / `importlib.import_module("x")` with a literal string. */
   dynamic: boolean;
 }
