@@ -3,9 +3,22 @@
  * create relocatable conda environments from specs, and run commands inside
  * environments unpacked into a content-addressed store.
  *
- * ```ts
+ * ```ts ignore
  * import { analyze } from "https://example.org/poncho/mod.ts";
  * const { spec } = await analyze({ sources: ["script.py"] });
+ * ```
+ *
+ * Each domain folder has a door module of its own (`lib/analyze/mod.ts`,
+ * `lib/index/mod.ts`, `lib/envspec/mod.ts`, `lib/env/mod.ts`,
+ * `lib/conda/mod.ts`, `lib/archive/mod.ts`, `store/mod.ts`); this module
+ * re-exports the public ones and the top-level operations.
+ *
+ * @example Hash a spec the way `create` and `run` identify environments
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { canonicalSpec, parseSpec, specHash } from "./mod.ts";
+ * const spec = await parseSpec('{"conda": {"dependencies": ["python=3.11", "numpy"]}}', "s.json");
+ * assert.match(specHash(canonicalSpec(spec, "linux-64")), /^[0-9a-f]{64}$/);
  * ```
  *
  * Third-party code is reached only through versioned `npm:` specifiers, so this
@@ -14,28 +27,9 @@
  * @module
  */
 
-export { analyze, DEFAULT_PYTHON } from "./lib/analyze/analyze.ts";
-export type { AnalyzeOptions, AnalyzeResult } from "./lib/analyze/analyze.ts";
-export { renderSpec } from "./lib/analyze/spec_out.ts";
-export type { Dependency, ExplainRecord, PonchoSpec, SpecFormat } from "./lib/analyze/spec_out.ts";
-export { classifyStdlib, STDLIB_VERSIONS } from "./lib/analyze/stdlib.ts";
-export type { StdlibInfo } from "./lib/analyze/stdlib.ts";
-export { BUILTIN_MAPPING } from "./lib/analyze/mapping.ts";
-export { indexChannel } from "./lib/index/channel_index.ts";
-export type { IndexOptions, IndexResult, SubdirSummary } from "./lib/index/channel_index.ts";
-export { packageModules } from "./lib/index/modules.ts";
-export type { PackageFiles } from "./lib/index/modules.ts";
-export { IMPORT_MAP_VERSION, parseImportMap } from "./lib/index/import_map.ts";
-export type { ImportMapDoc } from "./lib/index/import_map.ts";
-export { scanImports } from "./lib/analyze/scan.ts";
-export { decodePythonSource } from "./lib/analyze/decode.ts";
-export type { DecodedSource } from "./lib/analyze/decode.ts";
-export type { ImportRecord, ScanResult } from "./lib/analyze/types.ts";
-
-export { parseSpec, readSpec } from "./lib/envspec/parse.ts";
-export { canonicalSpec, specHash, specToJson } from "./lib/envspec/canonical.ts";
-export type { CanonicalSpec } from "./lib/envspec/canonical.ts";
-export type { EnvSpec, GitSource, HttpSource } from "./lib/envspec/types.ts";
+export * from "./lib/analyze/mod.ts";
+export * from "./lib/index/mod.ts";
+export * from "./lib/envspec/mod.ts";
 
 export {
   ActivationError,
@@ -57,12 +51,8 @@ export {
 export type { ErrorKind, PermissionErrorOptions, PonchoErrorOptions } from "./lib/errors.ts";
 export { VERSION } from "./lib/version.ts";
 
-export { defaultStoreRoot, ensureStore, storeLayout } from "./store/layout.ts";
-export type { StoreLayout } from "./store/layout.ts";
-export { acquireLock, LockTimeoutError, tryLock, withLock } from "./store/lock.ts";
-export type { HeldLock, LockHolder, LockOptions } from "./store/lock.ts";
-export type { IndexEntry, IndexRecord } from "./store/index.ts";
-export type { EnvManifest, RelocationRecord } from "./lib/env/manifest.ts";
+export * from "./store/mod.ts";
+export * from "./lib/env/mod.ts";
 
 export { createEnvironment, createEnvironment as create, withChannels } from "./lib/create.ts";
 export type { CreatedPackage, CreateOptions, CreateResult } from "./lib/create.ts";
@@ -83,9 +73,3 @@ export type {
 } from "./lib/auto.ts";
 export { createInStore, packStoreEnv } from "./lib/store_env.ts";
 export type { StoreEnvOptions, StoreEnvResult } from "./lib/store_env.ts";
-export { formatSize, gc, listEnvs, parseSize } from "./store/gc.ts";
-export type { CacheReport, GcOptions, GcResult, StoreEntry } from "./store/gc.ts";
-export type { CacheBucket } from "./store/cache_gc.ts";
-export { packPrefix } from "./lib/env/pack.ts";
-export type { PackOptions, PackResult, PristineFile } from "./lib/env/pack.ts";
-export { MANIFEST_FORMAT, MANIFEST_PATH } from "./lib/env/manifest.ts";

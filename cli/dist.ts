@@ -7,7 +7,7 @@
  */
 
 import { buildDist, type DistResult } from "../lib/dist/build.ts";
-import { errorLine, PonchoError, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { REPO_ROOT } from "./compile.ts";
 
 /** Where `deno task dist` writes by default. */
@@ -53,7 +53,7 @@ if (import.meta.main) {
     const r = await distCommand(Deno.args);
     if (r) console.log(`${r.path} (${mib(r.size)}, payload sha256:${r.payloadSha256})`);
   } catch (e) {
-    console.error(`poncho dist: ${errorLine(e)}`);
-    Deno.exit(e instanceof PonchoError ? e.exitCode : 70);
+    const { reportError } = await import("./main.ts");
+    Deno.exit(reportError("poncho dist", e));
   }
 }

@@ -34,6 +34,7 @@
 import { currentLauncher } from "../lib/dist/self.ts";
 import { linkNames } from "../lib/dist/install.ts";
 import { UsageError } from "../lib/errors.ts";
+import { LEGACY_COMMANDS } from "./legacy.ts";
 
 /** CCTools command names and the poncho subcommands they map to. */
 export const DROPIN_COMMANDS: Readonly<Record<string, string>> = {
@@ -41,6 +42,12 @@ export const DROPIN_COMMANDS: Readonly<Record<string, string>> = {
   poncho_package_create: "create",
   poncho_package_run: "run",
 };
+
+/** Every name the binary answers to: both CCTools generations (see `cli/legacy.ts`). */
+export const DROPIN_NAMES: readonly string[] = [
+  ...Object.keys(DROPIN_COMMANDS),
+  ...Object.keys(LEGACY_COMMANDS),
+];
 
 /** `poncho run` options that take a value (so the next word is not the command). */
 const RUN_VALUE_OPTIONS = new Set([
@@ -108,7 +115,8 @@ export function shQuote(word: string): string {
 
 /**
  * Writes the launchers `poncho_package_analyze`, `poncho_package_create` and
- * `poncho_package_run` into `binDir` (created if needed): POSIX sh scripts
+ * `poncho_package_run` (and the first generation's `python_package_*`, see
+ * `cli/legacy.ts`) into `binDir` (created if needed): POSIX sh scripts
  * that run `exec <ponchoCommand...> <name> "$@"`.
  *
  * @param ponchoCommand How to start poncho, e.g. `["/usr/local/bin/poncho"]`
@@ -119,7 +127,7 @@ export async function writeLaunchers(binDir: string, ponchoCommand: string[]): P
   if (ponchoCommand.length === 0) throw new TypeError("writeLaunchers: empty ponchoCommand");
   await Deno.mkdir(binDir, { recursive: true });
   const written: string[] = [];
-  for (const [name, sub] of Object.entries(DROPIN_COMMANDS)) {
+  for (const [name, sub] of Object.entries({ ...DROPIN_COMMANDS, ...LEGACY_COMMANDS })) {
     const path = `${binDir}/${name}`;
     const text = [
       "#!/bin/sh",
@@ -138,11 +146,12 @@ export async function writeLaunchers(binDir: string, ponchoCommand: string[]): P
 
 const DROPIN_HELP = `Usage: poncho dropin <bin-dir>
 
-Writes poncho_package_analyze, poncho_package_create and poncho_package_run
-into <bin-dir> (created if needed): symlinks to the single file when run from
-it (dist/poncho), else launchers that run this poncho. Put <bin-dir> first on
-PATH and existing CCTools workflows (Work Queue, TaskVine, Makeflow) use Poncho
-unchanged.
+Writes poncho_package_analyze, poncho_package_create and poncho_package_run,
+and the first generation's python_package_analyze, python_package_create and
+python_package_run, into <bin-dir> (created if needed): symlinks to the single
+file when run from it (dist/poncho), else launchers that run this poncho. Put
+<bin-dir> first on PATH and existing CCTools workflows (Work Queue, TaskVine,
+Makeflow) use Poncho unchanged.
 `;
 
 /** The command that runs this Poncho: the compiled binary, or Deno with `cli/main.ts`. */
@@ -164,7 +173,7 @@ export async function dropinCommand(args: string[]): Promise<number> {
   await Deno.mkdir(args[0], { recursive: true });
   const single = currentLauncher();
   const written = single
-    ? await linkNames(args[0], single.path, Object.keys(DROPIN_COMMANDS))
+    ? await linkNames(args[0], single.path, DROPIN_NAMES)
     : await writeLaunchers(args[0], selfCommand());
   for (const path of written) console.log(path);
   return 0;

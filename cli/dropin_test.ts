@@ -62,7 +62,7 @@ Deno.test("shQuote quotes for POSIX sh", () => {
   assert.equal(shQuote(""), "''");
 });
 
-Deno.test("writeLaunchers writes three executable sh scripts", async () => {
+Deno.test("writeLaunchers writes six executable sh scripts (both CCTools generations)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const paths = await writeLaunchers(`${dir}/bin`, ["/opt/my poncho/poncho"]);
@@ -70,6 +70,9 @@ Deno.test("writeLaunchers writes three executable sh scripts", async () => {
       "/bin/poncho_package_analyze",
       "/bin/poncho_package_create",
       "/bin/poncho_package_run",
+      "/bin/python_package_analyze",
+      "/bin/python_package_create",
+      "/bin/python_package_run",
     ]);
     const text = await Deno.readTextFile(paths[2]);
     assert.ok(text.startsWith("#!/bin/sh\n"), text);

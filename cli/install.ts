@@ -1,22 +1,24 @@
 /**
  * `deno task install [DIR]`: builds the single file (`dist/poncho`) and
  * installs it as `DIR/poncho` (default `~/.local/bin`), with the CCTools
- * names `poncho_package_analyze/create/run` as symlinks to it; prints what it
+ * names `poncho_package_analyze/create/run` and the first generation's
+ * `python_package_analyze/create/run` as symlinks to it; prints what it
  * wrote and whether DIR is on PATH.
  *
  * @module
  */
 
 import { DEFAULT_OUTPUT, distCommand, mib } from "./dist.ts";
-import { DROPIN_COMMANDS } from "./dropin.ts";
+import { DROPIN_NAMES } from "./dropin.ts";
 import { installSingleFile, onPath } from "../lib/dist/install.ts";
-import { errorLine, PonchoError, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 const HELP = `Usage: deno task install [DIR]
 
 Builds dist/poncho (see deno task dist) and installs it as DIR/poncho (default
-~/.local/bin), with poncho_package_analyze, poncho_package_create and
-poncho_package_run as symlinks to it.
+~/.local/bin), with poncho_package_analyze, poncho_package_create,
+poncho_package_run and the first generation's python_package_analyze,
+python_package_create and python_package_run as symlinks to it.
 `;
 
 /** Runs the install task with `args`; returns the exit code. */
@@ -36,7 +38,7 @@ export async function installCommand(args: string[]): Promise<number> {
   dir = dir.replace(/\/+$/, "") || "/";
   const built = (await distCommand(["--output", DEFAULT_OUTPUT]))!;
   console.log(`built ${built.path} (${mib(built.size)}, payload sha256:${built.payloadSha256})`);
-  for (const p of await installSingleFile(built.path, dir, Object.keys(DROPIN_COMMANDS))) {
+  for (const p of await installSingleFile(built.path, dir, DROPIN_NAMES)) {
     console.log(`wrote ${p}`);
   }
   console.log(
@@ -51,7 +53,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await installCommand(Deno.args));
   } catch (e) {
-    console.error(`poncho install: ${errorLine(e)}`);
-    Deno.exit(e instanceof PonchoError ? e.exitCode : 70);
+    const { reportError } = await import("./main.ts");
+    Deno.exit(reportError("poncho install", e));
   }
 }

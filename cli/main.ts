@@ -4,7 +4,9 @@
  *
  * The binary also answers to CCTools' names: invoked (or symlinked) as
  * `poncho_package_analyze`, `poncho_package_create` or `poncho_package_run`
- * it behaves as the matching subcommand.
+ * it behaves as the matching subcommand; as `python_package_analyze`,
+ * `python_package_create` or `python_package_run` (the first generation) it
+ * speaks their older interface (`cli/legacy.ts`).
  *
  * @module
  */
@@ -56,6 +58,13 @@ const COMMANDS: Record<string, () => Promise<Handler>> = {
   index: async () => (await load<typeof import("./index.ts")>("./index.ts")).indexCommand,
 };
 
+/** CCTools' first-generation names (`python_package_*`), handled by `cli/legacy.ts`. */
+const LEGACY = new Set(["python_package_analyze", "python_package_create", "python_package_run"]);
+for (const name of LEGACY) {
+  COMMANDS[name] = async () =>
+    (await load<typeof import("./legacy.ts")>("./legacy.ts")).legacyCommand(name);
+}
+
 const ALIASES: Record<string, string> = {
   poncho_package_analyze: "analyze",
   poncho_package_create: "create",
@@ -71,7 +80,7 @@ const ALIASES: Record<string, string> = {
  */
 export async function main(args: string[], argv0?: string): Promise<number> {
   const self = (argv0 ?? "").split("/").pop()?.replace(/\.(ts|js)$/, "") ?? "";
-  if (ALIASES[self]) args = [self, ...args];
+  if (ALIASES[self] || LEGACY.has(self)) args = [self, ...args];
   if (args[0] !== undefined && ALIASES[args[0]]) {
     const { cctoolsArgs } = await load<typeof import("./dropin.ts")>("./dropin.ts");
     args = [ALIASES[args[0]], ...cctoolsArgs(args[0], args.slice(1))];
@@ -143,7 +152,8 @@ async function invokedAs(): Promise<string | undefined> {
   const exe = Deno.execPath();
   if (exe.endsWith("/deno")) return undefined;
   const argv0 = (await import("node:process")).default.argv0;
-  return ALIASES[argv0.split("/").pop() ?? ""] ? argv0 : exe;
+  const name = argv0.split("/").pop() ?? "";
+  return ALIASES[name] || LEGACY.has(name) ? argv0 : exe;
 }
 
 if (import.meta.main) {

@@ -34,6 +34,7 @@ import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
 import { packPrefix } from "./env/pack.ts";
 import { pristineFromCondaMeta } from "./env/pristine.ts";
+import { fileSha256 } from "./digest.ts";
 import { readSpecEnv } from "../store/auto.ts";
 import { readMarker } from "../store/marker.ts";
 
@@ -129,9 +130,14 @@ export interface CreateResult {
 
 export { pristineFromCondaMeta } from "./env/pristine.ts";
 
-/** The spec with command-line channels put first (duplicates dropped, order kept). */
+/**
+ * The spec with command-line channels put first (duplicates dropped, order
+ * kept); they replace the default of a format without channels
+ * ({@link EnvSpec.channelsImplied}).
+ */
 export function withChannels(spec: EnvSpec, channels: string[] = []): EnvSpec {
-  const all = [...channels, ...spec.channels].map((c) => c.replace(/\/+$/, ""));
+  const own = spec.channelsImplied && channels.length > 0 ? [] : spec.channels;
+  const all = [...channels, ...own].map((c) => c.replace(/\/+$/, ""));
   return { ...spec, channels: [...new Set(all)] };
 }
 
@@ -231,18 +237,12 @@ async function archiveIntact(
     ? "has no recorded digest"
     : rec.size !== info.size
     ? `is ${info.size} bytes, recorded ${rec.size}`
-    : (await sha256File(archive)) !== rec.sha256
+    : (await fileSha256(archive)) !== rec.sha256
     ? "does not match its recorded sha256"
     : "";
   if (why) log(`cached archive ${archive} ${why}: rebuilding it`);
   else await touchUsed(archive); // gc removes the least recently used first
   return why === "";
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const c of readFileChunks(path)) h.update(c);
-  return h.digest("hex");
 }
 
 /** Reporter for details: lines on stderr with `verbose`, else nothing. */
@@ -413,7 +413,7 @@ async function installNative(
   for (const { item: r, path } of fetched) {
     pkgs.push(
       await forPackage(r, path, async () => {
-        const sha = r.sha256 ?? await sha256File(path);
+        const sha = r.sha256 ?? await fileSha256(path);
         const dir = await extractPackageToCache(layout, path, sha, r.url);
         return { r, path, sha, dir, info: await readPackageInfo(dir) };
       }),
@@ -727,7 +727,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
           await packStoreEnv(layout, linked, cachedArchive, ownerTmp(layout));
           const info = await Deno.stat(cachedArchive);
           await writeArchiveRecord(layout, basename(cachedArchive), {
-            sha256: await sha256File(cachedArchive),
+            sha256: await fileSha256(cachedArchive),
             size: info.size,
           });
           return null;
@@ -765,7 +765,7 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
           });
           const info = await Deno.stat(cachedArchive);
           await writeArchiveRecord(layout, basename(cachedArchive), {
-            sha256: await sha256File(cachedArchive),
+            sha256: await fileSha256(cachedArchive),
             size: info.size,
           });
           return { packages, envId };

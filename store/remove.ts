@@ -21,6 +21,15 @@ async function makeWritable(path: string): Promise<void> {
   }
 }
 
+/** Removes the file, link or empty directory at `path`; nothing if it is missing. */
+export async function removeIfExists(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
 /** Deletes the tree at `path` (nothing if missing), even with read-only directories in it. */
 export async function deleteTree(path: string): Promise<void> {
   try {

@@ -128,7 +128,7 @@ Deno.test("poncho dropin DIR writes working launchers for users", async () => {
       stderr: "piped",
     }).output();
     assert.equal(made.code, 0, text(made.stderr));
-    assert.equal(text(made.stdout).trim().split("\n").length, 3);
+    assert.equal(text(made.stdout).trim().split("\n").length, 6);
     await Deno.writeTextFile(`${dir}/s.py`, "import taggit\n");
     const out = await new Deno.Command("poncho_package_analyze", {
       args: ["s.py", "-"],

@@ -98,9 +98,9 @@ export async function checkSingleFile(file: string, hooks: SingleFileHooks = {})
     assert.match(version.stdout, /^poncho \d+\.\d+\.\d+\n/, where(version));
     await hooks.afterVersion?.(iso, version);
 
-    // analyze: the script's import is found.
+    // analyze: the script's import is found and named through the channel's import map.
     await Deno.writeTextFile(`${iso.dir}/task.py`, TASK_PY);
-    const analyzed = await iso.run(["analyze", "task.py", "-"]);
+    const analyzed = await iso.run(["analyze", "-c", ch.url, "task.py", "-"]);
     assert.equal(analyzed.code, 0, where(analyzed));
     assert.match(analyzed.stdout, /"pyhello/, where(analyzed));
 

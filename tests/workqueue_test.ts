@@ -8,9 +8,9 @@
  * file) shared by both workers. The single file's runtime and the
  * environment must each be unpacked exactly once for the store.
  *
- * A small barrier (shipped as `barrier.sh`) holds each task until two tasks
- * have started, so both workers really run tasks and two `poncho run`s race
- * for the same store at the same time.
+ * A small barrier (shipped as `barrier.sh`) holds each task until all eight
+ * have started (each rule asks for one core; each worker offers four), so
+ * eight `poncho run`s race for the same store at the same time on both workers.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
 import { distPoncho } from "./util.ts";
 
 const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
-const TASKS = 4;
+const TASKS = 8;
 const WORKERS = 2;
 /** The archive, the workflow and the checks must finish within this. */
 const OVERALL_MS = 120_000;
@@ -153,14 +153,15 @@ print(json.dumps({"task": sys.argv[1], "prefix": sys.prefix, "pyhello": pyhello.
                   "cwd": os.getcwd()}))
 `;
 
-// Holds a task (at most 60 s) until WORKERS tasks have started, on any worker.
+// Holds a task until all TASKS tasks have started, on any worker; fails after 60 s.
 const BARRIER_SH = `#!/bin/sh
 : > "$BARRIER/$1"
 i=0
-while [ "$(ls "$BARRIER" | wc -l)" -lt ${WORKERS} ] && [ "$i" -lt 600 ]; do
+while [ "$(ls "$BARRIER" | wc -l)" -lt ${TASKS} ] && [ "$i" -lt 600 ]; do
   sleep 0.1
   i=$((i + 1))
 done
+[ "$i" -lt 600 ] || { echo "barrier: not all tasks started together" >&2; exit 1; }
 `;
 
 Deno.test({
@@ -216,7 +217,14 @@ Deno.test({
       await Deno.writeTextFile(join(wf, "barrier.sh"), BARRIER_SH);
       await Deno.writeTextFile(join(wf, "task.py"), TASK_PY);
       assert.ok(!/\s/.test(store + barrier), `temp paths must not hold spaces: ${store}`);
-      const rules = [`export PONCHO_STORE=${store}`, `export BARRIER=${barrier}`, ""];
+      const rules = [
+        `export PONCHO_STORE=${store}`,
+        `export BARRIER=${barrier}`,
+        "CORES=1",
+        "MEMORY=100",
+        "DISK=100",
+        "",
+      ];
       for (let i = 1; i <= TASKS; i++) {
         rules.push(
           `out${i}.txt err${i}.txt: poncho env.tar.zst task.py barrier.sh`,
@@ -262,6 +270,12 @@ Deno.test({
               password,
               "-t",
               "60",
+              "--cores",
+              String(TASKS / WORKERS),
+              "--memory",
+              "2000",
+              "--disk",
+              "4000",
               "-s",
               workdir,
               "127.0.0.1",

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { PonchoError } from "../errors.ts";
+import { EXIT_FAILED, PonchoError } from "../errors.ts";
 import { decompressZlib, readFileChunks } from "./codec.ts";
 
 /** The message that starts the worker. */
@@ -142,7 +142,7 @@ const reportUncaught = (e: Event, err: unknown) => {
   const why = err instanceof Error ? err.message : String(err);
   const message =
     `cannot decompress ${current}: corrupt data (${why}); re-create or re-download it`;
-  scope.postMessage({ type: "error", message, exitCode: 3 });
+  scope.postMessage({ type: "error", message, exitCode: EXIT_FAILED });
 };
 globalThis.addEventListener(
   "error",

@@ -15,6 +15,7 @@ import type { PackageInfo, PathEntry } from "./package_info.ts";
 import type { ClobberRegistry } from "./clobber.ts";
 import { noarchPythonPath, pythonExecutable, type PythonLayout, pythonLayout } from "./noarch.ts";
 import { checkEntryPointName, checkLinkTarget, PrefixGuard } from "./safe_path.ts";
+import { removeIfExists } from "../../store/remove.ts";
 
 /** Options for {@link linkPackage}. */
 export interface LinkOptions {
@@ -93,14 +94,6 @@ if __name__ == "__main__":
     sys.argv[0] = re.sub(r"(-script\\.pyw?|\\.exe)?$", "", sys.argv[0])
     sys.exit(${func}())
 `;
-}
-
-async function removeIfExists(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
 }
 
 async function writeRewritten(

@@ -17,7 +17,7 @@ case $0 in /*) self=$0 ;; ./*) self=$PWD/${0#./} ;; *) self=$PWD/$0 ;; esac
 # made absolute. Options end at --, and for run (as in cli/run.ts) at the first word that is
 # not an option or its value.
 store= given= val= sub=${1-} skip=1
-case ${0##*/} in poncho_package_run) sub=run skip= ;; poncho_package_*) sub= skip= ;; esac
+case ${0##*/} in poncho_package_run | python_package_run) sub=run skip= ;; poncho_package_* | python_package_*) sub= skip= ;; esac
 [ "$sub" = poncho_package_run ] && sub=run
 for a in "$@"; do
   if [ -n "$skip" ]; then skip= && continue; fi
@@ -88,7 +88,7 @@ unpack() {
 [ -d "$rt" ] || unpack
 
 # Invoked (or symlinked) under a CCTools name: behave as that command.
-case ${0##*/} in poncho_package_analyze | poncho_package_create | poncho_package_run) set -- "${0##*/}" "$@" ;; esac
+case ${0##*/} in poncho_package_analyze | poncho_package_create | poncho_package_run | python_package_analyze | python_package_create | python_package_run) set -- "${0##*/}" "$@" ;; esac
 [ -n "${DENO_DIR+set}" ] && export PONCHO_USER_DENO_DIR="$DENO_DIR"
 export PONCHO_LAUNCHER="$self" PONCHO_PAYLOAD="$PAYLOAD" DENO_DIR="$rt/deno-dir" DENO_NO_UPDATE_CHECK=1
 exec "$rt/deno" run -A --quiet --cached-only --config "$rt/app/deno.json" "$rt/app/cli/main.ts" "$@"

@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import type { PristineFile } from "./pack.ts";
-import { fileDigest } from "./unpack.ts";
+import { fileSha256 } from "../digest.ts";
 
 /**
  * Files of the prefix that conda linked with a placeholder, with their
@@ -35,7 +35,7 @@ export async function pristineFromCondaMeta(prefix: string): Promise<Map<string,
       // Changed since it was linked (a post-link script rewrote it): pack what the prefix holds.
       if (
         p.sha256_in_prefix &&
-        await fileDigest(join(prefix, p._path)).catch(() => "") !== p.sha256_in_prefix
+        await fileSha256(join(prefix, p._path)).catch(() => "") !== p.sha256_in_prefix
       ) continue;
       // noarch: python files were remapped on install; the cache keeps the original path.
       const candidates = [p._path];

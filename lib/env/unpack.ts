@@ -32,6 +32,7 @@ import { MARKER_PATH } from "../../store/marker.ts";
 import { CONDA_UNPACK, relocateBytes, relocationMap, runCondaUnpack } from "./relocate.ts";
 import { findActivateScripts } from "../exec/activate.ts";
 import { RUN_IN_ENV_PATH, writeRunInEnv } from "../exec/run_in_env.ts";
+import { fileSha256 } from "../digest.ts";
 
 export type { Member } from "../archive/extract.ts";
 
@@ -92,12 +93,7 @@ export async function readDirManifest(dir: string): Promise<EnvManifest | undefi
 }
 
 /** Hex sha256 of a whole file, streamed (the identity of an archive without a manifest). */
-export async function fileDigest(path: string): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  const hash = createHash("sha256");
-  for await (const chunk of readFileChunks(path)) hash.update(chunk);
-  return hash.digest("hex");
-}
+export const fileDigest: (path: string) => Promise<string> = fileSha256;
 
 /** The members of a tar archive (any supported compression, chosen by name). */
 export function archiveMembers(path: string): AsyncIterable<Member> {

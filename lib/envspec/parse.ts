@@ -8,6 +8,7 @@
 
 import { UsageError } from "../errors.ts";
 import type { EnvSpec, GitSource, HttpSource } from "./types.ts";
+import { isLegacyDeps, legacyToPonchoDocument, readLegacyDeps } from "../legacy/format.ts";
 
 /** Default channel when a spec names none. */
 export const DEFAULT_CHANNELS: readonly string[] = ["conda-forge"];
@@ -152,6 +153,9 @@ function parseSources(r: Reader, root: Record<string, Json>, spec: EnvSpec): voi
 
 /** Builds an {@link EnvSpec} from an already-parsed JSON or YAML document. */
 export function specFromDocument(doc: unknown, file: string): EnvSpec {
+  // CCTools' first-generation {"python": "X.Y.Z", "modules": [...]} (python_package_analyze).
+  const legacy = isLegacyDeps(doc);
+  if (legacy) doc = legacyToPonchoDocument(readLegacyDeps(doc as Record<string, unknown>, file));
   const r = new Reader(file);
   const root = r.object(doc, "(top level)");
   const spec: EnvSpec = { channels: [], conda: [], pip: [], git: {}, http: {} };
@@ -202,6 +206,7 @@ export function specFromDocument(doc: unknown, file: string): EnvSpec {
   }
   parseSources(r, root, spec);
   if (spec.channels.length === 0) spec.channels = [...DEFAULT_CHANNELS];
+  if (legacy) spec.channelsImplied = true;
   if (spec.conda.length === 0 && spec.pip.length === 0) {
     throw new UsageError(`${file}: the spec lists no packages (expected conda.dependencies)`);
   }

@@ -13,8 +13,9 @@
  * }
  * ```
  *
- * The legacy form (`conda.packages` plus a top-level `pip` list) and conda's
- * `environment.yml` are accepted too.
+ * The legacy form (`conda.packages` plus a top-level `pip` list), conda's
+ * `environment.yml` and CCTools' first-generation `{"python": "X.Y.Z",
+ * "modules": [...]}` (see `lib/legacy/format.ts`) are accepted too.
  *
  * @module
  */
@@ -49,6 +50,12 @@ export interface EnvSpec {
   git: Record<string, GitSource>;
   /** http sources keyed by the environment variable that names them. */
   http: Record<string, HttpSource>;
+  /**
+   * True when the file named no channels and {@link EnvSpec.channels} is only
+   * the default because the format has no channel field at all (CCTools'
+   * first-generation dependency file): command-line channels then replace it.
+   */
+  channelsImplied?: boolean;
   /** The environment name from an environment.yml, if any (not part of the identity). */
   name?: string;
 }

@@ -19,6 +19,7 @@
 import { dirname } from "node:path";
 import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
 import type { GitSource } from "../envspec/types.ts";
+import { deleteTree } from "../../store/remove.ts";
 
 /** Options of {@link cloneGitSource}. */
 export interface GitOptions {
@@ -70,12 +71,6 @@ function gitReason(stderr: string): string {
   return (fatal.at(-1) ?? lines.at(-1) ?? "git failed").replace(/^(fatal|error):\s*/, "");
 }
 
-async function removeIfExists(path: string): Promise<void> {
-  await Deno.remove(path, { recursive: true }).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
-}
-
 /**
  * Clones `src.remote` at `src.ref` (default: the remote's HEAD) into `dest`
  * (which must not exist yet; its parent is created) without `.git`.
@@ -102,11 +97,11 @@ export async function cloneGitSource(
   try {
     const commit = await checkout(exe, src, tree, where);
     await Deno.remove(`${tree}/.git`, { recursive: true });
-    await removeIfExists(dest);
+    await deleteTree(dest);
     await Deno.rename(tree, dest);
     return { commit };
   } finally {
-    await removeIfExists(work);
+    await deleteTree(work);
   }
 }
 
@@ -123,7 +118,7 @@ async function checkout(exe: string, src: GitSource, tree: string, where: string
     [...clone, "--depth", "1", "--branch", src.ref, "--", src.remote, tree],
   );
   if (shallow.ok) return await headCommit(exe, tree, where);
-  await removeIfExists(tree);
+  await deleteTree(tree);
   // Anything else (a commit id, a server without shallow support, or an
   // unreachable remote): a full clone, then resolve the ref locally.
   const full = await git(exe, [...clone, "--no-checkout", "--", src.remote, tree]);

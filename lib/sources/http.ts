@@ -22,6 +22,7 @@ import { httpGet } from "../net/http.ts";
 import { type Compression, decompress, readFileChunks } from "../archive/compress.ts";
 import { extractTar } from "../archive/extract.ts";
 import type { HttpSource } from "../envspec/types.ts";
+import { deleteTree } from "../../store/remove.ts";
 
 /** Options of {@link fetchHttpSource}. */
 export interface HttpOptions {
@@ -147,12 +148,6 @@ async function readHead(path: string): Promise<Uint8Array> {
   }
 }
 
-async function removeIfExists(path: string): Promise<void> {
-  await Deno.remove(path, { recursive: true }).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
-}
-
 /**
  * Fetches `src` into the directory `dest` (replaced if it exists; its parent
  * is created).
@@ -197,10 +192,10 @@ export async function fetchHttpSource(
       if (e instanceof PonchoError && (e.url === src.url || e.message.includes(src.url))) throw e;
       throw new PonchoError(`${where}: ${(e as Error).message}`, 3, { cause: e });
     }
-    await removeIfExists(dest);
+    await deleteTree(dest);
     await Deno.rename(out, dest);
     return rel;
   } finally {
-    await removeIfExists(work);
+    await deleteTree(work);
   }
 }
