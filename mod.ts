@@ -58,5 +58,18 @@ export { createEnvironment, createEnvironment as create, withChannels } from "./
 export type { CreatedPackage, CreateOptions, CreateResult } from "./lib/create.ts";
 export { runEnvironment, runEnvironment as run } from "./lib/run.ts";
 export type { RunEnvOptions } from "./lib/run.ts";
-export { resolveAutoSpec } from "./lib/auto.ts";
-export type { AutoSpec, AutoSpecOptions } from "./lib/auto.ts";
+export {
+  ensureAutoEnvironment,
+  planAutoEnvironment,
+  resolveAutoSpec,
+  runInAutoEnvironment,
+} from "./lib/auto.ts";
+export type {
+  AutoEnvironment,
+  AutoEnvOptions,
+  AutoPlan,
+  AutoSpec,
+  AutoSpecOptions,
+} from "./lib/auto.ts";
+export { createInStore, packStoreEnv } from "./lib/store_env.ts";
+export type { StoreEnvOptions, StoreEnvResult } from "./lib/store_env.ts";

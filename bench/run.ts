@@ -4,7 +4,7 @@
  * the generated section of `bench/RESULTS.md`.
  *
  * ```
- * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,run,dist]
+ * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,run,dist,auto]
  * ```
  *
  * `--quick` uses smaller inputs (a 200 MB environment, 50,000 repodata
@@ -20,6 +20,7 @@ import { runCreateBench } from "./create_bench.ts";
 import { runArchiveBench } from "./archive_bench.ts";
 import { runRunBench } from "./run_bench.ts";
 import { runDistBench } from "./dist_bench.ts";
+import { runAutoBench } from "./auto_bench.ts";
 
 const quick = Deno.args.includes("--quick");
 const write = Deno.args.includes("--write");
@@ -141,6 +142,23 @@ if (want("dist")) {
           )
         ),
       ].join("\n"),
+  );
+}
+if (want("auto")) {
+  const f = await runAutoBench(quick ? 15 : 40, quick ? 3 : 7);
+  add(
+    "auto",
+    `### auto: \`poncho run script.py\` (medians of interleaved runs: ${f.runs.warm} warm, ${f.runs.first} first)\n\n` +
+      `| measure | poncho | peer | ratio | target |\n|---|---:|---:|---:|---|\n` +
+      `| warm \`run task.py\` vs warm \`run -e ENV -- python task.py\` | ${ms(f.warmScript)} | ${
+        ms(f.warmEnv)
+      } | ${ratio(f.warmScript, f.warmEnv)} | <= 1.5x |\n` +
+      `| warm \`run task.py\` vs \`deno run\` of an empty module | ${ms(f.warmScript)} | ${
+        ms(f.denoEmpty)
+      } | ${ratio(f.warmScript, f.denoEmpty)} | — |\n` +
+      `| first \`run task.py\` (fresh store) vs \`create --prefix\` of its spec (fresh store) | ${
+        ms(f.firstRun)
+      } | ${ms(f.createPrefix)} | ${ratio(f.firstRun, f.createPrefix)} | <= 1.2x |`,
   );
 }
 

@@ -9,6 +9,7 @@ import { parseArgs } from "./args.ts";
 import { errorLine, fsError, UsageError } from "../lib/errors.ts";
 import { analyze } from "../lib/analyze/analyze.ts";
 import { renderSpec, type SpecFormat, writeFileAtomic } from "../lib/analyze/spec_out.ts";
+import { checkOutPath } from "../lib/analyze/out_safety.ts";
 
 const HELP = `Usage: poncho analyze [options] <source ...> <out>
 
@@ -33,6 +34,11 @@ Options:
                          names the packages of imports
   --format json|yaml     poncho JSON spec (default) or a conda environment.yml
   -h, --help             show this help
+
+<out> is never a source: an out that is one of the sources, ends in .py/.pyi/.pyw/.ipynb,
+or is an existing file that is not a spec (nor empty) is refused and left unchanged.
+Local modules the sources import (found beside them, in the project root or on
+$PYTHONPATH) are analysed too; --explain lists every file read.
 
 Warnings (e.g. a module the target Python no longer has) go to stderr.
 Exit codes: 0 success, 1 invalid usage, 2 missing or unreadable source.
@@ -76,6 +82,7 @@ async function run(args: string[]): Promise<number> {
   if (sources.filter((s) => s === "-").length > 1) {
     throw new UsageError("source '-' (stdin) given more than once");
   }
+  if (out !== "-") await checkOutPath(out, sources);
   const stdin = sources.includes("-") ? await readAll(Deno.stdin.readable) : undefined;
   const result = await analyze({
     sources,
@@ -90,7 +97,7 @@ async function run(args: string[]): Promise<number> {
     channels: o.channel as string[] | undefined,
   });
   for (const w of result.warnings) console.error(`warning: ${errorLine(w)}`);
-  const text = renderSpec(result.spec, format as SpecFormat);
+  const text = await renderSpec(result.spec, format as SpecFormat);
   if (out === "-") {
     await Deno.stdout.write(new TextEncoder().encode(text));
   } else {

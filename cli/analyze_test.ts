@@ -72,7 +72,14 @@ Deno.test("cli analyze: --format yaml writes a conda environment.yml atomically"
     const text = await Deno.readTextFile(out);
     assert.deepEqual(parse(text), {
       channels: ["conda-forge"],
-      dependencies: ["python=3.11", "numpy", "pip", "requests>=2", { pip: ["tqdm==4.66.0"] }],
+      dependencies: [
+        "python=3.11",
+        "numpy",
+        "pip",
+        "requests>=2",
+        "wikipedia", // through the local wikipedia.py that main.py imports
+        { pip: ["tqdm==4.66.0"] },
+      ],
     });
     assert.match(text, /^channels:\n {2}- conda-forge\ndependencies:\n/);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["environment.yml"]);
@@ -114,6 +121,59 @@ Deno.test("cli analyze: exit codes and one-line errors", async () => {
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(r.stderr, /^poncho analyze: (?!poncho)/, r.stderr); // named once
     assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test("cli analyze: an out that could be input is refused, exit 1, the file unchanged", async () => {
+  const dir = await Deno.makeTempDir();
+  const abs = (f: string) => join(dir, f);
+  try {
+    const files: Record<string, string> = {
+      "a.py": "import numpy\n",
+      "b.py": "import yaml\n",
+      "stub.pyi": "def f() -> int: ...\n",
+      "nb.ipynb": '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n',
+      "job": "#!/usr/bin/env python3\nimport numpy\n",
+      "notes.txt": "keep me\n",
+      "spec.json": '{"conda": {"channels": ["conda-forge"], "dependencies": ["python=3.11"]}}\n',
+    };
+    for (const [f, text] of Object.entries(files)) await Deno.writeTextFile(abs(f), text);
+    const cases: [string[], RegExp][] = [
+      [[abs("a.py"), abs("b.py")], /out .*b\.py is named like a Python source/], // analyze *.py
+      [[abs("spec.json"), abs("a.py")], /out .*a\.py is named like a Python source/],
+      [[abs("a.py"), abs("nb.ipynb")], /named like a Python source/],
+      [[abs("a.py"), abs("stub.pyi")], /named like a Python source/],
+      [[abs("a.py"), abs("new.py")], /named like a Python source/], // not even created
+      [[abs("job"), abs("job")], /out .*job is also a source/],
+      [[abs("a.py"), abs("notes.txt")], /out .*notes\.txt exists and is not an environment spec/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await poncho([...FIXED, ...args]);
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      for (const [f, text] of Object.entries(files)) {
+        assert.equal(await Deno.readTextFile(abs(f)), text, `${f} changed by ${args.join(" ")}`);
+      }
+      assert.ok(!(await Deno.stat(abs("new.py")).catch(() => null)));
+      assert.deepEqual(
+        [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+        Object.keys(files).sort(),
+      );
+    }
+    // Real outputs keep working: an existing spec, an empty file, a new .json.
+    await Deno.writeTextFile(abs("empty.json"), "");
+    for (const out of ["spec.json", "empty.json", "fresh.json"]) {
+      const r = await poncho([...FIXED, abs("a.py"), abs("job"), abs(out)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(JSON.parse(await Deno.readTextFile(abs(out))).conda.dependencies.includes("numpy"));
+    }
+    // A named source that is not Python is a warning naming it.
+    const w = await poncho([...FIXED, abs("notes.txt"), "-"]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.match(w.stderr, /^warning: .*notes\.txt: not a Python source/m);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

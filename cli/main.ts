@@ -22,7 +22,7 @@ Usage:
   poncho create [options] <spec> <output>       spec -> relocatable environment archive
   poncho run [options] -e <env> [--] cmd ...    run a command inside an environment
   poncho run [options] script.py [args ...]     ... in the environment the script needs
-  poncho store list|gc|path                     inspect and clean the environment store
+  poncho store list|gc|path|pack                inspect, clean and pack the environment store
   poncho dropin <bin-dir>                       write CCTools' poncho_package_* launchers
   poncho index <dir>                            conda packages -> channel (repodata, import map)
 

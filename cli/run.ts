@@ -15,6 +15,7 @@ import { UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs } from "./args.ts";
 import { resolveStoreRoot } from "../store/layout.ts";
 import { runEnvironment, type RunEnvOptions } from "../lib/run.ts";
+import type { AutoRunOptions } from "./run_auto.ts";
 
 const HELP = `Usage: poncho run [options] -e <archive|dir> [--] command [args...]
        poncho run [options] script.py [args...]
@@ -26,9 +27,13 @@ the store (keyed by its identity) and reused by later runs; concurrent runs
 wait for one unpack.
 
 Without -e, the environment is automatic: the script (and the local modules it
-imports, recursively) or the spec is resolved to a requirement set, hashed
-with the Python version, channels and platform, and the store's environment
-for that hash is reused, or built once (as 'poncho create' does) and unpacked.
+imports, recursively: beside it, in the project root, on $PYTHONPATH; the same
+analysis as 'poncho analyze') or the spec is resolved to a requirement set,
+hashed with the Python requirement, channels and platform (never with what the
+host has installed), and the store's environment for that hash is reused, or
+built once, linked straight into the store. The analysis is cached until a file
+it read changes. A reused environment keeps the versions first solved until
+--refresh. A script's PEP 723 dependencies win over names inferred from imports.
 
 Options:
   -e, --environment PATH    environment archive (.tar.zst, .tar.gz, .tar.bz2, .tar)
@@ -43,16 +48,28 @@ Options:
   -h, --help                show this help
 
 Automatic environments (no -e):
-  -m, --module NAME         run 'python -m NAME' (looked up in the current directory)
+  -m, --module NAME         run 'python -m NAME' (looked up in the current directory,
+                            then on $PYTHONPATH)
       --spec FILE           use this spec (poncho JSON, JSONC, environment.yml)
   -c, --channel URL         channel (repeatable; replaces the analyzer's conda-forge
                             default; part of the hash; its import map names packages)
-      --pkg-mapping IMP=PKG the module imported as IMP comes from package PKG
-                            (repeatable; 'IMP=pip:PKG' puts it under pip)
-      --python X.Y          target Python (default: the version of python3 found)
+      --python X.Y          target Python (default: the script's requires-python, else
+                            whatever the solver picks; never the host's python3); with
+                            --spec it replaces the spec's python
       --platform NAME       target platform (default: this machine)
       --offline             use only cached repodata and packages
       --conda-exe PATH      let conda, mamba or micromamba solve and install
+      --pkg-mapping IMP=PKG the module imported as IMP comes from package PKG
+                            (repeatable; 'IMP=pip:PKG' puts it under pip)
+      --extra-pkg PKG       also install PKG ('pip:PKG' for pip; repeatable)
+      --pin-local           pin versions to what the local python3/$CONDA_PREFIX has
+                            installed (as 'poncho analyze' does; the identity then
+                            depends on this host)
+      --force               re-analyse and rebuild the environment
+      --refresh             re-analyse and re-solve; a new environment only if the
+                            solution changed
+  -q, --quiet               print nothing but errors (no warnings, no progress)
+  -v, --verbose             print every step of a build
       --dry-run             print the spec, its hash and whether it would be reused
                             or built; run nothing
       --json                with --dry-run: print that as JSON
@@ -74,47 +91,25 @@ const OPTIONS: OptionSpec[] = [
   { name: "module", short: "m", type: "string" },
   { name: "spec", type: "string" },
   { name: "channel", short: "c", type: "string", multiple: true },
-  { name: "pkg-mapping", type: "string", multiple: true },
   { name: "python", type: "string" },
   { name: "platform", type: "string" },
   { name: "offline", type: "boolean" },
   { name: "conda-exe", type: "string" },
   { name: "dry-run", type: "boolean" },
   { name: "json", type: "boolean" },
+  { name: "pkg-mapping", type: "string", multiple: true },
+  { name: "extra-pkg", type: "string", multiple: true },
+  { name: "pin-local", type: "boolean" },
+  { name: "force", type: "boolean" },
+  { name: "refresh", type: "boolean" },
+  { name: "quiet", short: "q", type: "boolean" },
+  { name: "verbose", short: "v", type: "boolean" },
 ];
 
 /** Parsed `poncho run` options. */
 export interface RunOptions extends RunEnvOptions {
   /** Set when there is no `-e`: the environment is automatic. */
   auto?: AutoRunOptions;
-}
-
-/** Options of an automatic environment (`poncho run` without `-e`). */
-export interface AutoRunOptions {
-  /** The script (then `argv` starts with `python script`). */
-  script?: string;
-  /** `-m`: the module. */
-  module?: string;
-  /** `--spec`: the spec file. */
-  specFile?: string;
-  /** `-c` channels. */
-  channels: string[];
-  /** `--pkg-mapping IMP=PKG` entries. */
-  pkgMappings?: string[];
-  /** `--python`. */
-  python?: string;
-  /** `--platform`. */
-  platform?: string;
-  /** `--offline`. */
-  offline: boolean;
-  /** `--conda-exe`. */
-  condaExe?: string;
-  /** `--dry-run`. */
-  dryRun: boolean;
-  /** `--json`. */
-  json: boolean;
-  /** `-w` when given: how long to wait for another process's build of the same spec (ms). */
-  buildWaitMs?: number;
 }
 
 /**
@@ -136,6 +131,11 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
     "conda-exe",
     "dry-run",
     "json",
+    "pin-local",
+    "force",
+    "refresh",
+    "quiet",
+    "verbose",
   ];
   let auto: AutoRunOptions | undefined;
   let argv = rest;
@@ -144,14 +144,21 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
       module: options.module as string | undefined,
       specFile: options.spec as string | undefined,
       channels: options.channel as string[],
-      pkgMappings: options["pkg-mapping"] as string[],
       python: options.python as string | undefined,
       platform: options.platform as string | undefined,
       offline: options.offline === true,
       condaExe: options["conda-exe"] as string | undefined,
       dryRun: options["dry-run"] === true,
       json: options.json === true,
+      pkgMappings: options["pkg-mapping"] as string[],
+      extraPkgs: options["extra-pkg"] as string[],
+      pinLocal: options["pin-local"] === true,
+      force: options.force === true,
+      refresh: options.refresh === true,
+      quiet: options.quiet === true,
+      verbose: options.verbose === true,
     };
+    if (auto.quiet && auto.verbose) throw new UsageError("-q and -v exclude each other; give one");
     if (auto.module !== undefined && auto.specFile !== undefined) {
       throw new UsageError("-m/--module and --spec exclude each other; give one");
     }
@@ -168,8 +175,9 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
     }
   } else {
     const stray = autoOnly.filter((k) => options[k] !== undefined && options[k] !== false);
-    if ((options.channel as string[]).length > 0) stray.push("channel");
-    if ((options["pkg-mapping"] as string[]).length > 0) stray.push("pkg-mapping");
+    for (const k of ["channel", "pkg-mapping", "extra-pkg"]) {
+      if ((options[k] as string[]).length > 0) stray.push(k);
+    }
     if (stray.length > 0) {
       throw new UsageError(`--${stray[0]} is for automatic environments; it does not go with -e`);
     }
@@ -212,10 +220,8 @@ export async function runCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (opts.auto) {
-    const { resolveAutoEnvironment } = await load<typeof import("./run_auto.ts")>("./run_auto.ts");
-    const env = await resolveAutoEnvironment(opts);
-    if (env === undefined) return 0; // --dry-run
-    return await runEnvironment({ ...opts, environment: env.archive, sourceLabel: env.source });
+    const { runAutoCommand } = await load<typeof import("./run_auto.ts")>("./run_auto.ts");
+    return await runAutoCommand({ ...opts, auto: opts.auto });
   }
   return await runEnvironment(opts);
 }

@@ -1,5 +1,5 @@
 /**
- * `poncho store list|gc|path`: inspect and clean the environment store.
+ * `poncho store list|gc|path|pack`: inspect, clean and pack the environment store.
  *
  * @module
  */
@@ -39,6 +39,10 @@ Commands:
   path [--planned] <archive>          the store path of an archive's environment (exit 2
                                       when it is not unpacked yet; --planned prints the
                                       path it will have)
+  pack <id> <output> [--json]         pack environment <id> (or a unique prefix of
+                                      it, as 'list' shows) into a relocatable archive
+                                      (.tar.zst, .tar.gz, .tgz, .tar) for shipping,
+                                      e.g. one 'poncho run script.py' built
 
 Options:
   --store DIR   store root (default $PONCHO_STORE, else $XDG_CACHE_HOME/poncho,
@@ -73,9 +77,10 @@ export async function storeCommand(args: string[]): Promise<number> {
     list: ["json"],
     gc: ["older-than", "max-size", "json", "dry-run"],
     path: ["planned"],
+    pack: ["json"],
   };
   if (!allowed[sub]) {
-    throw new UsageError(`unknown store command '${sub}' (expected list, gc or path)`);
+    throw new UsageError(`unknown store command '${sub}' (expected list, gc, path or pack)`);
   }
   for (const name of ["json", "older-than", "max-size", "planned", "dry-run"]) {
     if (options[name] !== undefined && !allowed[sub].includes(name)) {
@@ -187,6 +192,23 @@ export async function storeCommand(args: string[]): Promise<number> {
       console.log(`kept ${result.skippedCache.length} cache items: a build is running`);
     }
     console.log(`${dryRun ? "would free" : "freed"} ${formatSize(result.freed)}`);
+    return 0;
+  }
+
+  if (sub === "pack") {
+    if (positionals.length !== 2) throw new UsageError("usage: poncho store pack <id> <output>");
+    const [want, output] = positionals;
+    const ids = (await listEnvs(layout)).map((e) => e.id).filter((id) => id.startsWith(want));
+    if (ids.length !== 1) {
+      throw ids.length === 0
+        ? new NotFoundError(`store environment ${want} does not exist (see poncho store list)`)
+        : new UsageError(`store environment ${want} is ambiguous (${ids.length} match); give more`);
+    }
+    const { packStoreEnv } = await import("../lib/env/store_pack.ts");
+    const r = await packStoreEnv(layout, ids[0], absolutePath(output));
+    if (options.json) {
+      console.log(JSON.stringify({ id: ids[0], output: absolutePath(output), bytes: r.bytes }));
+    } else console.log(`packed ${ids[0]} into ${output} (${formatSize(r.bytes)})`);
     return 0;
   }
 

@@ -1,199 +1,267 @@
 /**
  * Automatic environments for `poncho run script.py`, `poncho run -m module`
- * and `poncho run --spec spec.json`: find what a script needs (the script and
- * every local module it imports, recursively), turn it into a spec, hash the
- * requirement set together with the Python version, channels and platform,
- * and reuse the store's archive for that hash or build it (at most once per
- * hash, under the create lock).
+ * and `poncho run --spec spec.json`: build-or-reuse, for the CLI and for
+ * library users ({@link ensureAutoEnvironment}).
+ *
+ * The identity of an automatic environment is the hash of the requirement
+ * set derived from the code (the script and the local modules it imports,
+ * see `analyze`) and the options, plus the Python requirement, channels and
+ * platform; never the host's installed packages (unless `pinLocal`). Reuse
+ * keeps the versions first solved until `refresh` re-solves.
+ *
+ * The warm path is this module alone: stat the files the cached analysis
+ * read (keyed by the options; valid while every file keeps its size and
+ * mtime and every directory it listed keeps its mtime), read which store
+ * environment serves the spec hash, take its shared lock, check its marker.
+ * The analyzer, the create engine, the solver and the YAML parser are
+ * loaded only when something must be analysed or built.
  *
  * @module
  */
 
-import { dirname, join, resolve } from "node:path";
-import { NotFoundError, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
 import type { EnvSpec } from "./envspec/types.ts";
-import { type CanonicalSpec, canonicalSpec, specHash } from "./envspec/canonical.ts";
+import type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
+import { defaultStoreRoot, type StoreLayout, storeLayout } from "../store/layout.ts";
+import { type AnalysisRecord, readAnalysis, readSpecEnv } from "../store/auto.ts";
+import { sha256Hex } from "../store/index.ts";
+import { openEnv, storeSlot } from "../store/envs.ts";
+import { readMarker } from "../store/marker.ts";
+import type { HeldLock } from "../store/lock.ts";
+import { condaPlatform, parsePlatform } from "./conda/platform.ts";
+import { absolutePath } from "./run.ts";
+import { execInEnv } from "./exec/exec.ts";
+import { VERSION } from "./version.ts";
 
-/** Options of {@link resolveAutoSpec}. */
-export interface AutoSpecOptions {
-  /** A Python script to run. */
-  script?: string;
-  /** A module to run with `python -m` (looked up in `cwd`). */
-  module?: string;
-  /** A spec file (poncho JSON, JSONC or environment.yml) instead of analysis. */
-  specFile?: string;
-  /** Target Python `X.Y` (default: as `poncho analyze` decides). */
-  python?: string;
-  /** Channels; when given they replace the analyzer's default channel (and their import maps name packages). */
-  channels?: string[];
-  /** `--pkg-mapping IMPORT=NAME` entries, as for `poncho analyze`. */
-  pkgMappings?: string[];
-  /** Target platform. */
-  platform: string;
-  /** Base for relative paths (default `Deno.cwd()`). */
-  cwd?: string;
-}
+export type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
 
-/** A resolved automatic environment. */
-export interface AutoSpec {
-  /** The spec. */
-  spec: EnvSpec;
-  /** Its canonical form. */
-  canonical: CanonicalSpec;
-  /** sha256 of the canonical form. */
-  hash: string;
-  /** Python files that were analysed (absolute), empty for `specFile`. */
-  files: string[];
-  /** Analyzer warnings. */
-  warnings: string[];
-  /** What the environment was made for (script path, `-m module` or spec path). */
-  source: string;
-}
-
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch {
-    return null;
-  }
-}
-
-/** Finds the file or package directory of a top-level module in `dir`. */
-async function findLocal(dir: string, name: string): Promise<string | null> {
-  const file = join(dir, `${name}.py`);
-  if ((await statOrNull(file))?.isFile) return file;
-  const pkg = join(dir, name);
-  if ((await statOrNull(pkg))?.isDirectory) return pkg;
-  return null;
-}
-
-/** Python files of a package directory (recursively, skipping caches and hidden dirs). */
-async function packageFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of Deno.readDir(dir)) {
-    if (e.name.startsWith(".") || e.name === "__pycache__") continue;
-    const p = join(dir, e.name);
-    if (e.isDirectory) out.push(...await packageFiles(p));
-    else if (e.isFile && e.name.endsWith(".py")) out.push(p);
-  }
-  return out.sort();
-}
+type AutoSpecModule = typeof import("./auto_spec.ts");
+type StoreEnvModule = typeof import("./store_env.ts");
 
 /**
- * The script and every local module it imports, recursively: a module or
- * package found beside an importing file (Python's own search rule for
- * scripts) is followed; the analyzer decides what is local.
+ * Loads a module only on a miss. The specifier is computed so that Deno does
+ * not follow it (and load the analyzer or the create engine) on the warm path.
  */
-export async function localClosure(entry: string, python?: string): Promise<string[]> {
-  const { analyze } = await import("./analyze/analyze.ts");
-  const root = dirname(entry);
-  const seen = new Set<string>([entry]);
-  let frontier = [entry];
-  while (frontier.length > 0) {
-    const r = await analyze({ sources: frontier, python, useInstalled: false });
-    const next: string[] = [];
-    for (const rec of r.imports) {
-      if (rec.kind !== "local" || rec.module.startsWith(".")) continue;
-      const name = rec.module.split(".")[0];
-      const found = await findLocal(root, name);
-      if (!found) continue;
-      const files = found.endsWith(".py") ? [found] : await packageFiles(found);
-      for (const f of files) {
-        if (!seen.has(f)) {
-          seen.add(f);
-          next.push(f);
-        }
-      }
-    }
-    frontier = next;
-  }
-  return [...seen].sort();
+function load<T>(path: string): Promise<T> {
+  return import(new URL(path, import.meta.url).href);
 }
 
-/** The analysis options of an automatic environment: its files, channels, platform and mappings. */
-function analyzeOptions(files: string[], opts: AutoSpecOptions, cwd: string) {
+/** Options of {@link ensureAutoEnvironment}. */
+export interface AutoEnvOptions extends AutoSpecOptions {
+  /** Use only cached repodata and packages. */
+  offline?: boolean;
+  /** Let conda, mamba or micromamba solve and install. */
+  condaExe?: string;
+  /** Rebuild the environment (and re-analyse). */
+  force?: boolean;
+  /** Re-solve (and re-analyse); the environment changes only if the solution did. */
+  refresh?: boolean;
+  /** Print nothing but errors while building. */
+  quiet?: boolean;
+  /** Print each build step. */
+  verbose?: boolean;
+  /** How long to wait for runners holding the environment (ms). Default 300 s. */
+  waitMs?: number;
+  /** How long to wait for another process's build of the same spec (ms). Default 6 h. */
+  buildWaitMs?: number;
+  /** Receives one line per decision (reuse, build, cache hit). */
+  log?: (line: string) => void;
+}
+
+/** An automatic environment ready to run in. */
+export interface AutoEnvironment {
+  /** The resolved spec. */
+  auto: AutoSpec;
+  /** The store environment's id. */
+  id: string;
+  /** Its absolute path. */
+  prefix: string;
+  /** Activation scripts to source before a command. */
+  activateScripts: string[];
+  /** True when this call built it. */
+  built: boolean;
+  /** The shared lock held on it (`gc` leaves it alone): release it when done. */
+  lock: HeldLock;
+}
+
+/** What {@link planAutoEnvironment} found. */
+export interface AutoPlan {
+  /** The resolved spec. */
+  auto: AutoSpec;
+  /** `reuse` when the store has a ready environment for the hash, else `build`. */
+  action: "reuse" | "build";
+  /** The environment's path when reused. */
+  prefix?: string;
+}
+
+/** The canonical key of the options that decide an analysis. */
+function optionsKey(opts: AutoSpecOptions, cwd: string, platform: string): Promise<string> {
+  const env = opts.env ?? { PYTHONPATH: Deno.env.get("PYTHONPATH") };
+  return sha256Hex(JSON.stringify({
+    v: 1,
+    poncho: VERSION, // another analyzer may decide otherwise
+    script: opts.script === undefined ? null : absolutePathIn(cwd, opts.script),
+    module: opts.module ?? null,
+    moduleDir: opts.module === undefined ? null : cwd,
+    specFile: opts.specFile === undefined ? null : absolutePathIn(cwd, opts.specFile),
+    python: opts.python ?? null,
+    channels: opts.channels ?? [],
+    platform,
+    pkgMappings: opts.pkgMappings ?? [],
+    extraPkgs: opts.extraPkgs ?? [],
+    pythonPath: env.PYTHONPATH ?? "",
+  }));
+}
+
+function absolutePathIn(cwd: string, path: string): string {
+  return path.startsWith("/") ? absolutePath(path) : absolutePath(`${cwd}/${path}`);
+}
+
+function fromRecord(rec: AnalysisRecord): AutoSpec {
   return {
-    sources: files,
-    python: opts.python,
-    cwd,
-    channels: opts.channels,
-    platform: opts.platform,
-    pkgMappings: opts.pkgMappings,
+    spec: rec.spec as EnvSpec,
+    hash: rec.hash,
+    platform: rec.platform,
+    files: rec.files.filter((f) => !f.path.endsWith("/")).map((f) => f.path),
+    warnings: rec.warnings,
+    source: rec.source,
+    cached: true,
   };
 }
 
-/** Turns an analyzer spec (poncho JSON document) into an {@link EnvSpec}. */
-function fromDocument(doc: { conda: { channels: string[]; dependencies: unknown[] } }): EnvSpec {
-  const spec: EnvSpec = {
-    channels: [...doc.conda.channels],
-    conda: [],
-    pip: [],
-    git: {},
-    http: {},
-  };
-  for (const d of doc.conda.dependencies) {
-    if (typeof d === "string") spec.conda.push(d);
-    else if (d && typeof d === "object" && "pip" in d) {
-      spec.pip.push(...(d as { pip: string[] }).pip);
-    }
-  }
-  return spec;
-}
-
-/**
- * Resolves the spec of an automatic environment.
- *
- * @throws {NotFoundError} when the script, module or spec does not exist.
- * @throws {UsageError} when none or more than one of script/module/specFile is given.
- */
-export async function resolveAutoSpec(opts: AutoSpecOptions): Promise<AutoSpec> {
-  const cwd = opts.cwd ?? Deno.cwd();
+function checkOne(opts: AutoSpecOptions): void {
   const given = [opts.script, opts.module, opts.specFile].filter((x) => x !== undefined);
   if (given.length !== 1) throw new UsageError("give one of a script, -m MODULE or --spec FILE");
-  let spec: EnvSpec;
-  let files: string[] = [];
-  let warnings: string[] = [];
-  let source: string;
-  if (opts.specFile !== undefined) {
-    const { readSpec } = await import("./envspec/parse.ts");
-    source = opts.specFile === "-" ? "-" : resolve(cwd, opts.specFile);
-    spec = await readSpec(source);
-  } else {
-    let entry: string;
-    if (opts.script !== undefined) {
-      entry = resolve(cwd, opts.script);
-      if (!(await statOrNull(entry))?.isFile) {
-        throw new NotFoundError(`script ${opts.script}: no such file`);
-      }
-      source = entry;
-    } else {
-      const top = opts.module!.split(".")[0];
-      const found = await findLocal(cwd, top);
-      if (!found) {
-        throw new NotFoundError(
-          `-m ${opts.module}: no module ${top}.py or package ${top}/ in ${cwd}`,
-        );
-      }
-      entry = found.endsWith(".py") ? found : join(found, "__init__.py");
-      source = `-m ${opts.module} (${cwd})`;
-      if (!found.endsWith(".py")) {
-        files = await packageFiles(found);
+}
+
+/**
+ * Resolves the spec of an automatic environment: from the store's analysis
+ * cache when every file it depends on is unchanged, else by analysing the
+ * script's local-module closure (the same analysis as `poncho analyze`) or
+ * reading the spec file, and caching the result.
+ *
+ * @throws {NotFoundError} when the script, module or spec does not exist.
+ * @throws {UsageError} when none or more than one of script/module/specFile
+ *   is given, or for a bad option.
+ */
+export async function resolveAutoSpec(opts: AutoSpecOptions): Promise<AutoSpec> {
+  checkOne(opts);
+  const cwd = opts.cwd ?? Deno.cwd();
+  const platform = opts.platform ? parsePlatform(opts.platform) : condaPlatform();
+  const layout = storeLayout(opts.store ?? defaultStoreRoot());
+  const cacheable = !opts.pinLocal && opts.specFile !== "-";
+  const key = await optionsKey(opts, cwd, platform);
+  if (cacheable && !opts.reanalyze) {
+    const rec = readAnalysis(layout, key);
+    if (rec) return fromRecord(rec);
+  }
+  const { analyzeAuto } = await load<AutoSpecModule>("./auto_spec.ts");
+  return await analyzeAuto(opts, { cwd, platform, layout, key: cacheable ? key : undefined });
+}
+
+function readyEnv(layout: StoreLayout, hash: string): { id: string; prefix: string } | undefined {
+  const id = readSpecEnv(layout, hash);
+  if (id === undefined) return undefined;
+  const slot = storeSlot(layout, id);
+  return readMarker(slot.path, id) ? { id, prefix: slot.path } : undefined;
+}
+
+/** Resolves the spec and says whether the store would reuse or build its environment. */
+export async function planAutoEnvironment(opts: AutoSpecOptions): Promise<AutoPlan> {
+  const auto = await resolveAutoSpec(opts);
+  const env = readyEnv(storeLayout(opts.store ?? defaultStoreRoot()), auto.hash);
+  return env ? { auto, action: "reuse", prefix: env.prefix } : { auto, action: "build" };
+}
+
+/**
+ * Makes sure the store has the environment of an automatic run and returns
+ * it ready, holding its shared lock: reuses the environment recorded for the
+ * spec hash, or builds it once (concurrent callers wait for one build),
+ * linking the packages straight into the store (no archive; see
+ * `poncho store pack` to make one).
+ *
+ * @throws {NotFoundError} (exit 2) when the script, module or spec does not exist.
+ * @throws {UsageError} (exit 1) for bad options.
+ * @throws {PonchoError} (exit 3) when building fails or a lock is not obtained in time.
+ */
+export async function ensureAutoEnvironment(opts: AutoEnvOptions): Promise<AutoEnvironment> {
+  const log = opts.log ?? (() => {});
+  const rebuild = opts.force === true || opts.refresh === true;
+  const auto = await resolveAutoSpec({ ...opts, reanalyze: opts.reanalyze || rebuild });
+  log(
+    `${auto.cached ? "cached analysis" : "analysed"} of ${auto.files.join(", ") || "stdin"}: ` +
+      `spec ${auto.hash.slice(0, 12)}`,
+  );
+  const layout = storeLayout(opts.store ?? defaultStoreRoot());
+  if (!rebuild) {
+    const env = readyEnv(layout, auto.hash);
+    if (env) {
+      const opened = await openEnv(storeSlot(layout, env.id), () => {
+        throw new Error("removed meanwhile");
+      }, { source: auto.source, timeoutMs: opts.waitMs }).catch(() => undefined);
+      if (opened) {
+        log(`reusing environment ${env.id} for ${auto.source}`);
+        return {
+          auto,
+          id: env.id,
+          prefix: env.prefix,
+          activateScripts: opened.marker.activateScripts,
+          built: false,
+          lock: opened.lock,
+        };
       }
     }
-    const closure = await localClosure(entry, opts.python);
-    files = [...new Set([...files, ...closure])].sort();
-    const { analyze } = await import("./analyze/analyze.ts");
-    const r = await analyze(analyzeOptions(files, opts, cwd));
-    warnings = r.warnings;
-    spec = fromDocument(r.spec);
   }
-  if (opts.channels && opts.channels.length > 0) spec = { ...spec, channels: [...opts.channels] };
-  // pip requirements need pip inside the environment.
-  if (
-    spec.pip.length > 0 && !spec.conda.some((s) => /^(?:[^:]*::)?pip(?![A-Za-z0-9_.\-])/.test(s))
-  ) {
-    spec = { ...spec, conda: [...spec.conda, "pip"] };
+  log(`building environment for ${auto.source}`);
+  const { createInStore } = await load<StoreEnvModule>("./store_env.ts");
+  const r = await createInStore({
+    spec: auto.spec,
+    specSource: auto.source,
+    platform: auto.platform,
+    offline: opts.offline,
+    condaExe: opts.condaExe,
+    store: opts.store ?? defaultStoreRoot(),
+    force: opts.force,
+    refresh: opts.refresh,
+    quiet: opts.quiet,
+    verbose: opts.verbose,
+    waitMs: opts.waitMs,
+    buildWaitMs: opts.buildWaitMs,
+  });
+  const opened = await openEnv(storeSlot(layout, r.id), () => {
+    throw new Error(`environment ${r.id} was removed right after its build`);
+  }, { source: auto.source, timeoutMs: opts.waitMs });
+  log(`${r.built ? "built" : "reusing"} environment ${r.id}`);
+  return {
+    auto,
+    id: r.id,
+    prefix: r.prefix,
+    activateScripts: opened.marker.activateScripts,
+    built: r.built,
+    lock: opened.lock,
+  };
+}
+
+/**
+ * Runs `argv` in an environment from {@link ensureAutoEnvironment} and
+ * releases its lock when the command has exited. `PYTHONPATH` is kept: the
+ * local modules found on it were analysed as the script's own.
+ *
+ * @returns The command's exit status (128+N when it died of signal N).
+ * @throws {PonchoError} (exit 4) when the command cannot be started.
+ */
+export async function runInAutoEnvironment(
+  env: AutoEnvironment,
+  argv: readonly string[],
+): Promise<number> {
+  try {
+    return await execInEnv({
+      prefix: env.prefix,
+      argv,
+      activateScripts: env.activateScripts,
+      keepVars: ["PYTHONPATH"],
+    });
+  } finally {
+    env.lock.release();
   }
-  const canonical = canonicalSpec(spec, opts.platform);
-  return { spec, canonical, hash: specHash(canonical), files, warnings, source };
 }

@@ -8,7 +8,9 @@
  * about one package names it (`name-version-build`) and its URL.
  *
  * The same spec (channels in order, normalised requirements, platform) is
- * built at most once per store, even when several processes ask at once.
+ * built at most once per store, even when several processes ask at once; a
+ * spec whose environment an automatic run linked into the store is packed
+ * from that environment instead of being built again.
  *
  * @module
  */
@@ -30,8 +32,11 @@ import { readArchiveRecord, writeArchiveRecord } from "../store/index.ts";
 import { readFileChunks } from "./archive/compress.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { MANIFEST_FORMAT } from "./env/manifest.ts";
-import { packPrefix, type PristineFile } from "./env/pack.ts";
+import { packPrefix } from "./env/pack.ts";
+import { pristineFromCondaMeta } from "./env/pristine.ts";
 import { fileSha256 } from "./digest.ts";
+import { readSpecEnv } from "../store/auto.ts";
+import { readMarker } from "../store/marker.ts";
 
 /** Options of {@link createEnvironment}. */
 export interface CreateOptions {
@@ -122,6 +127,8 @@ export interface CreateResult {
   /** Wall time in seconds. */
   seconds: number;
 }
+
+export { pristineFromCondaMeta } from "./env/pristine.ts";
 
 /**
  * The spec with command-line channels put first (duplicates dropped, order
@@ -249,52 +256,8 @@ function stepper(opts: CreateOptions): (line: string) => void {
   return show ? (l) => console.error(`poncho create: ${l}`) : () => {};
 }
 
-/**
- * Files of the prefix that conda linked with a placeholder, with their
- * pristine package-cache copies (from `conda-meta`: `paths_data` and
- * `link.source`). Works for prefixes built natively or by conda/mamba.
- */
-export async function pristineFromCondaMeta(prefix: string): Promise<Map<string, PristineFile>> {
-  const map = new Map<string, PristineFile>();
-  const metaDir = join(prefix, "conda-meta");
-  let names: string[] = [];
-  try {
-    names = [...Deno.readDirSync(metaDir)].map((e) => e.name).filter((n) => n.endsWith(".json"));
-  } catch {
-    return map;
-  }
-  for (const name of names.sort()) {
-    const rec = JSON.parse(await Deno.readTextFile(join(metaDir, name)));
-    const source: string | undefined = rec.link?.source ?? rec.extracted_package_dir;
-    const paths: Record<string, string>[] = rec.paths_data?.paths ?? [];
-    if (!source) continue;
-    for (const p of paths) {
-      if (!p.prefix_placeholder || p.clobbered_by) continue;
-      // Changed since it was linked (a post-link script rewrote it): pack what the prefix holds.
-      if (
-        p.sha256_in_prefix &&
-        await fileSha256(join(prefix, p._path)).catch(() => "") !== p.sha256_in_prefix
-      ) continue;
-      // noarch: python files were remapped on install; the cache keeps the original path.
-      const candidates = [p._path];
-      const sp = p._path.match(/(?:^|\/)site-packages\/(.*)$/);
-      if (sp) candidates.push(`site-packages/${sp[1]}`);
-      if (p._path.startsWith("bin/")) candidates.push(`python-scripts/${p._path.slice(4)}`);
-      for (const c of candidates) {
-        const src = join(source, c);
-        if (await exists(src)) {
-          map.set(p._path, {
-            source: src,
-            placeholder: p.prefix_placeholder,
-            mode: p.file_mode === "binary" ? "binary" : "text",
-          });
-          break;
-        }
-      }
-    }
-  }
-  return map;
-}
+/** A native solution: the records the solver chose. */
+export type SolvedRecords = SolvedRecord[];
 
 /** A solved package on its way into the prefix. */
 interface Installing {
@@ -379,17 +342,42 @@ async function dryRun(spec: EnvSpec, platform: string, layout: StoreLayout, opts
   }));
 }
 
-/** Installs the spec natively into `prefix`; returns the installed packages. */
+/** Solves the spec's conda part natively. */
+export async function solveNative(
+  spec: EnvSpec,
+  platform: string,
+  layout: StoreLayout,
+  opts: CreateOptions,
+): Promise<SolvedRecords> {
+  const { solve } = await import("./conda/solve.ts");
+  const step = stepper(opts);
+  step(`solving ${spec.conda.join(", ")} for ${platform}`);
+  const records = await solve(spec.conda, solveOptions(spec, platform, layout, opts));
+  step(`solved: ${records.map(distOf).join(", ")}`);
+  return records;
+}
+
+/** The installed-package records of a solution. */
+export function createdPackages(records: SolvedRecords): CreatedPackage[] {
+  return records.map((r) => ({
+    name: r.name,
+    version: r.version,
+    build: r.build,
+    channel: r.channel,
+  }));
+}
+
+/** Installs the spec natively into `prefix` (solving first unless `solved` is given). */
 async function installNative(
   spec: EnvSpec,
   prefix: string,
   platform: string,
   layout: StoreLayout,
   opts: CreateOptions,
+  solved?: SolvedRecords,
 ): Promise<CreatedPackage[]> {
   const log = reporter(opts);
   const say = opts.quiet ? () => {} : (l: string) => console.error(`poncho create: ${l}`);
-  const { solve } = await import("./conda/solve.ts");
   const { fetchPackages } = await import("./conda/fetch.ts");
   const { extractPackageToCache } = await import("./conda/extract.ts");
   const { readPackageInfo } = await import("./conda/package_info.ts");
@@ -403,9 +391,7 @@ async function installNative(
   const { compilePyc } = await import("./conda/pyc.ts");
 
   const step = stepper(opts);
-  step(`solving ${spec.conda.join(", ")} for ${platform}`);
-  const records = await solve(spec.conda, solveOptions(spec, platform, layout, opts));
-  step(`solved: ${records.map(distOf).join(", ")}`);
+  const records = solved ?? await solveNative(spec, platform, layout, opts);
   const fetched = await fetchPackages(records, {
     layout,
     offline: opts.offline,
@@ -549,12 +535,7 @@ async function installNative(
     });
   }
   await writeHistory(prefix, records, spec.conda);
-  return records.map((r) => ({
-    name: r.name,
-    version: r.version,
-    build: r.build,
-    channel: r.channel,
-  }));
+  return createdPackages(records);
 }
 
 /** Installs the spec's conda part with an external conda/mamba/micromamba. */
@@ -590,18 +571,23 @@ async function installWithCondaExe(
   return pkgs.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Installs everything the spec asks for into `prefix` (conda, pip, data sources). */
-async function installAll(
+/**
+ * Installs everything the spec asks for into `prefix` (conda, pip, data
+ * sources), natively from `solved` when given, else solving (or with
+ * `opts.condaExe`).
+ */
+export async function installAll(
   spec: EnvSpec,
   prefix: string,
   platform: string,
   layout: StoreLayout,
   opts: CreateOptions,
+  solved?: SolvedRecords,
 ): Promise<CreatedPackage[]> {
   const packages = opts.condaExe
     ? await installWithCondaExe(spec, prefix, platform, opts.condaExe, opts)
     : spec.conda.length > 0
-    ? await installNative(spec, prefix, platform, layout, opts)
+    ? await installNative(spec, prefix, platform, layout, opts, solved)
     : [];
   if (spec.pip.length > 0) {
     const { pipInstall } = await import("./conda/pip.ts");
@@ -622,7 +608,7 @@ async function fromManifest(archive: string): Promise<[CreatedPackage[], string 
 }
 
 /** Environment identity: the spec hash plus exactly what was installed. */
-function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): string {
+export function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): string {
   const lines = [hash, ...packages.map((p) => `${p.channel}::${p.name}-${p.version}-${p.build}`)];
   lines.push(...spec.pip.map((p) => `pip:${p}`));
   return createHash("sha256").update(lines.join("\n")).digest("hex");
@@ -733,6 +719,19 @@ export async function createEnvironment(opts: CreateOptions): Promise<CreateResu
         // Built by another process meanwhile? (A damaged or unrecorded archive is rebuilt.)
         if (!opts.force && await archiveIntact(layout, cachedArchive, log)) return null;
         await sweepDeadOwners(layout);
+        const linked = opts.force ? undefined : readSpecEnv(layout, hash);
+        if (linked !== undefined && readMarker(`${layout.envs}/${linked}`, linked)) {
+          // An automatic run built this spec in place: the archive is that environment, packed.
+          const { packStoreEnv } = await import("./env/store_pack.ts");
+          stepper(opts)(`packing ${cachedArchive} from the store's environment ${linked}`);
+          await packStoreEnv(layout, linked, cachedArchive, ownerTmp(layout));
+          const info = await Deno.stat(cachedArchive);
+          await writeArchiveRecord(layout, basename(cachedArchive), {
+            sha256: await fileSha256(cachedArchive),
+            size: info.size,
+          });
+          return null;
+        }
         // Builds of this spec left by a killed process: nobody else can own them (we hold the lock).
         for (const e of Deno.readDirSync(layout.tmp)) {
           if (e.name.startsWith(`b-${hash.slice(0, 12)}-`)) {

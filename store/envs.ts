@@ -283,3 +283,79 @@ export async function unpackPrivate(dir: string, build: Builder, source: string,
   await writeMarker(dir, marker);
   return marker;
 }
+
+/** Options of {@link buildEnvInPlace}. */
+export interface InPlaceOptions {
+  /** Recorded in the marker and the index. */
+  source: string;
+  /** How long to wait for the exclusive lock (ms). Default 300 s. */
+  timeoutMs?: number;
+  /** Rebuild even when the slot already holds a ready environment. */
+  replace?: boolean;
+}
+
+/**
+ * Builds an environment directly at its final path (`build(path, path)`),
+ * under the slot's exclusive lock, for builders that must install where the
+ * environment will live (linking conda packages, as `create --prefix` does).
+ * Crash safety comes from the marker, written last: a killed build leaves a
+ * directory without one, which the next build (or `gc`) discards. Without
+ * `replace`, a ready environment is kept as it is. Returns whether it built.
+ *
+ * @throws {LockTimeoutError} (exit 3) when runners or another build keep the lock too long.
+ */
+export async function buildEnvInPlace(
+  slot: EnvSlot,
+  build: Builder,
+  options: InPlaceOptions,
+): Promise<boolean> {
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const deadline = Date.now() + timeoutMs;
+  let pause = 2;
+  let lock: HeldLock | null;
+  while (!(lock = tryLock(slot.lockPath, true))) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw lockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+    pause = Math.min(pause * 2, 50);
+  }
+  try {
+    if (!options.replace && readMarker(slot.path, slot.id)) return false;
+    await Deno.mkdir(slot.tmpParent, { recursive: true });
+    await cleanLeftovers(slot);
+    if (slot.layout) await sweepDeadOwners(slot.layout);
+    const trash = `${await tempPrefix(slot)}${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.old`;
+    await clearFinalPath(slot, trash);
+    await Deno.mkdir(slot.path, { recursive: true });
+    try {
+      faultPoint("unpack-start");
+      const result = await build(slot.path, slot.path);
+      if (result.finish) await result.finish(slot.path);
+      faultPoint("built");
+      const marker: ReadyMarker = {
+        format: 1,
+        id: slot.id,
+        prefix: slot.path,
+        activateScripts: result.activateScripts,
+        source: options.source,
+        size: result.size,
+        unpacked: new Date().toISOString(),
+      };
+      await writeMarker(slot.path, marker);
+      if (slot.layout) {
+        await writeIndex(slot.layout, {
+          id: slot.id,
+          source: options.source,
+          created: marker.unpacked,
+          size: marker.size,
+        });
+      }
+      return true;
+    } catch (err) {
+      await discardTree(slot.path, `${trash}.failed`).catch(() => {});
+      throw err;
+    }
+  } finally {
+    lock.release();
+  }
+}

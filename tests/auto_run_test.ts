@@ -59,8 +59,8 @@ Deno.test({
         assert.match(r.stdout, /hello from pyhello/);
         assert.ok(r.stdout.startsWith(join(store, "v1", "envs")), r.stdout);
       }
-      assert.equal(count(join(store, "v1", "archives")), 1, "built once");
-      assert.equal(count(join(store, "v1", "envs")), 1, "unpacked once");
+      assert.equal(count(join(store, "v1", "envs")), 1, "built once");
+      assert.equal(count(join(store, "v1", "archives")), 0, "linked in place: no archive");
 
       const again = await poncho(dir, ["run", ...common, "--dry-run", "--json", "job.py"]);
       assert.equal(JSON.parse(again.stdout).action, "reuse");

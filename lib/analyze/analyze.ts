@@ -9,6 +9,11 @@
  * when the target version lacks it); anything else is `third-party` and goes
  * through {@link resolvePackage}.
  *
+ * The local modules the sources import are followed (their files analysed
+ * too, recursively): found beside the importing file, in the project root or
+ * on `$PYTHONPATH`, as Python would find them. `poncho run script.py` uses
+ * this same closure.
+ *
  * @module
  */
 
@@ -18,7 +23,13 @@ import type { ImportRecord } from "./types.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
 import { checkMatchSpec } from "../envspec/parse.ts";
 import { dirname, join, resolve as resolvePath } from "node:path";
-import { discoverSources, type SourceFile } from "./sources.ts";
+import {
+  discoverSources,
+  extraSearchDirs,
+  moduleSources,
+  shownPath,
+  type SourceFile,
+} from "./sources.ts";
 import { readNotebook } from "./notebook.ts";
 import { parseScriptMetadata, pythonSpecFromRequires } from "./pep723.ts";
 import { classifyStdlib, parseMinorVersion, stdlibVersionFor } from "./stdlib.ts";
@@ -54,8 +65,20 @@ export interface AnalyzeOptions {
   stdin?: Uint8Array | string;
   /** Base for relative paths (default `Deno.cwd()`). */
   cwd?: string;
-  /** Environment (`PATH`, `CONDA_PREFIX`, `PYENV_*`) to find `python3` in (default `Deno.env`). */
+  /**
+   * Environment (`PATH`, `CONDA_PREFIX`, `PYENV_*`) to find `python3` in, and
+   * `PYTHONPATH` to find local modules on (default `Deno.env`).
+   */
   env?: Record<string, string | undefined>;
+  /** Follow the local modules the sources import (default true). */
+  follow?: boolean;
+  /**
+   * Leave the Python version to the solver: without `python` and without a
+   * PEP 723 `requires-python` the spec says plain `python`, no interpreter
+   * is asked, and stdlib checks use {@link DEFAULT_PYTHON}. Automatic
+   * environments use this so that their identity never depends on the host.
+   */
+  unpinnedPython?: boolean;
   /**
    * `-c/--channel`: the channels written into the spec, whose import maps
    * name packages (default `["conda-forge"]`).
@@ -80,6 +103,10 @@ export interface AnalyzeResult {
   warnings: string[];
   /** Every explain record (also computed when `explain` is off). */
   imports: ExplainRecord[];
+  /** Absolute paths of every file read (given and followed), sorted; stdin excluded. */
+  files: string[];
+  /** Directories whose listings decided what is local (for cache validation), sorted. */
+  dirs: string[];
 }
 
 /** The default target when no interpreter is found. */
@@ -96,6 +123,13 @@ interface Occurrence {
 /** One unit of Python to scan: a file, or one notebook cell. */
 interface Unit {
   source: SourceFile;
+  /** Reached by following a local import (not given). */
+  followed: boolean;
+  /**
+   * The PEP 723 `dependencies` governing this unit: its own script block's,
+   * or that of the script whose imports led here. They win over inferred names.
+   */
+  declared?: string[];
   text: string;
   /** Formats a location from a 1-based line. */
   where: (line: number) => string;
@@ -153,6 +187,7 @@ async function targetVersion(
     stdlibVersionFor(options.python); // validates the major version
     return `${parsed[0]}.${parsed[1]}`;
   }
+  if (options.unpinnedPython) return DEFAULT_PYTHON;
   if (installed?.pythonVersion) return installed.pythonVersion;
   try {
     const out = await new Deno.Command("python3", {
@@ -220,17 +255,25 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       ? undefined
       : storeLayout(options.store ?? defaultStoreRoot()).repodata,
   });
-  const resolver = new LocalResolver(
-    python.startsWith("2."),
-    ctx.projectRoots.flatMap((r) => [r, join(r, "src")]),
-  );
+  // Search after a file's own roots: the project roots and their src/ (every
+  // file under a root sees its modules), then, when following, the roots found
+  // beside the sources (pyproject.toml/setup.py/setup.cfg/.git) and $PYTHONPATH.
+  const env = options.env ?? Deno.env.toObject();
+  const extraRoots = [
+    ...ctx.projectRoots.flatMap((r) => [r, join(r, "src")]),
+    ...(options.follow === false ? [] : await extraSearchDirs(files, env.PYTHONPATH, cwd)),
+  ];
+  const resolver = new LocalResolver(python.startsWith("2."), [...new Set(extraRoots)]);
   const units: Unit[] = [];
   // A project's declared requires-python stands in for the detected version, not for --python.
   const requires: string[] = options.python === undefined ? [...ctx.requiresPython] : [];
   const declared: string[] = []; // PEP 723 dependencies and notebook pip installs
   const condaInstalls: string[] = [];
 
-  for (const file of files) {
+  const seen = new Set(files.filter((f) => !f.stdin).map((f) => f.absPath));
+  const read: string[] = [];
+  /** Reads one source into `units`. */
+  const load = async (file: SourceFile, followed: boolean, governing?: string[]) => {
     let bytes: Uint8Array;
     try {
       bytes = await readSource(file, options.stdin);
@@ -238,12 +281,13 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       const why = err instanceof Error ? err.message : String(err);
       if (err instanceof RefusedSource) {
         warnings.push(`${file.path}: ${why}; skipped`);
-        continue;
+        return;
       }
       if (file.explicit) throw new NotFoundError(`source ${file.path}: cannot read (${why})`);
       warnings.push(`${file.path}: cannot read, skipped (${why})`);
-      continue;
+      return;
     }
+    if (!file.stdin) read.push(file.absPath);
     const notebook = file.kind === "notebook" || (file.stdin && looksLikeNotebook(bytes));
     if (notebook) {
       let content;
@@ -256,7 +300,7 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
         }
         if (file.kind === "notebook") {
           warnings.push(`${file.path}: not a readable notebook, skipped (${why})`);
-          continue;
+          return;
         }
         content = null; // stdin that only looked like JSON: treat as Python below
       }
@@ -279,39 +323,71 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
         for (const c of content.code) {
           units.push({
             source: file,
+            followed,
+            declared: governing,
             text: c.source,
             where: (line) => `${file.path}[${c.cell}]:${line}`,
           });
         }
-        continue;
+        return;
       }
     }
     const decoded = decodePythonSource(bytes);
     if (decoded.warning) warnings.push(`${file.path}: ${decoded.warning}`);
+    if (file.explicit && !file.stdin && !PYTHON_NAME.test(file.path)) {
+      const first = decoded.text.slice(0, decoded.text.indexOf("\n") >>> 0);
+      if (!/^#!.*python/.test(first)) {
+        warnings.push(
+          `${file.path}: not a Python source (no .py/.pyw/.ipynb name, no python shebang); ` +
+            `analysed anyway`,
+        );
+      }
+    }
     const meta = parseScriptMetadata(decoded.text);
     if (meta) {
       for (const p of meta.problems) warnings.push(`${file.path}:${p.line}: ${p.message}`);
       declared.push(...meta.dependencies);
       if (meta.requiresPython) requires.push(meta.requiresPython);
     }
-    units.push({ source: file, text: decoded.text, where: (line) => `${file.path}:${line}` });
-  }
+    units.push({
+      source: file,
+      followed,
+      declared: meta ? meta.dependencies : governing,
+      text: decoded.text,
+      where: (line) => `${file.path}:${line}`,
+    });
+  };
+  for (const file of files) await load(file, false);
 
   // scan, then filter by --toplevel / --function
-  const wanted = (rec: ImportRecord) => {
+  // Followed modules count whole (with --toplevel: their module level).
+  const wanted = (rec: ImportRecord, followed: boolean) => {
+    if (followed) return !options.toplevel || options.function !== undefined || rec.toplevel;
     if (!options.toplevel && options.function === undefined) return true;
     if (options.toplevel && rec.toplevel) return true;
     return options.function !== undefined && rec.functions.includes(options.function);
   };
   let functionSeen = false;
   const scanned: { unit: Unit; rec: ImportRecord }[] = [];
-  for (const unit of units) {
+  for (let i = 0; i < units.length; i++) {
+    const unit = units[i];
     const result = scanImports(unit.text);
     for (const p of result.problems) warnings.push(`${unit.where(p.line)}: ${p.message}`);
     if (options.function !== undefined && result.functions.includes(options.function)) {
       functionSeen = true;
     }
-    for (const rec of result.imports) if (wanted(rec)) scanned.push({ unit, rec });
+    for (const rec of result.imports) {
+      if (!wanted(rec, unit.followed)) continue;
+      scanned.push({ unit, rec });
+      if (options.follow === false) continue;
+      for (const target of await localTargets(rec, unit.source.absPath, resolver)) {
+        for (const f of await moduleSources(target, cwd)) {
+          if (seen.has(f.absPath)) continue;
+          seen.add(f.absPath);
+          await load(f, true, unit.declared); // appends to `units`: this loop reaches them
+        }
+      }
+    }
   }
   if (options.function !== undefined && !functionSeen) {
     throw new UsageError(
@@ -345,13 +421,23 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
       continue;
     }
     let choice = resolveImport(rec.module, ctx);
-    const covering = declared.find((d) => {
+    const covering = (unit.declared ?? declared).find((d) => {
       const name = normalizeDistName(choiceFromText(d, "user").package);
       return (choice && name === normalizeDistName(choice.package)) ||
         name === normalizeDistName(top);
     });
     if (covering !== undefined && choice?.source !== "user") {
       choice = choiceFromText(`pip:${covering}`, "user"); // declared in PEP 723 or a notebook
+    } else if (unit.declared !== undefined && choice?.source !== "user") {
+      // The script declares its dependencies (PEP 723): they win over inferred names.
+      if (!rec.optional) {
+        warnings.push(
+          `${location}: ${top} is not among the script's declared dependencies (PEP 723); ` +
+            `not added (declare it, or use --pkg-mapping/--extra-pkg)`,
+        );
+      }
+      occurrences.push({ module: top, kind: "third-party", optional: rec.optional, location });
+      continue;
     }
     occurrences.push({
       module: choice ? top : rec.module,
@@ -414,9 +500,48 @@ export async function analyze(options: AnalyzeOptions): Promise<AnalyzeResult> {
   const distinct = [...new Set(requires)];
   const pythonSpec = distinct.length
     ? pythonSpecFromRequires(distinct.join(","))
+    : options.unpinnedPython && options.python === undefined
+    ? "python"
     : `python=${python}`;
+  const filesRead = [...new Set(read)].sort();
   const spec = buildSpec(pythonSpec, conda, pip, options.explain ? imports : undefined, channels);
-  return { spec, python, warnings, imports };
+  if (options.explain) spec.files = filesRead.map((f) => shownPath(f, cwd));
+  return { spec, python, warnings, imports, files: filesRead, dirs: resolver.listedDirs() };
+}
+
+/** Names of Python sources (a named source without one needs a python shebang). */
+const PYTHON_NAME = /\.(py|pyw|ipynb)$/;
+
+/**
+ * The module files or package directories a local import refers to: for an
+ * absolute import the top-level module where the resolver finds it; for a
+ * relative one the module (or, for `from . import a`, the submodules named)
+ * under the importing file's package.
+ */
+async function localTargets(
+  rec: ImportRecord,
+  file: string,
+  resolver: LocalResolver,
+): Promise<string[]> {
+  if (rec.level === 0) {
+    if (!rec.module.split(".")[0]) return [];
+    const found = await resolver.source(rec.module, file);
+    return found ? [found] : [];
+  }
+  let base = dirname(file);
+  for (let i = 1; i < rec.level; i++) base = dirname(base);
+  const names = rec.module ? [rec.module.split(".")[0]] : rec.names.filter((n) => n !== "*");
+  const out: string[] = [];
+  for (const name of names) {
+    for (const candidate of [`${base}/${name}.py`, `${base}/${name}`]) {
+      const st = await Deno.stat(candidate).catch(() => null);
+      if (st && (st.isFile || (st.isDirectory && candidate === `${base}/${name}`))) {
+        out.push(candidate);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /** One warning per unresolved module, at its first place. */

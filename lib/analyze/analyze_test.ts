@@ -33,7 +33,8 @@ Deno.test("analyze: the poncho JSON spec, sorted, python first", async () => {
   assert.deepEqual(r.spec, {
     conda: {
       channels: ["conda-forge"],
-      dependencies: ["python=3.11", "numpy", "requests"],
+      // wikipedia: main.py imports the local wikipedia.py, which imports the package
+      dependencies: ["python=3.11", "numpy", "requests", "wikipedia"],
     },
   });
   assert.deepEqual(r.warnings, []);
@@ -175,6 +176,7 @@ Deno.test("analyze: installed metadata pins conda and pip packages exactly", asy
       "python=3.10",
       "numpy=1.26.4",
       "requests=2.31.0",
+      "wikipedia", // through the local wikipedia.py that main.py imports
     ]);
     assert.equal(record(r.imports, "numpy").version, "1.26.4");
   } finally {
@@ -295,13 +297,62 @@ Deno.test("analyze: PEP 723 dependencies and requires-python are used as given",
   });
   try {
     const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false, explain: true });
+    // The declared list is the script's own word: numpy, imported but not declared, is not
+    // inferred (a warning says so).
     assert.deepEqual(r.spec.conda.dependencies, [
       "python>=3.10",
-      "numpy",
       "pip",
       { pip: ["PyYAML>=6", "requests<3"] },
     ]);
     assert.equal(record(r.imports, "yaml").package, "PyYAML");
+    assert.equal(record(r.imports, "numpy").package, null);
+    assert.deepEqual(r.warnings.map((w) => w.replace(/^.*tool\.py:/, "")), [
+      "5: numpy is not among the script's declared dependencies (PEP 723); not added " +
+      "(declare it, or use --pkg-mapping/--extra-pkg)",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: a PEP 723 dependency overrides an inferred name, in followed modules too", async () => {
+  const dir = await tempTree({
+    "job.py": [
+      "# /// script",
+      '# dependencies = ["opencv-python-headless==4.9.0.80"]',
+      "# ///",
+      "import cv2",
+      "import helper",
+    ].join("\n"),
+    "helper.py": "import cv2.data\n",
+    "plain.py": "import cv2\n",
+  });
+  try {
+    const r = await analyze({
+      sources: [join(dir, "job.py")],
+      python: "3.11",
+      useInstalled: false,
+    });
+    assert.deepEqual(r.spec.conda.dependencies, [
+      "python=3.11",
+      "pip",
+      { pip: ["opencv-python-headless==4.9.0.80"] },
+    ]);
+    // Without a block, the name is inferred from the import.
+    const p = await analyze({
+      sources: [join(dir, "plain.py")],
+      python: "3.11",
+      useInstalled: false,
+    });
+    assert.deepEqual(p.spec.conda.dependencies, ["python=3.11", "opencv"]);
+    // --pkg-mapping is the user's word and still applies.
+    const m = await analyze({
+      sources: [join(dir, "job.py")],
+      python: "3.11",
+      useInstalled: false,
+      pkgMappings: ["cv2=foo-utils-conda"],
+    });
+    assert.ok(m.spec.conda.dependencies.includes("foo-utils-conda"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -358,6 +409,108 @@ Deno.test("analyze: a dangling b.py symlink in a tree is a warning with its path
     const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
     assert.ok(r.spec.conda.dependencies.includes("numpy"));
     assert.ok(r.warnings.some((w) => w.includes("b.py")), r.warnings.join("\n"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: follows local modules and packages, recursively, and lists the files read", async () => {
+  const dir = await tempTree({
+    "task.py": "import helpers\nfrom tools import thing\nimport os\n",
+    "helpers/__init__.py": "from .core import go\n",
+    "helpers/core.py": "import pyfiglet\nimport deep\n",
+    "deep.py": "import emoji\n",
+    "tools/__init__.py": "",
+    "tools/thing.py": "import xkcdpass\n",
+    "unused.py": "import zz_never\n",
+  });
+  try {
+    const r = await analyze({
+      sources: ["task.py"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      explain: true,
+      env: {},
+    });
+    assert.deepEqual(r.spec.conda.dependencies, [
+      "python=3.11",
+      "emoji",
+      "pyfiglet",
+      "xkcdpass",
+    ]);
+    assert.deepEqual(r.spec.files, [
+      "deep.py",
+      "helpers/__init__.py",
+      "helpers/core.py",
+      "task.py",
+      "tools/__init__.py",
+      "tools/thing.py",
+    ]);
+    assert.deepEqual(r.files, r.spec.files!.map((f) => join(dir, f)));
+    assert.deepEqual(record(r.imports, "pyfiglet").locations, ["helpers/core.py:1"]);
+    const only = await analyze({
+      sources: ["task.py"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      follow: false,
+      env: {},
+    });
+    assert.deepEqual(only.spec.conda.dependencies, ["python=3.11"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: local modules on $PYTHONPATH and in the project root are followed", async () => {
+  const dir = await tempTree({
+    "proj/pyproject.toml": "[project]\nname = 'p'\n",
+    "proj/shared_util.py": "import tabulate\n",
+    "proj/jobs/run.py": "import shared_util\nimport onpath\n",
+    "libs/onpath/__init__.py": "import emoji\n",
+  });
+  try {
+    const r = await analyze({
+      sources: ["proj/jobs/run.py"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      env: { PYTHONPATH: "libs" },
+    });
+    assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "emoji", "tabulate"]);
+    assert.equal(record(r.imports, "onpath").kind, "local");
+    assert.equal(record(r.imports, "shared_util").kind, "local");
+    const noPath = await analyze({
+      sources: ["proj/jobs/run.py"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      env: {},
+    });
+    // Off the path, onpath is not local, and no package is known to provide it.
+    assert.deepEqual(noPath.spec.conda.dependencies, ["python=3.11", "tabulate"]);
+    assert.equal(record(noPath.imports, "onpath").kind, "unresolved");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("analyze: a named source that is not Python is a warning naming it", async () => {
+  const dir = await tempTree({
+    "notes.txt": "import numpy\n",
+    "job": "#!/usr/bin/env python3\nimport emoji\n",
+  });
+  try {
+    const r = await analyze({
+      sources: ["notes.txt", "job"],
+      cwd: dir,
+      python: "3.11",
+      useInstalled: false,
+      env: {},
+    });
+    assert.equal(r.warnings.length, 1, r.warnings.join("\n"));
+    assert.match(r.warnings[0], /^notes\.txt: not a Python source/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,6 +6,8 @@
  * `rich/console.py`. A module or package found there is local even when it
  * shadows a PyPI name (`yaml.py` beside the script), except the importing file
  * itself: `wikipedia.py` doing `import wikipedia` still needs the package.
+ * Extra search directories (the project root, `$PYTHONPATH`) come after a
+ * file's own roots, as on `sys.path`.
  *
  * Besides, a module or package at a project root (the analysed directory, or
  * the nearest ancestor with `pyproject.toml`/`setup.py`/`setup.cfg`) or in
@@ -32,11 +34,16 @@ export class LocalResolver {
    * @param python2 When the target is Python 2, a file inside a package also
    *   searches its own directory (implicit relative imports).
    * @param extraRoots Absolute directories searched after a file's own roots
-   *   (the project roots and their `src/`).
+   *   (the project roots and their `src/`, then `$PYTHONPATH` entries).
    */
   constructor(python2 = false, extraRoots: string[] = []) {
     this.#python2 = python2;
     this.#extraRoots = extraRoots;
+  }
+
+  /** Every directory listed so far (their mtimes decide whether an analysis is still valid). */
+  listedDirs(): string[] {
+    return [...this.#listings.keys()].sort();
   }
 
   /** Declares that module `name` will exist in `dir` (e.g. from `%%writefile name.py`). */
@@ -149,6 +156,20 @@ export class LocalResolver {
    */
   async isLocal(name: string, file: string): Promise<boolean> {
     return (await this.locate(name, file)) !== null;
+  }
+
+  /**
+   * The Python source of the local module `name` imported by `file`, to be
+   * followed: its `.py`/`.pyw` file or its package directory (as
+   * {@link LocalResolver.locate} finds it); `null` when it is not local or has
+   * no source to read (compiled only, or only announced by `%%writefile`).
+   */
+  async source(name: string, file: string): Promise<string | null> {
+    const found = await this.locate(name, file);
+    if (found === null) return null;
+    if (/\.pyw?$/.test(found)) return found;
+    const st = await Deno.stat(found).catch(() => null);
+    return st?.isDirectory ? found : null;
   }
 }
 

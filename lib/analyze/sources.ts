@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { NotFoundError } from "../errors.ts";
 
 /** One source to analyse. */
@@ -130,4 +130,95 @@ export async function discoverSources(sources: string[], cwd = Deno.cwd()): Prom
     }
   }
   return out;
+}
+
+/** How a path is shown in messages: relative to `cwd` when inside it, else absolute. */
+export function shownPath(abs: string, cwd: string): string {
+  const rel = relative(cwd, abs);
+  return rel === "" ? "." : rel.startsWith("..") ? abs : rel;
+}
+
+/**
+ * The files of a local module found while following imports: the `.py`
+ * file itself, or every source of a package directory (recursively, with
+ * the same skipping rules as a directory source). None is explicit.
+ */
+export async function moduleSources(path: string, cwd = Deno.cwd()): Promise<SourceFile[]> {
+  const shown = shownPath(path, cwd);
+  if (PY_FILE.test(path) && !(await Deno.stat(path).catch(() => null))?.isDirectory) {
+    return [{ path: shown, absPath: path, kind: "python", explicit: false, stdin: false }];
+  }
+  const out: SourceFile[] = [];
+  try {
+    await walk(path, shown, out);
+  } catch {
+    // an unlistable package: nothing to follow
+  }
+  return out;
+}
+
+/** Files whose presence marks a project root. */
+const PROJECT_MARKERS = ["pyproject.toml", "setup.py", "setup.cfg", ".git"];
+
+/**
+ * The project root of a source: the nearest directory at or above `dir`
+ * holding `pyproject.toml`, `setup.py`, `setup.cfg` or `.git`; `null` if none.
+ * `memo` (directory -> answer) lets many lookups share their walks up.
+ */
+export async function projectRoot(
+  dir: string,
+  memo: Map<string, string | null> = new Map(),
+): Promise<string | null> {
+  const seen: string[] = [];
+  let found: string | null = null;
+  for (let d = dir;; d = dirname(d)) {
+    if (memo.has(d)) {
+      found = memo.get(d)!;
+      break;
+    }
+    seen.push(d);
+    let marked = false;
+    for (const m of PROJECT_MARKERS) {
+      if (await Deno.lstat(join(d, m)).then(() => true, () => false)) {
+        marked = true;
+        break;
+      }
+    }
+    if (marked) {
+      found = d;
+      break;
+    }
+    if (dirname(d) === d) break;
+  }
+  for (const d of seen) memo.set(d, found);
+  return found;
+}
+
+/**
+ * The directories searched for local modules besides each file's own: the
+ * project roots of the sources (and their `src/`), then the `$PYTHONPATH`
+ * entries (relative ones against `cwd`), in that order, existing ones only.
+ */
+export async function extraSearchDirs(
+  files: SourceFile[],
+  pythonPath: string | undefined,
+  cwd: string,
+): Promise<string[]> {
+  const dirs: string[] = [];
+  const add = async (d: string) => {
+    if (!dirs.includes(d) && (await Deno.stat(d).catch(() => null))?.isDirectory) dirs.push(d);
+  };
+  const starts = [...new Set(files.map((f) => dirname(f.absPath)))];
+  const memo = new Map<string, string | null>();
+  for (const start of starts) {
+    const root = await projectRoot(start, memo);
+    if (root) {
+      await add(root);
+      await add(join(root, "src"));
+    }
+  }
+  for (const entry of (pythonPath ?? "").split(":")) {
+    if (entry !== "") await add(resolve(cwd, entry));
+  }
+  return dirs;
 }

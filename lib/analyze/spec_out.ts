@@ -7,7 +7,6 @@
  * @module
  */
 
-import { stringify } from "../deps/yaml.ts";
 import { basename, dirname, join } from "node:path";
 import { specName } from "./mapping.ts";
 
@@ -45,6 +44,8 @@ export interface PonchoSpec {
   };
   /** `--explain` records, when asked for. */
   imports?: ExplainRecord[];
+  /** `--explain`: every file read (given and followed local modules). */
+  files?: string[];
 }
 
 /** Output formats of `--format`. */
@@ -103,15 +104,17 @@ export function buildSpec(
 /**
  * Renders a spec: poncho JSON (2-space indent) or a conda `environment.yml`
  * (`channels`, `dependencies` with a `- pip:` sub-list, then `imports` when
- * present). Both end with a newline.
+ * present). Both end with a newline. The YAML library is loaded only for YAML.
  */
-export function renderSpec(spec: PonchoSpec, format: SpecFormat): string {
+export async function renderSpec(spec: PonchoSpec, format: SpecFormat): Promise<string> {
   if (format === "json") return JSON.stringify(spec, null, 2) + "\n";
+  const { stringify } = await import("../deps/yaml.ts"); // loaded for YAML output only
   const doc: Record<string, unknown> = {
     channels: spec.conda.channels,
     dependencies: spec.conda.dependencies,
   };
   if (spec.imports) doc.imports = spec.imports;
+  if (spec.files) doc.files = spec.files;
   return stringify(doc);
 }
 

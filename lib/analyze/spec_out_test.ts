@@ -29,13 +29,13 @@ Deno.test("spec_out: a bare name is dropped when a constrained spec names the sa
   assert.deepEqual(normalizeSpecs(["numpy", "numpy>=1.2", "pandas"]), ["numpy>=1.2", "pandas"]);
 });
 
-Deno.test("spec_out: JSON and environment.yml rendering", () => {
+Deno.test("spec_out: JSON and environment.yml rendering", async () => {
   const spec = buildSpec("python=3.11", ["numpy"], ["foo==1.0"]);
-  const json = renderSpec(spec, "json");
+  const json = await renderSpec(spec, "json");
   assert.ok(json.endsWith("}\n"));
   assert.deepEqual(JSON.parse(json), spec);
   assert.match(json, /^\{\n {2}"conda": \{\n {4}"channels"/);
-  const yml = renderSpec(spec, "yaml");
+  const yml = await renderSpec(spec, "yaml");
   assert.equal(
     yml,
     "channels:\n  - conda-forge\ndependencies:\n  - python=3.11\n  - numpy\n  - pip\n  - pip:\n" +
@@ -44,7 +44,7 @@ Deno.test("spec_out: JSON and environment.yml rendering", () => {
   const explained = buildSpec("python=3.11", [], [], [
     { module: "os", kind: "stdlib", package: null, optional: false, locations: ["a.py:1"] },
   ]);
-  assert.deepEqual(parse(renderSpec(explained, "yaml")).imports, explained.imports);
+  assert.deepEqual(parse(await renderSpec(explained, "yaml")).imports, explained.imports);
 });
 
 Deno.test("spec_out: atomic write replaces the file and leaves no temp file", async () => {

@@ -68,6 +68,8 @@ interface Walked {
   rel: string;
   kind: "file" | "directory" | "symlink";
   abs: string;
+  /** Size of a regular file, else 0. */
+  size: number;
 }
 
 /** Lists a prefix in sorted order (parents before children). Sockets, FIFOs, devices refused. */
@@ -80,16 +82,61 @@ export function walkPrefix(prefix: string): Walked[] {
       const rel = relDir ? `${relDir}/${name}` : name;
       const abs = join(prefix, rel);
       const st = Deno.lstatSync(abs);
-      if (st.isSymlink) out.push({ rel, kind: "symlink", abs });
+      if (st.isSymlink) out.push({ rel, kind: "symlink", abs, size: 0 });
       else if (st.isDirectory) {
-        out.push({ rel, kind: "directory", abs });
+        out.push({ rel, kind: "directory", abs, size: 0 });
         visit(rel);
-      } else if (st.isFile) out.push({ rel, kind: "file", abs });
+      } else if (st.isFile) out.push({ rel, kind: "file", abs, size: st.size });
       else throw new PonchoError(`cannot pack ${abs}: not a file, directory or symlink`);
     }
   };
   visit("");
   return out.filter((w) => !LOCAL_STATE.has(w.rel));
+}
+
+/**
+ * The relocation record of a file of `prefix` that holds the prefix, or
+ * `null` (also for `.pyc` files: they name their source only for tracebacks).
+ */
+export function relocationOf(
+  rel: string,
+  data: Uint8Array,
+  prefix: string,
+  needle: Uint8Array = new TextEncoder().encode(prefix),
+): RelocationRecord | null {
+  if (rel.endsWith(".pyc") || indexOfBytes(data, needle) < 0) return null;
+  return { path: rel, placeholder: prefix, mode: isBinary(data) ? "binary" : "text" };
+}
+
+/**
+ * The manifest of an environment installed where it lives (no archive): every
+ * file holding the prefix is recorded with the prefix as its placeholder, as
+ * it is on disk. Files linked with a placeholder (`placeholders`, from
+ * conda-meta) are recorded without reading them, and `unchanged` files
+ * (hardlinked from the package cache as they are) are never read either.
+ * Also returns the total size of the regular files.
+ */
+export function prefixManifest(
+  prefix: string,
+  manifest: Omit<EnvManifest, "relocations" | "buildPrefix">,
+  placeholders: ReadonlyMap<string, { mode: "text" | "binary" }>,
+  unchanged: ReadonlySet<string>,
+): { manifest: EnvManifest; size: number } {
+  const needle = new TextEncoder().encode(prefix);
+  const relocations: RelocationRecord[] = [];
+  let size = 0;
+  for (const w of walkPrefix(prefix)) {
+    size += w.size;
+    if (w.kind !== "file" || unchanged.has(w.rel)) continue;
+    const p = placeholders.get(w.rel);
+    if (p) {
+      relocations.push({ path: w.rel, placeholder: prefix, mode: p.mode });
+      continue;
+    }
+    const rec = relocationOf(w.rel, Deno.readFileSync(w.abs), prefix, needle);
+    if (rec) relocations.push(rec);
+  }
+  return { manifest: { ...manifest, buildPrefix: prefix, relocations }, size };
 }
 
 /**
@@ -135,11 +182,9 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
       }
       // Scan now (the manifest comes first); the body is streamed from disk later.
       const data = Deno.readFileSync(w.abs);
-      // .pyc files name their source only for tracebacks: never worth a relocation.
-      if (!w.rel.endsWith(".pyc") && indexOfBytes(data, needle) >= 0) {
-        const mode = isBinary(data) ? "binary" : "text";
-        relocations.push({ path: w.rel, placeholder: prefix, mode });
-      } else if (digests) digests[w.rel] = createHash("sha256").update(data).digest("hex");
+      const rec = relocationOf(w.rel, data, prefix, needle);
+      if (rec) relocations.push(rec);
+      else if (digests) digests[w.rel] = createHash("sha256").update(data).digest("hex");
       entries.push({ ...base, type: "file", file: w.abs, size: data.length });
     }
   }

@@ -8,7 +8,7 @@ import { readPackageInfo } from "../conda/package_info.ts";
 import { linkPackage } from "../conda/link.ts";
 import { writeMetaRecord } from "../conda/meta.ts";
 import { type EnvManifest, MANIFEST_FORMAT, MANIFEST_PATH } from "./manifest.ts";
-import { packPrefix, type PristineFile, walkPrefix } from "./pack.ts";
+import { packPrefix, prefixManifest, type PristineFile, walkPrefix } from "./pack.ts";
 import { relocateBytes } from "./relocate.ts";
 import {
   buildTestChannel,
@@ -446,5 +446,45 @@ Deno.test("absolute symlinks into the prefix are packed as relative links", asyn
     assert.equal(links.get("bin/outside"), "/etc/hostname"); // not ours to change
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("prefixManifest records files holding the prefix as they are on disk, skipping unchanged ones", async () => {
+  const prefix = await Deno.makeTempDir({ prefix: "poncho-inplace-" });
+  try {
+    const enc = new TextEncoder();
+    await Deno.mkdir(join(prefix, "bin"));
+    await Deno.mkdir(join(prefix, "lib"));
+    await Deno.writeTextFile(join(prefix, "bin", "tool"), `#!${prefix}/bin/python\n`);
+    await Deno.writeFile(join(prefix, "lib", "bin.so"), enc.encode(`\0\x01${prefix}/lib\0\0`));
+    await Deno.writeTextFile(join(prefix, "lib", "linked.txt"), "no prefix here\n");
+    // Named unchanged: never read, even though it mentions the prefix.
+    await Deno.writeTextFile(join(prefix, "lib", "hardlinked.txt"), `${prefix}\n`);
+    // Linked with a placeholder (conda-meta says so): recorded without reading.
+    await Deno.writeTextFile(join(prefix, "lib", "placeholder.cfg"), "rewritten\n");
+    await Deno.writeTextFile(join(prefix, "lib", "x.pyc"), `${prefix}\n`);
+    const { manifest, size } = prefixManifest(
+      prefix,
+      {
+        format: MANIFEST_FORMAT,
+        id: "in-place",
+        platform: "linux-64",
+        created: "2026-01-01T00:00:00Z",
+        poncho: "test",
+      },
+      new Map([["lib/placeholder.cfg", { mode: "text" }]]),
+      new Set(["lib/hardlinked.txt"]),
+    );
+    assert.equal(manifest.buildPrefix, prefix);
+    assert.deepEqual(manifest.relocations, [
+      { path: "bin/tool", placeholder: prefix, mode: "text" },
+      { path: "lib/bin.so", placeholder: prefix, mode: "binary" },
+      { path: "lib/placeholder.cfg", placeholder: prefix, mode: "text" },
+    ]);
+    let total = 0;
+    for (const w of walkPrefix(prefix)) total += w.size;
+    assert.equal(size, total);
+  } finally {
+    await Deno.remove(prefix, { recursive: true });
   }
 });

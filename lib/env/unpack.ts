@@ -102,7 +102,8 @@ export function archiveMembers(path: string): AsyncIterable<Member> {
 
 /**
  * The members of a directory tree, manifest first, as an archive of it
- * would hold them (hardlinked files are copied).
+ * would hold them (hardlinked files are copied; the state marker of a ready
+ * environment is left out).
  */
 export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
   const fileMember = (rel: string, info: Deno.FileInfo): Member => ({
@@ -127,6 +128,8 @@ export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
     for (const name of names) {
       const child = rel ? `${rel}/${name}` : name;
       if (child === MANIFEST_PATH) continue;
+      // The source's own state marker describes the source, not the copy.
+      if (child === ".poncho/ready.json") continue;
       const info = await Deno.lstat(`${dir}/${child}`);
       const mode = (info.mode ?? 0o755) & 0o7777;
       const mtime = (info.mtime?.getTime() ?? 0) / 1000;

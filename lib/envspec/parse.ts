@@ -172,6 +172,7 @@ export function specFromDocument(doc: unknown, file: string): EnvSpec {
       "git",
       "http",
       "imports",
+      "files",
     ], "");
     if (root.name !== undefined) spec.name = r.string(root.name, "name");
     if (root.channels !== undefined) spec.channels = r.strings(root.channels, "channels");
@@ -179,8 +180,8 @@ export function specFromDocument(doc: unknown, file: string): EnvSpec {
       parseDependencies(r, r.array(root.dependencies, "dependencies"), "dependencies", spec);
     }
   } else {
-    // `imports` is what `poncho analyze --explain` adds: a report, ignored here.
-    r.keys(root, ["conda", "pip", "git", "http", "imports"], "");
+    // `imports` and `files` are what `poncho analyze --explain` adds: a report, ignored here.
+    r.keys(root, ["conda", "pip", "git", "http", "imports", "files"], "");
     if (root.conda !== undefined) {
       const conda = r.object(root.conda, "conda");
       r.keys(conda, ["channels", "dependencies", "packages"], "conda");

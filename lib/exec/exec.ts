@@ -67,6 +67,12 @@ export interface ExecOptions {
   baseEnv?: Record<string, string>;
   /** Working directory (default: the current one). */
   cwd?: string;
+  /**
+   * Variables kept although activation normally removes them (automatic runs
+   * keep `PYTHONPATH`: the local modules found on it were analysed as the
+   * script's own).
+   */
+  keepVars?: readonly string[];
 }
 
 function isExecutableFile(path: string): boolean {
@@ -104,6 +110,10 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
   const { prefix, argv } = options;
   if (argv.length === 0) throw new PonchoError("no command given to run", EXIT_ACTIVATION);
   const env = activationEnv(prefix, options.baseEnv);
+  for (const name of options.keepVars ?? []) {
+    const value = options.baseEnv ? options.baseEnv[name] : Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
   const resolved = resolveCommand(argv[0], env.PATH);
   if (resolved === undefined) {
     throw new PonchoError(
