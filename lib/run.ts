@@ -29,9 +29,12 @@ import {
 } from "../store/envs.ts";
 import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
 import { deleteTree, deleteTreeSync } from "../store/remove.ts";
-import { inheritableLock } from "../store/inherit_lock.ts";
+import { adoptInheritedLock, inheritableLock } from "../store/inherit_lock.ts";
+import { currentLauncher } from "./dist/self.ts";
+import { acquireLock, type HeldLock, LockTimeoutError } from "../store/lock.ts";
 import { type ExternalRecord, recordExternal } from "../store/owner.ts";
 import { MARKER_PATH, readMarker } from "../store/marker.ts";
+import { writeWarmRecord } from "../store/warm_record.ts";
 import { execInEnv, FORWARDED_SIGNALS, signalExitCode } from "./exec/exec.ts";
 import { findActivateScripts } from "./exec/activate.ts";
 
@@ -89,15 +92,68 @@ function toBuild(r: {
   return { activateScripts: r.activateScripts, size: r.size, finish: r.finish };
 }
 
-/** The identity of an archive: cached by path, size, mtime and inode, else read. */
+/**
+ * The identity of an archive: cached by path, size, mtime and inode, else
+ * read. With `waitMs`, a miss is resolved under the archive's identity lock
+ * (`locks/source-<key>.lock`, waiting at most `waitMs`), so that concurrent
+ * cold starts read the archive once. With `keep`, the process that read it
+ * keeps that lock in `keep.lock` (to release once the environment is ready,
+ * so that the single file's launcher, which waits on it, then finds the
+ * environment without starting Deno).
+ *
+ * @throws {LockTimeoutError} (exit 3) when another process keeps that lock too long.
+ */
 export async function archiveId(
   layout: StoreLayout,
   path: string,
   info: Deno.FileInfo,
   log: (msg: string) => void = () => {},
+  waitMs?: number,
+  keep?: { lock?: { release(): void } },
 ): Promise<string> {
   const cached = await cachedSourceId(layout, path, info);
-  if (cached) return cached;
+  if (cached) {
+    keep?.lock?.release();
+    return cached;
+  }
+  if (keep?.lock) return await identify(layout, path, info, log); // the launcher's lock is held
+  if (waitMs === undefined) return await identify(layout, path, info, log);
+  // A burst of cold starts: one process reads the archive, the others wait for its cache entry
+  // instead of each loading the archive engine and reading the archive too.
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock(
+      `${layout.locks}/source-${(await sha256Hex(path)).slice(0, 32)}.lock`,
+      {
+        timeoutMs: waitMs,
+        what: `the identity of ${path}`,
+      },
+    );
+  } catch (err) {
+    if (err instanceof LockTimeoutError) throw err;
+    return await identify(layout, path, info, log); // a read-only store: no lock to share
+  }
+  let kept = false;
+  try {
+    const id = await cachedSourceId(layout, path, info);
+    if (id) return id;
+    const read = await identify(layout, path, info, log);
+    if (keep) {
+      keep.lock = lock; // held until the environment is ready: the launcher waits on it
+      kept = true;
+    }
+    return read;
+  } finally {
+    if (!kept) lock.release();
+  }
+}
+
+async function identify(
+  layout: StoreLayout,
+  path: string,
+  info: Deno.FileInfo,
+  log: (msg: string) => void,
+): Promise<string> {
   const unpack = await loadUnpack();
   const manifest = await unpack.readArchiveManifest(path);
   const id = manifest ? manifest.id : `archive-${await unpack.fileDigest(path)}`;
@@ -164,10 +220,40 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     throw new NotFoundError(`environment ${opts.environment} does not exist (-e/--environment)`);
   }
   const layout = storeLayout(opts.store);
+  const identity: { lock?: { release(): void } } = { lock: launcherLock() };
+  try {
+    return await runSource(opts, source, info, layout, identity, log);
+  } finally {
+    identity.lock?.release();
+  }
+}
 
+/**
+ * The archive identity lock that the single file's launcher holds for this
+ * process on the descriptor it names in `PONCHO_SOURCE_LOCK_FD` (taken when
+ * its fast path missed, so that a burst of cold starts waits for one), or
+ * undefined. The variable is removed so that no command sees it.
+ */
+function launcherLock(): { release(): void } | undefined {
+  const fd = Deno.env.get("PONCHO_SOURCE_LOCK_FD");
+  if (fd === undefined) return undefined;
+  Deno.env.delete("PONCHO_SOURCE_LOCK_FD");
+  if (!/^[0-9]+$/.test(fd) || currentLauncher() === undefined) return undefined;
+  return adoptInheritedLock(Number(fd)) ?? undefined;
+}
+
+async function runSource(
+  opts: RunEnvOptions,
+  source: string,
+  info: Deno.FileInfo,
+  layout: StoreLayout,
+  identity: { lock?: { release(): void } },
+  log: (msg: string) => void,
+): Promise<number> {
   let id: string;
   let build: Builder;
   if (info.isDirectory) {
+    identity.lock?.release(); // only archives are resolved under it
     if (!looksLikeEnvironmentDir(source)) {
       throw new NotFoundError(
         `environment directory ${opts.environment} is not an environment (no conda-meta/ or bin/ ` +
@@ -212,7 +298,7 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
           : await unpack.copyEnvDir(source, root, prefix),
       );
   } else {
-    id = await archiveId(layout, source, info, log);
+    id = await archiveId(layout, source, info, log, opts.waitMs, identity);
     build = async (root, prefix) => {
       const unpack = await loadUnpack();
       log(`unpacking ${source} for ${prefix}`);
@@ -243,11 +329,19 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     };
   }
 
+  if (opts.tmp) identity.lock?.release(); // a private unpack: nobody waits for it
   if (opts.tmp) return await runInTemp(build, source, id, opts, log, layout);
   const slot = opts.unpackTo !== undefined
     ? dirSlot(absolutePath(opts.unpackTo), id)
     : storeSlot(layout, id);
-  return await runIn(slot, build, opts, source, log);
+  return await runIn(
+    slot,
+    build,
+    opts,
+    source,
+    log,
+    slot.inStore && info.isFile ? info : undefined,
+  );
 }
 
 /**
@@ -341,6 +435,8 @@ async function runIn(
   opts: RunEnvOptions,
   source: string,
   log: (msg: string) => void,
+  archiveInfo?: Deno.FileInfo,
+  identity?: { lock?: { release(): void } },
 ): Promise<number> {
   let opened;
   try {
@@ -353,6 +449,17 @@ async function runIn(
     if (slot.layout && errnoOf(err)) await ensureStore(slot.layout.root);
     throw fsError(err, slot.path, { what: "cannot unpack the environment into" });
   }
+  // The single file's launcher finds this environment without Deno next time.
+  if (archiveInfo && slot.layout) {
+    await writeWarmRecord(slot.layout, {
+      archive: source,
+      info: archiveInfo,
+      id: slot.id,
+      envPath: slot.path,
+      lockPath: slot.lockPath,
+    });
+  }
+  identity?.lock?.release(); // before the command: waiters must not wait for it
   // The command inherits a shared lock of its own: a killed `poncho run` leaves it locked.
   const inherited = inheritableLock(slot.lockPath, false);
   try {

@@ -253,9 +253,16 @@ export async function openEnv(
     const left = deadline - Date.now();
     if (left <= 0) throw lockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
-    pause = Math.min(pause * 2, 50);
+    pause = Math.min(pause * 2, WAIT_POLL_MAX_MS);
   }
 }
+
+/**
+ * The longest pause between two tries of a busy environment lock: short, so
+ * that a burst's waiters start within milliseconds of the unpack's end (a try
+ * is one non-blocking flock, so 16 waiters polling cost next to nothing).
+ */
+export const WAIT_POLL_MAX_MS = 8;
 
 /**
  * Builds an environment into `dir` (an empty private directory, e.g. for

@@ -261,7 +261,10 @@ export async function sweepLeftovers(
 /**
  * Removes the lock files (and holder sidecars) of things that no longer
  * exist: `env-<id>.lock` without `envs/<id>`, `pkg-<sha>.lock` without
- * `pkgs/<sha>`, `create-<hash>.lock` without a cached archive of that spec.
+ * `pkgs/<sha>`, `create-<hash>.lock` without a cached archive of that spec,
+ * and any free `source-<key>.lock` (an archive's identity lock guards only
+ * a resolution in progress; one removed under a launcher that opened it
+ * costs a second identity read, never a second unpack: the env lock holds).
  * Each only while holding it exclusively (lockers check after locking that
  * the file is still the one at its path, see `store/lock.ts`).
  */
@@ -278,7 +281,7 @@ export async function sweepDeadLocks(layout: StoreLayout): Promise<SweptLeftover
     else if ((m = /^pkg-([0-9a-f]{64})\.lock$/.exec(name))) {
       dead = await gone(`${layout.pkgs}/${m[1]}`);
     } else if ((m = /^create-([0-9a-f]+)\.lock$/.exec(name))) dead = !archives.has(m[1]);
-    else if ((m = /^(.+\.lock)\.holder$/.exec(name))) dead = !names.includes(m[1]);
+    else if (/^source-[0-9a-f]{32}\.lock$/.test(name)) dead = true; // free means unused else if ((m = /^(.+\.lock)\.holder$/.exec(name))) dead = !names.includes(m[1]);
     if (!dead) continue;
     if (name.endsWith(".holder")) {
       await Deno.remove(path).catch(() => {});

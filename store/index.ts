@@ -124,8 +124,16 @@ export async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function sourcePath(layout: StoreLayout, absPath: string): Promise<string> {
-  return `${layout.index}/sources/${(await sha256Hex(absPath)).slice(0, 32)}.json`;
+/**
+ * Path of the identity cache record of the archive at `absPath`, with
+ * extension `ext` (`json` for Poncho's own record, `warm` for the launcher's).
+ */
+export async function sourcePath(
+  layout: StoreLayout,
+  absPath: string,
+  ext = "json",
+): Promise<string> {
+  return `${layout.index}/sources/${(await sha256Hex(absPath)).slice(0, 32)}.${ext}`;
 }
 
 /**

@@ -80,3 +80,25 @@ export function inheritableLock(path: string, exclusive = false): InheritedLock 
     },
   };
 }
+
+/**
+ * Adopts a lock that the single file's launcher took on descriptor `fd`
+ * before it started Deno (it passes the number in `PONCHO_SOURCE_LOCK_FD`):
+ * `release()` closes that descriptor, which releases the lock, so that no
+ * command Poncho starts inherits it.
+ *
+ * @returns The lock, or null when FFI is unavailable (the descriptor then stays open).
+ */
+export function adoptInheritedLock(fd: number): InheritedLock | null {
+  const c = loadLibc();
+  if (!c || !Number.isSafeInteger(fd) || fd < 3) return null;
+  let open = true;
+  return {
+    fd,
+    release() {
+      if (!open) return;
+      open = false;
+      c.close(fd);
+    },
+  };
+}

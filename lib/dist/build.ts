@@ -29,6 +29,12 @@ import { compress, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { storeLayout } from "../../store/layout.ts";
+
+/** The index bucket relative to the store root, as the launcher's fast path reads it. */
+const INDEX_BUCKET = storeLayout("/").index.slice(1);
+/** The locks bucket relative to the store root (archive identity locks: `source-<key>.lock`). */
+const LOCKS_BUCKET = storeLayout("/").locks.slice(1);
 
 /** The directories of Poncho's code carried in the payload. */
 export const CODE_DIRS: readonly string[] = ["cli", "lib", "store"];
@@ -208,7 +214,8 @@ export async function renderLauncher(sha256: string): Promise<string> {
   const template = await Deno.readTextFile(new URL("./launcher.sh", import.meta.url));
   const render = (offset: number) =>
     template.replaceAll("@VERSION@", VERSION).replaceAll("@PAYLOAD_SHA256@", sha256)
-      .replaceAll("@PAYLOAD_OFFSET@", String(offset));
+      .replaceAll("@PAYLOAD_OFFSET@", String(offset)).replaceAll("@INDEX_BUCKET@", INDEX_BUCKET)
+      .replaceAll("@LOCKS_BUCKET@", LOCKS_BUCKET);
   // tail -c +N starts at byte N (1-based): one past the launcher. The offset's own digits
   // change the length, so iterate to the fixed point (two rounds at most in practice).
   let offset = enc.encode(render(0)).length + 1;
