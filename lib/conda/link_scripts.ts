@@ -17,6 +17,7 @@
 
 import { join, relative } from "node:path";
 import { PonchoError } from "../errors.ts";
+import { PACKAGE_NAME_RE } from "../envspec/parse.ts";
 import { activationEnv, findActivateScripts, shellQuote } from "../exec/activate.ts";
 
 /** The package a link script belongs to. */
@@ -33,8 +34,20 @@ export interface ScriptPackage {
   url?: string;
 }
 
-/** Where a package's post-link script lies, relative to the prefix. */
+/**
+ * Where a package's post-link script lies, relative to the prefix. The name
+ * comes from the channel (untrusted): one that is not a conda package name
+ * (a `/`, `..`) is refused, so no script outside the prefix can be run.
+ *
+ * @throws {PonchoError} (exit 3) for a name that is not a package name.
+ */
 export function postLinkScriptPath(name: string): string {
+  if (!PACKAGE_NAME_RE.test(name) || name.startsWith(".")) {
+    throw new PonchoError(
+      `package name ${JSON.stringify(name)} from the channel is not a conda package name; ` +
+        "refusing to look for its link scripts (fix the channel's repodata)",
+    );
+  }
   return `bin/.${name}-post-link.sh`;
 }
 

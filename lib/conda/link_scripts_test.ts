@@ -88,3 +88,10 @@ Deno.test("prelinkMessages: every file under info/prelink_messages, in path orde
     assert.ok(text.includes("  File a.txt:\n\n  first\n"), text);
   });
 });
+
+Deno.test("a package name from the channel that is not a name cannot point the script path outside", () => {
+  assert.equal(postLinkScriptPath("py-lib_2.0"), "bin/.py-lib_2.0-post-link.sh");
+  for (const bad of ["../../etc/x", "a/b", "..", ".hidden", ""]) {
+    assert.throws(() => postLinkScriptPath(bad), /not a conda package name/, bad);
+  }
+});

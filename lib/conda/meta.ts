@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import type { PathData } from "./link.ts";
 import { VERSION } from "../version.ts";
+import { PonchoError } from "../errors.ts";
 
 /** What to record for one installed package. */
 export interface InstalledRecord {
@@ -78,7 +79,15 @@ function sortKeys(value: unknown): unknown {
 
 /** The conda-meta file name for a record. */
 export function metaFileName(r: { name: unknown; version: unknown; build: unknown }): string {
-  return `${r.name}-${r.version}-${r.build}.json`;
+  const file = `${r.name}-${r.version}-${r.build}.json`;
+  // The parts come from the channel (untrusted): the record must stay inside conda-meta/.
+  if (file.includes("/") || file.includes("\0") || file.startsWith(".")) {
+    throw new PonchoError(
+      `package ${r.name} ${r.version} ${r.build}: name, version or build is not a plain name; ` +
+        "refusing to write its conda-meta record (fix the channel's repodata)",
+    );
+  }
+  return file;
 }
 
 /** Writes one conda-meta record and returns its path relative to the prefix. */

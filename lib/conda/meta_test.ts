@@ -285,3 +285,16 @@ Deno.test("requested_spec and package_type as conda writes them", () => {
   assert.equal(packageType("generic"), "noarch_generic");
   assert.equal(packageType(undefined), undefined);
 });
+
+Deno.test("metaFileName refuses channel values that would leave conda-meta/", () => {
+  assert.equal(metaFileName({ name: "zlib", version: "1.3", build: "h0_1" }), "zlib-1.3-h0_1.json");
+  for (
+    const bad of [
+      { name: "x", version: "1", build: "../../../tmp/evil" },
+      { name: "..", version: "/", build: "0" },
+      { name: ".x", version: "1", build: "0" },
+    ]
+  ) {
+    assert.throws(() => metaFileName(bad), /not a plain name/);
+  }
+});
