@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
 import { distPoncho } from "./util.ts";
+import { Proc, readOr, until } from "./engines/common.ts";
 
 const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 const TASKS = 8;
@@ -53,85 +54,6 @@ if (reasons.length > 0) console.log(`workqueue test skipped: ${reasons.join("; "
 const ignore = reasons.length > 0;
 
 const dec = new TextDecoder();
-
-/** A spawned process whose output is collected as it comes, with a bounded stop. */
-class Proc {
-  readonly child: Deno.ChildProcess;
-  /** Output so far (stdout and stderr interleaved by chunk). */
-  text = "";
-  exited = false;
-  readonly done: Promise<unknown>;
-  readonly status: Promise<Deno.CommandStatus>;
-
-  constructor(
-    readonly name: string,
-    cmd: string,
-    args: string[],
-    cwd: string,
-    env: Record<string, string> = {},
-  ) {
-    this.child = new Deno.Command(cmd, {
-      args,
-      cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", ...env },
-    }).spawn();
-    const collect = async (s: ReadableStream<Uint8Array>) => {
-      const d = new TextDecoder();
-      for await (const chunk of s) this.text += d.decode(chunk, { stream: true });
-    };
-    this.status = this.child.status.then((s) => {
-      this.exited = true;
-      return s;
-    });
-    this.done = Promise.all([collect(this.child.stdout), collect(this.child.stderr), this.status]);
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`; waits for the exit and the end of the output. */
-  async stop(graceMs = 5_000): Promise<void> {
-    const signal = (sig: Deno.Signal) => {
-      if (this.exited) return;
-      try {
-        this.child.kill(sig);
-      } catch { /* already gone */ }
-    };
-    signal("SIGTERM");
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        signal("SIGKILL");
-        resolve();
-      }, graceMs);
-    });
-    await Promise.race([this.status, late]);
-    clearTimeout(timer);
-    // A grandchild still holding the pipes must not hang the test.
-    await until(this.done, Date.now() + graceMs);
-  }
-}
-
-/** Resolves with `p`'s value, or `undefined` once `deadline` (ms since epoch) has passed. */
-async function until<T>(p: Promise<T>, deadline: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function readOr(path: string, fallback = ""): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return fallback;
-  }
-}
 
 async function poncho(args: string[], cwd: string): Promise<{ code: number; out: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -244,7 +166,7 @@ Deno.test({
         "makeflow",
         "makeflow",
         ["-T", "wq", "-p", "0", "-Z", portFile, "--password", password, "tasks.mf"],
-        wf,
+        { cwd: wf },
       );
       let port = 0;
       while (Date.now() < deadline && !makeflow.exited) {
@@ -281,8 +203,7 @@ Deno.test({
               "127.0.0.1",
               String(port),
             ],
-            workdir,
-            { PATH: "/usr/bin:/bin" },
+            { cwd: workdir, env: { PATH: "/usr/bin:/bin" } },
           ),
         );
       }
