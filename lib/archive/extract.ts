@@ -49,7 +49,6 @@
  * @module
  */
 
-import process from "node:process";
 import { PonchoError } from "../errors.ts";
 import {
   checkSymlinkTarget,
@@ -59,7 +58,7 @@ import {
   safeRelativePath,
   showPath,
 } from "./paths.ts";
-import { readTar, type TarEntryType } from "./tar.ts";
+import { readTar, type TarEntryType } from "./tar_reader.ts";
 
 /**
  * Version of the extractor's output and rules; a package cache entry made by
@@ -161,7 +160,7 @@ export async function extractMembers(
   const base = root.endsWith("/") ? root : `${root}/`;
   const setTimes = options.mtimes ?? true;
   const { check, body } = options;
-  const umask = process.umask() & 0o777;
+  const umask = Deno.umask() & 0o777;
   const stats: ExtractStats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
   /** Real directories under the root (each parent of them is one too). */
   const dirs = new Set<string>([""]);

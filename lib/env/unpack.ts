@@ -22,9 +22,10 @@
  */
 
 import { EXIT_FAILED, EXIT_NOT_FOUND, PonchoError } from "../errors.ts";
-import { readTar } from "../archive/tar.ts";
+import { readTar } from "../archive/tar_reader.ts";
 import type { TarEntryType } from "../archive/tar_header.ts";
-import { openDecompressed, readFileChunks, readFirstTarMember } from "../archive/compress.ts";
+import { openArchive, readArchiveFirstMember } from "../archive/open.ts";
+import { readFileChunks } from "../archive/file_chunks.ts";
 import { extractMembers, type Member } from "../archive/extract.ts";
 import { assertNoLinkInParents, refusal, safeRelativePath } from "../archive/paths.ts";
 import { type EnvManifest, MANIFEST_PATH } from "./manifest.ts";
@@ -75,7 +76,7 @@ export function parseManifest(data: Uint8Array, name: string): EnvManifest {
  * the rest. Returns `undefined` when the first member is not the manifest.
  */
 export async function readArchiveManifest(path: string): Promise<EnvManifest | undefined> {
-  const first = await readFirstTarMember(path, 64 << 20);
+  const first = await readArchiveFirstMember(path, 64 << 20);
   if (!first || safeRelativePath(first.header.path, path) !== MANIFEST_PATH) return undefined;
   return parseManifest(first.data, path);
 }
@@ -97,7 +98,7 @@ export const fileDigest: (path: string) => Promise<string> = fileSha256;
 
 /** The members of a tar archive (any supported compression, chosen by name). */
 export function archiveMembers(path: string): AsyncIterable<Member> {
-  return readTar(openDecompressed(path), { name: path });
+  return readTar(openArchive(path), { name: path });
 }
 
 /**
