@@ -119,7 +119,7 @@ export function realEnvArchive(): Promise<BenchArchive> {
 
 /** The Python standard library as an environment (the small-file case). */
 export function stdlibArchive(): Promise<BenchArchive> {
-  return cached("stdlib", async (prefix) => {
+  return cached("stdlib", (prefix) => {
     const probe = new Deno.Command("python3", {
       args: ["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
       stdout: "piped",
@@ -137,6 +137,7 @@ export function stdlibArchive(): Promise<BenchArchive> {
       ],
     }).outputSync();
     if (!cp.success) throw new Error(`cannot copy ${stdlib}`);
+    return Promise.resolve();
   });
 }
 

@@ -44,7 +44,7 @@ export function zstdProcess(
   path: string,
   name = path,
   drainMax = DRAIN_MAX,
-): AsyncGenerator<Uint8Array> | undefined {
+): AsyncIterableIterator<Uint8Array> | undefined {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("zstd", {
@@ -59,34 +59,52 @@ export function zstdProcess(
     }
     throw err;
   }
-  return output(child, name, drainMax);
+  return new Output(child, name, drainMax);
 }
 
-async function* output(
-  child: Deno.ChildProcess,
-  name: string,
-  drainMax: number,
-): AsyncGenerator<Uint8Array> {
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.getReader();
-  let ended = false;
-  try {
-    while (true) {
-      const r = await reader.read();
-      if (r.done) break;
-      yield r.value;
+/** zstd's output; the exit status is checked at the end, and on an early `return()`. */
+class Output implements AsyncIterableIterator<Uint8Array> {
+  #child: Deno.ChildProcess;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #stderr: Promise<string>;
+  #finished = false;
+
+  constructor(child: Deno.ChildProcess, readonly name: string, readonly drainMax: number) {
+    this.#child = child;
+    this.#stderr = new Response(child.stderr).text();
+    this.#reader = child.stdout.getReader();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#finished) return { done: true, value: undefined };
+    const r = await this.#reader.read();
+    if (!r.done) return r;
+    await this.#finish(true);
+    return { done: true, value: undefined };
+  }
+
+  /** The consumer stops: the rest (up to `drainMax` bytes) is read for zstd's verdict. */
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    if (!this.#finished) {
+      await this.#finish(this.drainMax > 0 && await drain(this.#reader, this.drainMax));
     }
-    ended = true;
-  } finally {
-    // Also runs when the consumer stops early: the verdict is checked here, not after the loop.
-    if (!ended && drainMax > 0) ended = await drain(reader, drainMax);
+    return { done: true, value: undefined };
+  }
+
+  /** Ends the process (killed unless its output `ended`); throws its error if it failed. */
+  async #finish(ended: boolean): Promise<void> {
+    this.#finished = true;
     if (!ended) {
-      kill(child);
-      await reader.cancel();
+      kill(this.#child);
+      await this.#reader.cancel();
     }
-    reader.releaseLock();
-    const [status, text] = await Promise.all([child.status, stderr]);
-    if (ended && !status.success) throw zstdProcessError(name, text);
+    this.#reader.releaseLock();
+    const [status, text] = await Promise.all([this.#child.status, this.#stderr]);
+    if (ended && !status.success) throw zstdProcessError(this.name, text);
   }
 }
 
