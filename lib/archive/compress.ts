@@ -186,39 +186,15 @@ export async function* decompressFileInWorker(
     worker = new Worker(new URL("./decompress_worker.ts", import.meta.url).href, {
       type: "module",
     });
-  } catch {
+  } catch (err) {
+    // No worker support or permission here: decompress in this thread.
+    const unsupported = err instanceof TypeError || err instanceof DOMException ||
+      err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied;
+    if (!unsupported) throw err;
     yield* decompress(readFileChunks(path), compression, name);
     return;
   }
-  const queue: Uint8Array[] = [];
-  let ended = false;
-  let started = false;
-  let failure: Error | undefined;
-  let broken = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  worker.onmessage = (e: MessageEvent) => {
-    const msg = e.data;
-    started = true;
-    if (msg.type === "data") queue.push(new Uint8Array(msg.buffer, 0, msg.length));
-    else if (msg.type === "end") ended = true;
-    else if (msg.type === "error") {
-      failure ??= msg.exitCode === undefined
-        ? new Error(msg.message)
-        : new PonchoError(msg.message, msg.exitCode);
-    }
-    notify();
-  };
-  worker.onerror = (e: ErrorEvent) => {
-    e.preventDefault();
-    broken = true;
-    failure ??= new PonchoError(`cannot decompress ${name}: ${e.message}`);
-    notify();
-  };
+  const inbox = new WorkerInbox(worker, name);
   worker.postMessage({
     type: "start",
     path,
@@ -228,26 +204,69 @@ export async function* decompressFileInWorker(
     window: WORKER_WINDOW,
   });
   try {
-    while (true) {
-      if (queue.length) {
-        const chunk = queue.shift()!;
-        worker.postMessage({ type: "ack", bytes: chunk.length });
-        yield chunk;
-        continue;
-      }
-      if (failure) break;
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
+    let chunk: Uint8Array | undefined;
+    while ((chunk = await inbox.next()) !== undefined) {
+      worker.postMessage({ type: "ack", bytes: chunk.length });
+      yield chunk;
     }
+    if (!inbox.failure) return;
   } finally {
     worker.terminate();
   }
   // The worker itself failed (it could not load): fall back when nothing was produced.
-  if (broken && !started) {
+  if (inbox.broken && !inbox.started) {
     yield* decompress(readFileChunks(path), compression, name);
     return;
   }
-  throw failure;
+  throw inbox.failure;
+}
+
+/** What the decompression worker posted: data buffers, the end, or a failure. */
+class WorkerInbox {
+  readonly queue: Uint8Array[] = [];
+  ended = false;
+  /** Whether the worker posted anything. */
+  started = false;
+  failure: Error | undefined;
+  /** Whether the worker itself failed (as opposed to reporting an error). */
+  broken = false;
+  #wake: (() => void) | undefined;
+
+  constructor(worker: Worker, name: string) {
+    worker.onmessage = (e: MessageEvent) => {
+      const msg = e.data;
+      this.started = true;
+      if (msg.type === "data") this.queue.push(new Uint8Array(msg.buffer, 0, msg.length));
+      else if (msg.type === "end") this.ended = true;
+      else if (msg.type === "error") {
+        this.failure ??= msg.exitCode === undefined
+          ? new Error(msg.message)
+          : new PonchoError(msg.message, msg.exitCode);
+      }
+      this.#notify();
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.broken = true;
+      this.failure ??= new PonchoError(`cannot decompress ${name}: ${e.message}`);
+      this.#notify();
+    };
+  }
+
+  #notify(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /** The next buffer; `undefined` at the end or on a failure (then `failure` is set). */
+  async next(): Promise<Uint8Array | undefined> {
+    while (true) {
+      if (this.queue.length) return this.queue.shift()!;
+      if (this.failure || this.ended) return undefined;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
 }
 
 export type { FirstMember } from "./open.ts";

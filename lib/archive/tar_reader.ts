@@ -163,6 +163,76 @@ class Entry implements TarEntry {
   }
 }
 
+/** Extended-header state between entries: pax records and GNU long names. */
+interface MetaState {
+  /** `g` records: apply to every later entry. */
+  global: Map<string, string>;
+  /** The `x` record of the next entry. */
+  local?: Map<string, string>;
+  /** GNU `L` and `K` names of the next entry. */
+  longPath?: string;
+  longLink?: string;
+}
+
+const META_FLAGS = new Set(["x", "g", "L", "K"]);
+
+/** Reads a pax or GNU long-name record (header `h`) into `meta`. */
+async function readMetaRecord(
+  reader: ChunkReader,
+  h: RawHeader,
+  name: string,
+  meta: MetaState,
+): Promise<void> {
+  const data = await readMeta(reader, h, name);
+  if (h.flag === "x") meta.local = parsePax(data);
+  else if (h.flag === "g") { for (const [k, v] of parsePax(data)) meta.global.set(k, v); }
+  else {
+    let end = data.indexOf(0);
+    if (end < 0) end = data.length;
+    const text = new TextDecoder().decode(data.subarray(0, end));
+    if (h.flag === "L") meta.longPath = text;
+    else meta.longLink = text;
+  }
+}
+
+/** Applies and clears the pending extended headers; checks and sets the entry's type. */
+function finishHeader(h: RawHeader, meta: MetaState, name: string): TarHeader {
+  if (meta.global.size) applyPax(h, meta.global);
+  if (meta.longPath !== undefined) h.path = meta.longPath;
+  if (meta.longLink !== undefined) h.linkname = meta.longLink;
+  if (meta.local) applyPax(h, meta.local);
+  meta.local = meta.longPath = meta.longLink = undefined;
+  const type = entryType(h.flag, h.path);
+  if (type === undefined) {
+    const what = h.flag === "S" ? "a GNU sparse file" : `of unknown type '${h.flag}'`;
+    throw new PonchoError(`${name}: entry ${h.path} is ${what}; it cannot be extracted`);
+  }
+  h.type = type;
+  // Like GNU tar and Python's tarfile, only files (and GNU dumpdirs) carry a body.
+  if (type !== "file" && h.flag !== "D") h.size = 0;
+  if (type === "directory" && h.path.length > 1) h.path = h.path.replace(/\/+$/, "");
+  return h;
+}
+
+/** The next header block, or `undefined` at the end-of-archive marker (both zero blocks read). */
+async function nextHeader(reader: ChunkReader, name: string): Promise<RawHeader | undefined> {
+  const block = reader.readBuffered(BLOCK) ?? await reader.read(BLOCK);
+  if (block.length === 0) throw truncated(name, "no end-of-archive marker");
+  if (block.length < BLOCK) throw truncated(name, "ends inside a header");
+  if (isZeroBlock(block)) {
+    await reader.read(BLOCK); // the second zero block; a lone one is accepted
+    return undefined;
+  }
+  if (!checksumOk(block)) {
+    throw new PonchoError(
+      `${name}: bad tar header checksum at byte ${reader.offset - BLOCK}; the archive is corrupt`,
+    );
+  }
+  const h = decodeHeader(block);
+  if (h.size > Number.MAX_SAFE_INTEGER) throw new PonchoError(`${name}: entry too large`);
+  return h;
+}
+
 /**
  * Reads a tar stream entry by entry. See the module documentation for the
  * body contract. Stopping early (breaking out of the loop) cancels the source.
@@ -173,56 +243,15 @@ export async function* readTar(
 ): AsyncGenerator<TarEntry> {
   const name = options.name ?? "tar stream";
   const reader = new ChunkReader(source);
-  const global = new Map<string, string>();
-  let local: Map<string, string> | undefined;
-  let longPath: string | undefined;
-  let longLink: string | undefined;
+  const meta: MetaState = { global: new Map() };
   try {
-    while (true) {
-      const block = reader.readBuffered(BLOCK) ?? await reader.read(BLOCK);
-      if (block.length === 0) throw truncated(name, "no end-of-archive marker");
-      if (block.length < BLOCK) throw truncated(name, "ends inside a header");
-      if (isZeroBlock(block)) {
-        await reader.read(BLOCK); // the second zero block; a lone one is accepted
-        return;
-      }
-      if (!checksumOk(block)) {
-        throw new PonchoError(
-          `${name}: bad tar header checksum at byte ${
-            reader.offset - BLOCK
-          }; the archive is corrupt`,
-        );
-      }
-      const h = decodeHeader(block);
-      if (h.size > Number.MAX_SAFE_INTEGER) throw new PonchoError(`${name}: entry too large`);
-      if (h.flag === "x" || h.flag === "g" || h.flag === "L" || h.flag === "K") {
-        const data = await readMeta(reader, h, name);
-        if (h.flag === "x") local = parsePax(data);
-        else if (h.flag === "g") { for (const [k, v] of parsePax(data)) global.set(k, v); }
-        else {
-          let end = data.indexOf(0);
-          if (end < 0) end = data.length;
-          const text = new TextDecoder().decode(data.subarray(0, end));
-          if (h.flag === "L") longPath = text;
-          else longLink = text;
-        }
+    let h: RawHeader | undefined;
+    while ((h = await nextHeader(reader, name)) !== undefined) {
+      if (META_FLAGS.has(h.flag)) {
+        await readMetaRecord(reader, h, name, meta);
         continue;
       }
-      if (global.size) applyPax(h, global);
-      if (longPath !== undefined) h.path = longPath;
-      if (longLink !== undefined) h.linkname = longLink;
-      if (local) applyPax(h, local);
-      local = longPath = longLink = undefined;
-      const type = entryType(h.flag, h.path);
-      if (type === undefined) {
-        const what = h.flag === "S" ? "a GNU sparse file" : `of unknown type '${h.flag}'`;
-        throw new PonchoError(`${name}: entry ${h.path} is ${what}; it cannot be extracted`);
-      }
-      h.type = type;
-      // Like GNU tar and Python's tarfile, only files (and GNU dumpdirs) carry a body.
-      if (type !== "file" && h.flag !== "D") h.size = 0;
-      if (type === "directory" && h.path.length > 1) h.path = h.path.replace(/\/+$/, "");
-      const entry = new Entry(h, reader, name);
+      const entry = new Entry(finishHeader(h, meta, name), reader, name);
       yield entry;
       const skipping = entry.finish();
       if (skipping) await skipping;
