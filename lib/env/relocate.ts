@@ -54,8 +54,11 @@ export async function runCondaUnpack(prefix: string): Promise<void> {
   const python = [`${prefix}/bin/python`, `${prefix}/bin/python3`].find((p) => {
     try {
       return Deno.statSync(p).isFile;
-    } catch {
-      return false;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+        return false;
+      }
+      throw err;
     }
   });
   if (!python) {
