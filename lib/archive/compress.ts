@@ -11,11 +11,12 @@
  */
 
 import * as zlib from "node:zlib";
-import { PonchoError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { bz2Decompress } from "./bz2.ts";
 import { codecError, decompressZlib, readFileChunks } from "./codec.ts";
 import { throughNode } from "./node_stream.ts";
 import { zstdProcess } from "./zstd_process.ts";
+import { WORKER_BATCH, WORKER_WINDOW, workerStream } from "./worker_inbox.ts";
 import { type FirstMember, firstTarMember } from "./open.ts";
 
 /** A supported compression. */
@@ -162,11 +163,6 @@ function fileSize(path: string): number {
   }
 }
 
-/** Size of the buffers the decompression worker posts. */
-const WORKER_BATCH = 1 << 20;
-/** Most decompressed bytes the worker runs ahead of the consumer. */
-const WORKER_WINDOW = 16 << 20;
-
 /**
  * Streams a zstd or gzip file decompressed by a worker thread: the worker
  * reads and decodes the file and transfers 1 MiB buffers (fresh ones; the
@@ -176,97 +172,16 @@ const WORKER_WINDOW = 16 << 20;
  * (no worker support), decompresses in-process instead. `name` appears in
  * error messages.
  */
-export async function* decompressFileInWorker(
+export function decompressFileInWorker(
   path: string,
   compression: "zst" | "gz",
   name = path,
 ): AsyncGenerator<Uint8Array> {
-  let worker: Worker;
-  try {
-    worker = new Worker(new URL("./decompress_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
-  } catch (err) {
-    // No worker support or permission here: decompress in this thread.
-    const unsupported = err instanceof TypeError || err instanceof DOMException ||
-      err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied;
-    if (!unsupported) throw err;
-    yield* decompress(readFileChunks(path), compression, name);
-    return;
-  }
-  const inbox = new WorkerInbox(worker, name);
-  worker.postMessage({
-    type: "start",
-    path,
-    compression,
-    name,
-    batch: WORKER_BATCH,
-    window: WORKER_WINDOW,
-  });
-  try {
-    let chunk: Uint8Array | undefined;
-    while ((chunk = await inbox.next()) !== undefined) {
-      worker.postMessage({ type: "ack", bytes: chunk.length });
-      yield chunk;
-    }
-    if (!inbox.failure) return;
-  } finally {
-    worker.terminate();
-  }
-  // The worker itself failed (it could not load): fall back when nothing was produced.
-  if (inbox.broken && !inbox.started) {
-    yield* decompress(readFileChunks(path), compression, name);
-    return;
-  }
-  throw inbox.failure;
-}
-
-/** What the decompression worker posted: data buffers, the end, or a failure. */
-class WorkerInbox {
-  readonly queue: Uint8Array[] = [];
-  ended = false;
-  /** Whether the worker posted anything. */
-  started = false;
-  failure: Error | undefined;
-  /** Whether the worker itself failed (as opposed to reporting an error). */
-  broken = false;
-  #wake: (() => void) | undefined;
-
-  constructor(worker: Worker, name: string) {
-    worker.onmessage = (e: MessageEvent) => {
-      const msg = e.data;
-      this.started = true;
-      if (msg.type === "data") this.queue.push(new Uint8Array(msg.buffer, 0, msg.length));
-      else if (msg.type === "end") this.ended = true;
-      else if (msg.type === "error") {
-        this.failure ??= msg.exitCode === undefined
-          ? new Error(msg.message)
-          : new PonchoError(msg.message, msg.exitCode);
-      }
-      this.#notify();
-    };
-    worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.broken = true;
-      this.failure ??= new PonchoError(`cannot decompress ${name}: ${e.message}`);
-      this.#notify();
-    };
-  }
-
-  #notify(): void {
-    const w = this.#wake;
-    this.#wake = undefined;
-    w?.();
-  }
-
-  /** The next buffer; `undefined` at the end or on a failure (then `failure` is set). */
-  async next(): Promise<Uint8Array | undefined> {
-    while (true) {
-      if (this.queue.length) return this.queue.shift()!;
-      if (this.failure || this.ended) return undefined;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-  }
+  return workerStream(
+    new URL("./decompress_worker.ts", import.meta.url).href,
+    { type: "start", path, compression, name, batch: WORKER_BATCH, window: WORKER_WINDOW },
+    () => decompress(readFileChunks(path), compression, name),
+  );
 }
 
 export type { FirstMember } from "./open.ts";
