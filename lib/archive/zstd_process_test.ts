@@ -91,3 +91,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "without a zstd program, openArchive decompresses in Deno with the same bytes and errors",
+  ignore: !zstdCli,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const path = Deno.env.get("PATH") ?? "";
+    try {
+      const archive = join(dir, "e.tar.zst");
+      const tar = await writeArchive(archive);
+      const cut = join(dir, "cut.tar.zst");
+      const full = await Deno.readFile(archive);
+      await Deno.writeFile(cut, full.subarray(0, full.length - 100));
+      Deno.env.set("PATH", join(dir, "no-such-dir"));
+      assert.equal(zstdProcess(archive), undefined);
+      assert.deepEqual(await collect(openArchive(archive)), tar);
+      await assert.rejects(
+        () => collect(openArchive(cut)),
+        (e: unknown) => e instanceof PonchoError && /cut\.tar\.zst is truncated/.test(e.message),
+      );
+      const first = await readArchiveFirstMember(archive, 1 << 20);
+      assert.equal(first?.header.path, ".poncho/manifest.json");
+    } finally {
+      Deno.env.set("PATH", path);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
