@@ -113,9 +113,9 @@ async function analyzeLegacyCommand(args: string[]): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(text));
     return 0;
   }
-  const { writeFileAtomic } = await import("../lib/analyze/spec_out.ts");
+  const { writeOutputFile } = await import("../lib/fs/atomic.ts");
   try {
-    await writeFileAtomic(out, text);
+    await writeOutputFile(out, text);
   } catch (err) {
     throw new UsageError(`json-output-file ${out}: cannot write (${(err as Error).message})`);
   }

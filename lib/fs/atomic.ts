@@ -16,6 +16,7 @@
  * | function                    | puts in place                                        |
  * | --------------------------- | ---------------------------------------------------- |
  * | {@linkcode writeFileAtomic} | bytes or text                                        |
+ * | {@linkcode writeOutputFile} | bytes or text into an output the user named (devices and FIFOs written to) |
  * | {@linkcode replaceFile}     | whatever a callback makes at the temp path (a copy, a symlink, a stream) |
  * | {@linkcode publishDir}      | a directory built elsewhere on the same filesystem   |
  *
@@ -44,12 +45,15 @@ export interface AtomicOptions {
   track?: (tmp: string) => { done(): void };
 }
 
-/** The temp path for `path`: a hidden name beside it, or in `tmpDir`. */
+/**
+ * The temp path for `path`: `.<name>.tmp-<8 hex>`, beside it or in `tmpDir`
+ * (the form the store's gc recognises as an external temp).
+ */
 export function tempPathFor(path: string, tmpDir?: string): string {
   const slash = path.lastIndexOf("/");
   const dir = tmpDir ?? (slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash));
   const rand = crypto.randomUUID().slice(0, 8);
-  return `${dir === "/" ? "" : dir}/.${path.slice(slash + 1)}.tmp-${Deno.pid}-${rand}`;
+  return `${dir === "/" ? "" : dir}/.${path.slice(slash + 1)}.tmp-${rand}`;
 }
 
 function parentOf(path: string): string {
@@ -121,6 +125,26 @@ export function writeFileAtomic(
     using file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o666 });
     for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
   }, options);
+}
+
+/**
+ * Writes an output the user named: straight into it when it is a device,
+ * FIFO or socket (`/dev/stdout`, a pipe; see {@linkcode isSpecialFile}),
+ * else atomically like {@linkcode writeFileAtomic}.
+ *
+ * @param path The output file.
+ * @param data The new content.
+ * @param options Used for the atomic write.
+ */
+export async function writeOutputFile(
+  path: string,
+  data: string | Uint8Array,
+  options: AtomicOptions = {},
+): Promise<void> {
+  if (!(await isSpecialFile(path))) return writeFileAtomic(path, data, options);
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  using file = await Deno.open(path, { write: true });
+  for (let off = 0; off < bytes.length;) off += await file.write(bytes.subarray(off));
 }
 
 /**

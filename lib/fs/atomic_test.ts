@@ -7,6 +7,7 @@ import {
   tempPathFor,
   writeFileAtomic,
   writeFileAtomicSync,
+  writeOutputFile,
 } from "./atomic.ts";
 
 const names = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
@@ -124,8 +125,28 @@ Deno.test("isSpecialFile: devices are, files and missing paths are not", async (
   assert.equal(await isSpecialFile(new URL(import.meta.url).pathname), false);
 });
 
+Deno.test({
+  name: "writeOutputFile writes into a FIFO instead of replacing it, and replaces files",
+  ignore: !hasCommand("mkfifo"),
+  fn: () =>
+    withTempDir("poncho-atomic-", async (dir) => {
+      const fifo = `${dir}/pipe`;
+      assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+      const reader = (async () => {
+        using f = await Deno.open(fifo, { read: true });
+        return await new Response(f.readable).text();
+      })();
+      await writeOutputFile(fifo, "through the pipe\n");
+      assert.equal(await reader, "through the pipe\n");
+      assert.ok(Deno.lstatSync(fifo).isFifo);
+      await writeOutputFile(`${dir}/spec.json`, "{}\n");
+      assert.equal(await Deno.readTextFile(`${dir}/spec.json`), "{}\n");
+      assert.deepEqual(names(dir), ["pipe", "spec.json"]);
+    }),
+});
+
 Deno.test("tempPathFor: hidden, beside the file or in tmpDir", () => {
-  assert.match(tempPathFor("/a/b/c.json"), /^\/a\/b\/\.c\.json\.tmp-\d+-[0-9a-f]{8}$/);
+  assert.match(tempPathFor("/a/b/c.json"), /^\/a\/b\/\.c\.json\.tmp-[0-9a-f]{8}$/);
   assert.match(tempPathFor("/c"), /^\/\.c\.tmp-/);
   assert.match(tempPathFor("c"), /^\.\/\.c\.tmp-/);
   assert.match(tempPathFor("/a/c", "/t"), /^\/t\/\.c\.tmp-/);

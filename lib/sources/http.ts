@@ -23,6 +23,7 @@ import { type Compression, decompress, readFileChunks } from "../archive/compres
 import { extractTar } from "../archive/extract.ts";
 import type { HttpSource } from "../envspec/types.ts";
 import { deleteTree } from "../../store/remove.ts";
+import { publishDir } from "../fs/atomic.ts";
 
 /** Options of {@link fetchHttpSource}. */
 export interface HttpOptions {
@@ -193,7 +194,7 @@ export async function fetchHttpSource(
       throw new PonchoError(`${where}: ${(e as Error).message}`, 3, { cause: e });
     }
     await deleteTree(dest);
-    await Deno.rename(out, dest);
+    await publishDir(out, dest);
     return rel;
   } finally {
     await deleteTree(work);
