@@ -30,6 +30,8 @@
 export * from "./lib/analyze/mod.ts";
 export * from "./lib/index/mod.ts";
 export * from "./lib/envspec/mod.ts";
+export * from "./lib/conda/mod.ts";
+export * from "./lib/archive/mod.ts";
 
 export {
   ActivationError,

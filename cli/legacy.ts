@@ -218,17 +218,15 @@ export async function legacyRunArgs(
   return [...opts, "-e", environment, "--", "/bin/sh", "-c", command];
 }
 
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function runLegacyCommand(args: string[]): Promise<number> {
-  const translated = await legacyRunArgs(args, pathExists);
+  // Only a missing candidate is skipped; one that cannot be read (EACCES) is reported.
+  const translated = await legacyRunArgs(args, (path) =>
+    Deno.stat(path).then(() => true, (err) => {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+        return false;
+      }
+      throw err;
+    }));
   if (!translated) {
     console.log(HELP.python_package_run);
     return 0;

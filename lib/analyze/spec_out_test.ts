@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { parse } from "../deps/yaml.ts";
 import { buildSpec, normalizeSpecs, renderSpec } from "./spec_out.ts";
 

@@ -120,7 +120,7 @@ async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
     try {
       return (await Deno.open(fileURLToPath(url))).readable;
     } catch (err) {
-      throw new NotFoundError(`cannot read package ${url}: ${(err as Error).message}`);
+      throw new NotFoundError(`cannot read package ${url}: ${(err as Error).message}`, { url });
     }
   }
   let res: Response;
@@ -137,6 +137,7 @@ async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
     await res.body?.cancel();
     throw new NotFoundError(
       `cannot download ${url}: HTTP ${res.status} ${res.statusText}; check the channel`,
+      { url },
     );
   }
   return res.body;

@@ -28,7 +28,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
 import { readFileChunks } from "../archive/codec.ts";
-import { NotFoundError, PonchoError } from "../errors.ts";
+import { errnoOf, NotFoundError, PonchoError } from "../errors.ts";
 import type { Channel } from "./channel.ts";
 import { type RecordSource, SHARD_INDEX_FILE } from "./records.ts";
 import {
@@ -188,9 +188,8 @@ class SubdirLoader {
         `repodata ${this.url}/${file}: indexed ${stats.records} records of ${stats.names} names`,
       );
     } catch (err) {
-      const local = err instanceof Deno.errors.NotFound ||
-        err instanceof Deno.errors.PermissionDenied || (err as { code?: string }).code === "ENOSPC";
-      if (local) throw err;
+      // An operating-system error (no space, permission, ...) is the machine's, not the data's.
+      if (errnoOf(err) !== undefined) throw err;
       throw this.corrupt(file, (err as Error).message);
     }
     return name;

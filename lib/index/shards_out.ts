@@ -45,8 +45,11 @@ export async function writeShards(
     const file = `${sha256}.msgpack.zst`;
     keep.add(file);
     shards.set(name, sha256);
-    const exists = await Deno.stat(join(dir, file)).then(() => true, () => false);
-    if (!exists) await writeFileAtomic(join(dir, file), bytes);
+    // Content-addressed: a shard already there has these bytes.
+    await Deno.lstat(join(dir, file)).catch(async (err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      await writeFileAtomic(join(dir, file), bytes);
+    });
   }
   const index = encodeShardIndex({
     version: 1,

@@ -190,7 +190,9 @@ export async function fetchHttpSource(
         }
       }
     } catch (e) {
-      if (e instanceof PonchoError && (e.url === src.url || e.message.includes(src.url))) throw e;
+      // Every step above names the source (`where` is its label): its errors keep their kind.
+      if (e instanceof PonchoError) throw e;
+      if (errnoOf(e)) throw fsError(e, out, { what: `${where}: cannot write` });
       throw new PonchoError(`${where}: ${(e as Error).message}`, 3, { cause: e });
     }
     await deleteTree(dest);
