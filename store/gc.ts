@@ -279,7 +279,7 @@ export async function sweepDeadLocks(layout: StoreLayout): Promise<SweptLeftover
   const gone = (p: string) =>
     Deno.lstat(p).then(() => false, (err) => {
       if (err instanceof Deno.errors.NotFound) return true;
-      throw err; // unreadable is not gone: keep its lock
+      throw err; // unreadable is not gone: say so rather than delete its lock
     });
   for (const name of names) {
     const path = `${layout.locks}/${name}`;
