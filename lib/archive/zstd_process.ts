@@ -122,7 +122,9 @@ function openPipe(child: Deno.ChildProcess): Pipe {
   if (Deno.build.os === "linux") {
     try {
       const file = Deno.openSync(`/proc/${child.pid}/fd/1`, { read: true });
-      return new ProcPipe(file, child.stdout);
+      // Only zstd's pipe: a process that has exited has no fd/1 (NotFound).
+      if (file.statSync().isFifo) return new ProcPipe(file, child.stdout);
+      file.close();
     } catch (err) {
       // zstd has exited already (a tiny file), or no /proc: read the stream.
       if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied)) {
