@@ -2,8 +2,10 @@
  * Decompression of a zstd file by the `zstd` program, when it is installed:
  * the same decoder GNU `tar --zstd` runs, in a process of its own (so on its
  * own core), about twice as fast as Deno's `node:zlib` zstd. Used by
- * `openDecompressed` (`compress.ts`) for environment archives; without a
- * `zstd` on `PATH` the caller falls back to the decompression worker.
+ * `openArchive` (`open.ts`, environment archives) and `openDecompressed`
+ * (`compress.ts`); without a `zstd` on `PATH` (or without permission to run
+ * it) they decompress with `node:zlib` instead. On Linux its output is read
+ * with one synchronous `read` per pipe-full (see `ProcPipe`).
  *
  * Errors are the same {@link PonchoError}s in-process decompression gives
  * (`is truncated`, `holds bytes that are not a zstd frame`, `is corrupt`),
@@ -54,9 +56,9 @@ export function zstdProcess(
       stderr: "piped",
     }).spawn();
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
-      return undefined;
-    }
+    const cannot = err instanceof Deno.errors.NotFound ||
+      err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable;
+    if (cannot) return undefined;
     throw err;
   }
   return new Output(child, name, drainMax);
