@@ -9,7 +9,8 @@
  */
 
 import { join } from "node:path";
-import { BuildError, fsError } from "../errors.ts";
+import { BuildError } from "../errors.ts";
+import { statOrNull } from "../stat.ts";
 
 /** Options for {@link pipInstall}. */
 export interface PipOptions {
@@ -20,13 +21,8 @@ export interface PipOptions {
 /** The environment's `bin/python`, which pip requirements need. */
 async function envPython(prefix: string): Promise<string> {
   const python = join(prefix, "bin", "python");
-  try {
-    await Deno.stat(python);
-  } catch (err) {
-    // No bin/python (or no bin/ directory at all); anything else is the machine's fault.
-    if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
-      throw fsError(err, python, { what: "cannot run the environment's python for pip" });
-    }
+  const what = "cannot run the environment's python for pip";
+  if (!await statOrNull(python, { what })) {
     throw new BuildError(
       `the spec has pip requirements but the environment has no bin/python: add python and pip to the conda dependencies`,
       { path: python },

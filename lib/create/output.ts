@@ -13,6 +13,7 @@ import { fsError, UsageError } from "../errors.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { recordExternal } from "../../store/owner.ts";
 import { readFileChunks } from "../archive/compress.ts";
+import { statOrNull } from "../stat.ts";
 
 /** Archive extension of an output path, validated. */
 export function archiveExt(output: string): string {
@@ -29,13 +30,8 @@ export function archiveExt(output: string): string {
  * `Deno.stat` (or `lstat`) of the output path, or null when there is none;
  * any other failure is an error about the output.
  */
-async function outputInfo(output: string, follow: boolean): Promise<Deno.FileInfo | null> {
-  try {
-    return follow ? await Deno.stat(output) : await Deno.lstat(output);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw fsError(err, output, { what: "cannot write the output", role: "output" });
-  }
+function outputInfo(output: string, follow: boolean): Promise<Deno.FileInfo | null> {
+  return statOrNull(output, { follow, what: "cannot write the output", role: "output" });
 }
 
 /** The output's directory, which must exist and be a directory. */
