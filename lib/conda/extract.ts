@@ -22,15 +22,9 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import {
-  BuildError,
-  CorruptError,
-  errnoOf,
-  fsError,
-  NotFoundError,
-  UsageError,
-} from "../errors.ts";
-import { isAbsent, statOrNull, statOrNullSync } from "../stat.ts";
+import { BuildError, CorruptError, fsError, NotFoundError, UsageError } from "../errors.ts";
+import { publishDir } from "../fs/atomic.ts";
+import { isAbsent, statOrNull, statOrNullSync } from "../fs/stat.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/compress.ts";
 import { extractMembers, EXTRACTOR_FORMAT, type ExtractSource } from "../archive/extract.ts";
@@ -139,23 +133,6 @@ async function writeDurably(path: string, data: string): Promise<void> {
 }
 
 /**
- * Fsyncs a directory (so a rename in it is durable); best effort: some
- * filesystems refuse fsync on a directory, and the rename is already done
- * and visible. Lost at a crash, it only means the entry is missing and is
- * extracted again (its marker makes a half-there entry impossible).
- */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const f = await Deno.open(dir, { read: true });
-    try {
-      await f.sync();
-    } finally {
-      f.close();
-    }
-  } catch { /* best effort (see above) */ }
-}
-
-/**
  * Extracts a `.conda` or `.tar.bz2` package into `destDir`, which must not
  * exist. Atomic: built in a temp directory beside it, then renamed; nothing is
  * left behind on error. With `marker`, the entry is flushed to disk and the
@@ -185,13 +162,12 @@ export async function extractPackage(
       await writeDurably(join(tmp, CACHE_MARKER), JSON.stringify(marker) + "\n");
     }
     await Deno.chmod(tmp, 0o755);
-    await Deno.rename(tmp, destDir);
-    if (marker) await syncDir(parent);
+    await publishDir(tmp, destDir, { durable: marker !== undefined });
   } catch (err) {
     // Best effort: the extraction's own error is what counts; a temp dir left behind is
     // swept by `store gc` (it lies in the owner's tmp or beside the destination).
     await deleteTree(tmp).catch(() => {});
-    if (err instanceof Deno.errors.AlreadyExists || errnoOf(err) === "ENOTEMPTY") {
+    if (err instanceof Deno.errors.AlreadyExists) {
       throw new BuildError(`cannot extract ${archivePath}: ${destDir} already exists`, {
         cause: err,
         path: destDir,

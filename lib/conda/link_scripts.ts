@@ -17,7 +17,7 @@
 
 import { join, relative } from "node:path";
 import { BuildError, fsError } from "../errors.ts";
-import { statOrNullSync } from "../stat.ts";
+import { statOrNullSync } from "../fs/stat.ts";
 import { PACKAGE_NAME_RE } from "../envspec/parse.ts";
 import { activationEnv, findActivateScripts, shellQuote } from "../exec/activate.ts";
 

@@ -11,7 +11,7 @@
 
 import { join } from "node:path";
 import { CorruptError, PonchoError } from "../errors.ts";
-import { statOrNullSync } from "../stat.ts";
+import { statOrNullSync } from "../fs/stat.ts";
 
 /** The environment's Python, as `noarch: python` packages need it. */
 export interface PythonLayout {

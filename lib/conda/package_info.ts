@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { CorruptError } from "../errors.ts";
-import { statOrNull } from "../stat.ts";
+import { statOrNull } from "../fs/stat.ts";
 import { readNoarchMetadata } from "./noarch.ts";
 import { checkPackagePath, checkPathType } from "./safe_path.ts";
 

@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { BuildError } from "../errors.ts";
-import { statOrNull } from "../stat.ts";
+import { statOrNull } from "../fs/stat.ts";
 
 /** Options for {@link pipInstall}. */
 export interface PipOptions {

@@ -15,7 +15,7 @@
 
 import { join } from "node:path";
 import { BuildError } from "../errors.ts";
-import { statOrNullSync } from "../stat.ts";
+import { statOrNullSync } from "../fs/stat.ts";
 
 /** The driver run by the environment's Python: reads source paths, prints the `.pyc` written. */
 const DRIVER = `

@@ -14,7 +14,8 @@
  */
 
 import { dirname } from "node:path";
-import { errnoOf, fsError, PonchoError } from "../errors.ts";
+import { fsError, PonchoError } from "../errors.ts";
+import { isAbsent } from "../fs/stat.ts";
 import { resolveInside, showPath } from "../archive/paths.ts";
 
 /** The `path_type`s of `info/paths.json` a package may use. */
@@ -136,8 +137,7 @@ export class PrefixGuard {
     } catch (err) {
       // A link leading nowhere (or in a loop) cannot be shown to stay inside: refused below.
       // Anything else (a permission, an I/O error) is the machine's, not the package's.
-      const errno = errnoOf(err);
-      if (errno !== "ENOENT" && errno !== "ELOOP" && errno !== "ENOTDIR") {
+      if (!(isAbsent(err) || err instanceof Deno.errors.FilesystemLoop)) {
         throw fsError(err, p, { what: "cannot resolve" });
       }
       real = "(a dangling link)";

@@ -8,12 +8,13 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { fsError, UsageError } from "../errors.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { recordExternal } from "../../store/owner.ts";
 import { readFileChunks } from "../archive/compress.ts";
-import { statOrNull } from "../stat.ts";
+import { isSpecialFile, replaceFile } from "../fs/atomic.ts";
+import { statOrNull } from "../fs/stat.ts";
 
 /** Archive extension of an output path, validated. */
 export function archiveExt(output: string): string {
@@ -96,17 +97,12 @@ async function copyInto(src: string, dst: string): Promise<void> {
  */
 export async function copyAtomic(src: string, dst: string, layout: StoreLayout): Promise<void> {
   // A device or FIFO (`/dev/null`, a pipe) is written to, never replaced.
-  const st = await outputInfo(dst, true);
-  if (st && !st.isFile && !st.isDirectory) return await copyInto(src, dst);
-  const tmp = join(dirname(dst), `.${basename(dst)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
-  const record = recordExternal(layout, tmp);
+  if (await isSpecialFile(dst)) return await copyInto(src, dst);
   try {
-    await Deno.copyFile(src, tmp);
-    await Deno.rename(tmp, dst);
-    record.done();
+    await replaceFile(dst, (tmp) => Deno.copyFile(src, tmp), {
+      track: (tmp) => recordExternal(layout, tmp),
+    });
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    record.done();
     if (err instanceof Deno.errors.NotFound && await dirMissing(dirname(dst))) {
       throw new UsageError(`output ${dst}: directory ${dirname(dst)} does not exist`);
     }

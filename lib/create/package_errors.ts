@@ -41,7 +41,8 @@ export async function forPackage<T>(
     // those keep their own message (it names the path).
     if (e instanceof PonchoError && MACHINE_FAULTS.has(e.kind)) throw e;
     const msg = (e as Error).message;
-    if (msg.includes(r.url) && msg.includes(distOf(r))) throw e;
+    // An error about this package's URL names it already (its URL ends with the file name).
+    if (e instanceof PonchoError && e.url === r.url) throw e;
     const text = `package ${distOf(r)} (${r.url}): ${
       download ? msg.replaceAll(download, "its download") : msg
     }`;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PonchoError } from "./errors.ts";
+import { PonchoError } from "../errors.ts";
 import { isAbsent, statOrNull, statOrNullSync } from "./stat.ts";
-import { withTempDir } from "../tests/util.ts";
+import { withTempDir } from "../../tests/util.ts";
 
 Deno.test("statOrNull: nothing there is null; a link loop is an error naming the path, not absence", async () => {
   await withTempDir("poncho-stat-", async (dir) => {

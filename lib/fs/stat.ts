@@ -9,7 +9,7 @@
  * @module
  */
 
-import { fsError, type FsErrorContext } from "./errors.ts";
+import { fsError, type FsErrorContext } from "../errors.ts";
 
 /** How {@link statOrNull} looks: the error's context, and whether to follow a final link. */
 export interface StatOptions extends FsErrorContext {
