@@ -21,7 +21,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { EXIT_FAILED, NotFoundError, PonchoError, UsageError } from "../lib/errors.ts";
+import { EXIT_FAILED, fsError, NotFoundError, PonchoError, UsageError } from "../lib/errors.ts";
 
 const HELP = `Usage: deno task compile [--output PATH]
 
@@ -91,7 +91,12 @@ export async function compileCommand(args: string[]): Promise<number> {
 
   const denort = Deno.env.get("DENORT_BIN");
   if (denort) {
-    const st = await Deno.stat(denort).catch(() => undefined);
+    const st = await Deno.stat(denort).catch((err) => {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+        return undefined;
+      }
+      throw fsError(err, denort, { what: "cannot read DENORT_BIN", role: "input" });
+    });
     if (!st?.isFile) throw new NotFoundError(`DENORT_BIN=${denort} is not a file`);
   }
   await Deno.mkdir(output.replace(/\/[^/]*$/, "") || "/", { recursive: true });
@@ -120,6 +125,7 @@ export async function compileCommand(args: string[]): Promise<number> {
   // A deno CLI given as DENORT_BIN yields a binary that ignores the program and acts as deno.
   const probe = await new Deno.Command(output, { args: ["--version"], stdout: "piped" }).output();
   if (!new TextDecoder().decode(probe.stdout).startsWith("poncho ")) {
+    // Best-effort cleanup of a useless binary: the error below is what matters.
     await Deno.remove(output).catch(() => {});
     throw new PonchoError(
       `the built binary does not run poncho (is DENORT_BIN=${

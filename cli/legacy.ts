@@ -28,7 +28,7 @@
  * @module
  */
 
-import { NotFoundError, UsageError } from "../lib/errors.ts";
+import { fsError, NotFoundError, UsageError } from "../lib/errors.ts";
 
 /** First-generation command names and the poncho subcommands behind them. */
 export const LEGACY_COMMANDS: Readonly<Record<string, string>> = {
@@ -222,8 +222,11 @@ async function pathExists(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return false;
+    }
+    throw fsError(err, path, { role: "input" });
   }
 }
 

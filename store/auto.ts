@@ -9,12 +9,14 @@
  * - `spec-<hash>.json`: which environment id serves a spec hash.
  *
  * Both are small JSON files read synchronously, so that a warm run costs a
- * few `stat`s and two reads. Stale or unreadable records are ignored.
+ * few `stat`s and two reads. Stale or damaged (not JSON) records are ignored;
+ * one that cannot be read (permission) is an error naming it.
  *
  * @module
  */
 
 import type { StoreLayout } from "./layout.ts";
+import { errnoOf, fsError } from "../lib/errors.ts";
 
 /** A file (or directory) and the stat fields that validate a cached analysis. */
 export interface StatStamp {
@@ -46,18 +48,23 @@ export interface AnalysisRecord {
   warnings: string[];
 }
 
-function autoDir(layout: StoreLayout): string {
+/** The directory of these records. */
+export function autoDir(layout: StoreLayout): string {
   return `${layout.index}/auto`;
 }
 
 /** The stamp of `path` now, or `undefined` when it does not exist. */
 export function stampOf(path: string): StatStamp | undefined {
+  let st: Deno.FileInfo;
   try {
-    const st = Deno.statSync(path);
-    return { path, size: st.isFile ? st.size : 0, mtimeMs: st.mtime?.getTime() ?? 0 };
-  } catch {
-    return undefined;
+    st = Deno.statSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw fsError(err, path, { role: "input" });
   }
+  return { path, size: st.isFile ? st.size : 0, mtimeMs: st.mtime?.getTime() ?? 0 };
 }
 
 function unchanged(stamps: StatStamp[]): boolean {
@@ -68,11 +75,24 @@ function unchanged(stamps: StatStamp[]): boolean {
   return true;
 }
 
+/**
+ * The record at `path`, or undefined when there is none or it is damaged
+ * (not JSON): both records are caches, made again (the analysis) or looked
+ * up again under the build lock (the spec's environment) on a miss.
+ */
 function readJson<T>(path: string): T | undefined {
+  let text: string;
   try {
-    return JSON.parse(Deno.readTextFileSync(path)) as T;
-  } catch {
-    return undefined;
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw fsError(err, path, { what: "cannot read the store's record" });
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
   }
 }
 
@@ -96,7 +116,10 @@ export function readAnalysis(layout: StoreLayout, key: string): AnalysisRecord |
 export async function writeAnalysis(layout: StoreLayout, rec: AnalysisRecord): Promise<void> {
   try {
     await writeJsonAtomic(`${autoDir(layout)}/analysis-${rec.key}.json`, rec);
-  } catch { /* not cached */ }
+  } catch (err) {
+    // A read-only or full store: not cached, later runs only analyse again.
+    if (errnoOf(err) === undefined) throw err;
+  }
 }
 
 /** The environment id recorded for a spec hash, if any. */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { EXIT_ACTIVATION, PonchoError } from "../errors.ts";
+import { ActivationError, errnoOf } from "../errors.ts";
 import { activationEnv, sourcingProgram } from "./activate.ts";
 
 /** The signals forwarded to the command. */
@@ -76,12 +76,16 @@ export interface ExecOptions {
 }
 
 function isExecutableFile(path: string): boolean {
+  let info: Deno.FileInfo;
   try {
-    const info = Deno.statSync(path);
-    return info.isFile && ((info.mode ?? 0o755) & 0o111) !== 0;
-  } catch {
+    info = Deno.statSync(path);
+  } catch (err) {
+    // As execvp does: a PATH entry that is missing, not a directory or not searchable
+    // (ENOENT, ENOTDIR, EACCES, ELOOP...) has no such command; the search goes on.
+    if (errnoOf(err) === undefined) throw err;
     return false;
   }
+  return info.isFile && ((info.mode ?? 0o755) & 0o111) !== 0;
 }
 
 /**
@@ -108,7 +112,7 @@ export function resolveCommand(command: string, path: string): string | undefine
  */
 export async function execInEnv(options: ExecOptions): Promise<number> {
   const { prefix, argv } = options;
-  if (argv.length === 0) throw new PonchoError("no command given to run", EXIT_ACTIVATION);
+  if (argv.length === 0) throw new ActivationError("no command given to run");
   const env = activationEnv(prefix, options.baseEnv);
   for (const name of options.keepVars ?? []) {
     const value = options.baseEnv ? options.baseEnv[name] : Deno.env.get(name);
@@ -116,9 +120,9 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
   }
   const resolved = resolveCommand(argv[0], env.PATH);
   if (resolved === undefined) {
-    throw new PonchoError(
+    throw new ActivationError(
       `cannot start '${argv[0]}': not found (or not executable) in ${prefix}/bin or PATH`,
-      EXIT_ACTIVATION,
+      { path: prefix },
     );
   }
   const scripts = options.activateScripts ?? [];
@@ -134,7 +138,10 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
       if (child) {
         try {
           child.kill(signal);
-        } catch { /* already exited */ }
+        } catch (err) {
+          // It exited just now (Deno: "already terminated"; ESRCH): nothing to forward to.
+          if (!(err instanceof TypeError) && errnoOf(err) === undefined) throw err;
+        }
       } else pending.push(signal);
     };
     Deno.addSignalListener(signal, handler);
@@ -152,10 +159,9 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
         stderr: "inherit",
       }).spawn();
     } catch (err) {
-      throw new PonchoError(
+      throw new ActivationError(
         `cannot start '${argv[0]}' (${resolved}): ${(err as Error).message}`,
-        EXIT_ACTIVATION,
-        { cause: err },
+        { cause: err, path: resolved },
       );
     }
     for (const signal of pending) child.kill(signal);
