@@ -4,7 +4,7 @@
  * @module
  */
 
-import { NotFoundError, UsageError } from "../lib/errors.ts";
+import { EXIT_USAGE, NotFoundError, UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs, type ParsedArgs } from "./args.ts";
 import { resolveStoreRoot, type StoreLayout, storeLayout } from "../store/layout.ts";
 import { type CacheReport, gc, type GcOptions, type GcResult } from "../store/gc.ts";
@@ -72,7 +72,7 @@ export async function storeCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === "-h" || sub === "--help") {
     console.log(HELP);
-    return sub === undefined ? 1 : 0;
+    return sub === undefined ? EXIT_USAGE : 0;
   }
   const { options, positionals } = parseArgs(rest, OPTIONS);
   if (options.help) {
