@@ -26,11 +26,11 @@ import type { StoreLayout } from "./layout.ts";
 import { autoDir, readAnalysis } from "./auto.ts";
 import { buildCacheLockPath } from "./cache_gc.ts";
 import { ID_PATTERN } from "./envs.ts";
-import { type HeldLock, tryLock } from "./lock.ts";
+import { tryLock } from "./lock.ts";
 import { removeIfExists } from "./remove.ts";
 import type { SweepOptions, SweptLeftover } from "./sweep.ts";
 import { dirNames, lstatIfExists } from "./walk.ts";
-import { fsError } from "../lib/errors.ts";
+import { fsError, PermissionError } from "../lib/errors.ts";
 
 /** The text of a record, or undefined when it was removed meanwhile. */
 async function readRecord(path: string): Promise<string | undefined> {
@@ -54,23 +54,38 @@ function parsed(text: string): unknown {
 
 const gone = async (path: string) => (await lstatIfExists(path)) === undefined;
 
-/** Removes `path` (a record) while holding `lockPath` exclusively; false when it is held. */
+/**
+ * Removes `path` (a record) while holding `lockPath` exclusively, taken
+ * without waiting, if `stillDead` says so under the lock; false when the
+ * lock is held (its owner is at work) or the record came alive meanwhile.
+ */
 async function removeUnder(
-  lockPath: string | undefined,
+  lockPath: string,
   path: string,
   stillDead: () => Promise<boolean>,
 ): Promise<boolean> {
-  let lock: HeldLock | null = null;
-  if (lockPath !== undefined) {
-    lock = tryLock(lockPath, true);
-    if (!lock) return false; // its owner is working on it
-  }
+  const lock = tryLock(lockPath, true);
+  if (!lock) return false;
   try {
-    if (!await stillDead()) return false; // made meanwhile
+    if (!await stillDead()) return false;
     await removeIfExists(path);
     return true;
   } finally {
-    lock?.release();
+    lock.release();
+  }
+}
+
+/**
+ * Whether the analysis record `key` can never be used again (a file it read
+ * changed or is gone); false when that cannot be told (a file it read cannot
+ * be stat'ed by this user: it is another user's to judge).
+ */
+function staleAnalysis(layout: StoreLayout, key: string): boolean {
+  try {
+    return readAnalysis(layout, key) === undefined;
+  } catch (err) {
+    if (err instanceof PermissionError) return false;
+    throw err;
   }
 }
 
@@ -144,7 +159,7 @@ async function sweepAutoRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
       continue;
     }
     const analysis = /^analysis-([0-9a-f]+)\.json$/.exec(name);
-    if (analysis && readAnalysis(layout, analysis[1]) === undefined && !await gone(path)) {
+    if (analysis && staleAnalysis(layout, analysis[1]) && !await gone(path)) {
       await removeIfExists(path);
       out.push(swept(path));
     }
