@@ -71,6 +71,21 @@ export async function compileArgs(output: string, root: string = REPO_ROOT): Pro
 }
 
 /**
+ * Checks that `DENORT_BIN` names a file.
+ *
+ * @throws {NotFoundError} (exit 2) when it does not.
+ */
+async function checkDenort(denort: string): Promise<void> {
+  const st = await Deno.stat(denort).catch((err) => {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw fsError(err, denort, { what: "cannot read DENORT_BIN", role: "input" });
+  });
+  if (!st?.isFile) throw new NotFoundError(`DENORT_BIN=${denort} is not a file`);
+}
+
+/**
  * Runs the compile task with `args`; returns the exit code (3 when
  * `DENORT_BIN` is unset).
  */
@@ -90,15 +105,7 @@ export async function compileCommand(args: string[]): Promise<number> {
   if (!output.startsWith("/")) output = `${Deno.cwd()}/${output}`;
 
   const denort = Deno.env.get("DENORT_BIN");
-  if (denort) {
-    const st = await Deno.stat(denort).catch((err) => {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-        return undefined;
-      }
-      throw fsError(err, denort, { what: "cannot read DENORT_BIN", role: "input" });
-    });
-    if (!st?.isFile) throw new NotFoundError(`DENORT_BIN=${denort} is not a file`);
-  }
+  if (denort) await checkDenort(denort);
   await Deno.mkdir(output.replace(/\/[^/]*$/, "") || "/", { recursive: true });
   const out = await new Deno.Command(Deno.execPath(), {
     args: await compileArgs(output),

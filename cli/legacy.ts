@@ -113,9 +113,9 @@ async function analyzeLegacyCommand(args: string[]): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(text));
     return 0;
   }
-  const { writeFileAtomic } = await import("../lib/analyze/spec_out.ts");
+  const { writeOutputFile } = await import("../lib/fs/atomic.ts");
   try {
-    await writeFileAtomic(out, text);
+    await writeOutputFile(out, text);
   } catch (err) {
     // A missing directory is the user's to fix (exit 1); a full disk or a denied write is not.
     throw fsError(err, out, { what: "cannot write the json-output-file", role: "output" });
@@ -219,20 +219,15 @@ export async function legacyRunArgs(
   return [...opts, "-e", environment, "--", "/bin/sh", "-c", command];
 }
 
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return false;
-    }
-    throw fsError(err, path, { role: "input" });
-  }
-}
-
 async function runLegacyCommand(args: string[]): Promise<number> {
-  const translated = await legacyRunArgs(args, pathExists);
+  // Only a missing candidate is skipped; one that cannot be read (EACCES) is reported.
+  const translated = await legacyRunArgs(args, (path) =>
+    Deno.stat(path).then(() => true, (err) => {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+        return false;
+      }
+      throw err;
+    }));
   if (!translated) {
     console.log(HELP.python_package_run);
     return 0;

@@ -11,7 +11,8 @@ import { type CacheReport, gc, type GcOptions, type GcResult } from "../store/gc
 import { findEnv, listEnvs, type StoreEntry } from "../store/list.ts";
 import { formatSize, parseSize } from "../store/size.ts";
 import { bucketSizes } from "../store/cache_gc.ts";
-import { absolutePath, archiveEnvPath } from "../lib/run.ts";
+import { archiveEnvPath } from "../lib/run.ts";
+import { absolutePath } from "../lib/fs/path.ts";
 
 const HELP = `Usage: poncho store <command> [options]
 

@@ -19,6 +19,7 @@ import type { StoreLayout } from "./layout.ts";
 import { archiveRecordPath } from "./index.ts";
 import { deleteTree } from "./remove.ts";
 import { dirEntries as entries, treeSize } from "./walk.ts";
+import { WRITER_TEMP } from "./sweep.ts";
 
 /** A build-cache bucket, or `runtime` (the single file's runtimes, see `store/runtime_gc.ts`). */
 export type CacheBucket = "archives" | "pkgs" | "downloads" | "repodata" | "runtime";
@@ -47,13 +48,6 @@ export function buildCacheLockPath(layout: StoreLayout): string {
 async function mtime(path: string): Promise<Date> {
   return (await Deno.lstat(path)).mtime ?? new Date(0);
 }
-
-/**
- * A shard's temp file (`<sha256>.json.tmp-<hex>`, written beside it and
- * renamed at once): one that is left is a killed writer's, swept by gc as a
- * leftover, never listed as a cache item.
- */
-export const SHARD_TEMP = /\.tmp-[0-9a-f]{8}$/;
 
 /** Every item of the build caches (temps of old versions, dot-names, left out). */
 export async function cacheItems(layout: StoreLayout): Promise<CacheItem[]> {
@@ -104,7 +98,7 @@ export async function cacheItems(layout: StoreLayout): Promise<CacheItem[]> {
     if (grouped.has(e.name) || e.name.startsWith(".")) continue;
     if (e.name === "shards" && e.isDirectory) {
       for (const s of await entries(`${layout.repodata}/shards`)) {
-        if (!s.name.startsWith(".") && !SHARD_TEMP.test(s.name)) {
+        if (!s.name.startsWith(".") && !WRITER_TEMP.test(s.name)) {
           await add("repodata", `shards/${s.name}`, [`${layout.repodata}/shards/${s.name}`]);
         }
       }

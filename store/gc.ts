@@ -31,7 +31,7 @@ import {
 import { storeSlot } from "./envs.ts";
 import { discardTree } from "./remove.ts";
 import { listEnvs, type StoreEntry } from "./list.ts";
-import { sweepLeftovers, sweepShardTemps, type SweptLeftover } from "./sweep.ts";
+import { sweepLeftovers, sweepWriterTemps, type SweptLeftover } from "./sweep.ts";
 import { sweepDeadLocks } from "./dead_locks.ts";
 import { sweepDeadRecords } from "./records_gc.ts";
 import { removeRuntime, runtimeInUse, runtimeItems, runtimesRunning } from "./runtime_gc.ts";
@@ -217,7 +217,7 @@ export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcRes
   const dryRun = options.dryRun === true;
   const swept = dryRun
     ? []
-    : [...await sweepLeftovers(layout, options), ...await sweepShardTemps(layout, options)];
+    : [...await sweepLeftovers(layout, options), ...await sweepWriterTemps(layout, options)];
   const collector = new Collector(layout, dryRun, (options.now ?? new Date()).getTime());
   try {
     await removeCandidates(await candidates(layout), options, collector);
@@ -226,7 +226,7 @@ export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcRes
   }
   if (!dryRun) {
     // After the removals, so that their records and locks go too; records first (they take locks).
-    swept.push(...await sweepDeadRecords(layout, options), ...await sweepDeadLocks(layout));
+    swept.push(...await sweepDeadRecords(layout), ...await sweepDeadLocks(layout));
   }
   const { removed, skipped, removedCache, skippedCache } = collector;
   const freed = removed.reduce((sum, e) => sum + e.size, 0) +

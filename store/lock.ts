@@ -31,6 +31,7 @@
  */
 
 import { errnoOf, LockTimeoutError } from "../lib/errors.ts";
+import { writeFileAtomicSync } from "../lib/fs/atomic.ts";
 
 export { LockTimeoutError };
 
@@ -103,19 +104,12 @@ function hostName(): string {
 function writeHolder(lockPath: string, what: string | undefined): void {
   const record: LockHolder = { pid: Deno.pid, host: hostName(), since: new Date().toISOString() };
   if (what) record.what = what;
-  const tmp = `${holderPath(lockPath)}.${Deno.pid}`;
   try {
-    Deno.writeTextFileSync(tmp, JSON.stringify(record) + "\n");
-    Deno.renameSync(tmp, holderPath(lockPath));
+    // Atomic, not durable: it describes a live process, which no lock outlives a reboot.
+    writeFileAtomicSync(holderPath(lockPath), JSON.stringify(record) + "\n");
   } catch (err) {
     // Only informative: a lock directory where the sidecar cannot be written still locks.
     if (errnoOf(err) === undefined) throw err;
-    try {
-      Deno.removeSync(tmp);
-    } catch (e) {
-      // Best-effort cleanup (usually not written at all); the lock is held either way.
-      if (errnoOf(e) === undefined) throw e;
-    }
   }
 }
 

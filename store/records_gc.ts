@@ -15,9 +15,10 @@
  *   `index/auto/analysis-<key>.json` that no longer matches the files it read
  *   (it can never be used again), and damaged ones;
  * - `index/archives/<name>.json` without `archives/<name>`, while holding the
- *   build-cache lock exclusively (a create writes it after the archive);
- * - the temp files of killed writers of these records once older than
- *   `leftoverDays`.
+ *   build-cache lock exclusively (a create writes it after the archive).
+ *
+ * (The temp files killed writers leave beside these records are swept by
+ * `store/sweep.ts`.)
  *
  * @module
  */
@@ -28,7 +29,7 @@ import { buildCacheLockPath } from "./cache_gc.ts";
 import { ID_PATTERN } from "./envs.ts";
 import { tryLock } from "./lock.ts";
 import { removeIfExists } from "./remove.ts";
-import type { SweepOptions, SweptLeftover } from "./sweep.ts";
+import type { SweptLeftover } from "./sweep.ts";
 import { dirNames, lstatIfExists } from "./walk.ts";
 import { fsError, PermissionError } from "../lib/errors.ts";
 
@@ -191,36 +192,12 @@ async function sweepArchiveRecords(layout: StoreLayout): Promise<SweptLeftover[]
   }
 }
 
-/** Temp files of killed writers of records (`*.tmp`, in `index/auto/`) older than the limit. */
-async function sweepRecordTemps(
-  layout: StoreLayout,
-  options: SweepOptions,
-): Promise<SweptLeftover[]> {
-  const now = (options.now ?? new Date()).getTime();
-  const maxAgeMs = (options.leftoverDays ?? 1) * 86_400_000;
-  const dir = autoDir(layout);
-  const out: SweptLeftover[] = [];
-  for (const name of await dirNames(dir)) {
-    if (!name.endsWith(".tmp")) continue;
-    const path = `${dir}/${name}`;
-    const info = await lstatIfExists(path);
-    if (!info?.isFile || now - (info.mtime?.getTime() ?? now) < maxAgeMs) continue;
-    await removeIfExists(path);
-    out.push({ name, path, kind: "stale", size: info.size });
-  }
-  return out;
-}
-
 /** Removes the records of things that no longer exist (see the module documentation). */
-export async function sweepDeadRecords(
-  layout: StoreLayout,
-  options: SweepOptions = {},
-): Promise<SweptLeftover[]> {
+export async function sweepDeadRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
   return [
     ...await sweepEnvRecords(layout),
     ...await sweepSourceRecords(layout),
     ...await sweepAutoRecords(layout),
     ...await sweepArchiveRecords(layout),
-    ...await sweepRecordTemps(layout, options),
   ];
 }

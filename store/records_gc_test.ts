@@ -57,7 +57,7 @@ async function recordStore(layout: StoreLayout) {
     await write(await sourcePath(layout, `${archive}.x`, "warm"), warm("live")),
     await write(`${auto}/spec-aa.json`, JSON.stringify({ hash: "aa", id: "live" })),
     await analysis("a1", st.size),
-    await write(`${auto}/spec-cc.json.1.abcd.tmp`, "{"), // a writer at work
+    await write(`${auto}/.spec-cc.json.tmp-89abcdef`, "{"), // a writer at work
     await write(`${layout.index}/archives/kept.tar.zst.json`, "{}"),
   ];
   await write(`${layout.archives}/kept.tar.zst`, "archive");
@@ -72,7 +72,9 @@ async function recordStore(layout: StoreLayout) {
     damagedSource: await write(await sourcePath(layout, "/x", "json"), "{"),
     spec: await write(`${auto}/spec-bb.json`, JSON.stringify({ hash: "bb", id: "gone" })),
     analysis: await analysis("a2", st.size + 1), // the script changed since
-    tmp: await write(`${auto}/spec-dd.json.1.abcd.tmp`, "{", daysAgo(2)),
+    tmp: await write(`${auto}/.spec-dd.json.tmp-0123abcd`, "{", daysAgo(2)),
+    oldTmp: await write(`${auto}/spec-ee.json.4242.0123abcd.tmp`, "{", daysAgo(2)),
+    holderTmp: await write(`${layout.locks}/.x.lock.holder.tmp-0123abcd`, "{", daysAgo(2)),
     archive: await write(`${layout.index}/archives/gone.tar.zst.json`, "{}"),
   };
   return { keep, gone };
@@ -86,7 +88,9 @@ Deno.test("gc removes the records of environments, archives and specs that are g
     const out = await gc(layout, {});
     const swept = out.swept.filter((s) => s.kind !== "lock" && s.kind !== "owner");
     assert.deepEqual(swept.map((s) => s.path).sort(), Object.values(gone).sort());
-    assert.equal(swept.find((s) => s.path === gone.tmp)?.kind, "stale");
+    for (const p of [gone.tmp, gone.oldTmp, gone.holderTmp]) {
+      assert.equal(swept.find((s) => s.path === p)?.kind, "stale");
+    }
     for (const p of Object.values(gone)) assert.ok(!await exists(p), p);
     for (const p of keep) assert.ok(await exists(p), p);
     assert.deepEqual((await readIndex(layout)).entries.map((e) => e.id), ["live"]);
@@ -129,15 +133,20 @@ Deno.test("list reports a damaged index record: rewritten when its environment i
     assert.deepEqual((await readIndex(layout)).damaged, [`${layout.index}/gone.json`]);
   }));
 
-Deno.test("gc sweeps shard temps a killed writer left once a day old; they are no cache items", () =>
+Deno.test("gc sweeps the temps killed writers left beside shards once a day old; no cache items", () =>
   withTempLayout(async (layout) => {
     const shards = `${layout.repodata}/shards`;
     const shard = await write(`${shards}/${"a".repeat(64)}.json`, "{}");
-    const fresh = await write(`${shard}.tmp-0123abcd`, "{");
-    const old = await write(`${shard}.tmp-4567cdef`, "{", daysAgo(2));
+    const name = shard.slice(shard.lastIndexOf("/") + 1);
+    const fresh = await write(`${shards}/.${name}.tmp-0123abcd`, "{");
+    const old = await write(`${shards}/.${name}.tmp-4567cdef`, "{", daysAgo(2));
+    const older = await write(`${shard}.tmp-89abcdef`, "{", daysAgo(2)); // an earlier version's
     assert.deepEqual((await cacheItems(layout)).map((i) => i.path), [shard]);
     const out = await gc(layout, {});
-    assert.deepEqual(out.swept.map((s) => [s.path, s.kind]), [[old, "stale"]]);
+    assert.deepEqual(out.swept.map((s) => [s.path, s.kind]).sort(), [
+      [old, "stale"],
+      [older, "stale"],
+    ]);
     assert.ok(await exists(fresh) && await exists(shard));
   }));
 

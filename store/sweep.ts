@@ -11,7 +11,9 @@
  * see `store/owner.ts`). Such an entry is removed only while holding its
  * owner's lock exclusively, taken without waiting (so never while its owner
  * works on it); anything else (or one whose lock file cannot be found), and
- * a shard's temp file, only once it is older than `leftoverDays` (default 1).
+ * the temp files that killed writers leave beside the files they replace
+ * (shards, automatic-run records, lock holder sidecars), only once it is
+ * older than `leftoverDays` (default 1).
  *
  * @module
  */
@@ -21,7 +23,6 @@ import { sha256Hex } from "./index.ts";
 import { OWNER_DIR_PATTERN, sweepOwnerDir } from "./owner.ts";
 import { type HeldLock, tryLock } from "./lock.ts";
 import { ID_PATTERN, storeSlot } from "./envs.ts";
-import { SHARD_TEMP } from "./cache_gc.ts";
 import { deleteTree } from "./remove.ts";
 import { dirNames, lstatIfExists, treeSize } from "./walk.ts";
 
@@ -189,23 +190,33 @@ export async function sweepLeftovers(
 }
 
 /**
- * Removes the temp files that killed writers left in `repodata/shards/`
- * (each is renamed into place the moment it is written) once they are older
- * than `leftoverDays` (default 1).
+ * The temp file of a writer that replaces a file atomically beside it:
+ * `.<name>.tmp-<8 hex>` (`lib/fs/atomic.ts`), and the forms earlier versions
+ * left (`<name>.tmp-<8 hex>` for shards, `<name>.<pid>.<8 hex>.tmp` for
+ * automatic-run records).
  */
-export async function sweepShardTemps(
+export const WRITER_TEMP = /\.tmp-[0-9a-f]{8}$|\.\d+\.[0-9a-f-]{8}\.tmp$/;
+
+/**
+ * Removes the temp files that killed writers left beside the files they
+ * replace, in the store directories written that way (`repodata/shards/`,
+ * `index/auto/`, `locks/`): each is renamed into place the moment it is
+ * written, so one older than `leftoverDays` (default 1) has no writer.
+ */
+export async function sweepWriterTemps(
   layout: StoreLayout,
   options: SweepOptions = {},
 ): Promise<SweptLeftover[]> {
   const now = (options.now ?? new Date()).getTime();
   const maxAgeMs = (options.leftoverDays ?? 1) * 86_400_000;
-  const dir = `${layout.repodata}/shards`;
   const swept: SweptLeftover[] = [];
-  for (const name of await dirNames(dir)) {
-    if (!SHARD_TEMP.test(name)) continue;
-    const path = `${dir}/${name}`;
-    const size = await sweepIfOld(path, now, maxAgeMs);
-    if (size !== undefined) swept.push({ name, path, kind: "stale", size });
+  for (const dir of [`${layout.repodata}/shards`, `${layout.index}/auto`, layout.locks]) {
+    for (const name of await dirNames(dir)) {
+      if (!WRITER_TEMP.test(name)) continue;
+      const path = `${dir}/${name}`;
+      const size = await sweepIfOld(path, now, maxAgeMs);
+      if (size !== undefined) swept.push({ name, path, kind: "stale", size });
+    }
   }
   return swept;
 }

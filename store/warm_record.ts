@@ -27,6 +27,7 @@ import type { StoreLayout } from "./layout.ts";
 import { sourcePath } from "./index.ts";
 import { ownerTmp } from "./owner.ts";
 import { errnoOf } from "../lib/errors.ts";
+import { writeFileAtomic } from "../lib/fs/atomic.ts";
 
 /** What a warm record says. */
 export interface WarmRecord {
@@ -77,9 +78,7 @@ export async function writeWarmRecord(layout: StoreLayout, r: WarmRecord): Promi
     const path = await sourcePath(layout, r.archive, "warm");
     if (sameRecord(path, text)) return;
     await Deno.mkdir(`${layout.index}/sources`, { recursive: true });
-    const tmp = `${ownerTmp(layout)}/warm-${crypto.randomUUID().slice(0, 8)}`;
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
+    await writeFileAtomic(path, text, { tmpDir: ownerTmp(layout) }); // a cache: checked when read
   } catch (err) {
     // A read-only or full store, another user's record: no fast path, the run itself goes on.
     if (errnoOf(err) === undefined) throw err;

@@ -104,6 +104,51 @@ export function resolveCommand(command: string, path: string): string | undefine
   return undefined;
 }
 
+/** The activated environment of `prefix`, keeping `options.keepVars` from the base. */
+function commandEnv(options: ExecOptions): Record<string, string> {
+  const env = activationEnv(options.prefix, options.baseEnv);
+  for (const name of options.keepVars ?? []) {
+    const value = options.baseEnv ? options.baseEnv[name] : Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/**
+ * Listens for {@link FORWARDED_SIGNALS} (before the command is spawned, so
+ * that a signal arriving in between is not lost: it is kept and sent once
+ * the child is attached) and forwards them to the child.
+ */
+function signalForwarder(): { attach(child: Deno.ChildProcess): void; close(): void } {
+  let child: Deno.ChildProcess | undefined;
+  const pending: Deno.Signal[] = [];
+  const forward = FORWARDED_SIGNALS.map((signal) => {
+    const handler = () => {
+      if (!child) {
+        pending.push(signal);
+        return;
+      }
+      try {
+        child.kill(signal);
+      } catch (err) {
+        // It exited just now (Deno: "already terminated"; ESRCH): nothing to forward to.
+        if (!(err instanceof TypeError) && errnoOf(err) === undefined) throw err;
+      }
+    };
+    Deno.addSignalListener(signal, handler);
+    return { signal, handler };
+  });
+  return {
+    attach(c) {
+      child = c;
+      for (const signal of pending) c.kill(signal);
+    },
+    close() {
+      for (const { signal, handler } of forward) Deno.removeSignalListener(signal, handler);
+    },
+  };
+}
+
 /**
  * Runs `argv` activated in `prefix` and returns its exit status.
  *
@@ -113,11 +158,7 @@ export function resolveCommand(command: string, path: string): string | undefine
 export async function execInEnv(options: ExecOptions): Promise<number> {
   const { prefix, argv } = options;
   if (argv.length === 0) throw new ActivationError("no command given to run");
-  const env = activationEnv(prefix, options.baseEnv);
-  for (const name of options.keepVars ?? []) {
-    const value = options.baseEnv ? options.baseEnv[name] : Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
+  const env = commandEnv(options);
   const resolved = resolveCommand(argv[0], env.PATH);
   if (resolved === undefined) {
     throw new ActivationError(
@@ -129,25 +170,9 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
   const [program, args] = scripts.length === 0
     ? [resolved, argv.slice(1)]
     : ["/bin/sh", ["-c", sourcingProgram(scripts), "poncho-activate", resolved, ...argv.slice(1)]];
-
-  // Listen before spawning so that a signal arriving in between is not lost.
-  let child: Deno.ChildProcess | undefined;
-  const pending: Deno.Signal[] = [];
-  const forward = FORWARDED_SIGNALS.map((signal) => {
-    const handler = () => {
-      if (child) {
-        try {
-          child.kill(signal);
-        } catch (err) {
-          // It exited just now (Deno: "already terminated"; ESRCH): nothing to forward to.
-          if (!(err instanceof TypeError) && errnoOf(err) === undefined) throw err;
-        }
-      } else pending.push(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return { signal, handler };
-  });
+  const signals = signalForwarder();
   try {
+    let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(program, {
         args,
@@ -164,11 +189,11 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
         { cause: err, path: resolved },
       );
     }
-    for (const signal of pending) child.kill(signal);
+    signals.attach(child);
     const status = await child.status;
     if (status.signal) return signalExitCode(status.signal);
     return status.code;
   } finally {
-    for (const { signal, handler } of forward) Deno.removeSignalListener(signal, handler);
+    signals.close();
   }
 }
