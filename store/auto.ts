@@ -54,8 +54,13 @@ export function autoDir(layout: StoreLayout): string {
   return `${layout.index}/auto`;
 }
 
-/** The stamp of `path` now, or `undefined` when it does not exist. */
-export function stampOf(path: string): StatStamp | undefined {
+/**
+ * The stamp of `path` now: `undefined` when it does not exist, `null` when
+ * this user cannot stat it (a directory on the way is not searchable, a
+ * symlink loop): the analyzer saw it as absent too, but whether it changed
+ * cannot be told.
+ */
+function statStamp(path: string): StatStamp | undefined | null {
   let st: Deno.FileInfo;
   try {
     st = Deno.statSync(path);
@@ -63,17 +68,30 @@ export function stampOf(path: string): StatStamp | undefined {
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
       return undefined;
     }
-    throw fsError(err, path, { role: "input" });
+    if (errnoOf(err) === undefined) throw err;
+    return null;
   }
   return { path, size: st.isFile ? st.size : 0, mtimeMs: st.mtime?.getTime() ?? 0 };
 }
 
-function unchanged(stamps: StatStamp[]): boolean {
+/**
+ * The stamp of `path` now, or `undefined` when it does not exist or this
+ * user cannot stat it (then it is not recorded, as the analyzer, which could
+ * not list or read it either, took it for absent).
+ */
+export function stampOf(path: string): StatStamp | undefined {
+  return statStamp(path) ?? undefined;
+}
+
+/** Whether every stamp still holds; undefined when one cannot be stat'ed by this user. */
+function unchanged(stamps: StatStamp[]): boolean | undefined {
+  let known = true;
   for (const s of stamps) {
-    const now = stampOf(s.path);
-    if (!now || now.size !== s.size || now.mtimeMs !== s.mtimeMs) return false;
+    const now = statStamp(s.path);
+    if (now === null) known = false;
+    else if (!now || now.size !== s.size || now.mtimeMs !== s.mtimeMs) return false;
   }
-  return true;
+  return known ? true : undefined;
 }
 
 /**
@@ -102,13 +120,40 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value) + "\n"); // a cache: validated when read
 }
 
+/**
+ * The record `key` and whether it still holds: `valid`, `stale` (damaged, or
+ * a file or directory it depends on changed: it can never be used again),
+ * `unknown` (one cannot be stat'ed by this user), or `missing`.
+ */
+function analysisState(
+  layout: StoreLayout,
+  key: string,
+): { state: "valid" | "stale" | "unknown" | "missing"; rec?: AnalysisRecord } {
+  const path = `${autoDir(layout)}/analysis-${key}.json`;
+  const rec = readJson<AnalysisRecord>(path);
+  if (rec === undefined && statStamp(path) === undefined) return { state: "missing" };
+  if (!rec || rec.key !== key || !Array.isArray(rec.files) || !Array.isArray(rec.dirs)) {
+    return { state: "stale" };
+  }
+  const files = unchanged(rec.files);
+  const dirs = files === false ? false : unchanged(rec.dirs);
+  if (files === false || dirs === false) return { state: "stale" };
+  return files && dirs ? { state: "valid", rec } : { state: "unknown" };
+}
+
 /** The cached analysis for `key` if every file and directory it depends on is unchanged. */
 export function readAnalysis(layout: StoreLayout, key: string): AnalysisRecord | undefined {
-  const rec = readJson<AnalysisRecord>(`${autoDir(layout)}/analysis-${key}.json`);
-  if (!rec || rec.key !== key || !Array.isArray(rec.files) || !Array.isArray(rec.dirs)) {
-    return undefined;
-  }
-  return unchanged(rec.files) && unchanged(rec.dirs) ? rec : undefined;
+  const { state, rec } = analysisState(layout, key);
+  return state === "valid" ? rec : undefined;
+}
+
+/**
+ * Whether the analysis record `key` can never be used again (damaged, or a
+ * file or directory it read changed or is gone); false when it is valid,
+ * missing, or cannot be judged by this user (another user's to judge).
+ */
+export function analysisStale(layout: StoreLayout, key: string): boolean {
+  return analysisState(layout, key).state === "stale";
 }
 
 /** Caches an analysis (never throws: a read-only store only makes later runs slower). */

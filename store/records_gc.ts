@@ -24,14 +24,14 @@
  */
 
 import type { StoreLayout } from "./layout.ts";
-import { autoDir, readAnalysis } from "./auto.ts";
+import { analysisStale, autoDir } from "./auto.ts";
 import { buildCacheLockPath } from "./cache_gc.ts";
 import { ID_PATTERN } from "./envs.ts";
 import { tryLock } from "./lock.ts";
 import { removeIfExists } from "./remove.ts";
 import type { SweptLeftover } from "./sweep.ts";
 import { dirNames, lstatIfExists } from "./walk.ts";
-import { fsError, PermissionError } from "../lib/errors.ts";
+import { fsError } from "../lib/errors.ts";
 
 /** The text of a record, or undefined when it was removed meanwhile. */
 async function readRecord(path: string): Promise<string | undefined> {
@@ -73,20 +73,6 @@ async function removeUnder(
     return true;
   } finally {
     lock.release();
-  }
-}
-
-/**
- * Whether the analysis record `key` can never be used again (a file it read
- * changed or is gone); false when that cannot be told (a file it read cannot
- * be stat'ed by this user: it is another user's to judge).
- */
-function staleAnalysis(layout: StoreLayout, key: string): boolean {
-  try {
-    return readAnalysis(layout, key) === undefined;
-  } catch (err) {
-    if (err instanceof PermissionError) return false;
-    throw err;
   }
 }
 
@@ -160,7 +146,7 @@ async function sweepAutoRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
       continue;
     }
     const analysis = /^analysis-([0-9a-f]+)\.json$/.exec(name);
-    if (analysis && staleAnalysis(layout, analysis[1]) && !await gone(path)) {
+    if (analysis && analysisStale(layout, analysis[1]) && !await gone(path)) {
       await removeIfExists(path);
       out.push(swept(path));
     }
