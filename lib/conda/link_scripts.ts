@@ -17,7 +17,7 @@
 
 import { join, relative } from "node:path";
 import { BuildError, fsError } from "../errors.ts";
-import { statOrNullSync } from "../fs/stat.ts";
+import { isAbsent, statOrNullSync } from "../fs/stat.ts";
 import { PACKAGE_NAME_RE } from "../envspec/parse.ts";
 import { activationEnv, findActivateScripts, shellQuote } from "../exec/activate.ts";
 
@@ -70,7 +70,7 @@ export async function prelinkMessages(pkgDir: string): Promise<[string, string][
     try {
       entries = [...Deno.readDirSync(dir)];
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return;
+      if (isAbsent(err)) return;
       throw err;
     }
     for (const e of entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) {
