@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NetworkError, NotFoundError, PonchoError } from "../errors.ts";
+import { CorruptError, fsError, NetworkError, NotFoundError, PonchoError } from "../errors.ts";
 import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { ownerTmp } from "../../store/owner.ts";
@@ -116,10 +116,11 @@ class Progress {
 
 async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
   if (url.startsWith("file://")) {
+    const path = fileURLToPath(url);
     try {
-      return (await Deno.open(fileURLToPath(url))).readable;
+      return (await Deno.open(path)).readable;
     } catch (err) {
-      throw new NotFoundError(`cannot read package ${url}: ${(err as Error).message}`);
+      throw fsError(err, path, { what: "cannot read package", role: "input" });
     }
   }
   let res: Response;
@@ -178,7 +179,7 @@ async function downloadOne(
       ? ["sha256", item.sha256.toLowerCase(), sha.digest("hex")]
       : ["md5", item.md5!.toLowerCase(), md5.digest("hex")];
     if (want !== got) {
-      throw new PonchoError(
+      throw new CorruptError(
         `${kind} mismatch for package ${item.fn} from ${item.url}: repodata says ${want}, ` +
           `the file has ${got}; the file was discarded (corrupt download or stale repodata)`,
       );
@@ -200,21 +201,40 @@ export async function fetchPackages<T extends FetchItem>(
   options: FetchOptions,
 ): Promise<FetchedPackage<T>[]> {
   const { layout } = options;
-  const log = options.log ?? (() => {});
-  const attempts = options.attempts ?? 4;
   await Deno.mkdir(layout.downloads, { recursive: true });
   await Deno.mkdir(layout.tmp, { recursive: true });
-
   const results: FetchedPackage<T>[] = new Array(items.length);
+  const todo = await reuseDownloaded(items, results, options);
+  if (todo.length > 0) await downloadAll(items, todo, results, options);
+  return results;
+}
+
+/** The size of the verified download at `path`, or undefined when there is none yet. */
+async function downloadedSize(path: string): Promise<number | undefined> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw fsError(err, path, { what: "cannot read the downloaded package" });
+  }
+}
+
+/**
+ * Fills `results` with the items already downloaded (marking their use for
+ * gc); returns the indexes of the others. Offline, a missing one is an error.
+ */
+async function reuseDownloaded<T extends FetchItem>(
+  items: T[],
+  results: FetchedPackage<T>[],
+  options: FetchOptions,
+): Promise<number[]> {
+  const log = options.log ?? (() => {});
   const todo: number[] = [];
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    const path = downloadPath(layout, item);
-    let info: Deno.FileInfo | null = null;
-    try {
-      info = await Deno.stat(path);
-    } catch { /* not there yet */ }
-    if (info && (item.size === undefined || info.size === item.size)) {
+    const path = downloadPath(options.layout, item);
+    const size = await downloadedSize(path);
+    if (size !== undefined && (item.size === undefined || size === item.size)) {
       results[i] = { item, path, reused: true };
       await touchUsed(path); // last use, for gc
       log(`package ${item.fn}: already downloaded`);
@@ -226,8 +246,21 @@ export async function fetchPackages<T extends FetchItem>(
       todo.push(i);
     }
   }
-  if (todo.length === 0) return results;
+  return todo;
+}
 
+/**
+ * Downloads `items[i]` for every `i` of `todo` into `results`, with up to
+ * `options.concurrency` at once; the first failure stops the rest and is thrown.
+ */
+async function downloadAll<T extends FetchItem>(
+  items: T[],
+  todo: number[],
+  results: FetchedPackage<T>[],
+  options: FetchOptions,
+): Promise<void> {
+  const { layout } = options;
+  const log = options.log ?? (() => {});
   const totalBytes = todo.reduce((n, i) => n + (items[i].size ?? 0), 0);
   const progress = new Progress(
     todo.length,
@@ -241,20 +274,11 @@ export async function fetchPackages<T extends FetchItem>(
       const i = todo[next++];
       const item = items[i];
       const path = downloadPath(layout, item);
-      for (let attempt = 1;; attempt++) {
-        try {
-          await downloadOne(item, path, layout, progress);
-          break;
-        } catch (err) {
-          if (!(err instanceof RetryableError) || attempt >= attempts) {
-            failure ??= err instanceof RetryableError
-              ? new NetworkError(`${err.message} (after ${attempt} attempts)`, { url: item.url })
-              : err;
-            return;
-          }
-          log(`package ${item.fn}: ${err.message}; retrying`);
-          await sleep(250 * 2 ** (attempt - 1));
-        }
+      try {
+        await downloadWithRetry(item, path, progress, options);
+      } catch (err) {
+        failure ??= err;
+        return;
       }
       progress.finish();
       log(`package ${item.fn}: downloaded`);
@@ -265,5 +289,29 @@ export async function fetchPackages<T extends FetchItem>(
   await Promise.all(Array.from({ length: workers }, worker));
   progress.end();
   if (failure !== null) throw failure;
-  return results;
+}
+
+/**
+ * Downloads one package, retrying network failures (with backoff) up to
+ * `options.attempts` times; the last one is a {@linkcode NetworkError}.
+ */
+async function downloadWithRetry(
+  item: FetchItem,
+  path: string,
+  progress: Progress,
+  options: FetchOptions,
+): Promise<void> {
+  const attempts = options.attempts ?? 4;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await downloadOne(item, path, options.layout, progress);
+    } catch (err) {
+      if (!(err instanceof RetryableError)) throw err;
+      if (attempt >= attempts) {
+        throw new NetworkError(`${err.message} (after ${attempt} attempts)`, { url: item.url });
+      }
+      options.log?.(`package ${item.fn}: ${err.message}; retrying`);
+      await sleep(250 * 2 ** (attempt - 1));
+    }
+  }
 }
