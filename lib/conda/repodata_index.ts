@@ -19,6 +19,7 @@
  */
 
 import { open } from "node:fs/promises";
+import { CorruptError } from "../errors.ts";
 import { join } from "node:path";
 import { parseRepodataStream, type RepodataSection } from "./repodata_stream.ts";
 import type { NameRecords, RecordSource } from "./records.ts";
@@ -293,11 +294,16 @@ export class RepodataIndex implements RecordSource {
     this.#names = table.names;
   }
 
-  /** Opens the index in `dir`; throws when it is missing or not an index of this format. */
+  /**
+   * Opens the index in `dir`; throws `Deno.errors.NotFound` when it is
+   * missing, a `SyntaxError` or {@linkcode CorruptError} when it is damaged
+   * or not an index of this format.
+   */
   static async open(dir: string): Promise<RepodataIndex> {
-    const table = JSON.parse(await Deno.readTextFile(join(dir, "names.json")));
-    if (table?.format !== FORMAT || typeof table.names !== "object") {
-      throw new Error(`${dir} is not a repodata index of format ${FORMAT}`);
+    const path = join(dir, "names.json");
+    const table = JSON.parse(await Deno.readTextFile(path));
+    if (table?.format !== FORMAT || typeof table.names !== "object" || table.names === null) {
+      throw new CorruptError(`${dir} is not a repodata index of format ${FORMAT}`, { path });
     }
     return new RepodataIndex(dir, table);
   }
@@ -322,7 +328,13 @@ export class RepodataIndex implements RecordSource {
     let got = 0;
     while (got < length) {
       const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-      if (bytesRead === 0) throw new Error(`${this.#dir}/records.json is truncated`);
+      if (bytesRead === 0) {
+        const path = join(this.#dir, "records.json");
+        throw new CorruptError(
+          `${path} is truncated (a damaged repodata cache entry); remove it and try again`,
+          { path },
+        );
+      }
       got += bytesRead;
     }
     return JSON.parse(new TextDecoder().decode(buf));
