@@ -34,7 +34,8 @@ export function parseChannel(spec: string, cwd: string = Deno.cwd()): Channel {
   if (/^file:\/\//i.test(s)) {
     try {
       fileURLToPath(s);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err; // what fileURLToPath throws for a bad URL
       throw new UsageError(`invalid file:// channel URL ${s}; use file:///absolute/path`);
     }
     return { name: s, url: strip(s) };
