@@ -1,5 +1,6 @@
 /**
- * Conda channel names.
+ * Conda channel names and URLs, and the stable file-name stem
+ * ({@linkcode cacheKey}) under which the store's caches keep what a URL serves.
  *
  * A channel is given as an `https://`, `http://` or `file://` URL, an absolute
  * (or `./`-relative) path, or a name (`conda-forge` means

@@ -62,7 +62,7 @@ export interface FetchOptions {
 export function packageExt(fn: string): string {
   if (fn.endsWith(".conda")) return ".conda";
   if (fn.endsWith(".tar.bz2")) return ".tar.bz2";
-  throw new PonchoError(`unknown package format for ${fn}; expected .conda or .tar.bz2`);
+  throw new CorruptError(`unknown package format for ${fn}; expected .conda or .tar.bz2`);
 }
 
 /** Where a verified archive lives: `downloads/<sha256><ext>` (or `md5-<md5><ext>`). */
@@ -70,8 +70,9 @@ export function downloadPath(layout: StoreLayout, item: FetchItem): string {
   const ext = packageExt(item.fn);
   if (item.sha256) return join(layout.downloads, `${item.sha256.toLowerCase()}${ext}`);
   if (item.md5) return join(layout.downloads, `md5-${item.md5.toLowerCase()}${ext}`);
-  throw new PonchoError(
+  throw new CorruptError(
     `package ${item.fn} has neither sha256 nor md5 in repodata; cannot verify ${item.url}`,
+    { url: item.url },
   );
 }
 
