@@ -7,7 +7,7 @@ import { loadRepodata, type RepodataOptions } from "./repodata.ts";
 import { type CacheMeta, cachePaths, shardCachePath } from "./repodata_cache.ts";
 import { serveChannel } from "../../tests/fixtures/channel.ts";
 import { writeSyntheticChannel } from "../../tests/fixtures/synthetic_channel.ts";
-import { hasCommand, withTempDir } from "../../tests/util.ts";
+import { canDropFileCapabilities, runUnprivileged, withTempDir } from "../../tests/util.ts";
 
 /** Loads linux-64 of `url`, returning how, the records of `name` and the notes logged. */
 async function load(url: string, opts: RepodataOptions, name = "pkg-7") {
@@ -96,23 +96,10 @@ Deno.test("a corrupt cached shard is downloaded again with a note", async () => 
   });
 });
 
-/**
- * Runs `deno run -A script args` without the capabilities that let root read
- * any file (so that a mode-000 file is unreadable to it too).
- */
-function unprivileged(script: string, args: string[]): Deno.Command {
-  const deno = [Deno.execPath(), "run", "-A", "--quiet", script, ...args];
-  const drop = "-dac_override,-dac_read_search";
-  const cmd = Deno.uid() === 0
-    ? ["setpriv", `--inh-caps=${drop}`, `--bounding-set=${drop}`, ...deno]
-    : deno;
-  return new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" });
-}
-
 Deno.test({
   name:
     "an unreadable repodata cache entry is a permission error naming it (exit 2), not a missing one",
-  ignore: Deno.uid() === 0 && !hasCommand("setpriv"),
+  ignore: !canDropFileCapabilities,
   async fn() {
     await withTempDir("poncho-cache-", async (dir) => {
       const store = join(dir, "store");
@@ -121,10 +108,8 @@ Deno.test({
       await Deno.mkdir(paths.dir, { recursive: true });
       await Deno.writeTextFile(paths.meta, JSON.stringify({ url, form: "missing", fetchedAt: "" }));
       await Deno.chmod(paths.meta, 0o000);
-      const script = join(dir, "load.ts");
       const mod = (rel: string) => JSON.stringify(new URL(rel, import.meta.url).href);
-      await Deno.writeTextFile(
-        script,
+      const text = await runUnprivileged(
         `import { loadRepodata } from ${mod("./repodata.ts")};
 import { storeLayout } from ${mod("../../store/layout.ts")};
 const [url, store] = Deno.args;
@@ -135,10 +120,8 @@ try {
   console.log(JSON.stringify({ kind: e.kind, exit: e.exitCode, path: e.path, message: e.message }));
 }
 `,
+        [url, store],
       );
-      const out = await unprivileged(script, [url, store]).output();
-      const text = new TextDecoder().decode(out.stdout);
-      assert.ok(out.success, new TextDecoder().decode(out.stderr));
       const err = JSON.parse(text);
       // Before, any read error of the meta made it "no cached repodata" (offline: not-found).
       assert.equal(err.kind, "permission", text);
