@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CorruptError, fsError, NetworkError, NotFoundError, PonchoError } from "../errors.ts";
+import { replaceFile } from "../fs/atomic.ts";
 import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { ownerTmp } from "../../store/owner.ts";
@@ -138,6 +139,7 @@ async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
     await res.body?.cancel();
     throw new NotFoundError(
       `cannot download ${url}: HTTP ${res.status} ${res.statusText}; check the channel`,
+      { url },
     );
   }
   return res.body;
@@ -150,12 +152,13 @@ async function downloadOne(
   layout: StoreLayout,
   progress: Progress,
 ): Promise<void> {
-  const tmp = await Deno.makeTempFile({ dir: ownerTmp(layout), prefix: "download-" });
   let counted = 0;
-  try {
+  // Not fsynced: a download is verified here, reused only when its size matches, and the
+  // cache entry extracted from it is flushed to disk before its completion marker.
+  await replaceFile(dest, async (tmp) => {
     const sha = createHash("sha256");
     const md5 = createHash("md5");
-    const file = await Deno.open(tmp, { write: true, truncate: true });
+    const file = await Deno.open(tmp, { write: true, createNew: true });
     try {
       const body = await openSource(item.url);
       try {
@@ -183,14 +186,13 @@ async function downloadOne(
       throw new CorruptError(
         `${kind} mismatch for package ${item.fn} from ${item.url}: repodata says ${want}, ` +
           `the file has ${got}; the file was discarded (corrupt download or stale repodata)`,
+        { url: item.url },
       );
     }
-    await Deno.rename(tmp, dest);
-  } catch (err) {
+  }, { tmpDir: ownerTmp(layout) }).catch((err) => {
     progress.add(-counted);
-    await Deno.remove(tmp).catch(() => {});
     throw err;
-  }
+  });
 }
 
 /**

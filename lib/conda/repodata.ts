@@ -23,6 +23,7 @@
 
 import { ownerTmp } from "../../store/owner.ts";
 import { join } from "node:path";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
@@ -38,7 +39,6 @@ import {
   isDamagedEntry,
   newDataName,
   readMeta,
-  writeAtomic,
   writeMeta,
 } from "./repodata_cache.ts";
 import { buildRepodataIndex, RepodataIndex } from "./repodata_index.ts";
@@ -339,11 +339,9 @@ class SubdirLoader {
       info: index.info,
       shards: Object.fromEntries(index.shards),
     });
-    await writeAtomic(
-      this.opts.layout,
-      join(this.paths.dir, data),
-      new TextEncoder().encode(text),
-    );
+    await writeFileAtomic(join(this.paths.dir, data), text, {
+      tmpDir: ownerTmp(this.opts.layout),
+    });
     return data;
   }
 
