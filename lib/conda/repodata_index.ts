@@ -84,6 +84,7 @@ export async function buildRepodataIndex(
     await publishDir(work, dest);
     return { records, names };
   } catch (err) {
+    // Best effort: the build's own error is what counts; a work dir left behind only takes space.
     await Deno.remove(work, { recursive: true }).catch(() => {});
     throw err;
   }

@@ -59,6 +59,7 @@ async function undoPrefix(prefix: string, existed: boolean): Promise<void> {
   if (!existed) await Deno.remove(prefix, { recursive: true }).catch(() => {});
   else {
     for (const e of Deno.readDirSync(prefix)) {
+      // Best effort, as above: the install's error is what counts.
       await Deno.remove(join(prefix, e.name), { recursive: true }).catch(() => {});
     }
   }
