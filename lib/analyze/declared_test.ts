@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { condaSpecFromPep508, findMarkedRoot, readDeclared } from "./declared.ts";
+import { condaSpecFromPep508, readDeclared } from "./declared.ts";
+import { findProjectRoot } from "./project_root.ts";
 import { projectRootsOf } from "./resolve_context.ts";
 import { discoverSources } from "./sources.ts";
 
@@ -105,7 +106,7 @@ Deno.test("project root: nearest marker upwards, else the analysed dir; never in
     "loose/pkg/mod.py": "",
   });
   try {
-    assert.equal(await findMarkedRoot(join(dir, "proj/examples")), join(dir, "proj"));
+    assert.equal(await findProjectRoot(join(dir, "proj/examples")), join(dir, "proj"));
     const given = [join(dir, "proj/examples"), join(dir, "loose")];
     const files = await discoverSources(given);
     assert.deepEqual(await projectRootsOf(files, given), [join(dir, "loose"), join(dir, "proj")]);

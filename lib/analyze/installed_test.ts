@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { NotFoundError, PermissionError } from "../errors.ts";
 import {
   findPythonOnPath,
   lookupInstalled,
@@ -176,4 +177,66 @@ Deno.test("installed: a pyenv shim is resolved through pyenv's version files", a
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("installed: an absent metadata file is no answer, a directory in its place is an error naming it", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const prefix = join(tmp, "env");
+    await makePrefix(prefix);
+    const site = join(prefix, "lib/python3.10/site-packages");
+    // absent top_level.txt / RECORD: the dist is still read (from its METADATA)
+    await write(join(site, "lone-2.0.dist-info/METADATA"), "Name: lone\nVersion: 2.0\n");
+    const ok = await readInstalled({ prefix });
+    assert.deepEqual(ok.problems, []);
+    assert.ok(ok.modules.has("foobar"));
+    // a path under a regular file (ENOTDIR) is absent too: `lib` is a file here
+    const flat = join(tmp, "flat");
+    await write(join(flat, "lib"), "not a directory\n");
+    assert.equal((await readInstalled({ prefix: flat })).modules.size, 0);
+    // a directory where METADATA is expected (EISDIR) was once read as "no metadata"
+    await Deno.mkdir(join(site, "broken-1.0.dist-info/METADATA"), { recursive: true });
+    const err = await readInstalled({ prefix }).then(() => null, (e) => e);
+    assert.ok(err instanceof NotFoundError, String(err));
+    assert.equal(err.path, join(site, "broken-1.0.dist-info/METADATA"));
+    assert.match(err.message, /is a directory/);
+    assert.equal(err.exitCode, 2);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("installed: a damaged conda-meta record is reported by name and its package ignored", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    await makePrefix(tmp);
+    await write(join(tmp, "conda-meta/broken-1.0-0.json"), '{"name": "broken", ');
+    const idx = await readInstalled({ prefix: tmp });
+    assert.equal(idx.problems.length, 1);
+    assert.match(idx.problems[0], /conda-meta\/broken-1\.0-0\.json: not valid JSON/);
+    assert.equal(lookupInstalled(idx, "numpy")?.name, "numpy"); // the rest is read
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+const isRoot = Deno.uid() === 0;
+
+Deno.test({
+  name: "analyze: an unreadable file in an environment is a permission error naming it (exit 2)",
+  ignore: isRoot, // tests run as root here: permissions cannot deny it (a documented skip)
+  fn: async () => {
+    const tmp = await Deno.makeTempDir();
+    try {
+      await makePrefix(tmp);
+      const meta = join(tmp, "lib/python3.10/site-packages/Foo_Bar-1.0.dist-info/METADATA");
+      await Deno.chmod(meta, 0o000);
+      const err = await readInstalled({ prefix: tmp }).then(() => null, (e) => e);
+      assert.ok(err instanceof PermissionError, String(err));
+      assert.equal(err.path, meta);
+      assert.equal(err.exitCode, 2);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
 });
