@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { NotFoundError } from "../errors.ts";
 import { condaSpecFromPep508, readDeclared } from "./declared.ts";
 import { findProjectRoot } from "./project_root.ts";
 import { projectRootsOf } from "./resolve_context.ts";
@@ -114,6 +115,23 @@ Deno.test("project root: nearest marker upwards, else the analysed dir; never in
     assert.deepEqual(await projectRootsOf(single, [join(dir, "loose/pkg/mod.py")]), [
       join(dir, "loose"),
     ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("declared: an absent file declares nothing; a directory in its place is an error naming it", async () => {
+  const dir = await tree({ "requirements.txt": "-r missing.txt\nrequests\n" });
+  try {
+    // absent pyproject.toml, environment.yml, setup.cfg and -r include: no error
+    assert.deepEqual(names(await readDeclared(dir)), ["requests"]);
+    // a directory named pyproject.toml was once read as "no pyproject.toml"
+    await Deno.mkdir(join(dir, "pyproject.toml"));
+    const err = await readDeclared(dir).then(() => null, (e) => e);
+    assert.ok(err instanceof NotFoundError, String(err));
+    assert.equal(err.path, join(dir, "pyproject.toml"));
+    assert.match(err.message, /pyproject\.toml: is a directory/);
+    assert.equal(err.exitCode, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
