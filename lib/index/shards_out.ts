@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { encodeShard, encodeShardIndex, SHARD_INDEX_FILE } from "../conda/shards.ts";
 import type { NameRecords, RepodataRecord } from "../conda/records.ts";
 import { writeFileAtomic } from "../analyze/spec_out.ts";
+import { isAbsent, statIfPresent } from "../analyze/fs_probe.ts";
 
 /** The shards directory inside a subdir. */
 export const SHARDS_DIR = "shards";
@@ -45,8 +46,8 @@ export async function writeShards(
     const file = `${sha256}.msgpack.zst`;
     keep.add(file);
     shards.set(name, sha256);
-    const exists = await Deno.stat(join(dir, file)).then(() => true, () => false);
-    if (!exists) await writeFileAtomic(join(dir, file), bytes);
+    // Content-addressed: a shard already there holds these bytes.
+    if (!(await statIfPresent(join(dir, file)))) await writeFileAtomic(join(dir, file), bytes);
   }
   const index = encodeShardIndex({
     version: 1,
@@ -56,7 +57,9 @@ export async function writeShards(
   await writeFileAtomic(join(subdirPath, SHARD_INDEX_FILE), index);
   for await (const e of Deno.readDir(dir)) {
     if (e.isFile && e.name.endsWith(".msgpack.zst") && !keep.has(e.name)) {
-      await Deno.remove(join(dir, e.name)).catch(() => {});
+      await Deno.remove(join(dir, e.name)).catch((err) => {
+        if (!isAbsent(err)) throw err; // removed meanwhile is fine
+      });
     }
   }
 }
