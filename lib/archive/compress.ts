@@ -87,6 +87,18 @@ export interface CompressOptions {
 /**
  * Compresses a stream. zstd output is one frame with a content checksum;
  * bzip2 cannot be written (a {@link UsageError}).
+ *
+ * @example Round trip through zstd
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compress, decompress } from "./compress.ts";
+ * const text = "conda ".repeat(1000);
+ * const source = ReadableStream.from([new TextEncoder().encode(text)]);
+ * const packed = await Array.fromAsync(compress(source, "zst"));
+ * assert.ok(packed.reduce((n, c) => n + c.length, 0) < text.length / 10);
+ * const back = decompress(ReadableStream.from(packed), "zst", "x.zst");
+ * assert.equal(await new Response(ReadableStream.from(back)).text(), text);
+ * ```
  */
 export function compress(
   source: AsyncIterable<Uint8Array>,

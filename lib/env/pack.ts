@@ -18,10 +18,11 @@
  */
 
 import { createHash } from "node:crypto";
-import { basename, dirname, join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
 import { fsError, PonchoError } from "../errors.ts";
+import { replaceFile } from "../fs/atomic.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 
@@ -206,15 +207,15 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     manifestEntry,
     ...entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
   ];
-  const tmpName = `.${basename(output)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  const tmp = join(opts.tmpDir ?? dirname(output), tmpName);
   try {
     const tar = writeTar(all, { uid: 0, gid: 0, uname: "", gname: "" });
-    const bytes = await writeFileChunks(tmp, compress(tar, compression, { level: opts.level }));
-    await Deno.rename(tmp, output);
+    const bytes = await replaceFile(
+      output,
+      (tmp) => writeFileChunks(tmp, compress(tar, compression, { level: opts.level })),
+      { tmpDir: opts.tmpDir },
+    );
     return { manifest, members: all.length, bytes };
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
     throw fsError(err, output, { what: "cannot write the archive" });
   }
 }

@@ -12,8 +12,8 @@
 import { join } from "node:path";
 import { encodeShard, encodeShardIndex, SHARD_INDEX_FILE } from "../conda/shards.ts";
 import type { NameRecords, RepodataRecord } from "../conda/records.ts";
-import { writeFileAtomic } from "../analyze/spec_out.ts";
-import { isAbsent, statIfPresent } from "../analyze/fs_probe.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
+import { isAbsent } from "../analyze/fs_probe.ts";
 
 /** The shards directory inside a subdir. */
 export const SHARDS_DIR = "shards";
@@ -46,8 +46,11 @@ export async function writeShards(
     const file = `${sha256}.msgpack.zst`;
     keep.add(file);
     shards.set(name, sha256);
-    // Content-addressed: a shard already there holds these bytes.
-    if (!(await statIfPresent(join(dir, file)))) await writeFileAtomic(join(dir, file), bytes);
+    // Content-addressed: a shard already there has these bytes.
+    await Deno.lstat(join(dir, file)).catch(async (err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      await writeFileAtomic(join(dir, file), bytes);
+    });
   }
   const index = encodeShardIndex({
     version: 1,
