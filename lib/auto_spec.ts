@@ -26,7 +26,7 @@ import type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
 import { absolutePath } from "./fs/path.ts";
 import { parseChannel } from "./conda/channel.ts";
 import { fileURLToPath } from "node:url";
-import { statSyncIfPresent } from "./analyze/fs_probe.ts";
+import { statSyncIfPresent } from "./fs/probe.ts";
 
 /** Context of {@link analyzeAuto} computed by the caller. */
 export interface AutoContext {
@@ -40,7 +40,7 @@ export interface AutoContext {
   key?: string;
 }
 
-// Absent is "no" (see lib/analyze/fs_probe.ts); a path that cannot be inspected is an error.
+// Absent is "no" (see lib/analyze/lib/fs/probe.ts); a path that cannot be inspected is an error.
 const isFile = (path: string) => statSyncIfPresent(path)?.isFile === true;
 const isDir = (path: string) => statSyncIfPresent(path)?.isDirectory === true;
 

@@ -31,7 +31,7 @@ import { choiceFromText, parsePkgMapping } from "./mapping.ts";
 import { buildSpec, type ExplainRecord, type PonchoSpec } from "./spec_out.ts";
 import { type LoadedContext, loadResolveContext } from "./resolve_context.ts";
 import { defaultStoreRoot, storeLayout } from "../../store/layout.ts";
-import { statIfPresent } from "./fs_probe.ts";
+import { statIfPresent } from "../fs/probe.ts";
 import { targetVersion } from "./python_target.ts";
 import { loadSource, type LoadState } from "./units.ts";
 import { scanAndFollow } from "./follow.ts";

@@ -26,7 +26,7 @@ import {
   parseImportMap,
 } from "../index/import_map.ts";
 import { errorLine, fsError } from "../errors.ts";
-import { isAbsent, readTextIfPresent } from "./fs_probe.ts";
+import { isAbsent, readTextIfPresent } from "../fs/probe.ts";
 
 /** Whether the channel list includes conda-forge (by name or URL). */
 export function targetsCondaForge(channels: readonly string[]): boolean {

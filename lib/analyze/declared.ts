@@ -22,7 +22,7 @@
 
 import { dirname, join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "../deps/yaml.ts";
-import { readTextIfPresent } from "./fs_probe.ts";
+import { readTextIfPresent } from "../fs/probe.ts";
 import { normalizeDistName } from "./installed.ts";
 import { specName } from "./mapping.ts";
 

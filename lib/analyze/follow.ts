@@ -8,7 +8,7 @@
 
 import { dirname } from "node:path";
 import { UsageError } from "../errors.ts";
-import { statIfPresent } from "./fs_probe.ts";
+import { statIfPresent } from "../fs/probe.ts";
 import type { LocalResolver } from "./local.ts";
 import { scanImports } from "./scan.ts";
 import { moduleSources } from "./sources.ts";

@@ -15,7 +15,7 @@
  */
 
 import { basename, dirname, join, resolve } from "node:path";
-import { isAbsent, listDirIfPresent, readTextIfPresent, statIfPresent } from "./fs_probe.ts";
+import { isAbsent, listDirIfPresent, readTextIfPresent, statIfPresent } from "../fs/probe.ts";
 import { runPython3 } from "./python3.ts";
 import { fsError } from "../errors.ts";
 
@@ -60,7 +60,7 @@ export function normalizeDistName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, "-");
 }
 
-// Absent files and directories are simply not there (see fs_probe.ts); an
+// Absent files and directories are simply not there (see lib/fs/probe.ts); an
 // unreadable one is an error naming it.
 const isDir = async (path: string) => (await statIfPresent(path))?.isDirectory === true;
 const readText = readTextIfPresent;

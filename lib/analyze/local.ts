@@ -22,7 +22,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { fsError } from "../errors.ts";
-import { isAbsent, statIfPresent } from "./fs_probe.ts";
+import { isAbsent, statIfPresent } from "../fs/probe.ts";
 
 /** Finds local modules, caching directory listings. */
 export class LocalResolver {

@@ -11,7 +11,7 @@
 import { resolve } from "node:path";
 import { fsError, UsageError } from "../errors.ts";
 import { parseSpec } from "../envspec/parse.ts";
-import { isAbsent } from "./fs_probe.ts";
+import { isAbsent } from "../fs/probe.ts";
 
 /** Names an out may never have: Python sources, stubs and notebooks. */
 const SOURCE_NAME = /\.(py|pyi|pyw|ipynb)$/i;

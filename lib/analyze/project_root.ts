@@ -6,7 +6,7 @@
  * project for pip and uv. A `.git` does not mark one: a repository is not
  * always one project (a monorepo of tools, each with its `requirements.txt`).
  * A marker counts when its directory entry exists (a file, a directory or a
- * link); see `fs_probe.ts` for what counts as absent.
+ * link); see `lib/fs/probe.ts` for what counts as absent.
  *
  * Callers with no marked root fall back on the analysed directory
  * (`resolve_context.ts`).
@@ -15,7 +15,7 @@
  */
 
 import { dirname, join, resolve } from "node:path";
-import { lstatIfPresent } from "./fs_probe.ts";
+import { lstatIfPresent } from "../fs/probe.ts";
 
 /** The files whose presence marks a project root, in lookup order. */
 export const PROJECT_MARKERS: readonly string[] = ["pyproject.toml", "setup.py", "setup.cfg"];

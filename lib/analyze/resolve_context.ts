@@ -17,7 +17,7 @@ import type { InstalledIndex } from "./installed.ts";
 import type { SourceFile } from "./sources.ts";
 import { readDeclared } from "./declared.ts";
 import { findProjectRoot } from "./project_root.ts";
-import { statIfPresent } from "./fs_probe.ts";
+import { statIfPresent } from "../fs/probe.ts";
 import { loadDefaultMap } from "./default_map.ts";
 import { loadChannelModules, targetsCondaForge } from "./channel_maps.ts";
 import type { ResolveContext } from "./resolve.ts";

@@ -8,7 +8,7 @@
 
 import { dirname, join, relative, resolve } from "node:path";
 import { fsError } from "../errors.ts";
-import { isAbsent, lstatIfPresent, statIfPresent } from "./fs_probe.ts";
+import { isAbsent, lstatIfPresent, statIfPresent } from "../fs/probe.ts";
 import { findProjectRoot } from "./project_root.ts";
 
 /** One source to analyse. */

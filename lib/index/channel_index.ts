@@ -24,7 +24,7 @@
 import { join } from "node:path";
 import zlib from "node:zlib";
 import { errorLine, fsError, NotFoundError } from "../errors.ts";
-import { isAbsent, statIfPresent } from "../analyze/fs_probe.ts";
+import { isAbsent, statIfPresent } from "../fs/probe.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import { packageModules } from "./modules.ts";
 import { readPackageMeta } from "./read.ts";

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { encodeShard, encodeShardIndex, SHARD_INDEX_FILE } from "../conda/shards.ts";
 import type { NameRecords, RepodataRecord } from "../conda/records.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
-import { isAbsent } from "../analyze/fs_probe.ts";
+import { isAbsent } from "../fs/probe.ts";
 
 /** The shards directory inside a subdir. */
 export const SHARDS_DIR = "shards";

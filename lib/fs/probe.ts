@@ -1,7 +1,8 @@
 /**
- * Reads and probes of paths that may legitimately be absent, for the
- * analyzer (project files, installed metadata, candidate modules): an absent
- * path is an answer (`null`), any other failure is an error naming the path.
+ * Reads and probes of paths that may legitimately be absent (project files,
+ * installed metadata, caches, candidate modules): an absent path is an
+ * answer (`null`), any other failure is an error naming the path. Use these
+ * instead of a check-then-act `exists()` or a blanket `catch`.
  *
  * The one rule: a path is **absent** when it, or one of the directories on
  * the way to it, does not exist (`ENOENT`, or `ENOTDIR` for a path under a

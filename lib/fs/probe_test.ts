@@ -7,7 +7,7 @@ import {
   readTextIfPresent,
   statIfPresent,
   statSyncIfPresent,
-} from "./fs_probe.ts";
+} from "./probe.ts";
 
 Deno.test("fs probe: missing paths and paths under a regular file are absent (null)", async () => {
   const dir = await Deno.makeTempDir();
@@ -50,7 +50,7 @@ Deno.test("fs probe: what is there but cannot be read is an error naming the pat
 });
 
 Deno.test({
-  name: "analyze: an unreadable file is a permission error for the probes, never absent",
+  name: "analyze: an unreadable file (fs probe) is a permission error, never absent",
   ignore: Deno.uid() === 0, // tests run as root here: permissions cannot deny it (a documented skip)
   fn: async () => {
     const dir = await Deno.makeTempDir();
