@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NotFoundError } from "../errors.ts";
+import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
 import { condaSpecFromPep508, readDeclared } from "./declared.ts";
 import { findProjectRoot } from "./project_root.ts";
 import { projectRootsOf } from "./resolve_context.ts";
@@ -135,4 +136,35 @@ Deno.test("declared: an absent file declares nothing; a directory in its place i
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "declared: an unreadable pyproject.toml is a permission error naming it, not 'absent'",
+  ignore: !canDropFileCapabilities,
+  fn: async () => {
+    const dir = await tree({ "pyproject.toml": '[project]\ndependencies = ["requests"]\n' });
+    try {
+      await Deno.chmod(join(dir, "pyproject.toml"), 0o000);
+      const text = await runUnprivileged(
+        `import { readDeclared } from ${
+          JSON.stringify(new URL("./declared.ts", import.meta.url).href)
+        };
+try {
+  console.log(JSON.stringify({ names: (await readDeclared(Deno.args[0])).requirements.length }));
+} catch (e) {
+  console.log(JSON.stringify({ kind: e.kind, exit: e.exitCode, path: e.path }));
+}
+`,
+        [dir],
+      );
+      // Before, the read failure was swallowed: the project declared nothing.
+      assert.deepEqual(JSON.parse(text), {
+        kind: "permission",
+        exit: 2,
+        path: join(dir, "pyproject.toml"),
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { NotFoundError, PermissionError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
+import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
 import {
   findPythonOnPath,
   lookupInstalled,
@@ -220,21 +221,31 @@ Deno.test("installed: a damaged conda-meta record is reported by name and its pa
   }
 });
 
-const isRoot = Deno.uid() === 0;
-
 Deno.test({
-  name: "analyze: an unreadable file in an environment is a permission error naming it (exit 2)",
-  ignore: isRoot, // tests run as root here: permissions cannot deny it (a documented skip)
+  name:
+    "installed: an unreadable metadata file is a permission error naming it (exit 2), not absent",
+  ignore: !canDropFileCapabilities,
   fn: async () => {
     const tmp = await Deno.makeTempDir();
     try {
       await makePrefix(tmp);
       const meta = join(tmp, "lib/python3.10/site-packages/Foo_Bar-1.0.dist-info/METADATA");
       await Deno.chmod(meta, 0o000);
-      const err = await readInstalled({ prefix: tmp }).then(() => null, (e) => e);
-      assert.ok(err instanceof PermissionError, String(err));
-      assert.equal(err.path, meta);
-      assert.equal(err.exitCode, 2);
+      const text = await runUnprivileged(
+        `import { readInstalled } from ${
+          JSON.stringify(new URL("./installed.ts", import.meta.url).href)
+        };
+try {
+  await readInstalled({ prefix: Deno.args[0] });
+  console.log("{}");
+} catch (e) {
+  console.log(JSON.stringify({ kind: e.kind, exit: e.exitCode, path: e.path }));
+}
+`,
+        [tmp],
+      );
+      // Before, the unreadable METADATA was read as "no METADATA" and the dist named by its stem.
+      assert.deepEqual(JSON.parse(text), { kind: "permission", exit: 2, path: meta });
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }

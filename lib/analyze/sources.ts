@@ -85,11 +85,13 @@ async function walk(dir: string, shown: string, out: SourceFile[]): Promise<void
       isDir = false;
     }
     if (isDir) {
-      if (skippedDirName(e.name) || (await isEnvironment(abs))) continue;
+      if (skippedDirName(e.name)) continue;
       try {
+        if (await isEnvironment(abs)) continue;
         await walk(abs, path, out);
       } catch (err) {
-        // Not swallowed: the entry carries the error, reported as a warning when it is read.
+        // A directory that cannot be inspected or listed: not swallowed, the entry carries the
+        // error, reported as a warning naming it when it is read.
         out.push({
           path,
           absPath: abs,

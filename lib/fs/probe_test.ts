@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { NotFoundError, PermissionError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
+import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
 import {
   listDirIfPresent,
   lstatIfPresent,
@@ -50,17 +51,30 @@ Deno.test("fs probe: what is there but cannot be read is an error naming the pat
 });
 
 Deno.test({
-  name: "analyze: an unreadable file (fs probe) is a permission error, never absent",
-  ignore: Deno.uid() === 0, // tests run as root here: permissions cannot deny it (a documented skip)
+  name: "fs probe: an unreadable file is a permission error naming it (exit 2), never absent",
+  ignore: !canDropFileCapabilities,
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {
       await Deno.writeTextFile(join(dir, "secret"), "x");
       await Deno.chmod(join(dir, "secret"), 0o000);
-      const err = await readTextIfPresent(join(dir, "secret")).then(() => null, (e) => e);
-      assert.ok(err instanceof PermissionError, String(err));
-      assert.equal(err.exitCode, 2);
-      assert.equal(err.path, join(dir, "secret"));
+      const text = await runUnprivileged(
+        `import { readTextIfPresent } from ${
+          JSON.stringify(new URL("./probe.ts", import.meta.url).href)
+        };
+try {
+  console.log(JSON.stringify({ text: await readTextIfPresent(Deno.args[0]) }));
+} catch (e) {
+  console.log(JSON.stringify({ kind: e.kind, exit: e.exitCode, path: e.path }));
+}
+`,
+        [join(dir, "secret")],
+      );
+      assert.deepEqual(JSON.parse(text), {
+        kind: "permission",
+        exit: 2,
+        path: join(dir, "secret"),
+      });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
