@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
-import { hasCommand, leftoverTemps, ponchoCommand, runPoncho, withTempDir } from "../tests/util.ts";
+import {
+  hasCommand,
+  leftoverTemps,
+  ponchoCommand,
+  readToEnd,
+  runPoncho,
+  withTempDir,
+} from "../tests/util.ts";
 import { sha256Hex } from "../store/index.ts";
 import { storeLayout } from "../store/layout.ts";
 
@@ -230,12 +237,7 @@ Deno.test({
       const first = new TextDecoder().decode((await reader.read()).value).trim();
       assert.match(first, /poncho-run-.*\/env$/);
       child.kill("SIGTERM");
-      let rest = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        rest += new TextDecoder().decode(value);
-      }
+      const rest = await readToEnd(reader);
       const status = await child.status;
       await child.stderr.cancel();
       assert.equal(rest.trim(), "env-present");

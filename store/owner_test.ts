@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { storeLayout } from "./layout.ts";
+import { evalChild } from "../tests/util.ts";
 import { OWNER_DIR_PATTERN, sweepDeadOwners, sweepOwnerDir } from "./owner.ts";
 
 const OWNER_MODULE = new URL("./owner.ts", import.meta.url).href;
@@ -25,23 +26,13 @@ Deno.test("a killed process's temp dir and the temps it recorded are swept; a li
       recordExternal(layout, ${JSON.stringify(notTemp)});
       console.log(dir);
       for await (const _ of Deno.stdin.readable) { /* until killed */ }`;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["eval", code],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = child.stdout.getReader();
-    const dir = new TextDecoder().decode((await reader.read()).value).trim();
+    const writer = await evalChild(code);
+    const dir = writer.first;
     assert.match(dir.slice(dir.lastIndexOf("/") + 1), OWNER_DIR_PATTERN);
     const size = () => Promise.resolve(1);
     assert.equal(await sweepOwnerDir(dir, size), null, "alive: kept");
     assert.equal(await sweepDeadOwners(layout), 0);
-    child.kill("SIGKILL");
-    await child.status;
-    reader.releaseLock();
-    await child.stdout.cancel();
-    await child.stdin.close().catch(() => {});
+    await writer.stop("SIGKILL");
     const swept = await sweepOwnerDir(dir, size);
     assert.ok(swept);
     assert.deepEqual(swept.external, [ext]);

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type PonchoOutput, runPoncho, withTempDir } from "./util.ts";
+import { type PonchoOutput, runArgs, runPoncho, withTempDir } from "./util.ts";
 import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
 import { buildRealChannel, REALPKGS, realpkgsAvailable } from "./fixtures/realpkgs.ts";
 
@@ -52,19 +52,7 @@ async function create(
 
 /** Unpacks `archive` at `target` (another path than the build's) and runs `sh -c script` there. */
 function runAt(archive: string, target: string, script: string): Promise<PonchoOutput> {
-  return poncho([
-    "run",
-    "--store",
-    `${target}.store`,
-    "-u",
-    target,
-    "-e",
-    archive,
-    "--",
-    "sh",
-    "-c",
-    script,
-  ]);
+  return poncho(runArgs(archive, target, ["sh", "-c", script], `${target}.store`));
 }
 
 /** A parsed conda-meta record or manifest. */

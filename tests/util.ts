@@ -62,6 +62,56 @@ export async function runUnprivileged(code: string, args: string[] = []): Promis
   }
 }
 
+/** A `deno eval` child started by {@link evalChild}. */
+export interface EvalChild {
+  /** The child (its stdin is piped: it may wait for that to close). */
+  child: Deno.ChildProcess;
+  /** The first chunk the child wrote to stdout, trimmed. */
+  first: string;
+  /** Sends `signal` (when given), closes its stdin, waits for it to exit and closes its stdout. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Spawns `deno eval code` (stdin and stdout piped, stderr inherited) and
+ * waits for its first stdout chunk: for helper processes that hold a lock or
+ * a temp dir and say so before they wait on stdin.
+ */
+export async function evalChild(code: string): Promise<EvalChild> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value).trim();
+  return {
+    child,
+    first,
+    async stop(signal) {
+      if (signal) child.kill(signal);
+      // A killed child may have closed its end already; that is the point of the kill.
+      await child.stdin.close().catch(() => {});
+      const status = await child.status;
+      reader.releaseLock();
+      await child.stdout.cancel();
+      return status;
+    },
+  };
+}
+
+/** Reads `reader` to its end; the text it gave. */
+export async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  let text = "";
+  const dec = new TextDecoder();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return text + dec.decode();
+    text += dec.decode(value, { stream: true });
+  }
+}
+
 /** How to spawn the CLI. */
 export interface PonchoOptions {
   /** Extra environment variables (added to the inherited environment). */
@@ -92,6 +142,19 @@ export function ponchoCommand(args: string[], opts: PonchoOptions = {}): Deno.Co
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+/**
+ * The CLI arguments of `poncho run` that unpack `archive` at `unpackTo` (in
+ * the store `store` when given) and run `cmd` there.
+ */
+export function runArgs(
+  archive: string,
+  unpackTo: string,
+  cmd: string[],
+  store?: string,
+): string[] {
+  return ["run", ...(store ? ["--store", store] : []), "-u", unpackTo, "-e", archive, "--", ...cmd];
 }
 
 /** Runs the CLI (see {@link ponchoCommand}) to the end; its exit code and decoded output. */
