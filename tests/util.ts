@@ -4,6 +4,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT } from "../cli/compile.ts";
 import { type StoreLayout, storeLayout } from "../store/layout.ts";
@@ -112,6 +113,23 @@ export async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>)
   }
 }
 
+/**
+ * The error that `p` (a promise, or a function returning one) rejects with,
+ * checked to be an instance of `cls` when given; fails when it fulfils.
+ */
+export async function rejection<E = unknown>(
+  p: Promise<unknown> | (() => Promise<unknown>),
+  cls?: new (...a: never[]) => E,
+): Promise<E> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (err) {
+    if (cls) assert.ok(err instanceof cls, `expected ${cls.name}, got ${err}`);
+    return err as E;
+  }
+  throw new Error("expected a rejection");
+}
+
 /** How to spawn the CLI. */
 export interface PonchoOptions {
   /** Extra environment variables (added to the inherited environment). */
@@ -212,16 +230,35 @@ export async function withTempLayout<T>(fn: (layout: StoreLayout) => Promise<T>)
 }
 
 /**
+ * Runs `cmd args` (in `cwd`, with `env` added to the environment). Returns
+ * trimmed stdout; throws with the command's stderr when it fails.
+ */
+export async function commandText(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: opts.cwd,
+    env: opts.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/**
  * Runs `git` in `cwd` with a fixed identity and no user configuration, for
  * tests that build repositories. Returns trimmed stdout; throws with git's
  * stderr when it fails.
  */
-export async function git(cwd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("git", {
-    args,
+export function git(cwd: string, ...args: string[]): Promise<string> {
+  return commandText("git", args, {
     cwd,
-    stdout: "piped",
-    stderr: "piped",
     env: {
       GIT_AUTHOR_NAME: "t",
       GIT_AUTHOR_EMAIL: "t@example.org",
@@ -229,11 +266,7 @@ export async function git(cwd: string, ...args: string[]): Promise<string> {
       GIT_COMMITTER_EMAIL: "t@example.org",
       GIT_CONFIG_GLOBAL: "/dev/null",
     },
-  }).output();
-  if (!out.success) {
-    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
+  });
 }
 
 /** A raw TCP server on 127.0.0.1 (see {@link rawServer}). */
