@@ -32,10 +32,15 @@ export const DEBIAN_PYTHON = "/usr/bin/python3";
 export const DASK_COMMANDS = [DEBIAN_PYTHON, "/usr/bin/dask"];
 
 /** True when Debian's python3 imports `distributed`. */
-export async function daskAvailable(): Promise<boolean> {
+export function daskAvailable(): Promise<boolean> {
+  return debianPythonImports("distributed");
+}
+
+/** True when Debian's python3 runs `import <modules>` (false when it cannot even start). */
+export async function debianPythonImports(modules: string): Promise<boolean> {
   try {
     const o = await new Deno.Command(DEBIAN_PYTHON, {
-      args: ["-c", "import distributed"],
+      args: ["-c", `import ${modules}`],
       stdout: "null",
       stderr: "null",
     }).output();
