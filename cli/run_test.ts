@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
+import {
+  type EnvTreeOptions,
+  fixtureToolsAvailable,
+  makeEnvArchive,
+} from "../tests/fixtures/env_archive.ts";
 import {
   hasCommand,
   leftoverTemps,
@@ -10,6 +14,7 @@ import {
 } from "../tests/util.ts";
 import { sha256Hex } from "../store/index.ts";
 import { storeLayout } from "../store/layout.ts";
+import type { EnvManifest } from "../lib/env/manifest.ts";
 
 const available = fixtureToolsAvailable();
 if (!available) console.log("run_test: gcc, GNU tar, zstd or python3 missing; tests skipped");
@@ -29,6 +34,22 @@ function ponchoOut(args: string[], env: Record<string, string> = {}, cwd?: strin
 
 function withWork(fn: (work: string) => Promise<void>) {
   return withTempDir("poncho-run-test-", fn);
+}
+
+/** A work dir, an environment archive made in it and the path of a store beside it. */
+interface EnvWork {
+  work: string;
+  archive: string;
+  manifest: EnvManifest;
+  store: string;
+}
+
+/** Calls `fn` in a work dir holding `env.tar.zst` (made with `options`), removed afterwards. */
+function withEnv(options: EnvTreeOptions, fn: (w: EnvWork) => Promise<void>) {
+  return withWork(async (work) => {
+    const { archive, manifest } = await makeEnvArchive(work, "env.tar.zst", options);
+    await fn({ work, archive, manifest, store: `${work}/store` });
+  });
 }
 
 Deno.test("usage errors are exit 1, a missing environment exit 2, one line each", async () => {
@@ -51,9 +72,7 @@ Deno.test({
   name: "store: first run unpacks, second finds it; exit codes; command not found is 4",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive, manifest } = await makeEnvArchive(work);
-      const store = `${work}/store`;
+    withEnv({}, async ({ archive, manifest, store }) => {
       let r = await ponchoOut(["run", "-d", "--store", store, "-e", archive, "hello"]);
       assert.equal(r.code, 0, r.stderr);
       const prefix = `${store}/v1/envs/${manifest.id}`;
@@ -102,9 +121,7 @@ Deno.test({
   name: "gc never removes an environment a running poncho run holds",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive, manifest } = await makeEnvArchive(work);
-      const store = `${work}/store`;
+    withEnv({}, async ({ work, archive, manifest, store }) => {
       const flag = `${work}/running`;
       const child = poncho([
         "run",
@@ -135,12 +152,10 @@ Deno.test({
   name: "16 concurrent cold starts: exactly one unpack, all succeed",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive } = await makeEnvArchive(work, "env.tar.zst", {
-        fillerBytes: 20 << 20,
-        fillerFiles: 400,
-      });
-      const store = `${work}/store`;
+    withEnv({
+      fillerBytes: 20 << 20,
+      fillerFiles: 400,
+    }, async ({ archive, store }) => {
       const runs = Array.from({ length: 16 }, (_, i) =>
         ponchoOut([
           "run",
@@ -169,12 +184,10 @@ Deno.test({
   name: "kill -9 at each phase of an unpack leaves nothing used; the next run is correct",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive, manifest } = await makeEnvArchive(work, "env.tar.zst", {
-        fillerBytes: 40 << 20,
-        fillerFiles: 2000,
-      });
-      const store = `${work}/store`;
+    withEnv({
+      fillerBytes: 40 << 20,
+      fillerFiles: 2000,
+    }, async ({ archive, manifest, store }) => {
       const prefix = `${store}/v1/envs/${manifest.id}`;
       const check = async () => {
         const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"]);
@@ -213,8 +226,7 @@ Deno.test({
   name: "-u DIR relocates to DIR; --tmp is removed only after the command exits",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive } = await makeEnvArchive(work);
+    withEnv({}, async ({ work, archive }) => {
       const dir = `${work}/unpacked-here`;
       let r = await ponchoOut(["run", "-u", dir, "-e", archive, "--", "hello"]);
       assert.equal(r.code, 0, r.stderr);
@@ -252,11 +264,10 @@ Deno.test({
   name: "--tmp: a signal during the unpack removes the temp dir and exits 128+N",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive } = await makeEnvArchive(work, "env.tar.zst", {
-        fillerBytes: 64 << 20,
-        fillerFiles: 3000,
-      });
+    withEnv({
+      fillerBytes: 64 << 20,
+      fillerFiles: 3000,
+    }, async ({ work, archive }) => {
       const tmpdir = `${work}/tmpdir`;
       await Deno.mkdir(tmpdir);
       const flag = `${work}/command-started`;
@@ -479,9 +490,7 @@ Deno.test({
   name: "a cold run releases the archive's identity lock before the command starts",
   ignore: !available || !hasCommand("flock"),
   fn: () =>
-    withWork(async (work) => {
-      const { archive } = await makeEnvArchive(work);
-      const store = `${work}/store`;
+    withEnv({}, async ({ archive, store }) => {
       const lock = `${store}/v1/locks/source-${(await sha256Hex(archive)).slice(0, 32)}.lock`;
       // The first run reads the archive's identity under that lock; a burst's other starts wait
       // on it, so they must not wait for the command too.
@@ -506,9 +515,7 @@ Deno.test({
   name: "store path: a ready marker that cannot be read is an error (exit 3), not 'not unpacked'",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive, manifest } = await makeEnvArchive(work);
-      const store = `${work}/store`;
+    withEnv({}, async ({ archive, manifest, store }) => {
       let r = await ponchoOut(["run", "--store", store, "-e", archive, "true"]);
       assert.equal(r.code, 0, r.stderr);
       const marker = `${store}/v1/envs/${manifest.id}/.poncho/ready.json`;
