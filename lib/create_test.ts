@@ -7,16 +7,10 @@ import { LEGACY_PLACEHOLDER, readPackageInfo } from "./conda/package_info.ts";
 import { linkPackage } from "./conda/link.ts";
 import { writeMetaRecord } from "./conda/meta.ts";
 import type { PristineFile } from "./env/pack.ts";
-import {
-  buildTestChannel,
-  fixtureToolsAvailable,
-  PLACEHOLDER_LONG,
-} from "../tests/fixtures/channel.ts";
+import { buildTestChannel, PLACEHOLDER_LONG } from "../tests/fixtures/channel.ts";
+import { fixtureTools } from "../tests/util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) {
-  console.log(`create_test: missing ${tools.missing.join(", ")}; real-package test skipped`);
-}
+const tools = await fixtureTools("create_test: real-package test");
 
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "poncho-create-unit-" });

@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
-import { runPoncho } from "./util.ts";
+import { buildTestChannel } from "./fixtures/channel.ts";
+import { fixtureTools, runPoncho } from "./util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`automatic-flow tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("automatic-flow tests");
 
 function poncho(cwd: string, args: string[], env: Record<string, string> = {}) {
   return runPoncho(args, { cwd, env: { NO_COLOR: "1", ...env } });

@@ -4,11 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
-import { runPoncho } from "./util.ts";
+import { buildTestChannel } from "./fixtures/channel.ts";
+import { fixtureTools, runPoncho } from "./util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`automatic-run tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("automatic-run tests");
 
 function poncho(cwd: string, args: string[]) {
   return runPoncho(args, { cwd, env: { NO_COLOR: "1" } });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   commandPath,
+  fixtureTools,
   git,
   hasCommand,
   MAIN,
@@ -17,14 +18,12 @@ import {
 } from "./util.ts";
 import {
   buildTestChannel,
-  fixtureToolsAvailable,
   serveChannel,
   type TestChannel,
   UNSATISFIABLE_SPECS,
 } from "./fixtures/channel.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`create tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("create tests");
 const ignore = !tools.ok;
 
 function poncho(args: string[], env: Record<string, string> = {}): Promise<PonchoOutput> {

@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT } from "../cli/compile.ts";
 import { type StoreLayout, storeLayout } from "../store/layout.ts";
-import { serveChannel, type ServedChannel, type ServeOptions } from "./fixtures/channel.ts";
+import {
+  fixtureToolsAvailable,
+  serveChannel,
+  type ServedChannel,
+  type ServeOptions,
+} from "./fixtures/channel.ts";
 
 /** The CLI entry point, `cli/main.ts`, as a file path. */
 export const MAIN: string = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
@@ -21,6 +26,16 @@ export function hasCommand(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether the fixture channel's tools are there (see `fixtureToolsAvailable`);
+ * when not, prints `<what> skipped: missing <tools>` so the log says why.
+ */
+export async function fixtureTools(what: string): Promise<{ ok: boolean; missing: string[] }> {
+  const tools = await fixtureToolsAvailable();
+  if (!tools.ok) console.log(`${what} skipped: missing ${tools.missing.join(", ")}`);
+  return tools;
 }
 
 /** Where `sh -c "command -v <name>"` finds `name`, or "" when it does not. */

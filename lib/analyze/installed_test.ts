@@ -94,27 +94,17 @@ Deno.test("installed: --prefix reads conda-meta and dist-info as files", async (
     const index = await readInstalled({ prefix: root, env: {} });
     assert.equal(index.pythonVersion, "3.10");
     assert.equal(index.condaMeta.length, 1);
-    assert.deepEqual(lookupInstalled(index, "numpy.linalg"), {
-      name: "numpy",
-      version: "1.26.4",
-      manager: "conda",
-    });
-    assert.deepEqual(lookupInstalled(index, "yaml"), {
-      name: "pyyaml",
-      version: "6.0.1",
-      manager: "conda",
-    });
+    for (
+      const [module, name, version, manager] of [
+        ["numpy.linalg", "numpy", "1.26.4", "conda"],
+        ["yaml", "pyyaml", "6.0.1", "conda"],
+        ["foobar", "foo-bar", "1.0", "pip"],
+        ["wikipedia", "wikipedia", "1.4.0", "pip"],
+      ]
+    ) {
+      assert.deepEqual(lookupInstalled(index, module), { name, version, manager }, module);
+    }
     assert.equal(lookupInstalled(index, "_yaml")?.name, "pyyaml");
-    assert.deepEqual(lookupInstalled(index, "foobar"), {
-      name: "foo-bar",
-      version: "1.0",
-      manager: "pip",
-    });
-    assert.deepEqual(lookupInstalled(index, "wikipedia"), {
-      name: "wikipedia",
-      version: "1.4.0",
-      manager: "pip",
-    });
     assert.equal(lookupInstalled(index, "wiki_helper")?.name, "wikipedia");
     for (const junk of ["__pycache__", "bin", "wikipedia-1.4.0", "wikipedia.pth", "RECORD"]) {
       assert.equal(index.modules.has(junk), false, junk);

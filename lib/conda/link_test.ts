@@ -8,18 +8,15 @@ import { LEGACY_PLACEHOLDER, type PackageInfo, readPackageInfo } from "./package
 import { entryPointScript, linkPackage, parseEntryPoint, type PathData } from "./link.ts";
 import {
   buildTestChannel,
-  fixtureToolsAvailable,
   PLACEHOLDER_LONG,
   type TestChannel,
 } from "../../tests/fixtures/channel.ts";
+import { fixtureTools } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) {
-  console.log(`link_test: missing ${tools.missing.join(", ")}; real-package tests skipped`);
-}
+const tools = await fixtureTools("link_test: real-package tests");
 
 // Real packages from the fixture channel, extracted once for this file.
 let cacheDir: string | undefined;

@@ -10,15 +10,12 @@ import {
 } from "./package_info.ts";
 import {
   buildTestChannel,
-  fixtureToolsAvailable,
   PLACEHOLDER_LONG,
   PLACEHOLDER_SHORT,
 } from "../../tests/fixtures/channel.ts";
+import { fixtureTools } from "../../tests/util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) {
-  console.log(`package_info_test: missing ${tools.missing.join(", ")}; real-package tests skipped`);
-}
+const tools = await fixtureTools("package_info_test: real-package tests");
 
 /** Writes `files` (path -> text, or {link} for a symlink) under `dir`. */
 async function writeTree(
