@@ -36,6 +36,11 @@ function withWork(fn: (work: string) => Promise<void>) {
   return withTempDir("poncho-run-test-", fn);
 }
 
+/** The start of `poncho run --store <store> -e <archive> ...`: the command follows. */
+function inStore(store: string, archive: string): string[] {
+  return ["run", "--store", store, "-e", archive];
+}
+
 /** A work dir, an environment archive made in it and the path of a store beside it. */
 interface EnvWork {
   work: string;
@@ -92,11 +97,11 @@ Deno.test({
       assert.equal(r.code, 5);
       assert.match(r.stderr, /found environment/);
       assert.equal(r.stdout.trim(), `yes:${prefix}|${prefix}|unset`);
-      r = await ponchoOut(["run", "--store", store, "-e", archive, "--", "no-such-cmd-x"]);
+      r = await ponchoOut([...inStore(store, archive), "--", "no-such-cmd-x"]);
       assert.equal(r.code, 4);
       assert.equal(r.stderr.trim().split("\n").length, 1);
       assert.match(r.stderr, /no-such-cmd-x/);
-      r = await ponchoOut(["run", "--store", store, "-e", archive, "sh", "-c", "kill -TERM $$"]);
+      r = await ponchoOut([...inStore(store, archive), "sh", "-c", "kill -TERM $$"]);
       assert.equal(r.code, 143);
 
       // store list / path / gc
@@ -124,11 +129,7 @@ Deno.test({
     withEnv({}, async ({ work, archive, manifest, store }) => {
       const flag = `${work}/running`;
       const child = poncho([
-        "run",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive),
         "sh",
         "-c",
         `touch ${flag}; sleep 3`,
@@ -190,7 +191,7 @@ Deno.test({
     }, async ({ archive, manifest, store }) => {
       const prefix = `${store}/v1/envs/${manifest.id}`;
       const check = async () => {
-        const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"]);
+        const r = await ponchoOut([...inStore(store, archive), "hello"]);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout.trim(), `${prefix}|hello from share`);
         const files = await Array.fromAsync(Deno.readDir(`${prefix}/lib/filler/d0`));
@@ -200,7 +201,7 @@ Deno.test({
         await Deno.remove(store, { recursive: true });
       };
       for (const phase of ["unpack-start", "built", "before-rename", "after-rename"]) {
-        const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"], {
+        const r = await ponchoOut([...inStore(store, archive), "hello"], {
           PONCHO_FAULT: phase,
         });
         assert.equal(r.code, 137, `phase ${phase}: ${r.stderr}`);
@@ -208,13 +209,13 @@ Deno.test({
       }
       // Timing loop: kill -9 mid-extraction at several delays.
       for (const delay of [150, 300, 500, 800]) {
-        const child = poncho(["run", "--store", store, "-e", archive, "hello"]).spawn();
+        const child = poncho([...inStore(store, archive), "hello"]).spawn();
         await new Promise((r) => setTimeout(r, delay));
         try {
           child.kill("SIGKILL");
         } catch { /* the unpack and the command were faster than the delay */ }
         await child.output();
-        const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"]);
+        const r = await ponchoOut([...inStore(store, archive), "hello"]);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout.trim(), `${prefix}|hello from share`);
         await check();
@@ -438,11 +439,7 @@ Deno.test({
         .stdout.trim();
       assert.match(prefix, new RegExp(`^${store}/v1/envs/archive-[0-9a-f]+$`));
       let r = await ponchoOut([
-        "run",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive),
         "--",
         "cat",
         `${prefix}/share/where.txt`,
@@ -452,11 +449,7 @@ Deno.test({
       assert.equal(r.stdout, `prefix=${prefix}\ndata=${prefix}/share\n`);
       // Warm: found, not relocated again.
       r = await ponchoOut([
-        "run",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive),
         "--",
         "sh",
         "-c",
@@ -495,11 +488,7 @@ Deno.test({
       // The first run reads the archive's identity under that lock; a burst's other starts wait
       // on it, so they must not wait for the command too.
       const r = await ponchoOut([
-        "run",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive),
         "sh",
         "-c",
         'flock -n -x "$1" true && echo free || echo held',
@@ -516,7 +505,7 @@ Deno.test({
   ignore: !available,
   fn: () =>
     withEnv({}, async ({ archive, manifest, store }) => {
-      let r = await ponchoOut(["run", "--store", store, "-e", archive, "true"]);
+      let r = await ponchoOut([...inStore(store, archive), "true"]);
       assert.equal(r.code, 0, r.stderr);
       const marker = `${store}/v1/envs/${manifest.id}/.poncho/ready.json`;
       await Deno.remove(marker);

@@ -8,17 +8,12 @@ import { linkPackage } from "./conda/link.ts";
 import { writeMetaRecord } from "./conda/meta.ts";
 import type { PristineFile } from "./env/pack.ts";
 import { buildTestChannel, PLACEHOLDER_LONG } from "../tests/fixtures/channel.ts";
-import { fixtureTools } from "../tests/util.ts";
+import { fixtureTools, withTempDir } from "../tests/util.ts";
 
 const tools = await fixtureTools("create_test: real-package test");
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-create-unit-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-create-unit-", fn);
 }
 
 async function write(path: string, text: string, mode = 0o644): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
 import { sha256Hex } from "./index.ts";
-import { evalChild, runPoncho } from "../tests/util.ts";
+import { evalChild, runPoncho, withTempDir } from "../tests/util.ts";
 
 const available = fixtureToolsAvailable();
 if (!available) console.log("gc_test: gcc, GNU tar, zstd or python3 missing; tests skipped");
@@ -51,13 +51,8 @@ const tmpNames = (store: string) =>
   Array.from(Deno.readDirSync(`${store}/v1/tmp`), (e) => e.name)
     .filter((n) => !/^o-\d+-/.test(n)).sort();
 
-async function withWork(fn: (work: string) => Promise<void>) {
-  const work = await Deno.makeTempDir({ prefix: "poncho-gc-test-" });
-  try {
-    await fn(work);
-  } finally {
-    await Deno.remove(work, { recursive: true });
-  }
+function withWork(fn: (work: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-gc-test-", fn);
 }
 
 Deno.test({

@@ -11,7 +11,7 @@ import {
   PLACEHOLDER_LONG,
   type TestChannel,
 } from "../../tests/fixtures/channel.ts";
-import { fixtureTools } from "../../tests/util.ts";
+import { fixtureTools, withTempDir } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -108,13 +108,8 @@ async function makePackage(
   return await readPackageInfo(dir);
 }
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-link-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-link-", fn);
 }
 
 async function run(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixtureTools } from "../../tests/util.ts";
+import { fixtureTools, withTempDir } from "../../tests/util.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { VERSION } from "../version.ts";
@@ -29,13 +29,8 @@ function hasPython(): boolean {
 const python = hasPython();
 if (!python) console.log("meta_test: python3 not found; history parse check skipped");
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-meta-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-meta-", fn);
 }
 
 const RECORD = {

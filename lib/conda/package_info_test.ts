@@ -13,7 +13,7 @@ import {
   PLACEHOLDER_LONG,
   PLACEHOLDER_SHORT,
 } from "../../tests/fixtures/channel.ts";
-import { fixtureTools } from "../../tests/util.ts";
+import { fixtureTools, withTempDir } from "../../tests/util.ts";
 
 const tools = await fixtureTools("package_info_test: real-package tests");
 
@@ -30,13 +30,8 @@ async function writeTree(
   }
 }
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-pkginfo-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-pkginfo-", fn);
 }
 
 const INDEX = JSON.stringify({

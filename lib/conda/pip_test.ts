@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixtureTools } from "../../tests/util.ts";
+import { fixtureTools, withTempDir } from "../../tests/util.ts";
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { extractPackage } from "./extract.ts";
@@ -57,13 +57,8 @@ function sharedEnv() {
   return shared;
 }
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-pip-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-pip-", fn);
 }
 
 interface Outcome {
