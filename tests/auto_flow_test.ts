@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildTestChannel } from "./fixtures/channel.ts";
-import { fixtureTools, runPoncho } from "./util.ts";
+import { fixtureTools, runPoncho, withChannelDir } from "./util.ts";
 
 const tools = await fixtureTools("automatic-flow tests");
 
@@ -32,10 +31,8 @@ const TASK = {
 Deno.test({
   name: "worker flow: analyze follows helpers/ to pyhello; create; run -e at another path",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-flow-" });
-    try {
+  fn: () =>
+    withChannelDir("poncho-flow-", async (ch, dir) => {
       const src = join(dir, "src");
       await write(src, TASK);
       const empty = join(dir, "empty");
@@ -86,19 +83,14 @@ Deno.test({
       ]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /args \['x'\]\nhello from pyhello/);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "run script.py: each option changes what it should; in-place env; store pack ships it",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-opts-" });
-    try {
+  fn: () =>
+    withChannelDir("poncho-auto-opts-", async (ch, dir) => {
       await write(dir, {
         ...TASK,
         "uses_hello.py": "import shutil\nprint('hello at', shutil.which('hello'))\n",
@@ -255,19 +247,14 @@ Deno.test({
       assert.equal(createdReport.envId, id);
       const missing = await poncho(dir, ["store", "pack", "--store", store, "nope", "x.tar.zst"]);
       assert.equal(missing.code, 2);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "a first run killed while linking into the store leaves nothing used; the next run builds",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-kill-" });
-    try {
+  fn: () =>
+    withChannelDir("poncho-auto-kill-", async (ch, dir) => {
       await write(dir, TASK);
       const common = ["run", "--store", join(dir, "store"), "-c", ch.url];
       for (const phase of ["unpack-start", "built"]) {
@@ -283,19 +270,14 @@ Deno.test({
       assert.equal(envs.length, 1, envs.join(" "));
       const leftovers = [...Deno.readDirSync(join(dir, "store", "v1", "tmp"))].map((e) => e.name);
       assert.deepEqual(leftovers.filter((n) => !n.endsWith(".lock")), []);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "a warm run script.py needs neither the analyzer nor the create engine, solver or YAML",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-warm-" });
-    try {
+  fn: () =>
+    withChannelDir("poncho-auto-warm-", async (ch, dir) => {
       await write(join(dir, "job"), TASK);
       const store = join(dir, "store");
       const args = ["run", "--store", store, "-c", ch.url, "task.py", "w"];
@@ -350,8 +332,5 @@ Deno.test({
         stderr: "null",
       }).output();
       assert.notEqual(miss.code, 0);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });

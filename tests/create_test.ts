@@ -14,14 +14,9 @@ import {
   type PonchoOutput,
   runArgs,
   runPoncho,
-  withTempDir,
+  withChannelDir,
 } from "./util.ts";
-import {
-  buildTestChannel,
-  serveChannel,
-  type TestChannel,
-  UNSATISFIABLE_SPECS,
-} from "./fixtures/channel.ts";
+import { serveChannel, type TestChannel, UNSATISFIABLE_SPECS } from "./fixtures/channel.ts";
 
 const tools = await fixtureTools("create tests");
 const ignore = !tools.ok;
@@ -38,11 +33,9 @@ function listDir(path: string): string[] {
   }
 }
 
-let channel: TestChannel | undefined;
 /** Runs `fn` with the test channel and a new `poncho-create-` directory, removed afterwards. */
-async function withSetup(fn: (ch: TestChannel, dir: string) => Promise<void>): Promise<void> {
-  const ch = channel ??= await buildTestChannel();
-  await withTempDir("poncho-create-", (dir) => fn(ch, dir));
+function withSetup(fn: (ch: TestChannel, dir: string) => Promise<void>): Promise<void> {
+  return withChannelDir("poncho-create-", fn);
 }
 
 function specText(channelUrl: string, deps: unknown[]): string {

@@ -9,10 +9,12 @@ import { fileURLToPath } from "node:url";
 import { REPO_ROOT } from "../cli/compile.ts";
 import { type StoreLayout, storeLayout } from "../store/layout.ts";
 import {
+  buildTestChannel,
   fixtureToolsAvailable,
   serveChannel,
   type ServedChannel,
   type ServeOptions,
+  type TestChannel,
 } from "./fixtures/channel.ts";
 
 /** The CLI entry point, `cli/main.ts`, as a file path. */
@@ -208,6 +210,15 @@ export async function withTempDir<T>(
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Calls `fn` with the test channel (see `buildTestChannel`) and a new directory `prefix…`, removed afterwards. */
+export async function withChannelDir<T>(
+  prefix: string,
+  fn: (ch: TestChannel, dir: string) => Promise<T>,
+): Promise<T> {
+  const ch = await buildTestChannel();
+  return await withTempDir(prefix, (dir) => fn(ch, dir));
 }
 
 /** A store layout in a new temporary directory (`poncho-store-…`); the caller removes it. */
