@@ -5,19 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fixtureTools, runPoncho, withChannelDir } from "./util.ts";
+import { fixtureTools, runPoncho, withChannelDir, writeTree } from "./util.ts";
 
 const tools = await fixtureTools("automatic-flow tests");
 
 function poncho(cwd: string, args: string[], env: Record<string, string> = {}) {
   return runPoncho(args, { cwd, env: { NO_COLOR: "1", ...env } });
-}
-
-async function write(dir: string, files: Record<string, string>): Promise<void> {
-  for (const [rel, text] of Object.entries(files)) {
-    await Deno.mkdir(join(dir, rel, ".."), { recursive: true });
-    await Deno.writeTextFile(join(dir, rel), text);
-  }
 }
 
 /** A task importing a local package that imports pyhello (the case of the issue). */
@@ -34,7 +27,7 @@ Deno.test({
   fn: () =>
     withChannelDir("poncho-flow-", async (ch, dir) => {
       const src = join(dir, "src");
-      await write(src, TASK);
+      await writeTree(src, TASK);
       const empty = join(dir, "empty");
       await Deno.mkdir(empty);
       const a = await poncho(src, [
@@ -67,7 +60,7 @@ Deno.test({
       assert.equal(c.code, 0, c.stderr);
       // The worker: another directory, another store, the sources shipped beside the task.
       const worker = join(dir, "worker");
-      await write(worker, TASK);
+      await writeTree(worker, TASK);
       const r = await poncho(worker, [
         "run",
         "--store",
@@ -91,7 +84,7 @@ Deno.test({
   ignore: !tools.ok,
   fn: () =>
     withChannelDir("poncho-auto-opts-", async (ch, dir) => {
-      await write(dir, {
+      await writeTree(dir, {
         ...TASK,
         "uses_hello.py": "import shutil\nprint('hello at', shutil.which('hello'))\n",
         "mapped.py": "import zz_greeting\n",
@@ -255,7 +248,7 @@ Deno.test({
   ignore: !tools.ok,
   fn: () =>
     withChannelDir("poncho-auto-kill-", async (ch, dir) => {
-      await write(dir, TASK);
+      await writeTree(dir, TASK);
       const common = ["run", "--store", join(dir, "store"), "-c", ch.url];
       for (const phase of ["unpack-start", "built"]) {
         const killed = await poncho(dir, [...common, "task.py"], { PONCHO_TEST_KILL_AT: phase });
@@ -278,7 +271,7 @@ Deno.test({
   ignore: !tools.ok,
   fn: () =>
     withChannelDir("poncho-auto-warm-", async (ch, dir) => {
-      await write(join(dir, "job"), TASK);
+      await writeTree(join(dir, "job"), TASK);
       const store = join(dir, "store");
       const args = ["run", "--store", store, "-c", ch.url, "task.py", "w"];
       const cold = await poncho(join(dir, "job"), args);

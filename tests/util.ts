@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT } from "../cli/compile.ts";
 import { type StoreLayout, storeLayout } from "../store/layout.ts";
@@ -219,6 +220,36 @@ export async function withChannelDir<T>(
 ): Promise<T> {
   const ch = await buildTestChannel();
   return await withTempDir(prefix, (dir) => fn(ch, dir));
+}
+
+/** Writes `files` (path relative to `dir` → text or bytes) under `dir`, making parent directories. */
+export async function writeTree(
+  dir: string,
+  files: Record<string, string | Uint8Array>,
+): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) await writeFileAt(join(dir, rel), content);
+}
+
+/** Writes `content` to `path`, making its parent directories, then sets `mode` when given. */
+export async function writeFileAt(
+  path: string,
+  content: string | Uint8Array,
+  mode?: number,
+): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  if (typeof content === "string") await Deno.writeTextFile(path, content);
+  else await Deno.writeFile(path, content);
+  if (mode !== undefined) await Deno.chmod(path, mode);
+}
+
+/** A new temporary directory (named `prefix…` when given) holding `files` (see {@link writeTree}); the caller removes it. */
+export async function tempTree(
+  files: Record<string, string | Uint8Array>,
+  prefix?: string,
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix });
+  await writeTree(dir, files);
+  return dir;
 }
 
 /** A store layout in a new temporary directory (`poncho-store-…`); the caller removes it. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NotFoundError } from "../errors.ts";
-import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
+import { canDropFileCapabilities, runUnprivileged, writeFileAt } from "../../tests/util.ts";
 import {
   findPythonOnPath,
   lookupInstalled,
@@ -9,12 +9,7 @@ import {
   readInstalled,
 } from "./installed.ts";
 
-async function write(path: string, text: string | Uint8Array, mode?: number): Promise<void> {
-  await Deno.mkdir(join(path, ".."), { recursive: true });
-  if (typeof text === "string") await Deno.writeTextFile(path, text);
-  else await Deno.writeFile(path, text);
-  if (mode !== undefined) await Deno.chmod(path, mode);
-}
+const write = writeFileAt;
 
 const ELF = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
 
