@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { storeLayout } from "./layout.ts";
-import { evalChild } from "../tests/util.ts";
+import { evalChild, withTempDir } from "../tests/util.ts";
 import { OWNER_DIR_PATTERN, sweepDeadOwners, sweepOwnerDir } from "./owner.ts";
 
 const OWNER_MODULE = new URL("./owner.ts", import.meta.url).href;
@@ -45,9 +45,8 @@ Deno.test("a killed process's temp dir and the temps it recorded are swept; a li
   }
 });
 
-Deno.test("a normal exit removes the process's temp dir", async () => {
-  const root = await Deno.makeTempDir({ prefix: "poncho-owner-" });
-  try {
+Deno.test("a normal exit removes the process's temp dir", () =>
+  withTempDir("poncho-owner-", async (root) => {
     const code = `
       import { ownerTmp } from ${JSON.stringify(OWNER_MODULE)};
       import { storeLayout } from ${JSON.stringify(LAYOUT_MODULE)};
@@ -56,7 +55,4 @@ Deno.test("a normal exit removes the process's temp dir", async () => {
     const out = await new Deno.Command(Deno.execPath(), { args: ["eval", code] }).output();
     assert.ok(out.success);
     assert.deepEqual([...Deno.readDirSync(`${root}/v1/tmp`)], []);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-});
+  }));

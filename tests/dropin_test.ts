@@ -4,6 +4,7 @@
  * processes by their bare names.
  */
 import assert from "node:assert/strict";
+import { withTempDir } from "./util.ts";
 import { fileURLToPath } from "node:url";
 import { writeLaunchers } from "../cli/dropin.ts";
 import { materializeSources } from "../lib/sources/materialize.ts";
@@ -119,9 +120,8 @@ Deno.test("poncho_package_run runs a command without '--' in an environment dire
   });
 });
 
-Deno.test("poncho dropin DIR writes working launchers for users", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("poncho dropin DIR writes working launchers for users", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const made = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, "dropin", `${dir}/bin`],
       stdout: "piped",
@@ -144,7 +144,4 @@ Deno.test("poncho dropin DIR writes working launchers for users", async () => {
       stderr: "piped",
     }).output();
     assert.equal(bad.code, 1);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

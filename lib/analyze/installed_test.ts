@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NotFoundError } from "../errors.ts";
-import { canDropFileCapabilities, runUnprivileged, writeFileAt } from "../../tests/util.ts";
+import {
+  canDropFileCapabilities,
+  runUnprivileged,
+  withTempDir,
+  writeFileAt,
+} from "../../tests/util.ts";
 import {
   findPythonOnPath,
   lookupInstalled,
@@ -112,9 +117,8 @@ Deno.test("installed: --prefix reads conda-meta and dist-info as files", async (
   }
 });
 
-Deno.test("installed: python3 on PATH through a symlink, and CONDA_PREFIX", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("installed: python3 on PATH through a symlink, and CONDA_PREFIX", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     const root = await makePrefix(join(tmp, "env"));
     await Deno.mkdir(join(tmp, "bin"));
     await Deno.symlink(join(root, "bin/python3"), join(tmp, "bin/python3"));
@@ -126,14 +130,10 @@ Deno.test("installed: python3 on PATH through a symlink, and CONDA_PREFIX", asyn
     assert.equal(lookupInstalled(index, "numpy")?.manager, "conda");
     const viaConda = await readInstalled({ env: { CONDA_PREFIX: root }, allowExec: false });
     assert.equal(lookupInstalled(viaConda, "numpy")?.version, "1.26.4");
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("installed: a pyenv shim is resolved through pyenv's version files", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("installed: a pyenv shim is resolved through pyenv's version files", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     const pyenv = join(tmp, "pyenv");
     await makePrefix(join(pyenv, "versions/3.10.4"));
     await makePrefix(join(pyenv, "versions/3.9.1"));
@@ -160,14 +160,10 @@ Deno.test("installed: a pyenv shim is resolved through pyenv's version files", a
       tmp,
     );
     assert.equal(system?.prefix, join(tmp, "sys"));
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("installed: an absent metadata file is no answer, a directory in its place is an error naming it", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("installed: an absent metadata file is no answer, a directory in its place is an error naming it", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     const prefix = join(tmp, "env");
     await makePrefix(prefix);
     const site = join(prefix, "lib/python3.10/site-packages");
@@ -187,32 +183,24 @@ Deno.test("installed: an absent metadata file is no answer, a directory in its p
     assert.equal(err.path, join(site, "broken-1.0.dist-info/METADATA"));
     assert.match(err.message, /is a directory/);
     assert.equal(err.exitCode, 2);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("installed: a damaged conda-meta record is reported by name and its package ignored", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("installed: a damaged conda-meta record is reported by name and its package ignored", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     await makePrefix(tmp);
     await write(join(tmp, "conda-meta/broken-1.0-0.json"), '{"name": "broken", ');
     const idx = await readInstalled({ prefix: tmp });
     assert.equal(idx.problems.length, 1);
     assert.match(idx.problems[0], /conda-meta\/broken-1\.0-0\.json: not valid JSON/);
     assert.equal(lookupInstalled(idx, "numpy")?.name, "numpy"); // the rest is read
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
 Deno.test({
   name:
     "installed: an unreadable metadata file is a permission error naming it (exit 2), not absent",
   ignore: !canDropFileCapabilities,
-  fn: async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
+  fn: () =>
+    withTempDir("poncho-test-", async (tmp) => {
       await makePrefix(tmp);
       const meta = join(tmp, "lib/python3.10/site-packages/Foo_Bar-1.0.dist-info/METADATA");
       await Deno.chmod(meta, 0o000);
@@ -231,8 +219,5 @@ try {
       );
       // Before, the unreadable METADATA was read as "no METADATA" and the dist named by its stem.
       assert.deepEqual(JSON.parse(text), { kind: "permission", exit: 2, path: meta });
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
+    }),
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NotFoundError } from "../errors.ts";
-import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
+import { canDropFileCapabilities, runUnprivileged, withTempDir } from "../../tests/util.ts";
 import {
   listDirIfPresent,
   lstatIfPresent,
@@ -10,9 +10,8 @@ import {
   statSyncIfPresent,
 } from "./probe.ts";
 
-Deno.test("fs probe: missing paths and paths under a regular file are absent (null)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("fs probe: missing paths and paths under a regular file are absent (null)", () =>
+  withTempDir("poncho-test-", async (dir) => {
     await Deno.writeTextFile(join(dir, "file"), "x");
     for (const p of [join(dir, "missing"), join(dir, "file/below")]) {
       assert.equal(await statIfPresent(p), null, p);
@@ -26,14 +25,10 @@ Deno.test("fs probe: missing paths and paths under a regular file are absent (nu
     assert.ok((await lstatIfPresent(join(dir, "dangling")))?.isSymlink);
     assert.equal(await readTextIfPresent(join(dir, "file")), "x");
     assert.deepEqual((await listDirIfPresent(dir))?.map((e) => e.name), ["dangling", "file"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("fs probe: what is there but cannot be read is an error naming the path, exit 2", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("fs probe: what is there but cannot be read is an error naming the path, exit 2", () =>
+  withTempDir("poncho-test-", async (dir) => {
     // a directory where a file is read (EISDIR): once indistinguishable from a missing file
     const err = await readTextIfPresent(dir).then(() => null, (e) => e);
     assert.ok(err instanceof NotFoundError, String(err));
@@ -45,17 +40,13 @@ Deno.test("fs probe: what is there but cannot be read is an error naming the pat
     const loop = await statIfPresent(join(dir, "loop")).then(() => null, (e) => e);
     assert.ok(loop instanceof NotFoundError, String(loop));
     assert.match(loop.message, /too many levels of symbolic links/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test({
   name: "fs probe: an unreadable file is a permission error naming it (exit 2), never absent",
   ignore: !canDropFileCapabilities,
-  fn: async () => {
-    const dir = await Deno.makeTempDir();
-    try {
+  fn: () =>
+    withTempDir("poncho-test-", async (dir) => {
       await Deno.writeTextFile(join(dir, "secret"), "x");
       await Deno.chmod(join(dir, "secret"), 0o000);
       const text = await runUnprivileged(
@@ -75,8 +66,5 @@ try {
         exit: 2,
         path: join(dir, "secret"),
       });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });

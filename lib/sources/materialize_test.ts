@@ -7,7 +7,7 @@ import {
   SOURCES_JSON,
   type SourcesFile,
 } from "./materialize.ts";
-import { commandText, git, hasCommand } from "../../tests/util.ts";
+import { commandText, git, hasCommand, withTempDir } from "../../tests/util.ts";
 
 const available = hasCommand("git") && hasCommand("tar");
 if (!available) console.log("materialize_test.ts: skipped, git or GNU tar is not installed");
@@ -96,37 +96,28 @@ Deno.test({
   },
 });
 
-Deno.test("materializeSources without sources writes nothing", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("materializeSources without sources writes nothing", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     assert.deepEqual(await materializeSources(spec({}, {}), tmp), {});
     const names: string[] = [];
     for await (const e of Deno.readDir(tmp)) names.push(e.name);
     assert.deepEqual(names, []);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("materializeSources refuses a key used by both git and http", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("materializeSources refuses a key used by both git and http", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     const err = await materializeSources(
       spec({ X: { remote: "file:///nowhere" } }, { X: { type: "file", url: "file:///nowhere" } }),
       tmp,
     ).then(() => undefined, (e) => e);
     assert.ok(err instanceof UsageError && err.message.includes("X"), String(err));
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
 Deno.test({
   name: "materializeSources: a bad ref fails naming the key and the remote",
   ignore: !available,
-  fn: async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
+  fn: () =>
+    withTempDir("poncho-test-", async (tmp) => {
       await Deno.mkdir(`${tmp}/repo`);
       await git(`${tmp}/repo`, "init", "--quiet");
       await Deno.writeTextFile(`${tmp}/repo/f`, "x\n");
@@ -139,8 +130,5 @@ Deno.test({
       assert.ok(err instanceof PonchoError, String(err));
       assert.ok(err.message.includes("git.DATA_DIR") && err.message.includes(`${tmp}/repo`));
       assert.ok(err.message.includes("v9"), err.message);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
+    }),
 });
