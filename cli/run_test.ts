@@ -36,9 +36,9 @@ function withWork(fn: (work: string) => Promise<void>) {
   return withTempDir("poncho-run-test-", fn);
 }
 
-/** The start of `poncho run --store <store> -e <archive> ...`: the command follows. */
-function inStore(store: string, archive: string): string[] {
-  return ["run", "--store", store, "-e", archive];
+/** The start of `poncho run <flags> --store <store> -e <archive> ...`: the command follows. */
+function inStore(store: string, archive: string, ...flags: string[]): string[] {
+  return ["run", ...flags, "--store", store, "-e", archive];
 }
 
 /** A work dir, an environment archive made in it and the path of a store beside it. */
@@ -78,18 +78,13 @@ Deno.test({
   ignore: !available,
   fn: () =>
     withEnv({}, async ({ archive, manifest, store }) => {
-      let r = await ponchoOut(["run", "-d", "--store", store, "-e", archive, "hello"]);
+      let r = await ponchoOut([...inStore(store, archive, "-d"), "hello"]);
       assert.equal(r.code, 0, r.stderr);
       const prefix = `${store}/v1/envs/${manifest.id}`;
       assert.equal(r.stdout.trim(), `${prefix}|hello from share`);
       assert.match(r.stderr, /unpacked environment/);
       r = await ponchoOut([
-        "run",
-        "-d",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive, "-d"),
         "sh",
         "-c",
         'echo "$PONCHO_TEST_ACTIVATED|$CONDA_PREFIX|${PYTHONPATH-unset}"; exit 5',
@@ -159,12 +154,7 @@ Deno.test({
     }, async ({ archive, store }) => {
       const runs = Array.from({ length: 16 }, (_, i) =>
         ponchoOut([
-          "run",
-          "-d",
-          "--store",
-          store,
-          "-e",
-          archive,
+          ...inStore(store, archive, "-d"),
           "--",
           "python",
           "-c",
