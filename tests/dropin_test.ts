@@ -17,8 +17,7 @@ async function withLaunchers(
     dir: string,
   ) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir("poncho-test-", async (dir) => {
     await writeLaunchers(`${dir}/bin`, [Deno.execPath(), "run", "-A", "--quiet", MAIN]);
     const run = (name: string, ...args: string[]) =>
       new Deno.Command(name, {
@@ -29,9 +28,7 @@ async function withLaunchers(
         env: { PATH: `${dir}/bin:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`, NO_COLOR: "1" },
       }).output();
     await fn(run, dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
