@@ -6,6 +6,7 @@ import {
   runUnprivileged,
   withTempDir,
   writeFileAt,
+  writeTree,
 } from "../../tests/util.ts";
 import {
   findPythonOnPath,
@@ -24,9 +25,8 @@ async function makePrefix(root: string): Promise<string> {
   const site = join(root, sp);
   await write(join(root, "bin/python3.10"), ELF, 0o755);
   await Deno.symlink("python3.10", join(root, "bin/python3"));
-  await write(
-    join(root, "conda-meta/numpy-1.26.4-py310h_0.json"),
-    JSON.stringify({
+  await writeTree(root, {
+    "conda-meta/numpy-1.26.4-py310h_0.json": JSON.stringify({
       name: "numpy",
       version: "1.26.4",
       files: [
@@ -36,31 +36,22 @@ async function makePrefix(root: string): Promise<string> {
         `${sp}/numpy-1.26.4.dist-info/METADATA`,
       ],
     }),
-  );
-  await write(
-    join(root, "conda-meta/pyyaml-6.0.1-py310_0.json"),
-    JSON.stringify({
+    "conda-meta/pyyaml-6.0.1-py310_0.json": JSON.stringify({
       name: "pyyaml",
       version: "6.0.1",
       paths_data: { paths: [{ _path: `${sp}/yaml/__init__.py` }, { _path: `${sp}/_yaml.so` }] },
     }),
-  );
-  await write(join(root, "conda-meta/history"), "");
-  await write(join(site, "numpy-1.26.4.dist-info/METADATA"), "Name: numpy\nVersion: 1.26.4\n");
-  // pip-only, with top_level.txt
-  await write(
-    join(site, "Foo_Bar-1.0.dist-info/METADATA"),
-    "Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.0\n\nName: not-this\n",
-  );
-  await write(join(site, "Foo_Bar-1.0.dist-info/top_level.txt"), "foobar\n");
-  // pip-only, RECORD only (no top_level.txt)
-  await write(
-    join(site, "wikipedia-1.4.0.dist-info/METADATA"),
-    "Name: wikipedia\nVersion: 1.4.0\n",
-  );
-  await write(
-    join(site, "wikipedia-1.4.0.dist-info/RECORD"),
-    [
+    "conda-meta/history": "",
+  });
+  await writeTree(site, {
+    "numpy-1.26.4.dist-info/METADATA": "Name: numpy\nVersion: 1.26.4\n",
+    // pip-only, with top_level.txt
+    "Foo_Bar-1.0.dist-info/METADATA":
+      "Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.0\n\nName: not-this\n",
+    "Foo_Bar-1.0.dist-info/top_level.txt": "foobar\n",
+    // pip-only, RECORD only (no top_level.txt)
+    "wikipedia-1.4.0.dist-info/METADATA": "Name: wikipedia\nVersion: 1.4.0\n",
+    "wikipedia-1.4.0.dist-info/RECORD": [
       "wikipedia/__init__.py,sha256=x,10",
       "wikipedia/__pycache__/x.pyc,,",
       "wikipedia-1.4.0.dist-info/RECORD,,",
@@ -69,18 +60,12 @@ async function makePrefix(root: string): Promise<string> {
       "wikipedia.pth,,",
       '"odd,name/__init__.py",,',
     ].join("\n"),
-  );
-  // a namespace package shared by two dists
-  await write(
-    join(site, "protobuf-4.25.0.dist-info/METADATA"),
-    "Name: protobuf\nVersion: 4.25.0\n",
-  );
-  await write(join(site, "protobuf-4.25.0.dist-info/RECORD"), "google/protobuf/__init__.py,,\n");
-  await write(
-    join(site, "google_auth-2.0.dist-info/METADATA"),
-    "Name: google-auth\nVersion: 2.0\n",
-  );
-  await write(join(site, "google_auth-2.0.dist-info/RECORD"), "google/auth/__init__.py,,\n");
+    // a namespace package shared by two dists
+    "protobuf-4.25.0.dist-info/METADATA": "Name: protobuf\nVersion: 4.25.0\n",
+    "protobuf-4.25.0.dist-info/RECORD": "google/protobuf/__init__.py,,\n",
+    "google_auth-2.0.dist-info/METADATA": "Name: google-auth\nVersion: 2.0\n",
+    "google_auth-2.0.dist-info/RECORD": "google/auth/__init__.py,,\n",
+  });
   return root;
 }
 
