@@ -30,7 +30,7 @@ import { ID_PATTERN } from "./envs.ts";
 import { tryLock } from "./lock.ts";
 import { removeIfExists } from "./remove.ts";
 import type { SweptLeftover } from "./sweep.ts";
-import { dirNames, lstatIfExists } from "./walk.ts";
+import { dirNames, goneFromStore } from "./walk.ts";
 import { fsError } from "../lib/errors.ts";
 
 /** The text of a record, or undefined when it was removed meanwhile. */
@@ -52,8 +52,6 @@ function parsed(text: string): unknown {
     throw err;
   }
 }
-
-const gone = async (path: string) => (await lstatIfExists(path)) === undefined;
 
 /**
  * Removes `path` (a record) while holding `lockPath` exclusively, taken
@@ -87,9 +85,9 @@ async function sweepEnvRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
     const id = /^(.+)\.json$/.exec(name)?.[1];
     if (id === undefined || !ID_PATTERN.test(id)) continue;
     const env = `${layout.envs}/${id}`;
-    if (!await gone(env)) continue;
+    if (!await goneFromStore(env)) continue;
     const path = `${layout.index}/${name}`;
-    if (await removeUnder(`${layout.locks}/env-${id}.lock`, path, () => gone(env))) {
+    if (await removeUnder(`${layout.locks}/env-${id}.lock`, path, () => goneFromStore(env))) {
       out.push(swept(path));
     }
   }
@@ -101,11 +99,11 @@ async function deadSourceRecord(layout: StoreLayout, name: string, text: string)
   if (name.endsWith(".warm")) {
     const [, archive, id] = text.split("\n");
     if (!archive?.startsWith("/") || id === undefined || !ID_PATTERN.test(id)) return true;
-    return await gone(archive) || await gone(`${layout.envs}/${id}`);
+    return await goneFromStore(archive) || await goneFromStore(`${layout.envs}/${id}`);
   }
   const rec = parsed(text) as { path?: unknown } | undefined;
   if (typeof rec?.path !== "string" || !rec.path.startsWith("/")) return true;
-  return await gone(rec.path);
+  return await goneFromStore(rec.path);
 }
 
 /** `index/sources/*` naming an archive or environment that is gone, or damaged. */
@@ -129,7 +127,7 @@ async function deadSpecRecord(layout: StoreLayout, path: string): Promise<boolea
   if (text === undefined) return false; // removed meanwhile
   const id = (parsed(text) as { id?: unknown } | undefined)?.id;
   if (typeof id !== "string" || !ID_PATTERN.test(id)) return true;
-  return await gone(`${layout.envs}/${id}`);
+  return await goneFromStore(`${layout.envs}/${id}`);
 }
 
 /** `index/auto/` records whose environment is gone, stale analyses, damaged ones. */
@@ -146,7 +144,7 @@ async function sweepAutoRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
       continue;
     }
     const analysis = /^analysis-([0-9a-f]+)\.json$/.exec(name);
-    if (analysis && analysisStale(layout, analysis[1]) && !await gone(path)) {
+    if (analysis && analysisStale(layout, analysis[1]) && !await goneFromStore(path)) {
       await removeIfExists(path);
       out.push(swept(path));
     }
@@ -160,7 +158,9 @@ async function sweepArchiveRecords(layout: StoreLayout): Promise<SweptLeftover[]
   const dead: string[] = [];
   for (const name of await dirNames(dir)) {
     const archive = /^(.+)\.json$/.exec(name)?.[1];
-    if (archive !== undefined && await gone(`${layout.archives}/${archive}`)) dead.push(name);
+    if (archive !== undefined && await goneFromStore(`${layout.archives}/${archive}`)) {
+      dead.push(name);
+    }
   }
   if (dead.length === 0) return [];
   const lock = tryLock(buildCacheLockPath(layout), true);
@@ -168,7 +168,7 @@ async function sweepArchiveRecords(layout: StoreLayout): Promise<SweptLeftover[]
   try {
     const out: SweptLeftover[] = [];
     for (const name of dead) {
-      if (!await gone(`${layout.archives}/${name.slice(0, -".json".length)}`)) continue;
+      if (!await goneFromStore(`${layout.archives}/${name.slice(0, -".json".length)}`)) continue;
       await removeIfExists(`${dir}/${name}`);
       out.push(swept(`${dir}/${name}`));
     }

@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { CorruptError } from "../errors.ts";
-import { statOrNull } from "../fs/stat.ts";
+import { statOrNull } from "../fs/probe.ts";
 import { readNoarchMetadata } from "./noarch.ts";
 import { checkPackagePath, checkPathType } from "./safe_path.ts";
 
@@ -183,7 +183,11 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
     );
     for (const e of paths) {
       // A listed file the package lacks is reported when it is linked; here it is no link.
-      const st = await statOrNull(join(dir, e.path), { follow: false, what: "cannot read" });
+      const st = await statOrNull(join(dir, e.path), {
+        follow: false,
+        role: "store",
+        what: "cannot read",
+      });
       if (st?.isSymlink) e.type = "softlink";
     }
   }
