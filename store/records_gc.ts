@@ -31,17 +31,11 @@ import { tryLock } from "./lock.ts";
 import { removeIfExists } from "./remove.ts";
 import type { SweptLeftover } from "./sweep.ts";
 import { dirNames, goneFromStore } from "./walk.ts";
-import { fsError } from "../lib/errors.ts";
+import { readTextOrNull } from "../lib/fs/probe.ts";
 
-/** The text of a record, or undefined when it was removed meanwhile. */
-async function readRecord(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw fsError(err, path, { what: "cannot read the store's record" });
-  }
-}
+/** The text of a record, or null when it was removed meanwhile. */
+const readRecord = (path: string): Promise<string | null> =>
+  readTextOrNull(path, { role: "store", what: "cannot read the store's record" });
 
 /** The JSON value of `text`, or undefined when it is not JSON (a damaged record). */
 function parsed(text: string): unknown {
@@ -114,7 +108,7 @@ async function sweepSourceRecords(layout: StoreLayout): Promise<SweptLeftover[]>
     if (!/^[0-9a-f]{32}\.(json|warm)$/.test(name)) continue;
     const path = `${dir}/${name}`;
     const text = await readRecord(path);
-    if (text === undefined || !await deadSourceRecord(layout, name, text)) continue;
+    if (text === null || !await deadSourceRecord(layout, name, text)) continue;
     await removeIfExists(path);
     out.push(swept(path));
   }
@@ -124,7 +118,7 @@ async function sweepSourceRecords(layout: StoreLayout): Promise<SweptLeftover[]>
 /** Whether the spec record `text` names no environment that exists. */
 async function deadSpecRecord(layout: StoreLayout, path: string): Promise<boolean> {
   const text = await readRecord(path);
-  if (text === undefined) return false; // removed meanwhile
+  if (text === null) return false; // removed meanwhile
   const id = (parsed(text) as { id?: unknown } | undefined)?.id;
   if (typeof id !== "string" || !ID_PATTERN.test(id)) return true;
   return await goneFromStore(`${layout.envs}/${id}`);
