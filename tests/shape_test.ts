@@ -97,6 +97,11 @@ Deno.test("files and directories are renamed into place only by lib/fs/atomic.ts
       'if (c === "none") await Deno.rename(raw, `${out}/${rel}`);',
       "moves the download inside its scratch directory, which publishDir then publishes",
     ],
+    [
+      "store/owner.ts",
+      "Deno.renameSync(making, dir);",
+      "names a process's temp dir once it is locked (a lock held across a rename, not a publish)",
+    ],
   ];
   assert.deepEqual(
     without(found, allowed),
