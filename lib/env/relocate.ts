@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isAbsent } from "../fs/probe.ts";
 import { EXIT_FAILED, PonchoError } from "../errors.ts";
 import type { EnvManifest, RelocationRecord } from "./manifest.ts";
 import { fixShebang, replaceBinary, replaceText } from "./prefix.ts";
@@ -55,9 +56,7 @@ export async function runCondaUnpack(prefix: string): Promise<void> {
     try {
       return Deno.statSync(p).isFile;
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-        return false;
-      }
+      if (isAbsent(err)) return false;
       throw err;
     }
   });

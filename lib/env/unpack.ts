@@ -21,6 +21,7 @@
  * @module
  */
 
+import { isAbsent } from "../fs/probe.ts";
 import { EXIT_FAILED, EXIT_NOT_FOUND, PonchoError } from "../errors.ts";
 import { readTar } from "../archive/tar_reader.ts";
 import type { TarEntryType } from "../archive/tar_header.ts";
@@ -174,9 +175,7 @@ export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
     info = await Deno.lstat(`${dir}/${MANIFEST_PATH}`);
   } catch (err) {
     // No manifest (a `.poncho` that is not a directory is refused by the extractor's check).
-    if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
-      throw err;
-    }
+    if (!isAbsent(err)) throw err;
   }
   if (info?.isFile) yield fileMember(dir, MANIFEST_PATH, info);
   yield* walkMembers(dir, "");
