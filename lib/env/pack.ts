@@ -11,8 +11,11 @@
  * prefix as its placeholder, in text or binary mode. Unpacking relocates from
  * these records without scanning.
  *
- * The archive is written to a temp file beside the output and renamed into
- * place, so a failure never leaves a corrupt archive.
+ * A `.tar.zst` is written as frames of 4 MiB of tar each, compressed in
+ * parallel workers (`lib/archive/zstd_compress.ts`): the same prefix and
+ * level give the same bytes whatever the number of workers. The archive is
+ * written to a temp file beside the output and renamed into place, so a
+ * failure never leaves a corrupt archive.
  *
  * @module
  */
@@ -21,7 +24,9 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
+import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
 import { fsError, PonchoError } from "../errors.ts";
+import { removeIfExists } from "../../store/remove.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 
@@ -49,6 +54,11 @@ export interface PackOptions {
   level?: number;
   /** Directory for the temp file (default: beside the output; must be on its filesystem). */
   tmpDir?: string;
+  /**
+   * zstd compression workers (default: the cores, at most 8; 0: none). The
+   * archive's bytes do not depend on it.
+   */
+  threads?: number;
 }
 
 /** What {@link packPrefix} wrote. */
@@ -140,81 +150,155 @@ export function prefixManifest(
 }
 
 /**
- * Packs `opts.prefix` into `opts.output`.
+ * Packs `opts.prefix` into `opts.output`. For `.tar.zst` the compression
+ * workers start first, so they load while the prefix is walked and scanned.
  *
  * @throws {PonchoError} when the output's extension is not an archive format,
  *   or the prefix holds something that cannot be packed.
  */
 export async function packPrefix(opts: PackOptions): Promise<PackResult> {
-  const { prefix, output } = opts;
-  const compression = compressionFromPath(output);
+  const compression = compressionFromPath(opts.output);
   if (compression === "bz2") {
-    throw new PonchoError(`output ${output}: .tar.bz2 is not written; use .tar.zst or .tar.gz`);
+    throw new PonchoError(
+      `output ${opts.output}: .tar.bz2 is not written; use .tar.zst or .tar.gz`,
+    );
   }
+  using workers = compression === "zst" ? new ZstdWorkers(opts.threads) : undefined;
+  const scanned = scanPrefix(opts.prefix, opts.pristine ?? new Map(), compression === "none");
+  const manifest: EnvManifest = {
+    ...opts.manifest,
+    buildPrefix: opts.prefix,
+    relocations: scanned.relocations,
+    ...(scanned.digests ? { digests: scanned.digests } : {}),
+  };
+  // The manifest's directory entry must not precede it: it is the first member.
+  const all = [
+    manifestEntry(manifest),
+    ...scanned.entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
+  ];
+  const tar = writeTar(all, { uid: 0, gid: 0, uname: "", gname: "", chunkSize: ZSTD_FRAME_SIZE });
+  const bytes = await writeArchive(
+    opts,
+    compress(tar, compression, { level: opts.level, workers }),
+  );
+  return { manifest, members: all.length, bytes };
+}
+
+/** What {@link scanPrefix} found: the entries to write and the manifest's records. */
+interface Scanned {
+  entries: TarWriteEntry[];
+  relocations: RelocationRecord[];
+  /** sha256 of every file without a relocation record (plain tar only). */
+  digests?: Record<string, string>;
+}
+
+/**
+ * Lists the prefix as tar entries and scans every file that is not packed
+ * from the package cache for the prefix (the manifest comes first, so this
+ * happens before anything is written; bodies are streamed from disk later).
+ */
+function scanPrefix(
+  prefix: string,
+  pristine: ReadonlyMap<string, PristineFile>,
+  withDigests: boolean,
+): Scanned {
   const needle = new TextEncoder().encode(prefix);
-  const pristine = opts.pristine ?? new Map<string, PristineFile>();
-  const walked = walkPrefix(prefix);
-  const relocations: RelocationRecord[] = [];
-  const entries: TarWriteEntry[] = [];
-  // A plain tar has no checksum of its own: record one per file (see EnvManifest.digests).
-  const digests: Record<string, string> | undefined = compression === "none" ? {} : undefined;
-  for (const w of walked) {
+  const reader = new ScanBuffer();
+  const out: Scanned = { entries: [], relocations: [], ...(withDigests ? { digests: {} } : {}) };
+  for (const w of walkPrefix(prefix)) {
     const st = Deno.lstatSync(w.abs);
     const base = {
       path: w.rel,
       mode: (st.mode ?? 0o644) & 0o7777,
       mtime: st.mtime ? st.mtime.getTime() / 1000 : 0,
     };
-    if (w.kind === "directory") entries.push({ ...base, type: "directory" });
+    if (w.kind === "directory") out.entries.push({ ...base, type: "directory" });
     else if (w.kind === "symlink") {
-      let target = Deno.readLinkSync(w.abs);
-      // An absolute link into the prefix would dangle once relocated: make it relative.
-      if (target === prefix || target.startsWith(prefix + "/")) {
-        target = relative(dirname(w.abs), target) || ".";
-      }
-      entries.push({ ...base, type: "symlink", linkname: target });
+      out.entries.push({ ...base, type: "symlink", linkname: packedLink(prefix, w.abs) });
     } else {
       const p = pristine.get(w.rel);
       if (p) {
-        relocations.push({ path: w.rel, placeholder: p.placeholder, mode: p.mode });
-        entries.push({ ...base, type: "file", file: p.source });
+        out.relocations.push({ path: w.rel, placeholder: p.placeholder, mode: p.mode });
+        out.entries.push({ ...base, type: "file", file: p.source });
         continue;
       }
-      // Scan now (the manifest comes first); the body is streamed from disk later.
-      const data = Deno.readFileSync(w.abs);
+      const data = reader.read(w.abs, w.size);
       const rec = relocationOf(w.rel, data, prefix, needle);
-      if (rec) relocations.push(rec);
-      else if (digests) digests[w.rel] = createHash("sha256").update(data).digest("hex");
-      entries.push({ ...base, type: "file", file: w.abs, size: data.length });
+      if (rec) out.relocations.push(rec);
+      else if (out.digests) out.digests[w.rel] = createHash("sha256").update(data).digest("hex");
+      out.entries.push({ ...base, type: "file", file: w.abs, size: data.length });
     }
   }
-  const manifest: EnvManifest = {
-    ...opts.manifest,
-    buildPrefix: prefix,
-    relocations,
-    ...(digests ? { digests } : {}),
-  };
-  const manifestEntry: TarWriteEntry = {
+  return out;
+}
+
+/** A symlink's target as packed: an absolute link into the prefix is made relative. */
+function packedLink(prefix: string, abs: string): string {
+  const target = Deno.readLinkSync(abs);
+  // An absolute link into the prefix would dangle once relocated.
+  if (target === prefix || target.startsWith(prefix + "/")) {
+    return relative(dirname(abs), target) || ".";
+  }
+  return target;
+}
+
+/**
+ * Reads whole files into one reused buffer (grown as needed): scanning every
+ * file of a prefix then allocates nothing per file. A result is valid until
+ * the next read.
+ */
+class ScanBuffer {
+  #buf = new Uint8Array(1 << 20);
+
+  /** The bytes of `path`, expected to be about `size` long (read to its end anyway). */
+  read(path: string, size: number): Uint8Array {
+    if (size + 1 > this.#buf.length) {
+      this.#buf = new Uint8Array(Math.max(size + 1, 2 * this.#buf.length));
+    }
+    using f = Deno.openSync(path, { read: true });
+    let filled = 0;
+    while (true) {
+      if (filled === this.#buf.length) {
+        const bigger = new Uint8Array(this.#buf.length * 2);
+        bigger.set(this.#buf);
+        this.#buf = bigger;
+      }
+      const n = f.readSync(this.#buf.subarray(filled));
+      if (n === null) return this.#buf.subarray(0, filled);
+      filled += n;
+    }
+  }
+}
+
+/** The manifest as the archive's first member. */
+function manifestEntry(manifest: EnvManifest): TarWriteEntry {
+  return {
     path: MANIFEST_PATH,
     type: "file",
     mode: 0o644,
     mtime: Math.trunc(Date.parse(manifest.created) / 1000) || 0,
     data: new TextEncoder().encode(JSON.stringify(manifest, null, 1) + "\n"),
   };
-  // The manifest's directory entry must not precede it: it is the first member.
-  const all = [
-    manifestEntry,
-    ...entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
-  ];
-  const tmpName = `.${basename(output)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  const tmp = join(opts.tmpDir ?? dirname(output), tmpName);
+}
+
+/**
+ * Writes the archive's bytes to a temp file beside the output (or in
+ * `tmpDir`) and renames it into place; on failure the temp file is removed
+ * and the error names the output.
+ */
+async function writeArchive(
+  opts: Pick<PackOptions, "output" | "tmpDir">,
+  chunks: AsyncIterable<Uint8Array>,
+): Promise<number> {
+  const tmpName = `.${basename(opts.output)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = join(opts.tmpDir ?? dirname(opts.output), tmpName);
   try {
-    const tar = writeTar(all, { uid: 0, gid: 0, uname: "", gname: "" });
-    const bytes = await writeFileChunks(tmp, compress(tar, compression, { level: opts.level }));
-    await Deno.rename(tmp, output);
-    return { manifest, members: all.length, bytes };
+    const bytes = await writeFileChunks(tmp, chunks);
+    await Deno.rename(tmp, opts.output);
+    return bytes;
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw fsError(err, output, { what: "cannot write the archive" });
+    // Best effort: the write's own error is the one to report, not a failed cleanup.
+    await removeIfExists(tmp).catch(() => {});
+    throw fsError(err, opts.output, { what: "cannot write the archive" });
   }
 }
