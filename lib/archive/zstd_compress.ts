@@ -19,15 +19,16 @@
 
 import * as zlib from "node:zlib";
 import { CorruptError } from "../errors.ts";
-import type { FrameJob } from "./zstd_compress_worker.ts";
+import {
+  defaultWorkerCount,
+  type JobHandlers,
+  type JobOutcome,
+  type JobResult,
+  WorkerPool,
+} from "./worker_pool.ts";
 
 /** Uncompressed size of every frame but the last (4 MiB: within 0.5% of one frame's ratio). */
 export const ZSTD_FRAME_SIZE = 4 << 20;
-
-/** Default number of compression workers: the machine's cores, at most 8. */
-export function defaultZstdThreads(): number {
-  return Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
-}
 
 /** Compresses `data` as one zstd frame at `level` with a content checksum. */
 export function compressFrame(data: Uint8Array, level: number): Uint8Array {
@@ -38,141 +39,70 @@ export function compressFrame(data: Uint8Array, level: number): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength); // not a Buffer
 }
 
-/** Frames posted to one worker at a time: one being compressed, one queued behind it. */
-const PER_WORKER = 2;
-
-/** The outcome of one frame: its bytes or the error. */
-type Outcome = { frame: Uint8Array } | { error: Error };
-
-interface Pending {
-  job: FrameJob;
-  resolve: (o: Outcome) => void;
+/** A frame to compress: the first `length` bytes of `buffer`, at `level`. */
+export interface ZstdJob {
+  /** Always `"zstd"`. */
+  type: "zstd";
+  /** The uncompressed bytes (transferred to the worker). */
+  buffer: ArrayBuffer;
+  /** How many bytes of `buffer` to compress. */
+  length: number;
+  /** zstd level. */
+  level: number;
 }
 
-interface Slot {
-  worker: Worker;
-  /** Whether the worker has loaded (it says so with its first message). */
-  ready: boolean;
-  /** Jobs posted to it and not answered. */
-  pending: Map<number, Pending>;
+/** The compressed frame: the first `length` bytes of `buffer`. */
+export interface ZstdReply {
+  /** The frame (transferred back). */
+  buffer: ArrayBuffer;
+  /** Its length. */
+  length: number;
 }
+
+/** The job handler of `"zstd"` jobs (in a worker or in this thread). */
+export function zstdJob(job: ZstdJob): JobResult<ZstdReply> {
+  const frame = compressFrame(new Uint8Array(job.buffer, 0, job.length), job.level);
+  const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
+  const out = whole ? frame : frame.slice();
+  const buffer = out.buffer as ArrayBuffer;
+  return { reply: { buffer, length: out.length }, transfer: [buffer] };
+}
+
+/** The handlers of {@link ZstdWorkers}. */
+export const ZSTD_HANDLERS: JobHandlers = { zstd: zstdJob };
 
 /**
- * A pool of zstd compression workers. Workers start when the pool is made
- * (so they boot while the caller does other work) and are stopped by
- * {@link ZstdWorkers.close} (or `using`). Frames wait in the pool until a
- * loaded worker holds fewer than two, then go to the one with the fewest. A worker
- * that cannot load is dropped; with none left, frames are compressed in this
- * thread. A worker that fails after loading fails the frames it holds.
+ * A pool of workers that compress frames (`zstd_compress_worker.ts`, or a
+ * module whose `serveJobs` handlers include {@link zstdJob}: pass its
+ * URL and handlers to share one pool between several kinds of job).
  */
-export class ZstdWorkers implements Disposable {
-  #slots: Slot[] = [];
-  #waiting: Pending[] = [];
-  #nextId = 0;
-
-  /** Starts `count` workers (0: compress in this thread). */
-  constructor(readonly count: number = defaultZstdThreads()) {
-    for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL("./zstd_compress_worker.ts", import.meta.url).href, {
-        type: "module",
-      });
-      const slot: Slot = { worker, ready: false, pending: new Map() };
-      worker.onmessage = (e: MessageEvent) => this.#reply(slot, e.data);
-      worker.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        this.#drop(slot);
-      };
-      this.#slots.push(slot);
-    }
+export class ZstdWorkers extends WorkerPool {
+  /** Starts `count` workers (default: the cores, at most 8; 0: compress in this thread). */
+  constructor(
+    count: number = defaultWorkerCount(),
+    module: URL = new URL("./zstd_compress_worker.ts", import.meta.url),
+    handlers: JobHandlers = ZSTD_HANDLERS,
+  ) {
+    super(module, handlers, count);
   }
 
   /**
    * Compresses one frame. The buffer of `data` is transferred to a worker
    * (detached here) when `data` spans all of it; otherwise it is copied.
-   * Never rejects: the outcome carries a codec error.
+   * Never rejects: the outcome carries the error.
    */
-  compress(data: Uint8Array, level: number): Promise<Outcome> {
-    if (this.#slots.length === 0) return Promise.resolve(inProcess(data, level));
+  async compress(data: Uint8Array, level: number): Promise<JobOutcome<Uint8Array>> {
     const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength &&
       !(data.buffer instanceof SharedArrayBuffer);
     const buf = whole ? data : data.slice();
-    const job: FrameJob = {
-      id: this.#nextId++,
-      buffer: buf.buffer as ArrayBuffer,
-      length: buf.length,
-      level,
-    };
-    return new Promise<Outcome>((resolve) => {
-      this.#waiting.push({ job, resolve });
-      this.#dispatch();
-    });
-  }
-
-  /** Posts waiting frames to the loaded workers, fewest pending first. */
-  #dispatch(): void {
-    const ready = this.#slots.filter((s) => s.ready);
-    if (this.#slots.length === 0) {
-      for (const p of this.#waiting.splice(0)) {
-        p.resolve(inProcess(new Uint8Array(p.job.buffer, 0, p.job.length), p.job.level));
-      }
+    const buffer = buf.buffer as ArrayBuffer;
+    const job: ZstdJob = { type: "zstd", buffer, length: buf.length, level };
+    const o = await this.run<ZstdReply>(job, [buffer]);
+    if ("error" in o) {
+      return { error: new CorruptError(`cannot compress zstd output: ${o.error.message}`) };
     }
-    while (ready.length && this.#waiting.length) {
-      const slot = ready.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-      if (slot.pending.size >= PER_WORKER) return;
-      const p = this.#waiting.shift()!;
-      slot.pending.set(p.job.id, p);
-      slot.worker.postMessage(p.job, [p.job.buffer]);
-    }
+    return { reply: new Uint8Array(o.reply.buffer, 0, o.reply.length) };
   }
-
-  #reply(slot: Slot, msg: { id?: number; buffer?: ArrayBuffer; length?: number; error?: string }) {
-    if (msg.id === undefined) {
-      slot.ready = true; // the worker's first message: loaded
-      this.#dispatch();
-      return;
-    }
-    const p = slot.pending.get(msg.id);
-    if (!p) return;
-    slot.pending.delete(msg.id);
-    if (msg.error !== undefined) p.resolve({ error: zstdError(msg.error) });
-    else p.resolve({ frame: new Uint8Array(msg.buffer!, 0, msg.length) });
-    this.#dispatch();
-  }
-
-  /** Drops a failed worker; frames it holds were transferred to it, so they fail. */
-  #drop(slot: Slot): void {
-    slot.worker.terminate();
-    this.#slots = this.#slots.filter((s) => s !== slot);
-    for (const p of slot.pending.values()) {
-      p.resolve({ error: zstdError("a compression worker failed") });
-    }
-    slot.pending.clear();
-    this.#dispatch();
-  }
-
-  /** Stops every worker. Frames still in flight are never answered. */
-  close(): void {
-    for (const s of this.#slots) s.worker.terminate();
-    this.#slots = [];
-    this.#waiting = [];
-  }
-
-  /** Same as {@link ZstdWorkers.close}. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-}
-
-function inProcess(data: Uint8Array, level: number): Outcome {
-  try {
-    return { frame: compressFrame(data, level) };
-  } catch (err) {
-    return { error: zstdError(err instanceof Error ? err.message : String(err)) };
-  }
-}
-
-function zstdError(message: string): Error {
-  return new CorruptError(`cannot compress zstd output: ${message}`);
 }
 
 /** Options of {@link compressZstdFrames}. */
@@ -203,11 +133,11 @@ export async function* compressZstdFrames(
   const frameSize = options.frameSize ?? ZSTD_FRAME_SIZE;
   let pool = options.workers;
   let own: ZstdWorkers | undefined;
-  const inFlight: Promise<Outcome>[] = [];
+  const inFlight: Promise<JobOutcome<Uint8Array>>[] = [];
   try {
     for await (const frame of framesOf(source, frameSize)) {
       if (!pool && frame.length === frameSize) pool = own = new ZstdWorkers(options.threads);
-      inFlight.push(pool ? pool.compress(frame, level) : Promise.resolve(inProcess(frame, level)));
+      inFlight.push((pool ?? IN_THREAD).compress(frame, level));
       const most = Math.max(2, 2 * (pool?.count ?? 1));
       while (inFlight.length >= most) yield unwrap(await inFlight.shift()!);
     }
@@ -217,9 +147,12 @@ export async function* compressZstdFrames(
   }
 }
 
-function unwrap(o: Outcome): Uint8Array {
+/** Compresses in this thread (no worker). */
+const IN_THREAD = new ZstdWorkers(0);
+
+function unwrap(o: JobOutcome<Uint8Array>): Uint8Array {
   if ("error" in o) throw o.error;
-  return o.frame;
+  return o.reply;
 }
 
 /**

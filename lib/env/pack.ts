@@ -20,15 +20,19 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { basename, dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
+import type { WorkerPool } from "../archive/worker_pool.ts";
 import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
 import { fsError, PonchoError } from "../errors.ts";
 import { removeIfExists } from "../../store/remove.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
+import { PACK_HANDLERS, type ScanJob, scanJob, type ScanReply } from "./pack_scan.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
+
+/** The pack workers' module: scanning and zstd frames. */
+const PACK_WORKER = new URL("./pack_worker.ts", import.meta.url);
 
 /** A file whose archived body comes from a pristine package-cache copy. */
 export interface PristineFile {
@@ -80,6 +84,10 @@ interface Walked {
   abs: string;
   /** Size of a regular file, else 0. */
   size: number;
+  /** Permission bits. */
+  mode: number;
+  /** Modification time in seconds (with fractions), 0 when unknown. */
+  mtime: number;
 }
 
 /** Lists a prefix in sorted order (parents before children). Sockets, FIFOs, devices refused. */
@@ -92,11 +100,17 @@ export function walkPrefix(prefix: string): Walked[] {
       const rel = relDir ? `${relDir}/${name}` : name;
       const abs = join(prefix, rel);
       const st = Deno.lstatSync(abs);
-      if (st.isSymlink) out.push({ rel, kind: "symlink", abs, size: 0 });
+      const meta = {
+        rel,
+        abs,
+        mode: (st.mode ?? 0o644) & 0o7777,
+        mtime: st.mtime ? st.mtime.getTime() / 1000 : 0,
+      };
+      if (st.isSymlink) out.push({ ...meta, kind: "symlink", size: 0 });
       else if (st.isDirectory) {
-        out.push({ rel, kind: "directory", abs, size: 0 });
+        out.push({ ...meta, kind: "directory", size: 0 });
         visit(rel);
-      } else if (st.isFile) out.push({ rel, kind: "file", abs, size: st.size });
+      } else if (st.isFile) out.push({ ...meta, kind: "file", size: st.size });
       else throw new PonchoError(`cannot pack ${abs}: not a file, directory or symlink`);
     }
   };
@@ -150,8 +164,9 @@ export function prefixManifest(
 }
 
 /**
- * Packs `opts.prefix` into `opts.output`. For `.tar.zst` the compression
- * workers start first, so they load while the prefix is walked and scanned.
+ * Packs `opts.prefix` into `opts.output`. Its workers start first (they
+ * load while the prefix is walked), scan the files for the prefix, then
+ * compress the `.tar.zst` frames.
  *
  * @throws {PonchoError} when the output's extension is not an archive format,
  *   or the prefix holds something that cannot be packed.
@@ -163,8 +178,9 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
       `output ${opts.output}: .tar.bz2 is not written; use .tar.zst or .tar.gz`,
     );
   }
-  using workers = compression === "zst" ? new ZstdWorkers(opts.threads) : undefined;
-  const scanned = scanPrefix(opts.prefix, opts.pristine ?? new Map(), compression === "none");
+  using workers = new ZstdWorkers(opts.threads, PACK_WORKER, PACK_HANDLERS);
+  const pristine = opts.pristine ?? new Map();
+  const scanned = await scanPrefix(opts.prefix, pristine, compression === "none", workers);
   const manifest: EnvManifest = {
     ...opts.manifest,
     buildPrefix: opts.prefix,
@@ -192,44 +208,104 @@ interface Scanned {
   digests?: Record<string, string>;
 }
 
+/** Most bytes (by the walk's sizes) and files in one scan job. */
+const SCAN_BATCH_BYTES = 4 << 20;
+const SCAN_BATCH_FILES = 512;
+
 /**
  * Lists the prefix as tar entries and scans every file that is not packed
- * from the package cache for the prefix (the manifest comes first, so this
- * happens before anything is written; bodies are streamed from disk later).
+ * from the package cache for the prefix, in batches spread over the pool's
+ * workers (the manifest comes first, so this happens before anything is
+ * written; bodies are read again by the tar writer).
  */
-function scanPrefix(
+async function scanPrefix(
   prefix: string,
   pristine: ReadonlyMap<string, PristineFile>,
   withDigests: boolean,
-): Scanned {
-  const needle = new TextEncoder().encode(prefix);
-  const reader = new ScanBuffer();
+  pool: WorkerPool,
+): Promise<Scanned> {
+  const walked = walkPrefix(prefix);
+  const toScan = walked.filter((w) => w.kind === "file" && !pristine.has(w.rel));
+  const found = await scanFiles(toScan, new TextEncoder().encode(prefix), withDigests, pool);
   const out: Scanned = { entries: [], relocations: [], ...(withDigests ? { digests: {} } : {}) };
-  for (const w of walkPrefix(prefix)) {
-    const st = Deno.lstatSync(w.abs);
-    const base = {
-      path: w.rel,
-      mode: (st.mode ?? 0o644) & 0o7777,
-      mtime: st.mtime ? st.mtime.getTime() / 1000 : 0,
-    };
+  for (const w of walked) {
+    const base = { path: w.rel, mode: w.mode, mtime: w.mtime };
     if (w.kind === "directory") out.entries.push({ ...base, type: "directory" });
     else if (w.kind === "symlink") {
       out.entries.push({ ...base, type: "symlink", linkname: packedLink(prefix, w.abs) });
+    } else if (pristine.has(w.rel)) {
+      const p = pristine.get(w.rel)!;
+      out.relocations.push({ path: w.rel, placeholder: p.placeholder, mode: p.mode });
+      out.entries.push({ ...base, type: "file", file: p.source });
     } else {
-      const p = pristine.get(w.rel);
-      if (p) {
-        out.relocations.push({ path: w.rel, placeholder: p.placeholder, mode: p.mode });
-        out.entries.push({ ...base, type: "file", file: p.source });
-        continue;
-      }
-      const data = reader.read(w.abs, w.size);
-      const rec = relocationOf(w.rel, data, prefix, needle);
-      if (rec) out.relocations.push(rec);
-      else if (out.digests) out.digests[w.rel] = createHash("sha256").update(data).digest("hex");
-      out.entries.push({ ...base, type: "file", file: w.abs, size: data.length });
+      const f = found.get(w.rel)!;
+      // As relocationOf: .pyc files name their source only for tracebacks.
+      if (f.hit && !w.rel.endsWith(".pyc")) {
+        out.relocations.push({
+          path: w.rel,
+          placeholder: prefix,
+          mode: f.binary ? "binary" : "text",
+        });
+      } else if (out.digests) out.digests[w.rel] = f.sha256!;
+      out.entries.push({ ...base, type: "file", file: w.abs, size: f.size });
     }
   }
   return out;
+}
+
+/** One scanned file. */
+interface Found {
+  size: number;
+  hit: boolean;
+  binary: boolean;
+  sha256?: string;
+}
+
+/**
+ * Scans files in batches on the pool; a batch that fails in a worker is
+ * scanned again in this thread, so its error is the genuine one (a file
+ * removed meanwhile, a permission denied).
+ */
+async function scanFiles(
+  files: Walked[],
+  needle: Uint8Array,
+  digests: boolean,
+  pool: WorkerPool,
+): Promise<Map<string, Found>> {
+  const batches: Walked[][] = [];
+  let bytes = Infinity;
+  for (const w of files) {
+    if (bytes >= SCAN_BATCH_BYTES || batches[batches.length - 1].length >= SCAN_BATCH_FILES) {
+      batches.push([]);
+      bytes = 0;
+    }
+    batches[batches.length - 1].push(w);
+    bytes += w.size;
+  }
+  const replies = await Promise.all(batches.map(async (batch) => {
+    const job: ScanJob = {
+      type: "scan",
+      paths: batch.map((w) => w.abs),
+      sizes: batch.map((w) => w.size),
+      needle,
+      digests,
+    };
+    const o = await pool.run<ScanReply>(job);
+    return "error" in o ? scanJob(job).reply : o.reply;
+  }));
+  const found = new Map<string, Found>();
+  batches.forEach((batch, b) => {
+    const r = replies[b];
+    batch.forEach((w, i) => {
+      found.set(w.rel, {
+        size: r.sizes[i],
+        hit: r.hits[i],
+        binary: r.binary[i],
+        sha256: r.sha256?.[i],
+      });
+    });
+  });
+  return found;
 }
 
 /** A symlink's target as packed: an absolute link into the prefix is made relative. */
@@ -240,34 +316,6 @@ function packedLink(prefix: string, abs: string): string {
     return relative(dirname(abs), target) || ".";
   }
   return target;
-}
-
-/**
- * Reads whole files into one reused buffer (grown as needed): scanning every
- * file of a prefix then allocates nothing per file. A result is valid until
- * the next read.
- */
-class ScanBuffer {
-  #buf = new Uint8Array(1 << 20);
-
-  /** The bytes of `path`, expected to be about `size` long (read to its end anyway). */
-  read(path: string, size: number): Uint8Array {
-    if (size + 1 > this.#buf.length) {
-      this.#buf = new Uint8Array(Math.max(size + 1, 2 * this.#buf.length));
-    }
-    using f = Deno.openSync(path, { read: true });
-    let filled = 0;
-    while (true) {
-      if (filled === this.#buf.length) {
-        const bigger = new Uint8Array(this.#buf.length * 2);
-        bigger.set(this.#buf);
-        this.#buf = bigger;
-      }
-      const n = f.readSync(this.#buf.subarray(filled));
-      if (n === null) return this.#buf.subarray(0, filled);
-      filled += n;
-    }
-  }
 }
 
 /** The manifest as the archive's first member. */
