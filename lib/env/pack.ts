@@ -59,8 +59,9 @@ export interface PackOptions {
   /** Directory for the temp file (default: beside the output; must be on its filesystem). */
   tmpDir?: string;
   /**
-   * zstd compression workers (default: the cores, at most 8; 0: none). The
-   * archive's bytes do not depend on it.
+   * Workers that scan files and compress zstd frames (default: the cores,
+   * at most 8; 0, or files of at most one frame: none, all in this thread).
+   * The archive's bytes do not depend on it.
    */
   threads?: number;
 }
@@ -164,9 +165,9 @@ export function prefixManifest(
 }
 
 /**
- * Packs `opts.prefix` into `opts.output`. Its workers start first (they
- * load while the prefix is walked), scan the files for the prefix, then
- * compress the `.tar.zst` frames.
+ * Packs `opts.prefix` into `opts.output`. When its files hold more than one
+ * zstd frame, workers start once the prefix is walked, scan the files for
+ * the prefix, then compress the `.tar.zst` frames.
  *
  * @throws {PonchoError} when the output's extension is not an archive format,
  *   or the prefix holds something that cannot be packed.
@@ -178,9 +179,13 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
       `output ${opts.output}: .tar.bz2 is not written; use .tar.zst or .tar.gz`,
     );
   }
-  using workers = new ZstdWorkers(opts.threads, PACK_WORKER, PACK_HANDLERS);
+  const walked = walkPrefix(opts.prefix);
+  // Workers only pay off beyond one frame of files (starting one costs tens of milliseconds).
+  const bytes = walked.reduce((n, w) => n + w.size, 0);
+  const threads = bytes > ZSTD_FRAME_SIZE ? opts.threads : 0;
+  using workers = new ZstdWorkers(threads, PACK_WORKER, PACK_HANDLERS);
   const pristine = opts.pristine ?? new Map();
-  const scanned = await scanPrefix(opts.prefix, pristine, compression === "none", workers);
+  const scanned = await scanPrefix(opts.prefix, walked, pristine, compression === "none", workers);
   const manifest: EnvManifest = {
     ...opts.manifest,
     buildPrefix: opts.prefix,
@@ -193,11 +198,11 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     ...scanned.entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
   ];
   const tar = writeTar(all, { uid: 0, gid: 0, uname: "", gname: "", chunkSize: ZSTD_FRAME_SIZE });
-  const bytes = await writeArchive(
+  const written = await writeArchive(
     opts,
     compress(tar, compression, { level: opts.level, workers }),
   );
-  return { manifest, members: all.length, bytes };
+  return { manifest, members: all.length, bytes: written };
 }
 
 /** What {@link scanPrefix} found: the entries to write and the manifest's records. */
@@ -220,11 +225,11 @@ const SCAN_BATCH_FILES = 512;
  */
 async function scanPrefix(
   prefix: string,
+  walked: Walked[],
   pristine: ReadonlyMap<string, PristineFile>,
   withDigests: boolean,
   pool: WorkerPool,
 ): Promise<Scanned> {
-  const walked = walkPrefix(prefix);
   const toScan = walked.filter((w) => w.kind === "file" && !pristine.has(w.rel));
   const found = await scanFiles(toScan, new TextEncoder().encode(prefix), withDigests, pool);
   const out: Scanned = { entries: [], relocations: [], ...(withDigests ? { digests: {} } : {}) };
