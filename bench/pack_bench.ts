@@ -11,8 +11,10 @@
  *   machine's CPython with its standard library, pip, a C program and
  *   `noarch: python` packages): thousands of small files.
  *
- * Poncho's side runs in this process (as `create` runs it, workers started
- * each time); the peer is one `sh -c 'tar ... | zstd ...'` child. Both write
+ * Poncho's side runs in this process as `create` runs it (the created
+ * environment's placeholder files come from the package cache, as
+ * `pristineFromCondaMeta` finds them; workers started each time); the peer
+ * is one `sh -c 'tar ... | zstd ...'` child. Both write
  * into the same directory; every archive is removed after its run.
  *
  * Run: `deno run -A bench/pack_bench.ts [RUNS]` (default 21).
@@ -22,7 +24,8 @@
 
 import { join } from "node:path";
 import { createEnvironment } from "../lib/create.ts";
-import { packPrefix } from "../lib/env/pack.ts";
+import { packPrefix, type PristineFile } from "../lib/env/pack.ts";
+import { pristineFromCondaMeta } from "../lib/env/pristine.ts";
 import { buildTestChannel } from "../tests/fixtures/channel.ts";
 import { makeEnvTree } from "../tests/fixtures/env_archive.ts";
 
@@ -70,12 +73,13 @@ async function measure(
   prefix: string,
   work: string,
   runs: number,
+  pristine?: Map<string, PristineFile>,
 ): Promise<PackBenchRow> {
   const ours = join(work, "poncho.tar.zst");
   const theirs = join(work, "peer.tar.zst");
   const peerCmd = `tar -C '${prefix}' -cf - . | zstd -q -T0 -3 -f -o '${theirs}'`;
   const contenders: (() => Promise<unknown>)[] = [
-    () => packPrefix({ prefix, output: ours, manifest: MANIFEST }),
+    () => packPrefix({ prefix, output: ours, manifest: MANIFEST, pristine }),
     async () => {
       const o = await new Deno.Command("sh", { args: ["-c", peerCmd] }).output();
       if (!o.success) throw new Error(`${peerCmd} failed`);
@@ -121,7 +125,13 @@ export async function runPackBench(runs = 21): Promise<PackBenchRow[]> {
     });
     return [
       await measure("env 90 MB (790 filler files)", env, work, runs),
-      await measure("python stdlib env (test channel)", py, work, runs),
+      await measure(
+        "python stdlib env (test channel)",
+        py,
+        work,
+        runs,
+        await pristineFromCondaMeta(py),
+      ),
     ];
   } finally {
     await Deno.remove(work, { recursive: true });

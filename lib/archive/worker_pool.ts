@@ -7,9 +7,11 @@
  * function on both sides) returns the reply and the buffers to transfer.
  * Workers start when the pool is made, so they load while the caller does
  * other work; jobs wait in the pool until a loaded worker holds fewer than
- * two, then go to the one holding fewest. With no worker (count 0, or every
- * worker failed to load), jobs run in the calling thread with the same
- * handlers, so results never depend on how many workers there are.
+ * two, then go to the one holding fewest. The calling thread can share the
+ * work ({@link WorkerPool.saturated}, {@link WorkerPool.runOneHere}). With
+ * no worker (count 0, or every worker failed to load), jobs run in the
+ * calling thread with the same handlers, so results never depend on how
+ * many workers there are.
  *
  * Protocol: worker -> parent `{}` once loaded; parent -> worker `{ id, job }`;
  * worker -> parent `{ id, reply }` or `{ id, error }` (the message).
@@ -56,9 +58,13 @@ interface Slot {
   pending: Map<number, Pending>;
 }
 
-/** Default number of workers: the machine's cores, at most 8. */
+/**
+ * Default number of workers: one less than the machine's cores (the calling
+ * thread takes jobs too, see {@link WorkerPool.runOneHere}), at least 1, at
+ * most 8. Each worker costs tens of milliseconds to start.
+ */
 export function defaultWorkerCount(): number {
-  return Math.max(1, Math.min(8, navigator.hardwareConcurrency || 1));
+  return Math.max(1, Math.min(8, (navigator.hardwareConcurrency || 1) - 1));
 }
 
 /**
@@ -107,6 +113,28 @@ export class WorkerPool implements Disposable {
       this.#waiting.push(pending);
       this.#dispatch();
     });
+  }
+
+  /**
+   * Whether a job run now would have to wait: no loaded worker can take one
+   * (all hold two, or none has loaded yet) or jobs are waiting already. The
+   * caller may then run its job in this thread instead of queueing it.
+   */
+  saturated(): boolean {
+    if (this.#slots.length === 0 || this.#waiting.length > 0) return true;
+    return !this.#slots.some((s) => s.ready && s.pending.size < PER_WORKER);
+  }
+
+  /**
+   * Runs the oldest waiting job in this thread (its promise resolves with
+   * the outcome); false when none waits. Lets the calling thread share the
+   * work while it would otherwise wait for the workers.
+   */
+  runOneHere(): boolean {
+    const p = this.#waiting.shift();
+    if (!p) return false;
+    p.resolve(runHere(this.handlers, p.job));
+    return true;
   }
 
   /** Posts waiting jobs to loaded workers, fewest pending first. */
@@ -158,6 +186,22 @@ export class WorkerPool implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * Lets the event loop run once (a message to itself, not a timer, so no
+ * clamping): workers' replies that arrived meanwhile are handled.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      port2.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 function runHere<R>(handlers: JobHandlers, job: Job): JobOutcome<R> {

@@ -11,8 +11,10 @@
  * byte for byte whatever the number of workers (none included: frames are
  * then compressed in this thread) and whatever order they finish in.
  *
- * Memory stays bounded: at most two frames per worker are in flight (sent
- * and not yet written), and reading the source waits meanwhile.
+ * Memory stays bounded: at most two frames per worker plus two are in
+ * flight (read and not yet written), and reading the source waits
+ * meanwhile. This thread compresses frames too when the workers hold two
+ * each, or have not loaded yet.
  *
  * @module
  */
@@ -25,6 +27,7 @@ import {
   type JobOutcome,
   type JobResult,
   WorkerPool,
+  yieldToEventLoop,
 } from "./worker_pool.ts";
 
 /** Uncompressed size of every frame but the last (4 MiB: within 0.5% of one frame's ratio). */
@@ -133,18 +136,38 @@ export async function* compressZstdFrames(
   const frameSize = options.frameSize ?? ZSTD_FRAME_SIZE;
   let pool = options.workers;
   let own: ZstdWorkers | undefined;
-  const inFlight: Promise<JobOutcome<Uint8Array>>[] = [];
+  const inFlight: Flight[] = [];
   try {
     for await (const frame of framesOf(source, frameSize)) {
       if (!pool && frame.length === frameSize) pool = own = new ZstdWorkers(options.threads);
-      inFlight.push((pool ?? IN_THREAD).compress(frame, level));
-      const most = Math.max(2, 2 * (pool?.count ?? 1));
-      while (inFlight.length >= most) yield unwrap(await inFlight.shift()!);
+      const workers = pool?.count ?? 0;
+      if (workers > 0) await yieldToEventLoop(); // the workers' replies and readiness get through
+      while (inFlight[0]?.done) yield unwrap(await inFlight.shift()!.outcome);
+      // The workers hold up to two frames each; past that this thread compresses too.
+      const here = workers === 0 || (inFlight.length >= 2 * workers && pool!.saturated());
+      inFlight.push(flight((here ? IN_THREAD : pool!).compress(frame, level)));
+      while (inFlight.length >= 2 * (workers + 1)) {
+        // Waiting for the oldest frame: compress one still queued here rather than idle.
+        if (!inFlight[0].done && pool!.runOneHere()) continue;
+        yield unwrap(await inFlight.shift()!.outcome);
+      }
     }
-    while (inFlight.length) yield unwrap(await inFlight.shift()!);
+    while (inFlight.length) yield unwrap(await inFlight.shift()!.outcome);
   } finally {
     own?.close();
   }
+}
+
+/** A frame being compressed, and whether it is done. */
+interface Flight {
+  outcome: Promise<JobOutcome<Uint8Array>>;
+  done: boolean;
+}
+
+function flight(outcome: Promise<JobOutcome<Uint8Array>>): Flight {
+  const f: Flight = { outcome, done: false };
+  outcome.then(() => (f.done = true));
+  return f;
 }
 
 /** Compresses in this thread (no worker). */

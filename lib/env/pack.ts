@@ -23,7 +23,7 @@
 import { basename, dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
-import type { WorkerPool } from "../archive/worker_pool.ts";
+import { type WorkerPool, yieldToEventLoop } from "../archive/worker_pool.ts";
 import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
 import { fsError, PonchoError } from "../errors.ts";
 import { removeIfExists } from "../../store/remove.ts";
@@ -287,7 +287,7 @@ async function scanFiles(
     batches[batches.length - 1].push(w);
     bytes += w.size;
   }
-  const replies = await Promise.all(batches.map(async (batch) => {
+  const pending = Promise.all(batches.map(async (batch) => {
     const job: ScanJob = {
       type: "scan",
       paths: batch.map((w) => w.abs),
@@ -298,6 +298,10 @@ async function scanFiles(
     const o = await pool.run<ScanReply>(job);
     return "error" in o ? scanJob(job).reply : o.reply;
   }));
+  // This thread scans too, taking batches no worker has taken yet; between two, the workers'
+  // replies are handled (so they get more).
+  while (pool.runOneHere()) await yieldToEventLoop();
+  const replies = await pending;
   const found = new Map<string, Found>();
   batches.forEach((batch, b) => {
     const r = replies[b];
