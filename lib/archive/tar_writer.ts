@@ -65,6 +65,11 @@ export interface TarWriteOptions {
   gname?: string;
   /** Size of the chunks yielded (default 1 MiB, at least 4 KiB). */
   chunkSize?: number;
+  /**
+   * Gives the buffers chunks are written into: `size` bytes, all zero, not
+   * used elsewhere (default: fresh ones). Lets a consumer hand buffers back.
+   */
+  allocate?: (size: number) => Uint8Array;
 }
 
 const encoder = new TextEncoder();
@@ -76,14 +81,14 @@ const MAX_OCTAL_11 = 0o77777777777;
 class Out {
   buf: Uint8Array;
   pos = 0;
-  constructor(readonly size: number) {
-    this.buf = new Uint8Array(size);
+  constructor(readonly size: number, readonly allocate: (size: number) => Uint8Array) {
+    this.buf = allocate(size);
   }
   /** Takes the filled part (if any) and starts a fresh buffer. */
   take(): Uint8Array | undefined {
     if (this.pos === 0) return undefined;
     const full = this.pos === this.size ? this.buf : this.buf.subarray(0, this.pos);
-    this.buf = new Uint8Array(this.size);
+    this.buf = this.allocate(this.size);
     this.pos = 0;
     return full;
   }
@@ -110,7 +115,8 @@ export async function* writeTar(
   entries: Iterable<TarWriteEntry> | AsyncIterable<TarWriteEntry>,
   options: TarWriteOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  const out = new Out(Math.max(4096, Math.ceil((options.chunkSize ?? 1 << 20) / BLOCK) * BLOCK));
+  const size = Math.max(4096, Math.ceil((options.chunkSize ?? 1 << 20) / BLOCK) * BLOCK);
+  const out = new Out(size, options.allocate ?? ((n) => new Uint8Array(n)));
   for await (const e of entries) {
     const h = await resolveEntry(e, options);
     const pax = paxData(h);

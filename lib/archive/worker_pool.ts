@@ -137,6 +137,11 @@ export class WorkerPool implements Disposable {
     return true;
   }
 
+  /** Runs a job in this thread now, with the pool's handlers. */
+  runHere<R>(job: Job): JobOutcome<R> {
+    return runHere<R>(this.handlers, job);
+  }
+
   /** Posts waiting jobs to loaded workers, fewest pending first. */
   #dispatch(): void {
     if (this.#slots.length === 0) {

@@ -60,6 +60,8 @@ export interface ZstdReply {
   buffer: ArrayBuffer;
   /** Its length. */
   length: number;
+  /** The job's input buffer, handed back for reuse. */
+  input: ArrayBuffer;
 }
 
 /** The job handler of `"zstd"` jobs (in a worker or in this thread). */
@@ -68,7 +70,10 @@ export function zstdJob(job: ZstdJob): JobResult<ZstdReply> {
   const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
   const out = whole ? frame : frame.slice();
   const buffer = out.buffer as ArrayBuffer;
-  return { reply: { buffer, length: out.length }, transfer: [buffer] };
+  return {
+    reply: { buffer, length: out.length, input: job.buffer },
+    transfer: [buffer, job.buffer],
+  };
 }
 
 /** The handlers of {@link ZstdWorkers}. */
@@ -89,21 +94,38 @@ export class ZstdWorkers extends WorkerPool {
     super(module, handlers, count);
   }
 
+  /** Input buffers handed back by finished frames, for {@link ZstdWorkers.buffer}. */
+  #free: ArrayBuffer[] = [];
+
   /**
-   * Compresses one frame. The buffer of `data` is transferred to a worker
-   * (detached here) when `data` spans all of it; otherwise it is copied.
-   * Never rejects: the outcome carries the error.
+   * A zeroed buffer of `size` bytes for a frame's input: one handed back by
+   * an earlier frame when there is one (filling a buffer with zeros again
+   * costs less than the page faults of a fresh one).
    */
-  async compress(data: Uint8Array, level: number): Promise<JobOutcome<Uint8Array>> {
+  buffer(size: number): Uint8Array {
+    const i = this.#free.findIndex((b) => b.byteLength === size);
+    if (i < 0) return new Uint8Array(size);
+    const [b] = this.#free.splice(i, 1);
+    return new Uint8Array(b).fill(0);
+  }
+
+  /**
+   * Compresses one frame, in a worker or, with `here`, in this thread. The
+   * buffer of `data` is transferred to a worker (detached here) when `data`
+   * spans all of it; otherwise it is copied. Once compressed it is kept for
+   * {@link ZstdWorkers.buffer}. Never rejects: the outcome carries the error.
+   */
+  async compress(data: Uint8Array, level: number, here = false): Promise<JobOutcome<Uint8Array>> {
     const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength &&
       !(data.buffer instanceof SharedArrayBuffer);
     const buf = whole ? data : data.slice();
     const buffer = buf.buffer as ArrayBuffer;
     const job: ZstdJob = { type: "zstd", buffer, length: buf.length, level };
-    const o = await this.run<ZstdReply>(job, [buffer]);
+    const o = here ? this.runHere<ZstdReply>(job) : await this.run<ZstdReply>(job, [buffer]);
     if ("error" in o) {
       return { error: new CorruptError(`cannot compress zstd output: ${o.error.message}`) };
     }
+    if (this.#free.length < 2 * this.count + 2) this.#free.push(o.reply.input);
     return { reply: new Uint8Array(o.reply.buffer, 0, o.reply.length) };
   }
 }
@@ -145,7 +167,7 @@ export async function* compressZstdFrames(
       while (inFlight[0]?.done) yield unwrap(await inFlight.shift()!.outcome);
       // The workers hold up to two frames each; past that this thread compresses too.
       const here = workers === 0 || (inFlight.length >= 2 * workers && pool!.saturated());
-      inFlight.push(flight((here ? IN_THREAD : pool!).compress(frame, level)));
+      inFlight.push(flight((pool ?? IN_THREAD).compress(frame, level, here)));
       while (inFlight.length >= 2 * (workers + 1)) {
         // Waiting for the oldest frame: compress one still queued here rather than idle.
         if (!inFlight[0].done && pool!.runOneHere()) continue;

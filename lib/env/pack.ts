@@ -197,7 +197,14 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     manifestEntry(manifest),
     ...scanned.entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
   ];
-  const tar = writeTar(all, { uid: 0, gid: 0, uname: "", gname: "", chunkSize: ZSTD_FRAME_SIZE });
+  const tar = writeTar(all, {
+    uid: 0,
+    gid: 0,
+    uname: "",
+    gname: "",
+    chunkSize: ZSTD_FRAME_SIZE,
+    allocate: (size) => workers.buffer(size),
+  });
   const written = await writeArchive(
     opts,
     compress(tar, compression, { level: opts.level, workers }),
