@@ -65,11 +65,6 @@ export interface TarWriteOptions {
   gname?: string;
   /** Size of the chunks yielded (default 1 MiB, at least 4 KiB). */
   chunkSize?: number;
-  /**
-   * Gives the buffers chunks are written into: `size` bytes, all zero, not
-   * used elsewhere (default: fresh ones). Lets a consumer hand buffers back.
-   */
-  allocate?: (size: number) => Uint8Array;
 }
 
 const encoder = new TextEncoder();
@@ -81,14 +76,14 @@ const MAX_OCTAL_11 = 0o77777777777;
 class Out {
   buf: Uint8Array;
   pos = 0;
-  constructor(readonly size: number, readonly allocate: (size: number) => Uint8Array) {
-    this.buf = allocate(size);
+  constructor(readonly size: number) {
+    this.buf = new Uint8Array(size);
   }
   /** Takes the filled part (if any) and starts a fresh buffer. */
   take(): Uint8Array | undefined {
     if (this.pos === 0) return undefined;
     const full = this.pos === this.size ? this.buf : this.buf.subarray(0, this.pos);
-    this.buf = this.allocate(this.size);
+    this.buf = new Uint8Array(this.size);
     this.pos = 0;
     return full;
   }
@@ -116,37 +111,49 @@ export async function* writeTar(
   options: TarWriteOptions = {},
 ): AsyncGenerator<Uint8Array> {
   const size = Math.max(4096, Math.ceil((options.chunkSize ?? 1 << 20) / BLOCK) * BLOCK);
-  const out = new Out(size, options.allocate ?? ((n) => new Uint8Array(n)));
+  const out = new Out(size);
   for await (const e of entries) {
-    const h = await resolveEntry(e, options);
-    const pax = paxData(h);
-    if (pax) {
-      yield* room(out, BLOCK);
-      encodeHeader(out.buf, out.pos, {
-        name: paxName(encoder.encode("PaxHeaders/" + baseName(e.path))),
-        prefix: new Uint8Array(0),
-        flag: "x",
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        size: pax.length,
-        mtime: Math.min(h.mtime, MAX_OCTAL_11),
-        linkname: new Uint8Array(0),
-        uname: "",
-        gname: "",
-      });
-      out.pos += BLOCK;
-      yield* copyIn(out, pax);
-    }
-    yield* room(out, BLOCK);
-    encodeHeader(out.buf, out.pos, ustarHeader(h));
-    out.pos += BLOCK;
-    if (e.type === "file") yield* body(out, e, h.size);
+    const { header, size: bodySize } = await entryHeader(e, options);
+    yield* copyIn(out, header);
+    if (e.type === "file") yield* body(out, e, bodySize);
   }
   yield* room(out, 2 * BLOCK);
   out.pos += 2 * BLOCK; // the buffer is zeroed
   const last = out.take();
   if (last) yield last;
+}
+
+/**
+ * The header blocks of an entry as {@link writeTar} writes them (a pax
+ * header first when a field does not fit ustar), and its body size. The
+ * body follows, padded with zeros to a multiple of 512 bytes.
+ */
+export async function entryHeader(
+  e: TarWriteEntry,
+  options: TarWriteOptions = {},
+): Promise<{ header: Uint8Array; size: number }> {
+  const h = await resolveEntry(e, options);
+  const pax = paxData(h);
+  const paxBlocks = pax ? BLOCK + Math.ceil(pax.length / BLOCK) * BLOCK : 0;
+  const header = new Uint8Array(paxBlocks + BLOCK);
+  if (pax) {
+    encodeHeader(header, 0, {
+      name: paxName(encoder.encode("PaxHeaders/" + baseName(e.path))),
+      prefix: new Uint8Array(0),
+      flag: "x",
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: pax.length,
+      mtime: Math.min(h.mtime, MAX_OCTAL_11),
+      linkname: new Uint8Array(0),
+      uname: "",
+      gname: "",
+    });
+    header.set(pax, BLOCK);
+  }
+  encodeHeader(header, paxBlocks, ustarHeader(h));
+  return { header, size: h.size };
 }
 
 /** An entry's header fields with the options and defaults applied. */

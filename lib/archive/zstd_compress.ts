@@ -23,6 +23,7 @@ import * as zlib from "node:zlib";
 import { CorruptError } from "../errors.ts";
 import {
   defaultWorkerCount,
+  type Job,
   type JobHandlers,
   type JobOutcome,
   type JobResult,
@@ -60,8 +61,6 @@ export interface ZstdReply {
   buffer: ArrayBuffer;
   /** Its length. */
   length: number;
-  /** The job's input buffer, handed back for reuse. */
-  input: ArrayBuffer;
 }
 
 /** The job handler of `"zstd"` jobs (in a worker or in this thread). */
@@ -70,10 +69,7 @@ export function zstdJob(job: ZstdJob): JobResult<ZstdReply> {
   const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
   const out = whole ? frame : frame.slice();
   const buffer = out.buffer as ArrayBuffer;
-  return {
-    reply: { buffer, length: out.length, input: job.buffer },
-    transfer: [buffer, job.buffer],
-  };
+  return { reply: { buffer, length: out.length }, transfer: [buffer] };
 }
 
 /** The handlers of {@link ZstdWorkers}. */
@@ -94,38 +90,39 @@ export class ZstdWorkers extends WorkerPool {
     super(module, handlers, count);
   }
 
-  /** Input buffers handed back by finished frames, for {@link ZstdWorkers.buffer}. */
-  #free: ArrayBuffer[] = [];
-
-  /**
-   * A zeroed buffer of `size` bytes for a frame's input: one handed back by
-   * an earlier frame when there is one (filling a buffer with zeros again
-   * costs less than the page faults of a fresh one).
-   */
-  buffer(size: number): Uint8Array {
-    const i = this.#free.findIndex((b) => b.byteLength === size);
-    if (i < 0) return new Uint8Array(size);
-    const [b] = this.#free.splice(i, 1);
-    return new Uint8Array(b).fill(0);
-  }
-
   /**
    * Compresses one frame, in a worker or, with `here`, in this thread. The
    * buffer of `data` is transferred to a worker (detached here) when `data`
-   * spans all of it; otherwise it is copied. Once compressed it is kept for
-   * {@link ZstdWorkers.buffer}. Never rejects: the outcome carries the error.
+   * spans all of it; otherwise it is copied. Never rejects: the outcome
+   * carries the error.
    */
-  async compress(data: Uint8Array, level: number, here = false): Promise<JobOutcome<Uint8Array>> {
+  compress(data: Uint8Array, level: number, here = false): Promise<JobOutcome<Uint8Array>> {
     const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength &&
       !(data.buffer instanceof SharedArrayBuffer);
     const buf = whole ? data : data.slice();
     const buffer = buf.buffer as ArrayBuffer;
     const job: ZstdJob = { type: "zstd", buffer, length: buf.length, level };
-    const o = here ? this.runHere<ZstdReply>(job) : await this.run<ZstdReply>(job, [buffer]);
-    if ("error" in o) {
-      return { error: new CorruptError(`cannot compress zstd output: ${o.error.message}`) };
-    }
-    if (this.#free.length < 2 * this.count + 2) this.#free.push(o.reply.input);
+    return this.frame(
+      job,
+      [buffer],
+      here,
+      (e) => new CorruptError(`cannot compress zstd output: ${e.message}`),
+    );
+  }
+
+  /**
+   * Runs a job whose reply is a {@link ZstdReply} (a frame), in a worker or,
+   * with `here`, in this thread; `errorOf` turns a failure into the error to
+   * report. Never rejects.
+   */
+  async frame(
+    job: Job,
+    transfer: ArrayBuffer[],
+    here: boolean,
+    errorOf: (e: Error) => Error,
+  ): Promise<JobOutcome<Uint8Array>> {
+    const o = here ? this.runHere<ZstdReply>(job) : await this.run<ZstdReply>(job, transfer);
+    if ("error" in o) return { error: errorOf(o.error) };
     return { reply: new Uint8Array(o.reply.buffer, 0, o.reply.length) };
   }
 }
@@ -158,26 +155,49 @@ export async function* compressZstdFrames(
   const frameSize = options.frameSize ?? ZSTD_FRAME_SIZE;
   let pool = options.workers;
   let own: ZstdWorkers | undefined;
-  const inFlight: Flight[] = [];
-  try {
+  async function* tasks(): AsyncGenerator<FrameTask> {
     for await (const frame of framesOf(source, frameSize)) {
       if (!pool && frame.length === frameSize) pool = own = new ZstdWorkers(options.threads);
-      const workers = pool?.count ?? 0;
-      if (workers > 0) await yieldToEventLoop(); // the workers' replies and readiness get through
-      while (inFlight[0]?.done) yield unwrap(await inFlight.shift()!.outcome);
-      // The workers hold up to two frames each; past that this thread compresses too.
-      const here = workers === 0 || (inFlight.length >= 2 * workers && pool!.saturated());
-      inFlight.push(flight((pool ?? IN_THREAD).compress(frame, level, here)));
-      while (inFlight.length >= 2 * (workers + 1)) {
-        // Waiting for the oldest frame: compress one still queued here rather than idle.
-        if (!inFlight[0].done && pool!.runOneHere()) continue;
-        yield unwrap(await inFlight.shift()!.outcome);
-      }
+      const p = pool ?? IN_THREAD;
+      yield (here) => p.compress(frame, level, here);
     }
-    while (inFlight.length) yield unwrap(await inFlight.shift()!.outcome);
+  }
+  try {
+    yield* framesInOrder(tasks(), () => pool);
   } finally {
     own?.close();
   }
+}
+
+/** One frame to make: started on the pool's workers, or in this thread with `here`. */
+export type FrameTask = (here: boolean) => Promise<JobOutcome<Uint8Array>>;
+
+/**
+ * Runs frame tasks, in parallel on `pool()`'s workers (read when each task
+ * comes: the pool may start late) and in this thread, and yields the frames
+ * in order. The workers hold up to two frames each; past that this thread
+ * makes frames too. At most two frames per worker plus two are in flight;
+ * the source of tasks waits meanwhile.
+ */
+export async function* framesInOrder(
+  tasks: AsyncIterable<FrameTask>,
+  pool: () => WorkerPool | undefined,
+): AsyncGenerator<Uint8Array> {
+  const inFlight: Flight[] = [];
+  for await (const task of tasks) {
+    const p = pool();
+    const workers = p?.count ?? 0;
+    if (workers > 0) await yieldToEventLoop(); // the workers' replies and readiness get through
+    while (inFlight[0]?.done) yield unwrap(await inFlight.shift()!.outcome);
+    const here = workers === 0 || (inFlight.length >= 2 * workers && p!.saturated());
+    inFlight.push(flight(task(here)));
+    while (inFlight.length >= 2 * (workers + 1)) {
+      // Waiting for the oldest frame: make one still queued here rather than idle.
+      if (!inFlight[0].done && p!.runOneHere()) continue;
+      yield unwrap(await inFlight.shift()!.outcome);
+    }
+  }
+  while (inFlight.length) yield unwrap(await inFlight.shift()!.outcome);
 }
 
 /** A frame being compressed, and whether it is done. */

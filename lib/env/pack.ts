@@ -21,10 +21,21 @@
  */
 
 import { basename, dirname, join, relative } from "node:path";
-import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
+import {
+  compress,
+  type Compression,
+  compressionFromPath,
+  writeFileChunks,
+} from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
 import { type WorkerPool, yieldToEventLoop } from "../archive/worker_pool.ts";
-import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
+import {
+  framesInOrder,
+  type FrameTask,
+  ZSTD_FRAME_SIZE,
+  ZstdWorkers,
+} from "../archive/zstd_compress.ts";
+import { planTarFrames } from "../archive/tar_frames.ts";
 import { fsError, PonchoError } from "../errors.ts";
 import { removeIfExists } from "../../store/remove.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
@@ -197,19 +208,31 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
     manifestEntry(manifest),
     ...scanned.entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
   ];
-  const tar = writeTar(all, {
-    uid: 0,
-    gid: 0,
-    uname: "",
-    gname: "",
-    chunkSize: ZSTD_FRAME_SIZE,
-    allocate: (size) => workers.buffer(size),
-  });
-  const written = await writeArchive(
-    opts,
-    compress(tar, compression, { level: opts.level, workers }),
-  );
+  const written = await writeArchive(opts, archiveBytes(all, compression, opts.level, workers));
   return { manifest, members: all.length, bytes: written };
+}
+
+/** Owners as every archive has them. */
+const OWNERS = { uid: 0, gid: 0, uname: "", gname: "" };
+
+/**
+ * The archive's bytes: for zstd, frames of the tar stream that the workers
+ * (and this thread) read from disk and compress (`tar_frames.ts`); else the
+ * tar stream through the compressor.
+ */
+function archiveBytes(
+  entries: TarWriteEntry[],
+  compression: Compression,
+  level: number | undefined,
+  workers: ZstdWorkers,
+): AsyncIterable<Uint8Array> {
+  if (compression !== "zst") return compress(writeTar(entries, OWNERS), compression, { level });
+  const frames = planTarFrames(entries, OWNERS, ZSTD_FRAME_SIZE, level ?? 3);
+  const failed = (e: Error) => new PonchoError(e.message);
+  async function* tasks(): AsyncGenerator<FrameTask> {
+    for await (const job of frames) yield (here) => workers.frame(job, [], here, failed);
+  }
+  return framesInOrder(tasks(), () => workers);
 }
 
 /** What {@link scanPrefix} found: the entries to write and the manifest's records. */

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import type { JobHandlers, JobResult } from "../archive/worker_pool.ts";
 import { ZSTD_HANDLERS } from "../archive/zstd_compress.ts";
+import { tarFrameJob } from "../archive/tar_frames.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 
 /** Files to scan for `needle`. */
@@ -76,5 +77,9 @@ function readWhole(path: string, buf: Uint8Array): [Uint8Array, Uint8Array] {
   }
 }
 
-/** The handlers of the pack workers: scanning and zstd frames. */
-export const PACK_HANDLERS: JobHandlers = { ...ZSTD_HANDLERS, scan: scanJob };
+/** The handlers of the pack workers: scanning, tar frames and zstd frames. */
+export const PACK_HANDLERS: JobHandlers = {
+  ...ZSTD_HANDLERS,
+  scan: scanJob,
+  tarframe: tarFrameJob,
+};
