@@ -21,6 +21,14 @@
  * assert.match(specHash(canonicalSpec(spec, "linux-64")), /^[0-9a-f]{64}$/);
  * ```
  *
+ * @example The conda and archive doors, through the root
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compressionFromPath, parseChannel } from "./mod.ts";
+ * assert.equal(parseChannel("conda-forge").url, "https://conda.anaconda.org/conda-forge");
+ * assert.equal(compressionFromPath("env.tar.zst"), "zst");
+ * ```
+ *
  * Third-party code is reached only through versioned `npm:` specifiers, so this
  * module works when imported by URL.
  *
@@ -30,6 +38,8 @@
 export * from "./lib/analyze/mod.ts";
 export * from "./lib/index/mod.ts";
 export * from "./lib/envspec/mod.ts";
+export * from "./lib/conda/mod.ts";
+export * from "./lib/archive/mod.ts";
 
 export {
   ActivationError,

@@ -8,7 +8,8 @@
 import { parseArgs } from "./args.ts";
 import { errorLine, fsError, UsageError } from "../lib/errors.ts";
 import { analyze } from "../lib/analyze/analyze.ts";
-import { renderSpec, type SpecFormat, writeFileAtomic } from "../lib/analyze/spec_out.ts";
+import { renderSpec, type SpecFormat } from "../lib/analyze/spec_out.ts";
+import { writeOutputFile } from "../lib/fs/atomic.ts";
 import { checkOutPath } from "../lib/analyze/out_safety.ts";
 
 const HELP = `Usage: poncho analyze [options] <source ...> <out>
@@ -102,7 +103,7 @@ async function run(args: string[]): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(text));
   } else {
     try {
-      await writeFileAtomic(out, text);
+      await writeOutputFile(out, text);
     } catch (err) {
       throw fsError(err, out, { what: "cannot write out", role: "output" });
     }

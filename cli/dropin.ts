@@ -34,6 +34,7 @@
 import { currentLauncher } from "../lib/dist/self.ts";
 import { linkNames } from "../lib/dist/install.ts";
 import { UsageError } from "../lib/errors.ts";
+import { writeFileAtomic } from "../lib/fs/atomic.ts";
 import { LEGACY_COMMANDS } from "./legacy.ts";
 
 /** CCTools command names and the poncho subcommands they map to. */
@@ -135,10 +136,7 @@ export async function writeLaunchers(binDir: string, ponchoCommand: string[]): P
       `exec ${ponchoCommand.map(shQuote).join(" ")} ${name} "$@"`,
       "",
     ].join("\n");
-    const tmp = `${path}.tmp-${Deno.pid}`;
-    await Deno.writeTextFile(tmp, text, { mode: 0o755 });
-    await Deno.chmod(tmp, 0o755);
-    await Deno.rename(tmp, path);
+    await writeFileAtomic(path, text, { mode: 0o755 });
     written.push(path);
   }
   return written;

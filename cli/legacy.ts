@@ -113,9 +113,9 @@ async function analyzeLegacyCommand(args: string[]): Promise<number> {
     await Deno.stdout.write(new TextEncoder().encode(text));
     return 0;
   }
-  const { writeFileAtomic } = await import("../lib/analyze/spec_out.ts");
+  const { writeOutputFile } = await import("../lib/fs/atomic.ts");
   try {
-    await writeFileAtomic(out, text);
+    await writeOutputFile(out, text);
   } catch (err) {
     throw new UsageError(`json-output-file ${out}: cannot write (${(err as Error).message})`);
   }
@@ -218,17 +218,15 @@ export async function legacyRunArgs(
   return [...opts, "-e", environment, "--", "/bin/sh", "-c", command];
 }
 
-async function pathExists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function runLegacyCommand(args: string[]): Promise<number> {
-  const translated = await legacyRunArgs(args, pathExists);
+  // Only a missing candidate is skipped; one that cannot be read (EACCES) is reported.
+  const translated = await legacyRunArgs(args, (path) =>
+    Deno.stat(path).then(() => true, (err) => {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+        return false;
+      }
+      throw err;
+    }));
   if (!translated) {
     console.log(HELP.python_package_run);
     return 0;

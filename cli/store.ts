@@ -18,7 +18,8 @@ import {
 import { bucketSizes } from "../store/cache_gc.ts";
 import { storeSlot } from "../store/envs.ts";
 import { readMarker } from "../store/marker.ts";
-import { absolutePath, archiveId } from "../lib/run.ts";
+import { archiveId } from "../lib/run.ts";
+import { absolutePath } from "../lib/fs/path.ts";
 
 const HELP = `Usage: poncho store <command> [options]
 

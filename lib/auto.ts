@@ -29,7 +29,7 @@ import { openEnv, storeSlot } from "../store/envs.ts";
 import { readMarker } from "../store/marker.ts";
 import type { HeldLock } from "../store/lock.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
-import { absolutePath } from "./run.ts";
+import { absolutePath } from "./fs/path.ts";
 import { execInEnv } from "./exec/exec.ts";
 import { VERSION } from "./version.ts";
 

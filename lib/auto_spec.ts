@@ -23,7 +23,7 @@ import { withChannels } from "./create.ts";
 import type { StoreLayout } from "../store/layout.ts";
 import { stampOf, type StatStamp, writeAnalysis } from "../store/auto.ts";
 import type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
-import { absolutePath } from "./run.ts";
+import { absolutePath } from "./fs/path.ts";
 import { parseChannel } from "./conda/channel.ts";
 import { fileURLToPath } from "node:url";
 

@@ -18,6 +18,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { createHash } from "node:crypto";
 import { EXIT_FAILED, fsError, PonchoError, UsageError } from "./errors.ts";
+import { isSpecialFile, replaceFile } from "./fs/atomic.ts";
 import type { SolvedRecord } from "./conda/solve.ts";
 import type { PackageInfo } from "./conda/package_info.ts";
 import type { LinkResult } from "./conda/link.ts";
@@ -193,23 +194,18 @@ async function exists(path: string): Promise<boolean> {
  */
 async function copyAtomic(src: string, dst: string, layout: StoreLayout): Promise<void> {
   // A device or FIFO (`/dev/null`, a pipe) is written to, never replaced.
-  const st = await Deno.stat(dst).catch(() => null);
-  if (st && !st.isFile && !st.isDirectory) {
+  if (await isSpecialFile(dst)) {
     using out = await Deno.open(dst, { write: true });
     for await (const chunk of readFileChunks(src)) {
       for (let off = 0; off < chunk.length;) off += await out.write(chunk.subarray(off));
     }
     return;
   }
-  const tmp = join(dirname(dst), `.${basename(dst)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
-  const record = recordExternal(layout, tmp);
   try {
-    await Deno.copyFile(src, tmp);
-    await Deno.rename(tmp, dst);
-    record.done();
+    await replaceFile(dst, (tmp) => Deno.copyFile(src, tmp), {
+      track: (tmp) => recordExternal(layout, tmp),
+    });
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    record.done();
     if (err instanceof Deno.errors.NotFound && !(await exists(dirname(dst)))) {
       throw new UsageError(`output ${dst}: directory ${dirname(dst)} does not exist`);
     }
@@ -299,7 +295,8 @@ async function forPackage<T>(
     // those keep their own message (it names the path).
     if (e instanceof PonchoError && MACHINE_FAULTS.has(e.kind)) throw e;
     const msg = (e as Error).message;
-    if (msg.includes(r.url) && msg.includes(distOf(r))) throw e;
+    // An error about this package's URL names it already (its URL ends with the file name).
+    if (e instanceof PonchoError && e.url === r.url) throw e;
     const text = `package ${distOf(r)} (${r.url}): ${
       download ? msg.replaceAll(download, "its download") : msg
     }`;

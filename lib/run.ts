@@ -31,6 +31,7 @@ import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
 import { deleteTree, deleteTreeSync } from "../store/remove.ts";
 import { adoptInheritedLock, inheritableLock } from "../store/inherit_lock.ts";
 import { currentLauncher } from "./dist/self.ts";
+import { absolutePath } from "./fs/path.ts";
 import { acquireLock, type HeldLock, LockTimeoutError } from "../store/lock.ts";
 import { type ExternalRecord, recordExternal } from "../store/owner.ts";
 import { MARKER_PATH, readMarker } from "../store/marker.ts";
@@ -70,18 +71,6 @@ export interface RunEnvOptions {
    * `environment` as an absolute path).
    */
   sourceLabel?: string;
-}
-
-/** Makes `path` absolute against the current directory, without touching the file system. */
-export function absolutePath(path: string): string {
-  const full = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-  const parts: string[] = [];
-  for (const part of full.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") parts.pop();
-    else parts.push(part);
-  }
-  return `/${parts.join("/")}`;
 }
 
 function toBuild(r: {

@@ -15,6 +15,7 @@
  */
 
 import type { StoreLayout } from "./layout.ts";
+import { writeFileAtomic } from "../lib/fs/atomic.ts";
 
 /** A file (or directory) and the stat fields that validate a cached analysis. */
 export interface StatStamp {
@@ -78,9 +79,7 @@ function readJson<T>(path: string): T | undefined {
 
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value) + "\n");
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(value) + "\n"); // a cache: validated when read
 }
 
 /** The cached analysis for `key` if every file and directory it depends on is unchanged. */

@@ -24,6 +24,7 @@ import { sha256Hex, touchIndex, writeIndex } from "./index.ts";
 import { deleteTree, discardTree } from "./remove.ts";
 import { sweepDeadOwners } from "./owner.ts";
 import { faultPoint } from "../lib/fault.ts";
+import { publishDir } from "../lib/fs/atomic.ts";
 
 /** Where one environment lives. */
 export interface EnvSlot {
@@ -181,7 +182,7 @@ async function unpackInto(slot: EnvSlot, build: Builder, source: string): Promis
     };
     if (!result.finish) await writeMarker(root, marker);
     faultPoint("before-rename");
-    await Deno.rename(root, slot.path);
+    await publishDir(root, slot.path, { durable: true });
     renamed = true;
     faultPoint("after-rename");
     if (result.finish) {

@@ -246,8 +246,12 @@ export async function sweepLeftovers(
       }
       if (held.length < owners.length) continue;
       // Owner lock held: nobody can be writing there, and nobody will.
-      const exists = await Deno.lstat(path).then(() => true, () => false);
-      if (!exists) continue; // finished and removed meanwhile
+      try {
+        await Deno.lstat(path);
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) continue; // finished and removed meanwhile
+        throw err;
+      }
       const size = await treeSize(path);
       await deleteTree(path);
       swept.push({ name, path, kind, size });
@@ -272,7 +276,11 @@ export async function sweepDeadLocks(layout: StoreLayout): Promise<SweptLeftover
   const names = await readNames(layout.locks);
   const archives = new Set((await readNames(layout.archives)).map((n) => n.split(".")[0]));
   const swept: SweptLeftover[] = [];
-  const gone = async (p: string) => !(await Deno.lstat(p).then(() => true, () => false));
+  const gone = (p: string) =>
+    Deno.lstat(p).then(() => false, (err) => {
+      if (err instanceof Deno.errors.NotFound) return true;
+      throw err; // unreadable is not gone: say so rather than delete its lock
+    });
   for (const name of names) {
     const path = `${layout.locks}/${name}`;
     let m: RegExpExecArray | null;

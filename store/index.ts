@@ -11,6 +11,7 @@
 
 import type { StoreLayout } from "./layout.ts";
 import { ownerTmp } from "./owner.ts";
+import { writeFileAtomic } from "../lib/fs/atomic.ts";
 
 /** One environment's record. */
 export interface IndexRecord {
@@ -35,12 +36,14 @@ export function indexPath(layout: StoreLayout, id: string): string {
   return `${layout.index}/${id}.json`;
 }
 
+/** Writes a record durably (later runs and gc trust it without re-checking). */
 async function writeJsonAtomic(layout: StoreLayout, path: string, value: unknown): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/"));
   await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${ownerTmp(layout)}/index-${crypto.randomUUID().slice(0, 8)}.json`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value) + "\n");
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(value) + "\n", {
+    tmpDir: ownerTmp(layout),
+    durable: true,
+  });
 }
 
 /** Writes (or replaces) an environment's index record. */

@@ -34,29 +34,7 @@
 // loading node:path and node:os alone costs a Deno process ~5 ms at startup.
 
 import { fsError, UsageError } from "../lib/errors.ts";
-
-/**
- * Joins POSIX path segments and normalizes the result exactly as Node's
- * `path.posix.join` does (empty segments skipped, `.` and `..` resolved,
- * repeated slashes collapsed, a trailing slash kept, `.` for an empty path).
- */
-export function joinPath(...segments: string[]): string {
-  const joined = segments.filter((s) => s !== "").join("/");
-  if (joined === "") return ".";
-  const absolute = joined.startsWith("/");
-  const out: string[] = [];
-  for (const part of joined.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") {
-      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
-      else if (!absolute) out.push("..");
-    } else out.push(part);
-  }
-  let path = out.join("/");
-  if (path === "" && !absolute) path = ".";
-  if (path !== "" && joined.endsWith("/")) path += "/";
-  return absolute ? `/${path}` : path;
-}
+import { joinPath } from "../lib/fs/path.ts";
 
 /**
  * The user's home directory: `$HOME`, else the password database entry

@@ -5,39 +5,10 @@ import {
   BUCKET_FORMATS,
   bucketDirName,
   defaultStoreRoot,
-  joinPath,
   resolveStoreRoot,
   storeLayout,
 } from "./layout.ts";
 import { UsageError } from "../lib/errors.ts";
-
-Deno.test("joinPath matches node:path posix.join", () => {
-  const parts = [
-    "",
-    "/",
-    "//",
-    ".",
-    "..",
-    "a",
-    "a/",
-    "/a",
-    "a//b",
-    "./a",
-    "../a",
-    "a/..",
-    "a/./b/",
-  ];
-  for (const x of parts) {
-    assert.equal(joinPath(x), posix.join(x), `join(${x})`);
-    for (const y of parts) {
-      assert.equal(joinPath(x, y), posix.join(x, y), `join(${x}, ${y})`);
-      for (const z of ["", "..", "c", "c/", "/c/../.."]) {
-        assert.equal(joinPath(x, y, z), posix.join(x, y, z), `join(${x}, ${y}, ${z})`);
-      }
-    }
-  }
-  assert.equal(joinPath(), posix.join(), "join()");
-});
 
 Deno.test("defaultStoreRoot: PONCHO_STORE, XDG_CACHE_HOME, HOME, then the passwd entry", () => {
   const env = (vars: Record<string, string>) => (name: string) => vars[name];

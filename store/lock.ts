@@ -31,6 +31,7 @@
  */
 
 import { LockTimeoutError } from "../lib/errors.ts";
+import { writeFileAtomicSync } from "../lib/fs/atomic.ts";
 
 export { LockTimeoutError };
 
@@ -100,15 +101,11 @@ function hostName(): string {
 function writeHolder(lockPath: string, what: string | undefined): void {
   const record: LockHolder = { pid: Deno.pid, host: hostName(), since: new Date().toISOString() };
   if (what) record.what = what;
-  const tmp = `${holderPath(lockPath)}.${Deno.pid}`;
   try {
-    Deno.writeTextFileSync(tmp, JSON.stringify(record) + "\n");
-    Deno.renameSync(tmp, holderPath(lockPath));
+    // Atomic, not durable: it describes a live process, which no lock outlives a reboot.
+    writeFileAtomicSync(holderPath(lockPath), JSON.stringify(record) + "\n");
   } catch {
     // Only informative: a lock directory where the sidecar cannot be written still locks.
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* never written */ }
   }
 }
 

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { writeFileAtomic } from "../lib/fs/atomic.ts";
+
 /** Path of the marker relative to the environment root. */
 export const MARKER_PATH = ".poncho/ready.json";
 
@@ -60,14 +62,7 @@ export function readMarker(prefix: string, id?: string): ReadyMarker | undefined
  */
 export async function writeMarker(root: string, marker: ReadyMarker): Promise<void> {
   await Deno.mkdir(`${root}/.poncho`, { recursive: true });
-  const final = `${root}/${MARKER_PATH}`;
-  const tmp = `${final}.tmp`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  try {
-    await file.write(new TextEncoder().encode(JSON.stringify(marker, null, 1) + "\n"));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  await Deno.rename(tmp, final);
+  await writeFileAtomic(`${root}/${MARKER_PATH}`, JSON.stringify(marker, null, 1) + "\n", {
+    durable: true,
+  });
 }

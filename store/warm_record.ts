@@ -26,6 +26,7 @@
 import type { StoreLayout } from "./layout.ts";
 import { sourcePath } from "./index.ts";
 import { ownerTmp } from "./owner.ts";
+import { writeFileAtomic } from "../lib/fs/atomic.ts";
 
 /** What a warm record says. */
 export interface WarmRecord {
@@ -67,8 +68,6 @@ export async function writeWarmRecord(layout: StoreLayout, r: WarmRecord): Promi
       if (Deno.readTextFileSync(path) === text) return;
     } catch { /* none yet */ }
     await Deno.mkdir(`${layout.index}/sources`, { recursive: true });
-    const tmp = `${ownerTmp(layout)}/warm-${crypto.randomUUID().slice(0, 8)}`;
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
+    await writeFileAtomic(path, text, { tmpDir: ownerTmp(layout) }); // a cache: checked when read
   } catch { /* a read-only store: no fast path */ }
 }

@@ -16,7 +16,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheKey, parseChannel } from "../conda/channel.ts";
-import { writeFileAtomic } from "./spec_out.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { condaPlatform } from "../conda/platform.ts";
 import {
   IMPORT_MAP_FILE,

@@ -2,12 +2,11 @@
  * The environment spec `poncho analyze` writes: the poncho JSON format
  * (`{"conda": {"channels": [...], "dependencies": [...]}}`) or a conda
  * `environment.yml`, deterministic (sorted, de-duplicated, `python` first,
- * the `pip` list last and only when non-empty), written atomically.
+ * the `pip` list last and only when non-empty).
  *
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
 import { specName } from "./mapping.ts";
 
 /** One `--explain` record: a top-level imported module and what provides it. */
@@ -116,27 +115,4 @@ export async function renderSpec(spec: PonchoSpec, format: SpecFormat): Promise<
   if (spec.imports) doc.imports = spec.imports;
   if (spec.files) doc.files = spec.files;
   return stringify(doc);
-}
-
-/**
- * Writes `text` (or bytes) to `path` atomically: a temporary file beside it,
- * then a rename, so a failure never leaves a half-written file.
- */
-export async function writeFileAtomic(path: string, text: string | Uint8Array): Promise<void> {
-  const write = (p: string) =>
-    typeof text === "string" ? Deno.writeTextFile(p, text) : Deno.writeFile(p, text);
-  // A device or FIFO (`/dev/null`, `/dev/stdout`, a pipe) is written to, never replaced.
-  const st = await Deno.stat(path).catch(() => null);
-  if (st && !st.isFile && !st.isDirectory) {
-    await write(path);
-    return;
-  }
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${Deno.pid}-${Date.now()}`);
-  try {
-    await write(tmp);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
 }

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { parse } from "../deps/yaml.ts";
-import { buildSpec, normalizeSpecs, renderSpec, writeFileAtomic } from "./spec_out.ts";
+import { buildSpec, normalizeSpecs, renderSpec } from "./spec_out.ts";
 
 Deno.test("spec_out: dependencies sorted and de-duplicated, python first, pip last", () => {
   const spec = buildSpec(
@@ -45,20 +44,4 @@ Deno.test("spec_out: JSON and environment.yml rendering", async () => {
     { module: "os", kind: "stdlib", package: null, optional: false, locations: ["a.py:1"] },
   ]);
   assert.deepEqual(parse(await renderSpec(explained, "yaml")).imports, explained.imports);
-});
-
-Deno.test("spec_out: atomic write replaces the file and leaves no temp file", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = join(dir, "spec.json");
-    await Deno.writeTextFile(out, "old");
-    await writeFileAtomic(out, "new\n");
-    assert.equal(await Deno.readTextFile(out), "new\n");
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["spec.json"]);
-    await Deno.mkdir(join(dir, "isdir"));
-    await assert.rejects(writeFileAtomic(join(dir, "isdir"), "x"));
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["isdir", "spec.json"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });

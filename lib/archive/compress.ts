@@ -17,7 +17,7 @@ import { bz2Decompress } from "./bz2.ts";
 import { codecError, decompressZlib, readFileChunks } from "./codec.ts";
 import { throughNode } from "./node_stream.ts";
 import { readTar, type TarHeader } from "./tar.ts";
-import { compressZstdFrames, type ZstdWorkers } from "./zstd_compress.ts";
+import { compressZstdFrames } from "./zstd_compress.ts";
 
 /** A supported compression. */
 export type Compression = "zst" | "gz" | "bz2" | "none";
@@ -84,10 +84,8 @@ export function decompress(
 export interface CompressOptions {
   /** Level: zstd 1-19 (default 3), gzip 1-9 (default 6). */
   level?: number;
-  /** zstd: workers to start (default: the cores, at most 8); the output does not depend on it. */
+  /** zstd: workers to start (default: one less than the cores, 1 to 8); the output does not depend on it. */
   threads?: number;
-  /** zstd: an already started pool of workers to use (see `zstd_compress.ts`). */
-  workers?: ZstdWorkers;
 }
 
 /**
@@ -96,6 +94,18 @@ export interface CompressOptions {
  * workers, each with a content checksum; the bytes depend only on the input
  * and the level (see `zstd_compress.ts`). bzip2 cannot be written (a
  * {@link UsageError}).
+ *
+ * @example Round trip through zstd
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compress, decompress } from "./compress.ts";
+ * const text = "conda ".repeat(1000);
+ * const source = ReadableStream.from([new TextEncoder().encode(text)]);
+ * const packed = await Array.fromAsync(compress(source, "zst"));
+ * assert.ok(packed.reduce((n, c) => n + c.length, 0) < text.length / 10);
+ * const back = decompress(ReadableStream.from(packed), "zst", "x.zst");
+ * assert.equal(await new Response(ReadableStream.from(back)).text(), text);
+ * ```
  */
 export function compress(
   source: AsyncIterable<Uint8Array>,

@@ -319,7 +319,29 @@ export interface ExtractTarOptions extends ExtractOptions {
   name?: string;
 }
 
-/** Writes every entry of one tar stream under `dest` (an existing empty directory). */
+/**
+ * Writes every entry of one tar stream under `dest` (an existing empty
+ * directory), refusing members that would land outside it (see the module
+ * documentation for the safety model).
+ *
+ * @example Unpack a gzipped tar; a member climbing out of the root is refused
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compress, decompress, extractTar } from "./mod.ts";
+ * import { writeTar } from "./tar_writer.ts";
+ * const data = new TextEncoder().encode("hi\n");
+ * const tgz = (path: string) =>
+ *   decompress(compress(writeTar([{ path, type: "file", data }]), "gz"), "gz", "x.tar.gz");
+ * const dest = await Deno.makeTempDir();
+ * const stats = await extractTar(tgz("bin/hello.txt"), dest, { name: "x.tar.gz" });
+ * assert.equal(stats.files, 1);
+ * assert.equal(await Deno.readTextFile(`${dest}/bin/hello.txt`), "hi\n");
+ * const other = await Deno.makeTempDir();
+ * await assert.rejects(extractTar(tgz("../evil"), other, { name: "x.tar.gz" }), /refusing member/);
+ * await Deno.remove(dest, { recursive: true });
+ * await Deno.remove(other, { recursive: true });
+ * ```
+ */
 export function extractTar(
   source: AsyncIterable<Uint8Array>,
   dest: string,

@@ -29,3 +29,4 @@ export {
   openDecompressed,
 } from "./compress.ts";
 export type { Compression, CompressOptions } from "./compress.ts";
+export type { TarEntryType } from "./tar.ts";

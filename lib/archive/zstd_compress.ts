@@ -81,7 +81,7 @@ export const ZSTD_HANDLERS: JobHandlers = { zstd: zstdJob };
  * URL and handlers to share one pool between several kinds of job).
  */
 export class ZstdWorkers extends WorkerPool {
-  /** Starts `count` workers (default: the cores, at most 8; 0: compress in this thread). */
+  /** Starts `count` workers (default: one less than the cores, 1 to 8; 0: compress in this thread). */
   constructor(
     count: number = defaultWorkerCount(),
     module: URL = new URL("./zstd_compress_worker.ts", import.meta.url),
@@ -133,7 +133,7 @@ export interface ZstdFramesOptions {
   level?: number;
   /** Uncompressed bytes per frame (default {@link ZSTD_FRAME_SIZE}). Changes the output. */
   frameSize?: number;
-  /** Workers to start when the input is more than one frame (default: the cores, at most 8). */
+  /** Workers to start when the input is more than one frame (default: one less than the cores, 1 to 8). */
   threads?: number;
   /** An already started pool to use instead (left running). */
   workers?: ZstdWorkers;

@@ -25,7 +25,21 @@ export interface Channel {
   url: string;
 }
 
-/** Resolves a channel given by name, URL or path to a {@linkcode Channel}. */
+/**
+ * Resolves a channel given by name, URL or path to a {@linkcode Channel}:
+ * a name goes under {@linkcode DEFAULT_CHANNEL_ALIAS}, a path (absolute, or
+ * relative to `cwd`) becomes a `file://` URL, a URL is kept without its
+ * trailing slash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseChannel } from "./channel.ts";
+ * assert.equal(parseChannel("bioconda").url, "https://conda.anaconda.org/bioconda");
+ * assert.equal(parseChannel("./ch", "/work").url, "file:///work/ch");
+ * assert.equal(parseChannel("https://example.org/ch/").url, "https://example.org/ch");
+ * ```
+ */
 export function parseChannel(spec: string, cwd: string = Deno.cwd()): Channel {
   const s = spec.trim();
   if (!s) throw new UsageError("empty channel name; give a name (conda-forge), a URL or a path");

@@ -23,6 +23,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { fsError, NotFoundError, PonchoError, UsageError } from "../errors.ts";
+import { publishDir } from "../fs/atomic.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/compress.ts";
 import { extractMembers, EXTRACTOR_FORMAT, type ExtractSource } from "../archive/extract.ts";
@@ -118,18 +119,6 @@ async function writeDurably(path: string, data: string): Promise<void> {
   }
 }
 
-/** Fsyncs a directory (so a rename in it is durable); best effort. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const f = await Deno.open(dir, { read: true });
-    try {
-      await f.sync();
-    } finally {
-      f.close();
-    }
-  } catch { /* not supported here */ }
-}
-
 /**
  * Extracts a `.conda` or `.tar.bz2` package into `destDir`, which must not
  * exist. Atomic: built in a temp directory beside it, then renamed; nothing is
@@ -162,13 +151,10 @@ export async function extractPackage(
       await writeDurably(join(tmp, CACHE_MARKER), JSON.stringify(marker) + "\n");
     }
     await Deno.chmod(tmp, 0o755);
-    await Deno.rename(tmp, destDir);
-    if (marker) await syncDir(parent);
+    await publishDir(tmp, destDir, { durable: marker !== undefined });
   } catch (err) {
     await deleteTree(tmp).catch(() => {});
-    if (
-      err instanceof Deno.errors.AlreadyExists || (err as { code?: string }).code === "ENOTEMPTY"
-    ) {
+    if (err instanceof Deno.errors.AlreadyExists) {
       throw new PonchoError(`cannot extract ${archivePath}: ${destDir} already exists`);
     }
     throw fsError(err, destDir, { what: `cannot extract ${basename(archivePath)} into` });

@@ -15,7 +15,8 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { NetworkError, NotFoundError, PonchoError } from "../errors.ts";
+import { CorruptError, NetworkError, NotFoundError, PonchoError } from "../errors.ts";
+import { replaceFile } from "../fs/atomic.ts";
 import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { ownerTmp } from "../../store/owner.ts";
@@ -119,7 +120,7 @@ async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
     try {
       return (await Deno.open(fileURLToPath(url))).readable;
     } catch (err) {
-      throw new NotFoundError(`cannot read package ${url}: ${(err as Error).message}`);
+      throw new NotFoundError(`cannot read package ${url}: ${(err as Error).message}`, { url });
     }
   }
   let res: Response;
@@ -136,6 +137,7 @@ async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
     await res.body?.cancel();
     throw new NotFoundError(
       `cannot download ${url}: HTTP ${res.status} ${res.statusText}; check the channel`,
+      { url },
     );
   }
   return res.body;
@@ -148,12 +150,13 @@ async function downloadOne(
   layout: StoreLayout,
   progress: Progress,
 ): Promise<void> {
-  const tmp = await Deno.makeTempFile({ dir: ownerTmp(layout), prefix: "download-" });
   let counted = 0;
-  try {
+  // Not fsynced: a download is verified here, reused only when its size matches, and the
+  // cache entry extracted from it is flushed to disk before its completion marker.
+  await replaceFile(dest, async (tmp) => {
     const sha = createHash("sha256");
     const md5 = createHash("md5");
-    const file = await Deno.open(tmp, { write: true, truncate: true });
+    const file = await Deno.open(tmp, { write: true, createNew: true });
     try {
       const body = await openSource(item.url);
       try {
@@ -178,17 +181,16 @@ async function downloadOne(
       ? ["sha256", item.sha256.toLowerCase(), sha.digest("hex")]
       : ["md5", item.md5!.toLowerCase(), md5.digest("hex")];
     if (want !== got) {
-      throw new PonchoError(
+      throw new CorruptError(
         `${kind} mismatch for package ${item.fn} from ${item.url}: repodata says ${want}, ` +
           `the file has ${got}; the file was discarded (corrupt download or stale repodata)`,
+        { url: item.url },
       );
     }
-    await Deno.rename(tmp, dest);
-  } catch (err) {
+  }, { tmpDir: ownerTmp(layout) }).catch((err) => {
     progress.add(-counted);
-    await Deno.remove(tmp).catch(() => {});
     throw err;
-  }
+  });
 }
 
 /**

@@ -22,3 +22,6 @@ export { detectVirtualPackages, installOrder, solve } from "./solve.ts";
 export type { RepodataRecord, SolvedRecord, SolveOptions, VirtualPackage } from "./solve.ts";
 export { decodeShard, decodeShardIndex, encodeShard, encodeShardIndex } from "./shards.ts";
 export type { EncodedShard, Shard, ShardIndex, ShardIndexInfo } from "./shards.ts";
+export type { NameRecords } from "./records.ts";
+export type { RepodataOptions } from "./repodata.ts";
+export { RepodataProgress } from "./repodata_progress.ts";

@@ -23,11 +23,12 @@
 
 import { ownerTmp } from "../../store/owner.ts";
 import { join } from "node:path";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
 import { readFileChunks } from "../archive/codec.ts";
-import { NotFoundError, PonchoError } from "../errors.ts";
+import { errnoOf, NotFoundError, PonchoError } from "../errors.ts";
 import type { Channel } from "./channel.ts";
 import { type RecordSource, SHARD_INDEX_FILE } from "./records.ts";
 import {
@@ -36,7 +37,6 @@ import {
   cachePaths,
   newDataName,
   readMeta,
-  writeAtomic,
   writeMeta,
 } from "./repodata_cache.ts";
 import { buildRepodataIndex, RepodataIndex } from "./repodata_index.ts";
@@ -188,9 +188,8 @@ class SubdirLoader {
         `repodata ${this.url}/${file}: indexed ${stats.records} records of ${stats.names} names`,
       );
     } catch (err) {
-      const local = err instanceof Deno.errors.NotFound ||
-        err instanceof Deno.errors.PermissionDenied || (err as { code?: string }).code === "ENOSPC";
-      if (local) throw err;
+      // An operating-system error (no space, permission, ...) is the machine's, not the data's.
+      if (errnoOf(err) !== undefined) throw err;
       throw this.corrupt(file, (err as Error).message);
     }
     return name;
@@ -282,11 +281,9 @@ class SubdirLoader {
         info: index.info,
         shards: Object.fromEntries(index.shards),
       });
-      await writeAtomic(
-        this.opts.layout,
-        join(this.paths.dir, data),
-        new TextEncoder().encode(text),
-      );
+      await writeFileAtomic(join(this.paths.dir, data), text, {
+        tmpDir: ownerTmp(this.opts.layout),
+      });
       meta = { ...base, form: "sharded", data };
       source = this.sharded(index, `${this.url}/${file}`);
     } else {

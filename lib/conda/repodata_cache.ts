@@ -16,6 +16,7 @@
 
 import { ownerTmp } from "../../store/owner.ts";
 import { join } from "node:path";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { cacheKey } from "./channel.ts";
 
@@ -88,25 +89,8 @@ export async function writeMeta(
   meta: CacheMeta,
   previous?: CacheMeta | null,
 ): Promise<void> {
-  await writeAtomic(layout, paths.meta, new TextEncoder().encode(JSON.stringify(meta, null, 1)));
+  await writeFileAtomic(paths.meta, JSON.stringify(meta, null, 1), { tmpDir: ownerTmp(layout) });
   if (previous?.data && previous.data !== meta.data) {
     await Deno.remove(join(paths.dir, previous.data), { recursive: true }).catch(() => {});
-  }
-}
-
-/** Writes `data` to `dest` through a temp file in `layout.tmp` and a rename. */
-export async function writeAtomic(
-  layout: StoreLayout,
-  dest: string,
-  data: Uint8Array,
-): Promise<void> {
-  await Deno.mkdir(layout.tmp, { recursive: true });
-  const tmp = await Deno.makeTempFile({ dir: ownerTmp(layout), prefix: "repodata-" });
-  try {
-    await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, dest);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
   }
 }

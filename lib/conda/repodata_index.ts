@@ -20,6 +20,7 @@
 
 import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { publishDir } from "../fs/atomic.ts";
 import { parseRepodataStream } from "./repodata_stream.ts";
 import type { NameRecords, RecordSource } from "./records.ts";
 
@@ -173,7 +174,7 @@ export async function buildRepodataIndex(
       join(work, "names.json"),
       JSON.stringify({ format: FORMAT, info, records, names: table }),
     );
-    await Deno.rename(work, dest);
+    await publishDir(work, dest);
     return { records, names };
   } catch (err) {
     await Deno.remove(work, { recursive: true }).catch(() => {});

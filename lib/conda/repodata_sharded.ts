@@ -12,6 +12,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
 import { NotFoundError } from "../errors.ts";
+import { writeFileAtomicSync } from "../fs/atomic.ts";
 import type { NameRecords, RecordSource } from "./records.ts";
 import type { RepodataProgress } from "./repodata_progress.ts";
 import { shardCachePath } from "./repodata_cache.ts";
@@ -159,16 +160,7 @@ export class ShardedSource implements RecordSource {
       Deno.mkdirSync(dirname(path), { recursive: true });
       this.#dirReady = true;
     }
-    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    try {
-      Deno.writeTextFileSync(tmp, text);
-      Deno.renameSync(tmp, path);
-    } catch (err) {
-      try {
-        Deno.removeSync(tmp);
-      } catch { /* not written */ }
-      throw err;
-    }
+    writeFileAtomicSync(path, text);
   }
 
   /** Verifies and decodes a shard (the msgpack code is loaded only when shards are fetched). */

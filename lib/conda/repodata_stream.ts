@@ -293,21 +293,25 @@ export async function parseRepodataStream(
     pos -= keep;
   };
 
-  try {
-    for await (const chunk of chunks) {
-      // Small pieces keep every string V8 makes here out of its large-object space, which only
-      // a full GC empties: with large chunks, dead strings pile up to hundreds of MB.
-      for (let i = 0; i < chunk.length; i += PIECE) {
-        feed(decoder.decode(chunk.subarray(i, i + PIECE), { stream: true }));
-        await run(false);
+  const decode = (bytes?: Uint8Array) => {
+    try {
+      return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
+    } catch (err) {
+      // The fatal decoder's only failure: invalid UTF-8.
+      if (err instanceof TypeError) {
+        throw new Error(`not valid UTF-8 near offset ${base + buf.length}`);
       }
+      throw err;
     }
-    feed(decoder.decode());
-  } catch (err) {
-    if (err instanceof TypeError && /encoded data|decode/i.test(err.message)) {
-      throw new Error(`not valid UTF-8 near offset ${base + buf.length}`);
+  };
+  for await (const chunk of chunks) {
+    // Small pieces keep every string V8 makes here out of its large-object space, which only
+    // a full GC empties: with large chunks, dead strings pile up to hundreds of MB.
+    for (let i = 0; i < chunk.length; i += PIECE) {
+      feed(decode(chunk.subarray(i, i + PIECE)));
+      await run(false);
     }
-    throw err;
   }
+  feed(decode());
   await run(true);
 }

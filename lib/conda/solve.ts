@@ -41,15 +41,23 @@ export interface SolvedRecord {
   url: string;
   /** File name, e.g. `hello-1.0-h0.conda`. */
   fn: string;
+  /** SHA-256 of the package file (hex), when the repodata gives it; the download is checked against it. */
   sha256?: string;
+  /** MD5 of the package file (hex): checked only when the repodata has no `sha256`. */
   md5?: string;
+  /** Size of the package file in bytes, when the repodata gives it. */
   size?: number;
+  /** Package name, e.g. `numpy`. */
   name: string;
+  /** Package version, e.g. `1.26.4`. */
   version: string;
+  /** Build string, e.g. `py311h64a7726_0`. */
   build: string;
+  /** Match specs of its run dependencies, as in the repodata. */
   depends: string[];
   /** `python`, `generic`, or undefined for arch-specific packages. */
   noarch?: string;
+  /** The platform subdir it comes from (`linux-64`, `noarch`, ...). */
   subdir: string;
   /** The complete repodata record (constrains, license, timestamp, ...). */
   record: RepodataRecord;
@@ -69,7 +77,9 @@ export interface SolveOptions extends RepodataOptions {
 
 /** A virtual package such as `__glibc 2.36`. */
 export interface VirtualPackage {
+  /** Its name, starting with `__` (`__glibc`). */
   name: string;
+  /** Its version (`2.36`; `0` for `__unix` and `__linux` markers). */
   version: string;
 }
 
@@ -201,6 +211,31 @@ function serveRepodata(bodies: Map<string, string>, log: (line: string) => void)
  * the records to install, dependencies first. An unsatisfiable request is a
  * {@linkcode PonchoError} whose first line names the request and whose
  * following lines are the solver's explanation.
+ *
+ * @example Solve over a local channel directory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { solve } from "./solve.ts";
+ * import { storeLayout } from "../../store/layout.ts";
+ * const dir = await Deno.makeTempDir();
+ * const pkg = (name: string, depends: string[]) => ({
+ *   name, version: "1.0", build: "0", build_number: 0, depends, subdir: "noarch",
+ * });
+ * await Deno.mkdir(`${dir}/ch/noarch`, { recursive: true });
+ * await Deno.writeTextFile(`${dir}/ch/noarch/repodata.json`, JSON.stringify({
+ *   info: { subdir: "noarch" },
+ *   packages: { "a-1.0-0.tar.bz2": pkg("a", ["b"]), "b-1.0-0.tar.bz2": pkg("b", []) },
+ * }));
+ * const records = await solve(["a"], {
+ *   channels: [`${dir}/ch`],
+ *   platform: "linux-64",
+ *   virtualPackages: [],
+ *   layout: storeLayout(`${dir}/store`),
+ *   showProgress: false,
+ * });
+ * assert.deepEqual(records.map((r) => r.name), ["b", "a"]); // dependencies first
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function solve(specs: string[], options: SolveOptions): Promise<SolvedRecord[]> {
   if (specs.length === 0) throw new UsageError("nothing to solve: give at least one package spec");

@@ -28,6 +28,7 @@ import { createHash } from "node:crypto";
 import { compress, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
+import { replaceFile } from "../fs/atomic.ts";
 import { VERSION } from "../version.ts";
 import { storeLayout } from "../../store/layout.ts";
 
@@ -235,22 +236,21 @@ export async function buildDist(options: DistOptions): Promise<DistResult> {
   const dir = options.output.replace(/\/[^/]*$/, "") || "/";
   await Deno.mkdir(dir, { recursive: true });
   const payloadTmp = `${options.output}.payload-${Deno.pid}`;
-  const tmp = `${options.output}.tmp-${Deno.pid}`;
   try {
     const tar = writeTar(tarEntries(files), { mtime: PAYLOAD_MTIME, uid: 0, gid: 0 });
     const hash = createHash("sha256");
     await writeFileChunks(payloadTmp, hashed(compress(tar, "gz", { level: 6 }), hash));
     const sha256 = hash.digest("hex");
-    await Deno.writeFile(tmp, enc.encode(await renderLauncher(sha256)), { mode: 0o755 });
-    // pipeTo closes both files when the copy ends.
-    const out = await Deno.open(tmp, { append: true });
-    await (await Deno.open(payloadTmp)).readable.pipeTo(out.writable);
-    await Deno.chmod(tmp, 0o755);
-    await Deno.rename(tmp, options.output);
+    await replaceFile(options.output, async (tmp) => {
+      await Deno.writeFile(tmp, enc.encode(await renderLauncher(sha256)), { createNew: true });
+      // pipeTo closes both files when the copy ends.
+      const out = await Deno.open(tmp, { append: true });
+      await (await Deno.open(payloadTmp)).readable.pipeTo(out.writable);
+    }, { mode: 0o755 });
     const size = (await Deno.stat(options.output)).size;
     return { path: options.output, size, payloadSha256: sha256 };
   } finally {
+    // Best effort: the payload is a scratch file; a failure to remove it must not hide the result.
     await Deno.remove(payloadTmp).catch(() => {});
-    await Deno.remove(tmp).catch(() => {});
   }
 }

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { replaceFile } from "../fs/atomic.ts";
+
 /**
  * Makes `dir/name` a symlink to `target` for every name (replacing what is
  * there); returns the paths written.
@@ -20,10 +22,7 @@ export async function linkNames(
   const written: string[] = [];
   for (const name of names) {
     const path = `${dir}/${name}`;
-    const tmp = `${path}.tmp-${Deno.pid}`;
-    await Deno.remove(tmp).catch(() => {});
-    await Deno.symlink(target, tmp);
-    await Deno.rename(tmp, path);
+    await replaceFile(path, (tmp) => Deno.symlink(target, tmp));
     written.push(path);
   }
   return written;
@@ -41,14 +40,7 @@ export async function installSingleFile(
 ): Promise<string[]> {
   await Deno.mkdir(dir, { recursive: true });
   const path = `${dir}/poncho`;
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    await Deno.copyFile(file, tmp);
-    await Deno.chmod(tmp, 0o755);
-    await Deno.rename(tmp, path);
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
-  }
+  await replaceFile(path, (tmp) => Deno.copyFile(file, tmp), { mode: 0o755 });
   return [path, ...await linkNames(dir, "poncho", names)];
 }
 

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { basename, dirname, join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import {
   compress,
   type Compression,
@@ -37,7 +37,7 @@ import {
 } from "../archive/zstd_compress.ts";
 import { planTarFrames } from "../archive/tar_frames.ts";
 import { fsError, PonchoError } from "../errors.ts";
-import { removeIfExists } from "../../store/remove.ts";
+import { replaceFile } from "../fs/atomic.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
 import { PACK_HANDLERS, type ScanJob, scanJob, type ScanReply } from "./pack_scan.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
@@ -70,9 +70,9 @@ export interface PackOptions {
   /** Directory for the temp file (default: beside the output; must be on its filesystem). */
   tmpDir?: string;
   /**
-   * Workers that scan files and compress zstd frames (default: the cores,
-   * at most 8; 0, or files of at most one frame: none, all in this thread).
-   * The archive's bytes do not depend on it.
+   * Workers that scan files and build zstd frames beside this thread
+   * (default: one less than the cores, 1 to 8; 0, or files of at most one
+   * frame: none). The archive's bytes do not depend on it.
    */
   threads?: number;
 }
@@ -370,22 +370,18 @@ function manifestEntry(manifest: EnvManifest): TarWriteEntry {
 
 /**
  * Writes the archive's bytes to a temp file beside the output (or in
- * `tmpDir`) and renames it into place; on failure the temp file is removed
- * and the error names the output.
+ * `tmpDir`) and renames it into place (`lib/fs/atomic.ts`: the temp file is
+ * removed on failure); the error names the output.
  */
 async function writeArchive(
   opts: Pick<PackOptions, "output" | "tmpDir">,
   chunks: AsyncIterable<Uint8Array>,
 ): Promise<number> {
-  const tmpName = `.${basename(opts.output)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  const tmp = join(opts.tmpDir ?? dirname(opts.output), tmpName);
   try {
-    const bytes = await writeFileChunks(tmp, chunks);
-    await Deno.rename(tmp, opts.output);
-    return bytes;
+    return await replaceFile(opts.output, (tmp) => writeFileChunks(tmp, chunks), {
+      tmpDir: opts.tmpDir,
+    });
   } catch (err) {
-    // Best effort: the write's own error is the one to report, not a failed cleanup.
-    await removeIfExists(tmp).catch(() => {});
     throw fsError(err, opts.output, { what: "cannot write the archive" });
   }
 }

@@ -24,7 +24,7 @@
 import { join } from "node:path";
 import zlib from "node:zlib";
 import { errorLine, NotFoundError } from "../errors.ts";
-import { writeFileAtomic } from "../analyze/spec_out.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import { packageModules } from "./modules.ts";
 import { readPackageMeta } from "./read.ts";
 import { buildImportMap, IMPORT_MAP_FILE } from "./import_map.ts";

@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { encodeShard, encodeShardIndex, SHARD_INDEX_FILE } from "../conda/shards.ts";
 import type { NameRecords, RepodataRecord } from "../conda/records.ts";
-import { writeFileAtomic } from "../analyze/spec_out.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 
 /** The shards directory inside a subdir. */
 export const SHARDS_DIR = "shards";
@@ -45,8 +45,11 @@ export async function writeShards(
     const file = `${sha256}.msgpack.zst`;
     keep.add(file);
     shards.set(name, sha256);
-    const exists = await Deno.stat(join(dir, file)).then(() => true, () => false);
-    if (!exists) await writeFileAtomic(join(dir, file), bytes);
+    // Content-addressed: a shard already there has these bytes.
+    await Deno.lstat(join(dir, file)).catch(async (err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      await writeFileAtomic(join(dir, file), bytes);
+    });
   }
   const index = encodeShardIndex({
     version: 1,

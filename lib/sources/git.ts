@@ -20,6 +20,7 @@ import { dirname } from "node:path";
 import { NotFoundError, PonchoError, UsageError } from "../errors.ts";
 import type { GitSource } from "../envspec/types.ts";
 import { deleteTree } from "../../store/remove.ts";
+import { publishDir } from "../fs/atomic.ts";
 
 /** Options of {@link cloneGitSource}. */
 export interface GitOptions {
@@ -98,7 +99,7 @@ export async function cloneGitSource(
     const commit = await checkout(exe, src, tree, where);
     await Deno.remove(`${tree}/.git`, { recursive: true });
     await deleteTree(dest);
-    await Deno.rename(tree, dest);
+    await publishDir(tree, dest);
     return { commit };
   } finally {
     await deleteTree(work);

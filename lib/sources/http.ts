@@ -23,6 +23,7 @@ import { type Compression, decompress, readFileChunks } from "../archive/compres
 import { extractTar } from "../archive/extract.ts";
 import type { HttpSource } from "../envspec/types.ts";
 import { deleteTree } from "../../store/remove.ts";
+import { publishDir } from "../fs/atomic.ts";
 
 /** Options of {@link fetchHttpSource}. */
 export interface HttpOptions {
@@ -189,11 +190,13 @@ export async function fetchHttpSource(
         }
       }
     } catch (e) {
-      if (e instanceof PonchoError && (e.url === src.url || e.message.includes(src.url))) throw e;
+      // Every step above names the source (`where` is its label): its errors keep their kind.
+      if (e instanceof PonchoError) throw e;
+      if (errnoOf(e)) throw fsError(e, out, { what: `${where}: cannot write` });
       throw new PonchoError(`${where}: ${(e as Error).message}`, 3, { cause: e });
     }
     await deleteTree(dest);
-    await Deno.rename(out, dest);
+    await publishDir(out, dest);
     return rel;
   } finally {
     await deleteTree(work);
