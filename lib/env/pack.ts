@@ -20,6 +20,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import {
   compress,
@@ -317,21 +318,30 @@ async function scanFiles(
     batches[batches.length - 1].push(w);
     bytes += w.size;
   }
-  const pending = Promise.all(batches.map(async (batch) => {
-    const job: ScanJob = {
-      type: "scan",
-      paths: batch.map((w) => w.abs),
-      sizes: batch.map((w) => w.size),
-      needle,
-      digests,
-    };
+  const jobs = batches.map((batch): ScanJob => ({
+    type: "scan",
+    paths: batch.map((w) => w.abs),
+    sizes: batch.map((w) => w.size),
+    needle,
+  }));
+  // A plain tar's digests are computed in this thread (the workers load no hashing code).
+  if (digests) return foundOf(batches, jobs.map((job) => scanJob(job, sha256Hex).reply));
+  const pending = Promise.all(jobs.map(async (job) => {
     const o = await pool.run<ScanReply>(job);
     return "error" in o ? scanJob(job).reply : o.reply;
   }));
   // This thread scans too, taking batches no worker has taken yet; between two, the workers'
   // replies are handled (so they get more).
   while (pool.runOneHere()) await yieldToEventLoop();
-  const replies = await pending;
+  return foundOf(batches, await pending);
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** The scan replies by file. */
+function foundOf(batches: Walked[][], replies: ScanReply[]): Map<string, Found> {
   const found = new Map<string, Found>();
   batches.forEach((batch, b) => {
     const r = replies[b];
@@ -340,7 +350,7 @@ async function scanFiles(
         size: r.sizes[i],
         hit: r.hits[i],
         binary: r.binary[i],
-        sha256: r.sha256?.[i],
+        sha256: r.digests?.[i],
       });
     });
   });

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { JobHandlers, JobResult } from "../archive/worker_pool.ts";
 import { ZSTD_HANDLERS } from "../archive/zstd_compress.ts";
 import { tarFrameJob } from "../archive/tar_frames.ts";
@@ -22,8 +21,6 @@ export interface ScanJob {
   sizes: number[];
   /** The bytes to look for (the prefix). */
   needle: Uint8Array;
-  /** Also compute each file's sha256. */
-  digests: boolean;
 }
 
 /** What the scan found, per file of the job. */
@@ -34,14 +31,21 @@ export interface ScanReply {
   hits: boolean[];
   /** Whether it holds a NUL byte (only computed for hits). */
   binary: boolean[];
-  /** Hex sha256 of each file, when asked. */
-  sha256?: string[];
+  /** Each file's digest, when the scan is given a digest function. */
+  digests?: string[];
 }
 
-/** The job handler of `"scan"` jobs (in a worker or in this thread). */
-export function scanJob(job: ScanJob): JobResult<ScanReply> {
+/**
+ * The job handler of `"scan"` jobs (in a worker or in this thread); with
+ * `digest`, also each file's digest (in this thread only: workers load no
+ * hashing code).
+ */
+export function scanJob(
+  job: ScanJob,
+  digest?: (data: Uint8Array) => string,
+): JobResult<ScanReply> {
   const reply: ScanReply = { sizes: [], hits: [], binary: [] };
-  if (job.digests) reply.sha256 = [];
+  if (digest) reply.digests = [];
   let buf: Uint8Array = new Uint8Array(1 << 20);
   job.paths.forEach((path, i) => {
     if (job.sizes[i] + 1 > buf.length) {
@@ -53,7 +57,7 @@ export function scanJob(job: ScanJob): JobResult<ScanReply> {
     reply.sizes.push(data.length);
     reply.hits.push(hit);
     reply.binary.push(hit && isBinary(data));
-    reply.sha256?.push(createHash("sha256").update(data).digest("hex"));
+    if (digest) reply.digests!.push(digest(data));
   });
   return { reply };
 }
@@ -80,6 +84,6 @@ function readWhole(path: string, buf: Uint8Array): [Uint8Array, Uint8Array] {
 /** The handlers of the pack workers: scanning, tar frames and zstd frames. */
 export const PACK_HANDLERS: JobHandlers = {
   ...ZSTD_HANDLERS,
-  scan: scanJob,
+  scan: (job: ScanJob) => scanJob(job),
   tarframe: tarFrameJob,
 };
