@@ -11,9 +11,11 @@
  * prefix as its placeholder, in text or binary mode. Unpacking relocates from
  * these records without scanning.
  *
- * A `.tar.zst` is written as frames of 4 MiB of tar each, compressed in
- * parallel workers (`lib/archive/zstd_compress.ts`): the same prefix and
- * level give the same bytes whatever the number of workers. The archive is
+ * Work is shared between this thread and pack workers (`pack_worker.ts`):
+ * first the scan for the build prefix (`pack_scan.ts`), then a `.tar.zst`'s
+ * zstd frames of 4 MiB of tar each, every one read from disk and compressed
+ * where it is built (`lib/archive/tar_frames.ts`). The same prefix and level
+ * give the same bytes whatever the number of workers. The archive is
  * written to a temp file beside the output and renamed into place, so a
  * failure never leaves a corrupt archive.
  *
@@ -251,8 +253,8 @@ const SCAN_BATCH_FILES = 512;
 /**
  * Lists the prefix as tar entries and scans every file that is not packed
  * from the package cache for the prefix, in batches spread over the pool's
- * workers (the manifest comes first, so this happens before anything is
- * written; bodies are read again by the tar writer).
+ * workers and this thread (the manifest comes first, so this happens before
+ * anything is written; bodies are read again when the archive is).
  */
 async function scanPrefix(
   prefix: string,
