@@ -159,7 +159,7 @@ export function tarFrameJob(job: TarFrameJob): JobResult<ZstdReply> {
 
 /** Reads a file range into the frame; the file must not be shorter (or, at its end, longer). */
 function readPiece(p: FilePiece, buf: Uint8Array): void {
-  using f = Deno.openSync(p.path, { read: true });
+  using f = openPiece(p);
   if (p.offset > 0) f.seekSync(p.offset, Deno.SeekMode.Start);
   let got = 0;
   while (got < p.length) {
@@ -171,5 +171,14 @@ function readPiece(p: FilePiece, buf: Uint8Array): void {
   }
   if (p.last && f.readSync(new Uint8Array(1)) !== null) {
     throw new PonchoError(`${p.path} grew while being archived as ${p.entry}; retry`);
+  }
+}
+
+function openPiece(p: FilePiece): Deno.FsFile {
+  try {
+    return Deno.openSync(p.path, { read: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    throw new PonchoError(`${p.path} was removed while being archived as ${p.entry}; retry`);
   }
 }

@@ -69,7 +69,7 @@ Deno.test("tar frames hold exactly writeTar's stream, cut at multiples of the fr
   });
 });
 
-Deno.test("a tar frame refuses a file that shrank or grew since it was sized", async () => {
+Deno.test("a tar frame refuses a file that shrank, grew or went since it was sized", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "f");
     await Deno.writeFile(path, new Uint8Array(1000));
@@ -80,6 +80,11 @@ Deno.test("a tar frame refuses a file that shrank or grew since it was sized", a
       () => framed(entry(2000), 4096),
       (e: unknown) =>
         e instanceof PonchoError && /f shrank while being archived as f; retry/.test(e.message),
+    );
+    await assert.rejects(
+      () => framed([{ path: "g", type: "file", file: join(dir, "gone"), size: 5 }], 4096),
+      (e: unknown) =>
+        e instanceof PonchoError && /gone was removed while being archived as g/.test(e.message),
     );
     await assert.rejects(
       () => framed(entry(500), 4096),
