@@ -46,7 +46,7 @@ export function scanJob(
 ): JobResult<ScanReply> {
   const reply: ScanReply = { sizes: [], hits: [], binary: [] };
   if (digest) reply.digests = [];
-  let buf: Uint8Array = new Uint8Array(1 << 20);
+  let buf = scratch;
   job.paths.forEach((path, i) => {
     if (job.sizes[i] + 1 > buf.length) {
       buf = new Uint8Array(Math.max(job.sizes[i] + 1, 2 * buf.length));
@@ -59,8 +59,13 @@ export function scanJob(
     reply.binary.push(hit && isBinary(data));
     if (digest) reply.digests!.push(digest(data));
   });
+  if (buf.length <= KEEP_SCRATCH) scratch = buf;
   return { reply };
 }
+
+/** This thread's read buffer, reused from job to job (grown as needed, kept up to 16 MiB). */
+let scratch: Uint8Array = new Uint8Array(1 << 20);
+const KEEP_SCRATCH = 16 << 20;
 
 /**
  * Reads a whole file into `buf` (replaced by a larger one when it does not
