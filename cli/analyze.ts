@@ -7,7 +7,7 @@
 
 import { parseArgs } from "./args.ts";
 import { errorLine, fsError, UsageError } from "../lib/errors.ts";
-import { analyze } from "../lib/analyze/analyze.ts";
+import { analyze, type AnalyzeOptions } from "../lib/analyze/analyze.ts";
 import { renderSpec, type SpecFormat } from "../lib/analyze/spec_out.ts";
 import { writeOutputFile } from "../lib/fs/atomic.ts";
 import { checkOutPath } from "../lib/analyze/out_safety.ts";
@@ -49,7 +49,17 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-async function run(args: string[]): Promise<number> {
+/** The command line, checked: what to analyse, how, and where the spec goes. */
+interface AnalyzeArgs {
+  help: boolean;
+  sources: string[];
+  out: string;
+  format: SpecFormat;
+  options: Omit<AnalyzeOptions, "sources" | "stdin">;
+}
+
+/** Parses and checks the words after `analyze`. */
+function parseAnalyzeArgs(args: string[]): AnalyzeArgs {
   const { options: o, positionals, rest } = parseArgs(args, [
     { name: "toplevel", type: "boolean" },
     { name: "function", type: "string" },
@@ -62,10 +72,17 @@ async function run(args: string[]): Promise<number> {
     { name: "channel", short: "c", type: "string", multiple: true },
     { name: "help", short: "h", type: "boolean" },
   ]);
-  if (o.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const options = {
+    toplevel: o.toplevel === true,
+    function: o.function as string | undefined,
+    pkgMappings: o["pkg-mapping"] as string[],
+    extraPkgs: o["extra-pkg"] as string[],
+    python: o.python as string | undefined,
+    prefix: o.prefix as string | undefined,
+    explain: o.explain === true,
+    channels: o.channel as string[] | undefined,
+  };
+  if (o.help) return { help: true, sources: [], out: "-", format: "json", options };
   const words = [...positionals, ...rest];
   if (words.length < 2) {
     throw new UsageError(
@@ -78,36 +95,37 @@ async function run(args: string[]): Promise<number> {
   if (format !== "json" && format !== "yaml") {
     throw new UsageError(`--format ${format}: expected json or yaml`);
   }
-  const out = words[words.length - 1];
   const sources = words.slice(0, -1);
   if (sources.filter((s) => s === "-").length > 1) {
     throw new UsageError("source '-' (stdin) given more than once");
   }
-  if (out !== "-") await checkOutPath(out, sources);
-  const stdin = sources.includes("-") ? await readAll(Deno.stdin.readable) : undefined;
-  const result = await analyze({
-    sources,
-    stdin,
-    toplevel: o.toplevel === true,
-    function: o.function as string | undefined,
-    pkgMappings: o["pkg-mapping"] as string[],
-    extraPkgs: o["extra-pkg"] as string[],
-    python: o.python as string | undefined,
-    prefix: o.prefix as string | undefined,
-    explain: o.explain === true,
-    channels: o.channel as string[] | undefined,
-  });
-  for (const w of result.warnings) console.error(`warning: ${errorLine(w)}`);
-  const text = await renderSpec(result.spec, format as SpecFormat);
+  return { help: false, sources, out: words[words.length - 1], format, options };
+}
+
+/** Writes the spec to `out` (`-`: stdout). */
+async function writeOut(out: string, text: string): Promise<void> {
   if (out === "-") {
     await Deno.stdout.write(new TextEncoder().encode(text));
-  } else {
-    try {
-      await writeOutputFile(out, text);
-    } catch (err) {
-      throw fsError(err, out, { what: "cannot write out", role: "output" });
-    }
+    return;
   }
+  try {
+    await writeOutputFile(out, text);
+  } catch (err) {
+    throw fsError(err, out, { what: "cannot write out", role: "output" });
+  }
+}
+
+async function run(args: string[]): Promise<number> {
+  const a = parseAnalyzeArgs(args);
+  if (a.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (a.out !== "-") await checkOutPath(a.out, a.sources);
+  const stdin = a.sources.includes("-") ? await readAll(Deno.stdin.readable) : undefined;
+  const result = await analyze({ ...a.options, sources: a.sources, stdin });
+  for (const w of result.warnings) console.error(`warning: ${errorLine(w)}`);
+  await writeOut(a.out, await renderSpec(result.spec, a.format));
   return 0;
 }
 

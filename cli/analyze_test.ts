@@ -189,3 +189,23 @@ Deno.test("cli analyze: -c/--channel repeatable, into the spec; unresolved impor
   });
   assert.match(r.stderr, /^warning: -:2: import surely_not_a_package_xyz: .*--pkg-mapping/m);
 });
+
+Deno.test("cli analyze: a project file that is there but unreadable is exit 2 naming it, not 'absent'", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "main.py"), "import requests\n");
+    await Deno.writeTextFile(join(dir, "setup.py"), "");
+    // without pyproject.toml the analysis succeeds; with a directory in its place it names it
+    const ok = await poncho([...FIXED, join(dir, "main.py"), "-"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    await Deno.mkdir(join(dir, "pyproject.toml"));
+    const r = await poncho([...FIXED, join(dir, "main.py"), "-"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, "");
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], new RegExp(`${join(dir, "pyproject.toml")}: is a directory`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -35,6 +35,56 @@ export interface ParsedArgs {
   sawDashDash: boolean;
 }
 
+/** The parser's state while it walks the words. */
+interface Cursor {
+  /** All words. */
+  args: string[];
+  /** The index of the current word (advanced past an option's value). */
+  i: number;
+  byLong: Map<string, OptionSpec>;
+  byShort: Map<string, OptionSpec>;
+  options: ParsedArgs["options"];
+}
+
+function setOption(cur: Cursor, spec: OptionSpec, value: string | boolean): void {
+  if (spec.multiple) (cur.options[spec.name] as string[]).push(value as string);
+  else cur.options[spec.name] = value;
+}
+
+/** Parses the long option `arg` (`--name`, `--name=value`, `--name value`). */
+function parseLong(cur: Cursor, arg: string): void {
+  const eq = arg.indexOf("=");
+  const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+  const spec = cur.byLong.get(name);
+  if (!spec) throw new UsageError(`unknown option --${name} (see --help)`);
+  if (spec.type === "boolean") {
+    if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
+    setOption(cur, spec, true);
+    return;
+  }
+  const value = eq >= 0 ? arg.slice(eq + 1) : cur.args[++cur.i];
+  if (value === undefined) throw new UsageError(`option --${name} needs a value`);
+  setOption(cur, spec, value);
+}
+
+/** Parses the short options `arg`: clustered booleans (`-qv`), `-e VALUE` or `-eVALUE`. */
+function parseShort(cur: Cursor, arg: string): void {
+  for (let j = 1; j < arg.length; j++) {
+    const letter = arg[j];
+    const spec = cur.byShort.get(letter);
+    if (!spec) throw new UsageError(`unknown option -${letter} (see --help)`);
+    if (spec.type === "boolean") {
+      setOption(cur, spec, true);
+      continue;
+    }
+    const inline = arg.slice(j + 1);
+    const value = inline.length > 0 ? inline : cur.args[++cur.i];
+    if (value === undefined) throw new UsageError(`option -${letter} needs a value`);
+    setOption(cur, spec, value);
+    return;
+  }
+}
+
 /**
  * Parses `args` against `specs`. Messages do not name the command: the
  * dispatcher in `cli/main.ts` prefixes `poncho <command>:`.
@@ -47,68 +97,25 @@ export function parseArgs(
   specs: OptionSpec[],
   stopAtPositional = false,
 ): ParsedArgs {
-  const byLong = new Map(specs.map((s) => [s.name, s]));
-  const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
-  const options: ParsedArgs["options"] = {};
-  for (const s of specs) if (s.multiple) options[s.name] = [];
-  const positionals: string[] = [];
-  let rest: string[] = [];
-  let sawDashDash = false;
-
-  const set = (spec: OptionSpec, value: string | boolean) => {
-    if (spec.multiple) (options[spec.name] as string[]).push(value as string);
-    else options[spec.name] = value;
+  const cur: Cursor = {
+    args,
+    i: 0,
+    byLong: new Map(specs.map((s) => [s.name, s])),
+    byShort: new Map(specs.filter((s) => s.short).map((s) => [s.short!, s])),
+    options: {},
   };
-
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
+  for (const s of specs) if (s.multiple) cur.options[s.name] = [];
+  const positionals: string[] = [];
+  for (; cur.i < args.length; cur.i++) {
+    const arg = args[cur.i];
     if (arg === "--") {
-      sawDashDash = true;
-      rest = args.slice(i + 1);
-      break;
+      return { options: cur.options, positionals, rest: args.slice(cur.i + 1), sawDashDash: true };
     }
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-      const spec = byLong.get(name);
-      if (!spec) throw new UsageError(`unknown option --${name} (see --help)`);
-      if (spec.type === "boolean") {
-        if (eq >= 0) throw new UsageError(`option --${name} takes no value`);
-        set(spec, true);
-      } else {
-        const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-        if (value === undefined) {
-          throw new UsageError(`option --${name} needs a value`);
-        }
-        set(spec, value);
-      }
-      continue;
-    }
-    if (arg.startsWith("-") && arg.length > 1) {
-      // Short options, possibly clustered booleans (-qv) or -eVALUE.
-      for (let j = 1; j < arg.length; j++) {
-        const letter = arg[j];
-        const spec = byShort.get(letter);
-        if (!spec) throw new UsageError(`unknown option -${letter} (see --help)`);
-        if (spec.type === "boolean") {
-          set(spec, true);
-          continue;
-        }
-        const inline = arg.slice(j + 1);
-        const value = inline.length > 0 ? inline : args[++i];
-        if (value === undefined) {
-          throw new UsageError(`option -${letter} needs a value`);
-        }
-        set(spec, value);
-        break;
-      }
-      continue;
-    }
-    if (stopAtPositional) {
-      rest = args.slice(i);
-      break;
-    }
-    positionals.push(arg);
+    if (arg.startsWith("--")) parseLong(cur, arg);
+    else if (arg.startsWith("-") && arg.length > 1) parseShort(cur, arg);
+    else if (stopAtPositional) {
+      return { options: cur.options, positionals, rest: args.slice(cur.i), sawDashDash: false };
+    } else positionals.push(arg);
   }
-  return { options, positionals, rest, sawDashDash };
+  return { options: cur.options, positionals, rest: [], sawDashDash: false };
 }

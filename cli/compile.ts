@@ -21,7 +21,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { EXIT_FAILED, NotFoundError, PonchoError, UsageError } from "../lib/errors.ts";
+import { EXIT_FAILED, fsError, NotFoundError, PonchoError, UsageError } from "../lib/errors.ts";
 
 const HELP = `Usage: deno task compile [--output PATH]
 
@@ -71,6 +71,21 @@ export async function compileArgs(output: string, root: string = REPO_ROOT): Pro
 }
 
 /**
+ * Checks that `DENORT_BIN` names a file.
+ *
+ * @throws {NotFoundError} (exit 2) when it does not.
+ */
+async function checkDenort(denort: string): Promise<void> {
+  const st = await Deno.stat(denort).catch((err) => {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw fsError(err, denort, { what: "cannot read DENORT_BIN", role: "input" });
+  });
+  if (!st?.isFile) throw new NotFoundError(`DENORT_BIN=${denort} is not a file`);
+}
+
+/**
  * Runs the compile task with `args`; returns the exit code (3 when
  * `DENORT_BIN` is unset).
  */
@@ -90,10 +105,7 @@ export async function compileCommand(args: string[]): Promise<number> {
   if (!output.startsWith("/")) output = `${Deno.cwd()}/${output}`;
 
   const denort = Deno.env.get("DENORT_BIN");
-  if (denort) {
-    const st = await Deno.stat(denort).catch(() => undefined);
-    if (!st?.isFile) throw new NotFoundError(`DENORT_BIN=${denort} is not a file`);
-  }
+  if (denort) await checkDenort(denort);
   await Deno.mkdir(output.replace(/\/[^/]*$/, "") || "/", { recursive: true });
   const out = await new Deno.Command(Deno.execPath(), {
     args: await compileArgs(output),
@@ -120,6 +132,7 @@ export async function compileCommand(args: string[]): Promise<number> {
   // A deno CLI given as DENORT_BIN yields a binary that ignores the program and acts as deno.
   const probe = await new Deno.Command(output, { args: ["--version"], stdout: "piped" }).output();
   if (!new TextDecoder().decode(probe.stdout).startsWith("poncho ")) {
+    // Best-effort cleanup of a useless binary: the error below is what matters.
     await Deno.remove(output).catch(() => {});
     throw new PonchoError(
       `the built binary does not run poncho (is DENORT_BIN=${

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { parseArgs } from "./args.ts";
+import { type OptionSpec, parseArgs } from "./args.ts";
+import type { CreateOptions, CreateResult } from "../lib/create.ts";
 import { UsageError } from "../lib/errors.ts";
 import { resolveStoreRoot } from "../store/layout.ts";
 
@@ -62,32 +63,26 @@ function printPlan(
   console.log(`${packages.length} packages, ${fmtSize(total)} to download`);
 }
 
-/** Runs `poncho create` with `args`; returns the exit code. */
-export async function createCommand(args: string[]): Promise<number> {
-  const { options: o, positionals } = parseArgs(args, [
-    { name: "channel", short: "c", type: "string", multiple: true },
-    { name: "platform", type: "string" },
-    { name: "prefix", type: "string" },
-    { name: "offline", type: "boolean" },
-    { name: "force", type: "boolean" },
-    { name: "no-link-scripts", type: "boolean" },
-    { name: "dry-run", type: "boolean" },
-    { name: "conda-exe", type: "string" },
-    { name: "conda-executable", type: "string" },
-    { name: "store", type: "string" },
-    { name: "wait-for-lock", short: "w", type: "string" },
-    { name: "json", type: "boolean" },
-    { name: "quiet", short: "q", type: "boolean" },
-    { name: "verbose", short: "v", type: "boolean" },
-    { name: "help", short: "h", type: "boolean" },
-  ]);
-  if (o.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (o.quiet && o.verbose) throw new UsageError("-q/--quiet and -v/--verbose exclude each other");
-  const prefix = o.prefix as string | undefined;
-  const dryRun = Boolean(o["dry-run"]);
+const OPTIONS: OptionSpec[] = [
+  { name: "channel", short: "c", type: "string", multiple: true },
+  { name: "platform", type: "string" },
+  { name: "prefix", type: "string" },
+  { name: "offline", type: "boolean" },
+  { name: "force", type: "boolean" },
+  { name: "no-link-scripts", type: "boolean" },
+  { name: "dry-run", type: "boolean" },
+  { name: "conda-exe", type: "string" },
+  { name: "conda-executable", type: "string" },
+  { name: "store", type: "string" },
+  { name: "wait-for-lock", short: "w", type: "string" },
+  { name: "json", type: "boolean" },
+  { name: "quiet", short: "q", type: "boolean" },
+  { name: "verbose", short: "v", type: "boolean" },
+  { name: "help", short: "h", type: "boolean" },
+];
+
+/** Checks the number of positional arguments for the mode (`--dry-run`, `--prefix`, archive). */
+function checkPositionals(positionals: string[], prefix?: string, dryRun?: boolean): void {
   const want = prefix || dryRun ? 1 : 2;
   if (dryRun && positionals.length !== 1) {
     throw new UsageError(
@@ -101,17 +96,40 @@ export async function createCommand(args: string[]): Promise<number> {
         : `expected <spec> <output>, got ${positionals.length} argument(s) (see --help)`,
     );
   }
-  const [specPath, output] = positionals;
-  const waitText = o["wait-for-lock"] as string | undefined;
-  const wait = waitText === undefined ? undefined : Number(waitText);
-  if (wait !== undefined && (waitText!.trim() === "" || !Number.isFinite(wait) || wait < 0)) {
-    throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
+}
+
+/** `-w/--wait-for-lock SECS` in milliseconds (undefined when not given). */
+function waitForLockMs(text: string | undefined): number | undefined {
+  const wait = text === undefined ? undefined : Number(text);
+  if (wait !== undefined && (text!.trim() === "" || !Number.isFinite(wait) || wait < 0)) {
+    throw new UsageError(`-w/--wait-for-lock '${text}' is not a number of seconds`);
   }
-  const { readSpec } = await import("../lib/envspec/parse.ts");
-  const { createEnvironment } = await import("../lib/create.ts");
-  const spec = await readSpec(specPath);
-  const result = await createEnvironment({
-    spec,
+  return wait === undefined ? undefined : wait * 1000;
+}
+
+/** A parsed `poncho create` command line. */
+interface CreateArgs {
+  /** The spec file (`-` for stdin). */
+  specPath: string;
+  /** The create's options, but the spec. */
+  options: Omit<CreateOptions, "spec">;
+  /** `--json`. */
+  json: boolean;
+  /** `-q/--quiet`. */
+  quiet: boolean;
+}
+
+/** Parses the command line; undefined for `--help`. */
+function parseCreateArgs(args: string[]): CreateArgs | undefined {
+  const { options: o, positionals } = parseArgs(args, OPTIONS);
+  if (o.help) return undefined;
+  if (o.quiet && o.verbose) throw new UsageError("-q/--quiet and -v/--verbose exclude each other");
+  const prefix = o.prefix as string | undefined;
+  const dryRun = Boolean(o["dry-run"]);
+  checkPositionals(positionals, prefix, dryRun);
+  const [specPath, output] = positionals;
+  const waitMs = waitForLockMs(o["wait-for-lock"] as string | undefined);
+  const options = {
     specSource: specPath,
     output,
     prefix,
@@ -124,19 +142,38 @@ export async function createCommand(args: string[]): Promise<number> {
     store: resolveStoreRoot(o.store as string | undefined),
     quiet: Boolean(o.quiet) || Boolean(o.json),
     verbose: Boolean(o.verbose),
-    waitForLockMs: wait === undefined ? undefined : wait * 1000,
+    waitForLockMs: waitMs,
     dryRun,
-  });
-  if (dryRun && !o.json) {
-    if (!o.quiet) printPlan(result.packages);
-    return 0;
+  };
+  return { specPath, options, json: Boolean(o.json), quiet: Boolean(o.quiet) };
+}
+
+/** Prints what the create did: JSON on stdout, a dry run's table, or one line on stderr. */
+function printResult(result: CreateResult, { json, quiet, options }: CreateArgs): void {
+  if (options.dryRun && !json) {
+    if (!quiet) printPlan(result.packages);
+    return;
   }
-  if (o.json) {
+  if (json) {
     console.log(JSON.stringify(result, null, 2));
-  } else if (!o.quiet) {
+  } else if (!quiet) {
     const where = result.output ?? result.prefix;
     const how = result.cached ? "reused cached build" : `built ${result.packages.length} packages`;
     console.error(`poncho create: ${where} (${how}, spec ${result.specHash.slice(0, 12)})`);
   }
+}
+
+/** Runs `poncho create` with `args`; returns the exit code. */
+export async function createCommand(args: string[]): Promise<number> {
+  const parsed = parseCreateArgs(args);
+  if (!parsed) {
+    console.log(HELP);
+    return 0;
+  }
+  const { readSpec } = await import("../lib/envspec/parse.ts");
+  const { createEnvironment } = await import("../lib/create.ts");
+  const spec = await readSpec(parsed.specPath);
+  const result = await createEnvironment({ spec, ...parsed.options });
+  printResult(result, parsed);
   return 0;
 }

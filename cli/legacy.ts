@@ -28,7 +28,7 @@
  * @module
  */
 
-import { NotFoundError, UsageError } from "../lib/errors.ts";
+import { fsError, NotFoundError, UsageError } from "../lib/errors.ts";
 
 /** First-generation command names and the poncho subcommands behind them. */
 export const LEGACY_COMMANDS: Readonly<Record<string, string>> = {
@@ -117,7 +117,8 @@ async function analyzeLegacyCommand(args: string[]): Promise<number> {
   try {
     await writeOutputFile(out, text);
   } catch (err) {
-    throw new UsageError(`json-output-file ${out}: cannot write (${(err as Error).message})`);
+    // A missing directory is the user's to fix (exit 1); a full disk or a denied write is not.
+    throw fsError(err, out, { what: "cannot write the json-output-file", role: "output" });
   }
   return 0;
 }

@@ -112,6 +112,28 @@ export interface RunOptions extends RunEnvOptions {
   auto?: AutoRunOptions;
 }
 
+/** Options that only automatic environments (no `-e`) take. */
+const AUTO_ONLY = [
+  "module",
+  "spec",
+  "python",
+  "platform",
+  "offline",
+  "conda-exe",
+  "dry-run",
+  "json",
+  "pin-local",
+  "force",
+  "refresh",
+  "quiet",
+  "verbose",
+  "channel",
+  "pkg-mapping",
+  "extra-pkg",
+];
+
+type Options = ReturnType<typeof parseArgs>["options"];
+
 /**
  * Parses `poncho run` arguments.
  *
@@ -122,66 +144,12 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
   const { options, rest } = parseArgs(args, OPTIONS, true);
   if (options.help) return undefined;
   const environment = options.environment as string | undefined;
-  const autoOnly = [
-    "module",
-    "spec",
-    "python",
-    "platform",
-    "offline",
-    "conda-exe",
-    "dry-run",
-    "json",
-    "pin-local",
-    "force",
-    "refresh",
-    "quiet",
-    "verbose",
-  ];
   let auto: AutoRunOptions | undefined;
   let argv = rest;
   if (environment === undefined || environment === "") {
-    auto = {
-      module: options.module as string | undefined,
-      specFile: options.spec as string | undefined,
-      channels: options.channel as string[],
-      python: options.python as string | undefined,
-      platform: options.platform as string | undefined,
-      offline: options.offline === true,
-      condaExe: options["conda-exe"] as string | undefined,
-      dryRun: options["dry-run"] === true,
-      json: options.json === true,
-      pkgMappings: options["pkg-mapping"] as string[],
-      extraPkgs: options["extra-pkg"] as string[],
-      pinLocal: options["pin-local"] === true,
-      force: options.force === true,
-      refresh: options.refresh === true,
-      quiet: options.quiet === true,
-      verbose: options.verbose === true,
-    };
-    if (auto.quiet && auto.verbose) throw new UsageError("-q and -v exclude each other; give one");
-    if (auto.module !== undefined && auto.specFile !== undefined) {
-      throw new UsageError("-m/--module and --spec exclude each other; give one");
-    }
-    if (auto.module !== undefined) argv = ["python", "-m", auto.module, ...rest];
-    else if (auto.specFile === undefined) {
-      if (rest.length === 0 || !/\.pyw?$/.test(rest[0])) {
-        throw new UsageError(
-          "-e/--environment is required unless a script (script.py), -m MODULE or " +
-            "--spec FILE is given; usage: poncho run -e ENV [--] command [args...]",
-        );
-      }
-      auto.script = rest[0];
-      argv = ["python", ...rest];
-    }
-  } else {
-    const stray = autoOnly.filter((k) => options[k] !== undefined && options[k] !== false);
-    for (const k of ["channel", "pkg-mapping", "extra-pkg"]) {
-      if ((options[k] as string[]).length > 0) stray.push(k);
-    }
-    if (stray.length > 0) {
-      throw new UsageError(`--${stray[0]} is for automatic environments; it does not go with -e`);
-    }
-  }
+    auto = autoOptions(options);
+    argv = autoCommand(auto, rest);
+  } else refuseAutoOptions(options);
   if (argv.length === 0 && !auto?.dryRun) {
     throw new UsageError(
       auto?.specFile !== undefined
@@ -194,11 +162,7 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
   if (tmp && unpackTo !== undefined) {
     throw new UsageError("--tmp and -u/--unpack-to exclude each other; give one");
   }
-  const waitText = (options["wait-for-lock"] as string | undefined) ?? "300";
-  const wait = Number(waitText);
-  if (waitText.trim() === "" || !Number.isFinite(wait) || wait < 0) {
-    throw new UsageError(`-w/--wait-for-lock '${waitText}' is not a number of seconds`);
-  }
+  const wait = waitSeconds(options);
   if (auto && options["wait-for-lock"] !== undefined) auto.buildWaitMs = wait * 1000;
   return {
     environment: environment ?? "",
@@ -210,6 +174,86 @@ export function parseRunArgs(args: string[]): RunOptions | undefined {
     argv,
     auto,
   };
+}
+
+/**
+ * The options of an automatic environment (no `-e`).
+ *
+ * @throws {UsageError} when options exclude each other.
+ */
+function autoOptions(options: Options): AutoRunOptions {
+  const auto: AutoRunOptions = {
+    module: options.module as string | undefined,
+    specFile: options.spec as string | undefined,
+    channels: options.channel as string[],
+    python: options.python as string | undefined,
+    platform: options.platform as string | undefined,
+    offline: options.offline === true,
+    condaExe: options["conda-exe"] as string | undefined,
+    dryRun: options["dry-run"] === true,
+    json: options.json === true,
+    pkgMappings: options["pkg-mapping"] as string[],
+    extraPkgs: options["extra-pkg"] as string[],
+    pinLocal: options["pin-local"] === true,
+    force: options.force === true,
+    refresh: options.refresh === true,
+    quiet: options.quiet === true,
+    verbose: options.verbose === true,
+  };
+  if (auto.quiet && auto.verbose) throw new UsageError("-q and -v exclude each other; give one");
+  if (auto.module !== undefined && auto.specFile !== undefined) {
+    throw new UsageError("-m/--module and --spec exclude each other; give one");
+  }
+  return auto;
+}
+
+/**
+ * The command of an automatic run: `python -m MODULE ...`, `python
+ * script.py ...` (setting `auto.script`), or, with `--spec`, `rest` as given.
+ *
+ * @throws {UsageError} when there is neither a script, a module nor a spec.
+ */
+function autoCommand(auto: AutoRunOptions, rest: string[]): string[] {
+  if (auto.module !== undefined) return ["python", "-m", auto.module, ...rest];
+  if (auto.specFile !== undefined) return rest;
+  if (rest.length === 0 || !/\.pyw?$/.test(rest[0])) {
+    throw new UsageError(
+      "-e/--environment is required unless a script (script.py), -m MODULE or " +
+        "--spec FILE is given; usage: poncho run -e ENV [--] command [args...]",
+    );
+  }
+  auto.script = rest[0];
+  return ["python", ...rest];
+}
+
+/**
+ * Refuses the options of automatic environments next to `-e`.
+ *
+ * @throws {UsageError} naming the first one given.
+ */
+function refuseAutoOptions(options: Options): void {
+  const given = (k: string) => {
+    const v = options[k];
+    return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== false;
+  };
+  const stray = AUTO_ONLY.filter(given);
+  if (stray.length > 0) {
+    throw new UsageError(`--${stray[0]} is for automatic environments; it does not go with -e`);
+  }
+}
+
+/**
+ * The `-w/--wait-for-lock` seconds (default 300).
+ *
+ * @throws {UsageError} when it is not a non-negative number.
+ */
+function waitSeconds(options: Options): number {
+  const text = (options["wait-for-lock"] as string | undefined) ?? "300";
+  const wait = Number(text);
+  if (text.trim() === "" || !Number.isFinite(wait) || wait < 0) {
+    throw new UsageError(`-w/--wait-for-lock '${text}' is not a number of seconds`);
+  }
+  return wait;
 }
 
 /** Runs `poncho run` with `args`; returns the exit code. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
-import { leftoverTemps, ponchoCommand, runPoncho, withTempDir } from "../tests/util.ts";
+import { hasCommand, leftoverTemps, ponchoCommand, runPoncho, withTempDir } from "../tests/util.ts";
+import { sha256Hex } from "../store/index.ts";
 import { storeLayout } from "../store/layout.ts";
 
 const available = fixtureToolsAvailable();
@@ -469,5 +470,54 @@ Deno.test({
       const [line, tmpPrefix] = r.stdout.trim().split("\n");
       assert.match(tmpPrefix, /poncho-run-.*\/env$/);
       assert.equal(line, `prefix=${tmpPrefix}`);
+    }),
+});
+
+Deno.test({
+  name: "a cold run releases the archive's identity lock before the command starts",
+  ignore: !available || !hasCommand("flock"),
+  fn: () =>
+    withWork(async (work) => {
+      const { archive } = await makeEnvArchive(work);
+      const store = `${work}/store`;
+      const lock = `${store}/v1/locks/source-${(await sha256Hex(archive)).slice(0, 32)}.lock`;
+      // The first run reads the archive's identity under that lock; a burst's other starts wait
+      // on it, so they must not wait for the command too.
+      const r = await ponchoOut([
+        "run",
+        "--store",
+        store,
+        "-e",
+        archive,
+        "sh",
+        "-c",
+        'flock -n -x "$1" true && echo free || echo held',
+        "sh",
+        lock,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "free");
+    }),
+});
+
+Deno.test({
+  name: "store path: a ready marker that cannot be read is an error (exit 3), not 'not unpacked'",
+  ignore: !available,
+  fn: () =>
+    withWork(async (work) => {
+      const { archive, manifest } = await makeEnvArchive(work);
+      const store = `${work}/store`;
+      let r = await ponchoOut(["run", "--store", store, "-e", archive, "true"]);
+      assert.equal(r.code, 0, r.stderr);
+      const marker = `${store}/v1/envs/${manifest.id}/.poncho/ready.json`;
+      await Deno.remove(marker);
+      r = await ponchoOut(["store", "path", archive, "--store", store]);
+      assert.equal(r.code, 2); // no marker: not unpacked (yet)
+      assert.match(r.stderr, /not unpacked/);
+      await Deno.mkdir(marker); // EISDIR on read, as EACCES would be for another user
+      r = await ponchoOut(["store", "path", archive, "--store", store]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(r.stderr, /cannot read the ready marker .*ready\.json: is a directory/);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
     }),
 });

@@ -4,21 +4,14 @@
  * @module
  */
 
-import { NotFoundError, UsageError } from "../lib/errors.ts";
-import { type OptionSpec, parseArgs } from "./args.ts";
-import { resolveStoreRoot, storeLayout } from "../store/layout.ts";
-import {
-  type CacheReport,
-  formatSize,
-  gc,
-  listEnvs,
-  parseSize,
-  type StoreEntry,
-} from "../store/gc.ts";
+import { EXIT_USAGE, NotFoundError, UsageError } from "../lib/errors.ts";
+import { type OptionSpec, parseArgs, type ParsedArgs } from "./args.ts";
+import { resolveStoreRoot, type StoreLayout, storeLayout } from "../store/layout.ts";
+import { type CacheReport, gc, type GcOptions, type GcResult } from "../store/gc.ts";
+import { findEnv, listEnvs, type StoreEntry } from "../store/list.ts";
+import { formatSize, parseSize } from "../store/size.ts";
 import { bucketSizes } from "../store/cache_gc.ts";
-import { storeSlot } from "../store/envs.ts";
-import { readMarker } from "../store/marker.ts";
-import { archiveId } from "../lib/run.ts";
+import { archiveEnvPath } from "../lib/run.ts";
 import { absolutePath } from "../lib/fs/path.ts";
 
 const HELP = `Usage: poncho store <command> [options]
@@ -26,16 +19,19 @@ const HELP = `Usage: poncho store <command> [options]
 Commands:
   list [--json]                       environments: id, source, size, last used; then
                                       the size of every bucket (envs, archives, pkgs,
-                                      downloads, repodata, index, locks, tmp)
+                                      downloads, repodata, index, locks, tmp, runtime)
   gc [--older-than DAYS] [--max-size SIZE] [--dry-run] [--json]
                                       remove what was unused for DAYS days, then the
                                       least recently used until the whole store is at
                                       most SIZE (e.g. 20G): environments, cached
-                                      archives, packages, downloads and repodata alike.
-                                      Environments in use by a running 'poncho run' and
-                                      caches a running build reads are never removed.
-                                      Always sweeps leftovers of killed processes from
-                                      tmp/ (only those no process works on).
+                                      archives, packages, downloads, repodata and old
+                                      runtimes of the single file alike. Environments in
+                                      use by a running 'poncho run', caches a running
+                                      build reads and runtimes started within a day or
+                                      still running are never removed. Always sweeps
+                                      leftovers of killed processes from tmp/ (only those
+                                      no process works on), and the records and locks of
+                                      what no longer exists.
                                       --dry-run removes nothing and says what would go
   path [--planned] <archive>          the store path of an archive's environment (exit 2
                                       when it is not unpacked yet; --planned prints the
@@ -61,12 +57,23 @@ const OPTIONS: OptionSpec[] = [
   { name: "help", short: "h", type: "boolean" },
 ];
 
+type Options = ParsedArgs["options"];
+type Subcommand = (layout: StoreLayout, options: Options, positionals: string[]) => Promise<void>;
+
+/** The options each subcommand accepts (beyond --store and --help). */
+const ALLOWED: Record<string, string[]> = {
+  list: ["json"],
+  gc: ["older-than", "max-size", "json", "dry-run"],
+  path: ["planned"],
+  pack: ["json"],
+};
+
 /** Runs `poncho store` with `args`; returns the exit code. */
 export async function storeCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === "-h" || sub === "--help") {
     console.log(HELP);
-    return sub === undefined ? 1 : 0;
+    return sub === undefined ? EXIT_USAGE : 0;
   }
   const { options, positionals } = parseArgs(rest, OPTIONS);
   if (options.help) {
@@ -74,165 +81,179 @@ export async function storeCommand(args: string[]): Promise<number> {
     return 0;
   }
   const layout = storeLayout(resolveStoreRoot(options.store as string | undefined));
-  const allowed: Record<string, string[]> = {
-    list: ["json"],
-    gc: ["older-than", "max-size", "json", "dry-run"],
-    path: ["planned"],
-    pack: ["json"],
-  };
-  if (!allowed[sub]) {
+  checkOptions(sub, options);
+  await SUBCOMMANDS[sub](layout, options, positionals);
+  return 0;
+}
+
+/**
+ * Refuses an unknown subcommand and options that do not apply to it.
+ *
+ * @throws {UsageError} naming the subcommand or option.
+ */
+function checkOptions(sub: string, options: Options): void {
+  if (!ALLOWED[sub]) {
     throw new UsageError(`unknown store command '${sub}' (expected list, gc, path or pack)`);
   }
   for (const name of ["json", "older-than", "max-size", "planned", "dry-run"]) {
-    if (options[name] !== undefined && !allowed[sub].includes(name)) {
+    if (options[name] !== undefined && !ALLOWED[sub].includes(name)) {
       throw new UsageError(`${sub}: option --${name} does not apply here`);
     }
   }
+}
 
-  if (sub === "list") {
-    if (positionals.length) {
-      throw new UsageError(`list: unexpected '${positionals[0]}'`);
-    }
-    const envs = await listEnvs(layout);
-    const buckets = await bucketSizes(layout);
-    if (options.json) {
-      const out = envs.map((e) => ({
-        id: e.id,
-        source: e.source,
-        size: e.size,
-        created: e.created,
-        lastUsed: e.lastUsed.toISOString(),
-        path: e.path,
-      }));
-      console.log(JSON.stringify(out, null, 2));
-    } else if (envs.length === 0) {
-      console.log(`no environments in ${layout.root}`);
-    } else {
-      const rows = envs.map((e) => [
-        e.id.slice(0, 16),
-        formatSize(e.size),
-        e.lastUsed.toISOString().replace(/\.\d+Z$/, "Z"),
-        e.source,
-      ]);
-      const widths = [16, 7, 20];
-      console.log(
-        ["ID".padEnd(widths[0]), "SIZE".padEnd(widths[1]), "LAST USED".padEnd(widths[2]), "SOURCE"]
-          .join("  "),
-      );
-      for (const r of rows) {
-        console.log(
-          [r[0].padEnd(widths[0]), r[1].padEnd(widths[1]), r[2].padEnd(widths[2]), r[3]].join("  "),
-        );
-      }
-    }
-    if (!options.json) {
-      const total = Object.values(buckets).reduce((a, b) => a + b, 0);
-      const parts = Object.entries(buckets).map(([name, size]) => `${name} ${formatSize(size)}`);
-      console.log(`store ${layout.root}: ${formatSize(total)} (${parts.join(", ")})`);
-    }
-    return 0;
+/** `list`: the environments, then the size of every bucket. */
+async function listCommand(layout: StoreLayout, options: Options, positionals: string[]) {
+  if (positionals.length) throw new UsageError(`list: unexpected '${positionals[0]}'`);
+  const envs = await listEnvs(layout, (w) => console.error(`poncho store: warning: ${w}`));
+  if (options.json) {
+    const out = envs.map((e) => ({
+      id: e.id,
+      source: e.source,
+      size: e.size,
+      created: e.created,
+      lastUsed: e.lastUsed.toISOString(),
+      path: e.path,
+    }));
+    console.log(JSON.stringify(out, null, 2));
+    return;
   }
+  if (envs.length === 0) console.log(`no environments in ${layout.root}`);
+  else printEnvTable(envs);
+  const buckets = await bucketSizes(layout);
+  const total = Object.values(buckets).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(buckets).map(([name, size]) => `${name} ${formatSize(size)}`);
+  console.log(`store ${layout.root}: ${formatSize(total)} (${parts.join(", ")})`);
+}
 
-  if (sub === "gc") {
-    if (positionals.length) throw new UsageError(`gc: unexpected '${positionals[0]}'`);
-    let olderThanDays: number | undefined;
-    let maxSize: number | undefined;
-    if (options["older-than"] !== undefined) {
-      olderThanDays = Number(options["older-than"]);
-      if (!Number.isFinite(olderThanDays) || olderThanDays < 0) {
-        throw new UsageError(`--older-than '${options["older-than"]}' is not a number of days`);
-      }
-    }
-    if (options["max-size"] !== undefined) {
-      maxSize = parseSize(options["max-size"] as string);
-      if (maxSize === undefined) {
-        throw new UsageError(`--max-size '${options["max-size"]}' is not a size like 500M or 20G`);
-      }
-    }
-    const dryRun = options["dry-run"] === true;
-    const result = await gc(layout, { olderThanDays, maxSize, dryRun });
-    if (options.json) {
-      const env = (e: StoreEntry) => ({ id: e.id, source: e.source, size: e.size, path: e.path });
-      const cache = (c: CacheReport) => ({ ...c, lastUsed: c.lastUsed.toISOString() });
-      console.log(JSON.stringify(
-        {
-          dryRun,
-          removed: result.removed.map(env),
-          skipped: result.skipped.map(env),
-          removedCache: result.removedCache.map(cache),
-          skippedCache: result.skippedCache.map(cache),
-          swept: result.swept,
-          freed: result.freed,
-        },
-        null,
-        2,
-      ));
-      return 0;
-    }
-    const why = {
-      unpack: "left by a killed unpack",
-      create: "left by a killed poncho create",
-      gc: "left by an interrupted gc",
-      owner: "temp dir of a killed process",
-      lock: "lock of something that no longer exists",
-      stale: "no owner, older than a day",
-    };
-    for (const e of result.swept) {
-      console.log(`swept ${e.path} (${formatSize(e.size)}, ${why[e.kind]})`);
-      for (const x of e.external ?? []) console.log(`swept ${x} (recorded by it)`);
-    }
-    const verb = dryRun ? "would remove" : "removed";
-    for (const e of result.removed) {
-      console.log(`${verb} ${e.id} (${formatSize(e.size)}, ${e.source})`);
-    }
-    for (const c of result.removedCache) {
-      console.log(`${verb} ${c.bucket}/${c.name} (${formatSize(c.size)})`);
-    }
-    for (const e of result.skipped) console.log(`kept ${e.id}: in use`);
-    if (result.skippedCache.length > 0) {
-      console.log(`kept ${result.skippedCache.length} cache items: a build is running`);
-    }
-    console.log(`${dryRun ? "would free" : "freed"} ${formatSize(result.freed)}`);
-    return 0;
+function printEnvTable(envs: StoreEntry[]): void {
+  const widths = [16, 7, 20];
+  const row = (cells: string[]) =>
+    console.log(
+      [...cells.slice(0, 3).map((c, i) => c.padEnd(widths[i])), cells[3]].join("  "),
+    );
+  row(["ID", "SIZE", "LAST USED", "SOURCE"]);
+  for (const e of envs) {
+    row([
+      e.id.slice(0, 16),
+      formatSize(e.size),
+      e.lastUsed.toISOString().replace(/\.\d+Z$/, "Z"),
+      e.source,
+    ]);
   }
+}
 
-  if (sub === "pack") {
-    if (positionals.length !== 2) throw new UsageError("usage: poncho store pack <id> <output>");
-    const [want, output] = positionals;
-    const ids = (await listEnvs(layout)).map((e) => e.id).filter((id) => id.startsWith(want));
-    if (ids.length !== 1) {
-      throw ids.length === 0
-        ? new NotFoundError(`store environment ${want} does not exist (see poncho store list)`)
-        : new UsageError(`store environment ${want} is ambiguous (${ids.length} match); give more`);
+/**
+ * The limits of `gc` from its options.
+ *
+ * @throws {UsageError} when --older-than or --max-size is not a number or size.
+ */
+function gcOptions(options: Options): GcOptions {
+  const out: GcOptions = { dryRun: options["dry-run"] === true };
+  if (options["older-than"] !== undefined) {
+    out.olderThanDays = Number(options["older-than"]);
+    if (!Number.isFinite(out.olderThanDays) || out.olderThanDays < 0) {
+      throw new UsageError(`--older-than '${options["older-than"]}' is not a number of days`);
     }
-    const { packStoreEnv } = await import("../lib/env/store_pack.ts");
-    const r = await packStoreEnv(layout, ids[0], absolutePath(output));
-    if (options.json) {
-      console.log(JSON.stringify({ id: ids[0], output: absolutePath(output), bytes: r.bytes }));
-    } else console.log(`packed ${ids[0]} into ${output} (${formatSize(r.bytes)})`);
-    return 0;
   }
+  if (options["max-size"] !== undefined) {
+    out.maxSize = parseSize(options["max-size"] as string);
+    if (out.maxSize === undefined) {
+      throw new UsageError(`--max-size '${options["max-size"]}' is not a size like 500M or 20G`);
+    }
+  }
+  return out;
+}
 
-  // path
+/** `gc`: collect, then say what went. */
+async function gcCommand(layout: StoreLayout, options: Options, positionals: string[]) {
+  if (positionals.length) throw new UsageError(`gc: unexpected '${positionals[0]}'`);
+  const result = await gc(layout, gcOptions(options));
+  if (options.json) printGcJson(result);
+  else printGcText(result);
+}
+
+function printGcJson(result: GcResult): void {
+  const env = (e: StoreEntry) => ({ id: e.id, source: e.source, size: e.size, path: e.path });
+  const cache = (c: CacheReport) => ({ ...c, lastUsed: c.lastUsed.toISOString() });
+  console.log(JSON.stringify(
+    {
+      dryRun: result.dryRun,
+      removed: result.removed.map(env),
+      skipped: result.skipped.map(env),
+      removedCache: result.removedCache.map(cache),
+      skippedCache: result.skippedCache.map(cache),
+      swept: result.swept,
+      freed: result.freed,
+    },
+    null,
+    2,
+  ));
+}
+
+/** Why each kind of leftover was swept, for the text report. */
+const SWEPT_WHY = {
+  unpack: "left by a killed unpack",
+  create: "left by a killed poncho create",
+  gc: "left by an interrupted gc",
+  owner: "temp dir of a killed process",
+  lock: "lock of something that no longer exists",
+  record: "record of something that no longer exists",
+  stale: "no owner, older than a day",
+};
+
+function printGcText(result: GcResult): void {
+  for (const e of result.swept) {
+    console.log(`swept ${e.path} (${formatSize(e.size)}, ${SWEPT_WHY[e.kind]})`);
+    for (const x of e.external ?? []) console.log(`swept ${x} (recorded by it)`);
+  }
+  const verb = result.dryRun ? "would remove" : "removed";
+  for (const e of result.removed) {
+    console.log(`${verb} ${e.id} (${formatSize(e.size)}, ${e.source})`);
+  }
+  for (const c of result.removedCache) {
+    console.log(`${verb} ${c.bucket}/${c.name} (${formatSize(c.size)})`);
+  }
+  for (const e of result.skipped) console.log(`kept ${e.id}: in use`);
+  const runtimes = result.skippedCache.filter((c) => c.bucket === "runtime").length;
+  const caches = result.skippedCache.length - runtimes;
+  if (caches > 0) console.log(`kept ${caches} cache items: a build is running`);
+  if (runtimes > 0) console.log(`kept ${runtimes} runtimes: in use or started within a day`);
+  console.log(`${result.dryRun ? "would free" : "freed"} ${formatSize(result.freed)}`);
+}
+
+/** `pack`: one environment into an archive. */
+async function packCommand(layout: StoreLayout, options: Options, positionals: string[]) {
+  if (positionals.length !== 2) throw new UsageError("usage: poncho store pack <id> <output>");
+  const [want, output] = positionals;
+  const { id } = await findEnv(layout, want);
+  const { packStoreEnv } = await import("../lib/env/store_pack.ts");
+  const r = await packStoreEnv(layout, id, absolutePath(output));
+  if (options.json) {
+    console.log(JSON.stringify({ id, output: absolutePath(output), bytes: r.bytes }));
+  } else console.log(`packed ${id} into ${output} (${formatSize(r.bytes)})`);
+}
+
+/** `path`: where an archive's environment is (or, with --planned, will be). */
+async function pathCommand(layout: StoreLayout, options: Options, positionals: string[]) {
   if (positionals.length !== 1) {
     throw new UsageError("path: expected one <archive> (usage: poncho store path <archive>)");
   }
-  const source = absolutePath(positionals[0]);
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(source);
-  } catch {
-    throw new NotFoundError(`archive ${positionals[0]} does not exist`);
-  }
-  if (info.isDirectory) throw new UsageError(`${positionals[0]} is a directory; give an archive`);
-  const slot = storeSlot(layout, await archiveId(layout, source, info));
-  if (!options.planned && !readMarker(slot.path, slot.id)) {
+  const [archive] = positionals;
+  const env = await archiveEnvPath(layout, archive);
+  if (!options.planned && !env.ready) {
     throw new NotFoundError(
-      `the environment of ${positionals[0]} is not unpacked in ${layout.root} yet (it will be ` +
-        `${slot.path}): run 'poncho run -e ${positionals[0]}' once, or give --planned`,
-      { path: slot.path },
+      `the environment of ${archive} is not unpacked in ${layout.root} yet (it will be ` +
+        `${env.path}): run 'poncho run -e ${archive}' once, or give --planned`,
+      { path: env.path },
     );
   }
-  console.log(slot.path);
-  return 0;
+  console.log(env.path);
 }
+
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  list: listCommand,
+  gc: gcCommand,
+  pack: packCommand,
+  path: pathCommand,
+};

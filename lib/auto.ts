@@ -173,6 +173,30 @@ export async function planAutoEnvironment(opts: AutoSpecOptions): Promise<AutoPl
   return env ? { auto, action: "reuse", prefix: env.prefix } : { auto, action: "build" };
 }
 
+/** Thrown by the builder of {@link openReady}: the environment was removed after it was found. */
+class RemovedMeanwhile extends Error {}
+
+/**
+ * Opens the ready environment `id` under its shared lock, or returns
+ * undefined when it was removed (by gc) since it was found ready: it is then
+ * built again. Lock timeouts and store errors are thrown.
+ */
+async function openReady(
+  layout: StoreLayout,
+  id: string,
+  source: string,
+  waitMs: number | undefined,
+): Promise<Awaited<ReturnType<typeof openEnv>> | undefined> {
+  try {
+    return await openEnv(storeSlot(layout, id), () => {
+      throw new RemovedMeanwhile(`environment ${id} was removed meanwhile`);
+    }, { source, timeoutMs: waitMs });
+  } catch (err) {
+    if (err instanceof RemovedMeanwhile) return undefined;
+    throw err;
+  }
+}
+
 /**
  * Makes sure the store has the environment of an automatic run and returns
  * it ready, holding its shared lock: reuses the environment recorded for the
@@ -196,9 +220,7 @@ export async function ensureAutoEnvironment(opts: AutoEnvOptions): Promise<AutoE
   if (!rebuild) {
     const env = readyEnv(layout, auto.hash);
     if (env) {
-      const opened = await openEnv(storeSlot(layout, env.id), () => {
-        throw new Error("removed meanwhile");
-      }, { source: auto.source, timeoutMs: opts.waitMs }).catch(() => undefined);
+      const opened = await openReady(layout, env.id, auto.source, opts.waitMs);
       if (opened) {
         log(`reusing environment ${env.id} for ${auto.source}`);
         return {

@@ -26,6 +26,7 @@ import type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
 import { absolutePath } from "./fs/path.ts";
 import { parseChannel } from "./conda/channel.ts";
 import { fileURLToPath } from "node:url";
+import { statSyncIfPresent } from "./fs/probe.ts";
 
 /** Context of {@link analyzeAuto} computed by the caller. */
 export interface AutoContext {
@@ -39,21 +40,9 @@ export interface AutoContext {
   key?: string;
 }
 
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
+// Absent is "no" (see lib/analyze/lib/fs/probe.ts); a path that cannot be inspected is an error.
+const isFile = (path: string) => statSyncIfPresent(path)?.isFile === true;
+const isDir = (path: string) => statSyncIfPresent(path)?.isDirectory === true;
 
 /** Turns an analyzer spec (poncho JSON document) into an {@link EnvSpec}. */
 function fromDocument(doc: { conda: { channels: string[]; dependencies: unknown[] } }): EnvSpec {
@@ -104,6 +93,138 @@ function findModule(name: string, dirs: string[]): string | undefined {
   return undefined;
 }
 
+/** What one way of getting the spec (a spec file, or analysed code) found. */
+interface Found {
+  spec: EnvSpec;
+  /** Files whose size and mtime the cached result depends on. */
+  files: string[];
+  /** Directories whose mtime it depends on. */
+  dirs: string[];
+  warnings: string[];
+  /** What the spec came from, as shown to the user. */
+  source: string;
+}
+
+/** `--spec FILE`: the spec as read, with `--python` and `--extra-pkg` applied. */
+async function specFromFile(opts: AutoSpecOptions, cwd: string, file: string): Promise<Found> {
+  if ((opts.pkgMappings ?? []).length > 0) {
+    throw new UsageError("--pkg-mapping applies to analysed code, not to --spec FILE");
+  }
+  let source = file === "-" ? "-" : absolutePath(`${cwd}/${file}`);
+  if (file.startsWith("/")) source = absolutePath(file);
+  const spec = await readSpec(source);
+  if (opts.python !== undefined) {
+    // --python X.Y replaces the spec's own python requirement.
+    const version = /^\d+\.\d+$/.test(opts.python) ? opts.python : undefined;
+    if (!version) throw new UsageError(`--python ${opts.python}: expected a version like 3.11`);
+    spec.conda = [
+      `python=${version}`,
+      ...spec.conda.filter((d) => specName(d).toLowerCase() !== "python"),
+    ];
+  }
+  for (const extra of opts.extraPkgs ?? []) {
+    const c = choiceFromText(extra, "user");
+    if (c.manager === "pip") spec.pip.push(c.spec);
+    else spec.conda.push(checkMatchSpec(c.spec, `--extra-pkg ${extra}`));
+  }
+  return { spec, files: source !== "-" ? [source] : [], dirs: [], warnings: [], source };
+}
+
+/** The file or package a script run or `-m NAME` starts from, and the directories searched. */
+function entryOf(
+  opts: AutoSpecOptions,
+  cwd: string,
+  pythonPath: string[],
+): { entry: string; source: string; dirs: string[] } {
+  if (opts.script !== undefined) {
+    const entry = opts.script.startsWith("/")
+      ? absolutePath(opts.script)
+      : absolutePath(`${cwd}/${opts.script}`);
+    if (!isFile(entry)) throw new NotFoundError(`script ${opts.script}: no such file`);
+    return { entry, source: entry, dirs: [] };
+  }
+  const found = findModule(opts.module!, [cwd, ...pythonPath]);
+  if (!found) {
+    const top = opts.module!.split(".")[0];
+    throw new NotFoundError(
+      `-m ${opts.module}: no module ${top}.py or package ${top}/ in ${cwd}` +
+        (pythonPath.length ? " or on $PYTHONPATH" : ""),
+    );
+  }
+  return { entry: found, source: `-m ${opts.module} (${cwd})`, dirs: [cwd, ...pythonPath] };
+}
+
+/** A script or module: its local-module closure analysed. */
+async function specFromCode(
+  opts: AutoSpecOptions,
+  ctx: AutoContext,
+  env: Record<string, string | undefined>,
+  pythonPath: string[],
+): Promise<Found> {
+  const { entry, source, dirs } = entryOf(opts, ctx.cwd, pythonPath);
+  const r = await analyze({
+    sources: [entry],
+    python: opts.python,
+    pkgMappings: opts.pkgMappings,
+    extraPkgs: opts.extraPkgs,
+    channels: opts.channels,
+    platform: ctx.platform,
+    store: ctx.layout.root,
+    useInstalled: opts.pinLocal === true,
+    unpinnedPython: opts.pinLocal !== true,
+    cwd: ctx.cwd,
+    env,
+  });
+  const maps = channelMapPaths(opts.channels ?? [], ctx.platform, ctx.cwd);
+  return {
+    spec: fromDocument(r.spec),
+    files: r.files,
+    // The maps are not files the analysis read as code: stamped with the directories.
+    dirs: [...new Set([...dirs, ...r.dirs, ...maps.dirs, ...maps.files])].sort(),
+    warnings: r.warnings,
+    source,
+  };
+}
+
+/** The target channels, then pip inside the environment when pip requirements need it. */
+function completeSpec(spec: EnvSpec, opts: AutoSpecOptions): EnvSpec {
+  if (opts.channels && opts.channels.length > 0) spec = { ...spec, channels: [...opts.channels] };
+  spec = withChannels(spec);
+  if (
+    spec.pip.length > 0 && !spec.conda.some((s) => /^(?:[^:]*::)?pip(?![A-Za-z0-9_.\-])/.test(s))
+  ) {
+    spec = { ...spec, conda: [...spec.conda, "pip"] };
+  }
+  return spec;
+}
+
+/** Caches the result under `key` with the stamps of what it depends on (best effort). */
+async function cacheAnalysis(
+  ctx: AutoContext,
+  key: string,
+  found: Found,
+  spec: EnvSpec,
+  hash: string,
+): Promise<void> {
+  // The store may live inside a directory the analysis listed: create its
+  // directories before the stamps are taken, so that writing the record
+  // does not invalidate it. Caching is best effort (writeAnalysis swallows a
+  // failed write too): a store where it fails only means analysing again.
+  await Deno.mkdir(`${ctx.layout.index}/auto`, { recursive: true }).catch(() => {});
+  const stamps = (paths: string[]) =>
+    paths.map(stampOf).filter((s): s is StatStamp => s !== undefined);
+  await writeAnalysis(ctx.layout, {
+    key,
+    files: stamps(found.files),
+    dirs: stamps(found.dirs),
+    spec,
+    hash,
+    platform: ctx.platform,
+    source: found.source,
+    warnings: found.warnings,
+  });
+}
+
 /**
  * Analyses (or reads) what an automatic run needs and caches it.
  *
@@ -115,100 +236,12 @@ export async function analyzeAuto(opts: AutoSpecOptions, ctx: AutoContext): Prom
   const env = opts.env ?? Deno.env.toObject();
   const pythonPath = (env.PYTHONPATH ?? "").split(":").filter((d) => d !== "")
     .map((d) => absolutePath(d.startsWith("/") ? d : `${cwd}/${d}`));
-  let spec: EnvSpec;
-  let files: string[] = [];
-  let dirs: string[] = [];
-  let warnings: string[] = [];
-  let source: string;
-  if (opts.specFile !== undefined) {
-    if ((opts.pkgMappings ?? []).length > 0) {
-      throw new UsageError("--pkg-mapping applies to analysed code, not to --spec FILE");
-    }
-    source = opts.specFile === "-" ? "-" : absolutePath(`${cwd}/${opts.specFile}`);
-    if (opts.specFile.startsWith("/")) source = absolutePath(opts.specFile);
-    spec = await readSpec(source);
-    if (opts.python !== undefined) {
-      // --python X.Y replaces the spec's own python requirement.
-      const version = /^\d+\.\d+$/.test(opts.python) ? opts.python : undefined;
-      if (!version) throw new UsageError(`--python ${opts.python}: expected a version like 3.11`);
-      spec.conda = [
-        `python=${version}`,
-        ...spec.conda.filter((d) => specName(d).toLowerCase() !== "python"),
-      ];
-    }
-    for (const extra of opts.extraPkgs ?? []) {
-      const c = choiceFromText(extra, "user");
-      if (c.manager === "pip") spec.pip.push(c.spec);
-      else spec.conda.push(checkMatchSpec(c.spec, `--extra-pkg ${extra}`));
-    }
-    if (source !== "-") files = [source];
-  } else {
-    let entry: string;
-    if (opts.script !== undefined) {
-      entry = opts.script.startsWith("/")
-        ? absolutePath(opts.script)
-        : absolutePath(`${cwd}/${opts.script}`);
-      if (!isFile(entry)) throw new NotFoundError(`script ${opts.script}: no such file`);
-      source = entry;
-    } else {
-      const found = findModule(opts.module!, [cwd, ...pythonPath]);
-      if (!found) {
-        const top = opts.module!.split(".")[0];
-        throw new NotFoundError(
-          `-m ${opts.module}: no module ${top}.py or package ${top}/ in ${cwd}` +
-            (pythonPath.length ? " or on $PYTHONPATH" : ""),
-        );
-      }
-      entry = found;
-      source = `-m ${opts.module} (${cwd})`;
-      dirs.push(cwd, ...pythonPath);
-    }
-    const r = await analyze({
-      sources: [entry],
-      python: opts.python,
-      pkgMappings: opts.pkgMappings,
-      extraPkgs: opts.extraPkgs,
-      channels: opts.channels,
-      platform,
-      store: ctx.layout.root,
-      useInstalled: opts.pinLocal === true,
-      unpinnedPython: opts.pinLocal !== true,
-      cwd,
-      env,
-    });
-    warnings = r.warnings;
-    const maps = channelMapPaths(opts.channels ?? [], platform, cwd);
-    files = r.files;
-    // The maps are not files the analysis read as code: stamped with the directories.
-    dirs = [...new Set([...dirs, ...r.dirs, ...maps.dirs, ...maps.files])].sort();
-    spec = fromDocument(r.spec);
-  }
-  if (opts.channels && opts.channels.length > 0) spec = { ...spec, channels: [...opts.channels] };
-  spec = withChannels(spec);
-  // pip requirements need pip inside the environment.
-  if (
-    spec.pip.length > 0 && !spec.conda.some((s) => /^(?:[^:]*::)?pip(?![A-Za-z0-9_.\-])/.test(s))
-  ) {
-    spec = { ...spec, conda: [...spec.conda, "pip"] };
-  }
+  const found = opts.specFile !== undefined
+    ? await specFromFile(opts, cwd, opts.specFile)
+    : await specFromCode(opts, ctx, env, pythonPath);
+  const spec = completeSpec(found.spec, opts);
   const hash = specHash(canonicalSpec(spec, platform));
-  if (ctx.key !== undefined) {
-    // The store may live inside a directory the analysis listed: create its
-    // directories before the stamps are taken, so that writing the record
-    // does not invalidate it.
-    await Deno.mkdir(`${ctx.layout.index}/auto`, { recursive: true }).catch(() => {});
-    const stamps = (paths: string[]) =>
-      paths.map(stampOf).filter((s): s is StatStamp => s !== undefined);
-    await writeAnalysis(ctx.layout, {
-      key: ctx.key,
-      files: stamps(files),
-      dirs: stamps(dirs),
-      spec,
-      hash,
-      platform,
-      source,
-      warnings,
-    });
-  }
+  if (ctx.key !== undefined) await cacheAnalysis(ctx, ctx.key, found, spec, hash);
+  const { files, warnings, source } = found;
   return { spec, hash, platform, files, warnings, source, cached: false };
 }

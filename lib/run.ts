@@ -9,14 +9,7 @@
  * @module
  */
 
-import {
-  CorruptError,
-  errnoOf,
-  EXIT_NOT_FOUND,
-  fsError,
-  NotFoundError,
-  PonchoError,
-} from "./errors.ts";
+import { CorruptError, errnoOf, fsError, NotFoundError, UsageError } from "./errors.ts";
 import { ensureStore, type StoreLayout, storeLayout } from "../store/layout.ts";
 import {
   type Builder,
@@ -119,7 +112,7 @@ export async function archiveId(
       },
     );
   } catch (err) {
-    if (err instanceof LockTimeoutError) throw err;
+    if (err instanceof LockTimeoutError || errnoOf(err) === undefined) throw err;
     return await identify(layout, path, info, log); // a read-only store: no lock to share
   }
   let kept = false;
@@ -149,24 +142,35 @@ async function identify(
   log(manifest ? `identity ${id} from the manifest` : `identity ${id} from the archive digest`);
   try {
     await cacheSourceId(layout, path, info, id);
-  } catch { /* a read-only store still works, just slower */ }
+  } catch (err) {
+    if (errnoOf(err) === undefined) throw err; // a read-only or full store works, just slower
+  }
   return id;
 }
 
-function isDir(path: string): boolean {
+/**
+ * The stat of `path` inside an environment given with `-e`, or undefined
+ * when it is not there.
+ *
+ * @throws {PonchoError} (exit 2) when it cannot be read (permission denied).
+ */
+function statIn(path: string): Deno.FileInfo | undefined {
   try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
+    return Deno.statSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw fsError(err, path, { role: "input" });
   }
 }
 
+function isDir(path: string): boolean {
+  return statIn(path)?.isDirectory === true;
+}
+
 function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
+  return statIn(path)?.isFile === true;
 }
 
 /**
@@ -185,9 +189,8 @@ export function looksLikeEnvironmentDir(dir: string): boolean {
  */
 function unpackedSomething(root: string): boolean {
   if (isDir(`${root}/conda-meta`)) return true;
-  try {
-    for (const e of Deno.readDirSync(`${root}/bin`)) if (e.name !== "run_in_env") return true;
-  } catch { /* no bin/ */ }
+  if (!isDir(`${root}/bin`)) return false;
+  for (const e of Deno.readDirSync(`${root}/bin`)) if (e.name !== "run_in_env") return true;
   return false;
 }
 
@@ -202,11 +205,11 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     ? (msg: string) => console.error(`poncho run: ${msg}`)
     : (_msg: string) => {};
   const source = absolutePath(opts.environment);
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(source);
-  } catch {
-    throw new NotFoundError(`environment ${opts.environment} does not exist (-e/--environment)`);
+  const info = statIn(source);
+  if (info === undefined) {
+    throw new NotFoundError(`environment ${opts.environment} does not exist (-e/--environment)`, {
+      path: source,
+    });
   }
   const layout = storeLayout(opts.store);
   const identity: { lock?: { release(): void } } = { lock: launcherLock() };
@@ -231,6 +234,16 @@ function launcherLock(): { release(): void } | undefined {
   return adoptInheritedLock(Number(fd)) ?? undefined;
 }
 
+/**
+ * How to run in an environment given with `-e`: a poncho environment
+ * directory used in place (`marked`), a plain conda prefix activated in place
+ * (`plain`), or an environment to unpack (or copy) first, by its `id`.
+ */
+type Plan =
+  | { kind: "marked"; id: string }
+  | { kind: "plain" }
+  | { kind: "unpack"; id: string; build: Builder };
+
 async function runSource(
   opts: RunEnvOptions,
   source: string,
@@ -239,98 +252,136 @@ async function runSource(
   identity: { lock?: { release(): void } },
   log: (msg: string) => void,
 ): Promise<number> {
-  let id: string;
-  let build: Builder;
-  if (info.isDirectory) {
-    identity.lock?.release(); // only archives are resolved under it
-    if (!looksLikeEnvironmentDir(source)) {
-      throw new NotFoundError(
-        `environment directory ${opts.environment} is not an environment (no conda-meta/ or bin/ ` +
-          `directory, no poncho manifest); give an environment archive or directory ` +
-          `(-e/--environment)`,
-      );
-    }
-    if (isFile(`${source}/.poncho/incomplete`)) {
-      throw new NotFoundError(
-        `environment directory ${opts.environment} is half-installed (a poncho create --prefix ` +
-          `did not finish); create it again (-e/--environment)`,
-        { path: source },
-      );
-    }
-    const ready = readMarker(source);
-    if (ready && !opts.tmp && opts.unpackTo === undefined) {
-      // An unpacked poncho environment: use it in place, under its shared lock.
-      log(`using environment directory ${source} in place`);
-      return await runIn(dirSlot(source, ready.id), noBuild(source), opts, source, log);
-    }
-    const unpack = await loadUnpack();
-    const manifest = await unpack.readDirManifest(source);
-    if (!manifest && !opts.tmp && opts.unpackTo === undefined) {
-      // A plain conda prefix (valid where it is): activate it in place.
-      log(`using plain environment directory ${source} in place`);
-      return await execInEnv({
-        prefix: source,
-        argv: opts.argv,
-        activateScripts: findActivateScripts(source),
-      });
-    }
-    id = manifest?.id ?? `dir-${(await sha256Hex(source)).slice(0, 40)}`;
-    build = async (root, prefix) =>
-      toBuild(
-        opts.tmp
-          ? await unpack.unpackMembers(
-            interruptible(unpack.directoryMembers(source)),
-            root,
-            prefix,
-            source,
-          )
-          : await unpack.copyEnvDir(source, root, prefix),
-      );
-  } else {
-    id = await archiveId(layout, source, info, log, opts.waitMs, identity);
-    build = async (root, prefix) => {
-      const unpack = await loadUnpack();
-      log(`unpacking ${source} for ${prefix}`);
-      const built = toBuild(
-        opts.tmp
-          ? await unpack.unpackMembers(
-            interruptible(unpack.archiveMembers(source)),
-            root,
-            prefix,
-            source,
-          )
-          : await unpack.unpackArchive(source, root, prefix),
-      );
-      // A plain .tar has no checksum: check the files against the manifest's digests.
-      if (/\.tar$/i.test(source)) {
-        const { verifyDigests } = await import("./env/verify.ts");
-        await verifyDigests(root, await unpack.readArchiveManifest(source), opts.environment);
-      }
-      // Without a manifest, only what looks like an environment is one (an empty tar is not).
-      if (id.startsWith("archive-") && !unpackedSomething(root)) {
-        throw new CorruptError(
-          `environment archive ${opts.environment} has no poncho manifest and no environment in it ` +
-            `(no conda-meta/ or bin/); give an archive made by poncho create or conda-pack`,
-          { path: source },
-        );
-      }
-      return built;
-    };
+  if (info.isDirectory) identity.lock?.release(); // only archives are resolved under it
+  const plan = info.isDirectory
+    ? await planDirectory(opts, source)
+    : await planArchive(opts, source, info, layout, identity, log);
+  if (plan.kind === "marked") {
+    // An unpacked poncho environment: use it in place, under its shared lock.
+    log(`using environment directory ${source} in place`);
+    return await runIn(dirSlot(source, plan.id), noBuild(source), opts, source, log);
   }
-
-  if (opts.tmp) identity.lock?.release(); // a private unpack: nobody waits for it
-  if (opts.tmp) return await runInTemp(build, source, id, opts, log, layout);
+  if (plan.kind === "plain") {
+    // A plain conda prefix (valid where it is): activate it in place.
+    log(`using plain environment directory ${source} in place`);
+    return await execInEnv({
+      prefix: source,
+      argv: opts.argv,
+      activateScripts: findActivateScripts(source),
+    });
+  }
+  if (opts.tmp) {
+    identity.lock?.release(); // a private unpack: nobody waits for it
+    return await runInTemp(plan.build, source, plan.id, opts, log, layout);
+  }
   const slot = opts.unpackTo !== undefined
-    ? dirSlot(absolutePath(opts.unpackTo), id)
-    : storeSlot(layout, id);
-  return await runIn(
-    slot,
-    build,
-    opts,
-    source,
-    log,
-    slot.inStore && info.isFile ? info : undefined,
-  );
+    ? dirSlot(absolutePath(opts.unpackTo), plan.id)
+    : storeSlot(layout, plan.id);
+  const archiveInfo = slot.inStore && info.isFile ? info : undefined;
+  return await runIn(slot, plan.build, opts, source, log, archiveInfo, identity);
+}
+
+/**
+ * Refuses a directory that is no environment, or half of one.
+ *
+ * @throws {NotFoundError} (exit 2) naming the directory.
+ */
+function checkEnvironmentDir(opts: RunEnvOptions, source: string): void {
+  if (!looksLikeEnvironmentDir(source)) {
+    throw new NotFoundError(
+      `environment directory ${opts.environment} is not an environment (no conda-meta/ or bin/ ` +
+        `directory, no poncho manifest); give an environment archive or directory ` +
+        `(-e/--environment)`,
+      { path: source },
+    );
+  }
+  if (isFile(`${source}/.poncho/incomplete`)) {
+    throw new NotFoundError(
+      `environment directory ${opts.environment} is half-installed (a poncho create --prefix ` +
+        `did not finish); create it again (-e/--environment)`,
+      { path: source },
+    );
+  }
+}
+
+/** The plan for an environment directory (see {@link Plan}). */
+async function planDirectory(opts: RunEnvOptions, source: string): Promise<Plan> {
+  checkEnvironmentDir(opts, source);
+  const inPlace = !opts.tmp && opts.unpackTo === undefined;
+  const ready = readMarker(source);
+  if (ready && inPlace) return { kind: "marked", id: ready.id };
+  const unpack = await loadUnpack();
+  const manifest = await unpack.readDirManifest(source);
+  if (!manifest && inPlace) return { kind: "plain" };
+  const id = manifest?.id ?? `dir-${(await sha256Hex(source)).slice(0, 40)}`;
+  const build: Builder = async (root, prefix) =>
+    toBuild(
+      opts.tmp
+        ? await unpack.unpackMembers(
+          interruptible(unpack.directoryMembers(source)),
+          root,
+          prefix,
+          source,
+        )
+        : await unpack.copyEnvDir(source, root, prefix),
+    );
+  return { kind: "unpack", id, build };
+}
+
+/** The plan for an environment archive: its identity and how to unpack it. */
+async function planArchive(
+  opts: RunEnvOptions,
+  source: string,
+  info: Deno.FileInfo,
+  layout: StoreLayout,
+  identity: { lock?: { release(): void } },
+  log: (msg: string) => void,
+): Promise<Plan> {
+  const id = await archiveId(layout, source, info, log, opts.waitMs, identity);
+  const build: Builder = async (root, prefix) => {
+    const unpack = await loadUnpack();
+    log(`unpacking ${source} for ${prefix}`);
+    const built = toBuild(
+      opts.tmp
+        ? await unpack.unpackMembers(
+          interruptible(unpack.archiveMembers(source)),
+          root,
+          prefix,
+          source,
+        )
+        : await unpack.unpackArchive(source, root, prefix),
+    );
+    await checkUnpacked(opts, source, id, root, unpack);
+    return built;
+  };
+  return { kind: "unpack", id, build };
+}
+
+/**
+ * Checks what an archive unpacked into `root`: a plain `.tar` (no checksum)
+ * against its manifest's digests, and an archive without a manifest for an
+ * environment in it (an empty tar is none).
+ *
+ * @throws {CorruptError} (exit 3) when it fails either check.
+ */
+async function checkUnpacked(
+  opts: RunEnvOptions,
+  source: string,
+  id: string,
+  root: string,
+  unpack: UnpackModule,
+): Promise<void> {
+  if (/\.tar$/i.test(source)) {
+    const { verifyDigests } = await import("./env/verify.ts");
+    await verifyDigests(root, await unpack.readArchiveManifest(source), opts.environment);
+  }
+  if (id.startsWith("archive-") && !unpackedSomething(root)) {
+    throw new CorruptError(
+      `environment archive ${opts.environment} has no poncho manifest and no environment in it ` +
+        `(no conda-meta/ or bin/); give an archive made by poncho create or conda-pack`,
+      { path: source },
+    );
+  }
 }
 
 /**
@@ -414,7 +465,7 @@ async function runInTemp(
 
 function noBuild(dir: string): Builder {
   return () => {
-    throw new PonchoError(`environment directory ${dir} is no longer complete`, EXIT_NOT_FOUND);
+    throw new NotFoundError(`environment directory ${dir} is no longer complete`, { path: dir });
   };
 }
 
@@ -463,4 +514,23 @@ async function runIn(
     inherited?.release();
     opened.lock.release();
   }
+}
+
+/**
+ * Where the environment of the archive `archive` lives in the store (or
+ * will, once unpacked), and whether it is unpacked there.
+ *
+ * @throws {NotFoundError} (exit 2) when the archive does not exist.
+ * @throws {UsageError} (exit 1) when it is a directory.
+ */
+export async function archiveEnvPath(
+  layout: StoreLayout,
+  archive: string,
+): Promise<{ path: string; ready: boolean }> {
+  const source = absolutePath(archive);
+  const info = statIn(source);
+  if (info === undefined) throw new NotFoundError(`archive ${archive} does not exist`);
+  if (info.isDirectory) throw new UsageError(`${archive} is a directory; give an archive`);
+  const slot = storeSlot(layout, await archiveId(layout, source, info));
+  return { path: slot.path, ready: readMarker(slot.path, slot.id) !== undefined };
 }

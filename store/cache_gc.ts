@@ -18,9 +18,11 @@
 import type { StoreLayout } from "./layout.ts";
 import { archiveRecordPath } from "./index.ts";
 import { deleteTree } from "./remove.ts";
+import { dirEntries as entries, treeSize } from "./walk.ts";
+import { WRITER_TEMP } from "./sweep.ts";
 
-/** A build-cache bucket. */
-export type CacheBucket = "archives" | "pkgs" | "downloads" | "repodata";
+/** A build-cache bucket, or `runtime` (the single file's runtimes, see `store/runtime_gc.ts`). */
+export type CacheBucket = "archives" | "pkgs" | "downloads" | "repodata" | "runtime";
 
 /** One removable item of a build cache. */
 export interface CacheItem {
@@ -41,38 +43,6 @@ export interface CacheItem {
 /** The lock every build holds shared while it uses the build caches. */
 export function buildCacheLockPath(layout: StoreLayout): string {
   return `${layout.locks}/build-cache.lock`;
-}
-
-/** Bytes of regular files under `path` (0 when missing; hardlinks counted once per walk). */
-export async function treeSize(path: string, seen = new Set<string>()): Promise<number> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return 0;
-    throw err;
-  }
-  if (info.isFile) {
-    const key = `${info.dev}:${info.ino}`;
-    if ((info.nlink ?? 1) > 1) {
-      if (seen.has(key)) return 0;
-      seen.add(key);
-    }
-    return info.size;
-  }
-  if (!info.isDirectory) return 0;
-  let total = 0;
-  for await (const e of Deno.readDir(path)) total += await treeSize(`${path}/${e.name}`, seen);
-  return total;
-}
-
-async function entries(dir: string): Promise<Deno.DirEntry[]> {
-  try {
-    return await Array.fromAsync(Deno.readDir(dir));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
-  }
 }
 
 async function mtime(path: string): Promise<Date> {
@@ -128,7 +98,7 @@ export async function cacheItems(layout: StoreLayout): Promise<CacheItem[]> {
     if (grouped.has(e.name) || e.name.startsWith(".")) continue;
     if (e.name === "shards" && e.isDirectory) {
       for (const s of await entries(`${layout.repodata}/shards`)) {
-        if (!s.name.startsWith(".")) {
+        if (!s.name.startsWith(".") && !WRITER_TEMP.test(s.name)) {
           await add("repodata", `shards/${s.name}`, [`${layout.repodata}/shards/${s.name}`]);
         }
       }
@@ -145,6 +115,8 @@ export async function removeCacheItem(item: CacheItem): Promise<void> {
 /** Marks `path` as used now (its mtime), for gc's last-use order. Never throws. */
 export async function touchUsed(path: string): Promise<void> {
   const now = new Date();
+  // Best effort: only gc's order depends on it, and an item removed meanwhile or owned by
+  // another user of a shared store (EPERM) must not fail the build that uses it.
   await Deno.utime(path, now, now).catch(() => {});
 }
 
@@ -161,6 +133,7 @@ export async function bucketSizes(layout: StoreLayout): Promise<Record<string, n
       ["index", layout.index],
       ["locks", layout.locks],
       ["tmp", layout.tmp],
+      ["runtime", layout.runtime],
     ] as const
   ) {
     out[name] = await treeSize(dir);

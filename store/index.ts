@@ -11,6 +11,7 @@
 
 import type { StoreLayout } from "./layout.ts";
 import { ownerTmp } from "./owner.ts";
+import { errnoOf, fsError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 
 /** One environment's record. */
@@ -60,12 +61,16 @@ export function checkRecord(value: unknown, id: string): IndexRecord | null {
   return { id: r.id, source: r.source, created: r.created, size: r.size };
 }
 
-/** Marks the environment as used now (sets the record's mtime). Never throws. */
+/** Marks the environment as used now (sets the record's mtime). Never throws an OS error. */
 export function touchIndex(layout: StoreLayout, id: string): void {
   try {
     const now = new Date();
     Deno.utimeSync(indexPath(layout, id), now, now);
-  } catch { /* a missing record only loses the last-used time */ }
+  } catch (err) {
+    // Best effort on the warm path: a missing record (adopted by the next list), another user's
+    // record in a shared store (EPERM) or a read-only store only loses the last-used time.
+    if (errnoOf(err) === undefined) throw err;
+  }
 }
 
 /** Removes an environment's index record if present. */
@@ -77,34 +82,58 @@ export async function removeIndex(layout: StoreLayout, id: string): Promise<void
   }
 }
 
-/** Reads all index records (unreadable ones are skipped). */
-export async function readIndex(layout: StoreLayout): Promise<IndexEntry[]> {
-  const entries: IndexEntry[] = [];
+/** What {@linkcode readIndex} found. */
+export interface IndexListing {
+  /** The valid records. */
+  entries: IndexEntry[];
+  /** Paths of records that are not JSON or lack fields (rewritten by adoption, or swept by gc). */
+  damaged: string[];
+}
+
+/** Reads one record file; null when it was removed meanwhile. */
+async function readRecordFile(path: string): Promise<[string, Deno.FileInfo] | null> {
+  try {
+    return await Promise.all([Deno.readTextFile(path), Deno.stat(path)]);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null; // removed meanwhile
+    throw fsError(err, path, { what: "cannot read the store's index record" });
+  }
+}
+
+/** Parses a record's text for environment `id`; null when it is not a valid record. */
+function parseRecord(text: string, id: string): IndexRecord | null {
+  try {
+    return checkRecord(JSON.parse(text), id);
+  } catch (err) {
+    if (err instanceof SyntaxError) return null; // not JSON: damaged like a record with bad fields
+    throw err;
+  }
+}
+
+/**
+ * Reads all index records; damaged ones (not JSON, wrong fields) are listed
+ * apart. A record that cannot be read (permission, a directory in its place)
+ * is an error naming it.
+ */
+export async function readIndex(layout: StoreLayout): Promise<IndexListing> {
+  const listing: IndexListing = { entries: [], damaged: [] };
   let names: Deno.DirEntry[];
   try {
     names = await Array.fromAsync(Deno.readDir(layout.index));
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return [];
-    throw err;
+    if (err instanceof Deno.errors.NotFound) return listing;
+    throw fsError(err, layout.index, { what: "cannot read the store's index" });
   }
   for (const entry of names) {
     if (!entry.isFile || !entry.name.endsWith(".json")) continue;
     const path = `${layout.index}/${entry.name}`;
-    let text: string;
-    let info: Deno.FileInfo;
-    try {
-      [text, info] = await Promise.all([Deno.readTextFile(path), Deno.stat(path)]);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) continue; // removed meanwhile
-      throw err;
-    }
-    let rec: IndexRecord | null = null;
-    try {
-      rec = checkRecord(JSON.parse(text), entry.name.slice(0, -".json".length));
-    } catch { /* not JSON: skipped like a record with wrong fields */ }
-    if (rec) entries.push({ ...rec, lastUsed: info.mtime ?? new Date(0) });
+    const read = await readRecordFile(path);
+    if (read === null) continue;
+    const rec = parseRecord(read[0], entry.name.slice(0, -".json".length));
+    if (rec) listing.entries.push({ ...rec, lastUsed: read[1].mtime ?? new Date(0) });
+    else listing.damaged.push(path);
   }
-  return entries;
+  return listing;
 }
 
 /** A cached identity of an archive file. */
@@ -148,15 +177,28 @@ export async function cachedSourceId(
   absPath: string,
   info: Deno.FileInfo,
 ): Promise<string | undefined> {
+  const path = await sourcePath(layout, absPath);
+  let text: string;
   try {
-    const rec = JSON.parse(
-      Deno.readTextFileSync(await sourcePath(layout, absPath)),
-    ) as SourceRecord;
-    if (
-      rec.path === absPath && rec.size === info.size &&
-      rec.mtimeMs === (info.mtime?.getTime() ?? 0) && rec.ino === (info.ino ?? 0)
-    ) return rec.id;
-  } catch { /* no cache */ }
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return undefined; // not cached yet
+    }
+    throw fsError(err, path, { what: "cannot read the store's identity cache record" });
+  }
+  let rec: Partial<SourceRecord> | null;
+  try {
+    rec = JSON.parse(text);
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined; // damaged: the identity is read again
+    throw err;
+  }
+  if (
+    rec?.path === absPath && rec.size === info.size &&
+    rec.mtimeMs === (info.mtime?.getTime() ?? 0) && rec.ino === (info.ino ?? 0) &&
+    typeof rec.id === "string"
+  ) return rec.id;
   return undefined;
 }
 
@@ -209,16 +251,23 @@ export async function readArchiveRecord(
     text = await Deno.readTextFile(archiveRecordPath(layout, name));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
+    throw fsError(err, archiveRecordPath(layout, name), {
+      what: "cannot read the digest record of a cached archive",
+    });
+  }
+  let v;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    // Damaged: no valid record, so the archive is never trusted (create rebuilds it).
+    if (err instanceof SyntaxError) return null;
     throw err;
   }
-  try {
-    const v = JSON.parse(text);
-    if (
-      typeof v?.sha256 === "string" && /^[0-9a-f]{64}$/.test(v.sha256) &&
-      Number.isSafeInteger(v.size)
-    ) {
-      return { sha256: v.sha256, size: v.size };
-    }
-  } catch { /* not JSON: no valid record */ }
+  if (
+    typeof v?.sha256 === "string" && /^[0-9a-f]{64}$/.test(v.sha256) &&
+    Number.isSafeInteger(v.size)
+  ) {
+    return { sha256: v.sha256, size: v.size };
+  }
   return null;
 }

@@ -58,11 +58,17 @@ function homeDir(env: (name: string) => string | undefined): string {
   const proc = (globalThis as { process?: { getBuiltinModule(id: string): unknown } }).process;
   const os = proc?.getBuiltinModule("node:os") as { homedir(): string } | undefined;
   let dir: string | undefined;
+  let cause: unknown;
   try {
     dir = os?.homedir();
-  } catch { /* no passwd entry either: reported below */ }
+  } catch (err) {
+    cause = err; // no passwd entry either: reported below, with this as the cause
+  }
   if (!dir?.startsWith("/")) {
-    throw new UsageError("HOME is not set and this user has no home directory; set PONCHO_STORE");
+    throw new UsageError(
+      "HOME is not set and this user has no home directory; set PONCHO_STORE",
+      cause === undefined ? undefined : { cause },
+    );
   }
   return dir;
 }

@@ -30,7 +30,7 @@
  * @module
  */
 
-import { LockTimeoutError } from "../lib/errors.ts";
+import { errnoOf, LockTimeoutError } from "../lib/errors.ts";
 import { writeFileAtomicSync } from "../lib/fs/atomic.ts";
 
 export { LockTimeoutError };
@@ -81,7 +81,10 @@ export function readHolder(lockPath: string): LockHolder | null {
     if (typeof v?.pid !== "number" || typeof v?.host !== "string") return null;
     return { pid: v.pid, host: v.host, since: String(v.since ?? "?"), what: v.what };
   } catch {
-    return null; // no sidecar (holder never recorded, or released meanwhile)
+    // Only informative (it names the holder in a message): a sidecar that is missing (never
+    // recorded, released meanwhile), half-written by a killed holder or unreadable must not turn
+    // a lock wait or timeout into another error.
+    return null;
   }
 }
 
@@ -94,7 +97,7 @@ function hostName(): string {
   try {
     return Deno.hostname();
   } catch {
-    return "?";
+    return "?"; // only informative (the holder sidecar), e.g. without --allow-sys
   }
 }
 
@@ -104,8 +107,9 @@ function writeHolder(lockPath: string, what: string | undefined): void {
   try {
     // Atomic, not durable: it describes a live process, which no lock outlives a reboot.
     writeFileAtomicSync(holderPath(lockPath), JSON.stringify(record) + "\n");
-  } catch {
+  } catch (err) {
     // Only informative: a lock directory where the sidecar cannot be written still locks.
+    if (errnoOf(err) === undefined) throw err;
   }
 }
 
@@ -152,7 +156,13 @@ function openLockFile(path: string): Deno.FsFile {
     const dirMode = Deno.statSync(dir).mode ?? 0;
     const mode = file.statSync().mode ?? 0;
     if ((dirMode & 0o020) && !(mode & 0o020)) Deno.chmodSync(path, (mode & 0o777) | 0o060);
-  } catch { /* not ours to change (another user created it meanwhile): it stays as it is */ }
+  } catch (err) {
+    // Not ours to change (another user created it meanwhile), or removed by gc meanwhile (then
+    // the locker opens the one at the path again): it stays as it is.
+    if (!(err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotFound)) {
+      throw err;
+    }
+  }
   return file;
 }
 
@@ -165,7 +175,12 @@ function held(path: string, file: Deno.FsFile, exclusive: boolean, recorded = fa
       if (recorded) {
         try {
           Deno.removeSync(holderPath(path)); // still held: nobody else writes it now
-        } catch { /* already gone */ }
+        } catch (err) {
+          // Gone already, or not removable: a sidecar left behind is overwritten by the next
+          // holder and swept by gc, and release() runs in `finally` blocks, where throwing
+          // would hide the error being handled.
+          if (errnoOf(err) === undefined) throw err;
+        }
       }
       file.unlockSync();
     } finally {

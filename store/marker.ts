@@ -10,6 +10,7 @@
  * @module
  */
 
+import { fsError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 
 /** Path of the marker relative to the environment root. */
@@ -35,25 +36,38 @@ export interface ReadyMarker {
 
 /**
  * Reads the marker of the environment at `prefix` and returns it if it is
- * valid for that path (and for `id`, when given); otherwise `undefined`.
+ * valid for that path (and for `id`, when given); otherwise `undefined`: no
+ * marker (or no `.poncho/`), or one that is not JSON or names another path
+ * or id. Each means the same, "not ready": the marker is the commit point of
+ * an unpack, written by a rename, so whatever else stands there is a
+ * leftover, replaced under the environment's exclusive lock.
+ *
+ * @throws {PonchoError} (exit 3) when the marker cannot be read (permission
+ *   denied, a directory in its place): whether it is ready is unknown.
  */
 export function readMarker(prefix: string, id?: string): ReadyMarker | undefined {
+  const path = `${prefix}/${MARKER_PATH}`;
   let text: string;
   try {
-    text = Deno.readTextFileSync(`${prefix}/${MARKER_PATH}`);
-  } catch {
-    return undefined;
-  }
-  try {
-    const m = JSON.parse(text) as ReadyMarker;
-    if (m.format !== 1 || m.prefix !== prefix || !Array.isArray(m.activateScripts)) {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
       return undefined;
     }
-    if (id !== undefined && m.id !== id) return undefined;
-    return m;
-  } catch {
+    throw fsError(err, path, { what: "cannot read the ready marker" });
+  }
+  let m: Partial<ReadyMarker> | null;
+  try {
+    m = JSON.parse(text);
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined; // cut short: not ready (see above)
+    throw err;
+  }
+  if (m?.format !== 1 || m.prefix !== prefix || !Array.isArray(m.activateScripts)) {
     return undefined;
   }
+  if (id !== undefined && m.id !== id) return undefined;
+  return m as ReadyMarker;
 }
 
 /**

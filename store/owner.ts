@@ -23,6 +23,7 @@
 import type { StoreLayout } from "./layout.ts";
 import { type HeldLock, tryLock } from "./lock.ts";
 import { deleteTree, deleteTreeSync } from "./remove.ts";
+import { errnoOf } from "../lib/errors.ts";
 
 /** Names of owner directories in `tmp/`. */
 export const OWNER_DIR_PATTERN = /^o-\d+-[0-9a-f]{8}$/;
@@ -43,7 +44,10 @@ function removeOwnedAtExit(): void {
   for (const { dir, lock } of owned.values()) {
     try {
       deleteTreeSync(dir);
-    } catch { /* gc sweeps it later */ }
+    } catch (err) {
+      // At exit there is nobody to tell: what cannot be removed now, gc sweeps later.
+      if (errnoOf(err) === undefined) throw err;
+    }
     lock.release();
   }
   owned.clear();
@@ -84,15 +88,20 @@ export function recordExternal(layout: StoreLayout, path: string): ExternalRecor
   try {
     record = `${ownerTmp(layout)}/ext-${crypto.randomUUID().slice(0, 8)}.json`;
     Deno.writeTextFileSync(record, JSON.stringify({ path }) + "\n");
-  } catch {
-    record = undefined; // e.g. a read-only store: the temp is simply not tracked
+  } catch (err) {
+    if (errnoOf(err) === undefined) throw err;
+    record = undefined; // e.g. a read-only or full store: the temp is simply not tracked
   }
   return {
     done() {
       if (record === undefined) return;
       try {
         Deno.removeSync(record);
-      } catch { /* gone already */ }
+      } catch (err) {
+        // Best effort (called in `finally` blocks): a record left behind names a temp that is
+        // gone, which gc then skips.
+        if (errnoOf(err) === undefined) throw err;
+      }
       record = undefined;
     },
   };
@@ -127,8 +136,9 @@ export async function sweepOwnerDir(
       let path: unknown;
       try {
         path = JSON.parse(await Deno.readTextFile(`${dir}/${e.name}`)).path;
-      } catch {
-        continue; // half-written by the killed process: nothing was made yet
+      } catch (err) {
+        if (err instanceof SyntaxError) continue; // half-written by the killed process: nothing made
+        throw err;
       }
       if (typeof path !== "string" || !path.startsWith("/")) continue;
       if (!EXTERNAL_NAME.test(path.slice(path.lastIndexOf("/") + 1))) continue;
@@ -159,6 +169,10 @@ export async function sweepDeadOwners(layout: StoreLayout): Promise<number> {
       if (owned.get(layout.tmp)?.dir === dir) continue;
       if (await sweepOwnerDir(dir, () => Promise.resolve(0))) swept++;
     }
-  } catch { /* gc reports what is left */ }
+  } catch (err) {
+    // Only a courtesy on the slow paths (gc is the one that reports): a tmp/ not there yet, or an
+    // owner directory of another user that cannot be removed, must not fail the unpack or build.
+    if (errnoOf(err) === undefined) throw err;
+  }
   return swept;
 }

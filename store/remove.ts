@@ -11,8 +11,9 @@ async function makeWritable(path: string): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.lstat(path);
-  } catch {
-    return;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return; // removed meanwhile
+    throw err;
   }
   if (!info.isDirectory) return;
   await Deno.chmod(path, ((info.mode ?? 0o700) & 0o7777) | 0o700);
@@ -61,8 +62,9 @@ function makeWritableSync(path: string): void {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(path);
-  } catch {
-    return;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return; // removed meanwhile
+    throw err;
   }
   if (!info.isDirectory) return;
   Deno.chmodSync(path, ((info.mode ?? 0o700) & 0o7777) | 0o700);

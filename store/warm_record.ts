@@ -26,6 +26,7 @@
 import type { StoreLayout } from "./layout.ts";
 import { sourcePath } from "./index.ts";
 import { ownerTmp } from "./owner.ts";
+import { errnoOf } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 
 /** What a warm record says. */
@@ -55,19 +56,31 @@ export function renderWarmRecord(r: WarmRecord): string | null {
     .join("\n");
 }
 
+/** Whether the warm record at `path` already says `text` (false when there is none yet). */
+function sameRecord(path: string, text: string): boolean {
+  try {
+    return Deno.readTextFileSync(path) === text;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false; // none yet
+    throw err;
+  }
+}
+
 /**
  * Writes (atomically) the warm record of `r.archive` unless the same one is
- * there. Never throws: without it the launcher only takes the slower path.
+ * there. Never throws an operating-system error: without the record the
+ * launcher only takes the slower path.
  */
 export async function writeWarmRecord(layout: StoreLayout, r: WarmRecord): Promise<void> {
   const text = renderWarmRecord(r);
   if (text === null) return;
   try {
     const path = await sourcePath(layout, r.archive, "warm");
-    try {
-      if (Deno.readTextFileSync(path) === text) return;
-    } catch { /* none yet */ }
+    if (sameRecord(path, text)) return;
     await Deno.mkdir(`${layout.index}/sources`, { recursive: true });
     await writeFileAtomic(path, text, { tmpDir: ownerTmp(layout) }); // a cache: checked when read
-  } catch { /* a read-only store: no fast path */ }
+  } catch (err) {
+    // A read-only or full store, another user's record: no fast path, the run itself goes on.
+    if (errnoOf(err) === undefined) throw err;
+  }
 }

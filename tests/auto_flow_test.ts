@@ -325,6 +325,7 @@ Deno.test({
           "lib/analyze",
           "lib/auto_spec.ts",
           "lib/create.ts",
+          "lib/create",
           "lib/store_env.ts",
           "lib/conda/solve.ts",
           "lib/deps/yaml.ts",

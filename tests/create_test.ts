@@ -450,10 +450,14 @@ Deno.test({
       const spec = join(dir, "spec.json");
       await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
       await Deno.writeTextFile(join(dir, "afile"), "");
+      await Deno.symlink("loop", join(dir, "loop")); // a link to itself: there, but unusable
       for (
         const [args, re] of [
           [[spec, join(dir, "afile", "x.tar.zst")], /afile is not a directory/],
           [[spec, join(dir, "nodir", "x.tar.zst")], /does not exist/],
+          // Not "does not exist": the failure to look is named as it is.
+          [[spec, join(dir, "loop", "x.tar.zst")], /loop: too many levels of symbolic links/],
+          [["--prefix", join(dir, "afile"), spec], /afile: exists and is not a directory/],
           [[spec, join(dir, "x.zip")], /name it \.tar\.zst/],
           [[spec, join(dir, "x.tar.bz2")], /name it \.tar\.zst/],
           [["--platform", "win-99", spec, join(dir, "x.tar.zst")], /unknown platform "win-99"/],

@@ -522,7 +522,7 @@ Deno.test({
       const list = await runPoncho(["store", "list", "--store", store]);
       assert.match(
         list.stdout,
-        /store .*: \S+ \(envs \S+, archives \S+, pkgs \S+, downloads \S+, repodata \S+, index \S+, locks \S+, tmp \S+\)/,
+        /store .*: \S+ \(envs \S+, archives \S+, pkgs \S+, downloads \S+, repodata \S+, index \S+, locks \S+, tmp \S+, runtime \S+\)/,
       );
       const buckets = ["archives", "pkgs", "downloads", "repodata"];
       const before = listing(store);

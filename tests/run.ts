@@ -20,7 +20,6 @@
 export const DOCUMENTED_SKIPS: ReadonlyArray<{ name: RegExp; why: string }> = [
   { name: /^compile builds a poncho binary/, why: "no denort for `deno compile` here" },
   { name: /^--conda-exe /, why: "no conda, mamba or micromamba in Debian 12" },
-  { name: /^analyze: an unreadable file/, why: "tests run as root; permissions cannot deny it" },
 ];
 
 if (import.meta.main) {

@@ -29,6 +29,39 @@ export function commandPath(name: string): string {
   return o.success ? new TextDecoder().decode(o.stdout).trim() : "";
 }
 
+/** Whether {@linkcode runUnprivileged} can drop root's power to read any file (setpriv). */
+export const canDropFileCapabilities: boolean = Deno.uid() !== 0 || hasCommand("setpriv");
+
+/**
+ * Runs the TypeScript module `code` (imports by absolute URL) with `deno run
+ * -A` in a child that lacks the capabilities letting root read any file
+ * (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, dropped through `setpriv`), so
+ * that a mode-000 file is unreadable to it even when the tests run as root.
+ * Returns the child's stdout; throws when it fails.
+ */
+export async function runUnprivileged(code: string, args: string[] = []): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "poncho-unpriv-" });
+  try {
+    const script = `${dir}/main.ts`;
+    await Deno.writeTextFile(script, code);
+    const deno = [Deno.execPath(), "run", "-A", "--quiet", script, ...args];
+    const drop = "-dac_override,-dac_read_search";
+    const cmd = Deno.uid() === 0
+      ? ["setpriv", `--inh-caps=${drop}`, `--bounding-set=${drop}`, ...deno]
+      : deno;
+    const out = await new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    return new TextDecoder().decode(out.stdout);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** How to spawn the CLI. */
 export interface PonchoOptions {
   /** Extra environment variables (added to the inherited environment). */

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { analyze, type AnalyzeOptions } from "./analyze.ts";
 import type { ExplainRecord } from "./spec_out.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
+import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../tests/fixtures/analyze/", import.meta.url));
 
@@ -228,22 +229,33 @@ Deno.test("analyze: BOM, coding cookie, CRLF and new syntax never lose a file", 
   }
 });
 
-const isRoot = Deno.uid() === 0;
-if (isRoot) {
-  console.log("analyze_test: running as root, file permissions cannot make a file unreadable");
-}
-
 Deno.test({
-  name: "analyze: an unreadable file in a tree is a warning with its path, the rest goes on",
-  ignore: isRoot,
+  name:
+    "analyze: unreadable files and directories in a tree are warnings with their path and reason",
+  ignore: !canDropFileCapabilities,
   async fn() {
-    const dir = await tempTree({ "a.py": "import numpy\n", "b.py": "import scipy\n" });
+    const dir = await tempTree({
+      "a.py": "import numpy\n",
+      "b.py": "import scipy\n",
+      "sub/c.py": "import pandas\n",
+    });
     try {
       await Deno.chmod(join(dir, "b.py"), 0o000);
-      const r = await analyze({ sources: [dir], python: "3.11", useInstalled: false });
-      assert.deepEqual(r.spec.conda.dependencies, ["python=3.11", "numpy"]);
-      assert.equal(r.warnings.length, 1);
-      assert.match(r.warnings[0], /b\.py: cannot read/);
+      await Deno.chmod(join(dir, "sub"), 0o000);
+      const text = await runUnprivileged(
+        `import { analyze } from ${JSON.stringify(new URL("./analyze.ts", import.meta.url).href)};
+const r = await analyze({ sources: [Deno.args[0]], python: "3.11", useInstalled: false, store: null });
+console.log(JSON.stringify({ deps: r.spec.conda.dependencies, warnings: r.warnings }));
+`,
+        [dir],
+      );
+      await Deno.chmod(join(dir, "sub"), 0o755);
+      const r = JSON.parse(text);
+      assert.deepEqual(r.deps, ["python=3.11", "numpy"]);
+      assert.equal(r.warnings.length, 2, text);
+      assert.match(r.warnings[0], /b\.py: cannot read, skipped \(Permission denied/);
+      // the directory's own reason, where it once read "not a regular file (a device, ...)"
+      assert.match(r.warnings[1], /sub: cannot read, skipped \(.*permission denied/i);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

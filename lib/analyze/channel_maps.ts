@@ -25,7 +25,8 @@ import {
   moduleIndex,
   parseImportMap,
 } from "../index/import_map.ts";
-import { errorLine } from "../errors.ts";
+import { errorLine, fsError } from "../errors.ts";
+import { isAbsent, readTextIfPresent } from "../fs/probe.ts";
 
 /** Whether the channel list includes conda-forge (by name or URL). */
 export function targetsCondaForge(channels: readonly string[]): boolean {
@@ -44,8 +45,10 @@ async function readCached(cacheDir: string, key: string): Promise<[MapMeta, stri
     const meta: MapMeta = JSON.parse(await Deno.readTextFile(join(cacheDir, `${key}.meta.json`)));
     if (meta.missing) return [meta, null];
     return [meta, await Deno.readTextFile(join(cacheDir, `${key}.json`))];
-  } catch {
-    return null;
+  } catch (err) {
+    // No cache yet, or a damaged one (it is only a cache: the map is fetched again).
+    if (isAbsent(err) || err instanceof SyntaxError) return null;
+    throw fsError(err, cacheDir, { what: "cannot read the import-map cache in" });
   }
 }
 
@@ -99,10 +102,7 @@ async function fetchMap(
   warnings: string[],
 ): Promise<string | null> {
   if (url.startsWith("file:")) {
-    return await Deno.readTextFile(fileURLToPath(url)).catch((err) => {
-      if (err instanceof Deno.errors.NotFound) return null;
-      throw err;
-    });
+    return await readTextIfPresent(fileURLToPath(url));
   }
   return await fetchHttp(url, cacheDir, warnings);
 }

@@ -7,9 +7,11 @@
  * an import they cover (and its version constraint), ahead of installed
  * metadata and import maps.
  *
- * The project root is the nearest directory, from the analysed one upwards,
- * holding `pyproject.toml`, `setup.py` or `setup.cfg`; else the analysed
- * directory itself.
+ * The project root is found by `project_root.ts` (the nearest directory,
+ * from the analysed one upwards, holding `pyproject.toml`, `setup.py` or
+ * `setup.cfg`); else it is the analysed directory itself. A file that is
+ * absent is simply not declared; one that is there but cannot be read (a
+ * directory in its place, permission denied) is an error naming it.
  *
  * The `pyproject.toml` reader understands the `[project]` table's
  * `dependencies` array and `requires-python` string (basic and literal
@@ -20,6 +22,7 @@
 
 import { dirname, join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "../deps/yaml.ts";
+import { readTextIfPresent } from "../fs/probe.ts";
 import { normalizeDistName } from "./installed.ts";
 import { specName } from "./mapping.ts";
 
@@ -45,23 +48,6 @@ export interface Declared {
   requiresPython?: string;
   /** Problems, `file:line: message`. */
   problems: string[];
-}
-
-const MARKERS = ["pyproject.toml", "setup.py", "setup.cfg"];
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
-
-/**
- * The nearest directory from `dir` upwards holding `pyproject.toml`,
- * `setup.py` or `setup.cfg`, or null.
- */
-export async function findMarkedRoot(dir: string): Promise<string | null> {
-  for (let d = resolve(dir);; d = dirname(d)) {
-    for (const m of MARKERS) if (await exists(join(d, m))) return d;
-    if (dirname(d) === d) return null;
-  }
 }
 
 /** Name of a PEP 508 requirement, or null for URLs, options and the like. */
@@ -148,8 +134,8 @@ function readPyproject(text: string, file: string, out: Declared): void {
 async function readRequirements(path: string, root: string, out: Declared, seen: Set<string>) {
   if (seen.has(path) || seen.size > 20) return;
   seen.add(path);
-  const text = await Deno.readTextFile(path).catch(() => null);
-  if (text === null) return;
+  const text = await readTextIfPresent(path);
+  if (text === null) return; // an absent `-r` include: nothing declared there
   const file = relative(root, path) || path;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -220,10 +206,15 @@ function readSetupCfg(text: string, file: string, out: Declared): void {
   }
 }
 
-/** Reads the declared requirements at `root`. */
+/**
+ * Reads the declared requirements at `root`.
+ *
+ * @throws {PermissionError} when a declaring file is there but may not be read (exit 2).
+ * @throws {NotFoundError} when a directory stands where a declaring file is expected (exit 2).
+ */
 export async function readDeclared(root: string): Promise<Declared> {
   const out: Declared = { root, requirements: [], problems: [] };
-  const read = (f: string) => Deno.readTextFile(join(root, f)).catch(() => null);
+  const read = (f: string) => readTextIfPresent(join(root, f));
   const pyproject = await read("pyproject.toml");
   if (pyproject !== null) readPyproject(pyproject, "pyproject.toml", out);
   const names: string[] = [];

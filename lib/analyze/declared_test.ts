@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { condaSpecFromPep508, findMarkedRoot, readDeclared } from "./declared.ts";
+import { NotFoundError } from "../errors.ts";
+import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
+import { condaSpecFromPep508, readDeclared } from "./declared.ts";
+import { findProjectRoot } from "./project_root.ts";
 import { projectRootsOf } from "./resolve_context.ts";
 import { discoverSources } from "./sources.ts";
 
@@ -105,7 +108,7 @@ Deno.test("project root: nearest marker upwards, else the analysed dir; never in
     "loose/pkg/mod.py": "",
   });
   try {
-    assert.equal(await findMarkedRoot(join(dir, "proj/examples")), join(dir, "proj"));
+    assert.equal(await findProjectRoot(join(dir, "proj/examples")), join(dir, "proj"));
     const given = [join(dir, "proj/examples"), join(dir, "loose")];
     const files = await discoverSources(given);
     assert.deepEqual(await projectRootsOf(files, given), [join(dir, "loose"), join(dir, "proj")]);
@@ -116,4 +119,52 @@ Deno.test("project root: nearest marker upwards, else the analysed dir; never in
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("declared: an absent file declares nothing; a directory in its place is an error naming it", async () => {
+  const dir = await tree({ "requirements.txt": "-r missing.txt\nrequests\n" });
+  try {
+    // absent pyproject.toml, environment.yml, setup.cfg and -r include: no error
+    assert.deepEqual(names(await readDeclared(dir)), ["requests"]);
+    // a directory named pyproject.toml was once read as "no pyproject.toml"
+    await Deno.mkdir(join(dir, "pyproject.toml"));
+    const err = await readDeclared(dir).then(() => null, (e) => e);
+    assert.ok(err instanceof NotFoundError, String(err));
+    assert.equal(err.path, join(dir, "pyproject.toml"));
+    assert.match(err.message, /pyproject\.toml: is a directory/);
+    assert.equal(err.exitCode, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "declared: an unreadable pyproject.toml is a permission error naming it, not 'absent'",
+  ignore: !canDropFileCapabilities,
+  fn: async () => {
+    const dir = await tree({ "pyproject.toml": '[project]\ndependencies = ["requests"]\n' });
+    try {
+      await Deno.chmod(join(dir, "pyproject.toml"), 0o000);
+      const text = await runUnprivileged(
+        `import { readDeclared } from ${
+          JSON.stringify(new URL("./declared.ts", import.meta.url).href)
+        };
+try {
+  console.log(JSON.stringify({ names: (await readDeclared(Deno.args[0])).requirements.length }));
+} catch (e) {
+  console.log(JSON.stringify({ kind: e.kind, exit: e.exitCode, path: e.path }));
+}
+`,
+        [dir],
+      );
+      // Before, the read failure was swallowed: the project declared nothing.
+      assert.deepEqual(JSON.parse(text), {
+        kind: "permission",
+        exit: 2,
+        path: join(dir, "pyproject.toml"),
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

@@ -73,8 +73,10 @@ function cookie(bytes: Uint8Array): string | undefined {
 function tryDecode(label: string, bytes: Uint8Array): string | undefined {
   try {
     return new TextDecoder(label, { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    return undefined;
+  } catch (err) {
+    // RangeError: a label WHATWG does not know; TypeError: bytes invalid in that encoding.
+    if (err instanceof RangeError || err instanceof TypeError) return undefined;
+    throw err;
   }
 }
 

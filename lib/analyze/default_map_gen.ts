@@ -83,10 +83,16 @@ export interface GeneratedMap {
 
 const IMPORT_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
-/** Builds the map from the raw files in `dir`. */
-export async function generateDefaultMap(dir: string): Promise<GeneratedMap> {
-  const read = (f: string) => Deno.readTextFile(join(dir, f));
-  const parselmouth: Record<string, string[] | null> = JSON.parse(await read(SOURCES[1].file));
+/** conda-forge's Python packages and their PyPI names, from parselmouth's mapping. */
+interface PypiNames {
+  /** conda-forge packages that are Python packages. */
+  python: Set<string>;
+  /** PyPI name (normalised) to the conda-forge packages carrying it. */
+  byPypi: Map<string, string[]>;
+}
+
+/** Reads parselmouth's conda-forge -> PyPI mapping, inverted. */
+function readPypiNames(parselmouth: Record<string, string[] | null>): PypiNames {
   const python = new Set<string>();
   const byPypi = new Map<string, string[]>();
   for (const [conda, pypis] of Object.entries(parselmouth)) {
@@ -97,58 +103,75 @@ export async function generateDefaultMap(dir: string): Promise<GeneratedMap> {
       byPypi.set(n, [...(byPypi.get(n) ?? []), conda]);
     }
   }
-  const condaOfPypi = (name: string): string | null => {
-    const n = normalizeDistName(name);
-    const c = byPypi.get(n);
-    if (!c) return null;
-    return c.find((x) => normalizeDistName(x) === n) ??
-      [...c].sort((a, b) => a.length - b.length)[0];
-  };
+  return { python, byPypi };
+}
+
+/** The conda-forge package of a PyPI name: the same-named one, else the shortest name. */
+function condaOfPypi(names: PypiNames, name: string): string | null {
+  const n = normalizeDistName(name);
+  const c = names.byPypi.get(n);
+  if (!c) return null;
+  return c.find((x) => normalizeDistName(x) === n) ?? [...c].sort((a, b) => a.length - b.length)[0];
+}
+
+/** PyPI name to conda-forge name, where they differ. */
+function pypiRenames(names: PypiNames): Map<string, string> {
   const pypi = new Map<string, string>();
-  for (const n of byPypi.keys()) {
-    const c = condaOfPypi(n)!;
+  for (const n of names.byPypi.keys()) {
+    const c = condaOfPypi(names, n)!;
     if (c !== n) pypi.set(n, c);
   }
+  return pypi;
+}
 
-  const modules = new Map<string, string[]>();
-  const setIfAbsent = (m: string, pkgs: string[]) => {
-    if (IMPORT_RE.test(m) && !modules.has(m)) modules.set(m, pkgs);
-  };
-  for (const o of OVERRIDES) modules.set(o.module, [...o.packages]);
-  const cf = parseYaml(await read(SOURCES[4].file)) as {
-    import_name?: string;
-    conda_name?: string;
-  }[];
+/** The import map being built; the first source to name an import wins (overrides are set first). */
+class ModuleTable {
+  /** Import name to ranked conda-forge packages. */
+  readonly modules: Map<string, string[]> = new Map();
+
+  /** Sets `m`'s packages unless it is not an import name or already set. */
+  setIfAbsent(m: string, pkgs: string[]): void {
+    if (IMPORT_RE.test(m) && !this.modules.has(m)) this.modules.set(m, pkgs);
+  }
+}
+
+/** Adds cf-scripts' and grayskull's static tables (import name -> conda name). */
+function addStaticTables(table: ModuleTable, cfText: string, gsText: string): void {
+  const cf = parseYaml(cfText) as { import_name?: string; conda_name?: string }[];
   for (const e of cf ?? []) {
-    if (e.import_name && e.conda_name) setIfAbsent(e.import_name, [e.conda_name]);
+    if (e.import_name && e.conda_name) table.setIfAbsent(e.import_name, [e.conda_name]);
   }
-  const gs = parseYaml(await read(SOURCES[3].file)) as Record<
-    string,
-    { conda_forge?: string; import_name?: string }
-  >;
+  const gs = parseYaml(gsText) as Record<string, { conda_forge?: string; import_name?: string }>;
   for (const e of Object.values(gs ?? {})) {
-    if (e?.import_name && e.conda_forge) setIfAbsent(e.import_name, [e.conda_forge]);
+    if (e?.import_name && e.conda_forge) table.setIfAbsent(e.import_name, [e.conda_forge]);
   }
-  const own: Record<string, string> = JSON.parse(
-    await Deno.readTextFile(new URL("./mapping_data.json", import.meta.url)),
-  );
-  for (const [m, p] of Object.entries(own)) setIfAbsent(m, [p]);
-  const crm: Record<string, string[]> = JSON.parse(await read(SOURCES[0].file));
+}
+
+/** Adds the recipe-derived ranking (its best last: reversed, three kept). */
+function addRecipeRanking(table: ModuleTable, crmText: string): void {
+  const crm: Record<string, string[]> = JSON.parse(crmText);
   for (const [m, ranked] of Object.entries(crm)) {
     if (Array.isArray(ranked) && ranked.length > 0) {
-      setIfAbsent(m, [...ranked].reverse().slice(0, 3));
+      table.setIfAbsent(m, [...ranked].reverse().slice(0, 3));
     }
   }
+}
+
+/** Adds pipreqs' import -> PyPI names, kept only when conda-forge has the project. */
+function addPipreqs(table: ModuleTable, text: string, names: PypiNames): void {
   const pipreqs = new Map<string, string>();
-  for (const line of (await read(SOURCES[2].file)).split("\n")) {
+  for (const line of text.split("\n")) {
     const [m, p] = line.trim().split(":");
     if (m && p) pipreqs.set(m, p); // pipreqs keeps the last of duplicate keys
   }
   for (const [m, p] of pipreqs) {
-    const conda = condaOfPypi(p);
-    if (conda) setIfAbsent(m, [conda]);
+    const conda = condaOfPypi(names, p);
+    if (conda) table.setIfAbsent(m, [conda]);
   }
-  // Drop entries the same-name rule already gives.
+}
+
+/** Drops entries the same-name rule already gives (overrides are kept). */
+function dropSameName(modules: Map<string, string[]>, python: Set<string>): void {
   for (const [m, pkgs] of modules) {
     if (OVERRIDES.some((o) => o.module === m)) continue;
     const same = m.toLowerCase();
@@ -156,13 +179,36 @@ export async function generateDefaultMap(dir: string): Promise<GeneratedMap> {
       if (python.has(pkgs[0])) modules.delete(m);
     }
   }
-  const provenance = [
-    "Poncho's default import map for conda-forge; generated by lib/analyze/default_map_gen.ts; do not edit.",
-    ...SOURCES.map((s) => `source: ${s.file} = ${s.source} (${s.licence})`),
-    "source: lib/analyze/mapping_data.json (Poncho's table) and lib/analyze/default_map_overrides.ts (curated overrides)",
-    "format: [modules] <import> <packages best first...>; [python] <conda-forge Python package>; [pypi] <PyPI name> <conda-forge name>",
-  ];
-  return { provenance, modules, python, pypi };
+}
+
+/** The provenance lines of the generated file. */
+const PROVENANCE: readonly string[] = [
+  "Poncho's default import map for conda-forge; generated by lib/analyze/default_map_gen.ts; do not edit.",
+  ...SOURCES.map((s) => `source: ${s.file} = ${s.source} (${s.licence})`),
+  "source: lib/analyze/mapping_data.json (Poncho's table) and lib/analyze/default_map_overrides.ts (curated overrides)",
+  "format: [modules] <import> <packages best first...>; [python] <conda-forge Python package>; [pypi] <PyPI name> <conda-forge name>",
+];
+
+/** Builds the map from the raw files in `dir`. */
+export async function generateDefaultMap(dir: string): Promise<GeneratedMap> {
+  const read = (f: string) => Deno.readTextFile(join(dir, f));
+  const names = readPypiNames(JSON.parse(await read(SOURCES[1].file)));
+  const table = new ModuleTable();
+  for (const o of OVERRIDES) table.modules.set(o.module, [...o.packages]);
+  addStaticTables(table, await read(SOURCES[4].file), await read(SOURCES[3].file));
+  const own: Record<string, string> = JSON.parse(
+    await Deno.readTextFile(new URL("./mapping_data.json", import.meta.url)),
+  );
+  for (const [m, p] of Object.entries(own)) table.setIfAbsent(m, [p]);
+  addRecipeRanking(table, await read(SOURCES[0].file));
+  addPipreqs(table, await read(SOURCES[2].file), names);
+  dropSameName(table.modules, names.python);
+  return {
+    provenance: [...PROVENANCE],
+    modules: table.modules,
+    python: names.python,
+    pypi: pypiRenames(names),
+  };
 }
 
 /** Serialises the map as the gzipped line format. */

@@ -15,6 +15,9 @@
  */
 
 import { basename, dirname, join, resolve } from "node:path";
+import { isAbsent, listDirIfPresent, readTextIfPresent, statIfPresent } from "../fs/probe.ts";
+import { runPython3 } from "./python3.ts";
+import { fsError } from "../errors.ts";
 
 /** One distribution that provides an import name. */
 export interface InstalledDist {
@@ -36,6 +39,8 @@ export interface InstalledIndex {
   condaMeta: string[];
   /** The interpreter's `X.Y`, when a `lib/pythonX.Y` directory tells it. */
   pythonVersion?: string;
+  /** Metadata files that were present but damaged (ignored), one line each naming the file. */
+  problems: string[];
 }
 
 /** Where to read the environment from. */
@@ -55,31 +60,11 @@ export function normalizeDistName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, "-");
 }
 
-async function isDir(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-async function readText(path: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return null;
-  }
-}
-
-async function listDir(path: string): Promise<Deno.DirEntry[]> {
-  const out: Deno.DirEntry[] = [];
-  try {
-    for await (const e of Deno.readDir(path)) out.push(e);
-  } catch {
-    // missing or unreadable: nothing there
-  }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
+// Absent files and directories are simply not there (see lib/fs/probe.ts); an
+// unreadable one is an error naming it.
+const isDir = async (path: string) => (await statIfPresent(path))?.isDirectory === true;
+const readText = readTextIfPresent;
+const listDir = async (path: string) => (await listDirIfPresent(path)) ?? [];
 
 /** The `X.Y` directories `lib/pythonX.Y` of a prefix, newest first. */
 async function libPythonVersions(prefix: string): Promise<string[]> {
@@ -130,26 +115,26 @@ function pathDirs(env: Record<string, string | undefined>): string[] {
 }
 
 async function isExecutableFile(path: string): Promise<boolean> {
+  const st = await statIfPresent(path);
+  return st !== null && st.isFile && (st.mode === null || (st.mode & 0o111) !== 0);
+}
+
+/**
+ * The text of an executable found on PATH, or null when it may be run but not
+ * read (mode `--x`: then it is not known what it is, and `python3` is asked).
+ */
+async function readExecutable(path: string): Promise<Uint8Array | null> {
   try {
-    const st = await Deno.stat(path);
-    return st.isFile && (st.mode === null || (st.mode & 0o111) !== 0);
-  } catch {
-    return false;
+    return await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.PermissionDenied || isAbsent(err)) return null;
+    throw err;
   }
 }
 
-async function startsWithElf(path: string): Promise<boolean> {
-  let file: Deno.FsFile | undefined;
-  try {
-    file = await Deno.open(path);
-    const buf = new Uint8Array(4);
-    const n = await file.read(buf);
-    return n === 4 && buf[0] === 0x7f && buf[1] === 0x45 && buf[2] === 0x4c && buf[3] === 0x46;
-  } catch {
-    return false;
-  } finally {
-    file?.close();
-  }
+function isElf(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c &&
+    bytes[3] === 0x46;
 }
 
 /** The pyenv version names in effect, in order (PYENV_VERSION, .python-version, global). */
@@ -194,8 +179,10 @@ export async function findPythonOnPath(
     const candidate = join(dir, "python3");
     if (!(await isExecutableFile(candidate))) continue;
     const real = await Deno.realPath(candidate);
-    if (await startsWithElf(real)) return await prefixOfExecutable(real);
-    const script = (await readText(real)) ?? "";
+    const bytes = await readExecutable(real);
+    if (bytes === null) return null; // unreadable: the caller asks python3 itself
+    if (isElf(bytes)) return await prefixOfExecutable(real);
+    const script = new TextDecoder().decode(bytes);
     if (!script.startsWith("#!") || !/pyenv/.test(script)) return null; // unknown wrapper
     const root = env.PYENV_ROOT ?? /PYENV_ROOT="([^"]+)"/.exec(script)?.[1] ?? dirname(dir);
     let system = false;
@@ -218,23 +205,20 @@ export async function findPythonOnPath(
 
 /** Runs `python3` once to print its prefix and version (the fallback). */
 async function askPython(env: Record<string, string | undefined>): Promise<FoundPython | null> {
-  try {
-    const out = await new Deno.Command("python3", {
-      args: ["-c", "import sys;print(sys.prefix);print('%d.%d' % sys.version_info[:2])"],
+  const out = await runPython3(
+    ["-c", "import sys;print(sys.prefix);print('%d.%d' % sys.version_info[:2])"],
+    {
       env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<
         string,
         string
       >,
       clearEnv: true,
-      stdout: "piped",
       stderr: "null",
-    }).output();
-    if (!out.success) return null;
-    const [prefix, version] = new TextDecoder().decode(out.stdout).trim().split("\n");
-    return prefix ? { prefix, version, how: "exec" } : null;
-  } catch {
-    return null;
-  }
+    },
+  );
+  if (!out?.success) return null;
+  const [prefix, version] = new TextDecoder().decode(out.stdout).trim().split("\n");
+  return prefix ? { prefix, version, how: "exec" } : null;
 }
 
 /** Top-level and second-level import names from site-packages-relative paths. */
@@ -272,16 +256,18 @@ interface CondaRecord {
   sitePaths: string[];
 }
 
-async function readCondaMeta(dir: string): Promise<CondaRecord[]> {
+async function readCondaMeta(dir: string, problems: string[]): Promise<CondaRecord[]> {
   const records: CondaRecord[] = [];
   for (const e of await listDir(dir)) {
     if (!e.name.endsWith(".json")) continue;
     const text = await readText(join(dir, e.name));
-    if (text === null) continue;
+    if (text === null) continue; // removed meanwhile
     let meta: { name?: unknown; version?: unknown; files?: unknown; paths_data?: unknown };
     try {
       meta = JSON.parse(text);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      problems.push(`${join(dir, e.name)}: not valid JSON (${err.message}); its package ignored`);
       continue;
     }
     if (typeof meta.name !== "string" || typeof meta.version !== "string") continue;
@@ -373,63 +359,82 @@ async function readSitePackages(
   }
 }
 
+/** The prefixes to read, in order, and the interpreter version they tell. */
+async function environmentPrefixes(
+  options: InstalledOptions,
+  env: Record<string, string | undefined>,
+): Promise<{ prefixes: { prefix: string; version?: string }[]; pythonVersion?: string }> {
+  if (options.prefix !== undefined) {
+    const pythonVersion = (await libPythonVersions(options.prefix))[0];
+    return { prefixes: [{ prefix: options.prefix, version: pythonVersion }], pythonVersion };
+  }
+  const prefixes: { prefix: string; version?: string }[] = [];
+  if (env.CONDA_PREFIX) prefixes.push({ prefix: env.CONDA_PREFIX });
+  let found = await findPythonOnPath(env, options.cwd ?? Deno.cwd());
+  if (!found && options.allowExec !== false) found = await askPython(env);
+  if (found) prefixes.push({ prefix: found.prefix, version: found.version });
+  return { prefixes, pythonVersion: found?.version };
+}
+
+/** Reads one prefix's `conda-meta` into `index`; returns the dist-info names conda owns. */
+async function readCondaPrefix(
+  real: string,
+  index: InstalledIndex,
+): Promise<Map<string, InstalledDist>> {
+  const condaOwned = new Map<string, InstalledDist>();
+  const metaDir = join(real, "conda-meta");
+  if (!(await isDir(metaDir))) return condaOwned;
+  index.condaMeta.push(metaDir);
+  for (const rec of await readCondaMeta(metaDir, index.problems)) {
+    const dist: InstalledDist = { name: rec.name, version: rec.version, manager: "conda" };
+    for (const p of rec.sitePaths) {
+      const first = p.split("/")[0];
+      if (/\.(dist-info|egg-info)$/.test(first)) condaOwned.set(first, dist);
+    }
+    for (const n of modulesFromPaths(rec.sitePaths)) add(index.modules, n, dist);
+  }
+  return condaOwned;
+}
+
+/** The real path of a prefix, or null when it does not exist (a stale `$CONDA_PREFIX`). */
+async function realPrefix(prefix: string): Promise<string | null> {
+  try {
+    return await Deno.realPath(prefix);
+  } catch (err) {
+    if (isAbsent(err)) return null;
+    throw fsError(err, prefix, { what: "cannot read the environment", role: "input" });
+  }
+}
+
 /**
  * Reads the installed environment (see the module documentation).
  *
  * @param options Where to look; by default `$CONDA_PREFIX` and `python3` on `PATH`.
+ * @throws {PermissionError} when a metadata file or directory that is there cannot be read.
  */
 export async function readInstalled(options: InstalledOptions = {}): Promise<InstalledIndex> {
   const env = options.env ?? Deno.env.toObject();
-  const cwd = options.cwd ?? Deno.cwd();
-  const prefixes: { prefix: string; version?: string }[] = [];
-  let pythonVersion: string | undefined;
-  if (options.prefix !== undefined) {
-    const versions = await libPythonVersions(options.prefix);
-    pythonVersion = versions[0];
-    prefixes.push({ prefix: options.prefix, version: pythonVersion });
-  } else {
-    if (env.CONDA_PREFIX) prefixes.push({ prefix: env.CONDA_PREFIX });
-    let found = await findPythonOnPath(env, cwd);
-    if (!found && options.allowExec !== false) found = await askPython(env);
-    if (found) {
-      pythonVersion = found.version;
-      prefixes.push({ prefix: found.prefix, version: found.version });
-    }
-  }
-
-  const modules = new Map<string, InstalledDist[]>();
-  const sitePackages: string[] = [];
-  const condaMeta: string[] = [];
+  const { prefixes, pythonVersion } = await environmentPrefixes(options, env);
+  const index: InstalledIndex = {
+    modules: new Map(),
+    sitePackages: [],
+    condaMeta: [],
+    pythonVersion,
+    problems: [],
+  };
   const seenPrefix = new Set<string>();
   for (const { prefix, version } of prefixes) {
-    let real: string;
-    try {
-      real = await Deno.realPath(prefix);
-    } catch {
-      continue;
-    }
-    if (seenPrefix.has(real)) continue;
+    const real = await realPrefix(prefix);
+    if (real === null || seenPrefix.has(real)) continue;
     seenPrefix.add(real);
-    const condaOwned = new Map<string, InstalledDist>();
-    const metaDir = join(real, "conda-meta");
-    if (await isDir(metaDir)) {
-      condaMeta.push(metaDir);
-      for (const rec of await readCondaMeta(metaDir)) {
-        const dist: InstalledDist = { name: rec.name, version: rec.version, manager: "conda" };
-        for (const p of rec.sitePaths) {
-          const first = p.split("/")[0];
-          if (/\.(dist-info|egg-info)$/.test(first)) condaOwned.set(first, dist);
-        }
-        for (const n of modulesFromPaths(rec.sitePaths)) add(modules, n, dist);
-      }
-    }
+    const condaOwned = await readCondaPrefix(real, index);
     for (const site of await sitePackagesOf(real, version)) {
-      if (sitePackages.includes(site)) continue;
-      sitePackages.push(site);
-      await readSitePackages(site, condaOwned, modules);
+      if (index.sitePackages.includes(site)) continue;
+      index.sitePackages.push(site);
+      await readSitePackages(site, condaOwned, index.modules);
     }
   }
-  return { modules, sitePackages, condaMeta, pythonVersion };
+  return index;
 }
 
 /**

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { NotFoundError } from "../errors.ts";
+import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
 import {
   findPythonOnPath,
   lookupInstalled,
@@ -176,4 +178,76 @@ Deno.test("installed: a pyenv shim is resolved through pyenv's version files", a
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("installed: an absent metadata file is no answer, a directory in its place is an error naming it", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    const prefix = join(tmp, "env");
+    await makePrefix(prefix);
+    const site = join(prefix, "lib/python3.10/site-packages");
+    // absent top_level.txt / RECORD: the dist is still read (from its METADATA)
+    await write(join(site, "lone-2.0.dist-info/METADATA"), "Name: lone\nVersion: 2.0\n");
+    const ok = await readInstalled({ prefix });
+    assert.deepEqual(ok.problems, []);
+    assert.ok(ok.modules.has("foobar"));
+    // a path under a regular file (ENOTDIR) is absent too: `lib` is a file here
+    const flat = join(tmp, "flat");
+    await write(join(flat, "lib"), "not a directory\n");
+    assert.equal((await readInstalled({ prefix: flat })).modules.size, 0);
+    // a directory where METADATA is expected (EISDIR) was once read as "no metadata"
+    await Deno.mkdir(join(site, "broken-1.0.dist-info/METADATA"), { recursive: true });
+    const err = await readInstalled({ prefix }).then(() => null, (e) => e);
+    assert.ok(err instanceof NotFoundError, String(err));
+    assert.equal(err.path, join(site, "broken-1.0.dist-info/METADATA"));
+    assert.match(err.message, /is a directory/);
+    assert.equal(err.exitCode, 2);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("installed: a damaged conda-meta record is reported by name and its package ignored", async () => {
+  const tmp = await Deno.makeTempDir();
+  try {
+    await makePrefix(tmp);
+    await write(join(tmp, "conda-meta/broken-1.0-0.json"), '{"name": "broken", ');
+    const idx = await readInstalled({ prefix: tmp });
+    assert.equal(idx.problems.length, 1);
+    assert.match(idx.problems[0], /conda-meta\/broken-1\.0-0\.json: not valid JSON/);
+    assert.equal(lookupInstalled(idx, "numpy")?.name, "numpy"); // the rest is read
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "installed: an unreadable metadata file is a permission error naming it (exit 2), not absent",
+  ignore: !canDropFileCapabilities,
+  fn: async () => {
+    const tmp = await Deno.makeTempDir();
+    try {
+      await makePrefix(tmp);
+      const meta = join(tmp, "lib/python3.10/site-packages/Foo_Bar-1.0.dist-info/METADATA");
+      await Deno.chmod(meta, 0o000);
+      const text = await runUnprivileged(
+        `import { readInstalled } from ${
+          JSON.stringify(new URL("./installed.ts", import.meta.url).href)
+        };
+try {
+  await readInstalled({ prefix: Deno.args[0] });
+  console.log("{}");
+} catch (e) {
+  console.log(JSON.stringify({ kind: e.kind, exit: e.exitCode, path: e.path }));
+}
+`,
+        [tmp],
+      );
+      // Before, the unreadable METADATA was read as "no METADATA" and the dist named by its stem.
+      assert.deepEqual(JSON.parse(text), { kind: "permission", exit: 2, path: meta });
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
 });

@@ -21,6 +21,8 @@
  */
 
 import { basename, dirname, join } from "node:path";
+import { fsError } from "../errors.ts";
+import { isAbsent, statIfPresent } from "../fs/probe.ts";
 
 /** Finds local modules, caching directory listings. */
 export class LocalResolver {
@@ -58,7 +60,12 @@ export class LocalResolver {
     let listing: Map<string, Deno.DirEntry> | null = new Map();
     try {
       for await (const e of Deno.readDir(dir)) listing.set(e.name, e);
-    } catch {
+    } catch (err) {
+      // An absent search directory holds nothing; one that may not be listed is skipped
+      // the way Python's path finder skips it (the import then fails in Python too).
+      if (!isAbsent(err) && !(err instanceof Deno.errors.PermissionDenied)) {
+        throw fsError(err, dir, { what: "cannot list", role: "input" });
+      }
       listing = null;
     }
     this.#listings.set(dir, listing);
@@ -168,7 +175,7 @@ export class LocalResolver {
     const found = await this.locate(name, file);
     if (found === null) return null;
     if (/\.pyw?$/.test(found)) return found;
-    const st = await Deno.stat(found).catch(() => null);
+    const st = await statIfPresent(found);
     return st?.isDirectory ? found : null;
   }
 }

@@ -9,8 +9,9 @@
  */
 
 import { resolve } from "node:path";
-import { UsageError } from "../errors.ts";
+import { fsError, UsageError } from "../errors.ts";
 import { parseSpec } from "../envspec/parse.ts";
+import { isAbsent } from "../fs/probe.ts";
 
 /** Names an out may never have: Python sources, stubs and notebooks. */
 const SOURCE_NAME = /\.(py|pyi|pyw|ipynb)$/i;
@@ -32,7 +33,7 @@ export async function checkOutPath(
   cwd: string = Deno.cwd(),
 ): Promise<void> {
   const abs = resolve(cwd, out);
-  const info = await Deno.stat(abs).catch(() => null);
+  const info = await statOut(abs, out);
   for (const src of sources) {
     if (src === "-") continue;
     const same = resolve(cwd, src) === abs ||
@@ -50,12 +51,16 @@ export async function checkOutPath(
   let text: string;
   try {
     text = await Deno.readTextFile(abs);
-  } catch {
-    return; // unreadable: writing it fails later with its own message
+  } catch (err) {
+    if (isAbsent(err)) return; // removed meanwhile
+    // Unreadable is not "not there": the spec is written by renaming over it, which needs no
+    // permission on the file itself, so an out that cannot be checked is not replaced.
+    throw fsError(err, out, { what: "refusing to replace out", role: "output" });
   }
   try {
     await parseSpec(text, out);
-  } catch {
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
     throw new UsageError(
       `out ${out} exists and is not an environment spec; refusing to overwrite it ` +
         `(remove it first, or ${USAGE})`,
@@ -63,7 +68,22 @@ export async function checkOutPath(
   }
 }
 
+/** The out's status, or null when there is none yet. */
+async function statOut(abs: string, out: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(abs);
+  } catch (err) {
+    if (isAbsent(err)) return null; // a new file (a missing directory fails when writing)
+    throw fsError(err, out, { what: "cannot inspect out", role: "output" });
+  }
+}
+
 async function sameFile(path: string, info: Deno.FileInfo): Promise<boolean> {
-  const other = await Deno.stat(path).catch(() => null);
-  return !!other && other.ino === info.ino && other.dev === info.dev;
+  try {
+    const other = await Deno.stat(path);
+    return other.ino === info.ino && other.dev === info.dev;
+  } catch (err) {
+    if (isAbsent(err)) return false; // a missing source is reported by the analysis
+    throw fsError(err, path, { what: "source", role: "input" });
+  }
 }

@@ -55,16 +55,16 @@ function skip(text: string, i: number): number {
   return i;
 }
 
-/**
- * Finds and reads the `# /// script` block of a Python source text.
- *
- * @returns null when the source has no such block.
- */
-export function parseScriptMetadata(source: string): ScriptMetadata | null {
-  const lines = source.split(/\r?\n|\r/);
-  let start = -1;
-  let end = -1;
-  const problems: ScriptMetadata["problems"] = [];
+/** Where the `# /// script` block is: its opening and closing line indexes (-1 when none). */
+interface BlockPlace {
+  start: number;
+  end: number;
+  problems: ScriptMetadata["problems"];
+}
+
+/** Finds the one `# /// script` block among `lines`; unclosed and second blocks are problems. */
+function findScriptBlock(lines: string[]): BlockPlace {
+  const place: BlockPlace = { start: -1, end: -1, problems: [] };
   for (let i = 0; i < lines.length; i++) {
     const m = OPEN.exec(lines[i]);
     if (!m || m[1] !== "script") continue;
@@ -74,23 +74,95 @@ export function parseScriptMetadata(source: string): ScriptMetadata | null {
       else if (!(lines[j] === "#" || lines[j].startsWith("# "))) break;
     }
     if (close < 0) {
-      problems.push({ line: i + 1, message: "unclosed `# /// script` block; ignored" });
+      place.problems.push({ line: i + 1, message: "unclosed `# /// script` block; ignored" });
       continue;
     }
-    if (start >= 0) {
-      problems.push({ line: i + 1, message: "a second `# /// script` block; ignored" });
+    if (place.start >= 0) {
+      place.problems.push({ line: i + 1, message: "a second `# /// script` block; ignored" });
       continue;
     }
-    start = i;
-    end = close;
+    place.start = i;
+    place.end = close;
     i = close;
   }
+  return place;
+}
+
+/** The block's TOML text being read: the text, and its 1-based source line of an offset. */
+interface BlockText {
+  content: string;
+  lineAt: (offset: number) => number;
+  meta: ScriptMetadata;
+}
+
+/** Reads the `dependencies` array whose `[` is at `i`; returns the offset after it. */
+function readDependencies(block: BlockText, i: number): number {
+  const { content, meta } = block;
+  i++;
+  for (;;) {
+    i = skip(content, i);
+    if (content[i] === "]" || i >= content.length) return i + 1;
+    const s = readString(content, i);
+    if (!s) {
+      meta.problems.push({ line: block.lineAt(i), message: "dependencies holds a non-string" });
+      return content.indexOf("]", i) < 0 ? content.length : content.indexOf("]", i) + 1;
+    }
+    meta.dependencies.push(s.value.trim());
+    i = skip(content, s.end);
+    if (content[i] === ",") i++;
+  }
+}
+
+/** Skips a value Poncho does not use at `i`: to the end of its line, or past an array. */
+function skipValue(content: string, i: number, lineEnd: number): number {
+  if (content[i] !== "[") return lineEnd;
+  const close = content.indexOf("]", i);
+  return close < 0 ? content.length : close + 1;
+}
+
+/** Reads one `key = value` line at `i` into the metadata; returns the offset after it. */
+function readKey(block: BlockText, i: number, lineEnd: number, inTable: boolean): number {
+  const { content, meta } = block;
+  const key = /^([A-Za-z0-9_-]+|"[^"]*")[ \t]*=[ \t]*/.exec(content.slice(i, lineEnd));
+  if (!key) {
+    meta.problems.push({
+      line: block.lineAt(i),
+      message: "unreadable line in `# /// script` block",
+    });
+    return lineEnd;
+  }
+  const name = key[1].replace(/^"|"$/g, "");
+  i += key[0].length;
+  if (!inTable && name === "requires-python") {
+    const s = readString(content, i);
+    if (s) {
+      meta.requiresPython = s.value.trim();
+      return s.end;
+    }
+    meta.problems.push({ line: block.lineAt(i), message: "requires-python is not a string" });
+    return i;
+  }
+  if (!inTable && name === "dependencies" && content[i] === "[") return readDependencies(block, i);
+  return skipValue(content, i, lineEnd);
+}
+
+/**
+ * Finds and reads the `# /// script` block of a Python source text.
+ *
+ * @returns null when the source has no such block.
+ */
+export function parseScriptMetadata(source: string): ScriptMetadata | null {
+  const lines = source.split(/\r?\n|\r/);
+  const { start, end, problems } = findScriptBlock(lines);
   if (start < 0) {
     return problems.length ? { dependencies: [], line: problems[0].line, problems } : null;
   }
   const content = lines.slice(start + 1, end).map((l) => l.slice(2)).join("\n");
-  const meta: ScriptMetadata = { dependencies: [], line: start + 1, problems };
-  const lineAt = (offset: number) => start + 2 + content.slice(0, offset).split("\n").length - 1;
+  const block: BlockText = {
+    content,
+    lineAt: (offset) => start + 2 + content.slice(0, offset).split("\n").length - 1,
+    meta: { dependencies: [], line: start + 1, problems },
+  };
   let i = 0;
   let inTable = false;
   while ((i = skip(content, i)) < content.length) {
@@ -98,49 +170,9 @@ export function parseScriptMetadata(source: string): ScriptMetadata | null {
     if (content[i] === "[") {
       inTable = true; // keys below a [table] header (e.g. [tool.uv]) are not ours
       i = lineEnd;
-      continue;
-    }
-    const key = /^([A-Za-z0-9_-]+|"[^"]*")[ \t]*=[ \t]*/.exec(content.slice(i, lineEnd));
-    if (!key) {
-      problems.push({ line: lineAt(i), message: "unreadable line in `# /// script` block" });
-      i = lineEnd;
-      continue;
-    }
-    const name = key[1].replace(/^"|"$/g, "");
-    i += key[0].length;
-    if (!inTable && name === "requires-python") {
-      const s = readString(content, i);
-      if (s) {
-        meta.requiresPython = s.value.trim();
-        i = s.end;
-      } else problems.push({ line: lineAt(i), message: "requires-python is not a string" });
-    } else if (!inTable && name === "dependencies" && content[i] === "[") {
-      i++;
-      for (;;) {
-        i = skip(content, i);
-        if (content[i] === "]" || i >= content.length) {
-          i++;
-          break;
-        }
-        const s = readString(content, i);
-        if (!s) {
-          problems.push({ line: lineAt(i), message: "dependencies holds a non-string" });
-          i = content.indexOf("]", i) < 0 ? content.length : content.indexOf("]", i) + 1;
-          break;
-        }
-        meta.dependencies.push(s.value.trim());
-        i = skip(content, s.end);
-        if (content[i] === ",") i++;
-      }
-    } else {
-      // a value we do not use: skip to the end of the line, or past a multi-line array
-      if (content[i] === "[") {
-        const close = content.indexOf("]", i);
-        i = close < 0 ? content.length : close + 1;
-      } else i = lineEnd;
-    }
+    } else i = readKey(block, i, lineEnd, inTable);
   }
-  return meta;
+  return block.meta;
 }
 
 /**

@@ -4,9 +4,10 @@
  * channels' import maps, and the shipped conda-forge map when conda-forge is
  * a target.
  *
- * A source file's project root is the nearest directory above it with
- * `pyproject.toml`/`setup.py`/`setup.cfg`, else the outermost analysed
- * directory holding it (for a file named on its own: its directory).
+ * A source file's project root is the one `project_root.ts` finds (the
+ * nearest directory above it with `pyproject.toml`/`setup.py`/`setup.cfg`),
+ * else the outermost analysed directory holding it (for a file named on its
+ * own: its directory).
  *
  * @module
  */
@@ -14,7 +15,9 @@
 import { dirname, join, resolve, sep } from "node:path";
 import type { InstalledIndex } from "./installed.ts";
 import type { SourceFile } from "./sources.ts";
-import { findMarkedRoot, readDeclared } from "./declared.ts";
+import { readDeclared } from "./declared.ts";
+import { findProjectRoot } from "./project_root.ts";
+import { statIfPresent } from "../fs/probe.ts";
 import { loadDefaultMap } from "./default_map.ts";
 import { loadChannelModules, targetsCondaForge } from "./channel_maps.ts";
 import type { ResolveContext } from "./resolve.ts";
@@ -49,7 +52,7 @@ export interface LoadedContext extends ResolveContext {
   requiresPython: string[];
 }
 
-const isFile = (p: string) => Deno.stat(p).then((s) => s.isFile, () => false);
+const isFile = async (p: string) => (await statIfPresent(p))?.isFile === true;
 
 const within = (dir: string, path: string) => path === dir || path.startsWith(dir + sep);
 
@@ -57,15 +60,14 @@ const within = (dir: string, path: string) => path === dir || path.startsWith(di
 export async function projectRootsOf(sources: SourceFile[], given: string[]): Promise<string[]> {
   const dirs: string[] = [];
   for (const g of given) {
-    const st = await Deno.stat(g).catch(() => null);
+    const st = await statIfPresent(g);
     if (st?.isDirectory) dirs.push(resolve(g));
   }
   const roots = new Set<string>();
-  const markedCache = new Map<string, string | null>();
+  const memo = new Map<string, string | null>();
   for (const s of sources) {
     const dir = dirname(s.absPath);
-    if (!markedCache.has(dir)) markedCache.set(dir, await findMarkedRoot(dir));
-    const marked = markedCache.get(dir)!;
+    const marked = await findProjectRoot(dir, memo);
     const analysed = dirs.filter((d) =>
       within(d, s.absPath)
     ).sort((a, b) => a.length - b.length)[0];

@@ -100,6 +100,7 @@ const installed: InstalledIndex = {
   ]),
   sitePackages: [],
   condaMeta: [],
+  problems: [],
 };
 
 Deno.test("resolve: --pkg-mapping, then installed metadata; pip dists conda-forge has become conda pins", () => {

@@ -47,6 +47,17 @@ interface Block {
   group: TryGroup | null;
 }
 
+/** An `else` block continues its `if` chain or its `try`; a loop's `else` is plain. */
+function elseBlock(b: Block, sib: Block | null): void {
+  if (sib !== null && sib.kind === B_IF) {
+    b.kind = B_IF;
+    b.cond = b.chain = sib.chain;
+  } else if (sib !== null && sib.kind === B_TRY) {
+    b.kind = B_TRY;
+    b.group = sib.group;
+  }
+}
+
 // Header kinds, while a compound statement header is being read.
 const H_NONE = 0;
 const H_IF = 1;
@@ -278,67 +289,76 @@ class Scanner {
 
   /** A name that is not an import keyword: header details, patterns, dynamic calls. */
   private name(): void {
-    const tk = this.tk;
-    const s = tk.src;
-    const a = tk.start;
-    const len = tk.end - a;
-    let code = P_OTHER;
-    const h = this.hdr;
-    if (h !== H_NONE) {
-      this.hdrTokens++;
-      if (h === H_DEF || h === H_CLASS) {
-        if (this.hdrName === "") this.hdrName = tk.text();
-      } else if (h === H_ASYNC) {
-        if (tk.isName("def")) this.hdr = H_DEF;
-        else if (tk.isName("for")) this.hdr = H_LOOP;
-        else if (tk.isName("with")) this.hdr = H_WITH;
-        else this.hdr = H_OTHER;
-        this.hdrTokens = 0;
-      } else if (h === H_IF || h === H_ELIF) {
-        if (this.conditionalName()) this.hdrCond = true;
-        if (tk.isName("TYPE_CHECKING")) this.hdrTyping = true;
-        else if (tk.isName("not")) this.hdrNot = true;
-      } else if (h === H_EXCEPT) {
-        if (CATCHES_IMPORT.has(tk.text())) this.hdrCatches = true;
-      } else if (h === H_WITH) {
-        // `with suppress(ImportError):` (contextlib) makes its body optional.
-        if (tk.isName("ImportError") || tk.isName("ModuleNotFoundError")) this.hdrCond = true;
-      }
-    }
-    switch (len) {
-      case 2:
-        if (s.startsWith("os", a)) code = P_OS;
-        break;
-      case 3:
-        if (s.startsWith("sys", a)) code = P_SYS;
-        break;
-      case 6:
-        if (tk.depth === 0 && s.startsWith("lambda", a)) this.lambdas++;
-        break;
-      case 8:
-        if (s.startsWith("platform", a)) code = P_PLATFORM;
-        break;
-      case 10:
-        if (this.p1 !== P_DOT && s.startsWith("__import__", a)) this.dynStart();
-        break;
-      case 13:
-        if (s.startsWith("import_module", a)) {
-          if (
-            this.p1 === P_DOT
-              ? this.p2 === P_IMPORTLIB
-              : this.importModuleNames.has("import_module")
-          ) {
-            this.dynStart();
-          }
-        }
-        break;
-    }
-    if (len === 9 && s.startsWith("importlib", a)) code = P_IMPORTLIB;
+    if (this.hdr !== H_NONE) this.headerName();
+    let code = this.nameCode();
     if (this.aliases) code = this.aliasName(code);
     if (this.p1 === P_DOT) code = P_OTHER; // `x.sys` is not `sys`
     this.p2 = this.p1;
     this.p1 = code;
     this.stmtStart = false;
+  }
+
+  /** A name inside a compound statement header: what it tells about the block. */
+  private headerName(): void {
+    const tk = this.tk;
+    const h = this.hdr;
+    this.hdrTokens++;
+    if (h === H_DEF || h === H_CLASS) {
+      if (this.hdrName === "") this.hdrName = tk.text();
+    } else if (h === H_ASYNC) {
+      if (tk.isName("def")) this.hdr = H_DEF;
+      else if (tk.isName("for")) this.hdr = H_LOOP;
+      else if (tk.isName("with")) this.hdr = H_WITH;
+      else this.hdr = H_OTHER;
+      this.hdrTokens = 0;
+    } else if (h === H_IF || h === H_ELIF) {
+      if (this.conditionalName()) this.hdrCond = true;
+      if (tk.isName("TYPE_CHECKING")) this.hdrTyping = true;
+      else if (tk.isName("not")) this.hdrNot = true;
+    } else if (h === H_EXCEPT) {
+      if (CATCHES_IMPORT.has(tk.text())) this.hdrCatches = true;
+    } else if (h === H_WITH) {
+      // `with suppress(ImportError):` (contextlib) makes its body optional.
+      if (tk.isName("ImportError") || tk.isName("ModuleNotFoundError")) this.hdrCond = true;
+    }
+  }
+
+  /**
+   * The pattern code of the current name (`os`, `sys`, `platform`,
+   * `importlib`), counting `lambda`s and starting dynamic import calls.
+   */
+  private nameCode(): number {
+    const tk = this.tk;
+    const s = tk.src;
+    const a = tk.start;
+    switch (tk.end - a) {
+      case 2:
+        return s.startsWith("os", a) ? P_OS : P_OTHER;
+      case 3:
+        return s.startsWith("sys", a) ? P_SYS : P_OTHER;
+      case 6:
+        if (tk.depth === 0 && s.startsWith("lambda", a)) this.lambdas++;
+        return P_OTHER;
+      case 8:
+        return s.startsWith("platform", a) ? P_PLATFORM : P_OTHER;
+      case 9:
+        return s.startsWith("importlib", a) ? P_IMPORTLIB : P_OTHER;
+      case 10:
+        if (this.p1 !== P_DOT && s.startsWith("__import__", a)) this.dynStart();
+        return P_OTHER;
+      case 13:
+        if (
+          s.startsWith("import_module", a) &&
+          (this.p1 === P_DOT
+            ? this.p2 === P_IMPORTLIB
+            : this.importModuleNames.has("import_module"))
+        ) {
+          this.dynStart();
+        }
+        return P_OTHER;
+      default:
+        return P_OTHER;
+    }
   }
 
   /** Slow path when `import importlib as X` or `from importlib import import_module as Y` was seen. */
@@ -418,34 +438,18 @@ class Scanner {
     };
     switch (h) {
       case H_IF:
-        b.kind = B_IF;
-        b.cond = b.chain = this.hdrCond;
-        b.typing = this.hdrTyping && !this.hdrNot;
-        break;
       case H_ELIF:
-        b.kind = B_IF;
-        b.typing = this.hdrTyping && !this.hdrNot;
-        b.cond = b.chain = this.hdrCond || (sib !== null && sib.kind === B_IF && sib.chain);
+        this.ifBlock(b, h, sib);
         break;
       case H_ELSE:
-        if (sib !== null && sib.kind === B_IF) {
-          b.kind = B_IF;
-          b.cond = b.chain = sib.chain;
-        } else if (sib !== null && sib.kind === B_TRY) {
-          b.kind = B_TRY;
-          b.group = sib.group;
-        }
+        elseBlock(b, sib);
         break;
       case H_TRY:
         b.kind = B_TRY;
         b.group = { catches: false };
         break;
       case H_EXCEPT:
-        b.kind = B_TRY;
-        b.group = sib !== null && sib.kind === B_TRY && sib.group !== null
-          ? sib.group
-          : { catches: false };
-        if (this.hdrTokens === 0 || this.hdrCatches) b.group.catches = true;
+        this.exceptBlock(b, sib);
         break;
       case H_LOOP:
         b.kind = B_LOOP;
@@ -454,18 +458,40 @@ class Scanner {
         b.cond = this.hdrCond;
         break;
       case H_DEF:
-        b.kind = B_DEF;
-        b.name = this.hdrName;
-        if (b.name !== "" && !this.defSet.has(b.name)) {
-          this.defSet.add(b.name);
-          this.defs.push(b.name);
-        }
+        this.defBlock(b);
         break;
       case H_CLASS:
         b.kind = B_CLASS;
         break;
     }
     this.stack.push(b);
+  }
+
+  /** An `if` or `elif` block: conditional when its test (or, for `elif`, the chain's) is. */
+  private ifBlock(b: Block, h: number, sib: Block | null): void {
+    b.kind = B_IF;
+    b.typing = this.hdrTyping && !this.hdrNot;
+    b.cond = b.chain = this.hdrCond ||
+      (h === H_ELIF && sib !== null && sib.kind === B_IF && sib.chain);
+  }
+
+  /** An `except` block: joins its `try`, which catches a failed import if this handler does. */
+  private exceptBlock(b: Block, sib: Block | null): void {
+    b.kind = B_TRY;
+    b.group = sib !== null && sib.kind === B_TRY && sib.group !== null
+      ? sib.group
+      : { catches: false };
+    if (this.hdrTokens === 0 || this.hdrCatches) b.group.catches = true;
+  }
+
+  /** A `def` block: named, and its name remembered (for `--function`). */
+  private defBlock(b: Block): void {
+    b.kind = B_DEF;
+    b.name = this.hdrName;
+    if (b.name !== "" && !this.defSet.has(b.name)) {
+      this.defSet.add(b.name);
+      this.defs.push(b.name);
+    }
   }
 
   /** Records one import found at `line` in the current context. */

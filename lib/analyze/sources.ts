@@ -7,7 +7,9 @@
  */
 
 import { dirname, join, relative, resolve } from "node:path";
-import { NotFoundError } from "../errors.ts";
+import { fsError } from "../errors.ts";
+import { isAbsent, lstatIfPresent, statIfPresent } from "../fs/probe.ts";
+import { findProjectRoot } from "./project_root.ts";
 
 /** One source to analyse. */
 export interface SourceFile {
@@ -21,6 +23,12 @@ export interface SourceFile {
   explicit: boolean;
   /** True for stdin. */
   stdin: boolean;
+  /**
+   * For a directory inside a tree that could not be listed: the error that
+   * stopped the listing (reading this entry throws it, so that it becomes a
+   * warning naming the directory and the reason).
+   */
+  unlisted?: unknown;
 }
 
 /** Directory names never recursed into. */
@@ -41,12 +49,7 @@ const PY_FILE = /\.(py|pyw|ipynb)$/;
 
 async function isEnvironment(dir: string): Promise<boolean> {
   for (const marker of ["pyvenv.cfg", "conda-meta"]) {
-    try {
-      await Deno.lstat(join(dir, marker));
-      return true;
-    } catch {
-      // not this marker
-    }
+    if (await lstatIfPresent(join(dir, marker))) return true;
   }
   return false;
 }
@@ -70,7 +73,9 @@ async function walk(dir: string, shown: string, out: SourceFile[]): Promise<void
         const st = await Deno.stat(abs);
         isFile = st.isFile; // symlinked files are followed, symlinked directories are not
       } catch {
-        // A dangling link named like a source: reading it fails with a warning naming it.
+        // Any failure (dangling, a loop, denied) is kept, not swallowed: a link named like a
+        // source is returned, and reading it fails with a warning naming it and the reason;
+        // other names would be skipped even if the link resolved (directories are not followed).
         if (PY_FILE.test(e.name)) {
           const kind = e.name.endsWith(".ipynb") ? "notebook" : "python";
           out.push({ path, absPath: abs, kind, explicit: false, stdin: false });
@@ -80,11 +85,21 @@ async function walk(dir: string, shown: string, out: SourceFile[]): Promise<void
       isDir = false;
     }
     if (isDir) {
-      if (skippedDirName(e.name) || (await isEnvironment(abs))) continue;
+      if (skippedDirName(e.name)) continue;
       try {
+        if (await isEnvironment(abs)) continue;
         await walk(abs, path, out);
-      } catch {
-        out.push({ path, absPath: abs, kind: "python", explicit: false, stdin: false });
+      } catch (err) {
+        // A directory that cannot be inspected or listed: not swallowed, the entry carries the
+        // error, reported as a warning naming it when it is read.
+        out.push({
+          path,
+          absPath: abs,
+          kind: "python",
+          explicit: false,
+          stdin: false,
+          unlisted: err,
+        });
       }
     } else if (isFile && PY_FILE.test(e.name)) {
       const kind = e.name.endsWith(".ipynb") ? "notebook" : "python";
@@ -101,7 +116,8 @@ async function walk(dir: string, shown: string, out: SourceFile[]): Promise<void
  *
  * @param sources Files, directories or `-`.
  * @param cwd Base for relative paths (default `Deno.cwd()`).
- * @throws {NotFoundError} when a named source does not exist or cannot be listed.
+ * @throws {NotFoundError} when a named source does not exist.
+ * @throws {PermissionError} when a named source cannot be inspected or listed (exit 2).
  */
 export async function discoverSources(sources: string[], cwd = Deno.cwd()): Promise<SourceFile[]> {
   const out: SourceFile[] = [];
@@ -115,14 +131,13 @@ export async function discoverSources(sources: string[], cwd = Deno.cwd()): Prom
     try {
       st = await Deno.stat(abs);
     } catch (err) {
-      const why = err instanceof Deno.errors.NotFound ? "no such file or directory" : String(err);
-      throw new NotFoundError(`source ${src}: ${why}`, { cause: err });
+      throw fsError(err, src, { what: "source", role: "input" });
     }
     if (st.isDirectory) {
       try {
         await walk(abs, src.replace(/\/+$/, "") || "/", out);
       } catch (err) {
-        throw new NotFoundError(`source ${src}: cannot list directory (${err})`, { cause: err });
+        throw fsError(err, src, { what: "cannot list source directory", role: "input" });
       }
     } else {
       const kind = src.endsWith(".ipynb") ? "notebook" : "python";
@@ -145,53 +160,25 @@ export function shownPath(abs: string, cwd: string): string {
  */
 export async function moduleSources(path: string, cwd = Deno.cwd()): Promise<SourceFile[]> {
   const shown = shownPath(path, cwd);
-  if (PY_FILE.test(path) && !(await Deno.stat(path).catch(() => null))?.isDirectory) {
+  if (PY_FILE.test(path) && !(await statIfPresent(path))?.isDirectory) {
     return [{ path: shown, absPath: path, kind: "python", explicit: false, stdin: false }];
   }
   const out: SourceFile[] = [];
   try {
     await walk(path, shown, out);
-  } catch {
-    // an unlistable package: nothing to follow
+  } catch (err) {
+    if (isAbsent(err)) return []; // removed since it was found
+    // An unlistable package: its entry carries the error, a warning when it is read.
+    return [{
+      path: shown,
+      absPath: path,
+      kind: "python",
+      explicit: false,
+      stdin: false,
+      unlisted: err,
+    }];
   }
   return out;
-}
-
-/** Files whose presence marks a project root. */
-const PROJECT_MARKERS = ["pyproject.toml", "setup.py", "setup.cfg", ".git"];
-
-/**
- * The project root of a source: the nearest directory at or above `dir`
- * holding `pyproject.toml`, `setup.py`, `setup.cfg` or `.git`; `null` if none.
- * `memo` (directory -> answer) lets many lookups share their walks up.
- */
-export async function projectRoot(
-  dir: string,
-  memo: Map<string, string | null> = new Map(),
-): Promise<string | null> {
-  const seen: string[] = [];
-  let found: string | null = null;
-  for (let d = dir;; d = dirname(d)) {
-    if (memo.has(d)) {
-      found = memo.get(d)!;
-      break;
-    }
-    seen.push(d);
-    let marked = false;
-    for (const m of PROJECT_MARKERS) {
-      if (await Deno.lstat(join(d, m)).then(() => true, () => false)) {
-        marked = true;
-        break;
-      }
-    }
-    if (marked) {
-      found = d;
-      break;
-    }
-    if (dirname(d) === d) break;
-  }
-  for (const d of seen) memo.set(d, found);
-  return found;
 }
 
 /**
@@ -206,12 +193,12 @@ export async function extraSearchDirs(
 ): Promise<string[]> {
   const dirs: string[] = [];
   const add = async (d: string) => {
-    if (!dirs.includes(d) && (await Deno.stat(d).catch(() => null))?.isDirectory) dirs.push(d);
+    if (!dirs.includes(d) && (await statIfPresent(d))?.isDirectory) dirs.push(d);
   };
   const starts = [...new Set(files.map((f) => dirname(f.absPath)))];
   const memo = new Map<string, string | null>();
   for (const start of starts) {
-    const root = await projectRoot(start, memo);
+    const root = await findProjectRoot(start, memo);
     if (root) {
       await add(root);
       await add(join(root, "src"));

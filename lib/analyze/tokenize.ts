@@ -94,6 +94,20 @@ function prefixFlag(c: number): number {
 }
 
 /**
+ * The {@linkcode StrFlag} bits of the string prefix `src[p..q)`, or -1 when
+ * one of its characters is not a prefix letter.
+ */
+function prefixFlags(src: string, p: number, q: number): number {
+  let flags = 0;
+  for (let i = p; i < q; i++) {
+    const f = prefixFlag(src.charCodeAt(i));
+    if (f === 0) return -1;
+    flags |= f;
+  }
+  return flags;
+}
+
+/**
  * Pull tokenizer over one source text. Call {@linkcode Tokenizer.next} until it
  * returns {@linkcode Tok.EOF}; after each call the public fields describe the
  * current token.
@@ -188,29 +202,8 @@ export class Tokenizer {
     const n = s.length;
     let p = this.pos;
     for (;;) {
-      if (this.bol) {
-        let col = 0;
-        for (; p < n; p++) {
-          const c = s.charCodeAt(p);
-          if (c === 32) col++;
-          else if (c === 9) col = (col & ~7) + 8;
-          else if (c === 12) col = 0;
-          else break;
-        }
-        this.bol = false;
-        this.pendingPhys = true;
-        this.physIndent = col;
-      }
-      if (p >= n) {
-        this.pos = p;
-        if (this.open) return this.newline(p);
-        if (this.depth > 0) {
-          this.problem(this.brackets[0], "bracket never closed");
-          this.depth = 0;
-          this.brackets.length = 0;
-        }
-        return this.emit(Tok.EOF, p, p, false);
-      }
+      if (this.bol) p = this.measureIndent(p);
+      if (p >= n) return this.atEnd(p);
       const c = s.charCodeAt(p);
       switch (c) {
         case 32:
@@ -220,31 +213,17 @@ export class Tokenizer {
           continue;
         case 10:
         case 13:
-          p += c === 13 && s.charCodeAt(p + 1) === 10 ? 2 : 1;
-          this.cur++;
-          this.bol = true;
-          if (this.open && this.depth === 0) {
-            this.pos = p;
-            return this.newline(p);
-          }
+          p = this.lineBreak(p, c);
+          if (this.open && this.depth === 0) return this.newline(p);
           continue;
         case 35: // '#'
-          p++;
-          while (p < n) {
-            const d = s.charCodeAt(p);
-            if (d === 10 || d === 13) break;
-            p++;
-          }
+          p = this.skipComment(p + 1);
           continue;
-        case 92: { // '\\'
-          const d = s.charCodeAt(p + 1);
-          if (d === 10 || d === 13) {
-            p += d === 13 && s.charCodeAt(p + 2) === 10 ? 3 : 2;
-            this.cur++;
-            continue;
-          }
-          this.pos = p + 1;
-          return this.emit(Tok.OP, p, p + 1, true);
+        case 92: { // '\\': a line continuation, or an operator
+          const q = this.continuation(p);
+          if (q < 0) return this.op1(p);
+          p = q;
+          continue;
         }
         case 34: // '"'
         case 39: // "'"
@@ -252,62 +231,124 @@ export class Tokenizer {
         case 40: // '('
         case 91: // '['
         case 123: // '{'
-          this.depth++;
-          this.brackets.push(this.cur);
-          this.pos = p + 1;
-          return this.emit(Tok.OP, p, p + 1, true);
+          return this.openBracket(p);
         case 41: // ')'
         case 93: // ']'
         case 125: // '}'
-          if (this.depth > 0) {
-            this.depth--;
-            this.brackets.pop();
-          } else {
-            this.problem(this.cur, "unmatched '" + s[p] + "'");
-          }
-          this.pos = p + 1;
-          return this.emit(Tok.OP, p, p + 1, true);
-        case 58: // ':'
-          this.pos = s.charCodeAt(p + 1) === 61 ? p + 2 : p + 1;
-          return this.emit(Tok.OP, p, this.pos, true);
+          return this.closeBracket(p);
+        case 58: // ':' or ':='
+          return this.colon(p);
         case 46: { // '.'
           const d = s.charCodeAt(p + 1);
-          if (d >= 48 && d <= 57) return this.number(p);
-          this.pos = p + 1;
-          return this.emit(Tok.OP, p, p + 1, true);
-        }
-        default:
-          break;
-      }
-      if (c < 128) {
-        const k = ID[c];
-        if (k === 2) return this.number(p);
-        if (k === 0) {
-          this.pos = p + 1;
-          return this.emit(Tok.OP, p, p + 1, true);
+          return d >= 48 && d <= 57 ? this.number(p) : this.op1(p);
         }
       }
-      // A name, or a string prefix.
+      const k = c < 128 ? ID[c] : 1;
+      if (k !== 1) return k === 2 ? this.number(p) : this.op1(p);
+      // A name (kept inline: names are the most frequent token), or a string prefix.
       let q = p + 1;
       while (q < n && isIdPart(s.charCodeAt(q))) q++;
-      if (q - p <= 3 && q < n) {
-        const d = s.charCodeAt(q);
-        if (d === 34 || d === 39) {
-          let flags = 0;
-          for (let i = p; i < q; i++) {
-            const f = prefixFlag(s.charCodeAt(i));
-            if (f === 0) {
-              flags = -1;
-              break;
-            }
-            flags |= f;
-          }
-          if (flags > 0) return this.string(p, q, flags);
-        }
-      }
+      const d = s.charCodeAt(q);
+      if (q - p <= 3 && (d === 34 || d === 39)) return this.prefixedString(p, q);
       this.pos = q;
       return this.emit(Tok.NAME, p, q, true);
     }
+  }
+
+  /** Steps over the line break at `p` (first code `c`); returns the offset after it. */
+  private lineBreak(p: number, c: number): number {
+    this.cur++;
+    this.bol = true;
+    return p + (c === 13 && this.src.charCodeAt(p + 1) === 10 ? 2 : 1);
+  }
+
+  /** The offset after a backslash-newline at `p`, or -1 when the backslash is not one. */
+  private continuation(p: number): number {
+    const s = this.src;
+    const d = s.charCodeAt(p + 1);
+    if (d !== 10 && d !== 13) return -1;
+    this.cur++;
+    return p + (d === 13 && s.charCodeAt(p + 2) === 10 ? 3 : 2);
+  }
+
+  /** `:` or `:=` at `p`. */
+  private colon(p: number): number {
+    this.pos = this.src.charCodeAt(p + 1) === 61 ? p + 2 : p + 1;
+    return this.emit(Tok.OP, p, this.pos, true);
+  }
+
+  /** The name `src[p..q)` before a quote at `q`: a string when it is a string prefix. */
+  private prefixedString(p: number, q: number): number {
+    const flags = prefixFlags(this.src, p, q);
+    if (flags > 0) return this.string(p, q, flags);
+    this.pos = q;
+    return this.emit(Tok.NAME, p, q, true);
+  }
+
+  /** At the beginning of a physical line: measures its indentation, returns the offset after it. */
+  private measureIndent(p: number): number {
+    const s = this.src;
+    const n = s.length;
+    let col = 0;
+    for (; p < n; p++) {
+      const c = s.charCodeAt(p);
+      if (c === 32) col++;
+      else if (c === 9) col = (col & ~7) + 8;
+      else if (c === 12) col = 0;
+      else break;
+    }
+    this.bol = false;
+    this.pendingPhys = true;
+    this.physIndent = col;
+    return p;
+  }
+
+  /** At the end of the input: the last NEWLINE, then EOF (reporting a bracket left open). */
+  private atEnd(p: number): number {
+    this.pos = p;
+    if (this.open) return this.newline(p);
+    if (this.depth > 0) {
+      this.problem(this.brackets[0], "bracket never closed");
+      this.depth = 0;
+      this.brackets.length = 0;
+    }
+    return this.emit(Tok.EOF, p, p, false);
+  }
+
+  /** Skips a comment's text from `p` (after the `#`) to the end of its line. */
+  private skipComment(p: number): number {
+    const s = this.src;
+    const n = s.length;
+    while (p < n) {
+      const d = s.charCodeAt(p);
+      if (d === 10 || d === 13) break;
+      p++;
+    }
+    return p;
+  }
+
+  /** Makes the one-character operator at `p` the current token. */
+  private op1(p: number): number {
+    this.pos = p + 1;
+    return this.emit(Tok.OP, p, p + 1, true);
+  }
+
+  /** An opening bracket at `p`: remembers its line. */
+  private openBracket(p: number): number {
+    this.depth++;
+    this.brackets.push(this.cur);
+    return this.op1(p);
+  }
+
+  /** A closing bracket at `p`: closes the innermost one, or reports it unmatched. */
+  private closeBracket(p: number): number {
+    if (this.depth > 0) {
+      this.depth--;
+      this.brackets.pop();
+    } else {
+      this.problem(this.cur, "unmatched '" + this.src[p] + "'");
+    }
+    return this.op1(p);
   }
 
   /** Makes the current token `kind` over `start..end`; `real` tokens open a logical line. */
@@ -331,6 +372,7 @@ export class Tokenizer {
 
   /** Makes the current token the NEWLINE ending the logical line at `p`. */
   private newline(p: number): number {
+    this.pos = p;
     this.open = false;
     this.kind = Tok.NEWLINE;
     this.start = p;
@@ -513,27 +555,8 @@ export class Tokenizer {
         if (r < 0) return r;
         p = r;
       } else if ((c < 128 && ID[c] === 1) || c >= 128) {
-        let q = p + 1;
-        while (q < n && isIdPart(s.charCodeAt(q))) q++;
-        const d = s.charCodeAt(q);
-        if (q - p <= 3 && (d === 34 || d === 39)) {
-          let flags = 0;
-          for (let i = p; i < q; i++) {
-            const f = prefixFlag(s.charCodeAt(i));
-            if (f === 0) {
-              flags = -1;
-              break;
-            }
-            flags |= f;
-          }
-          if (flags > 0) {
-            const r = this.nestedString(q, nest, flags);
-            if (r < 0) return r;
-            p = r;
-            continue;
-          }
-        }
-        p = q;
+        p = this.fieldName(p, nest);
+        if (p < 0) return p;
       } else if (c === 40 || c === 91 || c === 123) {
         depth++;
         p++;
@@ -558,6 +581,23 @@ export class Tokenizer {
       }
     }
     return this.cut(n);
+  }
+
+  /**
+   * Skips a name in a replacement field, or the string it prefixes (`f"{rb'x'}"`).
+   * Returns the offset after it, or a negative "string ended" code.
+   */
+  private fieldName(p: number, nest: number): number {
+    const s = this.src;
+    const n = s.length;
+    let q = p + 1;
+    while (q < n && isIdPart(s.charCodeAt(q))) q++;
+    const d = s.charCodeAt(q);
+    if (q - p <= 3 && (d === 34 || d === 39)) {
+      const flags = prefixFlags(s, p, q);
+      if (flags > 0) return this.nestedString(q, nest, flags);
+    }
+    return q;
   }
 
   /** True when a `quote` occurs at or after `p` before the end of the line. */

@@ -13,7 +13,7 @@
  */
 
 import Bunzip from "../deps/seek_bzip.ts";
-import { PonchoError } from "../errors.ts";
+import { CorruptError } from "../errors.ts";
 
 let external: string | null | undefined;
 
@@ -93,16 +93,16 @@ async function* bz2External(
   }
   const status = await child.status;
   const msg = (await stderr).trim();
-  if (inputBytes === 0) throw new PonchoError(`${name} is empty, not bzip2 data`);
+  if (inputBytes === 0) throw new CorruptError(`${name} is empty, not bzip2 data`);
   if (!status.success) throw bz2Failure(name, msg);
 }
 
-function bz2Failure(name: string, msg: string): PonchoError {
+function bz2Failure(name: string, msg: string): CorruptError {
   if (/ends unexpectedly|unexpected end of file|unterminated|premature|truncat/i.test(msg)) {
-    return new PonchoError(`${name} is truncated (the bzip2 data ends early); re-download it`);
+    return new CorruptError(`${name} is truncated (the bzip2 data ends early); re-download it`);
   }
   const line = msg.split("\n").find((l) => l.trim() !== "") ?? "decoder failed";
-  return new PonchoError(`${name} is not valid bzip2 data: ${line.replace(/^\S+: /, "")}`);
+  return new CorruptError(`${name} is not valid bzip2 data: ${line.replace(/^\S+: /, "")}`);
 }
 
 async function* bz2Builtin(
@@ -127,8 +127,9 @@ async function* bz2Builtin(
 
 class Truncated extends Error {}
 
-function* bz2Blocks(input: Uint8Array, name: string): Generator<Uint8Array> {
-  const inStream = {
+/** The input side `seek-bzip` reads from: a cursor over the whole compressed buffer. */
+function byteInput(input: Uint8Array) {
+  return {
     pos: 0,
     readByte(): number {
       if (this.pos >= input.length) throw new Truncated();
@@ -146,7 +147,11 @@ function* bz2Blocks(input: Uint8Array, name: string): Generator<Uint8Array> {
       return this.pos >= input.length;
     },
   };
-  const outStream = {
+}
+
+/** The output side: a growing buffer the caller drains after every block. */
+function blockOutput() {
+  return {
     buf: new Uint8Array(1 << 20),
     pos: 0,
     writeByte(b: number): void {
@@ -158,42 +163,62 @@ function* bz2Blocks(input: Uint8Array, name: string): Generator<Uint8Array> {
       this.buf[this.pos++] = b;
     },
     flush(): void {},
+    /** The bytes written since the last call. */
+    take(): Uint8Array | undefined {
+      if (this.pos === 0) return undefined;
+      const out = this.buf.slice(0, this.pos);
+      this.pos = 0;
+      return out;
+    },
   };
-  const fail = (e: unknown): PonchoError =>
-    e instanceof Truncated
-      ? new PonchoError(`${name} is truncated (the bzip2 data ends early); re-download it`)
-      : new PonchoError(`${name} is not valid bzip2 data: ${(e as Error).message ?? e}`);
-  if (input.length === 0) throw new PonchoError(`${name} is empty, not bzip2 data`);
+}
+
+/** The decoder's failure as one line naming the file: truncated or not bzip2 data. */
+function decodeFailure(name: string, e: unknown): CorruptError {
+  return e instanceof Truncated
+    ? new CorruptError(`${name} is truncated (the bzip2 data ends early); re-download it`)
+    : new CorruptError(`${name} is not valid bzip2 data: ${(e as Error).message ?? e}`);
+}
+
+/**
+ * Decodes the next block into `out`; false at the end of a stream, after its CRC is checked.
+ * Every decoder failure comes out as {@link decodeFailure}.
+ */
+function nextBlock(bz: Bunzip, name: string): boolean {
+  try {
+    if (bz._init_block()) {
+      bz._read_bunzip();
+      return true;
+    }
+    const crc = bz.reader.read(32) >>> 0;
+    if (crc !== bz.streamCRC) throw new Error("bad stream CRC");
+    return false;
+  } catch (e) {
+    throw decodeFailure(name, e);
+  }
+}
+
+function* bz2Blocks(input: Uint8Array, name: string): Generator<Uint8Array> {
+  if (input.length === 0) throw new CorruptError(`${name} is empty, not bzip2 data`);
+  const inStream = byteInput(input);
+  const outStream = blockOutput();
   let bz: Bunzip;
   try {
     bz = new Bunzip(inStream, outStream);
   } catch (e) {
-    throw fail(e);
+    throw decodeFailure(name, e);
   }
   while (true) {
-    let more: boolean;
-    try {
-      more = bz._init_block();
-      if (more) bz._read_bunzip();
-      else {
-        const crc = bz.reader.read(32) >>> 0;
-        if (crc !== bz.streamCRC) throw new Error("bad stream CRC");
-      }
-    } catch (e) {
-      throw fail(e);
-    }
-    if (more) {
-      if (outStream.pos > 0) {
-        yield outStream.buf.slice(0, outStream.pos);
-        outStream.pos = 0;
-      }
+    if (nextBlock(bz, name)) {
+      const block = outStream.take();
+      if (block) yield block;
       continue;
     }
     if (inStream.eof()) return;
     try {
       bz._start_bunzip(inStream, outStream); // a concatenated stream follows
     } catch (e) {
-      throw fail(e);
+      throw decodeFailure(name, e);
     }
   }
 }

@@ -9,7 +9,7 @@
  */
 
 import * as zlib from "node:zlib";
-import { PonchoError } from "../errors.ts";
+import { CorruptError, PonchoError } from "../errors.ts";
 
 /** One member from the central directory. */
 export interface ZipMember {
@@ -49,12 +49,24 @@ function u64(v: DataView, off: number): number {
   return Number(v.getBigUint64(off, true));
 }
 
-/** Reads the central directory of the zip file at `path`. */
-export async function readZipDirectory(path: string): Promise<ZipMember[]> {
-  using f = await Deno.open(path, { read: true });
-  const size = (await f.stat()).size;
-  const bad = (what: string) =>
-    new PonchoError(`${path} is not a valid zip (${what}); re-download it`);
+/** Where the central directory lies and how many entries it holds. */
+interface DirectoryBounds {
+  count: number;
+  size: number;
+  offset: number;
+}
+
+/** A damaged-zip error naming the file and which structure is wrong. */
+function badZip(path: string, what: string): CorruptError {
+  return new CorruptError(`${path} is not a valid zip (${what}); re-download it`, { path });
+}
+
+/** Finds the end-of-central-directory record (and its zip64 form) at the end of the file. */
+async function directoryBounds(
+  f: Deno.FsFile,
+  path: string,
+  size: number,
+): Promise<DirectoryBounds> {
   const tailLen = Math.min(size, 22 + 0xffff);
   const tail = await readAt(f, size - tailLen, tailLen);
   const tv = new DataView(tail.buffer, tail.byteOffset, tail.length);
@@ -65,28 +77,46 @@ export async function readZipDirectory(path: string): Promise<ZipMember[]> {
       break;
     }
   }
-  if (eocd < 0) throw bad("no end of central directory; truncated?");
-  let count = tv.getUint16(eocd + 10, true);
-  let cdSize = tv.getUint32(eocd + 12, true);
-  let cdOffset = tv.getUint32(eocd + 16, true);
-  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-    const loc = eocd - 20;
-    if (loc < 0 || tv.getUint32(loc, true) !== EOCD64_LOCATOR_SIG) throw bad("zip64 locator");
-    const rec = await readAt(f, u64(tv, loc + 8), 56);
-    const rv = new DataView(rec.buffer, rec.byteOffset, rec.length);
-    if (rec.length < 56 || rv.getUint32(0, true) !== EOCD64_SIG) throw bad("zip64 record");
-    count = u64(rv, 32);
-    cdSize = u64(rv, 40);
-    cdOffset = u64(rv, 48);
+  if (eocd < 0) throw badZip(path, "no end of central directory; truncated?");
+  const bounds = {
+    count: tv.getUint16(eocd + 10, true),
+    size: tv.getUint32(eocd + 12, true),
+    offset: tv.getUint32(eocd + 16, true),
+  };
+  if (bounds.count !== 0xffff && bounds.size !== 0xffffffff && bounds.offset !== 0xffffffff) {
+    return bounds;
   }
-  if (cdOffset + cdSize > size) throw bad("central directory past the end; truncated?");
-  const cd = await readAt(f, cdOffset, cdSize);
+  const loc = eocd - 20;
+  if (loc < 0 || tv.getUint32(loc, true) !== EOCD64_LOCATOR_SIG) {
+    throw badZip(path, "zip64 locator");
+  }
+  const rec = await readAt(f, u64(tv, loc + 8), 56);
+  const rv = new DataView(rec.buffer, rec.byteOffset, rec.length);
+  if (rec.length < 56 || rv.getUint32(0, true) !== EOCD64_SIG) throw badZip(path, "zip64 record");
+  return { count: u64(rv, 32), size: u64(rv, 40), offset: u64(rv, 48) };
+}
+
+/** Applies a zip64 extra field: the 0xffffffff fields, in order size, compressed size, offset. */
+function applyZip64Extra(m: ZipMember, v: DataView, start: number, end: number): void {
+  for (let e = start; e + 4 <= end; e += 4 + v.getUint16(e + 2, true)) {
+    if (v.getUint16(e, true) !== 0x0001) continue;
+    let q = e + 4;
+    if (m.size === 0xffffffff) (m.size = u64(v, q)), (q += 8);
+    if (m.compressedSize === 0xffffffff) (m.compressedSize = u64(v, q)), (q += 8);
+    if (m.localHeaderOffset === 0xffffffff) m.localHeaderOffset = u64(v, q);
+  }
+}
+
+/** Parses `count` central directory headers from `cd`. */
+function parseDirectory(cd: Uint8Array, count: number, path: string): ZipMember[] {
   const v = new DataView(cd.buffer, cd.byteOffset, cd.length);
   const members: ZipMember[] = [];
-  let p = 0;
   const decoder = new TextDecoder();
+  let p = 0;
   for (let n = 0; n < count; n++) {
-    if (p + 46 > cd.length || v.getUint32(p, true) !== CDH_SIG) throw bad("central directory");
+    if (p + 46 > cd.length || v.getUint32(p, true) !== CDH_SIG) {
+      throw badZip(path, "central directory");
+    }
     const nameLen = v.getUint16(p + 28, true);
     const extraLen = v.getUint16(p + 30, true);
     const commentLen = v.getUint16(p + 32, true);
@@ -98,24 +128,23 @@ export async function readZipDirectory(path: string): Promise<ZipMember[]> {
       size: v.getUint32(p + 24, true),
       localHeaderOffset: v.getUint32(p + 42, true),
     };
-    // zip64 extra field: the 0xffffffff fields, in order size, compressed size, offset.
-    let e = p + 46 + nameLen;
-    const extraEnd = e + extraLen;
-    while (e + 4 <= extraEnd) {
-      const id = v.getUint16(e, true);
-      const len = v.getUint16(e + 2, true);
-      if (id === 0x0001) {
-        let q = e + 4;
-        if (m.size === 0xffffffff) (m.size = u64(v, q)), (q += 8);
-        if (m.compressedSize === 0xffffffff) (m.compressedSize = u64(v, q)), (q += 8);
-        if (m.localHeaderOffset === 0xffffffff) m.localHeaderOffset = u64(v, q);
-      }
-      e += 4 + len;
-    }
+    const extraEnd = p + 46 + nameLen + extraLen;
+    applyZip64Extra(m, v, p + 46 + nameLen, extraEnd);
     members.push(m);
     p = extraEnd + commentLen;
   }
   return members;
+}
+
+/** Reads the central directory of the zip file at `path`. */
+export async function readZipDirectory(path: string): Promise<ZipMember[]> {
+  using f = await Deno.open(path, { read: true });
+  const size = (await f.stat()).size;
+  const bounds = await directoryBounds(f, path, size);
+  if (bounds.offset + bounds.size > size) {
+    throw badZip(path, "central directory past the end; truncated?");
+  }
+  return parseDirectory(await readAt(f, bounds.offset, bounds.size), bounds.count, path);
 }
 
 /** Zip compression methods {@link readZipMember} reads. */
@@ -146,7 +175,7 @@ export async function* readZipMember(
     yield buf;
   }
   if (crc >>> 0 !== member.crc32 >>> 0) {
-    throw new PonchoError(`${path}: member ${member.name} fails its CRC check; re-download it`);
+    throw new CorruptError(`${path}: member ${member.name} fails its CRC check; re-download it`);
   }
 }
 
@@ -163,7 +192,7 @@ async function* inflateRaw(
     for await (const out of stream) yield out;
   } catch (err) {
     if (err instanceof PonchoError) throw err;
-    throw new PonchoError(`${path}: member ${name} is not valid deflate data; re-download it`);
+    throw new CorruptError(`${path}: member ${name} is not valid deflate data; re-download it`);
   }
 }
 
@@ -177,7 +206,7 @@ async function* rawMember(
   const lfh = await readAt(f, member.localHeaderOffset, 30);
   const lv = new DataView(lfh.buffer, lfh.byteOffset, lfh.length);
   if (lfh.length < 30 || lv.getUint32(0, true) !== LFH_SIG) {
-    throw new PonchoError(`${path}: bad local header for ${member.name}; re-download it`);
+    throw new CorruptError(`${path}: bad local header for ${member.name}; re-download it`);
   }
   const start = member.localHeaderOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
   await f.seek(start, Deno.SeekMode.Start);
@@ -187,7 +216,7 @@ async function* rawMember(
     let got = 0;
     while (got < buf.length) {
       const n = await f.read(buf.subarray(got));
-      if (n === null) throw new PonchoError(`${path}: member ${member.name} is truncated`);
+      if (n === null) throw new CorruptError(`${path}: member ${member.name} is truncated`);
       got += n;
     }
     left -= buf.length;

@@ -1,5 +1,6 @@
 /**
- * Conda channel names.
+ * Conda channel names and URLs, and the stable file-name stem
+ * ({@linkcode cacheKey}) under which the store's caches keep what a URL serves.
  *
  * A channel is given as an `https://`, `http://` or `file://` URL, an absolute
  * (or `./`-relative) path, or a name (`conda-forge` means
@@ -48,7 +49,8 @@ export function parseChannel(spec: string, cwd: string = Deno.cwd()): Channel {
   if (/^file:\/\//i.test(s)) {
     try {
       fileURLToPath(s);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err; // what fileURLToPath throws for a bad URL
       throw new UsageError(`invalid file:// channel URL ${s}; use file:///absolute/path`);
     }
     return { name: s, url: strip(s) };

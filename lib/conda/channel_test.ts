@@ -16,6 +16,7 @@ Deno.test("parseChannel resolves names, URLs and paths", () => {
   assert.equal(parseChannel("/srv/my ch").url, "file:///srv/my%20ch");
   assert.equal(parseChannel("./ch", "/work").url, "file:///work/ch");
   assert.throws(() => parseChannel("ftp://x/y"), UsageError);
+  assert.throws(() => parseChannel("file://host/srv/ch"), UsageError);
   assert.throws(() => parseChannel("bad name!"), UsageError);
   assert.throws(() => parseChannel(" "), UsageError);
 });

@@ -22,8 +22,9 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { fsError, NotFoundError, PonchoError, UsageError } from "../errors.ts";
+import { BuildError, CorruptError, fsError, NotFoundError, UsageError } from "../errors.ts";
 import { publishDir } from "../fs/atomic.ts";
+import { isAbsent, statOrNull, statOrNullSync } from "../fs/stat.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/compress.ts";
 import { extractMembers, EXTRACTOR_FORMAT, type ExtractSource } from "../archive/extract.ts";
@@ -82,7 +83,9 @@ async function extractInto(archivePath: string, dir: string, label = archivePath
   const tars = members.filter((m) => /^(pkg|info)-.*\.tar\.zst$/.test(basename(m.name)));
   const isPkg = (m: { name: string }) => basename(m.name).startsWith("pkg-");
   if (!tars.some((m) => !isPkg(m))) {
-    throw new PonchoError(`${archivePath}: no info-*.tar.zst member; not a valid .conda package`);
+    throw new CorruptError(`${archivePath}: no info-*.tar.zst member; not a valid .conda package`, {
+      path: archivePath,
+    });
   }
   // info last, so a package's own files cannot replace its metadata.
   tars.sort((a, b) => (isPkg(a) ? 0 : 1) - (isPkg(b) ? 0 : 1));
@@ -99,13 +102,23 @@ async function extractInto(archivePath: string, dir: string, label = archivePath
  * system (`sync -f`), falling back to a global `sync`.
  */
 async function syncFileSystem(dir: string): Promise<void> {
+  let cause: unknown;
   for (const args of [["-f", dir], []]) {
     try {
       const out = await new Deno.Command("sync", { args, stdout: "null", stderr: "null" }).output();
       if (out.success) return;
-    } catch { /* no sync(1): try the next */ }
+    } catch (err) {
+      // No sync(1) on PATH: the global form cannot run either, so say so below.
+      if (!(err instanceof Deno.errors.NotFound)) {
+        throw fsError(err, "sync", { what: "cannot run" });
+      }
+      cause = err;
+    }
   }
-  throw new PonchoError(`cannot flush ${dir} to disk: sync failed`);
+  throw new BuildError(
+    `cannot flush ${dir} to disk: ${cause ? "no sync command on PATH" : "sync failed"}`,
+    { cause, path: dir },
+  );
 }
 
 /** Writes `data` to `path` (a new file) and fsyncs it. */
@@ -133,10 +146,8 @@ export async function extractPackage(
   label?: string,
   tmpDir?: string,
 ): Promise<void> {
-  try {
-    await Deno.stat(archivePath);
-  } catch {
-    throw new NotFoundError(`package archive ${archivePath} does not exist`);
+  if (!await statOrNull(archivePath, { what: "cannot read the package archive" })) {
+    throw new NotFoundError(`package archive ${archivePath} does not exist`, { path: archivePath });
   }
   const parent = dirname(destDir);
   await Deno.mkdir(parent, { recursive: true });
@@ -153,9 +164,14 @@ export async function extractPackage(
     await Deno.chmod(tmp, 0o755);
     await publishDir(tmp, destDir, { durable: marker !== undefined });
   } catch (err) {
+    // Best effort: the extraction's own error is what counts; a temp dir left behind is
+    // swept by `store gc` (it lies in the owner's tmp or beside the destination).
     await deleteTree(tmp).catch(() => {});
     if (err instanceof Deno.errors.AlreadyExists) {
-      throw new PonchoError(`cannot extract ${archivePath}: ${destDir} already exists`);
+      throw new BuildError(`cannot extract ${archivePath}: ${destDir} already exists`, {
+        cause: err,
+        path: destDir,
+      });
     }
     throw fsError(err, destDir, { what: `cannot extract ${basename(archivePath)} into` });
   }
@@ -169,15 +185,20 @@ export const PACKAGE_LOCK_TIMEOUT_MS = 30 * 60 * 1000;
  * whose {@link CACHE_MARKER} names this sha256 and {@link EXTRACTOR_FORMAT}.
  */
 export function isCompleteEntry(dir: string, sha256: string): boolean {
+  const what = "cannot read the package cache entry";
+  if (!statOrNullSync(dir, { follow: false, what })?.isDirectory) return false;
+  const path = join(dir, CACHE_MARKER);
+  if (!statOrNullSync(path, { follow: false, what })?.isFile) return false;
+  let m: Partial<CacheMarker> | null;
   try {
-    if (!Deno.lstatSync(dir).isDirectory) return false;
-    const path = join(dir, CACHE_MARKER);
-    if (!Deno.lstatSync(path).isFile) return false;
-    const m = JSON.parse(Deno.readTextFileSync(path)) as Partial<CacheMarker>;
-    return m.sha256 === sha256 && m.format === EXTRACTOR_FORMAT;
-  } catch {
-    return false;
+    m = JSON.parse(Deno.readTextFileSync(path));
+  } catch (err) {
+    // A marker cut short or garbled (a crash while writing it) marks an incomplete entry:
+    // it is discarded and extracted again. Failing to read it is an error, not "incomplete".
+    if (err instanceof SyntaxError || isAbsent(err)) return false;
+    throw fsError(err, path, { what });
   }
+  return m?.sha256 === sha256 && m?.format === EXTRACTOR_FORMAT;
 }
 
 /**

@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CorruptError, NetworkError, NotFoundError, PonchoError } from "../errors.ts";
+import { CorruptError, fsError, NetworkError, NotFoundError, PonchoError } from "../errors.ts";
 import { replaceFile } from "../fs/atomic.ts";
 import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
@@ -63,7 +63,7 @@ export interface FetchOptions {
 export function packageExt(fn: string): string {
   if (fn.endsWith(".conda")) return ".conda";
   if (fn.endsWith(".tar.bz2")) return ".tar.bz2";
-  throw new PonchoError(`unknown package format for ${fn}; expected .conda or .tar.bz2`);
+  throw new CorruptError(`unknown package format for ${fn}; expected .conda or .tar.bz2`);
 }
 
 /** Where a verified archive lives: `downloads/<sha256><ext>` (or `md5-<md5><ext>`). */
@@ -71,8 +71,9 @@ export function downloadPath(layout: StoreLayout, item: FetchItem): string {
   const ext = packageExt(item.fn);
   if (item.sha256) return join(layout.downloads, `${item.sha256.toLowerCase()}${ext}`);
   if (item.md5) return join(layout.downloads, `md5-${item.md5.toLowerCase()}${ext}`);
-  throw new PonchoError(
+  throw new CorruptError(
     `package ${item.fn} has neither sha256 nor md5 in repodata; cannot verify ${item.url}`,
+    { url: item.url },
   );
 }
 
@@ -117,10 +118,11 @@ class Progress {
 
 async function openSource(url: string): Promise<ReadableStream<Uint8Array>> {
   if (url.startsWith("file://")) {
+    const path = fileURLToPath(url);
     try {
-      return (await Deno.open(fileURLToPath(url))).readable;
+      return (await Deno.open(path)).readable;
     } catch (err) {
-      throw new NotFoundError(`cannot read package ${url}: ${(err as Error).message}`, { url });
+      throw fsError(err, path, { what: "cannot read package", role: "input" });
     }
   }
   let res: Response;
@@ -202,21 +204,40 @@ export async function fetchPackages<T extends FetchItem>(
   options: FetchOptions,
 ): Promise<FetchedPackage<T>[]> {
   const { layout } = options;
-  const log = options.log ?? (() => {});
-  const attempts = options.attempts ?? 4;
   await Deno.mkdir(layout.downloads, { recursive: true });
   await Deno.mkdir(layout.tmp, { recursive: true });
-
   const results: FetchedPackage<T>[] = new Array(items.length);
+  const todo = await reuseDownloaded(items, results, options);
+  if (todo.length > 0) await downloadAll(items, todo, results, options);
+  return results;
+}
+
+/** The size of the verified download at `path`, or undefined when there is none yet. */
+async function downloadedSize(path: string): Promise<number | undefined> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw fsError(err, path, { what: "cannot read the downloaded package" });
+  }
+}
+
+/**
+ * Fills `results` with the items already downloaded (marking their use for
+ * gc); returns the indexes of the others. Offline, a missing one is an error.
+ */
+async function reuseDownloaded<T extends FetchItem>(
+  items: T[],
+  results: FetchedPackage<T>[],
+  options: FetchOptions,
+): Promise<number[]> {
+  const log = options.log ?? (() => {});
   const todo: number[] = [];
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    const path = downloadPath(layout, item);
-    let info: Deno.FileInfo | null = null;
-    try {
-      info = await Deno.stat(path);
-    } catch { /* not there yet */ }
-    if (info && (item.size === undefined || info.size === item.size)) {
+    const path = downloadPath(options.layout, item);
+    const size = await downloadedSize(path);
+    if (size !== undefined && (item.size === undefined || size === item.size)) {
       results[i] = { item, path, reused: true };
       await touchUsed(path); // last use, for gc
       log(`package ${item.fn}: already downloaded`);
@@ -228,8 +249,21 @@ export async function fetchPackages<T extends FetchItem>(
       todo.push(i);
     }
   }
-  if (todo.length === 0) return results;
+  return todo;
+}
 
+/**
+ * Downloads `items[i]` for every `i` of `todo` into `results`, with up to
+ * `options.concurrency` at once; the first failure stops the rest and is thrown.
+ */
+async function downloadAll<T extends FetchItem>(
+  items: T[],
+  todo: number[],
+  results: FetchedPackage<T>[],
+  options: FetchOptions,
+): Promise<void> {
+  const { layout } = options;
+  const log = options.log ?? (() => {});
   const totalBytes = todo.reduce((n, i) => n + (items[i].size ?? 0), 0);
   const progress = new Progress(
     todo.length,
@@ -243,20 +277,11 @@ export async function fetchPackages<T extends FetchItem>(
       const i = todo[next++];
       const item = items[i];
       const path = downloadPath(layout, item);
-      for (let attempt = 1;; attempt++) {
-        try {
-          await downloadOne(item, path, layout, progress);
-          break;
-        } catch (err) {
-          if (!(err instanceof RetryableError) || attempt >= attempts) {
-            failure ??= err instanceof RetryableError
-              ? new NetworkError(`${err.message} (after ${attempt} attempts)`, { url: item.url })
-              : err;
-            return;
-          }
-          log(`package ${item.fn}: ${err.message}; retrying`);
-          await sleep(250 * 2 ** (attempt - 1));
-        }
+      try {
+        await downloadWithRetry(item, path, progress, options);
+      } catch (err) {
+        failure ??= err;
+        return;
       }
       progress.finish();
       log(`package ${item.fn}: downloaded`);
@@ -267,5 +292,29 @@ export async function fetchPackages<T extends FetchItem>(
   await Promise.all(Array.from({ length: workers }, worker));
   progress.end();
   if (failure !== null) throw failure;
-  return results;
+}
+
+/**
+ * Downloads one package, retrying network failures (with backoff) up to
+ * `options.attempts` times; the last one is a {@linkcode NetworkError}.
+ */
+async function downloadWithRetry(
+  item: FetchItem,
+  path: string,
+  progress: Progress,
+  options: FetchOptions,
+): Promise<void> {
+  const attempts = options.attempts ?? 4;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await downloadOne(item, path, options.layout, progress);
+    } catch (err) {
+      if (!(err instanceof RetryableError)) throw err;
+      if (attempt >= attempts) {
+        throw new NetworkError(`${err.message} (after ${attempt} attempts)`, { url: item.url });
+      }
+      options.log?.(`package ${item.fn}: ${err.message}; retrying`);
+      await sleep(250 * 2 ** (attempt - 1));
+    }
+  }
 }

@@ -1,11 +1,20 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { storeLayout } from "../../store/layout.ts";
 import { downloadPath, fetchPackages } from "./fetch.ts";
 import { solve } from "./solve.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
 import { buildTestChannel, fixtureToolsAvailable } from "../../tests/fixtures/channel.ts";
-import { leftoverTemps, withServedStore, withTempLayout } from "../../tests/util.ts";
+import {
+  canDropFileCapabilities,
+  leftoverTemps,
+  runUnprivileged,
+  withServedStore,
+  withTempDir,
+  withTempLayout,
+} from "../../tests/util.ts";
 
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`skipping fetch fixture tests: missing ${tools.missing.join(", ")}`);
@@ -122,6 +131,43 @@ Deno.test({
         (e) => e instanceof NotFoundError && e.message.includes(item.url),
       );
       assert.deepEqual(await listDir(layout.downloads), []);
+    });
+  },
+});
+
+Deno.test({
+  name: "a file:// package: missing is not-found, unreadable is a permission error, both naming it",
+  ignore: !canDropFileCapabilities,
+  async fn() {
+    await withTempDir("poncho-fetch-", async (dir) => {
+      const pkg = join(dir, "x-1-0.conda");
+      const item = { fn: "x-1-0.conda", url: pathToFileURL(pkg).href, sha256: "0".repeat(64) };
+      const layout = storeLayout(join(dir, "store"));
+      await assert.rejects(
+        fetchPackages([item], { layout, progress: false }),
+        (e) => e instanceof NotFoundError && e.exitCode === 2 && e.path === pkg,
+      );
+      await Deno.writeTextFile(pkg, "not a package");
+      await Deno.chmod(pkg, 0o000);
+      const mod = (rel: string) => JSON.stringify(new URL(rel, import.meta.url).href);
+      const text = await runUnprivileged(
+        `import { fetchPackages } from ${mod("./fetch.ts")};
+import { storeLayout } from ${mod("../../store/layout.ts")};
+const [item, store] = Deno.args;
+try {
+  await fetchPackages([JSON.parse(item)], { layout: storeLayout(store), progress: false });
+  console.log("{}");
+} catch (e) {
+  console.log(JSON.stringify({ kind: e.kind, exit: e.exitCode, path: e.path, message: e.message }));
+}
+`,
+        [JSON.stringify(item), layout.root],
+      );
+      // Before, every failure to open it was "cannot read package" as not-found.
+      const err = JSON.parse(text);
+      assert.equal(err.kind, "permission", text);
+      assert.equal(err.exit, 2);
+      assert.equal(err.path, pkg);
     });
   },
 });

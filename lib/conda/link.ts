@@ -2,19 +2,20 @@
  * Linking an extracted package into a prefix: hardlinks from the package
  * cache where possible, copies where a file must be rewritten or cannot be
  * linked, symlinks and empty directories as recorded, `noarch: python`
- * remapping and entry points.
+ * remapping, and entry points (`entry_points.ts`).
  *
  * @module
  */
 
 import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
-import { PonchoError } from "../errors.ts";
+import { BuildError } from "../errors.ts";
 import { fixShebang, replaceBinary, replaceText } from "../env/prefix.ts";
 import type { PackageInfo, PathEntry } from "./package_info.ts";
 import type { ClobberRegistry } from "./clobber.ts";
 import { noarchPythonPath, pythonExecutable, type PythonLayout, pythonLayout } from "./noarch.ts";
 import { checkEntryPointName, checkLinkTarget, PrefixGuard } from "./safe_path.ts";
+import { parseEntryPoint, writeEntryPoint } from "./entry_points.ts";
 import { removeIfExists } from "../../store/remove.ts";
 
 /** Options for {@link linkPackage}. */
@@ -73,28 +74,7 @@ export interface LinkResult {
   linkType: "hardlink" | "copy";
 }
 
-/** Parses an entry point `name = module.sub:func.attr`. */
-export function parseEntryPoint(ep: string): { name: string; module: string; func: string } {
-  const m = ep.match(/^\s*([^=\s]+)\s*=\s*([\w.]+)\s*:\s*([\w.]+)\s*$/);
-  if (!m) throw new PonchoError(`invalid entry point '${ep}' (expected 'name = module:function')`);
-  return { name: m[1], module: m[2], func: m[3] };
-}
-
-/** The text of a generated entry-point script. */
-export function entryPointScript(python: string, module: string, func: string): string {
-  const head = func.split(".")[0];
-  return `#!${python}
-# -*- coding: utf-8 -*-
-import re
-import sys
-
-from ${module} import ${head}
-
-if __name__ == "__main__":
-    sys.argv[0] = re.sub(r"(-script\\.pyw?|\\.exe)?$", "", sys.argv[0])
-    sys.exit(${func}())
-`;
-}
+export { entryPointScript, parseEntryPoint } from "./entry_points.ts";
 
 async function writeRewritten(
   src: string,
@@ -109,8 +89,9 @@ async function writeRewritten(
     try {
       out = replaceBinary(data, placeholder, prefix);
     } catch (err) {
-      throw new PonchoError(
+      throw new BuildError(
         `cannot install ${entry.path}: ${(err as Error).message}; choose a shorter prefix`,
+        { cause: err },
       );
     }
   } else {
@@ -127,6 +108,168 @@ function sha256Hex(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+/** One package being linked: where it goes and what it has placed so far. */
+interface Linking {
+  /** The prefix (absolute). */
+  prefix: string;
+  /** The package's extracted cache entry. */
+  dir: string;
+  /** `name-version-build` (for the registry and errors). */
+  dist: string;
+  /** The package and its cache entry, named in refusals. */
+  pkg: string;
+  /** Keeps every directory made inside the prefix. */
+  guard: PrefixGuard;
+  /** Directories known to be inside (cleared when a new link may redirect one). */
+  made: Set<string>;
+  /** The install's clobber registry, if any. */
+  registry?: ClobberRegistry;
+  /** Whether to try a hardlink next (false after one failed: copies from then on). */
+  tryHardlink: boolean;
+  /** Whether a file was copied because hardlinks did not work (or were off). */
+  hardlinkFailed: boolean;
+  /** Paths placed, relative to the prefix, in order. */
+  files: string[];
+  /** Their conda-meta records. */
+  pathsData: PathData[];
+}
+
+/** Makes directory `d` (absolute, in the prefix) through the guard, once. */
+function mkdirp(s: Linking, d: string): void {
+  if (s.made.has(d)) return;
+  s.guard.mkdirp(d);
+  s.made.add(d);
+}
+
+/** Registers the path as this package's; records the package it replaced, if any. */
+function claim(s: Linking, record: PathData): void {
+  const before = s.registry?.claim(record._path, s.dist);
+  if (before) record.clobbers = [before];
+}
+
+/** The error for a file the package's metadata lists but its cache entry lacks. */
+function lacks(s: Linking, entry: PathEntry, cause: unknown): BuildError {
+  return new BuildError(`package ${s.dist} lacks ${entry.path} listed in its metadata`, { cause });
+}
+
+/** Turns a NotFound of the package's file into {@link lacks}; other errors pass unchanged. */
+function lacking(s: Linking, entry: PathEntry): (err: unknown) => never {
+  return (err) => {
+    throw err instanceof Deno.errors.NotFound ? lacks(s, entry, err) : err;
+  };
+}
+
+/** Copies the package's file `src` to `dst`. */
+async function copyFile(s: Linking, src: string, dst: string, entry: PathEntry): Promise<void> {
+  await Deno.copyFile(src, dst).catch(lacking(s, entry));
+}
+
+/** Places a `softlink` entry: the link itself, or a copy of a link stored as a file. */
+async function linkSoftlink(s: Linking, entry: PathEntry, rel: string, src: string, dst: string) {
+  const st = await Deno.lstat(src).catch(lacking(s, entry));
+  if (st.isSymlink) {
+    const target = await Deno.readLink(src);
+    checkLinkTarget(s.pkg, s.prefix, rel, target);
+    await removeIfExists(dst);
+    await Deno.symlink(target, dst);
+    s.made.clear(); // a new link may change where a directory leads: check again
+  } else {
+    // A symlink the package stored as a regular file (tar.bz2 made on Windows): conda copies it.
+    await removeIfExists(dst);
+    await copyFile(s, src, dst, entry);
+  }
+}
+
+/** Places a file holding the placeholder: rewritten for this prefix. */
+async function linkRewritten(
+  s: Linking,
+  entry: PathEntry,
+  src: string,
+  dst: string,
+  record: PathData,
+) {
+  record.prefix_placeholder = entry.placeholder;
+  record.file_mode = entry.fileMode ?? "text";
+  const out = await writeRewritten(src, dst, entry, s.prefix).catch(lacking(s, entry));
+  record.sha256_in_prefix = sha256Hex(out);
+  record.size_in_prefix = out.length;
+}
+
+/** Places a file unchanged: a hardlink into the package cache when allowed and possible, else a copy. */
+async function linkUnchanged(
+  s: Linking,
+  entry: PathEntry,
+  src: string,
+  dst: string,
+  record: PathData,
+) {
+  await removeIfExists(dst);
+  let linked = false;
+  if (entry.noLink) record.no_link = true;
+  if (s.tryHardlink && !entry.noLink) {
+    try {
+      await Deno.link(src, dst);
+      linked = true;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) throw lacks(s, entry, err);
+      s.tryHardlink = false; // another filesystem (EXDEV) or not permitted: copy from now on
+      s.hardlinkFailed = true;
+    }
+  }
+  if (!linked) await copyFile(s, src, dst, entry);
+  record.sha256_in_prefix = entry.sha256 ?? sha256Hex(await Deno.readFile(dst));
+  if (record.size_in_bytes === undefined) record.size_in_bytes = (await Deno.stat(dst)).size;
+}
+
+/** Places one `paths.json` entry at `rel` (relative to the prefix) and records it. */
+async function linkEntry(s: Linking, entry: PathEntry, rel: string): Promise<void> {
+  const src = join(s.dir, entry.path);
+  const dst = join(s.prefix, rel);
+  const record: PathData = { _path: rel, path_type: entry.type };
+  if (entry.sha256) record.sha256 = entry.sha256;
+  if (entry.size !== undefined) record.size_in_bytes = entry.size;
+  if (entry.type === "directory") {
+    mkdirp(s, dst);
+  } else {
+    mkdirp(s, dirname(dst));
+    claim(s, record);
+    if (entry.type === "softlink") await linkSoftlink(s, entry, rel, src, dst);
+    else if (entry.placeholder) await linkRewritten(s, entry, src, dst, record);
+    else await linkUnchanged(s, entry, src, dst, record);
+  }
+  s.files.push(rel);
+  s.pathsData.push(record);
+}
+
+/** Writes a `noarch: python` package's entry points into `bin/` and records them. */
+async function linkEntryPoints(s: Linking, info: PackageInfo, python: PythonLayout) {
+  const exe = join(s.prefix, pythonExecutable(s.prefix, python));
+  for (const ep of info.entryPoints) {
+    const { name, module, func } = parseEntryPoint(ep);
+    checkEntryPointName(s.pkg, name);
+    const rel = `bin/${name}`;
+    const dst = join(s.prefix, rel);
+    mkdirp(s, dirname(dst));
+    await writeEntryPoint(dst, exe, module, func, s.prefix);
+    const record: PathData = { _path: rel, path_type: "unix_python_entry_point" };
+    claim(s, record);
+    s.files.push(rel);
+    s.pathsData.push(record);
+  }
+}
+
+/** The environment's Python layout for a package; a noarch python package needs one. */
+function linkPython(info: PackageInfo, opts: LinkOptions, dist: string): PythonLayout | undefined {
+  const python = opts.python ??
+    (opts.pythonVersion ? pythonLayout({ version: opts.pythonVersion }) : undefined);
+  if (info.noarch === "python" && !python) {
+    throw new BuildError(
+      `${dist} is a noarch: python package but the environment has no python: add python to the spec`,
+    );
+  }
+  return python;
+}
+
 /**
  * Links one extracted package into `opts.prefix`.
  *
@@ -136,115 +279,31 @@ function sha256Hex(data: Uint8Array): string {
 export async function linkPackage(info: PackageInfo, opts: LinkOptions): Promise<LinkResult> {
   const { prefix } = opts;
   const dist = opts.dist ?? `${info.index.name}-${info.index.version}-${info.index.build}`;
-  const isNoarchPython = info.noarch === "python";
-  const python = opts.python ??
-    (opts.pythonVersion ? pythonLayout({ version: opts.pythonVersion }) : undefined);
-  if (isNoarchPython && !python) {
-    throw new PonchoError(
-      `${dist} is a noarch: python package but the environment has no python: add python to the spec`,
-    );
-  }
-  let tryHardlink = opts.hardlink ?? true;
-  let hardlinkFailed = !tryHardlink;
-  const files: string[] = [];
-  const pathsData: PathData[] = [];
-  const made = new Set<string>();
+  const python = linkPython(info, opts, dist);
   // Paths were checked when the metadata was read (package_info.ts); writes are kept inside.
   const pkg = `${info.index.name}-${info.index.version}-${info.index.build} (${info.dir})`;
-  const guard = new PrefixGuard(pkg, prefix);
-  const lacks = (entry: PathEntry) =>
-    new PonchoError(`package ${dist} lacks ${entry.path} listed in its metadata`);
-  const mkdirp = (d: string): void => {
-    if (made.has(d)) return;
-    guard.mkdirp(d);
-    made.add(d);
+  const tryHardlink = opts.hardlink ?? true;
+  const noarchPy = info.noarch === "python";
+  const s: Linking = {
+    prefix,
+    dir: info.dir,
+    dist,
+    pkg,
+    guard: new PrefixGuard(pkg, prefix),
+    made: new Set(),
+    registry: opts.registry,
+    tryHardlink,
+    hardlinkFailed: !tryHardlink,
+    files: [],
+    pathsData: [],
   };
-  const claim = (record: PathData) => {
-    const before = opts.registry?.claim(record._path, dist);
-    if (before) record.clobbers = [before];
-  };
-  const copyFile = (src: string, dst: string, entry: PathEntry) =>
-    Deno.copyFile(src, dst).catch((err) => {
-      throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
-    });
-
   for (const entry of info.paths) {
-    const rel = isNoarchPython ? noarchPythonPath(entry.path, python!) : entry.path;
-    const src = join(info.dir, entry.path);
-    const dst = join(prefix, rel);
-    const record: PathData = { _path: rel, path_type: entry.type };
-    if (entry.sha256) record.sha256 = entry.sha256;
-    if (entry.size !== undefined) record.size_in_bytes = entry.size;
-    if (entry.type === "directory") {
-      await mkdirp(dst);
-      files.push(rel);
-      pathsData.push(record);
-      continue;
-    }
-    await mkdirp(dirname(dst));
-    claim(record);
-    if (entry.type === "softlink") {
-      const st = await Deno.lstat(src).catch((err) => {
-        throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
-      });
-      if (st.isSymlink) {
-        const target = await Deno.readLink(src);
-        checkLinkTarget(pkg, prefix, rel, target);
-        await removeIfExists(dst);
-        await Deno.symlink(target, dst);
-        made.clear(); // a new link may change where a directory leads: check again
-      } else {
-        // A symlink the package stored as a regular file (tar.bz2 made on Windows): conda copies it.
-        await removeIfExists(dst);
-        await copyFile(src, dst, entry);
-      }
-    } else if (entry.placeholder) {
-      record.prefix_placeholder = entry.placeholder;
-      record.file_mode = entry.fileMode ?? "text";
-      const out = await writeRewritten(src, dst, entry, prefix).catch((err) => {
-        throw err instanceof Deno.errors.NotFound ? lacks(entry) : err;
-      });
-      record.sha256_in_prefix = sha256Hex(out);
-      record.size_in_prefix = out.length;
-    } else {
-      await removeIfExists(dst);
-      let linked = false;
-      if (entry.noLink) record.no_link = true;
-      if (tryHardlink && !entry.noLink) {
-        try {
-          await Deno.link(src, dst);
-          linked = true;
-        } catch (err) {
-          if (err instanceof Deno.errors.NotFound) throw lacks(entry);
-          tryHardlink = false; // another filesystem (EXDEV) or not permitted: copy from now on
-          hardlinkFailed = true;
-        }
-      }
-      if (!linked) await copyFile(src, dst, entry);
-      record.sha256_in_prefix = entry.sha256 ?? sha256Hex(await Deno.readFile(dst));
-      if (record.size_in_bytes === undefined) record.size_in_bytes = (await Deno.stat(dst)).size;
-    }
-    files.push(rel);
-    pathsData.push(record);
+    await linkEntry(s, entry, noarchPy ? noarchPythonPath(entry.path, python!) : entry.path);
   }
-
-  if (isNoarchPython) {
-    const exe = join(prefix, pythonExecutable(prefix, python!));
-    for (const ep of info.entryPoints) {
-      const { name, module, func } = parseEntryPoint(ep);
-      checkEntryPointName(pkg, name);
-      const rel = `bin/${name}`;
-      const dst = join(prefix, rel);
-      await mkdirp(dirname(dst));
-      await removeIfExists(dst);
-      const script = new TextEncoder().encode(entryPointScript(exe, module, func));
-      await Deno.writeFile(dst, fixShebang(script, prefix), { mode: 0o755 });
-      await Deno.chmod(dst, 0o755);
-      const record: PathData = { _path: rel, path_type: "unix_python_entry_point" };
-      claim(record);
-      files.push(rel);
-      pathsData.push(record);
-    }
-  }
-  return { files, pathsData, linkType: hardlinkFailed ? "copy" : "hardlink" };
+  if (noarchPy) await linkEntryPoints(s, info, python!);
+  return {
+    files: s.files,
+    pathsData: s.pathsData,
+    linkType: s.hardlinkFailed ? "copy" : "hardlink",
+  };
 }

@@ -16,7 +16,8 @@
  */
 
 import { join, relative } from "node:path";
-import { PonchoError } from "../errors.ts";
+import { BuildError, fsError } from "../errors.ts";
+import { isAbsent, statOrNullSync } from "../fs/stat.ts";
 import { PACKAGE_NAME_RE } from "../envspec/parse.ts";
 import { activationEnv, findActivateScripts, shellQuote } from "../exec/activate.ts";
 
@@ -43,7 +44,7 @@ export interface ScriptPackage {
  */
 export function postLinkScriptPath(name: string): string {
   if (!PACKAGE_NAME_RE.test(name) || name.startsWith(".")) {
-    throw new PonchoError(
+    throw new BuildError(
       `package name ${JSON.stringify(name)} from the channel is not a conda package name; ` +
         "refusing to look for its link scripts (fix the channel's repodata)",
     );
@@ -69,7 +70,7 @@ export async function prelinkMessages(pkgDir: string): Promise<[string, string][
     try {
       entries = [...Deno.readDirSync(dir)];
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return;
+      if (isAbsent(err)) return;
       throw err;
     }
     for (const e of entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) {
@@ -101,21 +102,30 @@ export async function takeMessages(prefix: string): Promise<string | undefined> 
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
   } finally {
-    await Deno.remove(path).catch(() => {});
+    // Never left in the prefix (it would be packed): only its absence is expected here.
+    await Deno.remove(path).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        throw fsError(err, path, { what: "cannot remove the link scripts' messages" });
+      }
+    });
   }
+}
+
+/**
+ * Whether `path` is a regular file (following links); false when there is
+ * nothing there. Any other failure (a permission, a link loop) is an error
+ * naming the path: it is not taken for "no such file".
+ */
+function isFile(path: string, what: string): boolean {
+  return statOrNullSync(path, { what })?.isFile ?? false;
 }
 
 let bashPath: string | undefined | null;
 /** `bash` if this machine has one (conda runs link scripts with bash on Linux), else `/bin/sh`. */
 function scriptShell(): string {
   if (bashPath === undefined) {
-    bashPath = ["/bin/bash", "/usr/bin/bash"].find((p) => {
-      try {
-        return Deno.statSync(p).isFile;
-      } catch {
-        return false;
-      }
-    }) ?? null;
+    bashPath = ["/bin/bash", "/usr/bin/bash"].find((p) => isFile(p, "cannot look for bash at")) ??
+      null;
   }
   return bashPath ?? "/bin/sh";
 }
@@ -140,12 +150,8 @@ export async function runPostLink(
 ): Promise<boolean> {
   const rel = postLinkScriptPath(pkg.name);
   const script = join(prefix, rel);
-  try {
-    if (!Deno.statSync(script).isFile) return false;
-  } catch {
-    return false;
-  }
   const dist = `${pkg.name}-${pkg.version}-${pkg.build}`;
+  if (!isFile(script, `cannot read the post-link script of package ${dist}`)) return false;
   const env = activationEnv(prefix);
   Object.assign(env, {
     PREFIX: prefix,
@@ -180,7 +186,7 @@ export async function runPostLink(
     text.split("\n").map((l) => l.trim()).filter(Boolean).slice(-n).join(" | ");
   const output = tail(`${dec.decode(out.stdout)}\n${dec.decode(out.stderr)}`, FAILURE_TAIL_LINES);
   const said = tail(messages ?? "", FAILURE_TAIL_LINES);
-  throw new PonchoError(
+  throw new BuildError(
     `post-link script ${rel} of package ${dist}${pkg.url ? ` (${pkg.url})` : ""} ` +
       `failed with exit ${out.code}` + (said ? `; its messages: ${said}` : "") +
       (output ? `; its last output: ${output}` : "; it printed nothing") +

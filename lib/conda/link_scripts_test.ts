@@ -95,3 +95,23 @@ Deno.test("a package name from the channel that is not a name cannot point the s
     assert.throws(() => postLinkScriptPath(bad), /not a conda package name/, bad);
   }
 });
+
+Deno.test("runPostLink: no script is no run; a script that cannot be looked at is an error, not skipped", async () => {
+  await withScript('touch "$PREFIX/ran"\n', async (prefix) => {
+    const script = join(prefix, postLinkScriptPath("demo"));
+    await Deno.remove(script);
+    assert.equal(await runPostLink(prefix, PKG), false);
+    // A link to itself: before, any failure to stat the script was taken for "no script".
+    await Deno.symlink(".demo-post-link.sh", script);
+    const err = await runPostLink(prefix, PKG).then(() => undefined, (e) => e);
+    assert.ok(err instanceof PonchoError, String(err));
+    assert.equal(err.kind, "build");
+    assert.equal(err.exitCode, 3);
+    assert.equal(err.path, script);
+    assert.match(
+      err.message,
+      /cannot read the post-link script of package demo-1\.2-h0_4 .*too many levels of symbolic links/,
+    );
+    assert.ok(!(await Deno.lstat(join(prefix, "ran")).then(() => true, () => false)));
+  });
+});

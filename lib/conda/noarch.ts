@@ -10,7 +10,8 @@
  */
 
 import { join } from "node:path";
-import { PonchoError } from "../errors.ts";
+import { CorruptError, PonchoError } from "../errors.ts";
+import { statOrNullSync } from "../fs/stat.ts";
 
 /** The environment's Python, as `noarch: python` packages need it. */
 export interface PythonLayout {
@@ -88,9 +89,8 @@ export function pythonExecutable(prefix: string, layout: PythonLayout): string {
     "python",
   ];
   for (const name of [...new Set(names)]) {
-    try {
-      if (Deno.statSync(join(prefix, "bin", name)).isFile) return `bin/${name}`;
-    } catch { /* try the next */ }
+    const st = statOrNullSync(join(prefix, "bin", name), { what: "cannot look for python at" });
+    if (st?.isFile) return `bin/${name}`;
   }
   return `bin/python${layout.version}`;
 }
@@ -117,7 +117,7 @@ export function parseNoarchMetadata(text: string, where: string): NoarchMetadata
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new PonchoError(`${where}: ${(err as Error).message}`);
+    throw new CorruptError(`${where}: ${(err as Error).message}`, { cause: err, path: where });
   }
   const t = doc?.noarch?.type;
   const eps = doc?.noarch?.entry_points;

@@ -8,7 +8,8 @@
  */
 
 import { join } from "node:path";
-import { PonchoError } from "../errors.ts";
+import { CorruptError } from "../errors.ts";
+import { statOrNull } from "../fs/stat.ts";
 import { readNoarchMetadata } from "./noarch.ts";
 import { checkPackagePath, checkPathType } from "./safe_path.ts";
 
@@ -76,12 +77,15 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-/** Parses a metadata file's JSON; a {@link PonchoError} naming the file otherwise. */
+/** Parses a metadata file's JSON; a {@link CorruptError} naming the file otherwise. */
 function parseJson<T>(dir: string, rel: string, text: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new PonchoError(`${dir}/${rel}: ${(err as Error).message}`);
+    throw new CorruptError(`${dir}/${rel}: ${(err as Error).message}`, {
+      cause: err,
+      path: `${dir}/${rel}`,
+    });
   }
 }
 
@@ -140,7 +144,9 @@ export function legacyPaths(files: string, hasPrefix = "", noLink = "", pkg = "?
 export async function readPackageInfo(dir: string): Promise<PackageInfo> {
   const indexText = await readOptional(join(dir, "info", "index.json"));
   if (indexText === undefined) {
-    throw new PonchoError(`package at ${dir} has no info/index.json: not a conda package`);
+    throw new CorruptError(`package at ${dir} has no info/index.json: not a conda package`, {
+      path: dir,
+    });
   }
   const index = parseJson<IndexJson>(dir, "info/index.json", indexText);
   const pkg = `${index.name}-${index.version}-${index.build} (${dir})`;
@@ -176,7 +182,8 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
       pkg,
     );
     for (const e of paths) {
-      const st = await Deno.lstat(join(dir, e.path)).catch(() => null);
+      // A listed file the package lacks is reported when it is linked; here it is no link.
+      const st = await statOrNull(join(dir, e.path), { follow: false, what: "cannot read" });
       if (st?.isSymlink) e.type = "softlink";
     }
   }

@@ -200,14 +200,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a failing pip is a PonchoError; quiet mode shows pip's output only then",
+  name: "a failing pip is a BuildError; quiet mode shows pip's output only then",
   ignore: !tools.ok,
   async fn() {
     const { ch, prefix } = await sharedEnv();
     const res = await pipInChild(prefix, ["doesnotexist-poncho==9"], true, { PIP_NO_INDEX: "1" });
     assert.deepEqual(res.result, {
       ok: false,
-      name: "PonchoError",
+      name: "BuildError",
       message: "pip install doesnotexist-poncho==9 failed (exit 1); see pip's output above",
     });
     assert.equal(res.stdout, "");
@@ -229,7 +229,7 @@ Deno.test({
         const res = await pipInChild(prefix, ["greetwheel"], quiet, { PIP_NO_INDEX: "1" });
         assert.deepEqual(res.result, {
           ok: false,
-          name: "PonchoError",
+          name: "BuildError",
           message:
             "the spec has pip requirements but the environment has no pip: add pip to the conda dependencies",
         }, `quiet=${quiet}`);

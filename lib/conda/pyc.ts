@@ -14,7 +14,8 @@
  */
 
 import { join } from "node:path";
-import { PonchoError } from "../errors.ts";
+import { BuildError } from "../errors.ts";
+import { statOrNullSync } from "../fs/stat.ts";
 
 /** The driver run by the environment's Python: reads source paths, prints the `.pyc` written. */
 const DRIVER = `
@@ -67,11 +68,9 @@ export async function compilePyc(
   const py = sources.filter((s) => s.endsWith(".py"));
   if (py.length === 0) return result;
   const exe = join(prefix, python);
-  try {
-    if (!Deno.statSync(exe).isFile) return result;
-  } catch {
-    return result;
-  }
+  // No interpreter there: nothing to compile with (a failure to look is an error, not "none").
+  const st = statOrNullSync(exe, { what: "cannot look for the environment's python at" });
+  if (!st?.isFile) return result;
   const env = Deno.env.toObject();
   delete env.PYTHONPATH;
   delete env.PYTHONHOME;
@@ -86,7 +85,7 @@ export async function compilePyc(
       stderr: "piped",
     }).spawn();
   } catch (err) {
-    throw new PonchoError(
+    throw new BuildError(
       `cannot run ${exe} to byte-compile noarch python files: ${(err as Error).message}`,
     );
   }
@@ -96,7 +95,7 @@ export async function compilePyc(
   const out = await child.output();
   if (!out.success) {
     const detail = new TextDecoder().decode(out.stderr).trim().split("\n").pop() ?? "";
-    throw new PonchoError(
+    throw new BuildError(
       `byte-compiling noarch python files with ${exe} failed (exit ${out.code})` +
         (detail ? `: ${detail}` : ""),
     );

@@ -28,13 +28,15 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
 import { zstdDecompress } from "../archive/zstd.ts";
 import { readFileChunks } from "../archive/codec.ts";
-import { errnoOf, NotFoundError, PonchoError } from "../errors.ts";
+import { CorruptError, errnoOf, fsError, NotFoundError, PonchoError } from "../errors.ts";
 import type { Channel } from "./channel.ts";
 import { type RecordSource, SHARD_INDEX_FILE } from "./records.ts";
 import {
   type CacheMeta,
   type CachePaths,
   cachePaths,
+  cacheReadError,
+  isDamagedEntry,
   newDataName,
   readMeta,
   writeMeta,
@@ -85,11 +87,12 @@ export function corruptRepodata(
   subdir: string,
   file: string,
   reason: string,
-): PonchoError {
-  return new PonchoError(
+): CorruptError {
+  return new CorruptError(
     `channel ${channel.url}, subdir ${subdir}: ${file} is corrupt or truncated (${
       reason.split("\n")[0]
     }); nothing of it was cached, fix the channel or try again`,
+    { url: `${channel.url}/${subdir}/${file}` },
   );
 }
 
@@ -110,6 +113,13 @@ export async function loadRepodata(
   return channel.url.startsWith("file://") ? await loader.local() : await loader.remote();
 }
 
+/** The files a fresh look asks a remote subdir for, in order of preference. */
+const REMOTE_FILES = [SHARD_INDEX_FILE, "repodata.json.zst", "repodata.json"];
+
+/** The repodata files a `file://` subdir may have besides a shard index, in order. */
+const LOCAL_FILES = ["repodata.json", "repodata.json.zst"];
+
+/** Loads one subdir: the cache entry, the network or a `file://` channel's files. */
 class SubdirLoader {
   readonly url: string;
   readonly paths: CachePaths;
@@ -163,6 +173,7 @@ class SubdirLoader {
       attempts: this.attempts,
       progress: this.opts.progress,
       corrupt: this.corrupt,
+      log: this.log,
     });
   }
 
@@ -188,17 +199,26 @@ class SubdirLoader {
         `repodata ${this.url}/${file}: indexed ${stats.records} records of ${stats.names} names`,
       );
     } catch (err) {
-      // An operating-system error (no space, permission, ...) is the machine's, not the data's.
-      if (errnoOf(err) !== undefined) throw err;
+      // The machine's faults keep their kind (no space, permission, a missing or unreachable
+      // input; OS errors are the store's); a decoder's or the parser's error (plain, or a
+      // corrupt/build PonchoError of the zstd code) is the document's defect.
+      if (err instanceof PonchoError && err.kind !== "corrupt" && err.kind !== "build") throw err;
+      if (errnoOf(err)) {
+        throw fsError(err, this.paths.dir, { what: "cannot write the repodata index in" });
+      }
       throw this.corrupt(file, (err as Error).message);
     }
     return name;
   }
 
+  /** Opens the data entry `meta` names; throws NotFound, SyntaxError or CorruptError when damaged. */
   async openCached(meta: CacheMeta): Promise<RecordSource> {
     const path = join(this.paths.dir, meta.data!);
     if (meta.form === "monolithic") return await RepodataIndex.open(path);
     const raw = JSON.parse(await Deno.readTextFile(path));
+    if (typeof raw?.shards !== "object" || raw.shards === null || typeof raw.info !== "object") {
+      throw new CorruptError(`${path} is not a decoded shard index`, { path });
+    }
     const shards = new Map<string, string>(Object.entries(raw.shards));
     return this.sharded(
       { version: raw.version, info: raw.info, shards },
@@ -206,49 +226,68 @@ class SubdirLoader {
     );
   }
 
-  /** A `file://` channel's subdir. */
+  /**
+   * Opens the cache entry `meta` names, or null (with a note) when it is gone
+   * or damaged, so that it is fetched afresh; an entry that cannot be read is
+   * thrown as its kind, naming it.
+   */
+  async reuse(meta: CacheMeta): Promise<RecordSource | null> {
+    const path = join(this.paths.dir, meta.data!);
+    try {
+      return await this.openCached(meta);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || isDamagedEntry(err)) {
+        this.log(`repodata cache entry ${path} is gone or corrupt; fetching afresh`);
+        return null;
+      }
+      throw cacheReadError(err, path);
+    }
+  }
+
+  /** A `file://` channel's subdir: its shard index read in place, else its repodata indexed. */
   async local(): Promise<SubdirRepodata> {
     const dir = fileURLToPath(this.url);
     const shardIndex = join(dir, SHARD_INDEX_FILE);
     const bytes = await Deno.readFile(shardIndex).catch((err) => {
       if (err instanceof Deno.errors.NotFound) return null;
-      throw err;
+      throw fsError(err, shardIndex, { what: "cannot read the channel's", role: "input" });
     });
     if (bytes) {
       const index = await this.decodeIndex(bytes, SHARD_INDEX_FILE);
       const source = this.sharded(index, pathToFileURL(shardIndex).href);
       return this.result("sharded", "file", source, SHARD_INDEX_FILE);
     }
-    for (const file of ["repodata.json", "repodata.json.zst"]) {
+    for (const file of LOCAL_FILES) {
       const path = join(dir, file);
-      const info = await Deno.stat(path).catch(() => null);
-      if (!info?.isFile) continue;
-      const source = { path, size: info.size, mtime: info.mtime?.getTime() ?? 0 };
-      const meta = await readMeta(this.paths);
-      const same = meta?.form === "monolithic" && meta.source?.path === source.path &&
-        meta.source.size === source.size && meta.source.mtime === source.mtime;
-      if (meta && same) {
-        try {
-          return this.result("monolithic", "cache", await this.openCached(meta), file);
-        } catch { /* rebuild below */ }
-      }
-      // compress.ts (and its bzip2 decoder) is loaded only for a local .zst.
-      const chunks = file.endsWith(".zst")
-        ? (await import("../archive/compress.ts")).decompressFileInWorker(path, "zst", file)
-        : readFileChunks(path);
-      const data = await this.index(chunks, file);
-      const fresh: CacheMeta = {
-        url: this.url,
-        form: "monolithic",
-        remoteFile: file,
-        source,
-        data,
-        fetchedAt: new Date().toISOString(),
-      };
-      await writeMeta(this.opts.layout, this.paths, fresh, meta);
-      return this.result("monolithic", "indexed", await this.openCached(fresh), file);
+      const info = await localFile(path);
+      if (info) return await this.localMonolithic(path, file, info);
     }
     return this.result("missing", "file", null);
+  }
+
+  /** A `file://` channel's `repodata.json(.zst)`: the cached index while the file is unchanged. */
+  async localMonolithic(path: string, file: string, info: Deno.FileInfo): Promise<SubdirRepodata> {
+    const source = { path, size: info.size, mtime: info.mtime?.getTime() ?? 0 };
+    const meta = await readMeta(this.paths, this.log);
+    const same = meta?.form === "monolithic" && meta.source?.path === source.path &&
+      meta.source.size === source.size && meta.source.mtime === source.mtime;
+    const cached = meta && same ? await this.reuse(meta) : null;
+    if (cached) return this.result("monolithic", "cache", cached, file);
+    // compress.ts (and its bzip2 decoder) is loaded only for a local .zst.
+    const chunks = file.endsWith(".zst")
+      ? (await import("../archive/compress.ts")).decompressFileInWorker(path, "zst", file)
+      : readFileChunks(path);
+    const data = await this.index(chunks, file);
+    const fresh: CacheMeta = {
+      url: this.url,
+      form: "monolithic",
+      remoteFile: file,
+      source,
+      data,
+      fetchedAt: new Date().toISOString(),
+    };
+    await writeMeta(this.opts.layout, this.paths, fresh, meta);
+    return this.result("monolithic", "indexed", await this.openCached(fresh), file);
   }
 
   /** Stores what a 200 response for `file` holds; returns the new meta and its records. */
@@ -267,24 +306,8 @@ class SubdirLoader {
     let meta: CacheMeta;
     let source: RecordSource | undefined;
     if (file === SHARD_INDEX_FILE) {
-      let bytes: Uint8Array;
-      try {
-        bytes = new Uint8Array(await res.arrayBuffer());
-      } catch (err) {
-        throw this.corrupt(file, `download broke: ${(err as Error).message}`);
-      }
-      const index = await this.decodeIndex(bytes, file); // validated before anything is cached
-      const data = newDataName(this.paths.key, ".shards.json");
-      await Deno.mkdir(this.paths.dir, { recursive: true });
-      const text = JSON.stringify({
-        version: index.version,
-        info: index.info,
-        shards: Object.fromEntries(index.shards),
-      });
-      await writeFileAtomic(join(this.paths.dir, data), text, {
-        tmpDir: ownerTmp(this.opts.layout),
-      });
-      meta = { ...base, form: "sharded", data };
+      const index = await this.downloadedIndex(res, file);
+      meta = { ...base, form: "sharded", data: await this.storeIndex(index) };
       source = this.sharded(index, `${this.url}/${file}`);
     } else {
       const body = res.body ?? (async function* () {})();
@@ -296,50 +319,89 @@ class SubdirLoader {
     return [meta, source ?? await this.openCached(meta)];
   }
 
+  /** The shard index a response holds, validated before anything is cached. */
+  async downloadedIndex(res: Response, file: string): Promise<ShardIndex> {
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (err) {
+      throw this.corrupt(file, `download broke: ${(err as Error).message}`);
+    }
+    return await this.decodeIndex(bytes, file);
+  }
+
+  /** Writes a decoded shard index into the cache; returns its entry name. */
+  async storeIndex(index: ShardIndex): Promise<string> {
+    const data = newDataName(this.paths.key, ".shards.json");
+    await Deno.mkdir(this.paths.dir, { recursive: true });
+    const text = JSON.stringify({
+      version: index.version,
+      info: index.info,
+      shards: Object.fromEntries(index.shards),
+    });
+    await writeFileAtomic(join(this.paths.dir, data), text, {
+      tmpDir: ownerTmp(this.opts.layout),
+    });
+    return data;
+  }
+
+  /** A remote subdir: offline from the cache, else revalidated, else a fresh look. */
   async remote(): Promise<SubdirRepodata> {
-    const { layout } = this.opts;
-    let meta = await readMeta(this.paths);
-    if (this.opts.offline) {
-      if (!meta) {
-        throw new NotFoundError(
-          `no cached repodata for ${this.url}/ (offline mode); run once without --offline`,
-        );
-      }
-      if (meta.form === "missing") return this.result("missing", "cache", null);
-      return this.result(meta.form, "cache", await this.openCached(meta), meta.remoteFile);
-    }
-    await Deno.mkdir(layout.repodata, { recursive: true });
-
-    // Revalidate what we have.
+    const meta = await readMeta(this.paths, this.log);
+    if (this.opts.offline) return await this.offline(meta);
+    await Deno.mkdir(this.opts.layout.repodata, { recursive: true });
     if (meta && meta.form !== "missing" && meta.remoteFile) {
-      const headers: Record<string, string> = {};
-      if (meta.etag) headers["if-none-match"] = meta.etag;
-      if (meta.lastModified) headers["if-modified-since"] = meta.lastModified;
-      const file = meta.remoteFile;
-      const res = await getWithRetry(`${this.url}/${file}`, headers, this.attempts);
-      if (res.status === 304) {
-        await res.body?.cancel();
-        try {
-          const source = await this.openCached(meta);
-          this.log(`repodata ${this.url}/${file}: not modified`);
-          return this.result(meta.form, "not-modified", source, file);
-        } catch (err) {
-          if (err instanceof PonchoError && err.exitCode !== 3) throw err;
-          // The cached entry is unusable: fetch afresh below.
-          await Deno.remove(this.paths.meta).catch(() => {});
-          meta = null;
-        }
-      } else if (res.ok) {
-        const [fresh, source] = await this.fromResponse(res, file, meta);
-        return this.result(fresh.form, "downloaded", source, file);
-      } else {
-        await res.body?.cancel();
-        if (res.status !== 404) httpFailure(res, `${this.url}/${file}`);
-      }
+      const revalidated = await this.revalidate(meta);
+      if (revalidated) return revalidated;
     }
+    return await this.freshLook(meta);
+  }
 
-    // A fresh look: the shard index, then repodata.json.zst, then repodata.json.
-    for (const file of [SHARD_INDEX_FILE, "repodata.json.zst", "repodata.json"]) {
+  /** Offline: what the cache holds, or an error saying to go online once. */
+  async offline(meta: CacheMeta | null): Promise<SubdirRepodata> {
+    const fail = (why: string) =>
+      new NotFoundError(`${why} for ${this.url}/ (offline mode); run once without --offline`);
+    if (!meta) throw fail("no cached repodata");
+    if (meta.form === "missing") return this.result("missing", "cache", null);
+    const source = await this.reuse(meta);
+    if (!source) throw fail("the cached repodata is gone or corrupt");
+    return this.result(meta.form, "cache", source, meta.remoteFile);
+  }
+
+  /**
+   * Asks whether the cached file changed (ETag / Last-Modified): the cache on
+   * 304, the new data on 200; null when the file is gone (404) or the cache
+   * entry is unusable (its meta is then dropped), for a fresh look.
+   */
+  async revalidate(meta: CacheMeta): Promise<SubdirRepodata | null> {
+    const headers: Record<string, string> = {};
+    if (meta.etag) headers["if-none-match"] = meta.etag;
+    if (meta.lastModified) headers["if-modified-since"] = meta.lastModified;
+    const file = meta.remoteFile!;
+    const res = await getWithRetry(`${this.url}/${file}`, headers, this.attempts);
+    if (res.ok) {
+      const [fresh, source] = await this.fromResponse(res, file, meta);
+      return this.result(fresh.form, "downloaded", source, file);
+    }
+    await res.body?.cancel();
+    if (res.status !== 304) {
+      if (res.status !== 404) httpFailure(res, `${this.url}/${file}`);
+      return null;
+    }
+    const source = await this.reuse(meta);
+    if (!source) {
+      await Deno.remove(this.paths.meta).catch((err) => {
+        if (!(err instanceof Deno.errors.NotFound)) throw fsError(err, this.paths.meta);
+      });
+      return null;
+    }
+    this.log(`repodata ${this.url}/${file}: not modified`);
+    return this.result(meta.form, "not-modified", source, file);
+  }
+
+  /** Tries the shard index, then `repodata.json.zst`, then `repodata.json`; else "missing". */
+  async freshLook(meta: CacheMeta | null): Promise<SubdirRepodata> {
+    for (const file of REMOTE_FILES) {
       const res = await getWithRetry(`${this.url}/${file}`, {}, this.attempts);
       if (res.ok) {
         const [fresh, source] = await this.fromResponse(res, file, meta);
@@ -354,8 +416,21 @@ class SubdirLoader {
       form: "missing",
       fetchedAt: new Date().toISOString(),
     };
-    await writeMeta(layout, this.paths, missing, meta);
+    await writeMeta(this.opts.layout, this.paths, missing, meta);
     return this.result("missing", "downloaded", null);
+  }
+}
+
+/** The file at `path` of a `file://` channel, or null when there is none; unreadable is an error. */
+async function localFile(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile ? info : null;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw fsError(err, path, { what: "cannot read the channel's", role: "input" });
   }
 }
 

@@ -18,6 +18,7 @@ import { ownerTmp } from "../../store/owner.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import type { StoreLayout } from "../../store/layout.ts";
+import { CorruptError, fsError } from "../errors.ts";
 import { cacheKey } from "./channel.ts";
 
 /** What is remembered about a cached subdir. */
@@ -66,17 +67,68 @@ export function newDataName(key: string, suffix: string): string {
   return `${key}-${crypto.randomUUID().slice(0, 8)}${suffix}`;
 }
 
-/** Reads the meta of a subdir; null when absent, unreadable, or its data entry is gone. */
-export async function readMeta(paths: CachePaths): Promise<CacheMeta | null> {
+/**
+ * The error for a cache entry at `path` that exists but cannot be read
+ * (permission, ...): its kind, naming the path; reading the cache counts as
+ * reading a named input (a permission error exits 2).
+ */
+export function cacheReadError(err: unknown, path: string): unknown {
+  return fsError(err, path, { what: "cannot read the repodata cache entry", role: "input" });
+}
+
+/** Whether `err` says a cache entry is damaged (not JSON, or not of the shape written). */
+export function isDamagedEntry(err: unknown): boolean {
+  return err instanceof SyntaxError || err instanceof CorruptError;
+}
+
+/** The meta in `text`, or null when it is not JSON of the shape {@linkcode writeMeta} writes. */
+function parseMeta(text: string): CacheMeta | null {
+  let meta: CacheMeta;
   try {
-    const meta: CacheMeta = JSON.parse(await Deno.readTextFile(paths.meta));
-    if (meta.form === "missing") return meta;
-    if (!meta.data || !(meta.form === "sharded" || meta.form === "monolithic")) return null;
-    await Deno.stat(join(paths.dir, meta.data));
-    return meta;
-  } catch {
+    meta = JSON.parse(text);
+  } catch (err) {
+    if (err instanceof SyntaxError) return null;
+    throw err;
+  }
+  if (typeof meta !== "object" || meta === null || typeof meta.url !== "string") return null;
+  if (meta.form === "missing") return meta;
+  if (meta.form !== "sharded" && meta.form !== "monolithic") return null;
+  const plainName = typeof meta.data === "string" && /^[^/\\]+$/.test(meta.data);
+  return plainName ? meta : null;
+}
+
+/**
+ * Reads the meta of a subdir; null when there is none, when it is damaged
+ * or when its data entry is gone (both with a `note`), so that the subdir
+ * is fetched afresh. An entry that cannot be read is thrown as its kind
+ * (see {@linkcode cacheReadError}).
+ */
+export async function readMeta(
+  paths: CachePaths,
+  note: (line: string) => void = () => {},
+): Promise<CacheMeta | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(paths.meta);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw cacheReadError(err, paths.meta);
+  }
+  const meta = parseMeta(text);
+  if (!meta) {
+    note(`repodata cache entry ${paths.meta} is corrupt; fetching afresh`);
     return null;
   }
+  if (meta.form === "missing") return meta;
+  const data = join(paths.dir, meta.data!);
+  try {
+    await Deno.stat(data);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw cacheReadError(err, data);
+    note(`repodata cache entry ${data} is gone; fetching afresh`);
+    return null;
+  }
+  return meta;
 }
 
 /**
@@ -91,6 +143,7 @@ export async function writeMeta(
 ): Promise<void> {
   await writeFileAtomic(paths.meta, JSON.stringify(meta, null, 1), { tmpDir: ownerTmp(layout) });
   if (previous?.data && previous.data !== meta.data) {
+    // Best effort: a superseded entry left behind only takes space, and gc removes it with its key.
     await Deno.remove(join(paths.dir, previous.data), { recursive: true }).catch(() => {});
   }
 }

@@ -11,7 +11,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { StoreLayout } from "../../store/layout.ts";
-import { NotFoundError } from "../errors.ts";
+import { fsError, NotFoundError } from "../errors.ts";
 import { writeFileAtomicSync } from "../fs/atomic.ts";
 import type { NameRecords, RecordSource } from "./records.ts";
 import type { RepodataProgress } from "./repodata_progress.ts";
@@ -32,6 +32,8 @@ export interface ShardedSourceOptions {
   progress?: RepodataProgress;
   /** Makes the one-line error for a bad shard (names channel, subdir and file). */
   corrupt: (file: string, reason: string) => Error;
+  /** Receives notes (a damaged cache entry fetched again), for `--verbose`. */
+  log?: (line: string) => void;
 }
 
 /** The default `shards_base_url` when the index has none. */
@@ -83,46 +85,83 @@ export class ShardedSource implements RecordSource {
   async read(name: string): Promise<NameRecords> {
     const hash = this.#index.shards.get(name);
     if (!hash) return { packages: {}, "packages.conda": {} };
-    const { layout, progress } = this.#opts;
+    const { progress } = this.#opts;
+    if (progress) progress.shardsWanted++;
+    const shard = await this.#shard(name, hash);
+    if (progress) {
+      progress.shardsDone++;
+      progress.tick();
+    }
+    return { packages: shard.packages, "packages.conda": shard["packages.conda"] };
+  }
+
+  /** The shard `hash` of `name`: read in place (`file://`), from the cache, else downloaded. */
+  async #shard(name: string, hash: string): Promise<NameRecords> {
     const file = `${hash}.msgpack.zst`;
     const url = new URL(file, this.shardsBase).href;
-    if (progress) progress.shardsWanted++;
-    const done = (shard: NameRecords) => {
-      if (progress) {
-        progress.shardsDone++;
-        progress.tick();
-      }
-      return { packages: shard.packages, "packages.conda": shard["packages.conda"] };
-    };
     if (url.startsWith("file:")) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await Deno.readFile(fileURLToPath(url));
-      } catch (err) {
-        throw this.#opts.corrupt(
-          `shard ${file} of ${name}`,
-          `cannot read it: ${(err as Error).message}`,
-        );
-      }
+      const shard = await this.#decode(await this.#readLocal(url, name, file), hash, name, file);
       this.fetched++;
-      return done(await this.#decode(bytes, hash, name, file));
+      return shard;
     }
-    const cachePath = shardCachePath(layout, hash);
-    try {
-      const shard: NameRecords = JSON.parse(await Deno.readTextFile(cachePath));
+    const cachePath = shardCachePath(this.#opts.layout, hash);
+    const cached = await this.#cached(cachePath, name);
+    if (cached) {
       this.cached++;
-      return done(shard);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        // A damaged cache entry: drop it and fetch again.
-        await Deno.remove(cachePath).catch(() => {});
-      }
+      return cached;
     }
     if (this.#opts.offline) {
       throw new NotFoundError(
         `shard of ${name} (${url}) is not cached (offline mode); run once without --offline`,
       );
     }
+    return await this.#download(url, hash, name, file, cachePath);
+  }
+
+  /** A shard of a `file://` channel; one the channel lacks makes the channel corrupt. */
+  async #readLocal(url: string, name: string, file: string): Promise<Uint8Array> {
+    const path = fileURLToPath(url);
+    try {
+      return await Deno.readFile(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        throw fsError(err, path, { what: `cannot read shard ${file} of ${name}`, role: "input" });
+      }
+      throw this.#opts.corrupt(`shard ${file} of ${name}`, "it is missing from the channel");
+    }
+  }
+
+  /**
+   * The cached shard at `path`, or null when there is none; a damaged entry
+   * is removed (with a note) so that it is fetched again. An entry that
+   * cannot be read is an error of its kind (permission, ...) naming it.
+   */
+  async #cached(path: string, name: string): Promise<NameRecords | null> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return null;
+      throw fsError(err, path, { what: "cannot read the cached shard", role: "input" });
+    }
+    const shard = parseCachedShard(text);
+    if (shard) return shard;
+    this.#opts.log?.(`shard of ${name}: cache entry ${path} is corrupt; fetching it again`);
+    await Deno.remove(path).catch((err) => {
+      // The download below replaces it by a rename either way.
+      if (!(err instanceof Deno.errors.NotFound)) throw fsError(err, path);
+    });
+    return null;
+  }
+
+  /** Downloads, verifies and caches the shard `hash` of `name`. */
+  async #download(
+    url: string,
+    hash: string,
+    name: string,
+    file: string,
+    cachePath: string,
+  ): Promise<NameRecords> {
     const res = await getWithRetry(url, {}, this.#opts.attempts ?? 3);
     if (!res.ok) {
       await res.body?.cancel();
@@ -144,11 +183,12 @@ export class ShardedSource implements RecordSource {
     });
     this.#cache(cachePath, text);
     this.fetched++;
+    const { progress } = this.#opts;
     if (progress) {
       progress.shardsFetched++;
       progress.shardBytes += bytes.length;
     }
-    return done(shard);
+    return shard;
   }
 
   /**
@@ -175,4 +215,19 @@ export class ShardedSource implements RecordSource {
 
   /** Nothing to release. */
   async close(): Promise<void> {}
+}
+
+/** A cached shard's records, or null when the text is not a shard as this module writes it. */
+function parseCachedShard(text: string): NameRecords | null {
+  let shard: unknown;
+  try {
+    shard = JSON.parse(text);
+  } catch (err) {
+    if (err instanceof SyntaxError) return null;
+    throw err;
+  }
+  const isMap = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isMap(shard)) return null;
+  const { packages, "packages.conda": conda } = shard as Record<string, unknown>;
+  return isMap(packages) && isMap(conda) ? shard as NameRecords : null;
 }

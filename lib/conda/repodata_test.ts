@@ -9,7 +9,14 @@ import {
   fixtureToolsAvailable,
   serveChannel,
 } from "../../tests/fixtures/channel.ts";
-import { tempLayout, withServedStore, withTempLayout } from "../../tests/util.ts";
+import {
+  canDropFileCapabilities,
+  runUnprivileged,
+  tempLayout,
+  withServedStore,
+  withTempDir,
+  withTempLayout,
+} from "../../tests/util.ts";
 
 const tools = await fixtureToolsAvailable();
 if (!tools.ok) console.log(`skipping channel fixture tests: missing ${tools.missing.join(", ")}`);
@@ -160,4 +167,40 @@ Deno.test("an unreachable channel is a one-line PonchoError naming the URL", asy
       (e) => e instanceof PonchoError && e.message.includes(`${url}/`) && !e.message.includes("\n"),
     );
   });
+});
+
+Deno.test({
+  name: "a file:// channel subdir that cannot be read is a permission error, not a missing subdir",
+  ignore: !canDropFileCapabilities,
+  async fn() {
+    await withTempDir("poncho-chan-", async (dir) => {
+      const sub = join(dir, "ch", "linux-64");
+      await Deno.mkdir(sub, { recursive: true });
+      await Deno.mkdir(join(dir, "ch", "noarch"));
+      const json = join(sub, "repodata.json");
+      await Deno.writeTextFile(json, JSON.stringify({ packages: {}, "packages.conda": {} }));
+      await Deno.chmod(sub, 0o000); // what is inside cannot be looked up
+      const mod = (rel: string) => JSON.stringify(new URL(rel, import.meta.url).href);
+      const text = await runUnprivileged(
+        `import { loadChannels } from ${mod("./repodata.ts")};
+import { parseChannel } from ${mod("./channel.ts")};
+import { storeLayout } from ${mod("../../store/layout.ts")};
+const [channel, store] = Deno.args;
+try {
+  await loadChannels([parseChannel(channel)], "linux-64", { layout: storeLayout(store) });
+  console.log("{}");
+} catch (e) {
+  console.log(JSON.stringify({ kind: e.kind, exit: e.exitCode, path: e.path, message: e.message }));
+}
+`,
+        [join(dir, "ch"), join(dir, "store")],
+      );
+      await Deno.chmod(sub, 0o755);
+      // Before, it was "channel ... has no repodata for linux-64 or noarch" (not-found).
+      const err = JSON.parse(text);
+      assert.equal(err.kind, "permission", text);
+      assert.equal(err.exit, 2);
+      assert.equal(err.path, join(sub, "repodata_shards.msgpack.zst")); // the first file looked for
+    });
+  },
 });

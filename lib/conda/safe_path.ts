@@ -14,7 +14,8 @@
  */
 
 import { dirname } from "node:path";
-import { PonchoError } from "../errors.ts";
+import { fsError, PonchoError } from "../errors.ts";
+import { isAbsent } from "../fs/stat.ts";
 import { resolveInside, showPath } from "../archive/paths.ts";
 
 /** The `path_type`s of `info/paths.json` a package may use. */
@@ -133,7 +134,12 @@ export class PrefixGuard {
     let real: string;
     try {
       real = Deno.realPathSync(p);
-    } catch {
+    } catch (err) {
+      // A link leading nowhere (or in a loop) cannot be shown to stay inside: refused below.
+      // Anything else (a permission, an I/O error) is the machine's, not the package's.
+      if (!(isAbsent(err) || err instanceof Deno.errors.FilesystemLoop)) {
+        throw fsError(err, p, { what: "cannot resolve" });
+      }
       real = "(a dangling link)";
     }
     if (real !== this.#real && !real.startsWith(`${this.#real}/`)) {

@@ -17,8 +17,8 @@
  */
 
 import { type Platform, simpleSolve } from "../deps/rattler.ts";
-import { PonchoError, UsageError } from "../errors.ts";
-import { parseChannel } from "./channel.ts";
+import { BuildError, UsageError } from "../errors.ts";
+import { type Channel, parseChannel } from "./channel.ts";
 import { type NameRecords, type RepodataRecord, specName } from "./records.ts";
 import { collectReachable } from "./reachable.ts";
 import {
@@ -90,23 +90,32 @@ export async function detectVirtualPackages(platform: string): Promise<VirtualPa
   if (platform.startsWith("linux")) {
     const kernel = Deno.build.os === "linux" ? Deno.osRelease().match(/^\d+(\.\d+)*/)?.[0] : null;
     out.push({ name: "__linux", version: kernel ?? "5.10" });
-    let glibc = "2.17";
-    if (Deno.build.os === "linux") {
-      try {
-        const res = await new Deno.Command("getconf", {
-          args: ["GNU_LIBC_VERSION"],
-          stdout: "piped",
-          stderr: "null",
-        }).output();
-        glibc = new TextDecoder().decode(res.stdout).match(/(\d+\.\d+)/)?.[1] ?? glibc;
-      } catch { /* keep the default */ }
-    }
+    const glibc = await glibcVersion() ?? "2.17";
     out.push({ name: "__glibc", version: glibc });
   }
   if (platform.startsWith("osx")) out.push({ name: "__osx", version: "11.0" });
   if (platform.startsWith("win")) out.push({ name: "__win", version: "0" });
   out.push({ name: "__archspec", version: "1" });
   return out;
+}
+
+/** This machine's glibc version (`getconf GNU_LIBC_VERSION`), or undefined when unknown. */
+async function glibcVersion(): Promise<string | undefined> {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    const res = await new Deno.Command("getconf", {
+      args: ["GNU_LIBC_VERSION"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(res.stdout).match(/(\d+\.\d+)/)?.[1];
+  } catch (err) {
+    // No getconf (or not allowed to run it): the caller's default stands.
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+      return undefined;
+    }
+    throw err;
+  }
 }
 
 /**
@@ -209,8 +218,9 @@ function serveRepodata(bodies: Map<string, string>, log: (line: string) => void)
 /**
  * Solves `specs` over `options.channels` for `options.platform` and returns
  * the records to install, dependencies first. An unsatisfiable request is a
- * {@linkcode PonchoError} whose first line names the request and whose
- * following lines are the solver's explanation.
+ * {@linkcode BuildError} whose first line names the request and whose
+ * following lines are the solver's explanation; an invalid spec is a
+ * {@linkcode UsageError}.
  *
  * @example Solve over a local channel directory
  * ```ts
@@ -245,88 +255,163 @@ export async function solve(specs: string[], options: SolveOptions): Promise<Sol
   const log = options.log ?? (() => {});
   const platform = options.platform ?? condaPlatform();
   const channels = options.channels.map((c) => parseChannel(c));
-  const progress = new RepodataProgress(options.showProgress ?? Deno.stderr.isTerminal());
   const virtuals = options.virtualPackages ?? await detectVirtualPackages(platform);
-  const subdirs = platform === "noarch" ? ["noarch"] : [platform, "noarch"];
+  const { loaded, reachable } = await loadReachable(specs, channels, platform, options);
+  for (const l of loaded) log(`repodata ${describeRepodata(l)}`);
+  const bodies = solverBodies(loaded, reachable, channels, platform, virtuals);
+  const { server, base } = serveRepodata(bodies, log);
+  const request: SolveRequest = { specs, platform, channels, base };
+  let solved: SolvedPackage[];
+  try {
+    solved = await runSolver(request);
+  } finally {
+    await server.shutdown();
+  }
+  try {
+    return installOrder(solvedRecords(solved, request, loaded, reachable));
+  } finally {
+    for (const pkg of solved) pkg.free();
+  }
+}
+
+/** What the solver is asked, and the loopback server's base URL that stands for the channels. */
+interface SolveRequest {
+  specs: string[];
+  platform: string;
+  channels: Channel[];
+  /** `http://127.0.0.1:<port>`; channel `i` is served at `<base>/<i>`. */
+  base: string;
+}
+
+/** A package the solver chose (rattler's type). */
+type SolvedPackage = Awaited<ReturnType<typeof simpleSolve>>[number];
+
+/** The subdirs solved for on `platform`: it and `noarch`. */
+function subdirsOf(platform: string): string[] {
+  return platform === "noarch" ? ["noarch"] : [platform, "noarch"];
+}
+
+/**
+ * Loads every channel's repodata and reads the records reachable from
+ * `specs` (one map per loaded subdir); the sources are closed afterwards.
+ */
+async function loadReachable(
+  specs: string[],
+  channels: Channel[],
+  platform: string,
+  options: SolveOptions,
+): Promise<{ loaded: SubdirRepodata[]; reachable: Map<string, NameRecords>[] }> {
+  const progress = new RepodataProgress(options.showProgress ?? Deno.stderr.isTerminal());
   let loaded: SubdirRepodata[] = [];
-  let reachable: Map<string, NameRecords>[];
   try {
     loaded = await loadChannels(channels, platform, { ...options, progress });
-    reachable = await collectReachable(specs, loaded.map((l) => l.source));
+    const reachable = await collectReachable(specs, loaded.map((l) => l.source));
+    return { loaded, reachable };
   } finally {
     progress.done();
     await Promise.all(loaded.map((l) => l.source?.close()));
   }
-  for (const l of loaded) log(`repodata ${describeRepodata(l)}`);
+}
+
+/** The repodata bodies served to the solver by path: each loaded subdir, plus the virtual channel. */
+function solverBodies(
+  loaded: SubdirRepodata[],
+  reachable: Map<string, NameRecords>[],
+  channels: Channel[],
+  platform: string,
+  virtuals: VirtualPackage[],
+): Map<string, string> {
   const bodies = new Map<string, string>();
   loaded.forEach((l, i) => {
     const idx = channels.indexOf(l.channel);
     bodies.set(`/${idx}/${l.subdir}/repodata.json`, reducedRepodata(l.subdir, reachable[i]));
   });
-  for (const s of subdirs) {
+  for (const s of subdirsOf(platform)) {
     bodies.set(`/virtual/${s}/repodata.json`, virtualRepodata(s, s === platform ? virtuals : []));
   }
-  const { server, base } = serveRepodata(bodies, log);
-  const loopUrls = channels.map((_, i) => `${base}/${i}`);
-  let solved;
+  return bodies;
+}
+
+/** Runs rattler's solver over the loopback channels; its failure becomes {@linkcode solveFailure}. */
+async function runSolver(req: SolveRequest): Promise<SolvedPackage[]> {
+  const loopUrls = req.channels.map((_, i) => `${req.base}/${i}`);
   try {
-    solved = await simpleSolve(
-      specs,
-      [...loopUrls, `${base}/virtual`],
-      subdirs as Platform[],
+    return await simpleSolve(
+      req.specs,
+      [...loopUrls, `${req.base}/virtual`],
+      subdirsOf(req.platform) as Platform[],
       [],
     );
   } catch (err) {
-    const raw = (err instanceof Error ? err.message : String(err)).trim();
-    let explanation = raw;
-    loopUrls.forEach((u, i) => explanation = explanation.replaceAll(u, channels[i].url));
-    const header = `cannot solve ${specs.join(", ")} for ${platform} from ${
-      channels.map((c) => c.url).join(", ")
-    }:`;
-    if (/parse|invalid/i.test(raw) && !/cannot solve/i.test(raw)) {
-      throw new UsageError(`invalid package spec in ${specs.join(", ")}: ${raw.split("\n")[0]}`);
-    }
-    throw new PonchoError(`${header}\n${explanation}`, undefined, { cause: err });
-  } finally {
-    await server.shutdown();
+    throw solveFailure(err, req, loopUrls);
   }
+}
 
-  // Map loopback URLs back to channels; gather the full records per subdir file.
-  const picks: { pkg: (typeof solved)[number]; idx: number; subdir: string }[] = [];
-  for (const pkg of solved) {
-    const rel = pkg.url.slice(base.length + 1).split("/");
-    if (rel[0] === "virtual") continue;
-    picks.push({ pkg, idx: Number(rel[0]), subdir: rel[1] });
+/**
+ * Whether rattler's failure is a spec it could not parse rather than an
+ * unsatisfiable request. rattler throws plain strings with no kind, so this
+ * is the one place its text is classified (into our error kinds).
+ */
+function isSpecSyntaxError(raw: string): boolean {
+  return /parse|invalid/i.test(raw) && !/cannot solve/i.test(raw);
+}
+
+/** The error for a failed solve: the channels' real URLs in place of the loopback ones. */
+function solveFailure(err: unknown, req: SolveRequest, loopUrls: string[]): Error {
+  const raw = (err instanceof Error ? err.message : String(err)).trim();
+  if (isSpecSyntaxError(raw)) {
+    return new UsageError(`invalid package spec in ${req.specs.join(", ")}: ${raw.split("\n")[0]}`);
   }
-  const findSubdir = (idx: number, subdir: string) =>
-    loaded.findIndex((l) => l.channel === channels[idx] && l.subdir === subdir);
-  const result: SolvedRecord[] = picks.map(({ pkg, idx, subdir }) => {
-    const channel = channels[idx].url;
-    const fn = pkg.filename;
-    const i = findSubdir(idx, subdir);
+  let explanation = raw;
+  loopUrls.forEach((u, i) => explanation = explanation.replaceAll(u, req.channels[i].url));
+  const header = `cannot solve ${req.specs.join(", ")} for ${req.platform} from ${
+    req.channels.map((c) => c.url).join(", ")
+  }:`;
+  return new BuildError(`${header}\n${explanation}`, { cause: err });
+}
+
+/** Maps the solver's picks back to their channels and full repodata records. */
+function solvedRecords(
+  solved: SolvedPackage[],
+  req: SolveRequest,
+  loaded: SubdirRepodata[],
+  reachable: Map<string, NameRecords>[],
+): SolvedRecord[] {
+  const out: SolvedRecord[] = [];
+  for (const pkg of solved) {
+    const [first, subdir] = pkg.url.slice(req.base.length + 1).split("/");
+    if (first === "virtual") continue;
+    const channel = req.channels[Number(first)];
+    const i = loaded.findIndex((l) => l.channel === channel && l.subdir === subdir);
     const recs = i >= 0 ? reachable[i].get(pkg.packageName) : undefined;
+    const fn = pkg.filename;
     const record = recs?.["packages.conda"][fn] ?? recs?.packages[fn];
-    if (!recs || !record) {
-      throw new PonchoError(
-        `solver chose ${fn} but it is not in the repodata of ${channel}/${subdir}`,
+    if (!record) {
+      throw new BuildError(
+        `solver chose ${fn} but it is not in the repodata of ${channel.url}/${subdir}`,
       );
     }
-    return {
-      channel,
-      url: new URL(fn, loaded[i].packageBase).href,
-      fn,
-      sha256: record.sha256,
-      md5: record.md5,
-      size: record.size,
-      name: record.name,
-      version: record.version,
-      build: record.build,
-      depends: record.depends ?? [],
-      noarch: record.noarch,
-      subdir: record.subdir ?? subdir,
-      record,
-    };
-  });
-  for (const pkg of solved) pkg.free();
-  return installOrder(result);
+    const url = new URL(fn, loaded[i].packageBase).href;
+    out.push({ channel: channel.url, url, fn, ...solvedFields(record, subdir) });
+  }
+  return out;
+}
+
+/** The fields of a solved record taken from its repodata record (`subdir`: where it was found). */
+function solvedFields(
+  record: RepodataRecord,
+  subdir: string,
+): Omit<SolvedRecord, "channel" | "url" | "fn"> {
+  return {
+    sha256: record.sha256,
+    md5: record.md5,
+    size: record.size,
+    name: record.name,
+    version: record.version,
+    build: record.build,
+    depends: record.depends ?? [],
+    noarch: record.noarch,
+    subdir: record.subdir ?? subdir,
+    record,
+  };
 }

@@ -27,7 +27,7 @@
 import { createHash } from "node:crypto";
 import { compress, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
-import { NotFoundError, PonchoError } from "../errors.ts";
+import { CorruptError, fsError, NotFoundError, PonchoError } from "../errors.ts";
 import { replaceFile } from "../fs/atomic.ts";
 import { VERSION } from "../version.ts";
 import { storeLayout } from "../../store/layout.ts";
@@ -91,9 +91,12 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
     return JSON.parse(await Deno.readTextFile(path));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new NotFoundError(`${path} is missing (run npm ci in the checkout first)`);
+      throw new NotFoundError(`${path} is missing (run npm ci in the checkout first)`, { path });
     }
-    throw new PonchoError(`${path}: ${(err as Error).message}`);
+    if (err instanceof SyntaxError) {
+      throw new CorruptError(`${path} is not JSON (${err.message}); restore it`, { path });
+    }
+    throw fsError(err, path, { what: "cannot read", role: "input" });
   }
 }
 
@@ -123,8 +126,13 @@ async function addTree(
   let st: Deno.FileInfo;
   try {
     st = await Deno.stat(full);
-  } catch {
-    throw new NotFoundError(`${full} is missing (run npm ci in the checkout first)`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new NotFoundError(`${full} is missing (run npm ci in the checkout first)`, {
+        path: full,
+      });
+    }
+    throw fsError(err, full, { what: "cannot read", role: "input" });
   }
   if (!st.isDirectory) {
     out.push({ path: `app/${rel}`, source: full, mode: st.mode! & 0o755, directory: false });

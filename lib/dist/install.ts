@@ -46,6 +46,7 @@ export async function installSingleFile(
 
 /** Whether `dir` is one of the directories of `$PATH` (compared as given and resolved). */
 export async function onPath(dir: string, path = Deno.env.get("PATH") ?? ""): Promise<boolean> {
+  // A PATH entry that does not resolve (missing, unreadable) is compared as written.
   const real = (p: string) => Deno.realPath(p).catch(() => p);
   const want = await real(dir);
   for (const p of path.split(":")) {

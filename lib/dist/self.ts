@@ -9,6 +9,8 @@
  * @module
  */
 
+import { errnoOf } from "../errors.ts";
+
 /** The single file a process was started from. */
 export interface Launcher {
   /** Absolute path of the file as invoked (maybe a symlink to it). */
@@ -35,7 +37,24 @@ export function takeLauncherEnv(): Launcher | undefined {
   }
   if (userDenoDir !== undefined) Deno.env.set("DENO_DIR", userDenoDir);
   launcher = { path, payload, runtime: Deno.execPath().replace(/\/[^/]*$/, "") };
+  markRuntimeUsed(launcher.runtime);
   return launcher;
+}
+
+/**
+ * Stamps the runtime's directory as used now (its mtime): `poncho store gc`
+ * never collects a runtime started within the last day (`store/runtime_gc.ts`).
+ * One `utime`; best effort.
+ */
+function markRuntimeUsed(runtime: string): void {
+  try {
+    const now = new Date();
+    Deno.utimeSync(runtime, now, now);
+  } catch (err) {
+    // A read-only store or another user's runtime (EPERM): gc then goes by its unpack time and
+    // by the processes it sees running from it.
+    if (errnoOf(err) === undefined) throw err;
+  }
 }
 
 /** The single file this process was started from, if it was (after {@link takeLauncherEnv}). */
@@ -62,6 +81,7 @@ export async function compactRuntimeCaches(runtime: string): Promise<string[]> {
   const dir = `${runtime}/deno-dir`;
   const done: string[] = [];
   for (const db of ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"]) {
+    // No log (or none readable): nothing to fold.
     const size = await Deno.stat(`${dir}/${db}-wal`).then((s) => s.size, () => 0);
     if (size <= WAL_LIMIT) continue;
     try {
@@ -74,7 +94,8 @@ export async function compactRuntimeCaches(runtime: string): Promise<string[]> {
         conn.close();
       }
     } catch {
-      // busy or unreadable: a later run tries again
+      // Best effort after the command has run: a database busy in another process, unreadable
+      // or of another SQLite (any error node:sqlite throws) is left for a later run to fold.
     }
   }
   return done;

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { EXIT_ACTIVATION, PonchoError } from "../errors.ts";
+import { ActivationError, errnoOf } from "../errors.ts";
 import { activationEnv, sourcingProgram } from "./activate.ts";
 
 /** The signals forwarded to the command. */
@@ -76,12 +76,16 @@ export interface ExecOptions {
 }
 
 function isExecutableFile(path: string): boolean {
+  let info: Deno.FileInfo;
   try {
-    const info = Deno.statSync(path);
-    return info.isFile && ((info.mode ?? 0o755) & 0o111) !== 0;
-  } catch {
+    info = Deno.statSync(path);
+  } catch (err) {
+    // As execvp does: a PATH entry that is missing, not a directory or not searchable
+    // (ENOENT, ENOTDIR, EACCES, ELOOP...) has no such command; the search goes on.
+    if (errnoOf(err) === undefined) throw err;
     return false;
   }
+  return info.isFile && ((info.mode ?? 0o755) & 0o111) !== 0;
 }
 
 /**
@@ -100,6 +104,51 @@ export function resolveCommand(command: string, path: string): string | undefine
   return undefined;
 }
 
+/** The activated environment of `prefix`, keeping `options.keepVars` from the base. */
+function commandEnv(options: ExecOptions): Record<string, string> {
+  const env = activationEnv(options.prefix, options.baseEnv);
+  for (const name of options.keepVars ?? []) {
+    const value = options.baseEnv ? options.baseEnv[name] : Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/**
+ * Listens for {@link FORWARDED_SIGNALS} (before the command is spawned, so
+ * that a signal arriving in between is not lost: it is kept and sent once
+ * the child is attached) and forwards them to the child.
+ */
+function signalForwarder(): { attach(child: Deno.ChildProcess): void; close(): void } {
+  let child: Deno.ChildProcess | undefined;
+  const pending: Deno.Signal[] = [];
+  const forward = FORWARDED_SIGNALS.map((signal) => {
+    const handler = () => {
+      if (!child) {
+        pending.push(signal);
+        return;
+      }
+      try {
+        child.kill(signal);
+      } catch (err) {
+        // It exited just now (Deno: "already terminated"; ESRCH): nothing to forward to.
+        if (!(err instanceof TypeError) && errnoOf(err) === undefined) throw err;
+      }
+    };
+    Deno.addSignalListener(signal, handler);
+    return { signal, handler };
+  });
+  return {
+    attach(c) {
+      child = c;
+      for (const signal of pending) c.kill(signal);
+    },
+    close() {
+      for (const { signal, handler } of forward) Deno.removeSignalListener(signal, handler);
+    },
+  };
+}
+
 /**
  * Runs `argv` activated in `prefix` and returns its exit status.
  *
@@ -108,39 +157,22 @@ export function resolveCommand(command: string, path: string): string | undefine
  */
 export async function execInEnv(options: ExecOptions): Promise<number> {
   const { prefix, argv } = options;
-  if (argv.length === 0) throw new PonchoError("no command given to run", EXIT_ACTIVATION);
-  const env = activationEnv(prefix, options.baseEnv);
-  for (const name of options.keepVars ?? []) {
-    const value = options.baseEnv ? options.baseEnv[name] : Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
+  if (argv.length === 0) throw new ActivationError("no command given to run");
+  const env = commandEnv(options);
   const resolved = resolveCommand(argv[0], env.PATH);
   if (resolved === undefined) {
-    throw new PonchoError(
+    throw new ActivationError(
       `cannot start '${argv[0]}': not found (or not executable) in ${prefix}/bin or PATH`,
-      EXIT_ACTIVATION,
+      { path: prefix },
     );
   }
   const scripts = options.activateScripts ?? [];
   const [program, args] = scripts.length === 0
     ? [resolved, argv.slice(1)]
     : ["/bin/sh", ["-c", sourcingProgram(scripts), "poncho-activate", resolved, ...argv.slice(1)]];
-
-  // Listen before spawning so that a signal arriving in between is not lost.
-  let child: Deno.ChildProcess | undefined;
-  const pending: Deno.Signal[] = [];
-  const forward = FORWARDED_SIGNALS.map((signal) => {
-    const handler = () => {
-      if (child) {
-        try {
-          child.kill(signal);
-        } catch { /* already exited */ }
-      } else pending.push(signal);
-    };
-    Deno.addSignalListener(signal, handler);
-    return { signal, handler };
-  });
+  const signals = signalForwarder();
   try {
+    let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(program, {
         args,
@@ -152,17 +184,16 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
         stderr: "inherit",
       }).spawn();
     } catch (err) {
-      throw new PonchoError(
+      throw new ActivationError(
         `cannot start '${argv[0]}' (${resolved}): ${(err as Error).message}`,
-        EXIT_ACTIVATION,
-        { cause: err },
+        { cause: err, path: resolved },
       );
     }
-    for (const signal of pending) child.kill(signal);
+    signals.attach(child);
     const status = await child.status;
     if (status.signal) return signalExitCode(status.signal);
     return status.code;
   } finally {
-    for (const { signal, handler } of forward) Deno.removeSignalListener(signal, handler);
+    signals.close();
   }
 }

@@ -23,7 +23,8 @@
 
 import { join } from "node:path";
 import zlib from "node:zlib";
-import { errorLine, NotFoundError } from "../errors.ts";
+import { errorLine, fsError, NotFoundError } from "../errors.ts";
+import { isAbsent, statIfPresent } from "../fs/probe.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import { packageModules } from "./modules.ts";
 import { readPackageMeta } from "./read.ts";
@@ -70,13 +71,18 @@ export interface IndexOptions {
 const isPackageFile = (name: string) => name.endsWith(".conda") || name.endsWith(".tar.bz2");
 
 async function readCache(subdirPath: string): Promise<Map<string, CachedPackage>> {
+  const file = join(subdirPath, CACHE_FILE);
   try {
-    const doc = JSON.parse(await Deno.readTextFile(join(subdirPath, CACHE_FILE)));
+    const doc = JSON.parse(await Deno.readTextFile(file));
     if (doc?.version === CACHE_VERSION && doc.packages && typeof doc.packages === "object") {
       return new Map(Object.entries(doc.packages as Record<string, CachedPackage>));
     }
-  } catch {
-    // no cache or an unreadable one: read every package
+  } catch (err) {
+    // No cache yet, or a damaged one (it is only a cache): every package is read again.
+    // One that is there but cannot be read is an error: it could not be rewritten either.
+    if (!isAbsent(err) && !(err instanceof SyntaxError)) {
+      throw fsError(err, file, { what: "cannot read the index cache", role: "input" });
+    }
   }
   return new Map();
 }
@@ -85,54 +91,80 @@ function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
 }
 
-async function indexSubdir(
+/** What indexing one subdir's packages gives: the cache entries and the counts. */
+interface SubdirPackages {
+  next: Map<string, CachedPackage>;
+  read: number;
+  reused: number;
+}
+
+/**
+ * One package: its cache entry when the archive's size and mtime did not
+ * change, else its record and modules read from the archive; null (with a
+ * problem) when it is built for another subdir.
+ */
+async function indexPackage(
+  file: string,
+  where: string,
+  subdir: string,
+  hit: CachedPackage | undefined,
+  problems: string[],
+): Promise<{ pkg: CachedPackage; reused: boolean } | null> {
+  const st = await Deno.stat(file);
+  const mtime = st.mtime?.getTime() ?? 0;
+  if (hit && hit.size === st.size && hit.mtime === mtime) return { pkg: hit, reused: true };
+  const meta = await readPackageMeta(file);
+  const built = meta.index.subdir;
+  if (typeof built === "string" && built !== subdir) {
+    problems.push(`${where}: built for ${built}, not ${subdir}; move it to ${built}/, skipped`);
+    return null;
+  }
+  const sitePackagesPath = typeof meta.index.python_site_packages_path === "string"
+    ? meta.index.python_site_packages_path
+    : undefined;
+  const record = sortKeys({ ...meta.index, md5: meta.md5, sha256: meta.sha256, size: meta.size });
+  const modules = packageModules({ paths: meta.paths, pth: meta.pth, sitePackagesPath });
+  return { pkg: { size: st.size, mtime, record, modules }, reused: false };
+}
+
+/** Indexes every package file of a subdir; one that cannot be read is a problem, skipped. */
+async function indexPackages(
   dir: string,
   subdir: string,
   files: string[],
   options: IndexOptions,
   problems: string[],
-): Promise<SubdirSummary> {
+): Promise<SubdirPackages> {
   const path = join(dir, subdir);
   const cache = await readCache(path);
-  const next = new Map<string, CachedPackage>();
-  let read = 0;
-  let reused = 0;
+  const out: SubdirPackages = { next: new Map(), read: 0, reused: 0 };
   for (const fn of files.sort()) {
     const file = join(path, fn);
-    const where = join(dir, subdir, fn);
     try {
-      const st = await Deno.stat(file);
-      const mtime = st.mtime?.getTime() ?? 0;
-      const hit = cache.get(fn);
-      if (hit && hit.size === st.size && hit.mtime === mtime) {
-        next.set(fn, hit);
-        reused++;
-        continue;
+      const r = await indexPackage(file, join(dir, subdir, fn), subdir, cache.get(fn), problems);
+      if (r) {
+        out.next.set(fn, r.pkg);
+        if (r.reused) out.reused++;
+        else out.read++;
       }
-      const meta = await readPackageMeta(file);
-      const built = meta.index.subdir;
-      if (typeof built === "string" && built !== subdir) {
-        problems.push(`${where}: built for ${built}, not ${subdir}; move it to ${built}/, skipped`);
-        continue;
-      }
-      const sitePackagesPath = typeof meta.index.python_site_packages_path === "string"
-        ? meta.index.python_site_packages_path
-        : undefined;
-      const record = sortKeys({
-        ...meta.index,
-        md5: meta.md5,
-        sha256: meta.sha256,
-        size: meta.size,
-      });
-      const modules = packageModules({ paths: meta.paths, pth: meta.pth, sitePackagesPath });
-      next.set(fn, { size: st.size, mtime, record, modules });
-      read++;
     } catch (err) {
-      problems.push(`${where}: ${errorLine(err).replace(`${file}: `, "")}; skipped`);
+      // Reported, not swallowed: the line names the file and why it is left out.
+      problems.push(
+        `${join(dir, subdir, fn)}: ${errorLine(err).replace(`${file}: `, "")}; skipped`,
+      );
     } finally {
       options.onPackage?.(subdir, fn);
     }
   }
+  return out;
+}
+
+/** Writes a subdir's repodata (plain and zstd), import map, shards and cache. */
+async function writeSubdir(
+  path: string,
+  subdir: string,
+  next: Map<string, CachedPackage>,
+): Promise<void> {
   const packages: Record<string, unknown> = {};
   const condaPackages: Record<string, unknown> = {};
   for (const [fn, p] of next) (fn.endsWith(".conda") ? condaPackages : packages)[fn] = p.record;
@@ -162,6 +194,17 @@ async function indexSubdir(
     join(path, CACHE_FILE),
     JSON.stringify({ version: CACHE_VERSION, packages: Object.fromEntries(next) }),
   );
+}
+
+async function indexSubdir(
+  dir: string,
+  subdir: string,
+  files: string[],
+  options: IndexOptions,
+  problems: string[],
+): Promise<SubdirSummary> {
+  const { next, read, reused } = await indexPackages(dir, subdir, files, options, problems);
+  await writeSubdir(join(dir, subdir), subdir, next);
   return { subdir, packages: next.size, read, reused };
 }
 
@@ -171,7 +214,7 @@ async function indexSubdir(
  * @throws {NotFoundError} when `dir` is not a readable directory.
  */
 export async function indexChannel(dir: string, options: IndexOptions = {}): Promise<IndexResult> {
-  const st = await Deno.stat(dir).catch(() => null);
+  const st = await statIfPresent(dir);
   if (!st?.isDirectory) throw new NotFoundError(`${dir}: no such channel directory`);
   const problems: string[] = [];
   const subdirs = new Map<string, string[]>([["noarch", []]]);
@@ -188,7 +231,7 @@ export async function indexChannel(dir: string, options: IndexOptions = {}): Pro
       if (!isPackageFile(f.name) || f.name.startsWith(".")) continue;
       // a symlink counts when it points at a file (mirrors often link packages in)
       const file = f.isFile ||
-        (f.isSymlink && (await Deno.stat(join(dir, e.name, f.name)).catch(() => null))?.isFile);
+        (f.isSymlink && (await statIfPresent(join(dir, e.name, f.name)))?.isFile); // dangling: no
       if (file) files.push(f.name);
     }
     if (files.length > 0 || e.name === "noarch") subdirs.set(e.name, files);

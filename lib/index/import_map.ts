@@ -26,7 +26,7 @@
  */
 
 import { normalizeDistName } from "../analyze/installed.ts";
-import { PonchoError } from "../errors.ts";
+import { CorruptError } from "../errors.ts";
 
 /** The version of the format this module writes and reads. */
 export const IMPORT_MAP_VERSION = 1;
@@ -66,18 +66,18 @@ export function buildImportMap(
 /**
  * Parses an import map; `where` names it in errors.
  *
- * @throws {PonchoError} when it is not a version-1 import map.
+ * @throws {CorruptError} when it is not a version-1 import map.
  */
 export function parseImportMap(text: string, where: string): ImportMapDoc {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new PonchoError(`${where}: not valid JSON (${(err as Error).message})`);
+    throw new CorruptError(`${where}: not valid JSON (${(err as Error).message})`);
   }
   const d = doc as Partial<ImportMapDoc>;
   if (!d || typeof d !== "object" || d.import_map_version !== IMPORT_MAP_VERSION) {
-    throw new PonchoError(
+    throw new CorruptError(
       `${where}: not an import map of version ${IMPORT_MAP_VERSION}; re-run poncho index`,
     );
   }

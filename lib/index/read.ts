@@ -8,7 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { PonchoError } from "../errors.ts";
+import { CorruptError } from "../errors.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/codec.ts";
 import { readTar } from "../archive/tar.ts";
@@ -71,7 +71,7 @@ async function collectTar(
     const isPth = path.endsWith(".pth") && siteRootOf(path) !== null && entry.size < 1 << 20;
     if (!isInfo && !isPth) continue;
     if (entry.size > MAX_INFO_BYTES) {
-      throw new PonchoError(`${name}: ${path} is larger than ${MAX_INFO_BYTES} bytes`);
+      throw new CorruptError(`${name}: ${path} is larger than ${MAX_INFO_BYTES} bytes`);
     }
     const text = dec.decode(await entry.bytes());
     if (isInfo) into.info.set(path, text);
@@ -83,14 +83,14 @@ function parseJson<T>(archive: string, member: string, text: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new PonchoError(`${archive}: ${member} is not valid JSON (${(err as Error).message})`);
+    throw new CorruptError(`${archive}: ${member} is not valid JSON (${(err as Error).message})`);
   }
 }
 
 /**
  * Reads a package archive's metadata.
  *
- * @throws {PonchoError} naming the archive when it is corrupt, lacks
+ * @throws {CorruptError} naming the archive when it is corrupt, lacks
  *   `info/index.json`, or its metadata is malformed.
  */
 export async function readPackageMeta(archive: string): Promise<PackageMeta> {
@@ -101,7 +101,7 @@ export async function readPackageMeta(archive: string): Promise<PackageMeta> {
   } else {
     const members = await readZipDirectory(archive);
     const info = members.find((m) => /(^|\/)info-[^/]*\.tar\.zst$/.test(m.name));
-    if (!info) throw new PonchoError(`${archive}: no info-*.tar.zst member; not a .conda package`);
+    if (!info) throw new CorruptError(`${archive}: no info-*.tar.zst member; not a .conda package`);
     const name = `${archive}:${info.name}`;
     await collectTar(zstdDecompress(readZipMember(archive, info), name), name, got);
     const paths = listPaths(archive, got.info);
@@ -116,14 +116,14 @@ export async function readPackageMeta(archive: string): Promise<PackageMeta> {
   }
   const indexText = got.info.get("info/index.json");
   if (indexText === undefined) {
-    throw new PonchoError(`${archive}: no info/index.json; not a conda package`);
+    throw new CorruptError(`${archive}: no info/index.json; not a conda package`);
   }
   const index = parseJson<IndexJson>(archive, "info/index.json", indexText);
   if (
     !index || typeof index.name !== "string" || typeof index.version !== "string" ||
     typeof index.build !== "string"
   ) {
-    throw new PonchoError(`${archive}: info/index.json lacks name, version or build`);
+    throw new CorruptError(`${archive}: info/index.json lacks name, version or build`);
   }
   const paths = listPaths(archive, got.info);
   return { index, paths, pth: got.pth, ...(await hashArchive(archive)) };

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { encodeShard, encodeShardIndex, SHARD_INDEX_FILE } from "../conda/shards.ts";
 import type { NameRecords, RepodataRecord } from "../conda/records.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
+import { isAbsent } from "../fs/probe.ts";
 
 /** The shards directory inside a subdir. */
 export const SHARDS_DIR = "shards";
@@ -59,7 +60,9 @@ export async function writeShards(
   await writeFileAtomic(join(subdirPath, SHARD_INDEX_FILE), index);
   for await (const e of Deno.readDir(dir)) {
     if (e.isFile && e.name.endsWith(".msgpack.zst") && !keep.has(e.name)) {
-      await Deno.remove(join(dir, e.name)).catch(() => {});
+      await Deno.remove(join(dir, e.name)).catch((err) => {
+        if (!isAbsent(err)) throw err; // removed meanwhile is fine
+      });
     }
   }
 }

@@ -8,23 +8,18 @@
  */
 
 import { analyze } from "../analyze/analyze.ts";
+import { runPython3 } from "../analyze/python3.ts";
 import type { LegacyDeps } from "./format.ts";
 
 /** The `X.Y.Z` of the `python3` on PATH, or null when there is none. */
 async function localPythonVersion(cwd: string): Promise<string | null> {
-  try {
-    const out = await new Deno.Command("python3", {
-      args: ["-c", "import platform; print(platform.python_version())"],
-      cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const v = new TextDecoder().decode(out.stdout).trim();
-    return out.success && /^\d+\.\d+\.\d+/.test(v) ? v : null;
-  } catch {
-    return null;
-  }
+  const out = await runPython3(["-c", "import platform; print(platform.python_version())"], {
+    cwd,
+    stderr: "null",
+  });
+  if (!out) return null;
+  const v = new TextDecoder().decode(out.stdout).trim();
+  return out.success && /^\d+\.\d+\.\d+/.test(v) ? v : null;
 }
 
 /**

@@ -63,6 +63,7 @@ export function urlBasename(url: string): string {
   try {
     name = decodeURIComponent(basename(new URL(url).pathname));
   } catch {
+    // Not a URL, or a malformed %-escape (URIError): the name is the text as written.
     name = basename(url);
   }
   name = name.replace(/[\/\0]/g, "_");
@@ -74,6 +75,7 @@ function checkSource(key: string, src: HttpSource): Compression | undefined {
   try {
     scheme = new URL(src.url).protocol;
   } catch {
+    // `new URL` fails only on text that is not a URL.
     throw new UsageError(
       `http.${key}.url: '${src.url}' is not a URL (use http://, https://, file://)`,
     );

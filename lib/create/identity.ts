@@ -1,0 +1,42 @@
+/**
+ * The names `create` gives a build: the spec as built (command-line channels
+ * first), the build's hash (the canonical spec's, kept apart for builds
+ * without link scripts), and the environment's identity (that hash plus
+ * exactly what was installed).
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { EnvSpec } from "../envspec/types.ts";
+import { type CanonicalSpec, specHash } from "../envspec/canonical.ts";
+import type { CreatedPackage } from "./types.ts";
+
+/**
+ * The spec with command-line channels put first (duplicates dropped, order
+ * kept); they replace the default of a format without channels
+ * ({@link EnvSpec.channelsImplied}).
+ */
+export function withChannels(spec: EnvSpec, channels: string[] = []): EnvSpec {
+  const own = spec.channelsImplied && channels.length > 0 ? [] : spec.channels;
+  const all = [...channels, ...own].map((c) => c.replace(/\/+$/, ""));
+  return { ...spec, channels: [...new Set(all)] };
+}
+
+/**
+ * The hash naming a build of `canonical` in the archive cache: a build
+ * without link scripts differs from one with them, so it never shares a
+ * cache entry.
+ */
+export function buildHash(canonical: CanonicalSpec, noLinkScripts?: boolean): string {
+  return noLinkScripts
+    ? createHash("sha256").update(`${specHash(canonical)}\nno-link-scripts`).digest("hex")
+    : specHash(canonical);
+}
+
+/** Environment identity: the spec hash plus exactly what was installed. */
+export function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): string {
+  const lines = [hash, ...packages.map((p) => `${p.channel}::${p.name}-${p.version}-${p.build}`)];
+  lines.push(...spec.pip.map((p) => `pip:${p}`));
+  return createHash("sha256").update(lines.join("\n")).digest("hex");
+}
