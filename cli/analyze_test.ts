@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../tests/util.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "../lib/deps/yaml.ts";
@@ -53,9 +54,8 @@ Deno.test("cli analyze: warnings on stderr, spec alone on stdout", async () => {
   assert.ok(JSON.parse(r.stdout).conda.dependencies.includes("numpy"));
 });
 
-Deno.test("cli analyze: --format yaml writes a conda environment.yml atomically", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("cli analyze: --format yaml writes a conda environment.yml atomically", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const out = join(dir, "environment.yml");
     const r = await poncho([
       ...FIXED,
@@ -83,10 +83,7 @@ Deno.test("cli analyze: --format yaml writes a conda environment.yml atomically"
     });
     assert.match(text, /^channels:\n {2}- conda-forge\ndependencies:\n/);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["environment.yml"]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("cli analyze: --explain writes imports records", async () => {
   const r = await poncho([...FIXED, "--explain", "--toplevel", "pkgtree/rich/console.py", "-"]);
@@ -190,9 +187,8 @@ Deno.test("cli analyze: -c/--channel repeatable, into the spec; unresolved impor
   assert.match(r.stderr, /^warning: -:2: import surely_not_a_package_xyz: .*--pkg-mapping/m);
 });
 
-Deno.test("cli analyze: a project file that is there but unreadable is exit 2 naming it, not 'absent'", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("cli analyze: a project file that is there but unreadable is exit 2 naming it, not 'absent'", () =>
+  withTempDir("poncho-test-", async (dir) => {
     await Deno.writeTextFile(join(dir, "main.py"), "import requests\n");
     await Deno.writeTextFile(join(dir, "setup.py"), "");
     // without pyproject.toml the analysis succeeds; with a directory in its place it names it
@@ -205,7 +201,4 @@ Deno.test("cli analyze: a project file that is there but unreadable is exit 2 na
     const lines = r.stderr.trim().split("\n");
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], new RegExp(`${join(dir, "pyproject.toml")}: is a directory`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

@@ -22,6 +22,7 @@
 
 import { fileURLToPath } from "node:url";
 import { EXIT_FAILED, fsError, NotFoundError, PonchoError, UsageError } from "../lib/errors.ts";
+import { isAbsent } from "../lib/fs/probe.ts";
 
 const HELP = `Usage: deno task compile [--output PATH]
 
@@ -77,7 +78,7 @@ export async function compileArgs(output: string, root: string = REPO_ROOT): Pro
  */
 async function checkDenort(denort: string): Promise<void> {
   const st = await Deno.stat(denort).catch((err) => {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+    if (isAbsent(err)) {
       return undefined;
     }
     throw fsError(err, denort, { what: "cannot read DENORT_BIN", role: "input" });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../tests/util.ts";
 import { cctoolsArgs, shQuote, writeLaunchers } from "./dropin.ts";
 
 Deno.test("cctoolsArgs: poncho_package_run options become poncho run options", () => {
@@ -62,9 +63,8 @@ Deno.test("shQuote quotes for POSIX sh", () => {
   assert.equal(shQuote(""), "''");
 });
 
-Deno.test("writeLaunchers writes six executable sh scripts (both CCTools generations)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("writeLaunchers writes six executable sh scripts (both CCTools generations)", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const paths = await writeLaunchers(`${dir}/bin`, ["/opt/my poncho/poncho"]);
     assert.deepEqual(paths.map((p) => p.slice(dir.length)), [
       "/bin/poncho_package_analyze",
@@ -78,7 +78,4 @@ Deno.test("writeLaunchers writes six executable sh scripts (both CCTools generat
     assert.ok(text.startsWith("#!/bin/sh\n"), text);
     assert.ok(text.includes(`exec '/opt/my poncho/poncho' poncho_package_run "$@"\n`), text);
     assert.equal((await Deno.stat(paths[0])).mode! & 0o777, 0o755);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

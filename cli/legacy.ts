@@ -29,6 +29,8 @@
  */
 
 import { fsError, NotFoundError, UsageError } from "../lib/errors.ts";
+import { lazyImporter } from "../lib/lazy.ts";
+import { isAbsent } from "../lib/fs/probe.ts";
 
 /** First-generation command names and the poncho subcommands behind them. */
 export const LEGACY_COMMANDS: Readonly<Record<string, string>> = {
@@ -86,9 +88,8 @@ does not exist, 3 extraction failed, 4 activation failed.
 
 type Handler = (args: string[]) => Promise<number>;
 
-function load<T>(path: string): Promise<T> {
-  return import(new URL(path, import.meta.url).href);
-}
+/** Imports a command's module when it runs (see `lib/lazy.ts` for why). */
+const load = lazyImporter(import.meta.url);
 
 const wantsHelp = (args: string[]) => args.includes("-h") || args.includes("--help");
 
@@ -223,7 +224,7 @@ async function runLegacyCommand(args: string[]): Promise<number> {
   // Only a missing candidate is skipped; one that cannot be read (EACCES) is reported.
   const translated = await legacyRunArgs(args, (path) =>
     Deno.stat(path).then(() => true, (err) => {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      if (isAbsent(err)) {
         return false;
       }
       throw err;

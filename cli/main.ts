@@ -14,6 +14,7 @@
 import { errorLine, EXIT_BUG, EXIT_USAGE, explanationLines, userError } from "../lib/errors.ts";
 import { compactRuntimeCaches, currentLauncher, takeLauncherEnv } from "../lib/dist/self.ts";
 import { VERSION } from "../lib/version.ts";
+import { lazyImporter } from "../lib/lazy.ts";
 
 const HELP = `poncho ${VERSION}: run Python code anywhere with exactly the environment it needs
 
@@ -37,17 +38,8 @@ Exit codes: 0 success, 1 invalid usage, 2 missing or unreadable input,
 
 type Handler = (args: string[]) => Promise<number>;
 
-/**
- * Imports `path` (relative to this file) at run time. The specifier is
- * computed, not a literal, so that Deno does not follow it when it builds
- * the module graph at startup: with literal `import("./create.ts")` calls,
- * `deno run cli/main.ts` reads and hashes every module of every subcommand
- * (the solver, yaml, the archive engine) before running anything, which
- * cost a warm `poncho run` ~5 ms. Types still come from the real module.
- */
-function load<T>(path: string): Promise<T> {
-  return import(new URL(path, import.meta.url).href);
-}
+/** Imports a subcommand's module when it runs (see `lib/lazy.ts` for why). */
+const load = lazyImporter(import.meta.url);
 
 const COMMANDS: Record<string, () => Promise<Handler>> = {
   analyze: async () => (await load<typeof import("./analyze.ts")>("./analyze.ts")).analyzeCommand,

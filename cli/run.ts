@@ -15,6 +15,7 @@ import { UsageError } from "../lib/errors.ts";
 import { type OptionSpec, parseArgs } from "./args.ts";
 import { resolveStoreRoot } from "../store/layout.ts";
 import { runEnvironment, type RunEnvOptions } from "../lib/run.ts";
+import { lazyImporter } from "../lib/lazy.ts";
 import type { AutoRunOptions } from "./run_auto.ts";
 
 const HELP = `Usage: poncho run [options] -e <archive|dir> [--] command [args...]
@@ -270,6 +271,5 @@ export async function runCommand(args: string[]): Promise<number> {
   return await runEnvironment(opts);
 }
 
-function load<T>(path: string): Promise<T> {
-  return import(new URL(path, import.meta.url).href);
-}
+/** Loads the automatic run only when asked for: `run -e` never loads the analyzer. */
+const load = lazyImporter(import.meta.url);

@@ -1,8 +1,20 @@
 import assert from "node:assert/strict";
-import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
-import { hasCommand, leftoverTemps, ponchoCommand, runPoncho, withTempDir } from "../tests/util.ts";
+import {
+  type EnvTreeOptions,
+  fixtureToolsAvailable,
+  makeEnvArchive,
+} from "../tests/fixtures/env_archive.ts";
+import {
+  hasCommand,
+  leftoverTemps,
+  ponchoCommand,
+  readToEnd,
+  runPoncho,
+  withTempDir,
+} from "../tests/util.ts";
 import { sha256Hex } from "../store/index.ts";
 import { storeLayout } from "../store/layout.ts";
+import type { EnvManifest } from "../lib/env/manifest.ts";
 
 const available = fixtureToolsAvailable();
 if (!available) console.log("run_test: gcc, GNU tar, zstd or python3 missing; tests skipped");
@@ -22,6 +34,27 @@ function ponchoOut(args: string[], env: Record<string, string> = {}, cwd?: strin
 
 function withWork(fn: (work: string) => Promise<void>) {
   return withTempDir("poncho-run-test-", fn);
+}
+
+/** The start of `poncho run <flags> --store <store> -e <archive> ...`: the command follows. */
+function inStore(store: string, archive: string, ...flags: string[]): string[] {
+  return ["run", ...flags, "--store", store, "-e", archive];
+}
+
+/** A work dir, an environment archive made in it and the path of a store beside it. */
+interface EnvWork {
+  work: string;
+  archive: string;
+  manifest: EnvManifest;
+  store: string;
+}
+
+/** Calls `fn` in a work dir holding `env.tar.zst` (made with `options`), removed afterwards. */
+function withEnv(options: EnvTreeOptions, fn: (w: EnvWork) => Promise<void>) {
+  return withWork(async (work) => {
+    const { archive, manifest } = await makeEnvArchive(work, "env.tar.zst", options);
+    await fn({ work, archive, manifest, store: `${work}/store` });
+  });
 }
 
 Deno.test("usage errors are exit 1, a missing environment exit 2, one line each", async () => {
@@ -44,21 +77,14 @@ Deno.test({
   name: "store: first run unpacks, second finds it; exit codes; command not found is 4",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive, manifest } = await makeEnvArchive(work);
-      const store = `${work}/store`;
-      let r = await ponchoOut(["run", "-d", "--store", store, "-e", archive, "hello"]);
+    withEnv({}, async ({ archive, manifest, store }) => {
+      let r = await ponchoOut([...inStore(store, archive, "-d"), "hello"]);
       assert.equal(r.code, 0, r.stderr);
       const prefix = `${store}/v1/envs/${manifest.id}`;
       assert.equal(r.stdout.trim(), `${prefix}|hello from share`);
       assert.match(r.stderr, /unpacked environment/);
       r = await ponchoOut([
-        "run",
-        "-d",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive, "-d"),
         "sh",
         "-c",
         'echo "$PONCHO_TEST_ACTIVATED|$CONDA_PREFIX|${PYTHONPATH-unset}"; exit 5',
@@ -66,11 +92,11 @@ Deno.test({
       assert.equal(r.code, 5);
       assert.match(r.stderr, /found environment/);
       assert.equal(r.stdout.trim(), `yes:${prefix}|${prefix}|unset`);
-      r = await ponchoOut(["run", "--store", store, "-e", archive, "--", "no-such-cmd-x"]);
+      r = await ponchoOut([...inStore(store, archive), "--", "no-such-cmd-x"]);
       assert.equal(r.code, 4);
       assert.equal(r.stderr.trim().split("\n").length, 1);
       assert.match(r.stderr, /no-such-cmd-x/);
-      r = await ponchoOut(["run", "--store", store, "-e", archive, "sh", "-c", "kill -TERM $$"]);
+      r = await ponchoOut([...inStore(store, archive), "sh", "-c", "kill -TERM $$"]);
       assert.equal(r.code, 143);
 
       // store list / path / gc
@@ -95,16 +121,10 @@ Deno.test({
   name: "gc never removes an environment a running poncho run holds",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive, manifest } = await makeEnvArchive(work);
-      const store = `${work}/store`;
+    withEnv({}, async ({ work, archive, manifest, store }) => {
       const flag = `${work}/running`;
       const child = poncho([
-        "run",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive),
         "sh",
         "-c",
         `touch ${flag}; sleep 3`,
@@ -128,20 +148,13 @@ Deno.test({
   name: "16 concurrent cold starts: exactly one unpack, all succeed",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive } = await makeEnvArchive(work, "env.tar.zst", {
-        fillerBytes: 20 << 20,
-        fillerFiles: 400,
-      });
-      const store = `${work}/store`;
+    withEnv({
+      fillerBytes: 20 << 20,
+      fillerFiles: 400,
+    }, async ({ archive, store }) => {
       const runs = Array.from({ length: 16 }, (_, i) =>
         ponchoOut([
-          "run",
-          "-d",
-          "--store",
-          store,
-          "-e",
-          archive,
+          ...inStore(store, archive, "-d"),
           "--",
           "python",
           "-c",
@@ -162,15 +175,13 @@ Deno.test({
   name: "kill -9 at each phase of an unpack leaves nothing used; the next run is correct",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive, manifest } = await makeEnvArchive(work, "env.tar.zst", {
-        fillerBytes: 40 << 20,
-        fillerFiles: 2000,
-      });
-      const store = `${work}/store`;
+    withEnv({
+      fillerBytes: 40 << 20,
+      fillerFiles: 2000,
+    }, async ({ archive, manifest, store }) => {
       const prefix = `${store}/v1/envs/${manifest.id}`;
       const check = async () => {
-        const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"]);
+        const r = await ponchoOut([...inStore(store, archive), "hello"]);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout.trim(), `${prefix}|hello from share`);
         const files = await Array.fromAsync(Deno.readDir(`${prefix}/lib/filler/d0`));
@@ -180,7 +191,7 @@ Deno.test({
         await Deno.remove(store, { recursive: true });
       };
       for (const phase of ["unpack-start", "built", "before-rename", "after-rename"]) {
-        const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"], {
+        const r = await ponchoOut([...inStore(store, archive), "hello"], {
           PONCHO_FAULT: phase,
         });
         assert.equal(r.code, 137, `phase ${phase}: ${r.stderr}`);
@@ -188,13 +199,13 @@ Deno.test({
       }
       // Timing loop: kill -9 mid-extraction at several delays.
       for (const delay of [150, 300, 500, 800]) {
-        const child = poncho(["run", "--store", store, "-e", archive, "hello"]).spawn();
+        const child = poncho([...inStore(store, archive), "hello"]).spawn();
         await new Promise((r) => setTimeout(r, delay));
         try {
           child.kill("SIGKILL");
         } catch { /* the unpack and the command were faster than the delay */ }
         await child.output();
-        const r = await ponchoOut(["run", "--store", store, "-e", archive, "hello"]);
+        const r = await ponchoOut([...inStore(store, archive), "hello"]);
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout.trim(), `${prefix}|hello from share`);
         await check();
@@ -206,8 +217,7 @@ Deno.test({
   name: "-u DIR relocates to DIR; --tmp is removed only after the command exits",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive } = await makeEnvArchive(work);
+    withEnv({}, async ({ work, archive }) => {
       const dir = `${work}/unpacked-here`;
       let r = await ponchoOut(["run", "-u", dir, "-e", archive, "--", "hello"]);
       assert.equal(r.code, 0, r.stderr);
@@ -230,12 +240,7 @@ Deno.test({
       const first = new TextDecoder().decode((await reader.read()).value).trim();
       assert.match(first, /poncho-run-.*\/env$/);
       child.kill("SIGTERM");
-      let rest = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        rest += new TextDecoder().decode(value);
-      }
+      const rest = await readToEnd(reader);
       const status = await child.status;
       await child.stderr.cancel();
       assert.equal(rest.trim(), "env-present");
@@ -250,11 +255,10 @@ Deno.test({
   name: "--tmp: a signal during the unpack removes the temp dir and exits 128+N",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive } = await makeEnvArchive(work, "env.tar.zst", {
-        fillerBytes: 64 << 20,
-        fillerFiles: 3000,
-      });
+    withEnv({
+      fillerBytes: 64 << 20,
+      fillerFiles: 3000,
+    }, async ({ work, archive }) => {
       const tmpdir = `${work}/tmpdir`;
       await Deno.mkdir(tmpdir);
       const flag = `${work}/command-started`;
@@ -425,11 +429,7 @@ Deno.test({
         .stdout.trim();
       assert.match(prefix, new RegExp(`^${store}/v1/envs/archive-[0-9a-f]+$`));
       let r = await ponchoOut([
-        "run",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive),
         "--",
         "cat",
         `${prefix}/share/where.txt`,
@@ -439,11 +439,7 @@ Deno.test({
       assert.equal(r.stdout, `prefix=${prefix}\ndata=${prefix}/share\n`);
       // Warm: found, not relocated again.
       r = await ponchoOut([
-        "run",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive),
         "--",
         "sh",
         "-c",
@@ -477,18 +473,12 @@ Deno.test({
   name: "a cold run releases the archive's identity lock before the command starts",
   ignore: !available || !hasCommand("flock"),
   fn: () =>
-    withWork(async (work) => {
-      const { archive } = await makeEnvArchive(work);
-      const store = `${work}/store`;
+    withEnv({}, async ({ archive, store }) => {
       const lock = `${store}/v1/locks/source-${(await sha256Hex(archive)).slice(0, 32)}.lock`;
       // The first run reads the archive's identity under that lock; a burst's other starts wait
       // on it, so they must not wait for the command too.
       const r = await ponchoOut([
-        "run",
-        "--store",
-        store,
-        "-e",
-        archive,
+        ...inStore(store, archive),
         "sh",
         "-c",
         'flock -n -x "$1" true && echo free || echo held',
@@ -504,10 +494,8 @@ Deno.test({
   name: "store path: a ready marker that cannot be read is an error (exit 3), not 'not unpacked'",
   ignore: !available,
   fn: () =>
-    withWork(async (work) => {
-      const { archive, manifest } = await makeEnvArchive(work);
-      const store = `${work}/store`;
-      let r = await ponchoOut(["run", "--store", store, "-e", archive, "true"]);
+    withEnv({}, async ({ archive, manifest, store }) => {
+      let r = await ponchoOut([...inStore(store, archive), "true"]);
       assert.equal(r.code, 0, r.stderr);
       const marker = `${store}/v1/envs/${manifest.id}/.poncho/ready.json`;
       await Deno.remove(marker);

@@ -32,19 +32,15 @@ import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { absolutePath } from "./fs/path.ts";
 import { execInEnv } from "./exec/exec.ts";
 import { VERSION } from "./version.ts";
+import { lazyImporter } from "./lazy.ts";
 
 export type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
 
 type AutoSpecModule = typeof import("./auto_spec.ts");
 type StoreEnvModule = typeof import("./store_env.ts");
 
-/**
- * Loads a module only on a miss. The specifier is computed so that Deno does
- * not follow it (and load the analyzer or the create engine) on the warm path.
- */
-function load<T>(path: string): Promise<T> {
-  return import(new URL(path, import.meta.url).href);
-}
+/** Loads a module only on a miss: the warm path never loads the analyzer or the create engine. */
+const load = lazyImporter(import.meta.url);
 
 /** Options of {@link ensureAutoEnvironment}. */
 export interface AutoEnvOptions extends AutoSpecOptions {

@@ -26,7 +26,7 @@ import type { AutoSpec, AutoSpecOptions } from "./auto_types.ts";
 import { absolutePath } from "./fs/path.ts";
 import { parseChannel } from "./conda/channel.ts";
 import { fileURLToPath } from "node:url";
-import { statSyncIfPresent } from "./fs/probe.ts";
+import { statOrNullSync } from "./fs/probe.ts";
 
 /** Context of {@link analyzeAuto} computed by the caller. */
 export interface AutoContext {
@@ -40,9 +40,9 @@ export interface AutoContext {
   key?: string;
 }
 
-// Absent is "no" (see lib/analyze/lib/fs/probe.ts); a path that cannot be inspected is an error.
-const isFile = (path: string) => statSyncIfPresent(path)?.isFile === true;
-const isDir = (path: string) => statSyncIfPresent(path)?.isDirectory === true;
+// Absent is "no" (see lib/fs/probe.ts); a path that cannot be inspected is an error.
+const isFile = (path: string) => statOrNullSync(path)?.isFile === true;
+const isDir = (path: string) => statOrNullSync(path)?.isDirectory === true;
 
 /** Turns an analyzer spec (poncho JSON document) into an {@link EnvSpec}. */
 function fromDocument(doc: { conda: { channels: string[]; dependencies: unknown[] } }): EnvSpec {

@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
+import { tempTree } from "../tests/util.ts";
 import { join } from "node:path";
 import { resolveAutoSpec } from "./auto.ts";
 import type { AutoSpecOptions } from "./auto_types.ts";
 import { NotFoundError, UsageError } from "./errors.ts";
 import { buildImportMap } from "./index/import_map.ts";
 
-async function tree(files: Record<string, string>): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-auto-" });
-  for (const [rel, text] of Object.entries(files)) {
-    await Deno.mkdir(join(dir, rel, ".."), { recursive: true });
-    await Deno.writeTextFile(join(dir, rel), text);
-  }
-  return dir;
-}
+const tree = (files: Record<string, string>) => tempTree(files, "poncho-auto-");
 
 /** resolveAutoSpec with a private store and no $PYTHONPATH. */
 function resolve(dir: string, opts: Partial<AutoSpecOptions>) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { EnvSpec } from "./envspec/types.ts";
 import { pristineFromCondaMeta, withChannels } from "./create.ts";
 import { extractPackage } from "./conda/extract.ts";
@@ -7,30 +7,17 @@ import { LEGACY_PLACEHOLDER, readPackageInfo } from "./conda/package_info.ts";
 import { linkPackage } from "./conda/link.ts";
 import { writeMetaRecord } from "./conda/meta.ts";
 import type { PristineFile } from "./env/pack.ts";
-import {
-  buildTestChannel,
-  fixtureToolsAvailable,
-  PLACEHOLDER_LONG,
-} from "../tests/fixtures/channel.ts";
+import { buildTestChannel, PLACEHOLDER_LONG } from "../tests/fixtures/channel.ts";
+import { fixtureTools, withTempDir, writeFileAt } from "../tests/util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) {
-  console.log(`create_test: missing ${tools.missing.join(", ")}; real-package test skipped`);
+const tools = await fixtureTools("create_test: real-package test");
+
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-create-unit-", fn);
 }
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-create-unit-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function write(path: string, text: string, mode = 0o644): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  await Deno.writeTextFile(path, text);
-  await Deno.chmod(path, mode);
+function write(path: string, text: string, mode = 0o644): Promise<void> {
+  return writeFileAt(path, text, mode);
 }
 
 function spec(channels: string[]): EnvSpec {

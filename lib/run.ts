@@ -31,17 +31,17 @@ import { MARKER_PATH, readMarker } from "../store/marker.ts";
 import { writeWarmRecord } from "../store/warm_record.ts";
 import { execInEnv, FORWARDED_SIGNALS, signalExitCode } from "./exec/exec.ts";
 import { findActivateScripts } from "./exec/activate.ts";
+import { lazyImporter } from "./lazy.ts";
+import { statOrNullSync } from "./fs/probe.ts";
 
 type UnpackModule = typeof import("./env/unpack.ts");
 
 /**
- * Imports the unpacking code (archive engine, relocation) on a miss only.
- * The specifier is computed so that Deno does not follow it (and load the
- * archive engine's modules) when it loads this file on the warm path.
+ * Imports the unpacking code (archive engine, relocation) on a miss only, so
+ * that the warm path never loads the archive engine's modules.
  */
-function loadUnpack(): Promise<UnpackModule> {
-  return import(new URL("./env/unpack.ts", import.meta.url).href);
-}
+const loadUnpack = (): Promise<UnpackModule> =>
+  lazyImporter(import.meta.url)<UnpackModule>("./env/unpack.ts");
 
 /** Options of {@link runEnvironment}. */
 export interface RunEnvOptions {
@@ -149,21 +149,13 @@ async function identify(
 }
 
 /**
- * The stat of `path` inside an environment given with `-e`, or undefined
+ * The stat of `path` inside (or of) an environment given with `-e`, or null
  * when it is not there.
  *
  * @throws {PonchoError} (exit 2) when it cannot be read (permission denied).
  */
-function statIn(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.statSync(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
-      return undefined;
-    }
-    throw fsError(err, path, { role: "input" });
-  }
-}
+const statIn = (path: string): Deno.FileInfo | null =>
+  statOrNullSync(path, { what: "cannot access" });
 
 function isDir(path: string): boolean {
   return statIn(path)?.isDirectory === true;
@@ -206,7 +198,7 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     : (_msg: string) => {};
   const source = absolutePath(opts.environment);
   const info = statIn(source);
-  if (info === undefined) {
+  if (info === null) {
     throw new NotFoundError(`environment ${opts.environment} does not exist (-e/--environment)`, {
       path: source,
     });
@@ -304,6 +296,32 @@ function checkEnvironmentDir(opts: RunEnvOptions, source: string): void {
   }
 }
 
+/**
+ * Makes the environment at `source` (a directory or an archive) into `root`
+ * for `prefix`: member by member, stoppable by a signal, for `--tmp`; else
+ * the whole tree at once (the directory copied, the archive unpacked).
+ */
+async function materialize(
+  opts: RunEnvOptions,
+  unpack: UnpackModule,
+  source: string,
+  kind: "dir" | "archive",
+  root: string,
+  prefix: string,
+): Promise<BuildResult> {
+  if (opts.tmp) {
+    const members = kind === "dir"
+      ? unpack.directoryMembers(source)
+      : unpack.archiveMembers(source);
+    return toBuild(await unpack.unpackMembers(interruptible(members), root, prefix, source));
+  }
+  return toBuild(
+    kind === "dir"
+      ? await unpack.copyEnvDir(source, root, prefix)
+      : await unpack.unpackArchive(source, root, prefix),
+  );
+}
+
 /** The plan for an environment directory (see {@link Plan}). */
 async function planDirectory(opts: RunEnvOptions, source: string): Promise<Plan> {
   checkEnvironmentDir(opts, source);
@@ -314,17 +332,7 @@ async function planDirectory(opts: RunEnvOptions, source: string): Promise<Plan>
   const manifest = await unpack.readDirManifest(source);
   if (!manifest && inPlace) return { kind: "plain" };
   const id = manifest?.id ?? `dir-${(await sha256Hex(source)).slice(0, 40)}`;
-  const build: Builder = async (root, prefix) =>
-    toBuild(
-      opts.tmp
-        ? await unpack.unpackMembers(
-          interruptible(unpack.directoryMembers(source)),
-          root,
-          prefix,
-          source,
-        )
-        : await unpack.copyEnvDir(source, root, prefix),
-    );
+  const build: Builder = (root, prefix) => materialize(opts, unpack, source, "dir", root, prefix);
   return { kind: "unpack", id, build };
 }
 
@@ -341,16 +349,7 @@ async function planArchive(
   const build: Builder = async (root, prefix) => {
     const unpack = await loadUnpack();
     log(`unpacking ${source} for ${prefix}`);
-    const built = toBuild(
-      opts.tmp
-        ? await unpack.unpackMembers(
-          interruptible(unpack.archiveMembers(source)),
-          root,
-          prefix,
-          source,
-        )
-        : await unpack.unpackArchive(source, root, prefix),
-    );
+    const built = await materialize(opts, unpack, source, "archive", root, prefix);
     await checkUnpacked(opts, source, id, root, unpack);
     return built;
   };
@@ -529,7 +528,7 @@ export async function archiveEnvPath(
 ): Promise<{ path: string; ready: boolean }> {
   const source = absolutePath(archive);
   const info = statIn(source);
-  if (info === undefined) throw new NotFoundError(`archive ${archive} does not exist`);
+  if (info === null) throw new NotFoundError(`archive ${archive} does not exist`);
   if (info.isDirectory) throw new UsageError(`${archive} is a directory; give an archive`);
   const slot = storeSlot(layout, await archiveId(layout, source, info));
   return { path: slot.path, ready: readMarker(slot.path, slot.id) !== undefined };

@@ -15,11 +15,10 @@
  */
 
 import { join } from "node:path";
-import { VERSION } from "./version.ts";
 import { fsError } from "./errors.ts";
 import { type CreatedPackage, type CreateOptions, DEFAULT_BUILD_WAIT_MS } from "./create/types.ts";
 import type { SolvedRecords } from "./create/types.ts";
-import { envIdentity, withChannels } from "./create/identity.ts";
+import { buildManifest, envIdentity, withChannels } from "./create/identity.ts";
 import { createdPackages, solveNative } from "./create/solve.ts";
 import { installAll } from "./create/install.ts";
 import { type CanonicalSpec, canonicalSpec, specHash } from "./envspec/canonical.ts";
@@ -31,7 +30,7 @@ import { buildCacheLockPath } from "../store/cache_gc.ts";
 import { buildEnvInPlace, type BuildResult, storeSlot } from "../store/envs.ts";
 import { readMarker } from "../store/marker.ts";
 import { readSpecEnv, writeSpecEnv } from "../store/auto.ts";
-import { MANIFEST_FORMAT, MANIFEST_PATH } from "./env/manifest.ts";
+import { MANIFEST_PATH } from "./env/manifest.ts";
 import { prefixManifest } from "./env/pack.ts";
 import { findActivateScripts } from "./exec/activate.ts";
 import { writeRunInEnv } from "./exec/run_in_env.ts";
@@ -147,16 +146,7 @@ async function finishStoreEnv(
   const { placeholders, unchanged } = await linkedFiles(prefix);
   const { manifest, size } = prefixManifest(
     prefix,
-    {
-      format: MANIFEST_FORMAT,
-      id,
-      spec: b.canonical,
-      specHash: b.hash,
-      platform: b.platform,
-      created: new Date().toISOString(),
-      poncho: VERSION,
-      packages,
-    },
+    buildManifest(b, id, packages),
     placeholders,
     unchanged,
   );
@@ -174,7 +164,7 @@ async function installInStore(
   const { spec, platform, layout, opts } = b;
   let packages: CreatedPackage[] = [];
   await buildEnvInPlace(storeSlot(layout, id), async (_root, prefix) => {
-    packages = await installAll(spec, prefix, platform, layout, opts, solved);
+    packages = await installAll({ spec, prefix, platform, layout, opts, solved });
     return await finishStoreEnv(b, prefix, id, packages);
   }, { source: opts.specSource ?? "spec", timeoutMs: opts.waitMs, replace: opts.force });
   return packages;

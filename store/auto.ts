@@ -18,6 +18,7 @@
 import type { StoreLayout } from "./layout.ts";
 import { errnoOf, fsError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
+import { isAbsent } from "../lib/fs/probe.ts";
 
 /** A file (or directory) and the stat fields that validate a cached analysis. */
 export interface StatStamp {
@@ -65,7 +66,7 @@ function statStamp(path: string): StatStamp | undefined | null {
   try {
     st = Deno.statSync(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+    if (isAbsent(err)) {
       return undefined;
     }
     if (errnoOf(err) === undefined) throw err;

@@ -17,7 +17,7 @@ import type { StoreLayout } from "./layout.ts";
 import { holderPath, tryLock } from "./lock.ts";
 import { removeIfExists } from "./remove.ts";
 import type { SweptLeftover } from "./sweep.ts";
-import { dirNames, lstatIfExists } from "./walk.ts";
+import { dirNames, goneFromStore } from "./walk.ts";
 
 /** Whether the lock file `name` (of `names`, the listing of `locks/`) guards nothing any more. */
 async function isDead(
@@ -26,10 +26,11 @@ async function isDead(
   names: Set<string>,
   archives: Set<string>,
 ): Promise<boolean> {
-  const gone = async (p: string) => (await lstatIfExists(p)) === undefined;
   let m: RegExpExecArray | null;
-  if ((m = /^env-(.+)\.lock$/.exec(name))) return await gone(`${layout.envs}/${m[1]}`);
-  if ((m = /^pkg-([0-9a-f]{64})\.lock$/.exec(name))) return await gone(`${layout.pkgs}/${m[1]}`);
+  if ((m = /^env-(.+)\.lock$/.exec(name))) return await goneFromStore(`${layout.envs}/${m[1]}`);
+  if ((m = /^pkg-([0-9a-f]{64})\.lock$/.exec(name))) {
+    return await goneFromStore(`${layout.pkgs}/${m[1]}`);
+  }
   if ((m = /^create-([0-9a-f]+)\.lock$/.exec(name))) return !archives.has(m[1]);
   if (/^source-[0-9a-f]{32}\.lock$/.test(name)) return true; // free means unused
   if ((m = /^(.+\.lock)\.holder$/.exec(name))) return !names.has(m[1]);

@@ -1,25 +1,13 @@
 import assert from "node:assert/strict";
 import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
 import { sha256Hex } from "./index.ts";
+import { evalChild, runPoncho, withTempDir } from "../tests/util.ts";
 
 const available = fixtureToolsAvailable();
 if (!available) console.log("gc_test: gcc, GNU tar, zstd or python3 missing; tests skipped");
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-
-async function poncho(args: string[], env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function poncho(args: string[], env: Record<string, string> = {}) {
+  return runPoncho(args, { env, denoFlags: [] });
 }
 
 interface SweptJson {
@@ -48,21 +36,11 @@ async function holdLock(path: string) {
   const code = `const f = Deno.openSync(${JSON.stringify(path)}, ` +
     `{ read: true, write: true, create: true }); f.lockSync(true); console.log("locked"); ` +
     `for await (const _ of Deno.stdin.readable) { /* until closed */ }`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", code],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const { value } = await reader.read();
-  assert.equal(new TextDecoder().decode(value).trim(), "locked");
+  const held = await evalChild(code);
+  assert.equal(held.first, "locked");
   return {
     async release() {
-      await child.stdin.close();
-      await child.status;
-      reader.releaseLock();
-      await child.stdout.cancel();
+      await held.stop();
     },
   };
 }
@@ -73,13 +51,8 @@ const tmpNames = (store: string) =>
   Array.from(Deno.readDirSync(`${store}/v1/tmp`), (e) => e.name)
     .filter((n) => !/^o-\d+-/.test(n)).sort();
 
-async function withWork(fn: (work: string) => Promise<void>) {
-  const work = await Deno.makeTempDir({ prefix: "poncho-gc-test-" });
-  try {
-    await fn(work);
-  } finally {
-    await Deno.remove(work, { recursive: true });
-  }
+function withWork(fn: (work: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-gc-test-", fn);
 }
 
 Deno.test({

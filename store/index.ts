@@ -13,6 +13,7 @@ import type { StoreLayout } from "./layout.ts";
 import { ownerTmp } from "./owner.ts";
 import { errnoOf, fsError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
+import { isAbsent } from "../lib/fs/probe.ts";
 
 /** One environment's record. */
 export interface IndexRecord {
@@ -182,7 +183,7 @@ export async function cachedSourceId(
   try {
     text = Deno.readTextFileSync(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+    if (isAbsent(err)) {
       return undefined; // not cached yet
     }
     throw fsError(err, path, { what: "cannot read the store's identity cache record" });

@@ -70,6 +70,11 @@ export function inheritableLock(path: string, exclusive = false): InheritedLock 
     c.close(fd);
     return null;
   }
+  return closingLock(c, fd);
+}
+
+/** The lock held on descriptor `fd`: `release()` closes it, once. */
+function closingLock(c: Libc, fd: number): InheritedLock {
   let open = true;
   return {
     fd,
@@ -92,13 +97,5 @@ export function inheritableLock(path: string, exclusive = false): InheritedLock 
 export function adoptInheritedLock(fd: number): InheritedLock | null {
   const c = loadLibc();
   if (!c || !Number.isSafeInteger(fd) || fd < 3) return null;
-  let open = true;
-  return {
-    fd,
-    release() {
-      if (!open) return;
-      open = false;
-      c.close(fd);
-    },
-  };
+  return closingLock(c, fd);
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../tests/util.ts";
 import {
   acquireLock,
   type LockHolder,
@@ -34,9 +35,8 @@ async function waitForFile(path: string, timeoutMs = 20_000): Promise<void> {
   throw new Error(`timed out waiting for ${path}`);
 }
 
-Deno.test("exclusive locks serialize real concurrent processes", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("exclusive locks serialize real concurrent processes", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const lockPath = `${dir}/locks/x.lock`; // directory created on demand
     const log = `${dir}/log`;
     const code = `
@@ -61,14 +61,10 @@ Deno.test("exclusive locks serialize real concurrent processes", async () => {
       assert.equal(outWord, "out");
       assert.equal(inPid, outPid, `critical sections interleaved: ${lines.join(", ")}`);
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("shared locks coexist and keep exclusive out; kill -9 releases", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("shared locks coexist and keep exclusive out; kill -9 releases", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const lockPath = `${dir}/env.lock`;
     const ready = `${dir}/ready`;
     // Another process holds a shared lock and sleeps.
@@ -105,14 +101,10 @@ Deno.test("shared locks coexist and keep exclusive out; kill -9 releases", async
     const after = await acquireLock(lockPath, { exclusive: true, timeoutMs: 5000 });
     assert.equal(after.exclusive, true);
     after.release();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("a timed-out waiter leaves no lock behind", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("a timed-out waiter leaves no lock behind", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const lockPath = `${dir}/x.lock`;
     const first = await acquireLock(lockPath, { exclusive: true });
     await assert.rejects(acquireLock(lockPath, { timeoutMs: 50 }), LockTimeoutError);
@@ -121,14 +113,10 @@ Deno.test("a timed-out waiter leaves no lock behind", async () => {
     const again = tryLock(lockPath, true);
     assert.ok(again);
     again.release();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("withLock releases when the function throws and returns its value", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("withLock releases when the function throws and returns its value", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const lockPath = `${dir}/x.lock`;
     await assert.rejects(
       withLock(lockPath, () => {
@@ -137,14 +125,10 @@ Deno.test("withLock releases when the function throws and returns its value", as
       /boom/,
     );
     assert.equal(await withLock(lockPath, () => 42, { timeoutMs: 0 }), 42);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("a waiter is told who holds a recorded lock (pid, host, since) and gives up in time", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("a waiter is told who holds a recorded lock (pid, host, since) and gives up in time", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const lockPath = `${dir}/create-x.lock`;
     const ready = `${dir}/ready`;
     const holder = spawnDeno(`
@@ -186,10 +170,7 @@ Deno.test("a waiter is told who holds a recorded lock (pid, host, since) and giv
     assert.equal(readHolder(lockPath)?.pid, Deno.pid);
     mine.release();
     assert.equal(readHolder(lockPath), null);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("a lock file made in a group-writable directory is group-writable whatever the umask", () => {
   const dir = Deno.makeTempDirSync();

@@ -12,6 +12,7 @@
 
 import { fsError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
+import { isAbsent } from "../lib/fs/probe.ts";
 
 /** Path of the marker relative to the environment root. */
 export const MARKER_PATH = ".poncho/ready.json";
@@ -51,7 +52,7 @@ export function readMarker(prefix: string, id?: string): ReadyMarker | undefined
   try {
     text = Deno.readTextFileSync(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+    if (isAbsent(err)) {
       return undefined;
     }
     throw fsError(err, path, { what: "cannot read the ready marker" });

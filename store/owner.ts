@@ -64,9 +64,14 @@ export function ownerTmp(layout: StoreLayout): string {
   Deno.mkdirSync(layout.tmp, { recursive: true });
   const rand = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
   const dir = `${layout.tmp}/o-${Deno.pid}-${rand}`;
-  Deno.mkdirSync(dir);
-  const lock = tryLock(`${dir}/${OWNER_LOCK}`, true);
-  if (!lock) throw new Error(`cannot lock the new directory ${dir}`); // nobody else knows it
+  // Made and locked under a name sweepers do not take for an owner directory, then renamed:
+  // under its final name it is never seen unlocked (a sweeper that found it between a mkdir and
+  // the lock would take it for a dead owner's and remove it).
+  const making = `${layout.tmp}/n-${Deno.pid}-${rand}`;
+  Deno.mkdirSync(making);
+  const lock = tryLock(`${making}/${OWNER_LOCK}`, true);
+  if (!lock) throw new Error(`cannot lock the new directory ${making}`); // nobody else knows it
+  Deno.renameSync(making, dir);
   if (owned.size === 0) globalThis.addEventListener("unload", removeOwnedAtExit);
   owned.set(layout.tmp, { dir, lock });
   return dir;

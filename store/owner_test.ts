@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { storeLayout } from "./layout.ts";
+import { evalChild, withTempDir } from "../tests/util.ts";
 import { OWNER_DIR_PATTERN, sweepDeadOwners, sweepOwnerDir } from "./owner.ts";
 
 const OWNER_MODULE = new URL("./owner.ts", import.meta.url).href;
@@ -25,23 +26,13 @@ Deno.test("a killed process's temp dir and the temps it recorded are swept; a li
       recordExternal(layout, ${JSON.stringify(notTemp)});
       console.log(dir);
       for await (const _ of Deno.stdin.readable) { /* until killed */ }`;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["eval", code],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const reader = child.stdout.getReader();
-    const dir = new TextDecoder().decode((await reader.read()).value).trim();
+    const writer = await evalChild(code);
+    const dir = writer.first;
     assert.match(dir.slice(dir.lastIndexOf("/") + 1), OWNER_DIR_PATTERN);
     const size = () => Promise.resolve(1);
     assert.equal(await sweepOwnerDir(dir, size), null, "alive: kept");
     assert.equal(await sweepDeadOwners(layout), 0);
-    child.kill("SIGKILL");
-    await child.status;
-    reader.releaseLock();
-    await child.stdout.cancel();
-    await child.stdin.close().catch(() => {});
+    await writer.stop("SIGKILL");
     const swept = await sweepOwnerDir(dir, size);
     assert.ok(swept);
     assert.deepEqual(swept.external, [ext]);
@@ -54,9 +45,8 @@ Deno.test("a killed process's temp dir and the temps it recorded are swept; a li
   }
 });
 
-Deno.test("a normal exit removes the process's temp dir", async () => {
-  const root = await Deno.makeTempDir({ prefix: "poncho-owner-" });
-  try {
+Deno.test("a normal exit removes the process's temp dir", () =>
+  withTempDir("poncho-owner-", async (root) => {
     const code = `
       import { ownerTmp } from ${JSON.stringify(OWNER_MODULE)};
       import { storeLayout } from ${JSON.stringify(LAYOUT_MODULE)};
@@ -65,7 +55,4 @@ Deno.test("a normal exit removes the process's temp dir", async () => {
     const out = await new Deno.Command(Deno.execPath(), { args: ["eval", code] }).output();
     assert.ok(out.success);
     assert.deepEqual([...Deno.readDirSync(`${root}/v1/tmp`)], []);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-});
+  }));

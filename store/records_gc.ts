@@ -30,18 +30,12 @@ import { ID_PATTERN } from "./envs.ts";
 import { tryLock } from "./lock.ts";
 import { removeIfExists } from "./remove.ts";
 import type { SweptLeftover } from "./sweep.ts";
-import { dirNames, lstatIfExists } from "./walk.ts";
-import { fsError } from "../lib/errors.ts";
+import { dirNames, goneFromStore } from "./walk.ts";
+import { readTextOrNull } from "../lib/fs/probe.ts";
 
-/** The text of a record, or undefined when it was removed meanwhile. */
-async function readRecord(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw fsError(err, path, { what: "cannot read the store's record" });
-  }
-}
+/** The text of a record, or null when it was removed meanwhile. */
+const readRecord = (path: string): Promise<string | null> =>
+  readTextOrNull(path, { role: "store", what: "cannot read the store's record" });
 
 /** The JSON value of `text`, or undefined when it is not JSON (a damaged record). */
 function parsed(text: string): unknown {
@@ -52,8 +46,6 @@ function parsed(text: string): unknown {
     throw err;
   }
 }
-
-const gone = async (path: string) => (await lstatIfExists(path)) === undefined;
 
 /**
  * Removes `path` (a record) while holding `lockPath` exclusively, taken
@@ -87,9 +79,9 @@ async function sweepEnvRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
     const id = /^(.+)\.json$/.exec(name)?.[1];
     if (id === undefined || !ID_PATTERN.test(id)) continue;
     const env = `${layout.envs}/${id}`;
-    if (!await gone(env)) continue;
+    if (!await goneFromStore(env)) continue;
     const path = `${layout.index}/${name}`;
-    if (await removeUnder(`${layout.locks}/env-${id}.lock`, path, () => gone(env))) {
+    if (await removeUnder(`${layout.locks}/env-${id}.lock`, path, () => goneFromStore(env))) {
       out.push(swept(path));
     }
   }
@@ -101,11 +93,11 @@ async function deadSourceRecord(layout: StoreLayout, name: string, text: string)
   if (name.endsWith(".warm")) {
     const [, archive, id] = text.split("\n");
     if (!archive?.startsWith("/") || id === undefined || !ID_PATTERN.test(id)) return true;
-    return await gone(archive) || await gone(`${layout.envs}/${id}`);
+    return await goneFromStore(archive) || await goneFromStore(`${layout.envs}/${id}`);
   }
   const rec = parsed(text) as { path?: unknown } | undefined;
   if (typeof rec?.path !== "string" || !rec.path.startsWith("/")) return true;
-  return await gone(rec.path);
+  return await goneFromStore(rec.path);
 }
 
 /** `index/sources/*` naming an archive or environment that is gone, or damaged. */
@@ -116,7 +108,7 @@ async function sweepSourceRecords(layout: StoreLayout): Promise<SweptLeftover[]>
     if (!/^[0-9a-f]{32}\.(json|warm)$/.test(name)) continue;
     const path = `${dir}/${name}`;
     const text = await readRecord(path);
-    if (text === undefined || !await deadSourceRecord(layout, name, text)) continue;
+    if (text === null || !await deadSourceRecord(layout, name, text)) continue;
     await removeIfExists(path);
     out.push(swept(path));
   }
@@ -126,10 +118,10 @@ async function sweepSourceRecords(layout: StoreLayout): Promise<SweptLeftover[]>
 /** Whether the spec record `text` names no environment that exists. */
 async function deadSpecRecord(layout: StoreLayout, path: string): Promise<boolean> {
   const text = await readRecord(path);
-  if (text === undefined) return false; // removed meanwhile
+  if (text === null) return false; // removed meanwhile
   const id = (parsed(text) as { id?: unknown } | undefined)?.id;
   if (typeof id !== "string" || !ID_PATTERN.test(id)) return true;
-  return await gone(`${layout.envs}/${id}`);
+  return await goneFromStore(`${layout.envs}/${id}`);
 }
 
 /** `index/auto/` records whose environment is gone, stale analyses, damaged ones. */
@@ -146,7 +138,7 @@ async function sweepAutoRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
       continue;
     }
     const analysis = /^analysis-([0-9a-f]+)\.json$/.exec(name);
-    if (analysis && analysisStale(layout, analysis[1]) && !await gone(path)) {
+    if (analysis && analysisStale(layout, analysis[1]) && !await goneFromStore(path)) {
       await removeIfExists(path);
       out.push(swept(path));
     }
@@ -160,7 +152,9 @@ async function sweepArchiveRecords(layout: StoreLayout): Promise<SweptLeftover[]
   const dead: string[] = [];
   for (const name of await dirNames(dir)) {
     const archive = /^(.+)\.json$/.exec(name)?.[1];
-    if (archive !== undefined && await gone(`${layout.archives}/${archive}`)) dead.push(name);
+    if (archive !== undefined && await goneFromStore(`${layout.archives}/${archive}`)) {
+      dead.push(name);
+    }
   }
   if (dead.length === 0) return [];
   const lock = tryLock(buildCacheLockPath(layout), true);
@@ -168,7 +162,7 @@ async function sweepArchiveRecords(layout: StoreLayout): Promise<SweptLeftover[]
   try {
     const out: SweptLeftover[] = [];
     for (const name of dead) {
-      if (!await gone(`${layout.archives}/${name.slice(0, -".json".length)}`)) continue;
+      if (!await goneFromStore(`${layout.archives}/${name.slice(0, -".json".length)}`)) continue;
       await removeIfExists(`${dir}/${name}`);
       out.push(swept(`${dir}/${name}`));
     }

@@ -18,7 +18,7 @@
 import type { StoreLayout } from "./layout.ts";
 import type { CacheItem } from "./cache_gc.ts";
 import { discardTree } from "./remove.ts";
-import { dirEntries, lstatIfExists, treeSize } from "./walk.ts";
+import { dirEntries, lstatInStore, treeSize } from "./walk.ts";
 import { currentLauncher } from "../lib/dist/self.ts";
 import { errnoOf } from "../lib/errors.ts";
 
@@ -31,8 +31,8 @@ export async function runtimeItems(layout: StoreLayout): Promise<CacheItem[]> {
   for (const e of await dirEntries(layout.runtime)) {
     if (!e.isDirectory || !/^[0-9a-f]{64}$/.test(e.name)) continue;
     const path = `${layout.runtime}/${e.name}`;
-    const info = await lstatIfExists(path);
-    if (info === undefined) continue; // removed meanwhile
+    const info = await lstatInStore(path);
+    if (info === null) continue; // removed meanwhile
     const size = await treeSize(path);
     const lastUsed = info.mtime ?? new Date(0);
     items.push({ bucket: "runtime", name: e.name, path, paths: [path], size, lastUsed });
@@ -73,7 +73,7 @@ export async function runtimeInUse(
 ): Promise<string | undefined> {
   if (currentLauncher()?.runtime === item.path) return "this poncho runs from it";
   if (now - item.lastUsed.getTime() < RUNTIME_IN_USE_MS) return "started within a day";
-  if (await lstatIfExists(`${layout.locks}/runtime-${item.name}.lockdir`)) return "being unpacked";
+  if (await lstatInStore(`${layout.locks}/runtime-${item.name}.lockdir`)) return "being unpacked";
   if ((await running()).has(item.name)) return "a process runs from it";
   return undefined;
 }

@@ -24,7 +24,7 @@ import { OWNER_DIR_PATTERN, sweepOwnerDir } from "./owner.ts";
 import { type HeldLock, tryLock } from "./lock.ts";
 import { ID_PATTERN, storeSlot } from "./envs.ts";
 import { deleteTree } from "./remove.ts";
-import { dirNames, lstatIfExists, treeSize } from "./walk.ts";
+import { dirNames, goneFromStore, lstatInStore, treeSize } from "./walk.ts";
 
 /** A leftover that gc removed (from `tmp/`, `locks/`, `index/` or `repodata/shards/`). */
 export interface SweptLeftover {
@@ -113,8 +113,8 @@ async function sweepIfOld(
   now: number,
   maxAgeMs: number,
 ): Promise<number | undefined> {
-  const info = await lstatIfExists(path);
-  if (info === undefined) return undefined; // gone meanwhile
+  const info = await lstatInStore(path);
+  if (info === null) return undefined; // gone meanwhile
   if (now - (info.mtime?.getTime() ?? now) < maxAgeMs) return undefined;
   const size = await treeSize(path);
   await deleteTree(path);
@@ -135,7 +135,7 @@ async function sweepIfUnowned(path: string, locks: string[]): Promise<number | u
       held.push(h);
     }
     // Owner locks held: nobody can be writing there, and nobody will.
-    if ((await lstatIfExists(path)) === undefined) return undefined; // finished meanwhile
+    if (await goneFromStore(path)) return undefined; // finished meanwhile
     const size = await treeSize(path);
     await deleteTree(path);
     return size;

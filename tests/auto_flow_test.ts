@@ -5,21 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
-import { runPoncho } from "./util.ts";
+import { fixtureTools, runPoncho, withChannelDir, writeTree } from "./util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`automatic-flow tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("automatic-flow tests");
 
 function poncho(cwd: string, args: string[], env: Record<string, string> = {}) {
   return runPoncho(args, { cwd, env: { NO_COLOR: "1", ...env } });
-}
-
-async function write(dir: string, files: Record<string, string>): Promise<void> {
-  for (const [rel, text] of Object.entries(files)) {
-    await Deno.mkdir(join(dir, rel, ".."), { recursive: true });
-    await Deno.writeTextFile(join(dir, rel), text);
-  }
 }
 
 /** A task importing a local package that imports pyhello (the case of the issue). */
@@ -33,12 +24,10 @@ const TASK = {
 Deno.test({
   name: "worker flow: analyze follows helpers/ to pyhello; create; run -e at another path",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-flow-" });
-    try {
+  fn: () =>
+    withChannelDir("poncho-flow-", async (ch, dir) => {
       const src = join(dir, "src");
-      await write(src, TASK);
+      await writeTree(src, TASK);
       const empty = join(dir, "empty");
       await Deno.mkdir(empty);
       const a = await poncho(src, [
@@ -71,7 +60,7 @@ Deno.test({
       assert.equal(c.code, 0, c.stderr);
       // The worker: another directory, another store, the sources shipped beside the task.
       const worker = join(dir, "worker");
-      await write(worker, TASK);
+      await writeTree(worker, TASK);
       const r = await poncho(worker, [
         "run",
         "--store",
@@ -87,20 +76,15 @@ Deno.test({
       ]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /args \['x'\]\nhello from pyhello/);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "run script.py: each option changes what it should; in-place env; store pack ships it",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-opts-" });
-    try {
-      await write(dir, {
+  fn: () =>
+    withChannelDir("poncho-auto-opts-", async (ch, dir) => {
+      await writeTree(dir, {
         ...TASK,
         "uses_hello.py": "import shutil\nprint('hello at', shutil.which('hello'))\n",
         "mapped.py": "import zz_greeting\n",
@@ -261,20 +245,15 @@ Deno.test({
       const damaged = await poncho(dir, ["store", "pack", "--store", store, id, "y.tar.zst"]);
       assert.equal(damaged.code, 3, damaged.stderr);
       assert.match(damaged.stderr, /\.poncho\/manifest\.json is not valid JSON/);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "a first run killed while linking into the store leaves nothing used; the next run builds",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-kill-" });
-    try {
-      await write(dir, TASK);
+  fn: () =>
+    withChannelDir("poncho-auto-kill-", async (ch, dir) => {
+      await writeTree(dir, TASK);
       const common = ["run", "--store", join(dir, "store"), "-c", ch.url];
       for (const phase of ["unpack-start", "built"]) {
         const killed = await poncho(dir, [...common, "task.py"], { PONCHO_TEST_KILL_AT: phase });
@@ -289,20 +268,15 @@ Deno.test({
       assert.equal(envs.length, 1, envs.join(" "));
       const leftovers = [...Deno.readDirSync(join(dir, "store", "v1", "tmp"))].map((e) => e.name);
       assert.deepEqual(leftovers.filter((n) => !n.endsWith(".lock")), []);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "a warm run script.py needs neither the analyzer nor the create engine, solver or YAML",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-warm-" });
-    try {
-      await write(join(dir, "job"), TASK);
+  fn: () =>
+    withChannelDir("poncho-auto-warm-", async (ch, dir) => {
+      await writeTree(join(dir, "job"), TASK);
       const store = join(dir, "store");
       const args = ["run", "--store", store, "-c", ch.url, "task.py", "w"];
       const cold = await poncho(join(dir, "job"), args);
@@ -356,8 +330,5 @@ Deno.test({
         stderr: "null",
       }).output();
       assert.notEqual(miss.code, 0);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });

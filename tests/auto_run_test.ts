@@ -4,11 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
-import { runPoncho } from "./util.ts";
+import { fixtureTools, runPoncho, withChannelDir } from "./util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`automatic-run tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("automatic-run tests");
 
 function poncho(cwd: string, args: string[]) {
   return runPoncho(args, { cwd, env: { NO_COLOR: "1" } });
@@ -25,10 +23,8 @@ const count = (dir: string) => {
 Deno.test({
   name: "poncho run script.py builds once (even 4 at once), then reuses; -m and --spec too",
   ignore: !tools.ok,
-  async fn() {
-    const ch = await buildTestChannel();
-    const dir = await Deno.makeTempDir({ prefix: "poncho-auto-run-" });
-    try {
+  fn: () =>
+    withChannelDir("poncho-auto-run-", async (ch, dir) => {
       const store = join(dir, "store");
       await Deno.writeTextFile(
         join(dir, "job.py"),
@@ -121,8 +117,5 @@ Deno.test({
       assert.equal(usage.code, 1);
       const mixed = await poncho(dir, ["run", "-e", "x.tar.zst", "--dry-run", "--", "true"]);
       assert.equal(mixed.code, 1);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });

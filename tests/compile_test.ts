@@ -39,9 +39,8 @@ Deno.test({
   },
 });
 
-Deno.test("compile without DENORT_BIN: tries the download, else explains and exits 3", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-compile-" });
-  try {
+Deno.test("compile without DENORT_BIN: tries the download, else explains and exits 3", () =>
+  withTempDir("poncho-compile-", async (dir) => {
     const bin = `${dir}/poncho`;
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", `${REPO_ROOT}/cli/compile.ts`, "--output", bin],
@@ -59,7 +58,4 @@ Deno.test("compile without DENORT_BIN: tries the download, else explains and exi
     const err = text(out.stderr).trim();
     assert.equal(err.split("\n").length, 1, err);
     assert.ok(err.includes("DENORT_BIN"), err);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

@@ -7,23 +7,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   commandPath,
+  fixtureTools,
   git,
   hasCommand,
   MAIN,
   type PonchoOutput,
+  runArgs,
   runPoncho,
-  withTempDir,
+  withChannelDir,
 } from "./util.ts";
-import {
-  buildTestChannel,
-  fixtureToolsAvailable,
-  serveChannel,
-  type TestChannel,
-  UNSATISFIABLE_SPECS,
-} from "./fixtures/channel.ts";
+import { serveChannel, type TestChannel, UNSATISFIABLE_SPECS } from "./fixtures/channel.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`create tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("create tests");
 const ignore = !tools.ok;
 
 function poncho(args: string[], env: Record<string, string> = {}): Promise<PonchoOutput> {
@@ -38,15 +33,20 @@ function listDir(path: string): string[] {
   }
 }
 
-let channel: TestChannel | undefined;
 /** Runs `fn` with the test channel and a new `poncho-create-` directory, removed afterwards. */
-async function withSetup(fn: (ch: TestChannel, dir: string) => Promise<void>): Promise<void> {
-  const ch = channel ??= await buildTestChannel();
-  await withTempDir("poncho-create-", (dir) => fn(ch, dir));
+function withSetup(fn: (ch: TestChannel, dir: string) => Promise<void>): Promise<void> {
+  return withChannelDir("poncho-create-", fn);
 }
 
 function specText(channelUrl: string, deps: unknown[]): string {
   return JSON.stringify({ conda: { channels: [channelUrl], dependencies: deps } });
+}
+
+/** Writes the spec of `deps` over `channelUrl` to `dir/spec.json`; returns that path. */
+async function writeSpec(dir: string, channelUrl: string, deps: unknown[]): Promise<string> {
+  const spec = join(dir, "spec.json");
+  await Deno.writeTextFile(spec, specText(channelUrl, deps));
+  return spec;
 }
 
 const FULL = ["python", "hello", "pyhello", "oldtext", "pip"];
@@ -55,39 +55,25 @@ async function checkEnv(archive: string, dir: string, where: string): Promise<vo
   const target = join(dir, where);
   const store = join(dir, "run-store");
   // Binary relocation: hello prints the prefix compiled in and reads a file under it.
-  const hello = await poncho(["run", "--store", store, "-u", target, "-e", archive, "--", "hello"]);
+  const hello = await poncho(runArgs(archive, target, ["hello"], store));
   assert.equal(hello.code, 0, hello.stderr);
   assert.ok(hello.stdout.includes(`prefix: ${target}`), hello.stdout);
   assert.ok(hello.stdout.includes("Hello from the hello package!"), hello.stdout);
   // The noarch: python entry point and real Python.
-  const ep = await poncho(["run", "-u", target, "-e", archive, "--", "pyhello"]);
+  const ep = await poncho(runArgs(archive, target, ["pyhello"]));
   assert.equal(ep.code, 0, ep.stderr);
   assert.match(ep.stdout, /hello from pyhello/);
-  const py = await poncho([
-    "run",
-    "-u",
-    target,
-    "-e",
-    archive,
-    "--",
-    "python",
-    "-c",
-    "import pyhello, sys; print(sys.prefix)",
-  ]);
+  const py = await poncho(
+    runArgs(archive, target, ["python", "-c", "import pyhello, sys; print(sys.prefix)"]),
+  );
   assert.equal(py.code, 0, py.stderr);
   assert.equal(py.stdout.trim(), target);
   // Text placeholders (paths.json and legacy has_prefix) and the softlink.
-  const text = await poncho([
-    "run",
-    "-u",
-    target,
-    "-e",
-    archive,
-    "--",
+  const text = await poncho(runArgs(archive, target, [
     "sh",
     "-c",
     'cat "$CONDA_PREFIX/etc/hello.conf"; readlink "$CONDA_PREFIX/bin/hello-link"',
-  ]);
+  ]));
   assert.equal(text.code, 0, text.stderr);
   assert.ok(text.stdout.includes(`prefix=${target}`), text.stdout);
   assert.ok(text.stdout.trim().endsWith("hello"), text.stdout);
@@ -99,8 +85,7 @@ Deno.test({
   fn: () =>
     withSetup(async (ch, dir) => {
       const store = join(dir, "store");
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(spec, specText(ch.url, FULL));
+      const spec = await writeSpec(dir, ch.url, FULL);
       const archive = join(dir, "env.tar.zst");
       const first = await poncho(["create", "--json", "--store", store, spec, archive]);
       assert.equal(first.code, 0, first.stderr);
@@ -156,8 +141,7 @@ Deno.test({
       const served = serveChannel(ch.dir);
       try {
         const store = join(dir, "store");
-        const spec = join(dir, "spec.json");
-        await Deno.writeTextFile(spec, specText(served.url, FULL));
+        const spec = await writeSpec(dir, served.url, FULL);
         const archive = join(dir, "env.tar.gz");
         const res = await poncho(["create", "-q", "--store", store, spec, archive]);
         assert.equal(res.code, 0, res.stderr);
@@ -181,11 +165,7 @@ Deno.test({
   ignore,
   fn: () =>
     withSetup(async (ch, dir) => {
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(
-        spec,
-        specText(ch.url, ["python", "pip", { pip: ["greetwheel==0.1"] }]),
-      );
+      const spec = await writeSpec(dir, ch.url, ["python", "pip", { pip: ["greetwheel==0.1"] }]);
       const archive = join(dir, "pip.tar.zst");
       const res = await poncho(["create", "--store", join(dir, "store"), spec, archive], {
         PIP_NO_INDEX: "1",
@@ -193,17 +173,11 @@ Deno.test({
       });
       assert.equal(res.code, 0, res.stderr);
       assert.match(res.stderr, /Successfully installed greetwheel-0\.1/); // pip's output is shown
-      const run = await poncho([
-        "run",
-        "-u",
-        join(dir, "elsewhere"),
-        "-e",
-        archive,
-        "--",
+      const run = await poncho(runArgs(archive, join(dir, "elsewhere"), [
         "python",
         "-c",
         "import greetwheel, sys; print(greetwheel.__file__.startswith(sys.prefix))",
-      ]);
+      ]));
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout.trim(), "True");
     }),
@@ -302,8 +276,7 @@ Deno.test({
   fn: () =>
     withSetup(async (ch, dir) => {
       const store = join(dir, "store");
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(spec, specText(ch.url, FULL));
+      const spec = await writeSpec(dir, ch.url, FULL);
       const [a, b] = await Promise.all([
         poncho(["create", "--json", "--store", store, spec, join(dir, "a.tar.zst")]),
         poncho(["create", "--json", "--store", store, spec, join(dir, "b.tar.zst")]),
@@ -350,17 +323,9 @@ Deno.test({
       assert.equal(res.code, 0, res.stderr);
       await Deno.remove(repo, { recursive: true }); // the archive must not need the sources any more
       await Deno.remove(join(dir, "ref.dat"));
-      const run = await poncho([
-        "run",
-        "-u",
-        join(dir, "unpacked"),
-        "-e",
-        archive,
-        "--",
-        "sh",
-        "-c",
-        'cat "$DATA_DIR/data.txt" "$REF_DB"',
-      ]);
+      const run = await poncho(
+        runArgs(archive, join(dir, "unpacked"), ["sh", "-c", 'cat "$DATA_DIR/data.txt" "$REF_DB"']),
+      );
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.stdout, "from git v1\nreference data\n");
     }),
@@ -374,8 +339,7 @@ Deno.test({
   ignore: ignore || !condaExe,
   fn: () =>
     withSetup(async (ch, dir) => {
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
+      const spec = await writeSpec(dir, ch.url, ["hello"]);
       const archive = join(dir, "env.tar.zst");
       const res = await poncho([
         "create",
@@ -389,7 +353,7 @@ Deno.test({
       ]);
       assert.equal(res.code, 0, res.stderr);
       const target = join(dir, "moved");
-      const hello = await poncho(["run", "-u", target, "-e", archive, "--", "hello"]);
+      const hello = await poncho(runArgs(archive, target, ["hello"]));
       assert.equal(hello.code, 0, hello.stderr);
       assert.ok(hello.stdout.includes(`prefix: ${target}`), hello.stdout);
     }),
@@ -401,8 +365,7 @@ Deno.test({
   fn: () =>
     withSetup(async (ch, dir) => {
       const store = join(dir, "store");
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(spec, specText(ch.url, FULL));
+      const spec = await writeSpec(dir, ch.url, FULL);
       const out = join(dir, "env.tar.zst");
       const child = new Deno.Command(Deno.execPath(), {
         args: [
@@ -447,8 +410,7 @@ Deno.test({
   fn: () =>
     withSetup(async (ch, dir) => {
       const store = join(dir, "store");
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
+      const spec = await writeSpec(dir, ch.url, ["hello"]);
       await Deno.writeTextFile(join(dir, "afile"), "");
       await Deno.symlink("loop", join(dir, "loop")); // a link to itself: there, but unusable
       for (
@@ -477,8 +439,7 @@ Deno.test({
   ignore: ignore || !hasCommand("mkfifo"),
   fn: () =>
     withSetup(async (ch, dir) => {
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(spec, specText(ch.url, ["hello"]));
+      const spec = await writeSpec(dir, ch.url, ["hello"]);
       await Deno.writeTextFile(join(dir, "app.py"), "import zz_fifo_probe\n");
       for (
         const [i, args] of [["create", "-q", "--store", join(dir, "store"), spec], [

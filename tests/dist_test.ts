@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { DROPIN_NAMES } from "../cli/dropin.ts";
 import { createHash } from "node:crypto";
-import { fixtureToolsAvailable } from "./fixtures/channel.ts";
 import {
   checkSingleFile,
   cleanEnv,
@@ -16,11 +15,10 @@ import {
   type Started,
   withIsolatedCopy,
 } from "./single_file.ts";
-import { distPoncho, REPO_ROOT, withTempDir } from "./util.ts";
+import { distPoncho, fixtureTools, REPO_ROOT, withTempDir } from "./util.ts";
 import { WAL_LIMIT } from "../lib/dist/self.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`dist tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("dist tests");
 
 const UNPACKING = /^poncho: first start, unpacking the runtime into (\S+)$/gm;
 

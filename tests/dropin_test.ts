@@ -4,6 +4,7 @@
  * processes by their bare names.
  */
 import assert from "node:assert/strict";
+import { withTempDir } from "./util.ts";
 import { fileURLToPath } from "node:url";
 import { writeLaunchers } from "../cli/dropin.ts";
 import { materializeSources } from "../lib/sources/materialize.ts";
@@ -16,8 +17,7 @@ async function withLaunchers(
     dir: string,
   ) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
+  await withTempDir("poncho-test-", async (dir) => {
     await writeLaunchers(`${dir}/bin`, [Deno.execPath(), "run", "-A", "--quiet", MAIN]);
     const run = (name: string, ...args: string[]) =>
       new Deno.Command(name, {
@@ -28,9 +28,7 @@ async function withLaunchers(
         env: { PATH: `${dir}/bin:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`, NO_COLOR: "1" },
       }).output();
     await fn(run, dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -119,9 +117,8 @@ Deno.test("poncho_package_run runs a command without '--' in an environment dire
   });
 });
 
-Deno.test("poncho dropin DIR writes working launchers for users", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("poncho dropin DIR writes working launchers for users", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const made = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", MAIN, "dropin", `${dir}/bin`],
       stdout: "piped",
@@ -144,7 +141,4 @@ Deno.test("poncho dropin DIR writes working launchers for users", async () => {
       stderr: "piped",
     }).output();
     assert.equal(bad.code, 1);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

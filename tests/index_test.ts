@@ -10,7 +10,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
 import { runPoncho, withTempDir } from "./util.ts";
 import { decodeShard, decodeShardIndex, SHARD_INDEX_FILE } from "../lib/conda/shards.ts";
@@ -18,28 +17,26 @@ import {
   buildPackage,
   buildTestChannel,
   fixtureToolsAvailable,
+  noarchPythonDef,
   type PkgDef,
 } from "./fixtures/channel.ts";
+import { REALPKGS, realpkgsAvailable } from "./fixtures/realpkgs.ts";
 
-const REALPKGS = fileURLToPath(new URL("../../shared/realpkgs/", import.meta.url));
-const haveReal = await Deno.stat(REALPKGS).then(() => true, () => false);
+const haveReal = realpkgsAvailable();
 const tools = await fixtureToolsAvailable();
 const ignore = !tools.ok || !haveReal;
 if (ignore) {
   console.log(`index tests skipped: ${tools.missing.join(", ") || "no ../shared/realpkgs"}`);
 }
 
-const noarch = (name: string, files: string[], extra: Partial<PkgDef> = {}): PkgDef => ({
-  name,
-  version: "1.0",
-  build: "py_0",
-  subdir: "noarch",
-  noarch: "python",
-  depends: ["python"],
-  ext: ".conda",
-  files: files.map((path) => ({ path, content: path.endsWith(".pth") ? "src\n" : "X = 1\n" })),
-  ...extra,
-});
+const noarch = (name: string, files: string[], extra: Partial<PkgDef> = {}): PkgDef =>
+  noarchPythonDef({
+    name,
+    version: "1.0",
+    build: "py_0",
+    files: files.map((path) => ({ path, content: path.endsWith(".pth") ? "src\n" : "X = 1\n" })),
+    ...extra,
+  });
 
 /** One package per layout the import map must understand. */
 function layoutDefs(): PkgDef[] {

@@ -9,9 +9,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type PonchoOutput, runPoncho, withTempDir } from "./util.ts";
+import { type PonchoOutput, runArgs, runPoncho, withTempDir } from "./util.ts";
 import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
-import { buildRealChannel, REALPKGS, realpkgsAvailable } from "./fixtures/realpkgs.ts";
+import {
+  buildRealChannel,
+  type RealChannel,
+  REALPKGS,
+  realpkgsAvailable,
+} from "./fixtures/realpkgs.ts";
 
 const tools = await fixtureToolsAvailable();
 const real = realpkgsAvailable();
@@ -35,6 +40,11 @@ function spec(channels: string[], deps: string[]): string {
   return JSON.stringify({ conda: { channels, dependencies: deps } });
 }
 
+/** Calls `fn` with a new `poncho-install-` directory (removed afterwards) and the real channel. */
+function withRealChannel(fn: (dir: string, ch: RealChannel) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-install-", async (dir) => fn(dir, await buildRealChannel()));
+}
+
 /** Creates `deps` over `channels` into `dir/env.tar.zst` with a store in `dir/store`. */
 async function create(
   dir: string,
@@ -52,19 +62,7 @@ async function create(
 
 /** Unpacks `archive` at `target` (another path than the build's) and runs `sh -c script` there. */
 function runAt(archive: string, target: string, script: string): Promise<PonchoOutput> {
-  return poncho([
-    "run",
-    "--store",
-    `${target}.store`,
-    "-u",
-    target,
-    "-e",
-    archive,
-    "--",
-    "sh",
-    "-c",
-    script,
-  ]);
+  return poncho(runArgs(archive, target, ["sh", "-c", script], `${target}.store`));
 }
 
 /** A parsed conda-meta record or manifest. */
@@ -152,8 +150,7 @@ Deno.test({
     "messages and pre-link messages shown; their files packed and relocated, never re-run",
   ignore,
   fn: () =>
-    withTempDir("poncho-install-", async (dir) => {
-      const ch = await buildRealChannel();
+    withRealChannel(async (dir, ch) => {
       const c = await create(dir, [ch.url], [
         "post_link-c", // needs post_link-b's bin/file, linked before it
         "post_link-d", // needs the file post_link-e's post-link script writes: e runs first
@@ -218,8 +215,7 @@ Deno.test({
     "nothing cached or written; --no-link-scripts installs it",
   ignore,
   fn: () =>
-    withTempDir("poncho-install-", async (dir) => {
-      const ch = await buildRealChannel();
+    withRealChannel(async (dir, ch) => {
       const c = await create(dir, [ch.url], ["failing_post_link", "post_link-b"]);
       assert.equal(c.code, 3, c.stderr);
       const line = c.stderr.trim().split("\n").at(-1)!;
@@ -258,8 +254,7 @@ Deno.test({
     "says so, the archive holds exactly the prefix's file (even over a placeholder file)",
   ignore,
   fn: () =>
-    withTempDir("poncho-install-", async (dir) => {
-      const ch = await buildRealChannel();
+    withRealChannel(async (dir, ch) => {
       const c = await create(dir, [ch.url], ["clobber-a", "clobber-b", "clobber-plain"]);
       assert.equal(c.code, 0, c.stderr);
       assert.ok(
@@ -310,8 +305,7 @@ Deno.test({
     "install (copied, as conda does); a broken package's error names it and its URL",
   ignore,
   fn: () =>
-    withTempDir("poncho-install-", async (dir) => {
-      const ch = await buildRealChannel();
+    withRealChannel(async (dir, ch) => {
       const c = await create(dir, [ch.url], ["ca-certificates", "bzlink"]);
       assert.equal(c.code, 0, c.stderr);
       const target = join(dir, "x", "env");
@@ -344,8 +338,7 @@ Deno.test({
     "pyc_file, packed; the first import writes nothing; package_metadata.json entry points",
   ignore,
   fn: () =>
-    withTempDir("poncho-install-", async (dir) => {
-      const ch = await buildRealChannel();
+    withRealChannel(async (dir, ch) => {
       const test = await buildTestChannel();
       const c = await create(dir, [test.url, ch.url], ["python", "pyhello", "oldnoarch"]);
       assert.equal(c.code, 0, c.stderr);
@@ -394,8 +387,7 @@ Deno.test({
     "noarch python files go",
   ignore,
   fn: () =>
-    withTempDir("poncho-install-", async (dir) => {
-      const ch = await buildRealChannel();
+    withRealChannel(async (dir, ch) => {
       const c = await create(dir, [ch.url], ["python 3.99.*", "sample_noarch_python"]);
       assert.equal(c.code, 0, c.stderr);
       const target = join(dir, "ft");
@@ -418,8 +410,7 @@ Deno.test({
   name: "conda-meta keeps constrains, features and track_features of conda's test packages",
   ignore,
   fn: () =>
-    withTempDir("poncho-install-", async (dir) => {
-      const ch = await buildRealChannel();
+    withRealChannel(async (dir, ch) => {
       const c = await create(dir, [ch.url], [
         "run_constrained",
         "feature 1.0",

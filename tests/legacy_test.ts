@@ -6,12 +6,12 @@
  * functionality" runs them; and the exit codes the manual documents.
  */
 import assert from "node:assert/strict";
+import { fixtureTools } from "./util.ts";
 import { join } from "node:path";
-import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
+import { buildTestChannel } from "./fixtures/channel.ts";
 import { shipPoncho } from "./engines/common.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`legacy tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("legacy tests");
 
 const dec = new TextDecoder();
 

@@ -10,7 +10,11 @@ import { solve, type SolvedRecord } from "../lib/conda/solve.ts";
 import { PonchoError } from "../lib/errors.ts";
 import { storeLayout } from "../store/layout.ts";
 import { serveChannel } from "./fixtures/channel.ts";
-import { type SyntheticOptions, writeSyntheticChannel } from "./fixtures/synthetic_channel.ts";
+import {
+  dryRunArgs,
+  type SyntheticOptions,
+  writeSyntheticChannel,
+} from "./fixtures/synthetic_channel.ts";
 import { runPoncho, withTempDir } from "./util.ts";
 
 const OPTS: SyntheticOptions = { names: 300 };
@@ -83,16 +87,7 @@ Deno.test("a second process reuses the cache: 304 for the index, no shard downlo
       try {
         const spec = await specFile(dir, srv.url);
         const store = join(dir, `store-${form}`);
-        const args = [
-          "create",
-          "--dry-run",
-          "--json",
-          "--platform",
-          "linux-64",
-          "--store",
-          store,
-          spec,
-        ];
+        const args = dryRunArgs(store, spec, "--json");
         const first = await runPoncho(args);
         assert.equal(first.code, 0, first.stderr);
         const before = new Map(srv.requests);
@@ -193,15 +188,7 @@ Deno.test("corrupt or truncated repodata: one line naming channel, subdir and fi
     };
     const check = async (channel: string, file: string, store: string) => {
       const spec = await specFile(dir, channel);
-      const r = await runPoncho([
-        "create",
-        "--dry-run",
-        "--platform",
-        "linux-64",
-        "--store",
-        store,
-        spec,
-      ]);
+      const r = await runPoncho(dryRunArgs(store, spec));
       assert.equal(r.code, 3, r.stderr);
       const lines = r.stderr.trim().split("\n");
       assert.equal(lines.length, 1, r.stderr);

@@ -5,11 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildTestChannel, fixtureToolsAvailable } from "./fixtures/channel.ts";
-import { runPoncho, withTempDir } from "./util.ts";
+import { buildTestChannel } from "./fixtures/channel.ts";
+import { fixtureTools, runPoncho, withTempDir } from "./util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`run resolution tests skipped: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("run resolution tests");
 
 Deno.test({
   name: "run script.py: --pkg-mapping, the channel's import map, unresolved imports left out",

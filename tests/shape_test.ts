@@ -2,9 +2,9 @@
  * Checks on the shape of the code that a reviewer would otherwise have to
  * remember: fault injection only through `lib/fault.ts`, exit codes only
  * through the error kinds (no bare numbers handed to `Deno.exit`), no
- * private copies of helpers that have one home, renames into place only in
- * `lib/fs/atomic.ts`, no check-then-act `exists()` helpers, and no branching
- * on error message text. Each rule names the file and line that breaks it.
+ * private copies of helpers that have one home (absence probes and lazy
+ * imports included), renames into place only in `lib/fs/atomic.ts`, no
+ * check-then-act `exists()` helpers, and no branching on error message text. Each rule names the file and line that breaks it.
  *
  * @module
  */
@@ -53,9 +53,28 @@ Deno.test("no bare exit-code numbers: exits go through error kinds or the comman
 
 Deno.test("helpers with one home are not copied privately", async () => {
   const copies = await offenders(
-    /^(async )?function (removeIfExists|sha256File|fileSha256|splitZstdFrames|normalizePath|joinPath|absolutePath|writeFileAtomic|writeAtomic|syncDir|publishDir)\(/,
+    /^(async )?function (removeIfExists|sha256File|fileSha256|splitZstdFrames|normalizePath|joinPath|absolutePath|writeFileAtomic|writeAtomic|syncDir|publishDir|isAbsent|statOrNull|statOrNullSync|readTextOrNull|listDirOrNull|statIfPresent|lstatIfPresent|statSyncIfPresent|readTextIfPresent|listDirIfPresent|lstatIfExists|statIfExists|lazyImporter)\(/,
   );
   assert.deepEqual(copies, [], "import the shared helper instead");
+});
+
+Deno.test("absence is told by isAbsent (lib/fs/probe.ts), one rule, not spelled out again", async () => {
+  assert.deepEqual(
+    await offenders(
+      /instanceof Deno\.errors\.NotFound\s*\|\|\s*\w+ instanceof Deno\.errors\.NotADirectory/,
+      ["lib/fs/probe.ts"],
+    ),
+    [],
+    "isAbsent(err) from lib/fs/probe.ts",
+  );
+});
+
+Deno.test("modules are imported lazily only through lib/lazy.ts", async () => {
+  assert.deepEqual(
+    await offenders(/\bimport\(\s*new URL\(/, ["lib/lazy.ts"]),
+    [],
+    "const load = lazyImporter(import.meta.url) (lib/lazy.ts) instead of a private load()",
+  );
 });
 
 /** A breach a rule allows: the file, the (trimmed) line, and why it is not a breach. */
@@ -77,6 +96,11 @@ Deno.test("files and directories are renamed into place only by lib/fs/atomic.ts
       "lib/sources/http.ts",
       'if (c === "none") await Deno.rename(raw, `${out}/${rel}`);',
       "moves the download inside its scratch directory, which publishDir then publishes",
+    ],
+    [
+      "store/owner.ts",
+      "Deno.renameSync(making, dir);",
+      "names a process's temp dir once it is locked (a lock held across a rename, not a publish)",
     ],
   ];
   assert.deepEqual(

@@ -4,10 +4,19 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { REPO_ROOT } from "../cli/compile.ts";
 import { type StoreLayout, storeLayout } from "../store/layout.ts";
-import { serveChannel, type ServedChannel, type ServeOptions } from "./fixtures/channel.ts";
+import {
+  buildTestChannel,
+  fixtureToolsAvailable,
+  serveChannel,
+  type ServedChannel,
+  type ServeOptions,
+  type TestChannel,
+} from "./fixtures/channel.ts";
 
 /** The CLI entry point, `cli/main.ts`, as a file path. */
 export const MAIN: string = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
@@ -20,6 +29,16 @@ export function hasCommand(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether the fixture channel's tools are there (see `fixtureToolsAvailable`);
+ * when not, prints `<what> skipped: missing <tools>` so the log says why.
+ */
+export async function fixtureTools(what: string): Promise<{ ok: boolean; missing: string[] }> {
+  const tools = await fixtureToolsAvailable();
+  if (!tools.ok) console.log(`${what} skipped: missing ${tools.missing.join(", ")}`);
+  return tools;
 }
 
 /** Where `sh -c "command -v <name>"` finds `name`, or "" when it does not. */
@@ -62,6 +81,73 @@ export async function runUnprivileged(code: string, args: string[] = []): Promis
   }
 }
 
+/** A `deno eval` child started by {@link evalChild}. */
+export interface EvalChild {
+  /** The child (its stdin is piped: it may wait for that to close). */
+  child: Deno.ChildProcess;
+  /** The first chunk the child wrote to stdout, trimmed. */
+  first: string;
+  /** Sends `signal` (when given), closes its stdin, waits for it to exit and closes its stdout. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/**
+ * Spawns `deno eval code` (stdin and stdout piped, stderr inherited) and
+ * waits for its first stdout chunk: for helper processes that hold a lock or
+ * a temp dir and say so before they wait on stdin.
+ */
+export async function evalChild(code: string): Promise<EvalChild> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value).trim();
+  return {
+    child,
+    first,
+    async stop(signal) {
+      if (signal) child.kill(signal);
+      // A killed child may have closed its end already; that is the point of the kill.
+      await child.stdin.close().catch(() => {});
+      const status = await child.status;
+      reader.releaseLock();
+      await child.stdout.cancel();
+      return status;
+    },
+  };
+}
+
+/** Reads `reader` to its end; the text it gave. */
+export async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  let text = "";
+  const dec = new TextDecoder();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return text + dec.decode();
+    text += dec.decode(value, { stream: true });
+  }
+}
+
+/**
+ * The error that `p` (a promise, or a function returning one) rejects with,
+ * checked to be an instance of `cls` when given; fails when it fulfils.
+ */
+export async function rejection<E = unknown>(
+  p: Promise<unknown> | (() => Promise<unknown>),
+  cls?: new (...a: never[]) => E,
+): Promise<E> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (err) {
+    if (cls) assert.ok(err instanceof cls, `expected ${cls.name}, got ${err}`);
+    return err as E;
+  }
+  throw new Error("expected a rejection");
+}
+
 /** How to spawn the CLI. */
 export interface PonchoOptions {
   /** Extra environment variables (added to the inherited environment). */
@@ -94,6 +180,19 @@ export function ponchoCommand(args: string[], opts: PonchoOptions = {}): Deno.Co
   });
 }
 
+/**
+ * The CLI arguments of `poncho run` that unpack `archive` at `unpackTo` (in
+ * the store `store` when given) and run `cmd` there.
+ */
+export function runArgs(
+  archive: string,
+  unpackTo: string,
+  cmd: string[],
+  store?: string,
+): string[] {
+  return ["run", ...(store ? ["--store", store] : []), "-u", unpackTo, "-e", archive, "--", ...cmd];
+}
+
 /** Runs the CLI (see {@link ponchoCommand}) to the end; its exit code and decoded output. */
 export async function runPoncho(args: string[], opts: PonchoOptions = {}): Promise<PonchoOutput> {
   const out = await ponchoCommand(args, opts).output();
@@ -112,6 +211,45 @@ export async function withTempDir<T>(
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Calls `fn` with the test channel (see `buildTestChannel`) and a new directory `prefix…`, removed afterwards. */
+export async function withChannelDir<T>(
+  prefix: string,
+  fn: (ch: TestChannel, dir: string) => Promise<T>,
+): Promise<T> {
+  const ch = await buildTestChannel();
+  return await withTempDir(prefix, (dir) => fn(ch, dir));
+}
+
+/** Writes `files` (path relative to `dir` → text or bytes) under `dir`, making parent directories. */
+export async function writeTree(
+  dir: string,
+  files: Record<string, string | Uint8Array>,
+): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) await writeFileAt(join(dir, rel), content);
+}
+
+/** Writes `content` to `path`, making its parent directories, then sets `mode` when given. */
+export async function writeFileAt(
+  path: string,
+  content: string | Uint8Array,
+  mode?: number,
+): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  if (typeof content === "string") await Deno.writeTextFile(path, content);
+  else await Deno.writeFile(path, content);
+  if (mode !== undefined) await Deno.chmod(path, mode);
+}
+
+/** A new temporary directory (named `prefix…` when given) holding `files` (see {@link writeTree}); the caller removes it. */
+export async function tempTree(
+  files: Record<string, string | Uint8Array>,
+  prefix?: string,
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix });
+  await writeTree(dir, files);
+  return dir;
 }
 
 /** A store layout in a new temporary directory (`poncho-store-…`); the caller removes it. */
@@ -149,16 +287,35 @@ export async function withTempLayout<T>(fn: (layout: StoreLayout) => Promise<T>)
 }
 
 /**
+ * Runs `cmd args` (in `cwd`, with `env` added to the environment). Returns
+ * trimmed stdout; throws with the command's stderr when it fails.
+ */
+export async function commandText(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<string> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: opts.cwd,
+    env: opts.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/**
  * Runs `git` in `cwd` with a fixed identity and no user configuration, for
  * tests that build repositories. Returns trimmed stdout; throws with git's
  * stderr when it fails.
  */
-export async function git(cwd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("git", {
-    args,
+export function git(cwd: string, ...args: string[]): Promise<string> {
+  return commandText("git", args, {
     cwd,
-    stdout: "piped",
-    stderr: "piped",
     env: {
       GIT_AUTHOR_NAME: "t",
       GIT_AUTHOR_EMAIL: "t@example.org",
@@ -166,11 +323,7 @@ export async function git(cwd: string, ...args: string[]): Promise<string> {
       GIT_COMMITTER_EMAIL: "t@example.org",
       GIT_CONFIG_GLOBAL: "/dev/null",
     },
-  }).output();
-  if (!out.success) {
-    throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout).trim();
+  });
 }
 
 /** A raw TCP server on 127.0.0.1 (see {@link rawServer}). */

@@ -31,7 +31,7 @@ import { choiceFromText, parsePkgMapping } from "./mapping.ts";
 import { buildSpec, type ExplainRecord, type PonchoSpec } from "./spec_out.ts";
 import { type LoadedContext, loadResolveContext } from "./resolve_context.ts";
 import { defaultStoreRoot, storeLayout } from "../../store/layout.ts";
-import { statIfPresent } from "../fs/probe.ts";
+import { statOrNull } from "../fs/probe.ts";
 import { targetVersion } from "./python_target.ts";
 import { loadSource, type LoadState } from "./units.ts";
 import { scanAndFollow } from "./follow.ts";
@@ -218,7 +218,7 @@ function checkOptions(options: AnalyzeOptions): Map<string, string> {
 
 /** `--prefix DIR` must be an environment directory. */
 async function checkPrefix(prefix: string, cwd: string): Promise<void> {
-  const st = await statIfPresent(resolvePath(cwd, prefix));
+  const st = await statOrNull(resolvePath(cwd, prefix));
   if (!st?.isDirectory) {
     throw new NotFoundError(`--prefix ${prefix}: no such environment directory`);
   }

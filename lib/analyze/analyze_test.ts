@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { analyze, type AnalyzeOptions } from "./analyze.ts";
 import type { ExplainRecord } from "./spec_out.ts";
 import { NotFoundError, UsageError } from "../errors.ts";
-import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
+import { canDropFileCapabilities, runUnprivileged, tempTree } from "../../tests/util.ts";
 
 const FIXTURES = fileURLToPath(new URL("../../tests/fixtures/analyze/", import.meta.url));
 
@@ -16,17 +16,6 @@ function record(imports: ExplainRecord[], module: string): ExplainRecord {
   const r = imports.find((i) => i.module === module);
   assert.ok(r, `no record for ${module}: ${JSON.stringify(imports.map((i) => i.module))}`);
   return r;
-}
-
-async function tempTree(files: Record<string, string | Uint8Array>): Promise<string> {
-  const dir = await Deno.makeTempDir();
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(dir, path);
-    await Deno.mkdir(join(full, ".."), { recursive: true });
-    if (typeof content === "string") await Deno.writeTextFile(full, content);
-    else await Deno.writeFile(full, content);
-  }
-  return dir;
 }
 
 Deno.test("analyze: the poncho JSON spec, sorted, python first", async () => {

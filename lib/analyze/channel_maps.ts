@@ -26,7 +26,7 @@ import {
   parseImportMap,
 } from "../index/import_map.ts";
 import { errorLine, fsError } from "../errors.ts";
-import { isAbsent, readTextIfPresent } from "../fs/probe.ts";
+import { isAbsent, readTextOrNull } from "../fs/probe.ts";
 
 /** Whether the channel list includes conda-forge (by name or URL). */
 export function targetsCondaForge(channels: readonly string[]): boolean {
@@ -102,7 +102,7 @@ async function fetchMap(
   warnings: string[],
 ): Promise<string | null> {
   if (url.startsWith("file:")) {
-    return await readTextIfPresent(fileURLToPath(url));
+    return await readTextOrNull(fileURLToPath(url));
   }
   return await fetchHttp(url, cacheDir, warnings);
 }

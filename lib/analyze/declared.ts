@@ -22,7 +22,7 @@
 
 import { dirname, join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "../deps/yaml.ts";
-import { readTextIfPresent } from "../fs/probe.ts";
+import { readTextOrNull } from "../fs/probe.ts";
 import { normalizeDistName } from "./installed.ts";
 import { specName } from "./mapping.ts";
 
@@ -134,7 +134,7 @@ function readPyproject(text: string, file: string, out: Declared): void {
 async function readRequirements(path: string, root: string, out: Declared, seen: Set<string>) {
   if (seen.has(path) || seen.size > 20) return;
   seen.add(path);
-  const text = await readTextIfPresent(path);
+  const text = await readTextOrNull(path);
   if (text === null) return; // an absent `-r` include: nothing declared there
   const file = relative(root, path) || path;
   const lines = text.split(/\r?\n/);
@@ -214,7 +214,7 @@ function readSetupCfg(text: string, file: string, out: Declared): void {
  */
 export async function readDeclared(root: string): Promise<Declared> {
   const out: Declared = { root, requirements: [], problems: [] };
-  const read = (f: string) => readTextIfPresent(join(root, f));
+  const read = (f: string) => readTextOrNull(join(root, f));
   const pyproject = await read("pyproject.toml");
   if (pyproject !== null) readPyproject(pyproject, "pyproject.toml", out);
   const names: string[] = [];

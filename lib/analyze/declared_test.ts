@@ -1,20 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NotFoundError } from "../errors.ts";
-import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
+import { canDropFileCapabilities, runUnprivileged, tempTree } from "../../tests/util.ts";
 import { condaSpecFromPep508, readDeclared } from "./declared.ts";
 import { findProjectRoot } from "./project_root.ts";
 import { projectRootsOf } from "./resolve_context.ts";
 import { discoverSources } from "./sources.ts";
 
-async function tree(files: Record<string, string>): Promise<string> {
-  const dir = await Deno.makeTempDir();
-  for (const [f, text] of Object.entries(files)) {
-    await Deno.mkdir(join(dir, f, ".."), { recursive: true });
-    await Deno.writeTextFile(join(dir, f), text);
-  }
-  return dir;
-}
+const tree = (files: Record<string, string>) => tempTree(files);
 
 const names = (d: { requirements: { name: string }[] }) => d.requirements.map((r) => r.name);
 

@@ -8,7 +8,7 @@
 
 import { dirname } from "node:path";
 import { UsageError } from "../errors.ts";
-import { statIfPresent } from "../fs/probe.ts";
+import { statOrNull } from "../fs/probe.ts";
 import type { LocalResolver } from "./local.ts";
 import { scanImports } from "./scan.ts";
 import { moduleSources } from "./sources.ts";
@@ -117,7 +117,7 @@ async function localTargets(
   const out: string[] = [];
   for (const name of names) {
     for (const candidate of [`${base}/${name}.py`, `${base}/${name}`]) {
-      const st = await statIfPresent(candidate);
+      const st = await statOrNull(candidate);
       if (st && (st.isFile || (st.isDirectory && candidate === `${base}/${name}`))) {
         out.push(candidate);
         break;

@@ -15,7 +15,7 @@
  */
 
 import { basename, dirname, join, resolve } from "node:path";
-import { isAbsent, listDirIfPresent, readTextIfPresent, statIfPresent } from "../fs/probe.ts";
+import { isAbsent, listDirOrNull, readTextOrNull, statOrNull } from "../fs/probe.ts";
 import { runPython3 } from "./python3.ts";
 import { fsError } from "../errors.ts";
 
@@ -62,9 +62,9 @@ export function normalizeDistName(name: string): string {
 
 // Absent files and directories are simply not there (see lib/fs/probe.ts); an
 // unreadable one is an error naming it.
-const isDir = async (path: string) => (await statIfPresent(path))?.isDirectory === true;
-const readText = readTextIfPresent;
-const listDir = async (path: string) => (await listDirIfPresent(path)) ?? [];
+const isDir = async (path: string) => (await statOrNull(path))?.isDirectory === true;
+const readText = readTextOrNull;
+const listDir = async (path: string) => (await listDirOrNull(path)) ?? [];
 
 /** The `X.Y` directories `lib/pythonX.Y` of a prefix, newest first. */
 async function libPythonVersions(prefix: string): Promise<string[]> {
@@ -115,7 +115,7 @@ function pathDirs(env: Record<string, string | undefined>): string[] {
 }
 
 async function isExecutableFile(path: string): Promise<boolean> {
-  const st = await statIfPresent(path);
+  const st = await statOrNull(path);
   return st !== null && st.isFile && (st.mode === null || (st.mode & 0o111) !== 0);
 }
 

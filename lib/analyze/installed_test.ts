@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NotFoundError } from "../errors.ts";
-import { canDropFileCapabilities, runUnprivileged } from "../../tests/util.ts";
+import {
+  canDropFileCapabilities,
+  runUnprivileged,
+  withTempDir,
+  writeFileAt,
+  writeTree,
+} from "../../tests/util.ts";
 import {
   findPythonOnPath,
   lookupInstalled,
@@ -9,12 +15,7 @@ import {
   readInstalled,
 } from "./installed.ts";
 
-async function write(path: string, text: string | Uint8Array, mode?: number): Promise<void> {
-  await Deno.mkdir(join(path, ".."), { recursive: true });
-  if (typeof text === "string") await Deno.writeTextFile(path, text);
-  else await Deno.writeFile(path, text);
-  if (mode !== undefined) await Deno.chmod(path, mode);
-}
+const write = writeFileAt;
 
 const ELF = new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]);
 
@@ -24,9 +25,8 @@ async function makePrefix(root: string): Promise<string> {
   const site = join(root, sp);
   await write(join(root, "bin/python3.10"), ELF, 0o755);
   await Deno.symlink("python3.10", join(root, "bin/python3"));
-  await write(
-    join(root, "conda-meta/numpy-1.26.4-py310h_0.json"),
-    JSON.stringify({
+  await writeTree(root, {
+    "conda-meta/numpy-1.26.4-py310h_0.json": JSON.stringify({
       name: "numpy",
       version: "1.26.4",
       files: [
@@ -36,31 +36,22 @@ async function makePrefix(root: string): Promise<string> {
         `${sp}/numpy-1.26.4.dist-info/METADATA`,
       ],
     }),
-  );
-  await write(
-    join(root, "conda-meta/pyyaml-6.0.1-py310_0.json"),
-    JSON.stringify({
+    "conda-meta/pyyaml-6.0.1-py310_0.json": JSON.stringify({
       name: "pyyaml",
       version: "6.0.1",
       paths_data: { paths: [{ _path: `${sp}/yaml/__init__.py` }, { _path: `${sp}/_yaml.so` }] },
     }),
-  );
-  await write(join(root, "conda-meta/history"), "");
-  await write(join(site, "numpy-1.26.4.dist-info/METADATA"), "Name: numpy\nVersion: 1.26.4\n");
-  // pip-only, with top_level.txt
-  await write(
-    join(site, "Foo_Bar-1.0.dist-info/METADATA"),
-    "Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.0\n\nName: not-this\n",
-  );
-  await write(join(site, "Foo_Bar-1.0.dist-info/top_level.txt"), "foobar\n");
-  // pip-only, RECORD only (no top_level.txt)
-  await write(
-    join(site, "wikipedia-1.4.0.dist-info/METADATA"),
-    "Name: wikipedia\nVersion: 1.4.0\n",
-  );
-  await write(
-    join(site, "wikipedia-1.4.0.dist-info/RECORD"),
-    [
+    "conda-meta/history": "",
+  });
+  await writeTree(site, {
+    "numpy-1.26.4.dist-info/METADATA": "Name: numpy\nVersion: 1.26.4\n",
+    // pip-only, with top_level.txt
+    "Foo_Bar-1.0.dist-info/METADATA":
+      "Metadata-Version: 2.1\nName: Foo_Bar\nVersion: 1.0\n\nName: not-this\n",
+    "Foo_Bar-1.0.dist-info/top_level.txt": "foobar\n",
+    // pip-only, RECORD only (no top_level.txt)
+    "wikipedia-1.4.0.dist-info/METADATA": "Name: wikipedia\nVersion: 1.4.0\n",
+    "wikipedia-1.4.0.dist-info/RECORD": [
       "wikipedia/__init__.py,sha256=x,10",
       "wikipedia/__pycache__/x.pyc,,",
       "wikipedia-1.4.0.dist-info/RECORD,,",
@@ -69,18 +60,12 @@ async function makePrefix(root: string): Promise<string> {
       "wikipedia.pth,,",
       '"odd,name/__init__.py",,',
     ].join("\n"),
-  );
-  // a namespace package shared by two dists
-  await write(
-    join(site, "protobuf-4.25.0.dist-info/METADATA"),
-    "Name: protobuf\nVersion: 4.25.0\n",
-  );
-  await write(join(site, "protobuf-4.25.0.dist-info/RECORD"), "google/protobuf/__init__.py,,\n");
-  await write(
-    join(site, "google_auth-2.0.dist-info/METADATA"),
-    "Name: google-auth\nVersion: 2.0\n",
-  );
-  await write(join(site, "google_auth-2.0.dist-info/RECORD"), "google/auth/__init__.py,,\n");
+    // a namespace package shared by two dists
+    "protobuf-4.25.0.dist-info/METADATA": "Name: protobuf\nVersion: 4.25.0\n",
+    "protobuf-4.25.0.dist-info/RECORD": "google/protobuf/__init__.py,,\n",
+    "google_auth-2.0.dist-info/METADATA": "Name: google-auth\nVersion: 2.0\n",
+    "google_auth-2.0.dist-info/RECORD": "google/auth/__init__.py,,\n",
+  });
   return root;
 }
 
@@ -94,27 +79,17 @@ Deno.test("installed: --prefix reads conda-meta and dist-info as files", async (
     const index = await readInstalled({ prefix: root, env: {} });
     assert.equal(index.pythonVersion, "3.10");
     assert.equal(index.condaMeta.length, 1);
-    assert.deepEqual(lookupInstalled(index, "numpy.linalg"), {
-      name: "numpy",
-      version: "1.26.4",
-      manager: "conda",
-    });
-    assert.deepEqual(lookupInstalled(index, "yaml"), {
-      name: "pyyaml",
-      version: "6.0.1",
-      manager: "conda",
-    });
+    for (
+      const [module, name, version, manager] of [
+        ["numpy.linalg", "numpy", "1.26.4", "conda"],
+        ["yaml", "pyyaml", "6.0.1", "conda"],
+        ["foobar", "foo-bar", "1.0", "pip"],
+        ["wikipedia", "wikipedia", "1.4.0", "pip"],
+      ]
+    ) {
+      assert.deepEqual(lookupInstalled(index, module), { name, version, manager }, module);
+    }
     assert.equal(lookupInstalled(index, "_yaml")?.name, "pyyaml");
-    assert.deepEqual(lookupInstalled(index, "foobar"), {
-      name: "foo-bar",
-      version: "1.0",
-      manager: "pip",
-    });
-    assert.deepEqual(lookupInstalled(index, "wikipedia"), {
-      name: "wikipedia",
-      version: "1.4.0",
-      manager: "pip",
-    });
     assert.equal(lookupInstalled(index, "wiki_helper")?.name, "wikipedia");
     for (const junk of ["__pycache__", "bin", "wikipedia-1.4.0", "wikipedia.pth", "RECORD"]) {
       assert.equal(index.modules.has(junk), false, junk);
@@ -127,9 +102,8 @@ Deno.test("installed: --prefix reads conda-meta and dist-info as files", async (
   }
 });
 
-Deno.test("installed: python3 on PATH through a symlink, and CONDA_PREFIX", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("installed: python3 on PATH through a symlink, and CONDA_PREFIX", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     const root = await makePrefix(join(tmp, "env"));
     await Deno.mkdir(join(tmp, "bin"));
     await Deno.symlink(join(root, "bin/python3"), join(tmp, "bin/python3"));
@@ -141,14 +115,10 @@ Deno.test("installed: python3 on PATH through a symlink, and CONDA_PREFIX", asyn
     assert.equal(lookupInstalled(index, "numpy")?.manager, "conda");
     const viaConda = await readInstalled({ env: { CONDA_PREFIX: root }, allowExec: false });
     assert.equal(lookupInstalled(viaConda, "numpy")?.version, "1.26.4");
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("installed: a pyenv shim is resolved through pyenv's version files", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("installed: a pyenv shim is resolved through pyenv's version files", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     const pyenv = join(tmp, "pyenv");
     await makePrefix(join(pyenv, "versions/3.10.4"));
     await makePrefix(join(pyenv, "versions/3.9.1"));
@@ -175,14 +145,10 @@ Deno.test("installed: a pyenv shim is resolved through pyenv's version files", a
       tmp,
     );
     assert.equal(system?.prefix, join(tmp, "sys"));
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("installed: an absent metadata file is no answer, a directory in its place is an error naming it", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("installed: an absent metadata file is no answer, a directory in its place is an error naming it", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     const prefix = join(tmp, "env");
     await makePrefix(prefix);
     const site = join(prefix, "lib/python3.10/site-packages");
@@ -202,32 +168,24 @@ Deno.test("installed: an absent metadata file is no answer, a directory in its p
     assert.equal(err.path, join(site, "broken-1.0.dist-info/METADATA"));
     assert.match(err.message, /is a directory/);
     assert.equal(err.exitCode, 2);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("installed: a damaged conda-meta record is reported by name and its package ignored", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("installed: a damaged conda-meta record is reported by name and its package ignored", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     await makePrefix(tmp);
     await write(join(tmp, "conda-meta/broken-1.0-0.json"), '{"name": "broken", ');
     const idx = await readInstalled({ prefix: tmp });
     assert.equal(idx.problems.length, 1);
     assert.match(idx.problems[0], /conda-meta\/broken-1\.0-0\.json: not valid JSON/);
     assert.equal(lookupInstalled(idx, "numpy")?.name, "numpy"); // the rest is read
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
 Deno.test({
   name:
     "installed: an unreadable metadata file is a permission error naming it (exit 2), not absent",
   ignore: !canDropFileCapabilities,
-  fn: async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
+  fn: () =>
+    withTempDir("poncho-test-", async (tmp) => {
       await makePrefix(tmp);
       const meta = join(tmp, "lib/python3.10/site-packages/Foo_Bar-1.0.dist-info/METADATA");
       await Deno.chmod(meta, 0o000);
@@ -246,8 +204,5 @@ try {
       );
       // Before, the unreadable METADATA was read as "no METADATA" and the dist named by its stem.
       assert.deepEqual(JSON.parse(text), { kind: "permission", exit: 2, path: meta });
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
+    }),
 });

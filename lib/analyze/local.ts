@@ -22,7 +22,7 @@
 
 import { basename, dirname, join } from "node:path";
 import { fsError } from "../errors.ts";
-import { isAbsent, statIfPresent } from "../fs/probe.ts";
+import { isAbsent, statOrNull } from "../fs/probe.ts";
 
 /** Finds local modules, caching directory listings. */
 export class LocalResolver {
@@ -175,7 +175,7 @@ export class LocalResolver {
     const found = await this.locate(name, file);
     if (found === null) return null;
     if (/\.pyw?$/.test(found)) return found;
-    const st = await statIfPresent(found);
+    const st = await statOrNull(found);
     return st?.isDirectory ? found : null;
   }
 }

@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
+import { tempTree } from "../../tests/util.ts";
 import { join } from "node:path";
 import { LocalResolver, moduleOfWrittenFile } from "./local.ts";
 
-async function tree(files: string[]): Promise<string> {
-  const dir = await Deno.makeTempDir();
-  for (const f of files) {
-    await Deno.mkdir(join(dir, f, ".."), { recursive: true });
-    await Deno.writeTextFile(join(dir, f), "");
-  }
-  return dir;
+/** A temp dir holding the empty files `files`. */
+function tree(files: string[]): Promise<string> {
+  return tempTree(Object.fromEntries(files.map((f) => [f, ""])));
 }
 
 Deno.test("local: modules, packages, namespace dirs and extensions beside a script", async () => {

@@ -15,7 +15,7 @@
  */
 
 import { dirname, join, resolve } from "node:path";
-import { lstatIfPresent } from "../fs/probe.ts";
+import { statOrNull } from "../fs/probe.ts";
 
 /** The files whose presence marks a project root, in lookup order. */
 export const PROJECT_MARKERS: readonly string[] = ["pyproject.toml", "setup.py", "setup.cfg"];
@@ -52,7 +52,7 @@ export async function findProjectRoot(
 
 async function isMarked(dir: string): Promise<boolean> {
   for (const m of PROJECT_MARKERS) {
-    if (await lstatIfPresent(join(dir, m))) return true;
+    if (await statOrNull(join(dir, m), { follow: false })) return true;
   }
   return false;
 }

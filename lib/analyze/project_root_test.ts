@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
+import { tempTree } from "../../tests/util.ts";
 import { join } from "node:path";
 import { findProjectRoot, PROJECT_MARKERS } from "./project_root.ts";
 import { projectRootsOf } from "./resolve_context.ts";
 import { discoverSources, extraSearchDirs } from "./sources.ts";
 
+/** A temp dir (by its real path) holding `files`. */
 async function tree(files: Record<string, string>): Promise<string> {
-  const dir = await Deno.realPath(await Deno.makeTempDir());
-  for (const [f, text] of Object.entries(files)) {
-    await Deno.mkdir(join(dir, f, ".."), { recursive: true });
-    await Deno.writeTextFile(join(dir, f), text);
-  }
-  return dir;
+  return await Deno.realPath(await tempTree(files));
 }
 
 Deno.test("project root: each packaging file marks it, the nearest wins, .git does not", async () => {

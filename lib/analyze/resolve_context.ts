@@ -17,7 +17,7 @@ import type { InstalledIndex } from "./installed.ts";
 import type { SourceFile } from "./sources.ts";
 import { readDeclared } from "./declared.ts";
 import { findProjectRoot } from "./project_root.ts";
-import { statIfPresent } from "../fs/probe.ts";
+import { statOrNull } from "../fs/probe.ts";
 import { loadDefaultMap } from "./default_map.ts";
 import { loadChannelModules, targetsCondaForge } from "./channel_maps.ts";
 import type { ResolveContext } from "./resolve.ts";
@@ -52,7 +52,7 @@ export interface LoadedContext extends ResolveContext {
   requiresPython: string[];
 }
 
-const isFile = async (p: string) => (await statIfPresent(p))?.isFile === true;
+const isFile = async (p: string) => (await statOrNull(p))?.isFile === true;
 
 const within = (dir: string, path: string) => path === dir || path.startsWith(dir + sep);
 
@@ -60,7 +60,7 @@ const within = (dir: string, path: string) => path === dir || path.startsWith(di
 export async function projectRootsOf(sources: SourceFile[], given: string[]): Promise<string[]> {
   const dirs: string[] = [];
   for (const g of given) {
-    const st = await statIfPresent(g);
+    const st = await statOrNull(g);
     if (st?.isDirectory) dirs.push(resolve(g));
   }
   const roots = new Set<string>();

@@ -8,7 +8,7 @@
 
 import { dirname, join, relative, resolve } from "node:path";
 import { fsError } from "../errors.ts";
-import { isAbsent, lstatIfPresent, statIfPresent } from "../fs/probe.ts";
+import { isAbsent, statOrNull } from "../fs/probe.ts";
 import { findProjectRoot } from "./project_root.ts";
 
 /** One source to analyse. */
@@ -49,7 +49,7 @@ const PY_FILE = /\.(py|pyw|ipynb)$/;
 
 async function isEnvironment(dir: string): Promise<boolean> {
   for (const marker of ["pyvenv.cfg", "conda-meta"]) {
-    if (await lstatIfPresent(join(dir, marker))) return true;
+    if (await statOrNull(join(dir, marker), { follow: false })) return true;
   }
   return false;
 }
@@ -160,7 +160,7 @@ export function shownPath(abs: string, cwd: string): string {
  */
 export async function moduleSources(path: string, cwd = Deno.cwd()): Promise<SourceFile[]> {
   const shown = shownPath(path, cwd);
-  if (PY_FILE.test(path) && !(await statIfPresent(path))?.isDirectory) {
+  if (PY_FILE.test(path) && !(await statOrNull(path))?.isDirectory) {
     return [{ path: shown, absPath: path, kind: "python", explicit: false, stdin: false }];
   }
   const out: SourceFile[] = [];
@@ -193,7 +193,7 @@ export async function extraSearchDirs(
 ): Promise<string[]> {
   const dirs: string[] = [];
   const add = async (d: string) => {
-    if (!dirs.includes(d) && (await statIfPresent(d))?.isDirectory) dirs.push(d);
+    if (!dirs.includes(d) && (await statOrNull(d))?.isDirectory) dirs.push(d);
   };
   const starts = [...new Set(files.map((f) => dirname(f.absPath)))];
   const memo = new Map<string, string | null>();

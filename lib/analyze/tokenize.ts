@@ -262,6 +262,15 @@ export class Tokenizer {
     return p + (c === 13 && this.src.charCodeAt(p + 1) === 10 ? 2 : 1);
   }
 
+  /**
+   * Steps over a line break at `p` (first code `c`) inside a string or a
+   * replacement field, where it starts no logical line; returns the offset after it.
+   */
+  private innerBreak(p: number, c: number): number {
+    this.cur++;
+    return p + (c === 13 && this.src.charCodeAt(p + 1) === 10 ? 2 : 1);
+  }
+
   /** The offset after a backslash-newline at `p`, or -1 when the backslash is not one. */
   private continuation(p: number): number {
     const s = this.src;
@@ -463,8 +472,7 @@ export class Tokenizer {
         p = this.escape(p);
       } else if (c === 10 || c === 13) {
         if (!triple) return this.cut(p);
-        p += c === 13 && s.charCodeAt(p + 1) === 10 ? 2 : 1;
-        this.cur++;
+        p = this.innerBreak(p, c);
       } else {
         p++;
       }
@@ -515,8 +523,7 @@ export class Tokenizer {
         } else p = this.escape(p);
       } else if (c === 10 || c === 13) {
         if (!triple) return this.cut(p);
-        p += c === 13 && s.charCodeAt(p + 1) === 10 ? 2 : 1;
-        this.cur++;
+        p = this.innerBreak(p, c);
       } else if (c === 123) { // '{'
         if (s.charCodeAt(p + 1) === 123) p += 2;
         else {
@@ -572,8 +579,7 @@ export class Tokenizer {
       } else if (c === 35 && triple) { // comment inside a multi-line field
         while (p < n && s.charCodeAt(p) !== 10 && s.charCodeAt(p) !== 13) p++;
       } else if (c === 10 || c === 13) {
-        p += c === 13 && s.charCodeAt(p + 1) === 10 ? 2 : 1;
-        this.cur++;
+        p = this.innerBreak(p, c);
       } else if (c === 92) {
         p = this.escape(p);
       } else {
@@ -656,8 +662,7 @@ export class Tokenizer {
         }
         p++;
       } else if (c === 10 || c === 13) { // allowed since Python 3.12, as in the expression
-        p += c === 13 && s.charCodeAt(p + 1) === 10 ? 2 : 1;
-        this.cur++;
+        p = this.innerBreak(p, c);
       } else if (c === 92) {
         p = this.escape(p);
       } else {

@@ -11,6 +11,7 @@
  */
 
 import { PonchoError } from "../errors.ts";
+import { isAbsent } from "../fs/probe.ts";
 
 /** Matches paths that are not already normal relative paths (see {@link safeRelativePath}). */
 const UNUSUAL_PATH = /\0|^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
@@ -129,7 +130,7 @@ export function resolveInside(root: string, linkPath: string, target: string): s
       const abs = `${root}/${stack.join("/")}`;
       if (Deno.lstatSync(abs).isSymlink) next = Deno.readLinkSync(abs);
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+      if (!isAbsent(err)) {
         throw err;
       }
     }

@@ -24,7 +24,7 @@
 import { basename, dirname, join } from "node:path";
 import { BuildError, CorruptError, fsError, NotFoundError, UsageError } from "../errors.ts";
 import { publishDir } from "../fs/atomic.ts";
-import { isAbsent, statOrNull, statOrNullSync } from "../fs/stat.ts";
+import { isAbsent, statOrNull, statOrNullSync } from "../fs/probe.ts";
 import { bz2Decompress } from "../archive/bz2.ts";
 import { readFileChunks } from "../archive/compress.ts";
 import { extractMembers, EXTRACTOR_FORMAT, type ExtractSource } from "../archive/extract.ts";
@@ -146,7 +146,7 @@ export async function extractPackage(
   label?: string,
   tmpDir?: string,
 ): Promise<void> {
-  if (!await statOrNull(archivePath, { what: "cannot read the package archive" })) {
+  if (!await statOrNull(archivePath, { role: "store", what: "cannot read the package archive" })) {
     throw new NotFoundError(`package archive ${archivePath} does not exist`, { path: archivePath });
   }
   const parent = dirname(destDir);
@@ -186,9 +186,9 @@ export const PACKAGE_LOCK_TIMEOUT_MS = 30 * 60 * 1000;
  */
 export function isCompleteEntry(dir: string, sha256: string): boolean {
   const what = "cannot read the package cache entry";
-  if (!statOrNullSync(dir, { follow: false, what })?.isDirectory) return false;
+  if (!statOrNullSync(dir, { follow: false, role: "store", what })?.isDirectory) return false;
   const path = join(dir, CACHE_MARKER);
-  if (!statOrNullSync(path, { follow: false, what })?.isFile) return false;
+  if (!statOrNullSync(path, { follow: false, role: "store", what })?.isFile) return false;
   let m: Partial<CacheMarker> | null;
   try {
     m = JSON.parse(Deno.readTextFileSync(path));

@@ -9,18 +9,10 @@ import {
   extractPackageToCache,
   isCompleteEntry,
 } from "./extract.ts";
-import { hasCommand } from "../../tests/util.ts";
-
-const dec = new TextDecoder();
+import { commandText, hasCommand, withTempDir } from "../../tests/util.ts";
 
 const cph = hasCommand("cph") && hasCommand("python3");
 if (!cph) console.log("extract_test: cph (conda-package-handling) not found, skipping");
-
-async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${dec.decode(out.stderr)}`);
-}
 
 /** Builds a small package tree with conda metadata, links and special modes. */
 async function makePackageDir(dir: string, evil = false): Promise<void> {
@@ -57,6 +49,24 @@ async function checkExtracted(out: string): Promise<void> {
   );
 }
 
+/**
+ * Calls `fn` with a temp dir holding the tree of {@linkcode makePackageDir}
+ * in `src/` (`evil`: with an escaping link; `before` may change it) packed by
+ * cph as `file`, removed afterwards.
+ */
+function withPackage(
+  file: string,
+  fn: (dir: string) => Promise<void>,
+  opts: { evil?: boolean; before?: (src: string) => Promise<void> } = {},
+): Promise<void> {
+  return withTempDir("poncho-extract-test-", async (dir) => {
+    await makePackageDir(join(dir, "src"), opts.evil);
+    await opts.before?.(join(dir, "src"));
+    await commandText("cph", ["create", "src", file], { cwd: dir });
+    await fn(dir);
+  });
+}
+
 async function leftovers(parent: string): Promise<string[]> {
   const names: string[] = [];
   for await (const e of Deno.readDir(parent)) names.push(e.name);
@@ -67,11 +77,8 @@ for (const ext of [".conda", ".tar.bz2"]) {
   Deno.test({
     name: `extractPackage extracts a cph-made ${ext} package exactly`,
     ignore: !cph,
-    async fn() {
-      const dir = await Deno.makeTempDir();
-      try {
-        await makePackageDir(join(dir, "src"));
-        await run("cph", ["create", "src", `demo-1.0-0${ext}`], dir);
+    fn: () =>
+      withPackage(`demo-1.0-0${ext}`, async (dir) => {
         await Deno.mkdir(join(dir, "pkgs"));
         await extractPackage(join(dir, `demo-1.0-0${ext}`), join(dir, "pkgs", "demo"));
         await checkExtracted(join(dir, "pkgs", "demo"));
@@ -81,49 +88,37 @@ for (const ext of [".conda", ".tar.bz2"]) {
           /already exists/,
         );
         assert.deepEqual(await leftovers(join(dir, "pkgs")), ["demo"]);
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    },
+      }),
   });
 
   Deno.test({
     name: `extractPackage refuses a ${ext} with an escaping symlink and leaves nothing`,
     ignore: !cph,
-    async fn() {
-      const dir = await Deno.makeTempDir();
-      try {
-        await makePackageDir(join(dir, "src"), true);
-        await run("cph", ["create", "src", `evil-1.0-0${ext}`], dir);
+    fn: () =>
+      withPackage(`evil-1.0-0${ext}`, async (dir) => {
         await Deno.mkdir(join(dir, "pkgs"));
         await assert.rejects(
           () => extractPackage(join(dir, `evil-1.0-0${ext}`), join(dir, "pkgs", "evil")),
           (e: unknown) => e instanceof PonchoError && /lib\/evil.*points outside/.test(e.message),
         );
         assert.deepEqual(await leftovers(join(dir, "pkgs")), []);
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    },
+      }, { evil: true }),
   });
 }
 
 Deno.test({
   name: "extractPackage reads a .conda whose members are deflated; refuses truncated ones",
   ignore: !cph,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
-      await makePackageDir(join(dir, "src"));
-      await run("cph", ["create", "src", "demo-1.0-0.conda"], dir);
+  fn: () =>
+    withPackage("demo-1.0-0.conda", async (dir) => {
       // Re-zip the same members with DEFLATE.
-      await run("python3", [
+      await commandText("python3", [
         "-c",
         "import zipfile,sys\n" +
         "src=zipfile.ZipFile('demo-1.0-0.conda')\n" +
         "dst=zipfile.ZipFile('deflated-1.0-0.conda','w',zipfile.ZIP_DEFLATED)\n" +
         "[dst.writestr(n, src.read(n)) for n in src.namelist()]\ndst.close()",
-      ], dir);
+      ], { cwd: dir });
       await Deno.mkdir(join(dir, "pkgs"));
       await extractPackage(join(dir, "deflated-1.0-0.conda"), join(dir, "pkgs", "d"));
       await checkExtracted(join(dir, "pkgs", "d"));
@@ -140,20 +135,14 @@ Deno.test({
         () => extractPackage(join(dir, "src/info/index.json"), join(dir, "pkgs", "x")),
         UsageError,
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "extractPackageToCache extracts once under a lock, even when raced",
   ignore: !cph,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
-      await makePackageDir(join(dir, "src"));
-      await run("cph", ["create", "src", "demo-1.0-0.conda"], dir);
+  fn: () =>
+    withPackage("demo-1.0-0.conda", async (dir) => {
       const layout = storeLayout(join(dir, "store"));
       const archive = join(dir, "demo-1.0-0.conda");
       const sha = "ab".repeat(32);
@@ -168,20 +157,14 @@ Deno.test({
       await checkExtracted(dirs[0]);
       assert.deepEqual(await leftovers(layout.pkgs), [sha]);
       await assert.rejects(() => extractPackageToCache(layout, archive, "nothex"), UsageError);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "package cache: an entry is trusted only with a marker naming its sha256 and format",
   ignore: !cph,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
-      await makePackageDir(join(dir, "src"));
-      await run("cph", ["create", "src", "demo-1.0-0.conda"], dir);
+  fn: () =>
+    withPackage("demo-1.0-0.conda", async (dir) => {
       const layout = storeLayout(join(dir, "store"));
       const archive = join(dir, "demo-1.0-0.conda");
       const sha = "cd".repeat(32);
@@ -225,27 +208,17 @@ Deno.test({
         assert.deepEqual(await leftovers(layout.pkgs), [sha], what);
       }
       assert.deepEqual(await leftovers(join(dir, "elsewhere")), []);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "a package may not carry the cache marker's name",
   ignore: !cph,
-  async fn() {
-    const dir = await Deno.makeTempDir();
-    try {
-      await makePackageDir(join(dir, "src"));
-      await Deno.writeTextFile(join(dir, "src", CACHE_MARKER), "{}");
-      await run("cph", ["create", "src", "forge-1.0-0.tar.bz2"], dir);
+  fn: () =>
+    withPackage("forge-1.0-0.tar.bz2", async (dir) => {
       await assert.rejects(
         () => extractPackage(join(dir, "forge-1.0-0.tar.bz2"), join(dir, "out")),
         /forge-1\.0-0\.tar\.bz2: refusing member \.poncho-extracted\.json: the name is reserved/,
       );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }, { before: (src) => Deno.writeTextFile(join(src, CACHE_MARKER), "{}") }),
 });

@@ -21,6 +21,7 @@ import { httpFetch } from "../net/http.ts";
 import type { StoreLayout } from "../../store/layout.ts";
 import { ownerTmp } from "../../store/owner.ts";
 import { touchUsed } from "../../store/cache_gc.ts";
+import { statOrNull } from "../fs/probe.ts";
 
 /** What a download needs to know about a package (a subset of a solved record). */
 export interface FetchItem {
@@ -214,12 +215,8 @@ export async function fetchPackages<T extends FetchItem>(
 
 /** The size of the verified download at `path`, or undefined when there is none yet. */
 async function downloadedSize(path: string): Promise<number | undefined> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw fsError(err, path, { what: "cannot read the downloaded package" });
-  }
+  const what = "cannot read the downloaded package";
+  return (await statOrNull(path, { role: "store", what }))?.size;
 }
 
 /**

@@ -6,9 +6,10 @@ import { storeLayout } from "../../store/layout.ts";
 import { downloadPath, fetchPackages } from "./fetch.ts";
 import { solve } from "./solve.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
-import { buildTestChannel, fixtureToolsAvailable } from "../../tests/fixtures/channel.ts";
+import { buildTestChannel } from "../../tests/fixtures/channel.ts";
 import {
   canDropFileCapabilities,
+  fixtureTools,
   leftoverTemps,
   runUnprivileged,
   withServedStore,
@@ -16,8 +17,7 @@ import {
   withTempLayout,
 } from "../../tests/util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`skipping fetch fixture tests: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("fetch fixture tests");
 
 async function listDir(dir: string): Promise<string[]> {
   const names: string[] = [];

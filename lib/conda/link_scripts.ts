@@ -17,7 +17,7 @@
 
 import { join, relative } from "node:path";
 import { BuildError, fsError } from "../errors.ts";
-import { isAbsent, statOrNullSync } from "../fs/stat.ts";
+import { isAbsent, statOrNullSync } from "../fs/probe.ts";
 import { PACKAGE_NAME_RE } from "../envspec/parse.ts";
 import { activationEnv, findActivateScripts, shellQuote } from "../exec/activate.ts";
 
@@ -117,7 +117,7 @@ export async function takeMessages(prefix: string): Promise<string | undefined> 
  * naming the path: it is not taken for "no such file".
  */
 function isFile(path: string, what: string): boolean {
-  return statOrNullSync(path, { what })?.isFile ?? false;
+  return statOrNullSync(path, { role: "store", what })?.isFile ?? false;
 }
 
 let bashPath: string | undefined | null;

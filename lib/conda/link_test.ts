@@ -8,18 +8,15 @@ import { LEGACY_PLACEHOLDER, type PackageInfo, readPackageInfo } from "./package
 import { entryPointScript, linkPackage, parseEntryPoint, type PathData } from "./link.ts";
 import {
   buildTestChannel,
-  fixtureToolsAvailable,
   PLACEHOLDER_LONG,
   type TestChannel,
 } from "../../tests/fixtures/channel.ts";
+import { fixtureTools, withTempDir } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) {
-  console.log(`link_test: missing ${tools.missing.join(", ")}; real-package tests skipped`);
-}
+const tools = await fixtureTools("link_test: real-package tests");
 
 // Real packages from the fixture channel, extracted once for this file.
 let cacheDir: string | undefined;
@@ -111,13 +108,8 @@ async function makePackage(
   return await readPackageInfo(dir);
 }
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-link-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-link-", fn);
 }
 
 async function run(

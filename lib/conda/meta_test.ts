@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fixtureTools, withTempDir } from "../../tests/util.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { VERSION } from "../version.ts";
@@ -13,16 +14,9 @@ import {
   writeHistory,
   writeMetaRecord,
 } from "./meta.ts";
-import {
-  buildTestChannel,
-  fixtureToolsAvailable,
-  PLACEHOLDER_LONG,
-} from "../../tests/fixtures/channel.ts";
+import { buildTestChannel, PLACEHOLDER_LONG } from "../../tests/fixtures/channel.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) {
-  console.log(`meta_test: missing ${tools.missing.join(", ")}; real-package tests skipped`);
-}
+const tools = await fixtureTools("meta_test: real-package tests");
 
 function hasPython(): boolean {
   try {
@@ -35,13 +29,8 @@ function hasPython(): boolean {
 const python = hasPython();
 if (!python) console.log("meta_test: python3 not found; history parse check skipped");
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-meta-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-meta-", fn);
 }
 
 const RECORD = {

@@ -11,7 +11,7 @@
 
 import { join } from "node:path";
 import { CorruptError, PonchoError } from "../errors.ts";
-import { statOrNullSync } from "../fs/stat.ts";
+import { statOrNullSync } from "../fs/probe.ts";
 
 /** The environment's Python, as `noarch: python` packages need it. */
 export interface PythonLayout {
@@ -89,7 +89,10 @@ export function pythonExecutable(prefix: string, layout: PythonLayout): string {
     "python",
   ];
   for (const name of [...new Set(names)]) {
-    const st = statOrNullSync(join(prefix, "bin", name), { what: "cannot look for python at" });
+    const st = statOrNullSync(join(prefix, "bin", name), {
+      role: "store",
+      what: "cannot look for python at",
+    });
     if (st?.isFile) return `bin/${name}`;
   }
   return `bin/python${layout.version}`;

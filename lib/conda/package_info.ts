@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { CorruptError } from "../errors.ts";
-import { statOrNull } from "../fs/stat.ts";
+import { readTextOrNull, statOrNull } from "../fs/probe.ts";
 import { readNoarchMetadata } from "./noarch.ts";
 import { checkPackagePath, checkPathType } from "./safe_path.ts";
 
@@ -68,14 +68,9 @@ export interface PackageInfo {
   noarch?: "python" | "generic";
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-}
+/** A metadata file's text, or null when the package has none. */
+const readOptional = (path: string): Promise<string | null> =>
+  readTextOrNull(path, { role: "store" });
 
 /** Parses a metadata file's JSON; a {@link CorruptError} naming the file otherwise. */
 function parseJson<T>(dir: string, rel: string, text: string): T {
@@ -143,7 +138,7 @@ export function legacyPaths(files: string, hasPrefix = "", noLink = "", pkg = "?
  */
 export async function readPackageInfo(dir: string): Promise<PackageInfo> {
   const indexText = await readOptional(join(dir, "info", "index.json"));
-  if (indexText === undefined) {
+  if (indexText === null) {
     throw new CorruptError(`package at ${dir} has no info/index.json: not a conda package`, {
       path: dir,
     });
@@ -152,7 +147,7 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
   const pkg = `${index.name}-${index.version}-${index.build} (${dir})`;
   let paths: PathEntry[];
   const pathsText = await readOptional(join(dir, "info", "paths.json"));
-  if (pathsText !== undefined) {
+  if (pathsText !== null) {
     const doc = parseJson<{ paths?: Record<string, unknown>[] }>(
       dir,
       "info/paths.json",
@@ -183,7 +178,11 @@ export async function readPackageInfo(dir: string): Promise<PackageInfo> {
     );
     for (const e of paths) {
       // A listed file the package lacks is reported when it is linked; here it is no link.
-      const st = await statOrNull(join(dir, e.path), { follow: false, what: "cannot read" });
+      const st = await statOrNull(join(dir, e.path), {
+        follow: false,
+        role: "store",
+        what: "cannot read",
+      });
       if (st?.isSymlink) e.type = "softlink";
     }
   }

@@ -10,15 +10,12 @@ import {
 } from "./package_info.ts";
 import {
   buildTestChannel,
-  fixtureToolsAvailable,
   PLACEHOLDER_LONG,
   PLACEHOLDER_SHORT,
 } from "../../tests/fixtures/channel.ts";
+import { fixtureTools, withTempDir } from "../../tests/util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) {
-  console.log(`package_info_test: missing ${tools.missing.join(", ")}; real-package tests skipped`);
-}
+const tools = await fixtureTools("package_info_test: real-package tests");
 
 /** Writes `files` (path -> text, or {link} for a symlink) under `dir`. */
 async function writeTree(
@@ -33,13 +30,8 @@ async function writeTree(
   }
 }
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-pkginfo-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-pkginfo-", fn);
 }
 
 const INDEX = JSON.stringify({

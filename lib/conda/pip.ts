@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { BuildError } from "../errors.ts";
-import { statOrNull } from "../fs/stat.ts";
+import { statOrNull } from "../fs/probe.ts";
 
 /** Options for {@link pipInstall}. */
 export interface PipOptions {
@@ -22,7 +22,7 @@ export interface PipOptions {
 async function envPython(prefix: string): Promise<string> {
   const python = join(prefix, "bin", "python");
   const what = "cannot run the environment's python for pip";
-  if (!await statOrNull(python, { what })) {
+  if (!await statOrNull(python, { role: "store", what })) {
     throw new BuildError(
       `the spec has pip requirements but the environment has no bin/python: add python and pip to the conda dependencies`,
       { path: python },

@@ -1,23 +1,17 @@
 import assert from "node:assert/strict";
+import { fixtureTools, withTempDir } from "../../tests/util.ts";
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { extractPackage } from "./extract.ts";
 import { readPackageInfo } from "./package_info.ts";
 import { linkPackage } from "./link.ts";
 import { pipInstall } from "./pip.ts";
-import {
-  buildTestChannel,
-  fixtureToolsAvailable,
-  type TestChannel,
-} from "../../tests/fixtures/channel.ts";
+import { buildTestChannel, type TestChannel } from "../../tests/fixtures/channel.ts";
 
 const PIP_MODULE = new URL("./pip.ts", import.meta.url).href;
 const dec = new TextDecoder();
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) {
-  console.log(`pip_test: missing ${tools.missing.join(", ")}; tests with a real python skipped`);
-}
+const tools = await fixtureTools("pip_test: tests with a real python");
 
 // python and pip from the fixture channel, extracted once for this file.
 let cacheDir: string | undefined;
@@ -63,13 +57,8 @@ function sharedEnv() {
   return shared;
 }
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-pip-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("poncho-pip-", fn);
 }
 
 interface Outcome {

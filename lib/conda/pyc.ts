@@ -15,7 +15,7 @@
 
 import { join } from "node:path";
 import { BuildError } from "../errors.ts";
-import { statOrNullSync } from "../fs/stat.ts";
+import { statOrNullSync } from "../fs/probe.ts";
 
 /** The driver run by the environment's Python: reads source paths, prints the `.pyc` written. */
 const DRIVER = `
@@ -69,7 +69,10 @@ export async function compilePyc(
   if (py.length === 0) return result;
   const exe = join(prefix, python);
   // No interpreter there: nothing to compile with (a failure to look is an error, not "none").
-  const st = statOrNullSync(exe, { what: "cannot look for the environment's python at" });
+  const st = statOrNullSync(exe, {
+    role: "store",
+    what: "cannot look for the environment's python at",
+  });
   if (!st?.isFile) return result;
   const env = Deno.env.toObject();
   delete env.PYTHONPATH;

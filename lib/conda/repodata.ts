@@ -46,6 +46,7 @@ import { RepodataProgress } from "./repodata_progress.ts";
 import { ShardedSource } from "./repodata_sharded.ts";
 import type { ShardIndex } from "./shards.ts";
 import { getWithRetry, httpFailure } from "./transport.ts";
+import { isAbsent } from "../fs/probe.ts";
 
 /** The repodata of one channel subdir, ready to be read name by name. */
 export interface SubdirRepodata {
@@ -427,7 +428,7 @@ async function localFile(path: string): Promise<Deno.FileInfo | null> {
     const info = await Deno.stat(path);
     return info.isFile ? info : null;
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+    if (isAbsent(err)) {
       return null;
     }
     throw fsError(err, path, { what: "cannot read the channel's", role: "input" });

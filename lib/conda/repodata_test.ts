@@ -4,13 +4,10 @@ import { parseChannel } from "./channel.ts";
 import { loadChannels, loadRepodata, type SubdirRepodata } from "./repodata.ts";
 import type { NameRecords, RepodataRecord } from "./records.ts";
 import { NotFoundError, PonchoError } from "../errors.ts";
-import {
-  buildTestChannel,
-  fixtureToolsAvailable,
-  serveChannel,
-} from "../../tests/fixtures/channel.ts";
+import { buildTestChannel, serveChannel } from "../../tests/fixtures/channel.ts";
 import {
   canDropFileCapabilities,
+  fixtureTools,
   runUnprivileged,
   tempLayout,
   withServedStore,
@@ -18,8 +15,7 @@ import {
   withTempLayout,
 } from "../../tests/util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`skipping channel fixture tests: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("channel fixture tests");
 
 /** A loopback port with nothing listening on it. */
 function closedPort(): number {

@@ -15,7 +15,7 @@
 
 import { dirname } from "node:path";
 import { fsError, PonchoError } from "../errors.ts";
-import { isAbsent } from "../fs/stat.ts";
+import { isAbsent } from "../fs/probe.ts";
 import { resolveInside, showPath } from "../archive/paths.ts";
 
 /** The `path_type`s of `info/paths.json` a package may use. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../../tests/util.ts";
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import {
@@ -58,9 +59,8 @@ Deno.test("checkEntryPointName: one safe component", () => {
   assert.throws(() => checkEntryPointName("p", "sub/x"), refused(/contains '\/'/));
 });
 
-Deno.test("checkLinkTarget: relative, normal form, resolving inside through the prefix's links", async () => {
-  const prefix = await Deno.makeTempDir();
-  try {
+Deno.test("checkLinkTarget: relative, normal form, resolving inside through the prefix's links", () =>
+  withTempDir("poncho-test-", async (prefix) => {
     await Deno.mkdir(join(prefix, "lib/d"), { recursive: true });
     await Deno.symlink("..", join(prefix, "lib/d/up")); // -> lib
     await Deno.symlink("../../..", join(prefix, "lib/d/out")); // -> the prefix's parent
@@ -75,14 +75,10 @@ Deno.test("checkLinkTarget: relative, normal form, resolving inside through the 
     );
     assert.throws(() => checkLinkTarget("p", prefix, "x", "d/y/.."), refused(/after a name/));
     assert.throws(() => checkLinkTarget("p", prefix, "x", ""), refused(/empty or invalid/));
-  } finally {
-    await Deno.remove(prefix, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("PrefixGuard.mkdirp never makes a directory through a link leading out", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("PrefixGuard.mkdirp never makes a directory through a link leading out", () =>
+  withTempDir("poncho-test-", async (dir) => {
     const prefix = join(dir, "env");
     await Deno.mkdir(join(dir, "victim"));
     const guard = new PrefixGuard("p", prefix);
@@ -99,7 +95,4 @@ Deno.test("PrefixGuard.mkdirp never makes a directory through a link leading out
     assert.throws(() => guard.mkdirp(join(prefix, "dangling/a")), refused(/dangling/));
     assert.deepEqual(await Array.fromAsync(Deno.readDir(join(dir, "victim"))), []);
     await assert.rejects(Deno.lstat(join(dir, "nowhere")), Deno.errors.NotFound);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));

@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { installOrder, solve, type SolvedRecord, specName } from "./solve.ts";
 import { PonchoError, UsageError } from "../errors.ts";
-import {
-  buildTestChannel,
-  fixtureToolsAvailable,
-  UNSATISFIABLE_SPECS,
-} from "../../tests/fixtures/channel.ts";
-import { withServedStore, withTempLayout } from "../../tests/util.ts";
+import { buildTestChannel, UNSATISFIABLE_SPECS } from "../../tests/fixtures/channel.ts";
+import { fixtureTools, withServedStore, withTempLayout } from "../../tests/util.ts";
 
-const tools = await fixtureToolsAvailable();
-if (!tools.ok) console.log(`skipping solve fixture tests: missing ${tools.missing.join(", ")}`);
+const tools = await fixtureTools("solve fixture tests");
 
 const SPECS = ["hello", "pyhello", "pip", "oldtext"];
 

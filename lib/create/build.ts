@@ -11,7 +11,6 @@
  */
 
 import { join } from "node:path";
-import { VERSION } from "../version.ts";
 import type { CanonicalSpec } from "../envspec/canonical.ts";
 import type { EnvSpec } from "../envspec/types.ts";
 import type { StoreLayout } from "../../store/layout.ts";
@@ -19,11 +18,10 @@ import { describeHolder, type LockHolder, withLock } from "../../store/lock.ts";
 import { ownerTmp, sweepDeadOwners } from "../../store/owner.ts";
 import { readSpecEnv } from "../../store/auto.ts";
 import { readMarker } from "../../store/marker.ts";
-import { MANIFEST_FORMAT } from "../env/manifest.ts";
 import { packPrefix } from "../env/pack.ts";
 import { pristineFromCondaMeta } from "../env/pristine.ts";
 import { archiveIntact, recordArchive } from "./archive_cache.ts";
-import { envIdentity } from "./identity.ts";
+import { buildManifest, envIdentity } from "./identity.ts";
 import { installAll } from "./install.ts";
 import { type Reporter, stepper } from "./report.ts";
 import { type CreatedPackage, type CreateOptions, DEFAULT_BUILD_WAIT_MS } from "./types.ts";
@@ -83,7 +81,13 @@ async function installAndPack(b: ArchiveBuild): Promise<Built> {
   );
   await Deno.mkdir(buildPrefix);
   try {
-    const packages = await installAll(b.spec, buildPrefix, b.platform, b.layout, b.opts);
+    const packages = await installAll({
+      spec: b.spec,
+      prefix: buildPrefix,
+      platform: b.platform,
+      layout: b.layout,
+      opts: b.opts,
+    });
     const envId = envIdentity(b.hash, packages, b.spec);
     stepper(b.opts)(`packing ${b.cachedArchive}`);
     await packPrefix({
@@ -91,16 +95,7 @@ async function installAndPack(b: ArchiveBuild): Promise<Built> {
       output: b.cachedArchive,
       pristine: await pristineFromCondaMeta(buildPrefix),
       tmpDir: ownerTmp(b.layout),
-      manifest: {
-        format: MANIFEST_FORMAT,
-        id: envId,
-        spec: b.canonical,
-        specHash: b.hash,
-        platform: b.platform,
-        created: new Date().toISOString(),
-        poncho: VERSION,
-        packages,
-      },
+      manifest: buildManifest(b, envId, packages),
     });
     await recordArchive(b.layout, b.cachedArchive);
     return { packages, envId };

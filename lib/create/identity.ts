@@ -2,7 +2,7 @@
  * The names `create` gives a build: the spec as built (command-line channels
  * first), the build's hash (the canonical spec's, kept apart for builds
  * without link scripts), and the environment's identity (that hash plus
- * exactly what was installed).
+ * exactly what was installed), and the manifest fields that record them.
  *
  * @module
  */
@@ -10,6 +10,8 @@
 import { createHash } from "node:crypto";
 import type { EnvSpec } from "../envspec/types.ts";
 import { type CanonicalSpec, specHash } from "../envspec/canonical.ts";
+import { VERSION } from "../version.ts";
+import { type EnvManifest, MANIFEST_FORMAT } from "../env/manifest.ts";
 import type { CreatedPackage } from "./types.ts";
 
 /**
@@ -39,4 +41,35 @@ export function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvS
   const lines = [hash, ...packages.map((p) => `${p.channel}::${p.name}-${p.version}-${p.build}`)];
   lines.push(...spec.pip.map((p) => `pip:${p}`));
   return createHash("sha256").update(lines.join("\n")).digest("hex");
+}
+
+/** What names a build of a spec in its manifest. */
+export interface BuildNames {
+  /** The canonical spec (written to the manifest). */
+  canonical: CanonicalSpec;
+  /** The build's hash. */
+  hash: string;
+  /** The target platform. */
+  platform: string;
+}
+
+/**
+ * The manifest of environment `id`, built as `b` names it with `packages`
+ * installed, before packing adds where it was built and what to relocate.
+ */
+export function buildManifest(
+  b: BuildNames,
+  id: string,
+  packages: CreatedPackage[],
+): Omit<EnvManifest, "relocations" | "buildPrefix"> {
+  return {
+    format: MANIFEST_FORMAT,
+    id,
+    spec: b.canonical,
+    specHash: b.hash,
+    platform: b.platform,
+    created: new Date().toISOString(),
+    poncho: VERSION,
+    packages,
+  };
 }

@@ -7,40 +7,26 @@
  * @module
  */
 
-import type { EnvSpec } from "../envspec/types.ts";
-import type { StoreLayout } from "../../store/layout.ts";
 import { installWithCondaExe } from "./conda_exe.ts";
-import type { CreatedPackage, CreateOptions, SolvedRecords } from "./types.ts";
+import type { CreatedPackage, InstallTarget } from "./types.ts";
 
 /** Installs the spec's conda part: by `opts.condaExe`, else natively (from `solved` when given). */
-async function installConda(
-  spec: EnvSpec,
-  prefix: string,
-  platform: string,
-  layout: StoreLayout,
-  opts: CreateOptions,
-  solved?: SolvedRecords,
-): Promise<CreatedPackage[]> {
+async function installConda(t: InstallTarget): Promise<CreatedPackage[]> {
+  const { spec, prefix, platform, opts } = t;
   if (opts.condaExe) return await installWithCondaExe(spec, prefix, platform, opts.condaExe, opts);
   if (spec.conda.length === 0) return [];
   const { installNative } = await import("./native.ts");
-  return await installNative(spec, prefix, platform, layout, opts, solved);
+  return await installNative(t);
 }
 
 /**
- * Installs everything the spec asks for into `prefix` (conda, pip, data
- * sources), natively from `solved` when given, else solving (or with
+ * Installs everything the spec asks for into `t.prefix` (conda, pip, data
+ * sources), natively from `t.solved` when given, else solving (or with
  * `opts.condaExe`).
  */
-export async function installAll(
-  spec: EnvSpec,
-  prefix: string,
-  platform: string,
-  layout: StoreLayout,
-  opts: CreateOptions,
-  solved?: SolvedRecords,
-): Promise<CreatedPackage[]> {
-  const packages = await installConda(spec, prefix, platform, layout, opts, solved);
+export async function installAll(t: InstallTarget): Promise<CreatedPackage[]> {
+  const { spec, prefix, opts } = t;
+  const packages = await installConda(t);
   if (spec.pip.length > 0) {
     const { pipInstall } = await import("../conda/pip.ts");
     await pipInstall(prefix, spec.pip, { quiet: opts.quiet });

@@ -8,8 +8,6 @@
  * @module
  */
 
-import type { EnvSpec } from "../envspec/types.ts";
-import type { StoreLayout } from "../../store/layout.ts";
 import { condaPlatform } from "../conda/platform.ts";
 import { pythonLayout } from "../conda/noarch.ts";
 import { forPackage } from "./package_errors.ts";
@@ -21,17 +19,11 @@ import { compileNoarch } from "./byte_compile.ts";
 import { runPostLinkScripts, sayNotRun, scriptedPackages, showPrelinkMessages } from "./scripts.ts";
 import { writeCondaMeta } from "./conda_meta.ts";
 import type { NativeInstall } from "./native_state.ts";
-import type { CreatedPackage, CreateOptions, SolvedRecords } from "./types.ts";
+import type { CreatedPackage, InstallTarget } from "./types.ts";
 
 /** Installs the spec natively into `prefix` (solving first unless `solved` is given). */
-export async function installNative(
-  spec: EnvSpec,
-  prefix: string,
-  platform: string,
-  layout: StoreLayout,
-  opts: CreateOptions,
-  solved?: SolvedRecords,
-): Promise<CreatedPackage[]> {
+export async function installNative(t: InstallTarget): Promise<CreatedPackage[]> {
+  const { spec, prefix, platform, layout, opts, solved } = t;
   const log = reporter(opts);
   const records = solved ?? await solveNative(spec, platform, layout, opts);
   const fetched = await fetchSolution(records, layout, opts, log);

@@ -6,14 +6,12 @@
  * @module
  */
 
-import type { EnvSpec } from "../envspec/types.ts";
-import type { StoreLayout } from "../../store/layout.ts";
 import type { SolvedRecord } from "../conda/solve.ts";
 import type { PackageInfo } from "../conda/package_info.ts";
 import type { LinkResult } from "../conda/link.ts";
 import type { PythonLayout } from "../conda/noarch.ts";
 import type { Reporter } from "./report.ts";
-import type { CreateOptions } from "./types.ts";
+import type { InstallTarget } from "./types.ts";
 
 /** A solved package on its way into the prefix. */
 export interface Installing {
@@ -32,19 +30,9 @@ export interface Installing {
 }
 
 /** A native install in progress. */
-export interface NativeInstall {
-  /** The spec being installed. */
-  spec: EnvSpec;
-  /** The prefix (absolute). */
-  prefix: string;
-  /** The target platform. */
-  platform: string;
+export interface NativeInstall extends Omit<InstallTarget, "solved"> {
   /** Whether the target is this machine's platform (link scripts and `.pyc` can run). */
   native: boolean;
-  /** The store. */
-  layout: StoreLayout;
-  /** The create's options. */
-  opts: CreateOptions;
   /** Details (`--verbose`). */
   log: Reporter;
   /** Main steps. */

@@ -14,7 +14,7 @@ import type { StoreLayout } from "../../store/layout.ts";
 import { recordExternal } from "../../store/owner.ts";
 import { readFileChunks } from "../archive/compress.ts";
 import { isSpecialFile, replaceFile } from "../fs/atomic.ts";
-import { statOrNull } from "../fs/stat.ts";
+import { statOrNull } from "../fs/probe.ts";
 
 /** Archive extension of an output path, validated. */
 export function archiveExt(output: string): string {

@@ -81,7 +81,7 @@ export async function installIntoPrefix(
   await Deno.mkdir(join(prefix, ".poncho"), { recursive: true });
   await Deno.writeTextFile(join(prefix, INCOMPLETE_MARKER), `${Deno.pid}\n`);
   try {
-    const packages = await installAll(spec, prefix, platform, layout, opts);
+    const packages = await installAll({ spec, prefix, platform, layout, opts });
     await Deno.remove(join(prefix, INCOMPLETE_MARKER));
     // Removed only when empty (an install may keep files there): ENOTEMPTY is the expected
     // failure, and a `.poncho` left behind is harmless.

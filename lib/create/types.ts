@@ -1,5 +1,5 @@
 /**
- * The vocabulary of `create`: its options, what it reports, and the
+ * The vocabulary of `create`: its options, what it installs where, what it reports, and the
  * constants the other steps share (the `--prefix` incomplete marker, the
  * default wait for another process's build).
  *
@@ -8,6 +8,7 @@
 
 import type { EnvSpec } from "../envspec/types.ts";
 import type { SolvedRecord } from "../conda/solve.ts";
+import type { StoreLayout } from "../../store/layout.ts";
 
 /** Options of `createEnvironment` (`lib/create.ts`). */
 export interface CreateOptions {
@@ -71,6 +72,22 @@ export interface CreatedPackage {
   size?: number;
   /** Package download URL (dry runs). */
   url?: string;
+}
+
+/** What an install puts where: the spec, into `prefix`, for `platform`, from the store's caches. */
+export interface InstallTarget {
+  /** The spec being installed. */
+  spec: EnvSpec;
+  /** The prefix (absolute). */
+  prefix: string;
+  /** The target platform. */
+  platform: string;
+  /** The store. */
+  layout: StoreLayout;
+  /** The create's options. */
+  opts: CreateOptions;
+  /** The solution to install; solved first when not given (natively, or by `opts.condaExe`). */
+  solved?: SolvedRecords;
 }
 
 /** What `createEnvironment` did. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../../tests/util.ts";
 import { COMPLETE_MARKER, payloadFiles, renderLauncher, runtimePackages } from "./build.ts";
 
 import { REPO_ROOT as ROOT } from "../../cli/compile.ts";
@@ -51,9 +52,8 @@ Deno.test("payloadFiles: deno, config, code without tests, packages, the marker 
   assert.deepEqual(config, { nodeModulesDir: "manual", lock: false });
 });
 
-Deno.test("runtimePackages: nested packages travel with their parent, dev ones stay", async () => {
-  const root = await Deno.makeTempDir();
-  try {
+Deno.test("runtimePackages: nested packages travel with their parent, dev ones stay", () =>
+  withTempDir("poncho-test-", async (root) => {
     await Deno.writeTextFile(
       `${root}/package-lock.json`,
       JSON.stringify({
@@ -72,7 +72,4 @@ Deno.test("runtimePackages: nested packages travel with their parent, dev ones s
       "node_modules/a",
       "node_modules/ab",
     ]);
-  } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-});
+  }));

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../../tests/util.ts";
 import { installSingleFile, linkNames, onPath } from "./install.ts";
 
-Deno.test("installSingleFile copies the file and links the names to it, replacing old ones", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
+Deno.test("installSingleFile copies the file and links the names to it, replacing old ones", () =>
+  withTempDir("poncho-test-", async (dir) => {
     await Deno.writeTextFile(`${dir}/src`, "#!/bin/sh\necho v1\n");
     await Deno.mkdir(`${dir}/bin`);
     await Deno.writeTextFile(`${dir}/bin/a`, "old launcher\n");
@@ -19,10 +19,7 @@ Deno.test("installSingleFile copies the file and links the names to it, replacin
     ]);
     await linkNames(`${dir}/other`, `${dir}/bin/poncho`, ["c"]);
     assert.equal(await Deno.readLink(`${dir}/other/c`), `${dir}/bin/poncho`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
 Deno.test("onPath compares PATH entries as given and resolved", async () => {
   const dir = await Deno.makeTempDir();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withTempDir } from "../../tests/util.ts";
 import { DatabaseSync } from "node:sqlite";
 import { compactRuntimeCaches, currentLauncher, takeLauncherEnv, WAL_LIMIT } from "./self.ts";
 
@@ -29,9 +30,8 @@ Deno.test("takeLauncherEnv reads the launcher's variables once and restores DENO
   }
 });
 
-Deno.test("compactRuntimeCaches folds a large write-ahead log into its database", async () => {
-  const runtime = await Deno.makeTempDir();
-  try {
+Deno.test("compactRuntimeCaches folds a large write-ahead log into its database", () =>
+  withTempDir("poncho-test-", async (runtime) => {
     await Deno.mkdir(`${runtime}/deno-dir`);
     const path = `${runtime}/deno-dir/v8_code_cache_v2`;
     // A writer that keeps its connection open, as an exiting Deno leaves its log behind.
@@ -48,7 +48,4 @@ Deno.test("compactRuntimeCaches folds a large write-ahead log into its database"
     writer.close();
     // Small logs (and missing databases) are left alone.
     assert.deepEqual(await compactRuntimeCaches(runtime), []);
-  } finally {
-    await Deno.remove(runtime, { recursive: true });
-  }
-});
+  }));

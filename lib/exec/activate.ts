@@ -6,6 +6,8 @@
  * @module
  */
 
+import { isAbsent } from "../fs/probe.ts";
+
 /** Where conda packages put their activation scripts, relative to the prefix. */
 export const ACTIVATE_D = "etc/conda/activate.d";
 
@@ -47,7 +49,7 @@ export function findActivateScripts(prefix: string): string[] {
       if (entry.name.endsWith(".sh") && (entry.isFile || entry.isSymlink)) names.push(entry.name);
     }
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return [];
+    if (isAbsent(err)) return [];
     throw err;
   }
   return names.sort().map((name) => `${dir}/${name}`);

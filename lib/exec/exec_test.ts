@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execInEnv, resolveCommand } from "./exec.ts";
 import { EXIT_ACTIVATION, PonchoError } from "../errors.ts";
+import { readToEnd } from "../../tests/util.ts";
 
 const EXEC_MODULE = new URL("./exec.ts", import.meta.url).href;
 const ERRORS_MODULE = new URL("../errors.ts", import.meta.url).href;
@@ -137,12 +138,7 @@ for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"] as const) {
       const { value } = await reader.read();
       assert.equal(new TextDecoder().decode(value).trim(), "ready");
       child.kill(signal);
-      let rest = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        rest += new TextDecoder().decode(value);
-      }
+      const rest = await readToEnd(reader);
       const status = await child.status;
       await child.stderr.cancel();
       assert.equal(rest.trim(), `got ${name}`);

@@ -23,6 +23,8 @@
  * @module
  */
 
+import { isAbsent } from "./probe.ts";
+
 /** How an atomic write is done. */
 export interface AtomicOptions {
   /**
@@ -265,7 +267,7 @@ export async function isSpecialFile(path: string): Promise<boolean> {
     const st = await Deno.stat(path);
     return !st.isFile && !st.isDirectory;
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+    if (isAbsent(err)) {
       return false; // nothing there: the write itself reports a missing directory
     }
     throw err;

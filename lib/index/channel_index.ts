@@ -24,7 +24,7 @@
 import { join } from "node:path";
 import zlib from "node:zlib";
 import { errorLine, fsError, NotFoundError } from "../errors.ts";
-import { isAbsent, statIfPresent } from "../fs/probe.ts";
+import { isAbsent, statOrNull } from "../fs/probe.ts";
 import { writeFileAtomic } from "../fs/atomic.ts";
 import { packageModules } from "./modules.ts";
 import { readPackageMeta } from "./read.ts";
@@ -214,7 +214,7 @@ async function indexSubdir(
  * @throws {NotFoundError} when `dir` is not a readable directory.
  */
 export async function indexChannel(dir: string, options: IndexOptions = {}): Promise<IndexResult> {
-  const st = await statIfPresent(dir);
+  const st = await statOrNull(dir);
   if (!st?.isDirectory) throw new NotFoundError(`${dir}: no such channel directory`);
   const problems: string[] = [];
   const subdirs = new Map<string, string[]>([["noarch", []]]);
@@ -231,7 +231,7 @@ export async function indexChannel(dir: string, options: IndexOptions = {}): Pro
       if (!isPackageFile(f.name) || f.name.startsWith(".")) continue;
       // a symlink counts when it points at a file (mirrors often link packages in)
       const file = f.isFile ||
-        (f.isSymlink && (await statIfPresent(join(dir, e.name, f.name)))?.isFile); // dangling: no
+        (f.isSymlink && (await statOrNull(join(dir, e.name, f.name)))?.isFile); // dangling: no
       if (file) files.push(f.name);
     }
     if (files.length > 0 || e.name === "noarch") subdirs.set(e.name, files);

@@ -1,23 +1,9 @@
 import assert from "node:assert/strict";
 import { NetworkError, PonchoError } from "../errors.ts";
 import { httpFetch, httpGet, httpTimeoutMs } from "./http.ts";
-import { rawServer, readRequest } from "../../tests/util.ts";
+import { rawServer, readRequest, rejection } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
-
-/** The error `fn` rejects with, checked to be an instance of `cls` when given. */
-async function rejection<E>(
-  fn: () => Promise<unknown>,
-  cls?: new (...a: never[]) => E,
-): Promise<E> {
-  try {
-    await fn();
-  } catch (err) {
-    if (cls) assert.ok(err instanceof cls, `expected ${cls.name}, got ${err}`);
-    return err as E;
-  }
-  throw new Error("expected a rejection");
-}
 
 Deno.test("httpFetch: a server that accepts and never answers times out, naming the URL", async () => {
   const srv = rawServer(async (conn, _n, closed) => {

@@ -1,22 +1,14 @@
 import assert from "node:assert/strict";
 import { PonchoError } from "../errors.ts";
 import { cloneGitSource } from "./git.ts";
-import { git } from "../../tests/util.ts";
+import { git, rejection, withTempDir } from "../../tests/util.ts";
 
 const gitAvailable = await new Deno.Command("git", { args: ["--version"], stdout: "null" })
   .output().then((o) => o.success, () => false);
 if (!gitAvailable) console.log("git_test.ts: skipped, the 'git' command is not installed");
 
 /** The PonchoError `p` rejects with (fails the test otherwise). */
-async function failure(p: Promise<unknown>): Promise<PonchoError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof PonchoError, String(e));
-    return e;
-  }
-  assert.fail("expected a PonchoError");
-}
+const failure = (p: Promise<unknown>) => rejection(p, PonchoError);
 
 /** A repo with three commits: v1 (tagged), a commit on branch `dev`, then main's head. */
 async function makeRepo(dir: string): Promise<Record<string, string>> {
@@ -40,15 +32,22 @@ async function makeRepo(dir: string): Promise<Record<string, string>> {
   return { v1, dev, main };
 }
 
+/** Calls `fn` with a temp dir, the repo of {@linkcode makeRepo} in `<tmp>/repo` and its commits. */
+async function withRepo(
+  fn: (tmp: string, repo: string, ids: Record<string, string>) => Promise<void>,
+): Promise<void> {
+  await withTempDir("poncho-git-test-", async (tmp) => {
+    const repo = `${tmp}/repo`;
+    await Deno.mkdir(repo);
+    await fn(tmp, repo, await makeRepo(repo));
+  });
+}
+
 Deno.test({
   name: "cloneGitSource checks out HEAD, a tag, a branch and a commit, without .git",
   ignore: !gitAvailable,
-  fn: async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
-      const repo = `${tmp}/repo`;
-      await Deno.mkdir(repo);
-      const ids = await makeRepo(repo);
+  fn: () =>
+    withRepo(async (tmp, repo, ids) => {
       const read = (p: string) => Deno.readTextFile(p);
 
       const head = await cloneGitSource("D", { remote: repo }, `${tmp}/out/head`);
@@ -80,21 +79,14 @@ Deno.test({
       const names = [];
       for await (const e of Deno.readDir(tmp)) names.push(e.name);
       assert.deepEqual(names.sort(), ["b", "c", "out", "repo", "t"]);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "cloneGitSource: a bad ref or an unreachable remote is a one-line error naming key and URL",
   ignore: !gitAvailable,
-  fn: async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
-      const repo = `${tmp}/repo`;
-      await Deno.mkdir(repo);
-      await makeRepo(repo);
+  fn: () =>
+    withRepo(async (tmp, repo) => {
       const bad = await failure(
         cloneGitSource("DATA_DIR", { remote: repo, ref: "nope" }, `${tmp}/x`),
       );
@@ -112,8 +104,5 @@ Deno.test({
       assert.deepEqual(gone.exitCode, 3);
       await assert.rejects(Deno.stat(`${tmp}/x`), Deno.errors.NotFound);
       await assert.rejects(Deno.stat(`${tmp}/y`), Deno.errors.NotFound);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
+    }),
 });

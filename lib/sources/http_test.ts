@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PonchoError, UsageError } from "../errors.ts";
 import { fetchHttpSource, sniffCompression, urlBasename } from "./http.ts";
+import { rejection } from "../../tests/util.ts";
 
 async function has(cmd: string): Promise<boolean> {
   return await new Deno.Command(cmd, { args: ["--version"], stdout: "null", stderr: "null" })
@@ -18,15 +19,7 @@ async function run(cwd: string, cmd: string, ...args: string[]): Promise<void> {
 }
 
 /** The PonchoError `p` rejects with (fails the test otherwise). */
-async function failure(p: Promise<unknown>): Promise<PonchoError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof PonchoError, String(e));
-    return e;
-  }
-  assert.fail("expected a PonchoError");
-}
+const failure = (p: Promise<unknown>) => rejection(p, PonchoError);
 
 /** Serves the files of `dir` on a loopback port; 404 for anything else. */
 function serveDir(dir: string): { url: string; server: Deno.HttpServer; hits: string[] } {

@@ -7,34 +7,9 @@ import {
   SOURCES_JSON,
   type SourcesFile,
 } from "./materialize.ts";
+import { commandText, git, hasCommand, withTempDir } from "../../tests/util.ts";
 
-async function ok(
-  cmd: string,
-  args: string[],
-  cwd?: string,
-  extraEnv: Record<string, string> = {},
-): Promise<string> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd,
-    stdout: "piped",
-    stderr: "piped",
-    env: {
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.org",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.org",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      ...extraEnv,
-    },
-  }).output();
-  if (!out.success) throw new Error(`${cmd}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trim();
-}
-const available = await ok("git", ["--version"]).then(() => ok("tar", ["--version"])).then(
-  () => true,
-  () => false,
-);
+const available = hasCommand("git") && hasCommand("tar");
 if (!available) console.log("materialize_test.ts: skipped, git or GNU tar is not installed");
 
 function spec(git: EnvSpec["git"], http: EnvSpec["http"]): EnvSpec {
@@ -57,17 +32,17 @@ Deno.test({
     try {
       // Sources: a git repo with a tag, a file and a tar.gz served over loopback.
       await Deno.mkdir(`${tmp}/repo`);
-      await ok("git", ["init", "--quiet"], `${tmp}/repo`);
+      await git(`${tmp}/repo`, "init", "--quiet");
       await Deno.writeTextFile(`${tmp}/repo/README`, "v1\n");
-      await ok("git", ["add", "README"], `${tmp}/repo`);
-      await ok("git", ["commit", "--quiet", "-m", "v1"], `${tmp}/repo`);
-      await ok("git", ["tag", "v1"], `${tmp}/repo`);
+      await git(`${tmp}/repo`, "add", "README");
+      await git(`${tmp}/repo`, "commit", "--quiet", "-m", "v1");
+      await git(`${tmp}/repo`, "tag", "v1");
       await Deno.writeTextFile(`${tmp}/repo/README`, "v2\n");
-      await ok("git", ["commit", "--quiet", "-am", "v2"], `${tmp}/repo`);
+      await git(`${tmp}/repo`, "commit", "--quiet", "-am", "v2");
       await Deno.mkdir(`${tmp}/srv/tree/genome`, { recursive: true });
       await Deno.writeTextFile(`${tmp}/srv/ref.dat`, "ref\n");
       await Deno.writeTextFile(`${tmp}/srv/tree/genome/chr1.fa`, "ACGT\n");
-      await ok("tar", ["-czf", "../genome.tar.gz", "genome"], `${tmp}/srv/tree`);
+      await commandText("tar", ["-czf", "../genome.tar.gz", "genome"], { cwd: `${tmp}/srv/tree` });
 
       const prefix = `${tmp}/env`;
       const lines: string[] = [];
@@ -105,14 +80,13 @@ Deno.test({
       const moved = `${tmp}/elsewhere/env`;
       await Deno.mkdir(`${tmp}/elsewhere`);
       await Deno.rename(prefix, moved);
-      const out = await ok(
+      const out = await commandText(
         "sh",
         [
           "-c",
           `. "$CONDA_PREFIX/${ACTIVATE_SCRIPT}" && cat "$DATA_DIR/README" "$REF_DB" "$GENOME/genome/chr1.fa"`,
         ],
-        undefined,
-        { CONDA_PREFIX: moved },
+        { env: { CONDA_PREFIX: moved } },
       );
       assert.equal(out, "v1\nref\nACGT");
     } finally {
@@ -122,42 +96,33 @@ Deno.test({
   },
 });
 
-Deno.test("materializeSources without sources writes nothing", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("materializeSources without sources writes nothing", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     assert.deepEqual(await materializeSources(spec({}, {}), tmp), {});
     const names: string[] = [];
     for await (const e of Deno.readDir(tmp)) names.push(e.name);
     assert.deepEqual(names, []);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("materializeSources refuses a key used by both git and http", async () => {
-  const tmp = await Deno.makeTempDir();
-  try {
+Deno.test("materializeSources refuses a key used by both git and http", () =>
+  withTempDir("poncho-test-", async (tmp) => {
     const err = await materializeSources(
       spec({ X: { remote: "file:///nowhere" } }, { X: { type: "file", url: "file:///nowhere" } }),
       tmp,
     ).then(() => undefined, (e) => e);
     assert.ok(err instanceof UsageError && err.message.includes("X"), String(err));
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
-});
+  }));
 
 Deno.test({
   name: "materializeSources: a bad ref fails naming the key and the remote",
   ignore: !available,
-  fn: async () => {
-    const tmp = await Deno.makeTempDir();
-    try {
+  fn: () =>
+    withTempDir("poncho-test-", async (tmp) => {
       await Deno.mkdir(`${tmp}/repo`);
-      await ok("git", ["init", "--quiet"], `${tmp}/repo`);
+      await git(`${tmp}/repo`, "init", "--quiet");
       await Deno.writeTextFile(`${tmp}/repo/f`, "x\n");
-      await ok("git", ["add", "f"], `${tmp}/repo`);
-      await ok("git", ["commit", "--quiet", "-m", "x"], `${tmp}/repo`);
+      await git(`${tmp}/repo`, "add", "f");
+      await git(`${tmp}/repo`, "commit", "--quiet", "-m", "x");
       const err = await materializeSources(
         spec({ DATA_DIR: { remote: `${tmp}/repo`, ref: "v9" } }, {}),
         `${tmp}/env`,
@@ -165,8 +130,5 @@ Deno.test({
       assert.ok(err instanceof PonchoError, String(err));
       assert.ok(err.message.includes("git.DATA_DIR") && err.message.includes(`${tmp}/repo`));
       assert.ok(err.message.includes("v9"), err.message);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
-  },
+    }),
 });

@@ -18,6 +18,7 @@ import {
   type Netns,
   Proc,
   readOr,
+  skipReasons,
   stopPid,
   taskCommand,
   TASKS,
@@ -31,11 +32,30 @@ export const DEBIAN_PYTHON = "/usr/bin/python3";
 /** The commands a Dask test needs. */
 export const DASK_COMMANDS = [DEBIAN_PYTHON, "/usr/bin/dask"];
 
-/** True when Debian's python3 imports `distributed`. */
-export async function daskAvailable(): Promise<boolean> {
+/**
+ * Why a test of `what` cannot run: {@linkcode skipReasons} of `commands`,
+ * then whether Debian's python3 imports `modules` (else: install `pkg`).
+ * Printed when there is any.
+ */
+export async function debianPythonSkips(
+  what: string,
+  commands: string[],
+  modules: string,
+  pkg: string,
+): Promise<string[]> {
+  const reasons = await skipReasons(commands);
+  if (reasons.length === 0 && !await debianPythonImports(modules)) {
+    reasons.push(`${DEBIAN_PYTHON} cannot import ${modules} (install ${pkg})`);
+  }
+  if (reasons.length > 0) console.log(`${what} skipped: ${reasons.join("; ")}`);
+  return reasons;
+}
+
+/** True when Debian's python3 runs `import <modules>` (false when it cannot even start). */
+export async function debianPythonImports(modules: string): Promise<boolean> {
   try {
     const o = await new Deno.Command(DEBIAN_PYTHON, {
-      args: ["-c", "import distributed"],
+      args: ["-c", `import ${modules}`],
       stdout: "null",
       stderr: "null",
     }).output();

@@ -6,28 +6,21 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  engineTest,
-  type Netns,
-  Proc,
-  skipReasons,
-  TASKS,
-  until,
-  type Workflow,
-} from "./common.ts";
+import { engineTest, type Netns, Proc, TASKS, until, type Workflow } from "./common.ts";
 import {
   clientScript,
   DASK_COMMANDS,
-  daskAvailable,
   DEBIAN_PYTHON,
+  debianPythonSkips,
   startDaskCluster,
 } from "./dask.ts";
 
-const reasons = await skipReasons(DASK_COMMANDS);
-if (reasons.length === 0 && !await daskAvailable()) {
-  reasons.push(`${DEBIAN_PYTHON} cannot import distributed (install python3-distributed)`);
-}
-if (reasons.length > 0) console.log(`dask tests skipped: ${reasons.join("; ")}`);
+const reasons = await debianPythonSkips(
+  "dask tests",
+  DASK_COMMANDS,
+  "distributed",
+  "python3-distributed",
+);
 
 /** Runs the client script with `target` (a scheduler file or `local`); asserts all tasks ran. */
 async function runClient(

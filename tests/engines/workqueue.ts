@@ -21,23 +21,14 @@ import {
   until,
   type Workflow,
 } from "./common.ts";
-import { DEBIAN_PYTHON } from "./dask.ts";
+import { DEBIAN_PYTHON, debianPythonImports } from "./dask.ts";
 
 /** The commands a Work Queue test needs. */
 export const WQ_COMMANDS = [DEBIAN_PYTHON, "work_queue_worker"];
 
 /** True when Debian's python3 imports `work_queue` (and, with `dill`, dill too). */
-export async function workQueueApiAvailable(dill = false): Promise<boolean> {
-  try {
-    const o = await new Deno.Command(DEBIAN_PYTHON, {
-      args: ["-c", dill ? "import work_queue, dill" : "import work_queue"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return o.success;
-  } catch {
-    return false;
-  }
+export function workQueueApiAvailable(dill = false): Promise<boolean> {
+  return debianPythonImports(dill ? "work_queue, dill" : "work_queue");
 }
 
 /** Workers per test; {@link WORKER_CORES} each, so all {@link TASKS} tasks run at once. */

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { checkStore, engineTest, shipPoncho, skipReasons, TASKS } from "./common.ts";
+import { checkStore, engineTest, shipPoncho, TASKS } from "./common.ts";
 import {
   plainTasksManager,
   pythonTasksManager,
@@ -22,12 +22,14 @@ import {
   WQ_COMMANDS,
 } from "./workqueue.ts";
 import { buildTestChannel } from "../fixtures/channel.ts";
+import { debianPythonSkips } from "./dask.ts";
 
-const reasons = await skipReasons(WQ_COMMANDS);
-if (reasons.length === 0 && !await workQueueApiAvailable()) {
-  reasons.push("/usr/bin/python3 cannot import work_queue (install python3-workqueue)");
-}
-if (reasons.length > 0) console.log(`work queue API tests skipped: ${reasons.join("; ")}`);
+const reasons = await debianPythonSkips(
+  "work queue API tests",
+  WQ_COMMANDS,
+  "work_queue",
+  "python3-workqueue",
+);
 const dillReasons = [...reasons];
 if (reasons.length === 0) {
   if (!await workQueueApiAvailable(true)) dillReasons.push("no dill (install python3-dill)");
