@@ -4,7 +4,7 @@
  * the generated section of `bench/RESULTS.md`.
  *
  * ```
- * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,run,dist,auto,worker]
+ * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,pack,run,dist,auto,worker]
  * ```
  *
  * `--quick` uses smaller inputs (a 200 MB environment, 50,000 repodata
@@ -18,6 +18,7 @@ import { MARKDOWN_HEADER, markdownRow, runAnalyzeBench } from "./analyze_bench.t
 import { runSolveBench, solveMarkdown } from "./solve_bench.ts";
 import { runCreateBench } from "./create_bench.ts";
 import { runArchiveBench } from "./archive_bench.ts";
+import { packMarkdown, runPackBench } from "./pack_bench.ts";
 import { runRunBench } from "./run_bench.ts";
 import { runDistBench } from "./dist_bench.ts";
 import { runAutoBench } from "./auto_bench.ts";
@@ -69,6 +70,15 @@ if (want("archive")) {
     "archive",
     `### archive engine vs GNU tar + zstd\n\n| measure | best |\n|---|---:|\n` +
       figs.map((f) => `| ${f.name} | ${f.ms.toFixed(0)} ms |`).join("\n"),
+  );
+}
+if (want("pack")) {
+  const runs = quick ? 7 : 21;
+  add(
+    "pack",
+    `### pack: \`packPrefix\` vs \`tar -c | zstd -T0 -3\`\n\n${
+      packMarkdown(await runPackBench(runs), runs)
+    }`,
   );
 }
 if (want("run")) {

@@ -240,6 +240,11 @@ Deno.test({
       assert.equal(createdReport.envId, id);
       const missing = await poncho(dir, ["store", "pack", "--store", store, "nope", "x.tar.zst"]);
       assert.equal(missing.code, 2);
+      // A damaged manifest is reported, not replaced by a fresh one.
+      await Deno.writeTextFile(join(envDir, ".poncho/manifest.json"), "{ not json");
+      const damaged = await poncho(dir, ["store", "pack", "--store", store, id, "y.tar.zst"]);
+      assert.equal(damaged.code, 3, damaged.stderr);
+      assert.match(damaged.stderr, /\.poncho\/manifest\.json is not valid JSON/);
     }),
 });
 

@@ -141,3 +141,11 @@ Deno.test("errors are told apart by kind or class, never by message text or errn
     "branch on err.kind, an error class (lib/errors.ts) or instanceof Deno.errors.X",
   );
 });
+
+Deno.test("zstd frames are parsed only by lib/archive/zstd_frame.ts", async () => {
+  assert.deepEqual(
+    await offenders(/fd2fb528|184d2a5/i, ["lib/archive/zstd_frame.ts"]),
+    [],
+    "split zstd data with zstdFrames() or zstdDecompress() instead of reading frame magics",
+  );
+});

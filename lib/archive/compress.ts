@@ -1,6 +1,7 @@
 /**
- * Stream compression and decompression chosen by file name: `zst` (multi-frame
- * safe, see `zstd.ts`), `gz`, `bz2` (read-only) and `none`.
+ * Stream compression and decompression chosen by file name: `zst` (written as
+ * parallel frames, see `zstd_compress.ts`; every frame read, see `zstd.ts`),
+ * `gz`, `bz2` (read-only) and `none`.
  *
  * Everything is an `AsyncIterable<Uint8Array>` in and out, so the pieces
  * compose: `readTar(decompress(readFileChunks(path), compressionFromPath(path)))`
@@ -18,6 +19,7 @@ import { throughNode } from "./node_stream.ts";
 import { zstdProcess } from "./zstd_process.ts";
 import { WORKER_BATCH, WORKER_WINDOW, workerStream } from "./worker_inbox.ts";
 import { type FirstMember, firstTarMember } from "./open.ts";
+import { compressZstdFrames } from "./zstd_compress.ts";
 
 /** A supported compression. */
 export type Compression = "zst" | "gz" | "bz2" | "none";
@@ -84,11 +86,16 @@ export function decompress(
 export interface CompressOptions {
   /** Level: zstd 1-19 (default 3), gzip 1-9 (default 6). */
   level?: number;
+  /** zstd: workers to start (default: one less than the cores, 1 to 8); the output does not depend on it. */
+  threads?: number;
 }
 
 /**
- * Compresses a stream. zstd output is one frame with a content checksum;
- * bzip2 cannot be written (a {@link UsageError}).
+ * Compresses a stream. zstd output is a sequence of frames of
+ * `ZSTD_FRAME_SIZE` (4 MiB) uncompressed bytes each, compressed in parallel
+ * workers, each with a content checksum; the bytes depend only on the input
+ * and the level (see `zstd_compress.ts`). bzip2 cannot be written (a
+ * {@link UsageError}).
  *
  * @example Round trip through zstd
  * ```ts
@@ -108,20 +115,8 @@ export function compress(
   options: CompressOptions = {},
 ): AsyncIterable<Uint8Array> {
   switch (compression) {
-    case "zst": {
-      const c = zlib.constants;
-      return throughNode(
-        source,
-        zlib.createZstdCompress({
-          chunkSize: 256 * 1024,
-          params: {
-            [c.ZSTD_c_compressionLevel]: options.level ?? 3,
-            [c.ZSTD_c_checksumFlag]: 1,
-          },
-        }),
-        (e) => codecError("output", "zstd", e),
-      );
-    }
+    case "zst":
+      return compressZstdFrames(source, options);
     case "gz":
       return throughNode(
         source,

@@ -19,7 +19,7 @@
 
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
-import { BLOCK, encodeHeader, paxRecord } from "./tar_header.ts";
+import { BLOCK, encodeHeader, type HeaderFields, paxRecord } from "./tar_header.ts";
 
 /** One entry to write. Exactly one body source is used for files. */
 export interface TarWriteEntry {
@@ -103,7 +103,8 @@ function splitUstar(path: Uint8Array): [Uint8Array, Uint8Array] | undefined {
 
 /**
  * Writes entries as a tar stream, ending with the two zero blocks. Yields
- * fresh buffers the consumer may keep.
+ * fresh buffers the consumer may keep: every one is `chunkSize` bytes but
+ * the last.
  */
 export async function* writeTar(
   entries: Iterable<TarWriteEntry> | AsyncIterable<TarWriteEntry>,
@@ -111,106 +112,164 @@ export async function* writeTar(
 ): AsyncGenerator<Uint8Array> {
   const size = Math.max(4096, Math.ceil((options.chunkSize ?? 1 << 20) / BLOCK) * BLOCK);
   const out = new Out(size);
-  /** Reserves `n` (<= size) bytes of zeroed space, yielding a full buffer first if needed. */
-  function* room(n: number): Generator<Uint8Array> {
-    if (out.pos + n > out.size) {
-      const full = out.take();
-      if (full) yield full;
-    }
-  }
   for await (const e of entries) {
-    const flag = FLAGS[e.type];
-    if (!flag) throw new PonchoError(`tar entry ${e.path}: cannot write type ${e.type}`);
-    const mode = e.mode ?? (e.type === "directory" ? 0o755 : e.type === "symlink" ? 0o777 : 0o644);
-    const mtime = Math.max(0, Math.trunc(options.mtime ?? e.mtime ?? 0));
-    const uid = options.uid ?? e.uid ?? 0;
-    const gid = options.gid ?? e.gid ?? 0;
-    const uname = options.uname ?? e.uname ?? "";
-    const gname = options.gname ?? e.gname ?? "";
-    const linkname = e.type === "symlink" || e.type === "hardlink" ? e.linkname ?? "" : "";
-    if ((e.type === "symlink" || e.type === "hardlink") && !linkname) {
-      throw new PonchoError(`tar entry ${e.path}: ${e.type} without a link target`);
-    }
-    let bodySize = 0;
-    if (e.type === "file") {
-      if (e.data) bodySize = e.data.length;
-      else if (e.size !== undefined) bodySize = e.size;
-      else if (e.file !== undefined) bodySize = (await Deno.stat(e.file)).size;
-      else throw new PonchoError(`tar entry ${e.path}: file without a body or size`);
-    }
-    const pathBytes = encoder.encode(e.type === "directory" ? e.path + "/" : e.path);
-    const linkBytes = encoder.encode(linkname);
-    const split = splitUstar(pathBytes);
-    const pax: Uint8Array[] = [];
-    if (!split) pax.push(paxRecord("path", e.type === "directory" ? e.path + "/" : e.path));
-    if (linkBytes.length > 100) pax.push(paxRecord("linkpath", linkname));
-    if (bodySize > MAX_OCTAL_11) pax.push(paxRecord("size", String(bodySize)));
-    if (mtime > MAX_OCTAL_11) pax.push(paxRecord("mtime", String(mtime)));
-    if (uid > MAX_OCTAL_7) pax.push(paxRecord("uid", String(uid)));
-    if (gid > MAX_OCTAL_7) pax.push(paxRecord("gid", String(gid)));
-    if (encoder.encode(uname).length > 31) pax.push(paxRecord("uname", uname));
-    if (encoder.encode(gname).length > 31) pax.push(paxRecord("gname", gname));
-    const [name, prefix] = split ?? [paxName(pathBytes), new Uint8Array(0)];
-    if (pax.length) {
-      const paxLen = pax.reduce((n, r) => n + r.length, 0);
-      const data = new Uint8Array(paxLen);
-      let p = 0;
-      for (const r of pax) {
-        data.set(r, p);
-        p += r.length;
-      }
-      yield* room(BLOCK);
-      encodeHeader(out.buf, out.pos, {
-        name: paxName(encoder.encode("PaxHeaders/" + baseName(e.path))),
-        prefix: new Uint8Array(0),
-        flag: "x",
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        size: paxLen,
-        mtime: Math.min(mtime, MAX_OCTAL_11),
-        linkname: new Uint8Array(0),
-        uname: "",
-        gname: "",
-      });
-      out.pos += BLOCK;
-      yield* copyIn(out, data);
-    }
-    yield* room(BLOCK);
-    encodeHeader(out.buf, out.pos, {
-      name,
-      prefix,
-      flag,
-      mode,
-      uid: Math.min(uid, MAX_OCTAL_7),
-      gid: Math.min(gid, MAX_OCTAL_7),
-      size: Math.min(bodySize, MAX_OCTAL_11),
-      mtime: Math.min(mtime, MAX_OCTAL_11),
-      linkname: linkBytes.length > 100 ? linkBytes.subarray(0, 100) : linkBytes,
-      uname: encoder.encode(uname).length > 31 ? "" : uname,
-      gname: encoder.encode(gname).length > 31 ? "" : gname,
-    });
-    out.pos += BLOCK;
-    if (e.type !== "file") continue;
-    if (e.data) yield* copyIn(out, e.data);
-    else if (e.file !== undefined) yield* fileIn(out, e.file, bodySize, e.path);
-    else if (e.chunks) {
-      let got = 0;
-      for await (const c of e.chunks) {
-        got += c.length;
-        if (got > bodySize) break;
-        yield* copyIn(out, c, false);
-      }
-      if (got !== bodySize) {
-        throw new PonchoError(`tar entry ${e.path}: body has ${got} bytes, expected ${bodySize}`);
-      }
-      yield* pad(out);
-    } else throw new PonchoError(`tar entry ${e.path}: file without a body`);
+    const { header, size: bodySize } = await entryHeader(e, options);
+    yield* copyIn(out, header);
+    if (e.type === "file") yield* body(out, e, bodySize);
   }
-  yield* room(2 * BLOCK);
+  yield* room(out, 2 * BLOCK);
   out.pos += 2 * BLOCK; // the buffer is zeroed
   const last = out.take();
   if (last) yield last;
+}
+
+/**
+ * The header blocks of an entry as {@link writeTar} writes them (a pax
+ * header first when a field does not fit ustar), and its body size. The
+ * body follows, padded with zeros to a multiple of 512 bytes.
+ */
+export async function entryHeader(
+  e: TarWriteEntry,
+  options: TarWriteOptions = {},
+): Promise<{ header: Uint8Array; size: number }> {
+  const h = await resolveEntry(e, options);
+  const pax = paxData(h);
+  const paxBlocks = pax ? BLOCK + Math.ceil(pax.length / BLOCK) * BLOCK : 0;
+  const header = new Uint8Array(paxBlocks + BLOCK);
+  if (pax) {
+    encodeHeader(header, 0, {
+      name: paxName(encoder.encode("PaxHeaders/" + baseName(e.path))),
+      prefix: new Uint8Array(0),
+      flag: "x",
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: pax.length,
+      mtime: Math.min(h.mtime, MAX_OCTAL_11),
+      linkname: new Uint8Array(0),
+      uname: "",
+      gname: "",
+    });
+    header.set(pax, BLOCK);
+  }
+  encodeHeader(header, paxBlocks, ustarHeader(h));
+  return { header, size: h.size };
+}
+
+/** An entry's header fields with the options and defaults applied. */
+interface Resolved {
+  flag: string;
+  mode: number;
+  mtime: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  /** The path as stored (directories with a trailing `/`). */
+  path: string;
+  pathBytes: Uint8Array;
+  linkname: string;
+  linkBytes: Uint8Array;
+  /** Body size (0 for all but files). */
+  size: number;
+}
+
+/** Applies the options and defaults to an entry and checks it can be written. */
+async function resolveEntry(e: TarWriteEntry, options: TarWriteOptions): Promise<Resolved> {
+  const flag = FLAGS[e.type];
+  if (!flag) throw new PonchoError(`tar entry ${e.path}: cannot write type ${e.type}`);
+  const isLink = e.type === "symlink" || e.type === "hardlink";
+  const linkname = isLink ? e.linkname ?? "" : "";
+  if (isLink && !linkname) {
+    throw new PonchoError(`tar entry ${e.path}: ${e.type} without a link target`);
+  }
+  let size = 0;
+  if (e.type === "file") {
+    if (e.data) size = e.data.length;
+    else if (e.size !== undefined) size = e.size;
+    else if (e.file !== undefined) size = (await Deno.stat(e.file)).size;
+    else throw new PonchoError(`tar entry ${e.path}: file without a body or size`);
+  }
+  const path = e.type === "directory" ? e.path + "/" : e.path;
+  return {
+    flag,
+    mode: e.mode ?? (e.type === "directory" ? 0o755 : e.type === "symlink" ? 0o777 : 0o644),
+    mtime: Math.max(0, Math.trunc(options.mtime ?? e.mtime ?? 0)),
+    uid: options.uid ?? e.uid ?? 0,
+    gid: options.gid ?? e.gid ?? 0,
+    uname: options.uname ?? e.uname ?? "",
+    gname: options.gname ?? e.gname ?? "",
+    path,
+    pathBytes: encoder.encode(path),
+    linkname,
+    linkBytes: encoder.encode(linkname),
+    size,
+  };
+}
+
+/** The pax extended header body an entry needs (fields that ustar cannot hold), if any. */
+function paxData(h: Resolved): Uint8Array | undefined {
+  const pax: Uint8Array[] = [];
+  if (!splitUstar(h.pathBytes)) pax.push(paxRecord("path", h.path));
+  if (h.linkBytes.length > 100) pax.push(paxRecord("linkpath", h.linkname));
+  if (h.size > MAX_OCTAL_11) pax.push(paxRecord("size", String(h.size)));
+  if (h.mtime > MAX_OCTAL_11) pax.push(paxRecord("mtime", String(h.mtime)));
+  if (h.uid > MAX_OCTAL_7) pax.push(paxRecord("uid", String(h.uid)));
+  if (h.gid > MAX_OCTAL_7) pax.push(paxRecord("gid", String(h.gid)));
+  if (encoder.encode(h.uname).length > 31) pax.push(paxRecord("uname", h.uname));
+  if (encoder.encode(h.gname).length > 31) pax.push(paxRecord("gname", h.gname));
+  if (pax.length === 0) return undefined;
+  const data = new Uint8Array(pax.reduce((n, r) => n + r.length, 0));
+  let p = 0;
+  for (const r of pax) {
+    data.set(r, p);
+    p += r.length;
+  }
+  return data;
+}
+
+/** The ustar header of an entry (fields too large for it were put in its pax header). */
+function ustarHeader(h: Resolved): HeaderFields {
+  const [name, prefix] = splitUstar(h.pathBytes) ?? [paxName(h.pathBytes), new Uint8Array(0)];
+  return {
+    name,
+    prefix,
+    flag: h.flag,
+    mode: h.mode,
+    uid: Math.min(h.uid, MAX_OCTAL_7),
+    gid: Math.min(h.gid, MAX_OCTAL_7),
+    size: Math.min(h.size, MAX_OCTAL_11),
+    mtime: Math.min(h.mtime, MAX_OCTAL_11),
+    linkname: h.linkBytes.length > 100 ? h.linkBytes.subarray(0, 100) : h.linkBytes,
+    uname: encoder.encode(h.uname).length > 31 ? "" : h.uname,
+    gname: encoder.encode(h.gname).length > 31 ? "" : h.gname,
+  };
+}
+
+/** Reserves `n` (<= size) bytes of zeroed space, yielding the full buffer first if needed. */
+function* room(out: Out, n: number): Generator<Uint8Array> {
+  if (out.pos + n > out.size) {
+    const full = out.take();
+    if (full) yield full;
+  }
+}
+
+/** Writes a file entry's body from whichever source it has, padded to a block. */
+async function* body(out: Out, e: TarWriteEntry, size: number): AsyncGenerator<Uint8Array> {
+  if (e.data) yield* copyIn(out, e.data);
+  else if (e.file !== undefined) yield* fileIn(out, e.file, size, e.path);
+  else if (e.chunks) {
+    let got = 0;
+    for await (const c of e.chunks) {
+      got += c.length;
+      if (got > size) break;
+      yield* copyIn(out, c, false);
+    }
+    if (got !== size) {
+      throw new PonchoError(`tar entry ${e.path}: body has ${got} bytes, expected ${size}`);
+    }
+    yield* pad(out);
+  } else throw new PonchoError(`tar entry ${e.path}: file without a body`);
 }
 
 /** Copies bytes into the output, then pads to a block boundary unless told not to. */

@@ -2,22 +2,30 @@
  * Streaming zstd decompression that decodes every frame.
  *
  * The `node:zlib` zstd decompressor in Deno stops silently after the first
- * frame, but multi-threaded `zstd -T0`, `pzstd` and concatenated files give
- * several frames, and skippable frames may appear anywhere. So this module
- * splits the compressed stream into frames itself, by parsing each frame
- * header and the 3-byte block headers (RFC 8878), and runs one decompressor
- * per frame. Skippable frames are dropped; a stream that ends inside a frame
- * or holds bytes that are not a frame is an error.
+ * frame, but Poncho's own packer (`zstd_compress.ts`), multi-threaded
+ * `zstd -T0`, `pzstd` and concatenated files give several frames, and
+ * skippable frames may appear anywhere. So this module splits the compressed
+ * stream into frames with the frame parser of `zstd_frame.ts` and runs one
+ * decompressor per frame. Skippable frames are dropped; a stream that ends
+ * inside a frame or holds bytes that are not a frame is a `CorruptError`
+ * naming the stream.
  *
  * @module
  */
 
 import * as zlib from "node:zlib";
-import { PonchoError } from "../errors.ts";
+import { CorruptError, PonchoError } from "../errors.ts";
 import { ChunkReader } from "./chunk_reader.ts";
 import { throughNode } from "./node_stream.ts";
+import {
+  BLOCK_HEADER,
+  blockHeader,
+  frameHeader,
+  frameKind,
+  readLE,
+  truncatedFrame,
+} from "./zstd_frame.ts";
 
-const ZSTD_MAGIC = 0xfd2fb528;
 /** Output chunk size of the decompressor (large chunks are much faster). */
 const OUT_CHUNK = 256 * 1024;
 
@@ -29,27 +37,17 @@ export async function* zstdDecompress(
   const reader = new ChunkReader(source);
   try {
     while (true) {
-      const magicBytes = await reader.read(4);
-      if (magicBytes.length === 0) return;
-      if (magicBytes.length < 4) throw cut(name);
-      const magic = le(magicBytes, 0, 4);
-      if ((magic & 0xfffffff0) >>> 0 === 0x184d2a50) {
-        const sizeBytes = await reader.read(4);
-        if (sizeBytes.length < 4) throw cut(name);
-        const size = le(sizeBytes, 0, 4);
-        if ((await reader.skip(size)) !== size) throw cut(name);
+      const magic = await reader.read(4);
+      if (magic.length === 0) return;
+      if (magic.length < 4) throw truncatedFrame(name);
+      if (frameKind(magic, reader.offset - 4, name) === "skippable") {
+        await skipSkippable(reader, name);
         continue;
       }
-      if (magic !== ZSTD_MAGIC) {
-        throw new PonchoError(
-          `${name} holds bytes that are not a zstd frame at offset ${reader.offset - 4}`,
-        );
-      }
-      const dec = zlib.createZstdDecompress({ chunkSize: OUT_CHUNK });
       yield* throughNode(
-        framePieces(reader, magicBytes, name),
-        dec,
-        (e) => e instanceof PonchoError ? e : new PonchoError(`${name} is corrupt: ${errText(e)}`),
+        framePieces(reader, magic, name),
+        zlib.createZstdDecompress({ chunkSize: OUT_CHUNK }),
+        (e) => e instanceof PonchoError ? e : new CorruptError(`${name} is corrupt: ${errText(e)}`),
       );
     }
   } finally {
@@ -57,78 +55,73 @@ export async function* zstdDecompress(
   }
 }
 
-/** Yields the bytes of one frame (after its magic), merging adjacent views. */
+/** Skips a skippable frame whose magic was read. */
+async function skipSkippable(reader: ChunkReader, name: string): Promise<void> {
+  const sizeBytes = await reader.read(4);
+  if (sizeBytes.length < 4) throw truncatedFrame(name, "skippable");
+  const size = readLE(sizeBytes, 0, 4);
+  if ((await reader.skip(size)) !== size) throw truncatedFrame(name, "skippable");
+}
+
+/**
+ * Collects views into as few pieces as possible: a view that continues the
+ * pending one in the same buffer extends it.
+ */
+class Merger {
+  #pending: Uint8Array | undefined;
+
+  /** Adds a view; returns a finished piece to pass on, if any. */
+  add(piece: Uint8Array): Uint8Array | undefined {
+    const p = this.#pending;
+    if (p && p.buffer === piece.buffer && p.byteOffset + p.length === piece.byteOffset) {
+      this.#pending = new Uint8Array(p.buffer, p.byteOffset, p.length + piece.length);
+      return undefined;
+    }
+    this.#pending = piece;
+    return p;
+  }
+
+  /** The last pending piece. */
+  flush(): Uint8Array | undefined {
+    const p = this.#pending;
+    this.#pending = undefined;
+    return p;
+  }
+}
+
+/** Yields the bytes of one zstd frame whose magic was read (magic included). */
 async function* framePieces(
   reader: ChunkReader,
   magic: Uint8Array,
   name: string,
 ): AsyncGenerator<Uint8Array> {
-  let pending: Uint8Array | undefined = magic.slice();
-  const emit = (piece: Uint8Array): Uint8Array | undefined => {
-    // Merge with the pending view when both lie back to back in one buffer.
-    if (
-      pending && pending.buffer === piece.buffer &&
-      pending.byteOffset + pending.length === piece.byteOffset
-    ) {
-      pending = new Uint8Array(pending.buffer, pending.byteOffset, pending.length + piece.length);
-      return undefined;
-    }
-    const out = pending;
-    pending = piece;
-    return out;
-  };
+  const merger = new Merger();
   const need = async (n: number): Promise<Uint8Array> => {
     const b = await reader.read(n);
-    if (b.length < n) throw cut(name);
+    if (b.length < n) throw truncatedFrame(name);
     return b;
   };
-
-  const fhdBytes = await need(1);
-  let ready = emit(fhdBytes);
+  merger.add(magic.slice());
+  const descriptor = await need(1);
+  let ready = merger.add(descriptor);
   if (ready) yield ready;
-  const fhd = fhdBytes[0];
-  if (fhd & 0x08) throw new PonchoError(`${name} is corrupt (reserved frame header bit set)`);
-  const single = (fhd >> 5) & 1;
-  const fcsSize = [single ? 1 : 0, 2, 4, 8][fhd >> 6];
-  const headerRest = (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3] + fcsSize;
-  const checksum = (fhd >> 2) & 1;
-  if (headerRest > 0) {
-    ready = emit(await need(headerRest));
-    if (ready) yield ready;
-  }
+  const header = frameHeader(descriptor[0], name);
+  if (header.rest > 0 && (ready = merger.add(await need(header.rest)))) yield ready;
   while (true) {
-    const bh = await need(3);
-    ready = emit(bh);
-    if (ready) yield ready;
-    const v = le(bh, 0, 3);
-    const last = v & 1;
-    const type = (v >> 1) & 3;
-    if (type === 3) throw new PonchoError(`${name} is corrupt (reserved block type)`);
-    let left = type === 1 ? 1 : v >>> 3;
-    while (left > 0) {
+    const bh = await need(BLOCK_HEADER);
+    if ((ready = merger.add(bh))) yield ready;
+    const block = blockHeader(bh, 0, name);
+    for (let left = block.size; left > 0;) {
       const piece = await reader.next(left);
-      if (piece === null) throw cut(name);
+      if (piece === null) throw truncatedFrame(name);
       left -= piece.length;
-      ready = emit(piece);
-      if (ready) yield ready;
+      if ((ready = merger.add(piece))) yield ready;
     }
-    if (last) break;
+    if (block.last) break;
   }
-  if (checksum) {
-    ready = emit(await need(4));
-    if (ready) yield ready;
-  }
-  if (pending) yield pending;
-}
-
-function le(b: Uint8Array, off: number, n: number): number {
-  let v = 0;
-  for (let i = n - 1; i >= 0; i--) v = v * 256 + b[off + i];
-  return v;
-}
-
-function cut(name: string): PonchoError {
-  return new PonchoError(`${name} is truncated (a zstd frame is cut short); re-create it`);
+  if (header.checksum && (ready = merger.add(await need(4)))) yield ready;
+  const last = merger.flush();
+  if (last) yield last;
 }
 
 function errText(e: unknown): string {

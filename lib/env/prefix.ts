@@ -50,13 +50,16 @@ function anchorOf(needle: Uint8Array): number {
 
 /**
  * Index of the first occurrence of `needle` in `data` at or after `from`, or
- * -1. Scans for the needle's rarest-looking byte with the native
- * `Uint8Array.indexOf` and compares only at those candidates (a few GB/s on
- * binaries). An empty needle matches at `from`.
+ * -1. Needles of at least {@link HORSPOOL_MIN} bytes (prefixes) are found
+ * with Horspool's skip table, which looks at about one byte in
+ * `needle.length` whatever the data; shorter ones by scanning for the
+ * needle's rarest-looking byte with the native `Uint8Array.indexOf`. An
+ * empty needle matches at `from`.
  */
 export function indexOfBytes(data: Uint8Array, needle: Uint8Array, from = 0): number {
   const n = needle.length;
   if (n === 0) return Math.min(Math.max(from, 0), data.length);
+  if (n >= HORSPOOL_MIN) return horspool(data, needle, Math.max(from, 0));
   const k = anchorOf(needle);
   const a = needle[k];
   const last = data.length - n;
@@ -68,6 +71,29 @@ export function indexOfBytes(data: Uint8Array, needle: Uint8Array, from = 0): nu
     while (j < n && data[start + j] === needle[j]) j++;
     if (j === n) return start;
     i = data.indexOf(a, i + 1);
+  }
+  return -1;
+}
+
+/** Shortest needle {@link indexOfBytes} searches with Horspool's algorithm. */
+export const HORSPOOL_MIN = 8;
+
+/** Horspool's search: compare at the window's last byte, then skip by that byte's table entry. */
+function horspool(data: Uint8Array, needle: Uint8Array, from: number): number {
+  const n = needle.length;
+  const lastIdx = n - 1;
+  const skip = new Int32Array(256).fill(n);
+  for (let i = 0; i < lastIdx; i++) skip[needle[i]] = lastIdx - i;
+  const tail = needle[lastIdx];
+  const end = data.length - n;
+  for (let i = from; i <= end;) {
+    const c = data[i + lastIdx];
+    if (c === tail) {
+      let j = lastIdx - 1;
+      while (j >= 0 && data[i + j] === needle[j]) j--;
+      if (j < 0) return i;
+    }
+    i += skip[c];
   }
   return -1;
 }

@@ -20,11 +20,11 @@ const python = hasCommand("python3");
 if (!gcc) console.log("prefix_test: gcc not found, skipping the ELF test");
 if (!python) console.log("prefix_test: python3 not found, skipping the shebang tests");
 
-Deno.test("indexOfBytes agrees with a naive search on random data", () => {
+Deno.test("indexOfBytes agrees with a naive search on random data (anchor and Horspool)", () => {
   let seed = 7;
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 4;
   const data = Uint8Array.from({ length: 5000 }, () => 0x30 + rnd());
-  for (const len of [1, 2, 3, 5, 8]) {
+  for (const len of [1, 2, 3, 5, 7, 8, 13, 40]) {
     const needle = data.slice(1234, 1234 + len);
     const naive = (from: number) => {
       outer: for (let i = from; i <= data.length - len; i++) {
@@ -38,6 +38,8 @@ Deno.test("indexOfBytes agrees with a naive search on random data", () => {
     }
   }
   assert.equal(indexOfBytes(enc.encode("abc"), enc.encode("abcd")), -1);
+  assert.equal(indexOfBytes(enc.encode("xx/opt/prefix/abc"), enc.encode("/prefix/abc")), 6);
+  assert.equal(indexOfBytes(enc.encode("/prefix/abc"), enc.encode("/prefix/abc"), 1), -1);
   assert.deepEqual(findAllBytes(enc.encode("xaxaxa"), enc.encode("xa")), [0, 2, 4]);
 });
 

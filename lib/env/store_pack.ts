@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { NotFoundError } from "../errors.ts";
+import { CorruptError, fsError, NotFoundError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { condaPlatform } from "../conda/platform.ts";
 import type { StoreLayout } from "../../store/layout.ts";
@@ -41,21 +41,7 @@ export async function packStoreEnv(
     throw new NotFoundError(`store environment ${id} was removed meanwhile`);
   }, { source: slot.path });
   try {
-    let base: Omit<EnvManifest, "relocations" | "buildPrefix">;
-    try {
-      const { relocations: _r, buildPrefix: _b, ...rest } = JSON.parse(
-        await Deno.readTextFile(join(slot.path, MANIFEST_PATH)),
-      ) as EnvManifest;
-      base = rest;
-    } catch {
-      base = {
-        format: MANIFEST_FORMAT,
-        id,
-        platform: condaPlatform(),
-        created: new Date().toISOString(),
-        poncho: VERSION,
-      };
-    }
+    const base = await baseManifest(slot.path, id);
     const r = await packPrefix({
       prefix: slot.path,
       output,
@@ -67,4 +53,42 @@ export async function packStoreEnv(
   } finally {
     opened.lock.release();
   }
+}
+
+/**
+ * The manifest of the environment at `dir` without the fields packing
+ * recomputes; a fresh one for an environment built in place without a
+ * manifest. A manifest that cannot be read or parsed is an error naming it.
+ */
+async function baseManifest(
+  dir: string,
+  id: string,
+): Promise<Omit<EnvManifest, "relocations" | "buildPrefix">> {
+  const path = join(dir, MANIFEST_PATH);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw fsError(err, path, { what: "cannot read" });
+    return {
+      format: MANIFEST_FORMAT,
+      id,
+      platform: condaPlatform(),
+      created: new Date().toISOString(),
+      poncho: VERSION,
+    };
+  }
+  let manifest: EnvManifest;
+  try {
+    manifest = JSON.parse(text) as EnvManifest;
+  } catch (err) {
+    throw new CorruptError(
+      `${path} is not valid JSON (${
+        (err as Error).message
+      }); remove the environment and create it again`,
+      { path, cause: err },
+    );
+  }
+  const { relocations: _r, buildPrefix: _b, ...rest } = manifest;
+  return rest;
 }

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import zlib from "node:zlib";
+import { CorruptError } from "../errors.ts";
+import { decodeZstd } from "../conda/zstd_bytes.ts";
+import { zstdDecompress } from "./zstd.ts";
+import { zstdFrames } from "./zstd_frame.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+const a = new Uint8Array(zlib.zstdCompressSync(enc.encode("first frame, "), {
+  params: { [zlib.constants.ZSTD_c_checksumFlag]: 1 },
+}));
+const b = new Uint8Array(zlib.zstdCompressSync(enc.encode("y".repeat(200_000) + "end")));
+/** A skippable frame of 5 content bytes. */
+const skip = new Uint8Array([0x52, 0x2a, 0x4d, 0x18, 5, 0, 0, 0, 9, 9, 9, 9, 9]);
+const all = new Uint8Array([...a, ...skip, ...b]);
+
+/** Streams `data` in small chunks, so frame fields fall across chunk boundaries. */
+async function* chunks(data: Uint8Array, size = 7): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) yield data.slice(i, i + size);
+}
+
+async function streamed(data: Uint8Array, name: string): Promise<string> {
+  let out = "";
+  for await (const c of zstdDecompress(chunks(data), name)) out += dec.decode(c, { stream: true });
+  return out;
+}
+
+Deno.test("zstdFrames splits zstd frames in order and leaves skippable frames out", () => {
+  const frames = [...zstdFrames(all, "x.zst")];
+  assert.deepEqual(frames, [a, b]);
+  assert.deepEqual([...zstdFrames(new Uint8Array(0))], []);
+});
+
+Deno.test("every decoder reads the same multi-frame data with a skippable frame", async () => {
+  const want = "first frame, " + "y".repeat(200_000) + "end";
+  assert.equal(dec.decode(decodeZstd(all, "x.zst")), want);
+  assert.equal(await streamed(all, "x.zst"), want);
+});
+
+/** Cuts of `all` that end inside a frame: zstd frames and the skippable one. */
+const cuts: [string, Uint8Array][] = [
+  ["inside the first frame's magic", all.subarray(0, 2)],
+  ["inside the first frame's header", all.subarray(0, 5)],
+  ["inside the first frame's checksum", all.subarray(0, a.length - 2)],
+  ["inside the skippable frame's length", all.subarray(0, a.length + 6)],
+  ["inside the skippable frame's content", all.subarray(0, a.length + skip.length - 1)],
+  ["inside the last frame's blocks", all.subarray(0, all.length - 20)],
+];
+
+Deno.test("a cut anywhere in a frame, skippable or not, is a CorruptError naming the data", async () => {
+  for (const [where, data] of cuts) {
+    const check = (e: unknown) =>
+      e instanceof CorruptError && /^cut\.zst is truncated/.test(e.message) &&
+      (where.includes("skippable") === /skippable/.test(e.message));
+    assert.throws(() => [...zstdFrames(data, "cut.zst")], check, `zstdFrames: ${where}`);
+    assert.throws(() => decodeZstd(data, "cut.zst"), check, `decodeZstd: ${where}`);
+    await assert.rejects(() => streamed(data, "cut.zst"), check, `zstdDecompress: ${where}`);
+  }
+});
+
+Deno.test("bytes that are not a frame, reserved bits and block types are CorruptErrors", async () => {
+  const garbage = new Uint8Array([...a, 1, 2, 3, 4, 5]);
+  const notZstd = (e: unknown) =>
+    e instanceof CorruptError &&
+    e.message === `g.zst is not zstd data: the bytes at offset ${a.length} are not a zstd frame`;
+  assert.throws(() => [...zstdFrames(garbage, "g.zst")], notZstd);
+  assert.throws(() => decodeZstd(garbage, "g.zst"), notZstd);
+  await assert.rejects(() => streamed(garbage, "g.zst"), notZstd);
+  const reservedBit = a.slice();
+  reservedBit[4] |= 0x08;
+  assert.throws(() => [...zstdFrames(reservedBit, "r.zst")], /r\.zst is corrupt \(reserved frame/);
+  await assert.rejects(() => streamed(reservedBit, "r.zst"), /r\.zst is corrupt \(reserved frame/);
+});
