@@ -4,7 +4,7 @@
  * the generated section of `bench/RESULTS.md`.
  *
  * ```
- * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,pack,run,dist,auto]
+ * deno task bench [--quick] [--write] [--only analyze,solve,create,archive,pack,run,dist,auto,worker]
  * ```
  *
  * `--quick` uses smaller inputs (a 200 MB environment, 50,000 repodata
@@ -22,6 +22,7 @@ import { packMarkdown, runPackBench } from "./pack_bench.ts";
 import { runRunBench } from "./run_bench.ts";
 import { runDistBench } from "./dist_bench.ts";
 import { runAutoBench } from "./auto_bench.ts";
+import { runWorkerBench, workerMarkdown } from "./worker_bench.ts";
 
 const quick = Deno.args.includes("--quick");
 const write = Deno.args.includes("--write");
@@ -169,6 +170,20 @@ if (want("auto")) {
       `| first \`run task.py\` (fresh store) vs \`create --prefix\` of its spec (fresh store) | ${
         ms(f.firstRun)
       } | ${ms(f.createPrefix)} | ${ratio(f.firstRun, f.createPrefix)} | <= 1.2x |`,
+  );
+}
+
+if (want("worker")) {
+  const load = Deno.loadavg()[0];
+  const pairs = await runWorkerBench(quick ? 7 : 21);
+  add(
+    "worker",
+    `### worker: cold, burst and warm starts through the single file (issue 16)\n\n` +
+      `Medians of interleaved runs (the order alternates every round); environments from ` +
+      `\`bench/real_env.ts\`; see \`bench/worker_bench.ts\`. Load average ${
+        load.toFixed(1)
+      } at the ` +
+      `start, ${Deno.loadavg()[0].toFixed(1)} at the end.\n\n${workerMarkdown(pairs)}`,
   );
 }
 

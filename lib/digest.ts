@@ -17,7 +17,7 @@
  * @module
  */
 
-import { readFileChunks } from "./archive/codec.ts";
+import { readFileChunks } from "./archive/file_chunks.ts";
 
 /** Lower-case hex sha256 of a whole file, read in chunks (never held in memory). */
 export async function fileSha256(path: string): Promise<string> {

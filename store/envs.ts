@@ -144,7 +144,10 @@ async function clearFinalPath(slot: EnvSlot, trash: string): Promise<void> {
   if (!slot.inStore) {
     const ours = info.isDirectory &&
       (await isEmptyDir(slot.path) ||
-        await Deno.lstat(`${slot.path}/.poncho`).then(() => true, () => false));
+        await Deno.lstat(`${slot.path}/.poncho`).then(() => true, (err) => {
+          if (err instanceof Deno.errors.NotFound) return false;
+          throw err;
+        }));
     if (!ours) {
       throw new PonchoError(
         `--unpack-to ${slot.path} exists and is not a poncho environment; ` +
@@ -199,7 +202,9 @@ async function unpackInto(slot: EnvSlot, build: Builder, source: string): Promis
     }
     return marker;
   } catch (err) {
-    // Leave nothing a later run would use: the marker is what makes it usable.
+    // Leave nothing a later run would use: the marker is what makes it usable. Best effort: the
+    // build's error is the one to report, and a tree left without a marker is never used (the
+    // next unpack or gc removes it).
     if (renamed) await discardTree(slot.path, `${root}.failed`).catch(() => {});
     else await deleteTree(root).catch(() => {});
     throw err;
@@ -226,31 +231,48 @@ export async function openEnv(
   options: OpenOptions,
 ): Promise<OpenEnv> {
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const deadline = Date.now() + timeoutMs;
   let unpacked = false;
+  return await pollUntil(slot, timeoutMs, async () => {
+    const shared = tryLock(slot.lockPath, false);
+    if (!shared) return undefined;
+    const marker = readMarker(slot.path, slot.id);
+    if (marker) {
+      if (slot.layout) touchIndex(slot.layout, slot.id);
+      return { lock: shared, marker, unpacked };
+    }
+    shared.release();
+    const exclusive = tryLock(slot.lockPath, true);
+    if (!exclusive) return undefined;
+    try {
+      if (!readMarker(slot.path, slot.id)) {
+        await unpackInto(slot, build, options.source);
+        unpacked = true;
+      }
+    } finally {
+      exclusive.release();
+    }
+    return "again"; // take the shared lock and check again, at once
+  });
+}
+
+/**
+ * Calls `attempt` until it returns a result, pausing (2 ms, doubling up to
+ * {@link WAIT_POLL_MAX_MS}) after each `undefined` (the lock is busy) and not
+ * after `"again"`; nobody waits while holding a lock.
+ *
+ * @throws {LockTimeoutError} (exit 3) once `timeoutMs` have passed.
+ */
+async function pollUntil<T>(
+  slot: EnvSlot,
+  timeoutMs: number,
+  attempt: () => Promise<T | "again" | undefined> | T | "again" | undefined,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
   let pause = 2;
   for (;;) {
-    const shared = tryLock(slot.lockPath, false);
-    if (shared) {
-      const marker = readMarker(slot.path, slot.id);
-      if (marker) {
-        if (slot.layout) touchIndex(slot.layout, slot.id);
-        return { lock: shared, marker, unpacked };
-      }
-      shared.release();
-      const exclusive = tryLock(slot.lockPath, true);
-      if (exclusive) {
-        try {
-          if (!readMarker(slot.path, slot.id)) {
-            await unpackInto(slot, build, options.source);
-            unpacked = true;
-          }
-        } finally {
-          exclusive.release();
-        }
-        continue; // take the shared lock and check again
-      }
-    }
+    const result = await attempt();
+    if (result === "again") continue;
+    if (result !== undefined) return result;
     const left = deadline - Date.now();
     if (left <= 0) throw lockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
     await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
@@ -310,16 +332,11 @@ export async function buildEnvInPlace(
   build: Builder,
   options: InPlaceOptions,
 ): Promise<boolean> {
-  const timeoutMs = options.timeoutMs ?? 300_000;
-  const deadline = Date.now() + timeoutMs;
-  let pause = 2;
-  let lock: HeldLock | null;
-  while (!(lock = tryLock(slot.lockPath, true))) {
-    const left = deadline - Date.now();
-    if (left <= 0) throw lockTimeoutError(slot.lockPath, `environment ${slot.path}`, timeoutMs);
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
-    pause = Math.min(pause * 2, 50);
-  }
+  const lock: HeldLock = await pollUntil(
+    slot,
+    options.timeoutMs ?? 300_000,
+    () => tryLock(slot.lockPath, true) ?? undefined,
+  );
   try {
     if (!options.replace && readMarker(slot.path, slot.id)) return false;
     await Deno.mkdir(slot.tmpParent, { recursive: true });
@@ -353,6 +370,7 @@ export async function buildEnvInPlace(
       }
       return true;
     } catch (err) {
+      // Best effort, as in unpackInto: without a marker the tree is never used.
       await discardTree(slot.path, `${trash}.failed`).catch(() => {});
       throw err;
     }

@@ -46,67 +46,93 @@ const MIN_TRANSFER = 64 * 1024;
 let outstanding = 0;
 let wake: (() => void) | undefined;
 
-async function run(start: StartMessage): Promise<void> {
-  let buf = new Uint8Array(start.batch);
-  let fill = 0;
-  const send = async (buffer: ArrayBufferLike, length: number) => {
-    outstanding += length;
-    scope.postMessage({ type: "data", buffer, length }, [buffer as ArrayBuffer]);
-    while (outstanding > start.window) await new Promise<void>((resolve) => (wake = resolve));
-  };
-  const flush = async () => {
-    if (fill === 0) return;
-    const out = buf;
-    const length = fill;
-    buf = new Uint8Array(start.batch);
-    fill = 0;
-    await send(out.buffer, length);
-  };
-  const copy = async (chunk: Uint8Array) => {
+/** Waits until the parent has acknowledged enough that at most `window` bytes are in flight. */
+async function post(buffer: ArrayBufferLike, length: number, window: number): Promise<void> {
+  outstanding += length;
+  scope.postMessage({ type: "data", buffer, length }, [buffer as ArrayBuffer]);
+  while (outstanding > window) await new Promise<void>((resolve) => (wake = resolve));
+}
+
+/** Copies small pieces into fresh `batch`-sized buffers and posts each one once full. */
+class Batcher {
+  #buf: Uint8Array;
+  #fill = 0;
+
+  constructor(readonly start: StartMessage) {
+    this.#buf = new Uint8Array(start.batch);
+  }
+
+  async copy(chunk: Uint8Array): Promise<void> {
     let off = 0;
     while (off < chunk.length) {
-      const take = Math.min(chunk.length - off, buf.length - fill);
-      buf.set(chunk.subarray(off, off + take), fill);
-      fill += take;
+      const take = Math.min(chunk.length - off, this.#buf.length - this.#fill);
+      this.#buf.set(chunk.subarray(off, off + take), this.#fill);
+      this.#fill += take;
       off += take;
-      if (fill === buf.length) await flush();
+      if (this.#fill === this.#buf.length) await this.flush();
     }
-  };
-  // The zlib stream emits views that fill its output buffer from the start and
-  // moves to a fresh buffer once one is full. A full buffer whose views all
-  // came here in order is sent as it is (transferred, not copied); anything
-  // else is copied into `buf`.
-  let views: Uint8Array[] = [];
-  let viewsEnd = 0;
-  const copyViews = async () => {
-    for (const v of views) await copy(v);
-    views = [];
-    viewsEnd = 0;
-  };
-  const source = decompressZlib(readFileChunks(start.path), start.compression, start.name);
-  for await (const chunk of source) {
-    if (views.length && (chunk.buffer !== views[0].buffer || chunk.byteOffset !== viewsEnd)) {
-      await copyViews();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#fill === 0) return;
+    const out = this.#buf;
+    const length = this.#fill;
+    this.#buf = new Uint8Array(this.start.batch);
+    this.#fill = 0;
+    await post(out.buffer, length, this.start.window);
+  }
+}
+
+/**
+ * Passes the codec's output on. The zlib stream emits views that fill its
+ * output buffer from the start and moves to a fresh buffer once one is full.
+ * A full buffer whose views all came here in order is sent as it is
+ * (transferred, not copied); anything else is copied into batches.
+ */
+class Forwarder {
+  #views: Uint8Array[] = [];
+  #viewsEnd = 0;
+  readonly batcher: Batcher;
+
+  constructor(readonly start: StartMessage) {
+    this.batcher = new Batcher(start);
+  }
+
+  async push(chunk: Uint8Array): Promise<void> {
+    const views = this.#views;
+    if (views.length && (chunk.buffer !== views[0].buffer || chunk.byteOffset !== this.#viewsEnd)) {
+      await this.copyViews();
     }
     const whole = chunk.buffer.byteLength;
     if (
-      whole >= MIN_TRANSFER && chunk.byteOffset === viewsEnd &&
-      !(chunk.buffer instanceof SharedArrayBuffer)
+      whole < MIN_TRANSFER || chunk.byteOffset !== this.#viewsEnd ||
+      chunk.buffer instanceof SharedArrayBuffer
     ) {
-      views.push(chunk);
-      viewsEnd = chunk.byteOffset + chunk.length;
-      if (viewsEnd === whole) {
-        await flush();
-        views = [];
-        viewsEnd = 0;
-        await send(chunk.buffer, whole);
-      }
-    } else {
-      await copy(chunk);
+      return await this.batcher.copy(chunk);
+    }
+    this.#views.push(chunk);
+    this.#viewsEnd = chunk.byteOffset + chunk.length;
+    if (this.#viewsEnd === whole) {
+      await this.batcher.flush();
+      this.#views = [];
+      this.#viewsEnd = 0;
+      await post(chunk.buffer, whole, this.start.window);
     }
   }
-  await copyViews();
-  await flush();
+
+  async copyViews(): Promise<void> {
+    for (const v of this.#views) await this.batcher.copy(v);
+    this.#views = [];
+    this.#viewsEnd = 0;
+  }
+}
+
+async function run(start: StartMessage): Promise<void> {
+  const forward = new Forwarder(start);
+  const source = decompressZlib(readFileChunks(start.path), start.compression, start.name);
+  for await (const chunk of source) await forward.push(chunk);
+  await forward.copyViews();
+  await forward.batcher.flush();
   scope.postMessage({ type: "end" });
 }
 

@@ -49,7 +49,6 @@
  * @module
  */
 
-import process from "node:process";
 import { PonchoError } from "../errors.ts";
 import {
   checkSymlinkTarget,
@@ -59,7 +58,7 @@ import {
   safeRelativePath,
   showPath,
 } from "./paths.ts";
-import { readTar, type TarEntryType } from "./tar.ts";
+import { readTar, type TarEntryType } from "./tar_reader.ts";
 
 /**
  * Version of the extractor's output and rules; a package cache entry made by
@@ -141,6 +140,190 @@ function writeAll(f: Deno.FsFile, data: Uint8Array): void {
   while (off < data.length) off += f.writeSync(data.subarray(off));
 }
 
+/** Writes a file member's body to `f`: pieces at hand without a promise each, the rest awaited. */
+async function writeBody(f: Deno.FsFile, m: Member): Promise<void> {
+  let piece: Uint8Array | undefined;
+  if (m.nextBuffered) {
+    while ((piece = m.nextBuffered()) !== undefined) writeAll(f, piece);
+  }
+  if (m.remaining === undefined || m.remaining > 0) {
+    for await (const chunk of m.chunks()) writeAll(f, chunk);
+  }
+}
+
+/** The state of one {@link extractMembers} call, shared by all its sources. */
+class Extraction {
+  readonly base: string;
+  readonly setTimes: boolean;
+  readonly umask = Deno.umask() & 0o777;
+  readonly stats: ExtractStats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
+  /** Real directories under the root (each parent of them is one too). */
+  readonly dirs = new Set<string>([""]);
+  /** Directories from entries: absolute path, mode, mtime (applied at the end). */
+  readonly dirModes: [string, number, number][] = [];
+  /** Symlinks to create at the end: path -> target, and the source that made each. */
+  readonly links = new Map<string, string>();
+  readonly linkSource = new Map<string, string>();
+  /** Regular files this extraction wrote (hardlink sources). */
+  readonly files = new Set<string>();
+  /** The source being written (names it in refusals). */
+  name = "archive";
+
+  constructor(root: string, readonly options: ExtractOptions) {
+    this.base = root.endsWith("/") ? root : `${root}/`;
+    this.setTimes = options.mtimes ?? true;
+  }
+
+  /** Makes the directory `dir` and its parents for `member`, refusing links and files in the way. */
+  ensureDir(dir: string, member: string): void {
+    if (this.dirs.has(dir)) return;
+    const missing: string[] = [];
+    for (let p = dir; !this.dirs.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) {
+      if (this.links.has(p)) {
+        throw refusal(
+          this.name,
+          member,
+          `lies under symlink ${p} (nothing is written through a link)`,
+        );
+      }
+      if (this.files.has(p)) throw refusal(this.name, member, `lies under file ${p}`);
+      missing.push(p);
+    }
+    for (let i = missing.length - 1; i >= 0; i--) {
+      const p = missing[i];
+      try {
+        Deno.mkdirSync(this.base + p);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+        if (!Deno.lstatSync(this.base + p).isDirectory) {
+          throw refusal(this.name, member, `${p} exists and is not a real directory`);
+        }
+      }
+      this.dirs.add(p);
+    }
+  }
+
+  ensureParent(rel: string): void {
+    const slash = rel.lastIndexOf("/");
+    this.ensureDir(slash < 0 ? "" : rel.slice(0, slash), rel);
+  }
+
+  /** Removes an earlier member at `rel` (later members win, as in tar); never a directory. */
+  replace(rel: string): void {
+    if (this.dirs.has(rel)) throw refusal(this.name, rel, "replaces a directory");
+    if (this.files.delete(rel)) Deno.removeSync(this.base + rel);
+    if (this.links.delete(rel)) this.linkSource.delete(rel);
+  }
+
+  /** One member: checked, then written (links only recorded; they are made at the end). */
+  async member(m: Member, first: boolean): Promise<void> {
+    const rel = safeRelativePath(m.path, this.name);
+    this.options.check?.(rel, m, this.name);
+    if (rel === "") return; // the root directory itself
+    switch (m.type) {
+      case "file":
+        return await this.file(rel, m, first);
+      case "directory":
+        return this.directory(rel, m);
+      case "symlink":
+        return this.symlink(rel, m);
+      case "hardlink":
+        return this.hardlink(rel, m);
+      default:
+        throw refusal(this.name, rel, `is a ${m.type} (devices, FIFOs and sockets are refused)`);
+    }
+  }
+
+  /** A regular file: one open (`O_EXCL`), its writes, one futimens, one close; chmod if needed. */
+  async file(rel: string, m: Member, first: boolean): Promise<void> {
+    this.ensureParent(rel);
+    this.replace(rel);
+    const full = this.base + rel;
+    const mode = m.mode & 0o7777;
+    const replaced = this.options.body?.(rel, m, first);
+    const f = Deno.openSync(full, { write: true, createNew: true, mode: mode & 0o777 });
+    try {
+      if (replaced !== undefined) {
+        writeAll(f, replaced instanceof Uint8Array ? replaced : await replaced);
+      } else await writeBody(f, m);
+      if (this.setTimes) f.utimeSync(m.mtime, m.mtime);
+    } finally {
+      f.close();
+    }
+    if ((mode & 0o7000) !== 0 || (mode & this.umask) !== 0) Deno.chmodSync(full, mode);
+    this.files.add(rel);
+    this.stats.files++;
+    this.stats.bytes += m.size;
+  }
+
+  directory(rel: string, m: Member): void {
+    if (!this.dirs.has(rel)) {
+      this.replace(rel);
+      this.ensureDir(rel, rel);
+    }
+    this.dirModes.push([this.base + rel, m.mode & 0o7777, m.mtime]);
+    this.stats.directories++;
+  }
+
+  symlink(rel: string, m: Member): void {
+    checkSymlinkTarget(rel, m.linkname, this.name);
+    this.ensureParent(rel);
+    this.replace(rel);
+    this.links.set(rel, m.linkname);
+    this.linkSource.set(rel, this.name);
+  }
+
+  hardlink(rel: string, m: Member): void {
+    const problem = pathProblem(m.linkname);
+    if (problem) throw refusal(this.name, rel, `hardlink to ${showPath(m.linkname)}: ${problem}`);
+    const target = safeRelativePath(m.linkname, this.name);
+    if (!this.files.has(target)) {
+      throw refusal(
+        this.name,
+        rel,
+        `hardlink to ${m.linkname}, which is not a file extracted before it`,
+      );
+    }
+    this.ensureParent(rel);
+    this.replace(rel);
+    Deno.linkSync(this.base + target, this.base + rel);
+    this.files.add(rel);
+    this.stats.hardlinks++;
+  }
+
+  /** Links last: nothing was written through them, and every target stays inside. */
+  makeLinks(): void {
+    for (const [rel, target] of this.links) {
+      if (linkEscapes(rel, target, this.links)) {
+        throw refusal(
+          this.linkSource.get(rel)!,
+          rel,
+          `symlink -> ${target} points outside the root`,
+        );
+      }
+    }
+    for (const [rel, target] of this.links) {
+      Deno.symlinkSync(target, this.base + rel);
+      this.stats.symlinks++;
+    }
+  }
+
+  /** Directory modes last (deepest first), so read-only directories were writable until now. */
+  applyDirModes(): void {
+    this.dirModes.sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
+    for (const [abs, mode, mtime] of this.dirModes) {
+      Deno.chmodSync(abs, mode);
+      if (!this.setTimes) continue;
+      try {
+        Deno.utimeSync(abs, mtime, mtime);
+      } catch (err) {
+        // A directory's mtime is cosmetic (nothing checks it); some file systems refuse to set it.
+        if (!(err instanceof Deno.errors.PermissionDenied)) throw err;
+      }
+    }
+  }
+}
+
 /**
  * Writes every member of `sources` (in order, sharing one state) under
  * `root`, an existing empty directory, under the safety model of the module
@@ -158,159 +341,19 @@ export async function extractMembers(
   for (const _ of Deno.readDirSync(root)) {
     throw new PonchoError(`cannot extract into ${root}: the directory is not empty`);
   }
-  const base = root.endsWith("/") ? root : `${root}/`;
-  const setTimes = options.mtimes ?? true;
-  const { check, body } = options;
-  const umask = process.umask() & 0o777;
-  const stats: ExtractStats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0 };
-  /** Real directories under the root (each parent of them is one too). */
-  const dirs = new Set<string>([""]);
-  const dirModes: [string, number, number][] = [];
-  /** Symlinks to create at the end: path -> target, and the source that made each. */
-  const links = new Map<string, string>();
-  const linkSource = new Map<string, string>();
-  /** Regular files this extraction wrote (hardlink sources). */
-  const files = new Set<string>();
-  let name = "archive";
-
-  /** Makes the directory `dir` and its parents for `member`, refusing links and files in the way. */
-  const ensureDir = (dir: string, member: string) => {
-    if (dirs.has(dir)) return;
-    const missing: string[] = [];
-    for (let p = dir; !dirs.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) {
-      if (links.has(p)) {
-        throw refusal(name, member, `lies under symlink ${p} (nothing is written through a link)`);
-      }
-      if (files.has(p)) throw refusal(name, member, `lies under file ${p}`);
-      missing.push(p);
-    }
-    for (let i = missing.length - 1; i >= 0; i--) {
-      const p = missing[i];
-      try {
-        Deno.mkdirSync(base + p);
-      } catch (err) {
-        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-        if (!Deno.lstatSync(base + p).isDirectory) {
-          throw refusal(name, member, `${p} exists and is not a real directory`);
-        }
-      }
-      dirs.add(p);
-    }
-  };
-  const ensureParent = (rel: string) => {
-    const slash = rel.lastIndexOf("/");
-    ensureDir(slash < 0 ? "" : rel.slice(0, slash), rel);
-  };
-  /** Removes an earlier member at `rel` (later members win, as in tar); never a directory. */
-  const replace = (rel: string) => {
-    if (dirs.has(rel)) throw refusal(name, rel, "replaces a directory");
-    if (files.delete(rel)) Deno.removeSync(base + rel);
-    if (links.delete(rel)) linkSource.delete(rel);
-  };
-
+  const x = new Extraction(root, options);
   for (const source of sources) {
-    name = source.name;
+    x.name = source.name;
     let first = true;
     for await (const m of source.members) {
-      const rel = safeRelativePath(m.path, name);
-      const isFirst = first;
+      await x.member(m, first);
       first = false;
-      if (check) check(rel, m, name);
-      if (rel === "") continue; // the root directory itself
-      const full = base + rel;
-      switch (m.type) {
-        case "file": {
-          ensureParent(rel);
-          replace(rel);
-          const mode = m.mode & 0o7777;
-          const replaced = body?.(rel, m, isFirst);
-          const f = Deno.openSync(full, { write: true, createNew: true, mode: mode & 0o777 });
-          try {
-            if (replaced !== undefined) {
-              writeAll(f, replaced instanceof Uint8Array ? replaced : await replaced);
-            } else {
-              // Pieces at hand are written without a promise each; the rest is awaited.
-              let piece: Uint8Array | undefined;
-              if (m.nextBuffered) {
-                while ((piece = m.nextBuffered()) !== undefined) writeAll(f, piece);
-              }
-              if (m.remaining === undefined || m.remaining > 0) {
-                for await (const chunk of m.chunks()) writeAll(f, chunk);
-              }
-            }
-            if (setTimes) f.utimeSync(m.mtime, m.mtime);
-          } finally {
-            f.close();
-          }
-          if ((mode & 0o7000) !== 0 || (mode & umask) !== 0) Deno.chmodSync(full, mode);
-          files.add(rel);
-          stats.files++;
-          stats.bytes += m.size;
-          break;
-        }
-        case "directory": {
-          if (!dirs.has(rel)) {
-            replace(rel);
-            ensureDir(rel, rel);
-          }
-          dirModes.push([full, m.mode & 0o7777, m.mtime]);
-          stats.directories++;
-          break;
-        }
-        case "symlink": {
-          checkSymlinkTarget(rel, m.linkname, name);
-          ensureParent(rel);
-          replace(rel);
-          links.set(rel, m.linkname);
-          linkSource.set(rel, name);
-          break;
-        }
-        case "hardlink": {
-          const problem = pathProblem(m.linkname);
-          if (problem) throw refusal(name, rel, `hardlink to ${showPath(m.linkname)}: ${problem}`);
-          const target = safeRelativePath(m.linkname, name);
-          if (!files.has(target)) {
-            throw refusal(
-              name,
-              rel,
-              `hardlink to ${m.linkname}, which is not a file extracted before it`,
-            );
-          }
-          ensureParent(rel);
-          replace(rel);
-          Deno.linkSync(base + target, full);
-          files.add(rel);
-          stats.hardlinks++;
-          break;
-        }
-        default:
-          throw refusal(name, rel, `is a ${m.type} (devices, FIFOs and sockets are refused)`);
-      }
     }
   }
-
-  // Links last: nothing was written through them, and every target stays inside.
-  for (const [rel, target] of links) {
-    if (linkEscapes(rel, target, links)) {
-      throw refusal(linkSource.get(rel)!, rel, `symlink -> ${target} points outside the root`);
-    }
-  }
-  for (const [rel, target] of links) {
-    Deno.symlinkSync(target, base + rel);
-    stats.symlinks++;
-  }
+  x.makeLinks();
   await options.beforeModes?.();
-  // Directory modes last (deepest first), so read-only directories were writable until now.
-  dirModes.sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
-  for (const [abs, mode, mtime] of dirModes) {
-    Deno.chmodSync(abs, mode);
-    if (setTimes) {
-      try {
-        Deno.utimeSync(abs, mtime, mtime);
-      } catch { /* best effort */ }
-    }
-  }
-  return stats;
+  x.applyDirModes();
+  return x.stats;
 }
 
 /** Options of {@link extractTar}. */

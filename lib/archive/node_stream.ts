@@ -11,6 +11,103 @@ import type { Transform } from "node:stream";
 /** Output bytes buffered before the transform is paused. */
 const HIGH_WATER = 8 << 20;
 
+/** The state of one {@link throughNode} stream: output queue, failure, wake-ups. */
+class Through {
+  readonly queue: Uint8Array[] = [];
+  queued = 0;
+  ended = false;
+  failure: unknown;
+  /** Set when the consumer stopped early: the feeder stops too. */
+  stop = false;
+  #wake: (() => void) | undefined;
+  #drainWake: (() => void) | undefined;
+
+  constructor(readonly transform: Transform) {
+    transform.on("data", (c: Uint8Array) => {
+      this.queue.push(c);
+      this.queued += c.length;
+      if (this.queued > HIGH_WATER) transform.pause();
+      this.notify();
+    });
+    transform.on("end", () => {
+      this.ended = true;
+      this.notify();
+    });
+    transform.on("error", (e) => this.fail(e));
+    transform.on("drain", () => this.#drainWake?.());
+    transform.on("close", () => this.#drainWake?.());
+  }
+
+  notify(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  fail(e: unknown): void {
+    this.failure ??= e;
+    this.notify();
+  }
+
+  /**
+   * Deno's node:zlib throws some decoding errors (a zstd checksum mismatch) from a later tick
+   * instead of emitting them: while this stream runs, such an uncaught zlib error is its
+   * failure, not a crash with a stack trace.
+   */
+  readonly uncaught = (e: ErrorEvent): void => {
+    const err = e.error;
+    // Deno's node:zlib zstd errors carry neither a class nor a code: only their text says zlib.
+    if (
+      !(err instanceof Error) || !/^(Zstd|zlib|Brotli)\b|^ERR_ZLIB|decompress/i.test(err.message)
+    ) {
+      return;
+    }
+    e.preventDefault();
+    this.fail(err);
+  };
+
+  /** Writes the source into the transform, pausing while it asks to drain. */
+  async feed(it: AsyncIterator<Uint8Array>): Promise<void> {
+    const going = () => !this.stop && this.failure === undefined;
+    try {
+      while (going()) {
+        const r = await it.next();
+        if (r.done || !going()) break;
+        if (!this.transform.write(r.value) && going()) {
+          await new Promise<void>((resolve) => (this.#drainWake = resolve));
+          this.#drainWake = undefined;
+        }
+      }
+      if (going()) this.transform.end();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** The next output chunk, or `undefined` at the end; throws the failure. */
+  async next(wrapError: (err: unknown) => Error): Promise<Uint8Array | undefined> {
+    while (true) {
+      if (this.failure !== undefined) throw wrapError(this.failure);
+      if (this.queue.length) {
+        const c = this.queue.shift()!;
+        this.queued -= c.length;
+        if (this.queued <= HIGH_WATER / 2 && this.transform.isPaused()) this.transform.resume();
+        return c;
+      }
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  /** Stops the feeder and the transform (an early stop or a failure). */
+  async abort(it: AsyncIterator<Uint8Array>): Promise<void> {
+    this.stop = true;
+    this.transform.destroy();
+    this.#drainWake?.();
+    await it.return?.();
+  }
+}
+
 /**
  * Feeds `source` into `transform` and yields its output. Stops feeding while
  * more than 8 MiB of output wait for the consumer. Errors from either side
@@ -23,90 +120,17 @@ export async function* throughNode(
   transform: Transform,
   wrapError: (err: unknown) => Error = (e) => e as Error,
 ): AsyncGenerator<Uint8Array> {
-  const queue: Uint8Array[] = [];
-  let queued = 0;
-  let ended = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  transform.on("data", (c: Uint8Array) => {
-    queue.push(c);
-    queued += c.length;
-    if (queued > HIGH_WATER) transform.pause();
-    notify();
-  });
-  transform.on("end", () => {
-    ended = true;
-    notify();
-  });
-  transform.on("error", (e) => {
-    failure ??= e;
-    notify();
-  });
-  // Deno's node:zlib throws some decoding errors (a zstd checksum mismatch) from a later tick
-  // instead of emitting them: while this stream runs, such an uncaught zlib error is its failure,
-  // not a crash with a stack trace.
-  const uncaught = (e: ErrorEvent) => {
-    const err = e.error;
-    if (
-      !(err instanceof Error) || !/^(Zstd|zlib|Brotli)\b|^ERR_ZLIB|decompress/i.test(err.message)
-    ) {
-      return;
-    }
-    e.preventDefault();
-    failure ??= err;
-    notify();
-  };
-  globalThis.addEventListener("error", uncaught);
-  let drainWake: (() => void) | undefined;
-  transform.on("drain", () => drainWake?.());
-  transform.on("close", () => drainWake?.());
-
-  let stop = false;
+  const t = new Through(transform);
+  globalThis.addEventListener("error", t.uncaught);
   const it = source[Symbol.asyncIterator]();
-  const feeder = (async () => {
-    try {
-      while (!stop && failure === undefined) {
-        const r = await it.next();
-        if (r.done || stop || failure !== undefined) break;
-        if (!transform.write(r.value) && !stop && failure === undefined) {
-          await new Promise<void>((resolve) => (drainWake = resolve));
-          drainWake = undefined;
-        }
-      }
-      if (!stop && failure === undefined) transform.end();
-    } catch (e) {
-      failure ??= e;
-      notify();
-    }
-  })();
-
+  const feeder = t.feed(it);
   try {
-    while (true) {
-      if (failure !== undefined) throw wrapError(failure);
-      if (queue.length) {
-        const c = queue.shift()!;
-        queued -= c.length;
-        if (queued <= HIGH_WATER / 2 && transform.isPaused()) transform.resume();
-        yield c;
-        continue;
-      }
-      if (ended) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
+    let c: Uint8Array | undefined;
+    while ((c = await t.next(wrapError)) !== undefined) yield c;
     await feeder;
-    if (failure !== undefined) throw wrapError(failure);
+    if (t.failure !== undefined) throw wrapError(t.failure);
   } finally {
-    globalThis.removeEventListener("error", uncaught);
-    if (!ended || failure !== undefined) {
-      stop = true;
-      transform.destroy();
-      drainWake?.();
-      await it.return?.();
-    }
+    globalThis.removeEventListener("error", t.uncaught);
+    if (!t.ended || t.failure !== undefined) await t.abort(it);
   }
 }

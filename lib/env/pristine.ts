@@ -22,8 +22,9 @@ export async function pristineFromCondaMeta(prefix: string): Promise<Map<string,
   let names: string[] = [];
   try {
     names = [...Deno.readDirSync(metaDir)].map((e) => e.name).filter((n) => n.endsWith(".json"));
-  } catch {
-    return map;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return map; // not a conda prefix: nothing linked
+    throw err;
   }
   for (const name of names.sort()) {
     const rec = JSON.parse(await Deno.readTextFile(join(metaDir, name)));
@@ -35,7 +36,7 @@ export async function pristineFromCondaMeta(prefix: string): Promise<Map<string,
       // Changed since it was linked (a post-link script rewrote it): pack what the prefix holds.
       if (
         p.sha256_in_prefix &&
-        await fileSha256(join(prefix, p._path)).catch(() => "") !== p.sha256_in_prefix
+        await fileSha256(join(prefix, p._path)).catch(missingAs("")) !== p.sha256_in_prefix
       ) continue;
       // noarch: python files were remapped on install; the cache keeps the original path.
       const candidates = [p._path];
@@ -44,7 +45,7 @@ export async function pristineFromCondaMeta(prefix: string): Promise<Map<string,
       if (p._path.startsWith("bin/")) candidates.push(`python-scripts/${p._path.slice(4)}`);
       for (const c of candidates) {
         const src = join(source, c);
-        if (await Deno.lstat(src).then(() => true, () => false)) {
+        if (await Deno.lstat(src).then(() => true, missingAs(false))) {
           map.set(p._path, {
             source: src,
             placeholder: p.prefix_placeholder,
@@ -56,4 +57,13 @@ export async function pristineFromCondaMeta(prefix: string): Promise<Map<string,
     }
   }
   return map;
+}
+
+/** A rejection handler: `value` for a missing file (also as `fileSha256` reports it), else rethrows. */
+function missingAs<T>(value: T): (err: unknown) => T {
+  return (err) => {
+    const cause = (err as { cause?: unknown }).cause;
+    if (err instanceof Deno.errors.NotFound || cause instanceof Deno.errors.NotFound) return value;
+    throw err;
+  };
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isAbsent } from "../fs/probe.ts";
 import { EXIT_FAILED, PonchoError } from "../errors.ts";
 import type { EnvManifest, RelocationRecord } from "./manifest.ts";
 import { fixShebang, replaceBinary, replaceText } from "./prefix.ts";
@@ -54,8 +55,9 @@ export async function runCondaUnpack(prefix: string): Promise<void> {
   const python = [`${prefix}/bin/python`, `${prefix}/bin/python3`].find((p) => {
     try {
       return Deno.statSync(p).isFile;
-    } catch {
-      return false;
+    } catch (err) {
+      if (isAbsent(err)) return false;
+      throw err;
     }
   });
   if (!python) {

@@ -21,10 +21,12 @@
  * @module
  */
 
+import { isAbsent } from "../fs/probe.ts";
 import { EXIT_FAILED, EXIT_NOT_FOUND, PonchoError } from "../errors.ts";
-import { readTar } from "../archive/tar.ts";
+import { readTar } from "../archive/tar_reader.ts";
 import type { TarEntryType } from "../archive/tar_header.ts";
-import { openDecompressed, readFileChunks, readFirstTarMember } from "../archive/compress.ts";
+import { openArchive, readArchiveFirstMember } from "../archive/open.ts";
+import { readFileChunks } from "../archive/file_chunks.ts";
 import { extractMembers, type Member } from "../archive/extract.ts";
 import { assertNoLinkInParents, refusal, safeRelativePath } from "../archive/paths.ts";
 import { type EnvManifest, MANIFEST_PATH } from "./manifest.ts";
@@ -75,7 +77,7 @@ export function parseManifest(data: Uint8Array, name: string): EnvManifest {
  * the rest. Returns `undefined` when the first member is not the manifest.
  */
 export async function readArchiveManifest(path: string): Promise<EnvManifest | undefined> {
-  const first = await readFirstTarMember(path, 64 << 20);
+  const first = await readArchiveFirstMember(path, 64 << 20);
   if (!first || safeRelativePath(first.header.path, path) !== MANIFEST_PATH) return undefined;
   return parseManifest(first.data, path);
 }
@@ -97,16 +99,40 @@ export const fileDigest: (path: string) => Promise<string> = fileSha256;
 
 /** The members of a tar archive (any supported compression, chosen by name). */
 export function archiveMembers(path: string): AsyncIterable<Member> {
-  return readTar(openDecompressed(path), { name: path });
+  return readTar(openArchive(path), { name: path });
 }
 
-/**
- * The members of a directory tree, manifest first, as an archive of it
- * would hold them (hardlinked files are copied; the state marker of a ready
- * environment is left out).
- */
-export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
-  const fileMember = (rel: string, info: Deno.FileInfo): Member => ({
+const noChunks = () => (async function* () {})();
+const noBytes = () => Promise.resolve(new Uint8Array(0));
+
+/** A member for the entry at `rel` of `dir` (not a regular file), from its `lstat`. */
+async function nonFileMember(dir: string, rel: string, info: Deno.FileInfo): Promise<Member> {
+  const type: TarEntryType = info.isSymlink
+    ? "symlink"
+    : info.isDirectory
+    ? "directory"
+    : info.isFifo
+    ? "fifo"
+    : info.isSocket
+    ? "socket"
+    : info.isCharDevice
+    ? "chardev"
+    : "blockdev";
+  return {
+    path: rel,
+    type,
+    mode: (info.mode ?? 0o755) & 0o7777,
+    mtime: (info.mtime?.getTime() ?? 0) / 1000,
+    size: 0,
+    linkname: info.isSymlink ? await Deno.readLink(`${dir}/${rel}`) : "",
+    chunks: noChunks,
+    bytes: noBytes,
+  };
+}
+
+/** A member for the regular file at `rel` of `dir`, read when the extractor asks. */
+function fileMember(dir: string, rel: string, info: Deno.FileInfo): Member {
+  return {
     path: rel,
     type: "file",
     mode: (info.mode ?? 0o644) & 0o7777,
@@ -115,65 +141,44 @@ export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
     linkname: "",
     chunks: () => readFileChunks(`${dir}/${rel}`),
     bytes: () => Deno.readFile(`${dir}/${rel}`),
-  });
-  try {
-    const info = await Deno.lstat(`${dir}/${MANIFEST_PATH}`);
-    if (info.isFile) yield fileMember(MANIFEST_PATH, info);
-  } catch { /* no manifest */ }
-  const walk = async function* (rel: string): AsyncGenerator<Member> {
-    const abs = rel ? `${dir}/${rel}` : dir;
-    const names: string[] = [];
-    for await (const e of Deno.readDir(abs)) names.push(e.name);
-    names.sort();
-    for (const name of names) {
-      const child = rel ? `${rel}/${name}` : name;
-      if (child === MANIFEST_PATH) continue;
-      // The source's own state marker describes the source, not the copy.
-      if (child === ".poncho/ready.json") continue;
-      const info = await Deno.lstat(`${dir}/${child}`);
-      const mode = (info.mode ?? 0o755) & 0o7777;
-      const mtime = (info.mtime?.getTime() ?? 0) / 1000;
-      const none = () => (async function* () {})();
-      const empty = () => Promise.resolve(new Uint8Array(0));
-      if (info.isSymlink) {
-        const linkname = await Deno.readLink(`${dir}/${child}`);
-        yield {
-          path: child,
-          type: "symlink",
-          mode,
-          mtime,
-          size: 0,
-          linkname,
-          chunks: none,
-          bytes: empty,
-        };
-      } else if (info.isDirectory) {
-        yield {
-          path: child,
-          type: "directory",
-          mode,
-          mtime,
-          size: 0,
-          linkname: "",
-          chunks: none,
-          bytes: empty,
-        };
-        yield* walk(child);
-      } else if (info.isFile) {
-        yield fileMember(child, info);
-      } else {
-        const type: TarEntryType = info.isFifo
-          ? "fifo"
-          : info.isSocket
-          ? "socket"
-          : info.isCharDevice
-          ? "chardev"
-          : "blockdev";
-        yield { path: child, type, mode, mtime, size: 0, linkname: "", chunks: none, bytes: empty };
-      }
-    }
   };
-  yield* walk("");
+}
+
+/** The members under `rel` of `dir`, sorted, depth first, without the manifest and marker. */
+async function* walkMembers(dir: string, rel: string): AsyncGenerator<Member> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(rel ? `${dir}/${rel}` : dir)) names.push(e.name);
+  names.sort();
+  for (const name of names) {
+    const child = rel ? `${rel}/${name}` : name;
+    if (child === MANIFEST_PATH) continue;
+    // The source's own state marker describes the source, not the copy.
+    if (child === MARKER_PATH) continue;
+    const info = await Deno.lstat(`${dir}/${child}`);
+    if (info.isFile) {
+      yield fileMember(dir, child, info);
+      continue;
+    }
+    yield await nonFileMember(dir, child, info);
+    if (info.isDirectory) yield* walkMembers(dir, child);
+  }
+}
+
+/**
+ * The members of a directory tree, manifest first, as an archive of it
+ * would hold them (hardlinked files are copied; the state marker of a ready
+ * environment is left out).
+ */
+export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.lstat(`${dir}/${MANIFEST_PATH}`);
+  } catch (err) {
+    // No manifest (a `.poncho` that is not a directory is refused by the extractor's check).
+    if (!isAbsent(err)) throw err;
+  }
+  if (info?.isFile) yield fileMember(dir, MANIFEST_PATH, info);
+  yield* walkMembers(dir, "");
 }
 
 /**
@@ -250,8 +255,11 @@ export function unpackArchive(path: string, root: string, prefix: string): Promi
 export async function copyEnvDir(dir: string, root: string, prefix: string): Promise<UnpackResult> {
   try {
     await Deno.stat(dir);
-  } catch {
-    throw new PonchoError(`environment directory ${dir} does not exist`, EXIT_NOT_FOUND);
+  } catch (err) {
+    const what = err instanceof Deno.errors.NotFound
+      ? `environment directory ${dir} does not exist`
+      : `cannot read environment directory ${dir}: ${(err as Error).message}`;
+    throw new PonchoError(what, EXIT_NOT_FOUND, { cause: err });
   }
   return unpackMembers(directoryMembers(dir), root, prefix, dir);
 }

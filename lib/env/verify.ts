@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import { CorruptError } from "../errors.ts";
 import type { EnvManifest } from "./manifest.ts";
-import { readFileChunks } from "../archive/codec.ts";
+import { readFileChunks } from "../archive/file_chunks.ts";
 
 /**
  * Verifies every file of `manifest.digests` under `root` (the unpacked

@@ -1,0 +1,87 @@
+/**
+ * Reading an archive file (compression chosen by its name) without loading a
+ * codec it does not need: a `.tar.zst` is decompressed by the `zstd` program
+ * when one is installed (`zstd_process.ts`), and only otherwise is
+ * `compress.ts` (with `node:zlib` and the bzip2 decoder, which cost a cold
+ * `poncho run` tens of milliseconds to load) imported, on first use.
+ *
+ * @module
+ */
+
+import { PonchoError } from "../errors.ts";
+import { readTar, type TarHeader } from "./tar_reader.ts";
+import { zstdProcess } from "./zstd_process.ts";
+
+/** The first member of an archive with its body. */
+export interface FirstMember {
+  /** The member's header. */
+  header: TarHeader;
+  /** Its body. */
+  data: Uint8Array;
+}
+
+/** Whether `path` names a `.tar.zst` that exists (a missing one is reported by `compress.ts`). */
+function existingZst(path: string): boolean {
+  if (!path.toLowerCase().endsWith(".tar.zst")) return false;
+  try {
+    return Deno.statSync(path).isFile;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+      return false;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Streams an archive file decompressed: by the `zstd` program for a
+ * `.tar.zst` when it is installed, else by `openDecompressed` (`compress.ts`).
+ */
+export async function* openArchive(path: string): AsyncGenerator<Uint8Array> {
+  const native = existingZst(path) ? zstdProcess(path) : undefined;
+  if (native) {
+    yield* native;
+    return;
+  }
+  const { openDecompressed } = await import("./compress.ts");
+  yield* openDecompressed(path);
+}
+
+/**
+ * The first member of the tar stream `source` with its body (a copy), or
+ * `undefined` for an empty archive; stops reading there. Throws a
+ * {@link PonchoError} naming `name` when the body is larger than `maxBytes`.
+ */
+export async function firstTarMember(
+  source: AsyncIterable<Uint8Array>,
+  name: string,
+  maxBytes: number,
+): Promise<FirstMember | undefined> {
+  for await (const entry of readTar(source, { name })) {
+    if (entry.size > maxBytes) {
+      throw new PonchoError(
+        `${name}: first member ${entry.path} is ${entry.size} bytes, more than ${maxBytes}`,
+      );
+    }
+    const data = (await entry.bytes()).slice();
+    const { path: p, type, mode, uid, gid, uname, gname, mtime, size, linkname } = entry;
+    const header = { path: p, type, mode, uid, gid, uname, gname, mtime, size, linkname };
+    return { header: { ...header, devmajor: entry.devmajor, devminor: entry.devminor }, data };
+  }
+  return undefined;
+}
+
+/**
+ * Reads only the first member of an archive file, decompressing no more than
+ * needed (the `zstd` program, stopped once the member is read, for a
+ * `.tar.zst`; else `readFirstTarMember` of `compress.ts`).
+ */
+export async function readArchiveFirstMember(
+  path: string,
+  maxBytes: number,
+): Promise<FirstMember | undefined> {
+  const native = existingZst(path) ? zstdProcess(path, path, 0) : undefined;
+  if (native) return await firstTarMember(native, path, maxBytes);
+  const { readFirstTarMember } = await import("./compress.ts");
+  return await readFirstTarMember(path, maxBytes);
+}

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PonchoError } from "../errors.ts";
+import { DRAIN_MAX, zstdProcess } from "./zstd_process.ts";
+import { openArchive, readArchiveFirstMember } from "./open.ts";
+import { writeTar } from "./tar.ts";
+import { compress, writeFileChunks } from "./compress.ts";
+import { hasCommand } from "../../tests/util.ts";
+
+const zstdCli = hasCommand("zstd");
+
+async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of data) parts.push(c);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) out.set(p, (off += p.length) - p.length);
+  return out;
+}
+
+/** A `.tar.zst` with a small first member and a `size`-byte one after it; returns its tar bytes. */
+async function writeArchive(path: string, size = 3_000_000): Promise<Uint8Array> {
+  const big = new Uint8Array(size);
+  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+  const entries = [
+    { path: ".poncho/manifest.json", type: "file" as const, data: new TextEncoder().encode("{}") },
+    { path: "big", type: "file" as const, data: big },
+  ];
+  await writeFileChunks(path, compress(writeTar(entries), "zst"));
+  return await collect(writeTar(entries));
+}
+
+Deno.test({
+  name: "zstd program: same bytes as the tar written; errors name the file as in-process ones do",
+  ignore: !zstdCli,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const path = join(dir, "e.tar.zst");
+      const tar = await writeArchive(path);
+      assert.deepEqual(await collect(zstdProcess(path)!), tar);
+      assert.deepEqual(await collect(openArchive(path)), tar);
+      const full = await Deno.readFile(path);
+      const cases: [string, Uint8Array, RegExp][] = [
+        ["cut.tar.zst", full.subarray(0, full.length - 100), /cut\.tar\.zst is truncated/],
+        ["junk.tar.zst", new Uint8Array([...full, 1, 2, 3, 4, 5]), /not a zstd frame/],
+        ["flip.tar.zst", full.map((b, i) => i === full.length - 2 ? b ^ 0xff : b), /is corrupt/],
+      ];
+      for (const [name, bytes, message] of cases) {
+        await Deno.writeFile(join(dir, name), bytes);
+        await assert.rejects(
+          () => collect(zstdProcess(join(dir, name))!),
+          (e: unknown) => e instanceof PonchoError && message.test(e.message),
+          name,
+        );
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "zstd program: a consumer that stops early still learns of a corrupt tail; first member",
+  ignore: !zstdCli,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const path = join(dir, "e.tar.zst");
+      await writeArchive(path, DRAIN_MAX / 2);
+      // Stopping after the first chunk: the rest (within DRAIN_MAX) is read and checked.
+      const junk = join(dir, "junk.tar.zst");
+      await Deno.writeFile(junk, new Uint8Array([...await Deno.readFile(path), 9, 9, 9, 9]));
+      const stopEarly = async (p: string) => {
+        for await (const _ of zstdProcess(p)!) break;
+      };
+      await stopEarly(path);
+      await assert.rejects(() => stopEarly(junk), /not a zstd frame/);
+      // Reading only the first member stops the process at once, whatever follows.
+      const first = await readArchiveFirstMember(junk, 1 << 20);
+      assert.equal(first?.header.path, ".poncho/manifest.json");
+      assert.equal(new TextDecoder().decode(first?.data), "{}");
+      await assert.rejects(() => readArchiveFirstMember(path, 1), /more than 1\b/);
+      // A missing archive is reported as missing, by the in-process reader.
+      await assert.rejects(
+        () => collect(openArchive(join(dir, "missing.tar.zst"))),
+        (e: unknown) => e instanceof PonchoError && /does not exist/.test(e.message),
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "without a zstd program, openArchive decompresses in Deno with the same bytes and errors",
+  ignore: !zstdCli,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const path = Deno.env.get("PATH") ?? "";
+    try {
+      const archive = join(dir, "e.tar.zst");
+      const tar = await writeArchive(archive);
+      const cut = join(dir, "cut.tar.zst");
+      const full = await Deno.readFile(archive);
+      await Deno.writeFile(cut, full.subarray(0, full.length - 100));
+      Deno.env.set("PATH", join(dir, "no-such-dir"));
+      assert.equal(zstdProcess(archive), undefined);
+      assert.deepEqual(await collect(openArchive(archive)), tar);
+      await assert.rejects(
+        () => collect(openArchive(cut)),
+        (e: unknown) => e instanceof PonchoError && /cut\.tar\.zst is truncated/.test(e.message),
+      );
+      const first = await readArchiveFirstMember(archive, 1 << 20);
+      assert.equal(first?.header.path, ".poncho/manifest.json");
+    } finally {
+      Deno.env.set("PATH", path);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
