@@ -21,14 +21,12 @@
  * @module
  */
 
-import { isAbsent } from "../fs/probe.ts";
 import { EXIT_FAILED, EXIT_NOT_FOUND, PonchoError } from "../errors.ts";
 import { readTar } from "../archive/tar_reader.ts";
 import type { TarEntryType } from "../archive/tar_header.ts";
-import { openArchive, readArchiveFirstMember } from "../archive/open.ts";
-import { readFileChunks } from "../archive/file_chunks.ts";
+import { openArchive } from "../archive/open.ts";
 import { extractMembers, type Member } from "../archive/extract.ts";
-import { assertNoLinkInParents, refusal, safeRelativePath } from "../archive/paths.ts";
+import { assertNoLinkInParents, refusal } from "../archive/paths.ts";
 import { type EnvManifest, MANIFEST_PATH } from "./manifest.ts";
 import { MARKER_PATH } from "../../store/marker.ts";
 import { CONDA_UNPACK, relocateBytes, relocationMap, runCondaUnpack } from "./relocate.ts";
@@ -37,6 +35,10 @@ import { RUN_IN_ENV_PATH, writeRunInEnv } from "../exec/run_in_env.ts";
 import { fileSha256 } from "../digest.ts";
 
 export type { Member } from "../archive/extract.ts";
+export { parseManifest, readArchiveManifest, readDirManifest } from "./manifest_read.ts";
+export { directoryMembers } from "./dir_members.ts";
+import { parseManifest } from "./manifest_read.ts";
+import { directoryMembers } from "./dir_members.ts";
 
 /** What {@link unpackMembers} produced. */
 export interface UnpackResult {
@@ -52,133 +54,12 @@ export interface UnpackResult {
   finish?: (prefix: string) => Promise<void>;
 }
 
-/** Parses and checks a manifest's bytes; `name` names the source in errors. */
-export function parseManifest(data: Uint8Array, name: string): EnvManifest {
-  let m: EnvManifest;
-  try {
-    m = JSON.parse(new TextDecoder().decode(data));
-  } catch (err) {
-    throw new PonchoError(
-      `${name}: ${MANIFEST_PATH} is not valid JSON (${(err as Error).message})`,
-      EXIT_FAILED,
-    );
-  }
-  if (typeof m !== "object" || m === null || typeof m.id !== "string" || m.id === "") {
-    throw new PonchoError(`${name}: ${MANIFEST_PATH} has no "id"; re-create the archive`);
-  }
-  if (!Array.isArray(m.relocations)) {
-    throw new PonchoError(`${name}: ${MANIFEST_PATH} has no "relocations" list`);
-  }
-  return m;
-}
-
-/**
- * Reads the manifest of an archive (its first member) without decompressing
- * the rest. Returns `undefined` when the first member is not the manifest.
- */
-export async function readArchiveManifest(path: string): Promise<EnvManifest | undefined> {
-  const first = await readArchiveFirstMember(path, 64 << 20);
-  if (!first || safeRelativePath(first.header.path, path) !== MANIFEST_PATH) return undefined;
-  return parseManifest(first.data, path);
-}
-
-/** Reads the manifest of an environment directory, if it has one. */
-export async function readDirManifest(dir: string): Promise<EnvManifest | undefined> {
-  let data: Uint8Array;
-  try {
-    data = await Deno.readFile(`${dir}/${MANIFEST_PATH}`);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  return parseManifest(data, dir);
-}
-
 /** Hex sha256 of a whole file, streamed (the identity of an archive without a manifest). */
 export const fileDigest: (path: string) => Promise<string> = fileSha256;
 
 /** The members of a tar archive (any supported compression, chosen by name). */
 export function archiveMembers(path: string): AsyncIterable<Member> {
   return readTar(openArchive(path), { name: path });
-}
-
-const noChunks = () => (async function* () {})();
-const noBytes = () => Promise.resolve(new Uint8Array(0));
-
-/** A member for the entry at `rel` of `dir` (not a regular file), from its `lstat`. */
-async function nonFileMember(dir: string, rel: string, info: Deno.FileInfo): Promise<Member> {
-  const type: TarEntryType = info.isSymlink
-    ? "symlink"
-    : info.isDirectory
-    ? "directory"
-    : info.isFifo
-    ? "fifo"
-    : info.isSocket
-    ? "socket"
-    : info.isCharDevice
-    ? "chardev"
-    : "blockdev";
-  return {
-    path: rel,
-    type,
-    mode: (info.mode ?? 0o755) & 0o7777,
-    mtime: (info.mtime?.getTime() ?? 0) / 1000,
-    size: 0,
-    linkname: info.isSymlink ? await Deno.readLink(`${dir}/${rel}`) : "",
-    chunks: noChunks,
-    bytes: noBytes,
-  };
-}
-
-/** A member for the regular file at `rel` of `dir`, read when the extractor asks. */
-function fileMember(dir: string, rel: string, info: Deno.FileInfo): Member {
-  return {
-    path: rel,
-    type: "file",
-    mode: (info.mode ?? 0o644) & 0o7777,
-    mtime: (info.mtime?.getTime() ?? 0) / 1000,
-    size: info.size,
-    linkname: "",
-    chunks: () => readFileChunks(`${dir}/${rel}`),
-    bytes: () => Deno.readFile(`${dir}/${rel}`),
-  };
-}
-
-/** The members under `rel` of `dir`, sorted, depth first, without the manifest and marker. */
-async function* walkMembers(dir: string, rel: string): AsyncGenerator<Member> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(rel ? `${dir}/${rel}` : dir)) names.push(e.name);
-  names.sort();
-  for (const name of names) {
-    const child = rel ? `${rel}/${name}` : name;
-    if (child === MANIFEST_PATH) continue;
-    // The source's own state marker describes the source, not the copy.
-    if (child === MARKER_PATH) continue;
-    const info = await Deno.lstat(`${dir}/${child}`);
-    if (info.isFile) {
-      yield fileMember(dir, child, info);
-      continue;
-    }
-    yield await nonFileMember(dir, child, info);
-    if (info.isDirectory) yield* walkMembers(dir, child);
-  }
-}
-
-/**
- * The members of a directory tree, manifest first, as an archive of it
- * would hold them (hardlinked files are copied; the state marker of a ready
- * environment is left out).
- */
-export async function* directoryMembers(dir: string): AsyncGenerator<Member> {
-  let info: Deno.FileInfo | undefined;
-  try {
-    info = await Deno.lstat(`${dir}/${MANIFEST_PATH}`);
-  } catch (err) {
-    // No manifest (a `.poncho` that is not a directory is refused by the extractor's check).
-    if (!isAbsent(err)) throw err;
-  }
-  if (info?.isFile) yield fileMember(dir, MANIFEST_PATH, info);
-  yield* walkMembers(dir, "");
 }
 
 /**
