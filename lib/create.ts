@@ -34,20 +34,22 @@ import { acquireLock } from "../store/lock.ts";
 import { buildCacheLockPath } from "../store/cache_gc.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { buildHash, withChannels } from "./create/identity.ts";
-import { dryRunPackages } from "./create/solve.ts";
-import { installIntoPrefix } from "./create/prefix.ts";
 import { archiveExt, checkOutputDir, copyAtomic } from "./create/output.ts";
 import { archiveIntact, cachedArchivePath, fromManifest } from "./create/archive_cache.ts";
-import { buildArchive } from "./create/build.ts";
 import { reporter } from "./create/report.ts";
 import type { CreatedPackage, CreateOptions, CreateResult } from "./create/types.ts";
+import { lazyImporter } from "./lazy.ts";
+
+// The solver, the install pipeline and the packer are loaded only by the modes that use them: a
+// create answered from the archive cache loads none of them.
+const load = lazyImporter(import.meta.url);
+type SolveModule = typeof import("./create/solve.ts");
+type PrefixModule = typeof import("./create/prefix.ts");
+type BuildModule = typeof import("./create/build.ts");
 
 export type { CreatedPackage, CreateOptions, CreateResult, SolvedRecords } from "./create/types.ts";
 export { DEFAULT_BUILD_WAIT_MS, INCOMPLETE_MARKER } from "./create/types.ts";
 export { envIdentity, withChannels } from "./create/identity.ts";
-export { createdPackages, solveNative } from "./create/solve.ts";
-export { installAll } from "./create/install.ts";
-export { pristineFromCondaMeta } from "./env/pristine.ts";
 
 /** What every mode of a create works on. */
 interface CreateTarget {
@@ -90,6 +92,7 @@ async function createTarget(opts: CreateOptions, started: number): Promise<Creat
 
 /** A dry run: the solution, nothing written. */
 async function dryRunCreate(t: CreateTarget, opts: CreateOptions): Promise<CreateResult> {
+  const { dryRunPackages } = await load<SolveModule>("./create/solve.ts");
   const packages = await dryRunPackages(t.spec, t.platform, t.layout, opts);
   return {
     specHash: t.hash,
@@ -105,6 +108,7 @@ async function dryRunCreate(t: CreateTarget, opts: CreateOptions): Promise<Creat
 /** `--prefix`: the spec installed into the directory. */
 async function prefixCreate(t: CreateTarget, opts: CreateOptions): Promise<CreateResult> {
   const prefix = resolve(opts.prefix!);
+  const { installIntoPrefix } = await load<PrefixModule>("./create/prefix.ts");
   const packages = await installIntoPrefix(t.spec, prefix, t.platform, t.layout, opts);
   return {
     specHash: t.hash,
@@ -140,6 +144,7 @@ async function archiveCreate(t: CreateTarget, opts: CreateOptions): Promise<Crea
     log(`reused ${cachedArchive}`);
     return result(true, ...await fromManifest(cachedArchive));
   }
+  const { buildArchive } = await load<BuildModule>("./create/build.ts");
   const built = await buildArchive({ ...t, opts, cachedArchive, log });
   if (output) await copyAtomic(cachedArchive, output, t.layout);
   return built

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { EnvSpec } from "./envspec/types.ts";
-import { pristineFromCondaMeta, withChannels } from "./create.ts";
+import { withChannels } from "./create.ts";
+import { pristineFromCondaMeta } from "./env/pristine.ts";
 import { extractPackage } from "./conda/extract.ts";
 import { LEGACY_PLACEHOLDER, readPackageInfo } from "./conda/package_info.ts";
 import { linkPackage } from "./conda/link.ts";
