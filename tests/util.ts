@@ -120,6 +120,22 @@ export async function evalChild(code: string): Promise<EvalChild> {
   };
 }
 
+/** Concatenates every chunk of `data` into one buffer. */
+export async function collectBytes(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of data) parts.push(c);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) out.set(p, (off += p.length) - p.length);
+  return out;
+}
+
+/** Runs `script` with `sh -c` in `cwd`; throws with its stderr when it fails. */
+export async function sh(script: string, cwd: string): Promise<void> {
+  const out = await new Deno.Command("sh", { args: ["-c", script], cwd, stderr: "piped" }).output();
+  if (!out.success) throw new Error(`${script}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
 /** Reads `reader` to its end; the text it gave. */
 export async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
   let text = "";

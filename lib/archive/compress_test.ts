@@ -11,7 +11,7 @@ import {
   writeFileChunks,
 } from "./compress.ts";
 import { writeTar } from "./tar.ts";
-import { hasCommand } from "../../tests/util.ts";
+import { collectBytes as collect, hasCommand, sh } from "../../tests/util.ts";
 
 const dec = new TextDecoder();
 
@@ -20,20 +20,6 @@ const gzipCli = hasCommand("gzip");
 const bzip2Cli = hasCommand("bzip2");
 for (const [ok, tool] of [[zstdCli, "zstd"], [gzipCli, "gzip"], [bzip2Cli, "bzip2"]] as const) {
   if (!ok) console.log(`compress_test: ${tool} not found, skipping its tests`);
-}
-
-async function sh(script: string, cwd: string): Promise<void> {
-  const out = await new Deno.Command("sh", { args: ["-c", script], cwd, stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${script}: ${dec.decode(out.stderr)}`);
-}
-
-async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of data) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) out.set(p, (off += p.length) - p.length);
-  return out;
 }
 
 /** Writes pseudo-random, somewhat compressible text of `size` bytes. */

@@ -4,15 +4,7 @@ import zlib from "node:zlib";
 import { PonchoError } from "../errors.ts";
 import { planTarFrames, tarFrameJob } from "./tar_frames.ts";
 import { type TarWriteEntry, writeTar } from "./tar_writer.ts";
-
-async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of data) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) out.set(p, (off += p.length) - p.length);
-  return out;
-}
+import { collectBytes as collect } from "../../tests/util.ts";
 
 /** The stream the frames hold: each built, compressed, and decompressed again. */
 async function framed(entries: TarWriteEntry[], frameSize: number): Promise<Uint8Array[]> {

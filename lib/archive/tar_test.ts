@@ -3,18 +3,13 @@ import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { readFileChunks } from "./compress.ts";
 import { readTar, type TarEntry, type TarWriteEntry, writeTar } from "./tar.ts";
-import { hasCommand } from "../../tests/util.ts";
+import { collectBytes as collect, hasCommand, sh } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 const gnuTar = hasCommand("tar") && hasCommand("mkfifo");
 if (!gnuTar) console.log("tar_test: GNU tar or mkfifo not found, skipping interop tests");
-
-async function sh(script: string, cwd: string): Promise<void> {
-  const out = await new Deno.Command("sh", { args: ["-c", script], cwd, stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${script}: ${dec.decode(out.stderr)}`);
-}
 
 async function* of(...chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const c of chunks) yield c;
@@ -23,15 +18,6 @@ async function* of(...chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
 /** Splits a buffer into small odd-sized chunks to exercise boundaries. */
 async function* dribble(data: Uint8Array, size = 333): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < data.length; i += size) yield data.slice(i, i + size);
-}
-
-async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of data) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) out.set(p, (off += p.length) - p.length);
-  return out;
 }
 
 interface Seen {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { compressZstdFrames, framesOf, ZstdWorkers } from "./zstd_compress.ts";
 import { zstdDecompress } from "./zstd.ts";
 import { zstdFrames } from "./zstd_frame.ts";
-import { hasCommand } from "../../tests/util.ts";
+import { collectBytes as collect, hasCommand } from "../../tests/util.ts";
 
 const zstdCli = hasCommand("zstd");
 if (!zstdCli) console.log("zstd_compress_test: zstd not found, skipping the CLI cross-check");
@@ -22,15 +22,6 @@ function sample(n: number, seed: number): Uint8Array {
 /** Yields `data` in fresh chunks of `size` bytes. */
 async function* chunks(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < data.length; i += size) yield data.slice(i, i + size);
-}
-
-async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of data) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) out.set(p, (off += p.length) - p.length);
-  return out;
 }
 
 const FRAME = 64 << 10;

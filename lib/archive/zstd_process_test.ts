@@ -5,18 +5,9 @@ import { DRAIN_MAX, zstdProcess } from "./zstd_process.ts";
 import { openArchive, readArchiveFirstMember } from "./open.ts";
 import { writeTar } from "./tar.ts";
 import { compress, writeFileChunks } from "./compress.ts";
-import { hasCommand } from "../../tests/util.ts";
+import { collectBytes as collect, hasCommand } from "../../tests/util.ts";
 
 const zstdCli = hasCommand("zstd");
-
-async function collect(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of data) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) out.set(p, (off += p.length) - p.length);
-  return out;
-}
 
 /** A `.tar.zst` with a small first member and a `size`-byte one after it; returns its tar bytes. */
 async function writeArchive(path: string, size = 3_000_000): Promise<Uint8Array> {
