@@ -68,7 +68,7 @@ export async function recordArchive(layout: StoreLayout, archive: string): Promi
 export async function fromManifest(
   archive: string,
 ): Promise<[CreatedPackage[], string | undefined]> {
-  const { readArchiveManifest } = await import("../env/unpack.ts");
+  const { readArchiveManifest } = await import("../env/manifest_read.ts");
   const m = await readArchiveManifest(archive).catch((err) => {
     throw fsError(err, archive, { what: "cannot read the manifest of the cached archive" });
   });
