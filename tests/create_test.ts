@@ -15,6 +15,7 @@ import {
   runArgs,
   runPoncho,
   withChannelDir,
+  writeSpec,
 } from "./util.ts";
 import { serveChannel, type TestChannel, UNSATISFIABLE_SPECS } from "./fixtures/channel.ts";
 
@@ -40,13 +41,6 @@ function withSetup(fn: (ch: TestChannel, dir: string) => Promise<void>): Promise
 
 function specText(channelUrl: string, deps: unknown[]): string {
   return JSON.stringify({ conda: { channels: [channelUrl], dependencies: deps } });
-}
-
-/** Writes the spec of `deps` over `channelUrl` to `dir/spec.json`; returns that path. */
-async function writeSpec(dir: string, channelUrl: string, deps: unknown[]): Promise<string> {
-  const spec = join(dir, "spec.json");
-  await Deno.writeTextFile(spec, specText(channelUrl, deps));
-  return spec;
 }
 
 const FULL = ["python", "hello", "pyhello", "oldtext", "pip"];

@@ -13,6 +13,7 @@ import {
   readRequest,
   runPoncho,
   withTempDir,
+  writeSpec,
 } from "./util.ts";
 import {
   fixtureToolsAvailable as envFixtureTools,
@@ -30,11 +31,7 @@ Deno.test("create against a channel that accepts and never answers fails in time
     await closed;
   });
   await withTempDir("poncho-faults-", async (dir) => {
-    const spec = join(dir, "spec.json");
-    await Deno.writeTextFile(
-      spec,
-      JSON.stringify({ conda: { channels: [`${srv.url}/stall`], dependencies: ["hello"] } }),
-    );
+    const spec = await writeSpec(dir, `${srv.url}/stall`, ["hello"]);
     const started = Date.now();
     const r = await runPoncho([
       "create",
@@ -61,12 +58,8 @@ Deno.test("a create waiting for another's build names the holder and gives up af
     await closed;
   });
   await withTempDir("poncho-faults-", async (dir) => {
-    const spec = join(dir, "spec.json");
+    const spec = await writeSpec(dir, `${srv.url}/slow`, ["hello"]);
     const store = join(dir, "store");
-    await Deno.writeTextFile(
-      spec,
-      JSON.stringify({ conda: { channels: [`${srv.url}/slow`], dependencies: ["hello"] } }),
-    );
     // The first create holds the build lock while its channel stalls.
     const first = ponchoCommand(["create", "--store", store, spec, join(dir, "a.tar.zst")], {
       env: { PONCHO_HTTP_TIMEOUT: "60" },
@@ -190,11 +183,7 @@ Deno.test("an empty or relative HOME is an error naming HOME, not a store in the
 
 Deno.test("a --store that is a file, or under HOME=/proc, is refused before any work (exit 3)", async () => {
   await withTempDir("poncho-faults-", async (dir) => {
-    const spec = join(dir, "spec.json");
-    await Deno.writeTextFile(
-      spec,
-      JSON.stringify({ conda: { channels: [`${dir}/nochannel`], dependencies: ["x"] } }),
-    );
+    const spec = await writeSpec(dir, `${dir}/nochannel`, ["x"]);
     await Deno.writeTextFile(join(dir, "file"), "");
     const r = await runPoncho([
       "create",
@@ -227,11 +216,7 @@ Deno.test({
       const { archive } = await makeEnvArchive(dir);
       const store = join(dir, "ro");
       await Deno.mkdir(store);
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({ conda: { channels: [`${dir}/nochannel`], dependencies: ["x"] } }),
-      );
+      const spec = await writeSpec(dir, `${dir}/nochannel`, ["x"]);
       const mount = `mount -t tmpfs -o ro,size=1m tmpfs '${store}'`;
       const c = await ponchoUnshared(mount, [
         "create",
@@ -421,12 +406,8 @@ Deno.test({
   fn: async () => {
     const ch = await buildTestChannel();
     await withTempDir("poncho-faults-", async (dir) => {
-      const spec = join(dir, "spec.json");
+      const spec = await writeSpec(dir, ch.url, ["hello"]);
       const store = join(dir, "store");
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["hello"] } }),
-      );
       const first = await runPoncho([
         "create",
         "--json",
@@ -507,12 +488,8 @@ Deno.test({
     const ch = await buildTestChannel();
     const srv = serveChannel(ch.dir);
     await withTempDir("poncho-faults-", async (dir) => {
-      const spec = join(dir, "spec.json");
+      const spec = await writeSpec(dir, srv.url, ["hello"]);
       const store = join(dir, "store");
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({ conda: { channels: [srv.url], dependencies: ["hello"] } }),
-      );
       const out = join(dir, "a.tar.zst");
       const c = await runPoncho(["create", "-q", "--store", store, spec, out]);
       assert.equal(c.code, 0, c.stderr);
@@ -649,11 +626,7 @@ Deno.test({
   fn: async () => {
     const ch = await buildTestChannel();
     await withTempDir("poncho-faults-", async (dir) => {
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["hello"] } }),
-      );
+      const spec = await writeSpec(dir, ch.url, ["hello"]);
       const small = join(dir, "small");
       await Deno.mkdir(small);
       // A tmpfs whose space is all but used up by a filler file.
@@ -771,11 +744,7 @@ Deno.test({
   fn: async () => {
     const ch = await buildTestChannel();
     await withTempDir("poncho-faults-", async (dir) => {
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["hello"] } }),
-      );
+      const spec = await writeSpec(dir, ch.url, ["hello"]);
       const tarPath = join(dir, "env.tar");
       const c = await runPoncho(["create", "-q", "--store", join(dir, "store"), spec, tarPath]);
       assert.equal(c.code, 0, c.stderr);
@@ -816,11 +785,7 @@ Deno.test({
     });
     await withTempDir("poncho-faults-", async (dir) => {
       // The second channel stalls, so the create is still working when it is killed.
-      const spec = join(dir, "spec.json");
-      await Deno.writeTextFile(
-        spec,
-        JSON.stringify({ conda: { channels: [ch.url], dependencies: ["hello"] } }),
-      );
+      const spec = await writeSpec(dir, ch.url, ["hello"]);
       const prefix = join(dir, "env");
       const create = ponchoCommand([
         "create",

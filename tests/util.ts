@@ -120,6 +120,16 @@ export async function evalChild(code: string): Promise<EvalChild> {
   };
 }
 
+/** Writes a spec of `deps` over the one channel `channelUrl` to `dir/spec.json`; returns that path. */
+export async function writeSpec(dir: string, channelUrl: string, deps: unknown[]): Promise<string> {
+  const spec = `${dir}/spec.json`;
+  await Deno.writeTextFile(
+    spec,
+    JSON.stringify({ conda: { channels: [channelUrl], dependencies: deps } }),
+  );
+  return spec;
+}
+
 /** Concatenates every chunk of `data` into one buffer. */
 export async function collectBytes(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

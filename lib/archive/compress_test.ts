@@ -11,7 +11,7 @@ import {
   writeFileChunks,
 } from "./compress.ts";
 import { writeTar } from "./tar.ts";
-import { collectBytes as collect, hasCommand, sh } from "../../tests/util.ts";
+import { collectBytes as collect, hasCommand, sh, withTempDir } from "../../tests/util.ts";
 
 const dec = new TextDecoder();
 
@@ -34,15 +34,6 @@ async function writeSample(path: string, size: number, seed: number): Promise<Ui
   return data;
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("compressionFromPath maps names and rejects others with a usage error", () => {
   assert.equal(compressionFromPath("env.tar.zst"), "zst");
   assert.equal(compressionFromPath("env.tgz"), "gz");
@@ -56,7 +47,7 @@ Deno.test({
   name: "zstd: every frame of a multi-frame file is decoded, skippable frames dropped",
   ignore: !zstdCli,
   async fn() {
-    await withDir(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       const a = await writeSample(join(dir, "a"), 3_000_000, 1);
       const b = await writeSample(join(dir, "b"), 1_000_000, 2);
       // Frame 1 and 2 from the CLI (-B makes several jobs' worth of blocks), a skippable
@@ -79,7 +70,7 @@ Deno.test({
   name: "zstd: a truncated file or trailing garbage is an error",
   ignore: !zstdCli,
   async fn() {
-    await withDir(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       await writeSample(join(dir, "a"), 500_000, 3);
       await sh("zstd -q a -o a.zst", dir);
       const full = await Deno.readFile(join(dir, "a.zst"));
@@ -101,7 +92,7 @@ Deno.test({
   name: "zstd: compress output is read by the zstd CLI",
   ignore: !zstdCli,
   async fn() {
-    await withDir(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       const a = await writeSample(join(dir, "a"), 2_000_000, 4);
       await writeFileChunks(join(dir, "a.zst"), compress(readFileChunks(join(dir, "a")), "zst"));
       await sh("zstd -q -t a.zst && zstd -q -d a.zst -o back && cmp a back", dir);
@@ -115,7 +106,7 @@ Deno.test({
   name: "gzip: multi-member files decode fully; truncation is an error; output is valid",
   ignore: !gzipCli,
   async fn() {
-    await withDir(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       const a = await writeSample(join(dir, "a"), 400_000, 5);
       const b = await writeSample(join(dir, "b"), 300_000, 6);
       await sh("gzip -c a > ab.tar.gz && gzip -c b >> ab.tar.gz", dir);
@@ -134,7 +125,7 @@ Deno.test({
   name: "bzip2: multi-stream files decode fully; truncation and corruption are errors",
   ignore: !bzip2Cli,
   async fn() {
-    await withDir(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       const a = await writeSample(join(dir, "a"), 1_500_000, 7); // two 900k blocks
       const b = await writeSample(join(dir, "b"), 10_000, 8);
       await sh("bzip2 -c a > ab.tar.bz2 && bzip2 -c b >> ab.tar.bz2", dir);
@@ -154,7 +145,7 @@ Deno.test({
 });
 
 Deno.test("readFirstTarMember reads the first member without decoding the rest", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const manifest = new TextEncoder().encode('{"format":1}');
     const filler = new Uint8Array(4_000_000);
     for (let i = 0; i < filler.length; i += 65536) { // incompressible

@@ -3,22 +3,12 @@ import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { extractMembers, extractTar } from "./extract.ts";
 import { readTar, type TarWriteEntry, writeTar } from "./tar.ts";
+import { withTempDir } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.chmod(dir, 0o755).catch(() => {});
-    await new Deno.Command("chmod", { args: ["-R", "u+rwX", dir] }).output();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("extractTar (the one extractor) writes files, modes (setuid too), mtimes, links and read-only dirs", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const entries: TarWriteEntry[] = [
       { path: "ro", type: "directory", mode: 0o555 },
       { path: "ro/inner.txt", type: "file", data: enc.encode("in"), mode: 0o444 },
@@ -71,7 +61,7 @@ const evil: [string, TarWriteEntry[], RegExp][] = [
 ];
 for (const [what, entries, re] of evil) {
   Deno.test(`extractTar refuses ${what}`, async () => {
-    await withDir(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       await Deno.mkdir(join(dir, "dest"));
       await assert.rejects(
         () => extractTar(writeTar(entries), join(dir, "dest"), { name: "evil.tar" }),
@@ -83,7 +73,7 @@ for (const [what, entries, re] of evil) {
 }
 
 Deno.test("extractTar refuses FIFOs and devices", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     await new Deno.Command("mkfifo", { args: [join(dir, "p")] }).output();
     const tar = await new Deno.Command("tar", {
       args: ["-cf", "-", "p"],
@@ -105,7 +95,7 @@ function source(name: string, entries: TarWriteEntry[]) {
 }
 
 Deno.test("extractMembers: sources share one state (a link of the first tar is never written through by the second)", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const pkg = source("p.conda:pkg.tar", [
       { path: "d", type: "directory" },
       { path: "info", type: "symlink", linkname: "d" },
@@ -125,7 +115,7 @@ Deno.test("extractMembers: sources share one state (a link of the first tar is n
 });
 
 Deno.test("extractMembers: a link's parent path may not hold a link (s -> ., s/s/bin -> ...)", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     await assert.rejects(
       () =>
         extractMembers([
@@ -140,7 +130,7 @@ Deno.test("extractMembers: a link's parent path may not hold a link (s -> ., s/s
 });
 
 Deno.test("extractMembers: link targets are judged through all links, whatever their order", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     // y is checked against d/x, which comes later in the archive.
     await assert.rejects(
       () =>
@@ -159,7 +149,7 @@ Deno.test("extractMembers: link targets are judged through all links, whatever t
 });
 
 Deno.test("extractMembers: later members replace links and files, never directories", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     await Deno.mkdir(join(dir, "out"));
     const ok = await extractMembers([
       source("x.tar", [
@@ -187,7 +177,7 @@ Deno.test("extractMembers: later members replace links and files, never director
 });
 
 Deno.test("extractMembers: the root must be empty; a planted link is never followed", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     await Deno.mkdir(join(dir, "root"));
     await Deno.mkdir(join(dir, "victim"));
     await Deno.symlink("../victim", join(dir, "root/bin"));
@@ -203,7 +193,7 @@ Deno.test("extractMembers: the root must be empty; a planted link is never follo
 });
 
 Deno.test("extractMembers: check, body and beforeModes hooks", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const seen: string[] = [];
     await extractMembers(
       [

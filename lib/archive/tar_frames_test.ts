@@ -4,7 +4,7 @@ import zlib from "node:zlib";
 import { PonchoError } from "../errors.ts";
 import { planTarFrames, tarFrameJob } from "./tar_frames.ts";
 import { type TarWriteEntry, writeTar } from "./tar_writer.ts";
-import { collectBytes as collect } from "../../tests/util.ts";
+import { collectBytes as collect, withTempDir } from "../../tests/util.ts";
 
 /** The stream the frames hold: each built, compressed, and decompressed again. */
 async function framed(entries: TarWriteEntry[], frameSize: number): Promise<Uint8Array[]> {
@@ -18,17 +18,8 @@ async function framed(entries: TarWriteEntry[], frameSize: number): Promise<Uint
   return out;
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("tar frames hold exactly writeTar's stream, cut at multiples of the frame size", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const big = new Uint8Array(30_000).map((_, i) => (i * 7) & 0xff);
     await Deno.writeFile(join(dir, "big"), big);
     await Deno.writeFile(join(dir, "empty"), new Uint8Array(0));
@@ -62,7 +53,7 @@ Deno.test("tar frames hold exactly writeTar's stream, cut at multiples of the fr
 });
 
 Deno.test("a tar frame refuses a file that shrank, grew or went since it was sized", async () => {
-  await withDir(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const path = join(dir, "f");
     await Deno.writeFile(path, new Uint8Array(1000));
     const entry = (

@@ -19,7 +19,7 @@ import {
   PLACEHOLDER_LONG,
   PLACEHOLDER_SHORT,
 } from "../../tests/fixtures/channel.ts";
-import { hasCommand } from "../../tests/util.ts";
+import { hasCommand, withTempDir } from "../../tests/util.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -77,15 +77,6 @@ async function readArchive(path: string): Promise<Member[]> {
   return out;
 }
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "poncho-pack-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 async function write(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
   await Deno.writeFile(path, typeof data === "string" ? enc.encode(data) : data);
@@ -127,7 +118,7 @@ async function makePrefix(prefix: string, cache: string): Promise<Map<string, Pr
 }
 
 Deno.test("walkPrefix lists in sorted order, parents first, without local state", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const prefix = join(dir, "env");
     await makePrefix(prefix, join(dir, "cache"));
     const walked = walkPrefix(prefix);
@@ -155,7 +146,7 @@ Deno.test("walkPrefix lists in sorted order, parents first, without local state"
 });
 
 Deno.test("packPrefix: manifest first, sorted members, owners normalised, relocation records", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const prefix = join(dir, "build env");
     const pristine = await makePrefix(prefix, join(dir, "cache"));
     const output = join(dir, "out", "env.tar.zst");
@@ -218,7 +209,7 @@ Deno.test("packPrefix: manifest first, sorted members, owners normalised, reloca
 });
 
 Deno.test("packPrefix writes .tar.zst, .tar.gz, .tgz and .tar with the same members", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const prefix = join(dir, "env");
     const pristine = await makePrefix(prefix, join(dir, "cache"));
     const listings: string[][] = [];
@@ -262,7 +253,7 @@ Deno.test("packPrefix writes .tar.zst, .tar.gz, .tgz and .tar with the same memb
 });
 
 Deno.test("packPrefix refuses .tar.bz2 and unknown extensions without writing anything", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const prefix = join(dir, "env");
     await makePrefix(prefix, join(dir, "cache"));
     const out = join(dir, "out");
@@ -281,7 +272,7 @@ Deno.test("packPrefix refuses .tar.bz2 and unknown extensions without writing an
 });
 
 Deno.test("a failed pack leaves no temp file and keeps the previous archive", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir("poncho-test-", async (dir) => {
     const prefix = join(dir, "env");
     await makePrefix(prefix, join(dir, "cache"));
     const out = join(dir, "out");
@@ -307,7 +298,7 @@ Deno.test({
   name: "walkPrefix and packPrefix refuse a FIFO in the prefix",
   ignore: !mkfifo,
   async fn() {
-    await withTemp(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       const prefix = join(dir, "env");
       await write(join(prefix, "a.txt"), "a");
       await Deno.mkdir(join(prefix, "run"));
@@ -351,7 +342,7 @@ Deno.test({
   ignore: !tools.ok,
   async fn() {
     const ch = await buildTestChannel();
-    await withTemp(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       const build = join(dir, "build");
       const pristine = new Map<string, PristineFile>();
       for (
@@ -517,7 +508,7 @@ Deno.test({
     "packPrefix: a multi-frame .tar.zst, byte-identical with 0 or 2 workers, read by GNU tar, zstd -d and unpackArchive",
   ignore: !gnuTar || !zstdCli,
   async fn() {
-    await withTemp(async (dir) => {
+    await withTempDir("poncho-test-", async (dir) => {
       const prefix = join(dir, "env");
       const pristine = await makePrefix(prefix, join(dir, "cache"));
       // 3.3 frames of file bodies: one large file crossing frame boundaries, many small ones.
