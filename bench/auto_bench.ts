@@ -15,6 +15,7 @@
  */
 
 import { buildTestChannel } from "../tests/fixtures/channel.ts";
+import { median } from "./measure.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -32,11 +33,6 @@ export interface AutoFigures {
   createPrefix: number;
   /** Runs per figure. */
   runs: { warm: number; first: number };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function timed(argv: string[], cwd: string): Promise<number> {

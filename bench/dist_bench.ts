@@ -25,31 +25,9 @@ import { REPO_ROOT as ROOT } from "../cli/compile.ts";
 import { buildDist } from "../lib/dist/build.ts";
 import { makeEnvArchive } from "../tests/fixtures/env_archive.ts";
 import { pythonPackageRunPeer } from "./run_bench.ts";
+import { median, timeRun as time } from "./measure.ts";
 
 const MAIN = `${ROOT}/cli/main.ts`;
-
-/** Median of `xs`. */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** Seconds one run of `argv` takes (stdout/stderr discarded); throws when it fails. */
-async function time(argv: string[]): Promise<number> {
-  const t = performance.now();
-  const out = await new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const s = (performance.now() - t) / 1000;
-  if (!out.success) {
-    throw new Error(`${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return s;
-}
 
 /**
  * Runs `commands` for `rounds` interleaved rounds (after `warmup` untimed

@@ -28,6 +28,7 @@ import { packPrefix, type PristineFile } from "../lib/env/pack.ts";
 import { pristineFromCondaMeta } from "../lib/env/pristine.ts";
 import { buildTestChannel } from "../tests/fixtures/channel.ts";
 import { makeEnvTree } from "../tests/fixtures/env_archive.ts";
+import { median } from "./measure.ts";
 
 /** One prefix's figures. */
 export interface PackBenchRow {
@@ -43,12 +44,6 @@ export interface PackBenchRow {
   peer: number;
   /** Archive sizes in MB (Poncho, peer). */
   sizes: [number, number];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function du(dir: string): { mb: number; files: number } {

@@ -18,39 +18,9 @@ import { REPO_ROOT as ROOT } from "../cli/compile.ts";
 import { buildDist } from "../lib/dist/build.ts";
 import { makeEnvArchive } from "../tests/fixtures/env_archive.ts";
 import { pythonPackageRunPeer } from "./run_bench.ts";
+import { hyperfineTimes, median } from "./measure.ts";
 
 const PER_ROUND = 3;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-/** One hyperfine call over `commands` (shell strings, `-N`); each one's run times in seconds. */
-function hyperfine(commands: string[]): number[][] {
-  const json = `/tmp/poncho-warm-bench-${crypto.randomUUID().slice(0, 8)}.json`;
-  const out = new Deno.Command("hyperfine", {
-    args: [
-      "-N",
-      "--style",
-      "none",
-      "-w",
-      "1",
-      "-r",
-      String(PER_ROUND),
-      "--export-json",
-      json,
-      ...commands,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).outputSync();
-  if (!out.success) throw new Error("hyperfine failed");
-  const data = JSON.parse(Deno.readTextFileSync(json));
-  Deno.removeSync(json);
-  return data.results.map((r: { times: number[] }) => r.times);
-}
 
 /** Runs the benchmark; returns each command's median (seconds) by name, and the runs per command. */
 export async function runWarmBench(
@@ -76,7 +46,9 @@ export async function runWarmBench(
     const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
     for (let r = 0; r < rounds; r++) {
       const order = names.map((_, i) => names[(i + r) % names.length]);
-      hyperfine(order.map((n) => commands[n])).forEach((t, i) => times[order[i]].push(...t));
+      hyperfineTimes(order.map((n) => commands[n]), PER_ROUND).forEach((t, i) =>
+        times[order[i]].push(...t)
+      );
     }
     return {
       seconds: Object.fromEntries(names.map((n) => [n, median(times[n])])),

@@ -30,15 +30,9 @@ import { REPO_ROOT as ROOT } from "../cli/compile.ts";
 import { buildDist } from "../lib/dist/build.ts";
 import { type BenchArchive, realEnvArchive, stdlibArchive } from "./real_env.ts";
 import { pythonPackageRunPeer } from "./run_bench.ts";
+import { hyperfineTimes, median, timeRun as time } from "./measure.ts";
 
 const MAIN = `${ROOT}/cli/main.ts`;
-
-/** Median of `xs`. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /** One comparison: medians (seconds) of this and its peer over `runs` runs each. */
 export interface Pair {
@@ -52,23 +46,6 @@ export interface Pair {
   runs: number;
   /** The target ratio. */
   target: number;
-}
-
-/** Seconds one run of `argv` takes (output discarded); throws when it fails. */
-async function time(argv: string[], env?: Record<string, string>): Promise<number> {
-  const t = performance.now();
-  const out = await new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const s = (performance.now() - t) / 1000;
-  if (!out.success) {
-    throw new Error(`${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return s;
 }
 
 /**
@@ -217,31 +194,6 @@ export async function runBurstBench(poncho: string, rounds: number): Promise<Pai
   }
 }
 
-/** hyperfine `-N` over `commands` (`runs` each); each one's run times in seconds. */
-function hyperfine(commands: string[], runs: number): number[][] {
-  const json = `/tmp/poncho-worker-bench-${crypto.randomUUID().slice(0, 8)}.json`;
-  const out = new Deno.Command("hyperfine", {
-    args: [
-      "-N",
-      "--style",
-      "none",
-      "-w",
-      "1",
-      "-r",
-      String(runs),
-      "--export-json",
-      json,
-      ...commands,
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).outputSync();
-  if (!out.success) throw new Error("hyperfine failed");
-  const data = JSON.parse(Deno.readTextFileSync(json));
-  Deno.removeSync(json);
-  return data.results.map((r: { times: number[] }) => r.times);
-}
-
 /** Warm starts on the real-interpreter environment (see the module documentation). */
 export async function runWarmPairs(poncho: string, rounds: number): Promise<Pair[]> {
   const a = await realEnvArchive();
@@ -263,7 +215,9 @@ export async function runWarmPairs(poncho: string, rounds: number): Promise<Pair
     const times = commands.map(() => [] as number[]);
     for (let r = 0; r < rounds; r++) {
       const order = commands.map((_, i) => (i + r) % commands.length);
-      hyperfine(order.map((i) => commands[i]), 3).forEach((t, k) => times[order[k]].push(...t));
+      hyperfineTimes(order.map((i) => commands[i]), 3).forEach((t, k) =>
+        times[order[k]].push(...t)
+      );
     }
     const m = times.map(median);
     return [
