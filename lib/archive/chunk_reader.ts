@@ -4,8 +4,11 @@
  * sits inside one chunk.
  *
  * Views returned by {@link ChunkReader} alias the source's chunks. The reader
- * never writes into them, so they stay valid as long as the source does not
- * reuse its buffers (the streams in this package never do).
+ * never writes into them and holds only the current chunk, so they stay valid
+ * as long as the source does not reuse its buffers; a source that does (the
+ * `zstd` program's output with `recycle`, `zstd_process.ts`) must keep each
+ * chunk until its second successor is pulled, and the consumer must copy what
+ * it keeps longer.
  *
  * @module
  */

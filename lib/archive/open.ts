@@ -11,6 +11,8 @@
 import { PonchoError } from "../errors.ts";
 import { readTar, type TarHeader } from "./tar_reader.ts";
 import { zstdProcess } from "./zstd_process.ts";
+import { rawFrameContent, STORED_FRAME_MAX } from "./zstd_frame.ts";
+import { BLOCK, checksumOk, decodeHeader } from "./tar_header.ts";
 
 /** The first member of an archive with its body. */
 export interface FirstMember {
@@ -33,12 +35,27 @@ function existingZst(path: string): boolean {
   }
 }
 
+/** Options of {@link openArchive}. */
+export interface OpenArchiveOptions {
+  /**
+   * Let the `zstd` program's output come in two buffers used in turn: a
+   * chunk is valid only until the second chunk after it is pulled. For
+   * consumers that copy whatever they keep longer, as the tar extractor does.
+   */
+  recycle?: boolean;
+}
+
 /**
  * Streams an archive file decompressed: by the `zstd` program for a
  * `.tar.zst` when it is installed, else by `openDecompressed` (`compress.ts`).
  */
-export async function* openArchive(path: string): AsyncGenerator<Uint8Array> {
-  const native = existingZst(path) ? zstdProcess(path) : undefined;
+export async function* openArchive(
+  path: string,
+  options: OpenArchiveOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const native = existingZst(path)
+    ? zstdProcess(path, path, undefined, options.recycle)
+    : undefined;
   if (native) {
     yield* native;
     return;
@@ -71,16 +88,55 @@ export async function firstTarMember(
   return undefined;
 }
 
+/** Bytes read from the start of a `.tar.zst` to look for a stored first member. */
+const HEAD_BYTES = STORED_FRAME_MAX + (64 << 10);
+
+/**
+ * The first member of a `.tar.zst` whose first frame is stored (raw blocks,
+ * as `pack` writes the manifest) and holds that whole member as a plain
+ * ustar entry, read without a decoder; else `undefined`.
+ */
+export async function storedFirstMember(
+  path: string,
+  maxBytes: number,
+): Promise<FirstMember | undefined> {
+  const head = new Uint8Array(HEAD_BYTES);
+  let got = 0;
+  {
+    using f = Deno.openSync(path, { read: true });
+    while (got < head.length) {
+      const n = f.readSync(head.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+  }
+  const tar = rawFrameContent(head.subarray(0, got));
+  if (!tar || tar.length < BLOCK || !checksumOk(tar.subarray(0, BLOCK))) return undefined;
+  const h = decodeHeader(tar.subarray(0, BLOCK));
+  if (h.flag !== "0" || tar.length < BLOCK + h.size) return undefined;
+  return await firstTarMember(
+    (async function* () {
+      yield tar;
+    })(),
+    path,
+    maxBytes,
+  );
+}
+
 /**
  * Reads only the first member of an archive file, decompressing no more than
- * needed (the `zstd` program, stopped once the member is read, for a
- * `.tar.zst`; else `readFirstTarMember` of `compress.ts`).
+ * needed: for a `.tar.zst`, none when its first frame is stored (see
+ * {@link storedFirstMember}), else the `zstd` program, stopped once the
+ * member is read; else `readFirstTarMember` of `compress.ts`.
  */
 export async function readArchiveFirstMember(
   path: string,
   maxBytes: number,
 ): Promise<FirstMember | undefined> {
-  const native = existingZst(path) ? zstdProcess(path, path, 0) : undefined;
+  const zst = existingZst(path);
+  const stored = zst ? await storedFirstMember(path, maxBytes) : undefined;
+  if (stored) return stored;
+  const native = zst ? zstdProcess(path, path, 0) : undefined;
   if (native) return await firstTarMember(native, path, maxBytes);
   const { readFirstTarMember } = await import("./compress.ts");
   return await readFirstTarMember(path, maxBytes);

@@ -7,7 +7,8 @@
  * reading file bodies runs on every worker, not only in the parent.
  *
  * The stream is exactly what `writeTar` writes for the same entries and
- * options, cut at multiples of the frame size, so the archive is the same
+ * options, cut at multiples of the frame size (after a first frame holding
+ * only the first entry, with `firstAlone`), so the archive is the same
  * whichever thread builds which frame. A file whose size on disk differs from
  * the size given is an error (the archive would be corrupt).
  *
@@ -19,6 +20,7 @@ import { BLOCK } from "./tar_header.ts";
 import { entryHeader, type TarWriteEntry, type TarWriteOptions } from "./tar_writer.ts";
 import type { JobResult } from "./worker_pool.ts";
 import { compressFrame, type ZstdReply } from "./zstd_compress.ts";
+import { rawFrame, STORED_FRAME_MAX } from "./zstd_frame.ts";
 
 /** Bytes of the stream held in memory (headers, in-memory bodies). */
 interface Literal {
@@ -50,6 +52,8 @@ export interface TarFrameJob {
   length: number;
   /** zstd level. */
   level: number;
+  /** Stored as raw blocks, not compressed (`rawFrame` of `zstd_frame.ts`). */
+  raw?: boolean;
   literals: Literal[];
   files: FilePiece[];
 }
@@ -57,16 +61,22 @@ export interface TarFrameJob {
 /**
  * Lays out the tar stream of `entries` (each file with a `data` body or a
  * `file` and `size`) as frames of `frameSize` bytes, the last one shorter,
- * in order.
+ * in order. With `firstAlone`, the first entry (header, body and padding)
+ * is a frame of its own, stored uncompressed when it is at most
+ * {@link STORED_FRAME_MAX} bytes (so that an archive's manifest can be read
+ * without a zstd decoder); the frames after it are cut from there.
  */
 export async function* planTarFrames(
   entries: Iterable<TarWriteEntry>,
   options: TarWriteOptions,
   frameSize: number,
   level: number,
+  firstAlone = false,
 ): AsyncGenerator<TarFrameJob> {
   const plan = new Planner(frameSize, level);
+  let seen = 0;
   for (const e of entries) {
+    if (firstAlone && seen++ === 1) yield* plan.endFirstFrame();
     const { header, size } = await entryHeader(e, options);
     yield* plan.bytes(header);
     if (e.type !== "file") continue;
@@ -75,6 +85,7 @@ export async function* planTarFrames(
     else throw new PonchoError(`tar entry ${e.path}: file without a data or file body`);
     yield* plan.skip((BLOCK - (size % BLOCK)) % BLOCK);
   }
+  if (firstAlone && seen === 1) yield* plan.endFirstFrame();
   yield* plan.skip(2 * BLOCK);
   const last = plan.end();
   if (last) yield last;
@@ -94,10 +105,26 @@ class Planner {
   /** Room left in the current frame; a full frame is handed out first. */
   *#room(): Generator<TarFrameJob, number> {
     if (this.#job.length === this.frameSize) {
+      this.#emitted = true;
       yield this.#job;
       this.#job = this.#fresh();
     }
     return this.frameSize - this.#job.length;
+  }
+
+  /** Whether a frame was handed out. */
+  #emitted = false;
+
+  /**
+   * Ends the frame holding the stream so far (the first entry): raw when it
+   * is the first frame and at most {@link STORED_FRAME_MAX} bytes.
+   */
+  *endFirstFrame(): Generator<TarFrameJob> {
+    if (this.#job.length === 0) return;
+    this.#job.raw = !this.#emitted && this.#job.length <= STORED_FRAME_MAX;
+    this.#emitted = true;
+    yield this.#job;
+    this.#job = this.#fresh();
   }
 
   /** Bytes held in memory. */
@@ -150,7 +177,7 @@ export function tarFrameJob(job: TarFrameJob): JobResult<ZstdReply> {
   const buf = scratch.subarray(0, job.length);
   for (const l of job.literals) buf.set(l.bytes, l.at);
   for (const p of job.files) readPiece(p, buf);
-  const frame = compressFrame(buf, job.level);
+  const frame = job.raw ? rawFrame(buf) : compressFrame(buf, job.level);
   const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
   const out = whole ? frame : frame.slice();
   const buffer = out.buffer as ArrayBuffer;

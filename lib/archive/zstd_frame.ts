@@ -126,3 +126,83 @@ function zstdFrameEnd(data: Uint8Array, pos: number, name: string): number {
   if (pos > data.length) throw truncatedFrame(name);
   return pos;
 }
+
+/**
+ * Most bytes of a first entry that `pack` stores uncompressed (a larger
+ * manifest is compressed, and read with a decoder).
+ */
+export const STORED_FRAME_MAX = 1 << 20;
+
+/** Most content of one block (RFC 8878: a block holds at most 128 KiB). */
+const BLOCK_MAX = 128 << 10;
+/** Descriptor of a raw frame: single segment, 4-byte content size, no checksum, no dictionary. */
+const RAW_DESCRIPTOR = 0xa0;
+
+/**
+ * `data` (under 4 GiB) as one zstd frame of raw (stored) blocks, with its
+ * content size in the header and no checksum: a frame every zstd decoder
+ * reads, and whose content {@link rawFrameContent} takes back without one
+ * (how an archive's manifest is read without starting a decoder).
+ *
+ * @example
+ * ```ts
+ * import { rawFrame, rawFrameContent } from "./zstd_frame.ts";
+ * const frame = rawFrame(new TextEncoder().encode("hello"));
+ * console.log(new TextDecoder().decode(rawFrameContent(frame)!)); // "hello"
+ * ```
+ */
+export function rawFrame(data: Uint8Array): Uint8Array {
+  const blocks = Math.max(1, Math.ceil(data.length / BLOCK_MAX));
+  const out = new Uint8Array(9 + blocks * BLOCK_HEADER + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, ZSTD_MAGIC, true);
+  out[4] = RAW_DESCRIPTOR;
+  view.setUint32(5, data.length, true);
+  let pos = 9;
+  for (let b = 0; b < blocks; b++) {
+    const piece = data.subarray(b * BLOCK_MAX, (b + 1) * BLOCK_MAX);
+    const header = (piece.length << 3) | (b === blocks - 1 ? 1 : 0); // block type 0: raw
+    out[pos] = header & 0xff;
+    out[pos + 1] = (header >> 8) & 0xff;
+    out[pos + 2] = (header >> 16) & 0xff;
+    out.set(piece, pos + BLOCK_HEADER);
+    pos += BLOCK_HEADER + piece.length;
+  }
+  return out;
+}
+
+/**
+ * The content of the zstd frame at the start of `head` when that frame is
+ * made of raw blocks only, has no checksum, states its content size, and lies
+ * wholly within `head`; else `undefined` (decode it as any other frame: a
+ * decoder also checks what this does not, such as a compressed block).
+ */
+export function rawFrameContent(head: Uint8Array): Uint8Array | undefined {
+  if (head.length < 6 || readLE(head, 0, 4) !== ZSTD_MAGIC) return undefined;
+  const descriptor = head[4];
+  if (descriptor & 0x0f || !(descriptor & 0x20)) return undefined; // single segment only
+  const sizeBytes = [1, 2, 4, 8][descriptor >> 6];
+  if (5 + sizeBytes > head.length) return undefined;
+  const declared = readLE(head, 5, Math.min(sizeBytes, 6)) + (sizeBytes === 2 ? 256 : 0);
+  const pieces: Uint8Array[] = [];
+  let total = 0;
+  let pos = 5 + sizeBytes;
+  while (true) {
+    if (pos + BLOCK_HEADER > head.length) return undefined;
+    const v = readLE(head, pos, BLOCK_HEADER);
+    const size = v >>> 3;
+    if (((v >> 1) & 3) !== 0 || pos + BLOCK_HEADER + size > head.length) return undefined;
+    pieces.push(head.subarray(pos + BLOCK_HEADER, pos + BLOCK_HEADER + size));
+    total += size;
+    pos += BLOCK_HEADER + size;
+    if (v & 1) break;
+  }
+  if (total !== declared) return undefined;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

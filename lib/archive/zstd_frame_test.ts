@@ -73,3 +73,33 @@ Deno.test("bytes that are not a frame, reserved bits and block types are Corrupt
   assert.throws(() => [...zstdFrames(reservedBit, "r.zst")], /r\.zst is corrupt \(reserved frame/);
   await assert.rejects(() => streamed(reservedBit, "r.zst"), /r\.zst is corrupt \(reserved frame/);
 });
+
+Deno.test("rawFrame: a stored frame every decoder reads, and rawFrameContent reads back", async () => {
+  const { rawFrame, rawFrameContent } = await import("./zstd_frame.ts");
+  for (const size of [0, 5, 128 << 10, (128 << 10) + 1, 300_000]) {
+    const data = new Uint8Array(size).map((_, i) => (i * 7) & 0xff);
+    const frame = rawFrame(data);
+    assert.deepEqual(rawFrameContent(frame), data, `content of ${size} bytes`);
+    assert.deepEqual(decodeZstd(frame, "raw.zst"), data, `in-memory decoder, ${size} bytes`);
+    const zstd = new Deno.Command("zstd", {
+      args: ["-d", "-c", "-q"],
+      stdin: "piped",
+      stdout: "piped",
+    })
+      .spawn();
+    const writer = zstd.stdin.getWriter();
+    await writer.write(frame);
+    await writer.close();
+    const out = await zstd.output();
+    assert.ok(out.success, `the zstd program reads a stored frame of ${size} bytes`);
+    assert.deepEqual(out.stdout, data);
+    // Followed by more frames: only the first is read back.
+    assert.deepEqual(rawFrameContent(new Uint8Array([...frame, ...a])), data);
+    // Cut short, it is not taken (a decoder reports the truncation).
+    assert.equal(rawFrameContent(frame.subarray(0, frame.length - 1)), undefined);
+  }
+  // A compressed frame, or one with a checksum, is left to a decoder.
+  assert.equal(rawFrameContent(a), undefined);
+  assert.equal(rawFrameContent(b), undefined);
+  assert.equal(rawFrameContent(skip), undefined);
+});

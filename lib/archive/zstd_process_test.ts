@@ -5,7 +5,7 @@ import { DRAIN_MAX, zstdProcess } from "./zstd_process.ts";
 import { openArchive, readArchiveFirstMember } from "./open.ts";
 import { writeTar } from "./tar.ts";
 import { compress, writeFileChunks } from "./compress.ts";
-import { collectBytes as collect, hasCommand } from "../../tests/util.ts";
+import { collectBytes as collect, hasCommand, withTempDir } from "../../tests/util.ts";
 
 const zstdCli = hasCommand("zstd");
 
@@ -107,6 +107,63 @@ Deno.test({
     } finally {
       Deno.env.set("PATH", path);
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "zstd program with recycle: two buffers in turn, the same bytes when each chunk is used at once",
+  ignore: !zstdCli,
+  async fn() {
+    await withTempDir("poncho-recycle-", async (dir) => {
+      const path = join(dir, "e.tar.zst");
+      const tar = await writeArchive(path, 5_000_000);
+      const seen: ArrayBufferLike[] = [];
+      const copies: Uint8Array[] = [];
+      for await (const chunk of zstdProcess(path, path, undefined, true)!) {
+        copies.push(chunk.slice());
+        if (!seen.includes(chunk.buffer)) seen.push(chunk.buffer);
+      }
+      assert.deepEqual(
+        await collect((async function* () {
+          yield* copies;
+        })()),
+        tar,
+      );
+      assert.equal(seen.length, 2, "the chunks are views of two buffers");
+    });
+  },
+});
+
+Deno.test({
+  name: "widenPipe: a writer fills 900 kB into the pipe with nobody reading",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const { widenPipe } = await import("./pipe_size.ts");
+    const child = new Deno.Command("sh", {
+      args: ["-c", "head -c 900000 /dev/zero; echo written >&2; sleep 5"],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      assert.ok(widenPipe(`/proc/${child.pid}/fd/1`, 1 << 20));
+      const reader = child.stderr.getReader();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<string>((r) => timer = setTimeout(() => r("timed out"), 4000));
+      const line = await Promise.race([
+        reader.read().then((r) => new TextDecoder().decode(r.value)),
+        timeout,
+      ]);
+      clearTimeout(timer);
+      assert.equal(line.trim(), "written", "the 900 kB fit in the widened pipe");
+      reader.releaseLock();
+      assert.equal(widenPipe("/nonexistent/pipe", 1 << 20), false);
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel();
+      await child.stderr.cancel();
     }
   },
 });

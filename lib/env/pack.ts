@@ -230,7 +230,9 @@ function archiveBytes(
   workers: ZstdWorkers,
 ): AsyncIterable<Uint8Array> {
   if (compression !== "zst") return compress(writeTar(entries, OWNERS), compression, { level });
-  const frames = planTarFrames(entries, OWNERS, ZSTD_FRAME_SIZE, level ?? 3);
+  // The manifest (the first entry) in a frame of its own, stored: the archive's identity is
+  // read without starting a decoder (`readArchiveFirstMember`, `lib/archive/open.ts`).
+  const frames = planTarFrames(entries, OWNERS, ZSTD_FRAME_SIZE, level ?? 3, true);
   const failed = (e: Error) => new PonchoError(e.message);
   async function* tasks(): AsyncGenerator<FrameTask> {
     for await (const job of frames) yield (here) => workers.frame(job, [], here, failed);

@@ -571,3 +571,45 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "a packed .tar.zst stores its manifest in a first frame of its own, read without a decoder",
+  ignore: !hasCommand("tar") || !hasCommand("zstd"),
+  async fn() {
+    const { storedFirstMember, readArchiveFirstMember } = await import("../archive/open.ts");
+    const { rawFrameContent } = await import("../archive/zstd_frame.ts");
+    await withTempDir("poncho-test-", async (dir) => {
+      const prefix = join(dir, "env");
+      await write(join(prefix, "bin", "tool"), `#!/bin/sh\n# ${prefix}\n`, 0o755);
+      const big = new Uint8Array(9 << 20);
+      for (let i = 0; i < big.length; i += 65536) {
+        crypto.getRandomValues(big.subarray(i, i + 65536));
+      }
+      await write(join(prefix, "lib", "big.bin"), big);
+      const output = join(dir, "e.tar.zst");
+      const packed = await packPrefix({ prefix, output, manifest: BASE_MANIFEST, threads: 1 });
+      const bytes = await Deno.readFile(output);
+      const first = [...zstdFrames(bytes, output)][0];
+      const tar = rawFrameContent(first)!;
+      assert.ok(tar, "the first frame is stored");
+      const size = JSON.stringify(packed.manifest).length;
+      assert.equal(tar.length, 512 + Math.ceil(size / 512) * 512, "it holds the manifest alone");
+      const stored = await storedFirstMember(output, 1 << 20);
+      assert.equal(stored?.header.path, MANIFEST_PATH);
+      assert.deepEqual(JSON.parse(dec.decode(stored!.data)), packed.manifest);
+      assert.deepEqual(await readArchiveFirstMember(output, 1 << 20), stored);
+      // GNU tar and zstd read the whole archive as before.
+      const listed = await new Deno.Command("tar", { args: ["--zstd", "-tf", output] }).output();
+      assert.ok(listed.success);
+      assert.equal(dec.decode(listed.stdout).split("\n")[0], MANIFEST_PATH);
+      // An archive compressed whole (GNU tar's way) is left to the decoder.
+      const gnu = join(dir, "gnu.tar.zst");
+      const made = await new Deno.Command("tar", {
+        args: ["--zstd", "-cf", gnu, "-C", prefix, "."],
+      })
+        .output();
+      assert.ok(made.success);
+      assert.equal(await storedFirstMember(gnu, 1 << 20), undefined);
+    });
+  },
+});

@@ -57,9 +57,13 @@ export interface UnpackResult {
 /** Hex sha256 of a whole file, streamed (the identity of an archive without a manifest). */
 export const fileDigest: (path: string) => Promise<string> = fileSha256;
 
-/** The members of a tar archive (any supported compression, chosen by name). */
+/**
+ * The members of a tar archive (any supported compression, chosen by name),
+ * for {@link unpackMembers}: a member's body is valid only until the next
+ * member is pulled (the decompressor's buffers are reused).
+ */
 export function archiveMembers(path: string): AsyncIterable<Member> {
-  return readTar(openArchive(path), { name: path });
+  return readTar(openArchive(path, { recycle: true }), { name: path });
 }
 
 /**
