@@ -12,7 +12,7 @@
 import type { StoreLayout } from "./layout.ts";
 import { ownerTmp } from "./owner.ts";
 import { errnoOf, fsError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/fs/atomic.ts";
+import { writeFileAtomicSync } from "../lib/fs/atomic.ts";
 import { isAbsent } from "../lib/fs/probe.ts";
 
 /** One environment's record. */
@@ -38,14 +38,19 @@ export function indexPath(layout: StoreLayout, id: string): string {
   return `${layout.index}/${id}.json`;
 }
 
-/** Writes a record durably (later runs and gc trust it without re-checking). */
+/**
+ * Writes a record durably (later runs and gc trust it without re-checking).
+ * Synchronously: a few small calls on every cold start, where each trip to
+ * Deno's I/O threads costs more than the call.
+ */
 async function writeJsonAtomic(layout: StoreLayout, path: string, value: unknown): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/"));
-  await Deno.mkdir(dir, { recursive: true });
-  await writeFileAtomic(path, JSON.stringify(value) + "\n", {
+  Deno.mkdirSync(dir, { recursive: true });
+  writeFileAtomicSync(path, JSON.stringify(value) + "\n", {
     tmpDir: ownerTmp(layout),
     durable: true,
   });
+  await Promise.resolve();
 }
 
 /** Writes (or replaces) an environment's index record. */
@@ -151,10 +156,18 @@ export interface SourceRecord {
   id: string;
 }
 
+/** Digests computed in this process: a cold start hashes the same archive path several times. */
+const hexMemo = new Map<string, string>();
+
 /** Hex sha256 of a string. */
 export async function sha256Hex(text: string): Promise<string> {
+  const known = hexMemo.get(text);
+  if (known !== undefined) return known;
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  if (hexMemo.size >= 256) hexMemo.clear();
+  hexMemo.set(text, hex);
+  return hex;
 }
 
 /**

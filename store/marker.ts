@@ -11,7 +11,7 @@
  */
 
 import { fsError } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/fs/atomic.ts";
+import { writeFileAtomicSync } from "../lib/fs/atomic.ts";
 import { isAbsent } from "../lib/fs/probe.ts";
 
 /** Path of the marker relative to the environment root. */
@@ -76,8 +76,10 @@ export function readMarker(prefix: string, id?: string): ReadyMarker | undefined
  * durably: a temp file, fsync, rename.
  */
 export async function writeMarker(root: string, marker: ReadyMarker): Promise<void> {
-  await Deno.mkdir(`${root}/.poncho`, { recursive: true });
-  await writeFileAtomic(`${root}/${MARKER_PATH}`, JSON.stringify(marker, null, 1) + "\n", {
+  // Synchronous calls: cheaper than trips to Deno's I/O threads for one small file.
+  Deno.mkdirSync(`${root}/.poncho`, { recursive: true });
+  writeFileAtomicSync(`${root}/${MARKER_PATH}`, JSON.stringify(marker, null, 1) + "\n", {
     durable: true,
   });
+  await Promise.resolve();
 }

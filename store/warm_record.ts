@@ -27,7 +27,7 @@ import type { StoreLayout } from "./layout.ts";
 import { sourcePath } from "./index.ts";
 import { ownerTmp } from "./owner.ts";
 import { errnoOf } from "../lib/errors.ts";
-import { writeFileAtomic } from "../lib/fs/atomic.ts";
+import { writeFileAtomicSync } from "../lib/fs/atomic.ts";
 
 /** What a warm record says. */
 export interface WarmRecord {
@@ -77,8 +77,8 @@ export async function writeWarmRecord(layout: StoreLayout, r: WarmRecord): Promi
   try {
     const path = await sourcePath(layout, r.archive, "warm");
     if (sameRecord(path, text)) return;
-    await Deno.mkdir(`${layout.index}/sources`, { recursive: true });
-    await writeFileAtomic(path, text, { tmpDir: ownerTmp(layout) }); // a cache: checked when read
+    Deno.mkdirSync(`${layout.index}/sources`, { recursive: true }); // small: synchronous calls
+    writeFileAtomicSync(path, text, { tmpDir: ownerTmp(layout) }); // a cache: checked when read
   } catch (err) {
     // A read-only or full store, another user's record: no fast path, the run itself goes on.
     if (errnoOf(err) === undefined) throw err;

@@ -12,7 +12,7 @@ import { PonchoError } from "../errors.ts";
 import { readTar, type TarHeader } from "./tar_reader.ts";
 import { zstdProcess } from "./zstd_process.ts";
 import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
-import { rawFrameContent, STORED_FRAME_MAX } from "./zstd_frame.ts";
+import { rawFrameContent, STORED_FRAME_MAX, storedFrameLength } from "./zstd_frame.ts";
 import { BLOCK, checksumOk, decodeHeader } from "./tar_header.ts";
 
 /** The first member of an archive with its body. */
@@ -97,7 +97,20 @@ export async function firstTarMember(
 }
 
 /** Bytes read from the start of a `.tar.zst` to look for a stored first member. */
-const HEAD_BYTES = STORED_FRAME_MAX + (64 << 10);
+const HEAD_BYTES = 64 << 10;
+
+/** Reads up to `n` bytes from the start of `path`. */
+function readHead(path: string, n: number): Uint8Array {
+  const head = new Uint8Array(n);
+  let got = 0;
+  using f = Deno.openSync(path, { read: true });
+  while (got < head.length) {
+    const k = f.readSync(head.subarray(got));
+    if (k === null) break;
+    got += k;
+  }
+  return head.subarray(0, got);
+}
 
 /**
  * The first member of a `.tar.zst` whose first frame is stored (raw blocks,
@@ -108,17 +121,12 @@ export async function storedFirstMember(
   path: string,
   maxBytes: number,
 ): Promise<FirstMember | undefined> {
-  const head = new Uint8Array(HEAD_BYTES);
-  let got = 0;
-  {
-    using f = Deno.openSync(path, { read: true });
-    while (got < head.length) {
-      const n = f.readSync(head.subarray(got));
-      if (n === null) break;
-      got += n;
-    }
+  let head = readHead(path, HEAD_BYTES);
+  const whole = storedFrameLength(head);
+  if (whole !== undefined && whole > head.length && whole <= STORED_FRAME_MAX + (16 << 10)) {
+    head = readHead(path, whole); // a larger manifest: read the whole frame
   }
-  const tar = rawFrameContent(head.subarray(0, got));
+  const tar = rawFrameContent(head);
   if (!tar || tar.length < BLOCK || !checksumOk(tar.subarray(0, BLOCK))) return undefined;
   const h = decodeHeader(tar.subarray(0, BLOCK));
   if (h.flag !== "0" || tar.length < BLOCK + h.size) return undefined;

@@ -180,6 +180,21 @@ export function rawFrame(data: Uint8Array): Uint8Array {
 }
 
 /**
+ * How many bytes the stored frame (as {@link rawFrame} writes it) at the
+ * start of `head` takes, from its header alone; `undefined` when `head` does
+ * not start with a single-segment frame stating its content size.
+ */
+export function storedFrameLength(head: Uint8Array): number | undefined {
+  if (head.length < 6 || readLE(head, 0, 4) !== ZSTD_MAGIC) return undefined;
+  const descriptor = head[4];
+  if (descriptor & 0x0f || !(descriptor & 0x20)) return undefined;
+  const sizeBytes = [1, 2, 4, 8][descriptor >> 6];
+  if (5 + sizeBytes > head.length) return undefined;
+  const size = readLE(head, 5, Math.min(sizeBytes, 6)) + (sizeBytes === 2 ? 256 : 0);
+  return 5 + sizeBytes + Math.max(1, Math.ceil(size / BLOCK_MAX)) * BLOCK_HEADER + size;
+}
+
+/**
  * The content of the zstd frame at the start of `head` when that frame is
  * made of raw blocks only, has no checksum, states its content size, and lies
  * wholly within `head`; else `undefined` (decode it as any other frame: a

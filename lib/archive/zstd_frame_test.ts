@@ -75,11 +75,16 @@ Deno.test("bytes that are not a frame, reserved bits and block types are Corrupt
 });
 
 Deno.test("rawFrame: a stored frame every decoder reads, and rawFrameContent reads back", async () => {
-  const { rawFrame, rawFrameContent } = await import("./zstd_frame.ts");
+  const { rawFrame, rawFrameContent, storedFrameLength } = await import("./zstd_frame.ts");
   for (const size of [0, 5, 128 << 10, (128 << 10) + 1, 300_000]) {
     const data = new Uint8Array(size).map((_, i) => (i * 7) & 0xff);
     const frame = rawFrame(data);
     assert.deepEqual(rawFrameContent(frame), data, `content of ${size} bytes`);
+    assert.equal(
+      storedFrameLength(frame.subarray(0, 16)),
+      frame.length,
+      "its length, from its header",
+    );
     assert.deepEqual(decodeZstd(frame, "raw.zst"), data, `in-memory decoder, ${size} bytes`);
     const zstd = new Deno.Command("zstd", {
       args: ["-d", "-c", "-q"],
@@ -102,4 +107,5 @@ Deno.test("rawFrame: a stored frame every decoder reads, and rawFrameContent rea
   assert.equal(rawFrameContent(a), undefined);
   assert.equal(rawFrameContent(b), undefined);
   assert.equal(rawFrameContent(skip), undefined);
+  assert.equal(storedFrameLength(a), undefined);
 });

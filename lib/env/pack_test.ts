@@ -613,3 +613,21 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "a manifest larger than the first read (many relocation records) is read stored as well",
+  async fn() {
+    const { storedFirstMember } = await import("../archive/open.ts");
+    await withTempDir("poncho-test-", async (dir) => {
+      const prefix = join(dir, "env");
+      for (let i = 0; i < 900; i++) {
+        await write(join(prefix, "share", `a-rather-long-directory-name-${i}`, "f.txt"), prefix);
+      }
+      const output = join(dir, "e.tar.zst");
+      const packed = await packPrefix({ prefix, output, manifest: BASE_MANIFEST, threads: 0 });
+      assert.ok(JSON.stringify(packed.manifest).length > 64 << 10, "manifest over 64 KiB");
+      const stored = await storedFirstMember(output, 1 << 20);
+      assert.deepEqual(JSON.parse(dec.decode(stored!.data)), packed.manifest);
+    });
+  },
+});
