@@ -1,0 +1,154 @@
+/**
+ * The single pass of a `.tar.zst` pack: each file of the prefix is read
+ * once, by the `"packframe"` job (`pack_scan.ts`) that puts it into its
+ * zstd frame, which also scans it for the build prefix. The manifest, the
+ * archive's first member, needs what the scans found, but the frames after
+ * it do not depend on it (`firstEntryFrames` in `lib/archive/tar_frames.ts`):
+ * they are made first, in parallel on the pack workers and this thread, and
+ * held back (`lib/fs/spill.ts`: in memory up to a cap, then in a temp file
+ * beside the output); the manifest's frame is made last and written first.
+ * The archive's bytes are what planning every entry with the manifest first
+ * gives, whatever the number of workers.
+ *
+ * @module
+ */
+
+import {
+  firstEntryFrames,
+  planTarFrames,
+  type TarFrameJob,
+  tarFrameJob,
+} from "../archive/tar_frames.ts";
+import type { TarWriteEntry, TarWriteOptions } from "../archive/tar_writer.ts";
+import type { JobOutcome } from "../archive/worker_pool.ts";
+import { ZSTD_FRAME_SIZE, type ZstdWorkers } from "../archive/zstd_compress.ts";
+import { SpillBuffer } from "../fs/spill.ts";
+import {
+  type FrameScan,
+  FrameScans,
+  type PackFrameJob,
+  type PackFrameReply,
+  type ScannedPiece,
+  scannedPieces,
+} from "./pack_scan.ts";
+
+/** What {@link zstdPackChunks} packs. */
+export interface ZstdPackInput {
+  /** The members after the first (the manifest), in order. */
+  entries: TarWriteEntry[];
+  /** Paths of the entries whose bodies are scanned for `needle`. */
+  scan: ReadonlySet<string>;
+  /** The build prefix's bytes. */
+  needle: Uint8Array;
+  /** Owners and other options of every member. */
+  options: TarWriteOptions;
+  /** zstd level. */
+  level: number;
+  /** The pool that makes frames beside this thread. */
+  workers: ZstdWorkers;
+  /** The temp file that holds frames past `cap` bytes in memory (removed in the end). */
+  spill: { path: string; cap?: number };
+  /** The first member, once every other frame is made and scanned. */
+  first: (scans: FrameScans) => TarWriteEntry;
+}
+
+/**
+ * The archive's bytes: every frame after the first member is made (and its
+ * files scanned) and held back, then the first member's frames (built from
+ * the scans by `input.first`) are yielded, then the others.
+ */
+export async function* zstdPackChunks(input: ZstdPackInput): AsyncGenerator<Uint8Array> {
+  using held = new SpillBuffer(input.spill.path, input.spill.cap);
+  const scans = new FrameScans(input.needle);
+  for await (const made of framesMade(input)) {
+    held.add(made.frame);
+    scans.add(made.pieces, made.scan);
+  }
+  const first = input.first(scans);
+  for (const job of await firstEntryFrames(first, input.options, ZSTD_FRAME_SIZE, input.level)) {
+    const { reply } = tarFrameJob(job);
+    yield new Uint8Array(reply.buffer, 0, reply.length);
+  }
+  yield* held.drain();
+}
+
+/**
+ * Frame jobs planned and handed to the pool ahead of the oldest not yet
+ * made: 32 (128 MiB of tar). A job holds its frame's headers and file
+ * ranges, not its bytes; the workers are given them all (`PACK_POOL`).
+ */
+export const AHEAD = 32;
+
+/** Jobs kept planned and not started while more can be planned: two per worker plus one. */
+const READY_JOBS = 3;
+
+/** How the pack pool hands out frame jobs: all at once, before the workers load. */
+export const PACK_POOL = { perWorker: AHEAD, early: true };
+
+/** A frame made: its bytes, its scanned pieces and what the scan found. */
+interface Made {
+  frame: Uint8Array;
+  pieces: ScannedPiece[];
+  scan: FrameScan;
+}
+
+/** A frame job handed to the pool. */
+interface Flight {
+  job: PackFrameJob;
+  outcome: Promise<JobOutcome<PackFrameReply>>;
+  done: boolean;
+}
+
+/**
+ * Makes the frames of the members after the first and yields them in
+ * stream order. Up to {@link AHEAD} jobs are in the pool at a time, posted
+ * to the workers at once (`PACK_POOL`), which make them from the oldest;
+ * this thread makes them from the newest, taking back jobs no worker has
+ * started, without letting its event loop run (the workers need nothing
+ * from it meanwhile), and waits only when every job left has started.
+ */
+async function* framesMade(input: ZstdPackInput): AsyncGenerator<Made> {
+  const { workers } = input;
+  const plan = planTarFrames(input.entries, input.options, ZSTD_FRAME_SIZE, input.level);
+  const flights: Flight[] = [];
+  let planned = false;
+  while (true) {
+    // Planned just ahead of the work (planning is this thread's work too): the workers keep jobs
+    // queued, and this thread one of its own.
+    while (!planned && flights.length < AHEAD && workers.unstarted() < READY_JOBS) {
+      const next = await plan.next();
+      if (next.done) planned = true;
+      else flights.push(flight(workers, packFrame(next.value, input)));
+    }
+    if (flights.length === 0) return;
+    if (!flights[0].done && (workers.runOneHere(true) || workers.stealOne())) continue;
+    const f = flights.shift()!;
+    yield made(f.job, await f.outcome, workers);
+  }
+}
+
+function flight(workers: ZstdWorkers, job: PackFrameJob): Flight {
+  const f: Flight = { job, outcome: workers.run<PackFrameReply>(job), done: false };
+  f.outcome.then(() => (f.done = true));
+  return f;
+}
+
+/**
+ * The frame of an outcome. A job that failed in a worker is run again in
+ * this thread, so its error is the genuine one (a file removed meanwhile, a
+ * permission denied), not a message.
+ */
+function made(job: PackFrameJob, o: JobOutcome<PackFrameReply>, workers: ZstdWorkers): Made {
+  if ("error" in o) o = workers.runHere<PackFrameReply>(job);
+  if ("error" in o) throw o.error;
+  const frame = new Uint8Array(o.reply.buffer, 0, o.reply.length);
+  return { frame, pieces: scannedPieces(job), scan: o.reply.scan };
+}
+
+function packFrame(frame: TarFrameJob, input: ZstdPackInput): PackFrameJob {
+  const scan: number[] = [];
+  frame.files.forEach((p, k) => {
+    if (input.scan.has(p.entry)) scan.push(k);
+  });
+  return { ...frame, type: "packframe", needle: input.needle, scan };
+}
