@@ -77,7 +77,7 @@ export async function* zstdPackChunks(input: ZstdPackInput): AsyncGenerator<Uint
  * made: 32 (128 MiB of tar). A job holds its frame's headers and file
  * ranges, not its bytes; the workers are given them all (`PACK_POOL`).
  */
-export const AHEAD = 32;
+const AHEAD = 32;
 
 /** Jobs kept planned and not started while more can be planned: two per worker plus one. */
 const READY_JOBS = 3;
@@ -92,11 +92,13 @@ interface Made {
   scan: FrameScan;
 }
 
-/** A frame job handed to the pool. */
+/** A frame job handed to the pool, or kept for this thread ({@link reserved}). */
 interface Flight {
   job: PackFrameJob;
   outcome: Promise<JobOutcome<PackFrameReply>>;
   done: boolean;
+  /** Makes a reserved flight's outcome known (until this thread has made it). */
+  run?: (o: JobOutcome<PackFrameReply>) => void;
 }
 
 /**
@@ -109,21 +111,44 @@ interface Flight {
  */
 async function* framesMade(input: ZstdPackInput): AsyncGenerator<Made> {
   const { workers } = input;
-  const plan = planTarFrames(input.entries, input.options, ZSTD_FRAME_SIZE, input.level);
+  const jobs = new FrameJobs(input);
   const flights: Flight[] = [];
   let planned = false;
   while (true) {
     // Planned just ahead of the work (planning is this thread's work too): the workers keep jobs
     // queued, and this thread one of its own.
     while (!planned && flights.length < AHEAD && workers.unstarted() < READY_JOBS) {
-      const next = await plan.next();
-      if (next.done) planned = true;
-      else flights.push(flight(workers, packFrame(next.value, input)));
+      const next = await jobs.next();
+      if (!next) planned = true;
+      // The last frame (the shortest, as a rule) is kept for this thread to make once nothing
+      // else is left, rather than wait: the threads finish closer together.
+      else flights.push(next.last ? reserved(next.job) : flight(workers, next.job));
     }
     if (flights.length === 0) return;
-    if (!flights[0].done && (workers.runOneHere(true) || workers.stealOne())) continue;
+    const more = () =>
+      workers.runOneHere(true) || workers.stealOne() || runReserved(flights, workers);
+    if (!flights[0].done && more()) continue;
     const f = flights.shift()!;
     yield made(f.job, await f.outcome, workers);
+  }
+}
+
+/** The frame jobs of the members after the first, in stream order, each known to be last or not. */
+class FrameJobs {
+  #plan: AsyncGenerator<TarFrameJob>;
+  #ahead?: Promise<IteratorResult<TarFrameJob>>;
+
+  constructor(readonly input: ZstdPackInput) {
+    const { entries, options, level } = input;
+    this.#plan = planTarFrames(entries, options, ZSTD_FRAME_SIZE, level);
+  }
+
+  /** The next job, or undefined after the last. */
+  async next(): Promise<{ job: PackFrameJob; last: boolean } | undefined> {
+    const r = await (this.#ahead ?? this.#plan.next());
+    if (r.done) return undefined;
+    this.#ahead = this.#plan.next();
+    return { job: packFrame(r.value, this.input), last: (await this.#ahead).done === true };
   }
 }
 
@@ -131,6 +156,25 @@ function flight(workers: ZstdWorkers, job: PackFrameJob): Flight {
   const f: Flight = { job, outcome: workers.run<PackFrameReply>(job), done: false };
   f.outcome.then(() => (f.done = true));
   return f;
+}
+
+/** A flight this thread makes itself, when {@link runReserved} is called. */
+function reserved(job: PackFrameJob): Flight {
+  let resolve!: (o: JobOutcome<PackFrameReply>) => void;
+  const outcome = new Promise<JobOutcome<PackFrameReply>>((r) => (resolve = r));
+  const f: Flight = { job, outcome, done: false, run: resolve };
+  f.outcome.then(() => (f.done = true));
+  return f;
+}
+
+/** Makes the reserved flight, if one is left; false when none is. */
+function runReserved(flights: Flight[], workers: ZstdWorkers): boolean {
+  const f = flights.find((f) => f.run);
+  if (!f) return false;
+  const run = f.run!;
+  f.run = undefined;
+  run(workers.runHere<PackFrameReply>(f.job));
+  return true;
 }
 
 /**
