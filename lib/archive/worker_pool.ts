@@ -94,27 +94,6 @@ export function defaultWorkerCount(): number {
 }
 
 /**
- * Workers worth starting now: {@link defaultWorkerCount}, or none when the
- * machine is overloaded (its 1-minute load average, which counts this
- * process too, at least the cores plus a half). A worker then finds no
- * idle core to run beside the calling thread (the kernel shares CPU time
- * between sessions, not threads), and its start, tens of milliseconds of
- * CPU, is pure cost. Without a load average (not allowed to read it, or
- * none on this system) it is {@link defaultWorkerCount}.
- */
-export function spareWorkerCount(): number {
-  let load: number;
-  try {
-    load = Deno.loadavg()[0];
-  } catch (err) {
-    // Not allowed to read it: no figure, as on a system without one.
-    if (!(err instanceof Deno.errors.NotCapable)) throw err;
-    return defaultWorkerCount();
-  }
-  return load >= (navigator.hardwareConcurrency || 1) + 0.5 ? 0 : defaultWorkerCount();
-}
-
-/**
  * Workers running the jobs of `handlers`, loaded from `module` (a module
  * that calls {@link serveJobs} with the same handlers). Stop them with
  * {@link WorkerPool.close} (or `using`). A worker that fails to load is

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import zlib from "node:zlib";
-import { defaultWorkerCount, type JobOutcome, spareWorkerCount } from "./worker_pool.ts";
+import type { JobOutcome } from "./worker_pool.ts";
 import { type ZstdJob, type ZstdReply, ZstdWorkers } from "./zstd_compress.ts";
-import { withTempDir } from "../../tests/util.ts";
 
 function sample(n: number, seed: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => 0x61 + ((i * seed) % 17));
@@ -51,30 +49,4 @@ Deno.test("stealOne leaves jobs with transfers (their buffers are in the worker)
   const done = await pool.run<ZstdReply>(job(data));
   assert.deepEqual(content(done), data);
   assert.equal(pool.stealOne(), false);
-});
-
-Deno.test("spareWorkerCount: the default count, or none on an overloaded machine; the default without a load average", async () => {
-  const over = () => Deno.loadavg()[0] >= navigator.hardwareConcurrency + 0.5;
-  const before = over();
-  const n = spareWorkerCount();
-  // (Unless the load average crossed the line meanwhile.)
-  if (over() === before) assert.equal(n, before ? 0 : defaultWorkerCount());
-  // Not allowed to read the load average (a child without permissions): the default count.
-  await withTempDir("poncho-test-", async (dir) => {
-    const url = new URL("./worker_pool.ts", import.meta.url).href;
-    const main = join(dir, "main.ts");
-    await Deno.writeTextFile(
-      main,
-      `import { defaultWorkerCount, spareWorkerCount } from "${url}";
-console.log(JSON.stringify([spareWorkerCount(), defaultWorkerCount()]));`,
-    );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-check", "--no-prompt", main],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    const [spare, def] = JSON.parse(new TextDecoder().decode(out.stdout));
-    assert.equal(spare, def);
-  });
 });

@@ -28,7 +28,7 @@ import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
-import { spareWorkerCount, type WorkerPool } from "../archive/worker_pool.ts";
+import type { WorkerPool } from "../archive/worker_pool.ts";
 import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
 import { fsError, PonchoError } from "../errors.ts";
 import { replaceFile, tempPathFor } from "../fs/atomic.ts";
@@ -72,9 +72,8 @@ export interface PackOptions {
   tmpDir?: string;
   /**
    * Workers that scan files and build zstd frames beside this thread
-   * (default: one less than the cores, 1 to 8, or none on an overloaded
-   * machine: `spareWorkerCount` of `lib/archive/worker_pool.ts`; 0, or files
-   * of at most one frame: none). The archive's bytes do not depend on it.
+   * (default: one less than the cores, 1 to 8; 0, or files of at most one
+   * frame: none). The archive's bytes do not depend on it.
    */
   threads?: number;
   /**
@@ -239,8 +238,7 @@ function walkStartingWorkers(
     const walked = walkPrefix(prefix, (w) => {
       bytes += w.size;
       if (!workers && bytes > ZSTD_FRAME_SIZE) {
-        const count = threads ?? spareWorkerCount();
-        workers = new ZstdWorkers(count, PACK_WORKER, PACK_HANDLERS, PACK_POOL);
+        workers = new ZstdWorkers(threads, PACK_WORKER, PACK_HANDLERS, PACK_POOL);
       }
     });
     return { walked, workers: workers ?? new ZstdWorkers(0, PACK_WORKER, PACK_HANDLERS) };
