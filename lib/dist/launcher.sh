@@ -85,8 +85,10 @@ fast() {
   case $env in '' | */ | *//* | */./* | */../* | */. | */.. | ./* | ../* | . | ..) return 0 ;; esac
   case $env in /*) ;; *) case $PWD in /*) env=$PWD/$env ;; *) return 0 ;; esac ;; esac
   case $env in *//* | */./* | */../*) return 0 ;; esac
-  key=$(printf %s "$env" | LC_ALL=C sha256sum 2>/dev/null) || return 0
-  key=${key%%' '*} && key=${key%????????????????????????????????}
+  if [ "$env" != "$kenv" ]; then # hashed once per start (fast runs again after the lock)
+    key=$(printf %s "$env" | LC_ALL=C sha256sum 2>/dev/null) || return 0
+    key=${key%%' '*} && key=${key%????????????????????????????????} && kenv=$env
+  fi
   rec=$store/$INDEX/sources/$key.warm
   # Not (yet) known: the caller takes this archive's identity lock and looks again.
   srclock=$store/$LOCKS/source-$key.lock
@@ -120,7 +122,7 @@ fast() {
   fi
   exec 9>&-
 }
-srclock= wait=300
+srclock= wait=300 kenv=
 if [ -z "${PONCHO_NO_FAST_PATH:-}" ]; then
   fast "$@"
   # Not known: take the archive's identity lock (blocked in flock, -w honoured), so that of a
