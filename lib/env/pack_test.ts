@@ -26,9 +26,15 @@ import {
   PLACEHOLDER_LONG,
   PLACEHOLDER_SHORT,
 } from "../../tests/fixtures/channel.ts";
-import { hasCommand, withTempDir } from "../../tests/util.ts";
+import { collectBytes, hasCommand, withTempDir } from "../../tests/util.ts";
+import { planTarFrames, tarFrameJob } from "../archive/tar_frames.ts";
+import type { TarWriteEntry } from "../archive/tar_writer.ts";
 
 const enc = new TextEncoder();
+
+async function* toAsync(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
 const dec = new TextDecoder();
 
 const tools = await fixtureToolsAvailable();
@@ -681,6 +687,28 @@ Deno.test({
       assert.equal(members[0].path, MANIFEST_PATH);
       assert.deepEqual(JSON.parse(dec.decode(members[0].body)), packed[0].manifest);
       assert.equal(packed[0].members, members.length);
+
+      // The bytes are those of the two-pass layout: every member planned with the manifest
+      // first (its frame alone), each frame built and compressed in turn.
+      const entries: TarWriteEntry[] = [{
+        path: MANIFEST_PATH,
+        type: "file",
+        mode: 0o644,
+        mtime: Math.trunc(Date.parse(BASE_MANIFEST.created) / 1000),
+        data: enc.encode(JSON.stringify(packed[0].manifest, null, 1) + "\n"),
+      }];
+      for (const w of walkPrefix(prefix)) {
+        const base = { path: w.rel, mode: w.mode, mtime: w.mtime };
+        if (w.kind === "directory") entries.push({ ...base, type: "directory" });
+        else entries.push({ ...base, type: "file", file: w.abs, size: w.size });
+      }
+      const owners = { uid: 0, gid: 0, uname: "", gname: "" };
+      const twoPass: Uint8Array[] = [];
+      for await (const job of planTarFrames(entries, owners, ZSTD_FRAME_SIZE, 3, true)) {
+        const { reply } = tarFrameJob(job);
+        twoPass.push(new Uint8Array(reply.buffer, 0, reply.length));
+      }
+      assert.deepEqual(await Deno.readFile(archive), await collectBytes(toAsync(twoPass)));
 
       // The first frame after the manifest's really ends inside the prefix.
       const frames = [...zstdFrames(await Deno.readFile(archive), archive)];
