@@ -33,7 +33,7 @@ import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
 import { fsError, PonchoError } from "../errors.ts";
 import { replaceFile, tempPathFor } from "../fs/atomic.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
-import { PACK_POOL, zstdPackChunks } from "./pack_frames.ts";
+import { PACK_POOL, writeZstdPack } from "./pack_frames.ts";
 import {
   type FrameScans,
   PACK_HANDLERS,
@@ -219,7 +219,8 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
   const manifest = manifestOf(opts, walked, pristine, (rel) => found.get(rel)!, withDigests);
   const all = [manifestEntry(manifest), ...entries];
   const level = opts.level;
-  const bytes = await writeArchive(opts, compress(writeTar(all, OWNERS), compression, { level }));
+  const chunks = compress(writeTar(all, OWNERS), compression, { level });
+  const bytes = await writeArchive(opts, (tmp) => writeFileChunks(tmp, chunks));
   return { manifest, members: all.length, bytes };
 }
 
@@ -274,7 +275,7 @@ async function packZstd(
     ...{ entries, scan, needle, options: OWNERS, level, workers, first },
     spill: { path: spillPath, cap: opts.holdBytes },
   };
-  const bytes = await writeArchive(opts, zstdPackChunks(input));
+  const bytes = await writeArchive(opts, (tmp) => writeZstdPack(tmp, input));
   return { manifest: manifest!, members: entries.length + 1, bytes };
 }
 
@@ -446,18 +447,16 @@ function manifestEntry(manifest: EnvManifest): TarWriteEntry {
 }
 
 /**
- * Writes the archive's bytes to a temp file beside the output (or in
- * `tmpDir`) and renames it into place (`lib/fs/atomic.ts`: the temp file is
+ * Writes the archive (`fill` makes it at the path it is given) to a temp
+ * file beside the output (or in `tmpDir`) and renames it into place (`lib/fs/atomic.ts`: the temp file is
  * removed on failure); the error names the output.
  */
 async function writeArchive(
   opts: Pick<PackOptions, "output" | "tmpDir">,
-  chunks: AsyncIterable<Uint8Array>,
+  fill: (tmp: string) => Promise<number>,
 ): Promise<number> {
   try {
-    return await replaceFile(opts.output, (tmp) => writeFileChunks(tmp, chunks), {
-      tmpDir: opts.tmpDir,
-    });
+    return await replaceFile(opts.output, fill, { tmpDir: opts.tmpDir });
   } catch (err) {
     throw fsError(err, opts.output, { what: "cannot write the archive" });
   }

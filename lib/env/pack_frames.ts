@@ -6,7 +6,9 @@
  * it do not depend on it (`firstEntryFrames` in `lib/archive/tar_frames.ts`):
  * they are made first, in parallel on the pack workers and this thread, and
  * held back (`lib/fs/spill.ts`: in memory up to a cap, then in a temp file
- * beside the output); the manifest's frame is made last and written first.
+ * beside the output); the manifest's frame is made last and written first
+ * (into room left for it when its size was guessed right, see
+ * {@link writeZstdPack}).
  * The archive's bytes are what planning every entry with the manifest first
  * gives, whatever the number of workers.
  *
@@ -48,28 +50,75 @@ export interface ZstdPackInput {
   workers: ZstdWorkers;
   /** The temp file that holds frames past `cap` bytes in memory (removed in the end). */
   spill: { path: string; cap?: number };
-  /** The first member, once every other frame is made and scanned. */
+  /**
+   * The first member from the scans (called with those of the first frames
+   * for a guess of its size, then with all of them for the member written).
+   */
   first: (scans: FrameScans) => TarWriteEntry;
 }
 
 /**
- * The archive's bytes: every frame after the first member is made (and its
- * files scanned) and held back, then the first member's frames (built from
- * the scans by `input.first`) are yielded, then the others.
+ * Writes the archive to `path` (a new file): every frame after the first
+ * member is made (and its files scanned) and held back, then the first
+ * member's frames, built from the scans by `input.first`, go first. Returns
+ * the archive's size.
+ *
+ * Once the first frame is in, the first member's size is guessed from the
+ * scans so far (conda environments hold the build prefix in `bin/`, at the
+ * start), and the frames are written as they come behind that much room.
+ * When the guess holds, the first member only fills the room; otherwise
+ * everything is written again in place from what is held.
  */
-export async function* zstdPackChunks(input: ZstdPackInput): AsyncGenerator<Uint8Array> {
+export async function writeZstdPack(path: string, input: ZstdPackInput): Promise<number> {
   using held = new SpillBuffer(input.spill.path, input.spill.cap);
+  using file = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
   const scans = new FrameScans(input.needle);
+  let room: number | undefined;
+  let written = 0;
   for await (const made of framesMade(input)) {
     held.add(made.frame);
     scans.add(made.pieces, made.scan);
+    if (held.spilled > 0) continue; // past the memory cap: written again in the end anyway
+    if (room === undefined) {
+      room = length(await firstFrames(input, scans));
+      file.seekSync(room, Deno.SeekMode.Start);
+    }
+    writeAll(file, made.frame);
+    written += made.frame.length;
   }
-  const first = input.first(scans);
-  for (const job of await firstEntryFrames(first, input.options, ZSTD_FRAME_SIZE, input.level)) {
+  const first = await firstFrames(input, scans);
+  file.seekSync(0, Deno.SeekMode.Start);
+  for (const frame of first) writeAll(file, frame);
+  if (room === length(first) && held.spilled === 0) return room + written;
+  let size = length(first);
+  for await (const chunk of held.drain()) {
+    writeAll(file, chunk);
+    size += chunk.length;
+  }
+  file.truncateSync(size);
+  return size;
+}
+
+/** The first member's frames, built from the scans by `input.first`. */
+async function firstFrames(input: ZstdPackInput, scans: FrameScans): Promise<Uint8Array[]> {
+  const jobs = await firstEntryFrames(
+    input.first(scans),
+    input.options,
+    ZSTD_FRAME_SIZE,
+    input.level,
+  );
+  return jobs.map((job) => {
     const { reply } = tarFrameJob(job);
-    yield new Uint8Array(reply.buffer, 0, reply.length);
-  }
-  yield* held.drain();
+    return new Uint8Array(reply.buffer, 0, reply.length);
+  });
+}
+
+function length(chunks: Uint8Array[]): number {
+  return chunks.reduce((n, c) => n + c.length, 0);
+}
+
+function writeAll(file: Deno.FsFile, data: Uint8Array): void {
+  for (let off = 0; off < data.length;) off += file.writeSync(data.subarray(off));
 }
 
 /**
