@@ -7,10 +7,12 @@
  *
  * ```sh
  * git archive <commit> | tar -x -C /tmp/base && ln -s $PWD/node_modules /tmp/base/
- * deno run -A bench/unpack_ab.ts /tmp/base [RUNS] [OUT_DIR]
+ * deno run -A bench/unpack_ab.ts /tmp/base [RUNS] [OUT_DIR] [ARCHIVE]
  * ```
  *
- * `OUT_DIR` (default: the temp dir) picks the file system, e.g. `/dev/shm`.
+ * `OUT_DIR` (default: the temp dir) picks the file system, e.g. `/dev/shm`;
+ * `ARCHIVE` (default: a synthetic 400-file tree packed by `tar | zstd`) the
+ * archive, e.g. one of `bench/real_env.ts`'s in `.cache/bench/`.
  *
  * @module
  */
@@ -42,9 +44,11 @@ if (import.meta.main) {
   const work = await Deno.makeTempDir({ prefix: "poncho-ab-" });
   const outs: string[] = [];
   try {
-    await makeTree(join(work, "tree"), 400);
-    const archive = join(work, "synthetic.tar.zst");
-    await sh(`tar -cf - -C ${work}/tree . | zstd -q -T0 -3 -o ${archive}`);
+    const archive = Deno.args[3] ? resolve(Deno.args[3]) : join(work, "synthetic.tar.zst");
+    if (!Deno.args[3]) {
+      await makeTree(join(work, "tree"), 400);
+      await sh(`tar -cf - -C ${work}/tree . | zstd -q -T0 -3 -o ${archive}`);
+    }
     const contenders: [string, (out: string) => Promise<unknown>][] = [
       ["this tree: unpackArchive", (out) => unpackArchive(archive, out, out)],
       [`${base}: unpackArchive`, (out) => other(archive, out, out)],

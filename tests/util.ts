@@ -133,7 +133,7 @@ export async function writeSpec(dir: string, channelUrl: string, deps: unknown[]
 /** Concatenates every chunk of `data` into one buffer. */
 export async function collectBytes(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for await (const c of data) parts.push(c);
+  for await (const c of data) parts.push(c.slice()); // a copy: the source may reuse its buffers
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) out.set(p, (off += p.length) - p.length);

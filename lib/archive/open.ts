@@ -11,6 +11,7 @@
 import { PonchoError } from "../errors.ts";
 import { readTar, type TarHeader } from "./tar_reader.ts";
 import { zstdProcess } from "./zstd_process.ts";
+import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
 import { rawFrameContent, STORED_FRAME_MAX } from "./zstd_frame.ts";
 import { BLOCK, checksumOk, decodeHeader } from "./tar_header.ts";
 
@@ -38,24 +39,31 @@ function existingZst(path: string): boolean {
 /** Options of {@link openArchive}. */
 export interface OpenArchiveOptions {
   /**
-   * Let the `zstd` program's output come in two buffers used in turn: a
-   * chunk is valid only until the second chunk after it is pulled. For
-   * consumers that copy whatever they keep longer, as the tar extractor does.
+   * Let a `.tar.zst`'s decoded bytes come in buffers used in turn: a chunk
+   * is valid only until the second chunk after it is pulled. For consumers
+   * that copy whatever they keep longer, as the tar extractor does. Such a
+   * stream is decoded by libzstd in this process (`zstd_ffi.ts`) when it can
+   * be, else by the `zstd` program.
    */
   recycle?: boolean;
 }
 
 /**
- * Streams an archive file decompressed: by the `zstd` program for a
- * `.tar.zst` when it is installed, else by `openDecompressed` (`compress.ts`).
+ * Streams an archive file decompressed: a `.tar.zst` by libzstd (with
+ * `recycle`) or by the `zstd` program when it is installed, else by
+ * `openDecompressed` (`compress.ts`).
  */
 export async function* openArchive(
   path: string,
   options: OpenArchiveOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  const native = existingZst(path)
-    ? zstdProcess(path, path, undefined, options.recycle)
-    : undefined;
+  const zst = existingZst(path);
+  const lib = zst && options.recycle ? zstdLibrary() : null;
+  if (lib) {
+    yield* zstdFfi(lib, path);
+    return;
+  }
+  const native = zst ? zstdProcess(path, path, undefined, options.recycle) : undefined;
   if (native) {
     yield* native;
     return;

@@ -35,12 +35,20 @@ export function readLE(b: Uint8Array, off: number, n: number): number {
  * they start) and `name` go into the error for bytes that are not a frame.
  */
 export function frameKind(magic: Uint8Array, offset: number, name: string): FrameKind {
-  const m = readLE(magic, 0, 4);
-  if (m === ZSTD_MAGIC) return "zstd";
-  if ((m & 0xfffffff0) >>> 0 === 0x184d2a50) return "skippable";
+  const kind = magicKind(magic);
+  if (kind) return kind;
   throw new CorruptError(
     `${name} is not zstd data: the bytes at offset ${offset} are not a zstd frame`,
   );
+}
+
+/** The kind of frame the four bytes `magic` start, or `undefined` for bytes that start none. */
+export function magicKind(magic: Uint8Array): FrameKind | undefined {
+  if (magic.length < 4) return undefined;
+  const m = readLE(magic, 0, 4);
+  if (m === ZSTD_MAGIC) return "zstd";
+  if ((m & 0xfffffff0) >>> 0 === 0x184d2a50) return "skippable";
+  return undefined;
 }
 
 /** The layout of a zstd frame header, read from its descriptor byte. */

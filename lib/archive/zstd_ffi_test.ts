@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PonchoError } from "../errors.ts";
+import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
+import { openArchive } from "./open.ts";
+import { DRAIN_MAX } from "./zstd_process.ts";
+import { writeTar } from "./tar.ts";
+import { compress, writeFileChunks } from "./compress.ts";
+import { collectBytes as collect, hasCommand, withTempDir } from "../../tests/util.ts";
+
+const libzstd = zstdLibrary() !== null;
+
+/** A multi-frame `.tar.zst` (random bodies: frames of 4 MiB of tar); returns its tar bytes. */
+async function writeArchive(path: string, size: number): Promise<Uint8Array> {
+  const big = new Uint8Array(size);
+  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+  const entries = [
+    { path: ".poncho/manifest.json", type: "file" as const, data: new TextEncoder().encode("{}") },
+    { path: "big", type: "file" as const, data: big },
+  ];
+  await writeFileChunks(path, compress(writeTar(entries), "zst"));
+  return await collect(writeTar(entries));
+}
+
+function decoded(path: string): AsyncGenerator<Uint8Array> {
+  return zstdFfi(zstdLibrary()!, path);
+}
+
+Deno.test({
+  name: "libzstd by FFI: the same bytes as written, in views of 1 MiB buffers",
+  ignore: !libzstd,
+  async fn() {
+    await withTempDir("poncho-ffi-", async (dir) => {
+      const path = join(dir, "e.tar.zst");
+      const tar = await writeArchive(path, 9_000_000);
+      assert.deepEqual(await collect(decoded(path)), tar);
+      let n = 0;
+      let previous: [Uint8Array, Uint8Array] | undefined;
+      for await (const chunk of decoded(path)) {
+        assert.equal(chunk.buffer.byteLength, 1 << 20, "a view of a 1 MiB buffer");
+        // The chunk before stays valid until the second next() after it.
+        if (previous) assert.deepEqual(previous[0], previous[1], `chunk ${n - 1} still intact`);
+        previous = [chunk, chunk.slice()];
+        n++;
+      }
+      assert.ok(n > 8, `${n} chunks`);
+      // openArchive with recycle decodes this way.
+      assert.deepEqual(await collect(openArchive(path, { recycle: true })), tar);
+    });
+  },
+});
+
+Deno.test({
+  name: "libzstd by FFI: truncated, junk, corrupt and empty files fail as the zstd program's do",
+  ignore: !libzstd,
+  async fn() {
+    await withTempDir("poncho-ffi-", async (dir) => {
+      const path = join(dir, "e.tar.zst");
+      await writeArchive(path, 5_000_000);
+      const full = await Deno.readFile(path);
+      const cases: [string, Uint8Array, RegExp][] = [
+        ["cut.tar.zst", full.subarray(0, full.length - 100), /cut\.tar\.zst is truncated/],
+        ["junk.tar.zst", new Uint8Array([...full, 1, 2, 3, 4, 5]), /not a zstd frame/],
+        ["short-junk.tar.zst", new Uint8Array([...full, 1, 2]), /not a zstd frame/],
+        ["flip.tar.zst", full.map((b, i) => i === full.length - 2 ? b ^ 0xff : b), /is corrupt/],
+        ["empty.tar.zst", new Uint8Array(0), /empty\.tar\.zst is truncated/],
+        ["text.tar.zst", new TextEncoder().encode("not zstd at all"), /not a zstd frame/],
+      ];
+      for (const [name, bytes, message] of cases) {
+        await Deno.writeFile(join(dir, name), bytes);
+        await assert.rejects(
+          () => collect(decoded(join(dir, name))),
+          (e: unknown) => e instanceof PonchoError && message.test(e.message),
+          name,
+        );
+      }
+      // A consumer that stops early still learns of a corrupt tail within DRAIN_MAX.
+      const small = join(dir, "small.tar.zst");
+      await writeArchive(small, DRAIN_MAX / 2);
+      const tail = join(dir, "tail.tar.zst");
+      await Deno.writeFile(tail, new Uint8Array([...await Deno.readFile(small), 9, 9, 9, 9]));
+      const stopEarly = async (p: string) => {
+        for await (const _ of decoded(p)) break;
+      };
+      await stopEarly(small);
+      await assert.rejects(() => stopEarly(tail), /not a zstd frame/);
+    });
+  },
+});
+
+Deno.test({
+  name: "without FFI permission, openArchive with recycle decodes with the zstd program instead",
+  ignore: !libzstd || !hasCommand("zstd"),
+  async fn() {
+    await withTempDir("poncho-ffi-", async (dir) => {
+      const path = join(dir, "e.tar.zst");
+      const tar = await writeArchive(path, 5_000_000);
+      const want = new Uint8Array(await crypto.subtle.digest("SHA-256", tar.slice()));
+      const script = `
+        import { openArchive } from ${JSON.stringify(new URL("./open.ts", import.meta.url).href)};
+        const parts = [];
+        for await (const c of openArchive(${JSON.stringify(path)}, { recycle: true })) {
+          parts.push(c.slice());
+        }
+        const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let off = 0;
+        for (const p of parts) { all.set(p, off); off += p.length; }
+        const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+        console.log([...hash].join(","));`;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--no-check", "--allow-read", "--allow-run", "--allow-env", script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      assert.equal(new TextDecoder().decode(out.stdout).trim(), [...want].join(","));
+    });
+  },
+});
