@@ -15,14 +15,18 @@
  * environment's placeholder files come from the package cache, as
  * `pristineFromCondaMeta` finds them; workers started each time); the peer
  * is one `sh -c 'tar ... | zstd ...'` child. Both write
- * into the same directory; every archive is removed after its run.
+ * into the same directory; every archive is removed after its run. With
+ * `PONCHO_PACK_BASE` set to another checkout (e.g. the commit before a
+ * change: `git archive REV lib deno.json package.json | tar -x -C DIR`,
+ * then `ln -s $PWD/node_modules DIR/`), that checkout's `packPrefix` runs
+ * too, in the same interleaved rounds.
  *
  * Run: `deno run -A bench/pack_bench.ts [RUNS]` (default 21).
  *
  * @module
  */
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createEnvironment } from "../lib/create.ts";
 import { packPrefix, type PristineFile } from "../lib/env/pack.ts";
 import { pristineFromCondaMeta } from "../lib/env/pristine.ts";
@@ -42,6 +46,8 @@ export interface PackBenchRow {
   poncho: number;
   /** Median of the peer, ms. */
   peer: number;
+  /** Median of the base checkout's pack (`PONCHO_PACK_BASE`), ms. */
+  base?: number;
   /** Archive sizes in MB (Poncho, peer). */
   sizes: [number, number];
 }
@@ -63,39 +69,65 @@ const MANIFEST = {
   poncho: "bench",
 };
 
+type Pack = typeof packPrefix;
+
 async function measure(
   name: string,
   prefix: string,
   work: string,
   runs: number,
+  base: Pack | undefined,
   pristine?: Map<string, PristineFile>,
 ): Promise<PackBenchRow> {
   const ours = join(work, "poncho.tar.zst");
   const theirs = join(work, "peer.tar.zst");
+  const based = join(work, "base.tar.zst");
   const peerCmd = `tar -C '${prefix}' -cf - . | zstd -q -T0 -3 -f -o '${theirs}'`;
-  const contenders: (() => Promise<unknown>)[] = [
-    () => packPrefix({ prefix, output: ours, manifest: MANIFEST, pristine }),
-    async () => {
+  const contenders: [string, () => Promise<unknown>][] = [
+    [ours, () => packPrefix({ prefix, output: ours, manifest: MANIFEST, pristine })],
+    [theirs, async () => {
       const o = await new Deno.Command("sh", { args: ["-c", peerCmd] }).output();
       if (!o.success) throw new Error(`${peerCmd} failed`);
-    },
+    }],
   ];
-  const times: number[][] = [[], []];
+  if (base) {
+    contenders.push([based, () => base({ prefix, output: based, manifest: MANIFEST, pristine })]);
+  }
+  const n = contenders.length;
+  const times: number[][] = contenders.map(() => []);
   const sizes: [number, number] = [0, 0];
   for (let r = -1; r < runs; r++) {
-    for (let k = 0; k < 2; k++) {
-      const i = (k + Math.max(r, 0)) % 2;
+    for (let k = 0; k < n; k++) {
+      const i = (k + Math.max(r, 0)) % n;
+      const [file, run] = contenders[i];
       const t0 = performance.now();
-      await contenders[i]();
+      await run();
       const ms = performance.now() - t0;
       if (r >= 0) times[i].push(ms); // round -1 warms the page cache and the JIT
-      const file = i === 0 ? ours : theirs;
-      sizes[i] = Deno.statSync(file).size / 1e6;
+      if (i < 2) sizes[i] = Deno.statSync(file).size / 1e6;
       Deno.removeSync(file);
     }
   }
-  return { name, ...du(prefix), poncho: median(times[0]), peer: median(times[1]), sizes };
+  return {
+    name,
+    ...du(prefix),
+    poncho: median(times[0]),
+    peer: median(times[1]),
+    ...(base ? { base: median(times[2]) } : {}),
+    sizes,
+  };
 }
+
+/** The `packPrefix` of the checkout named by `PONCHO_PACK_BASE`, if set. */
+async function basePack(): Promise<{ dir: string; pack: Pack } | undefined> {
+  const dir = Deno.env.get("PONCHO_PACK_BASE");
+  if (!dir) return undefined;
+  const mod = await import(join(resolve(dir), "lib/env/pack.ts"));
+  return { dir, pack: mod.packPrefix };
+}
+
+/** The 1-minute load average when the measurements started (the machine is shared). */
+let startLoad = 0;
 
 /** Builds both prefixes in a temp dir and measures them; returns one row each. */
 export async function runPackBench(runs = 21): Promise<PackBenchRow[]> {
@@ -118,13 +150,16 @@ export async function runPackBench(runs = 21): Promise<PackBenchRow[]> {
       store: join(work, "store"),
       quiet: true,
     });
+    const base = (await basePack())?.pack;
+    startLoad = Deno.loadavg()[0];
     return [
-      await measure("env 90 MB (790 filler files)", env, work, runs),
+      await measure("env 90 MB (790 filler files)", env, work, runs, base),
       await measure(
         "python stdlib env (test channel)",
         py,
         work,
         runs,
+        base,
         await pristineFromCondaMeta(py),
       ),
     ];
@@ -133,17 +168,27 @@ export async function runPackBench(runs = 21): Promise<PackBenchRow[]> {
   }
 }
 
-/** The rows as a Markdown table. */
+/** The rows as a Markdown table (with the base checkout's columns when it ran). */
 export function packMarkdown(rows: PackBenchRow[], runs: number): string {
-  return `| prefix | size | entries | poncho pack | tar -c \\| zstd -T0 -3 | ratio | archive MB (poncho / peer) | target |\n` +
-    `|---|---:|---:|---:|---:|---:|---:|---|\n` +
+  const withBase = rows.some((r) => r.base !== undefined);
+  const baseHead = withBase ? " base checkout's pack | base / peer |" : "";
+  const baseRule = withBase ? "---:|---:|" : "";
+  const baseCells = (r: PackBenchRow) =>
+    withBase ? ` ${r.base!.toFixed(1)} ms | ${(r.base! / r.peer).toFixed(2)}x |` : "";
+  return `| prefix | size | entries | poncho pack | tar -c \\| zstd -T0 -3 | ratio |${baseHead} archive MB (poncho / peer) | target |\n` +
+    `|---|---:|---:|---:|---:|---:|${baseRule}---:|---|\n` +
     rows.map((r) =>
       `| ${r.name} | ${r.mb.toFixed(1)} MB | ${r.files} | ${r.poncho.toFixed(1)} ms | ${
         r.peer.toFixed(1)
-      } ms | ${(r.poncho / r.peer).toFixed(2)}x | ${r.sizes[0].toFixed(2)} / ${
+      } ms | ${(r.poncho / r.peer).toFixed(2)}x |${baseCells(r)} ${r.sizes[0].toFixed(2)} / ${
         r.sizes[1].toFixed(2)
       } | <= 1.2x |`
-    ).join("\n") + `\n\nMedians of ${runs} interleaved runs each.`;
+    ).join("\n") +
+    `\n\nMedians of ${runs} interleaved runs each${
+      withBase ? ` (base checkout: ${Deno.env.get("PONCHO_PACK_BASE")})` : ""
+    }; load average (1 min) ${startLoad.toFixed(2)} at the start, ${
+      Deno.loadavg()[0].toFixed(2)
+    } at the end.`;
 }
 
 if (import.meta.main) {

@@ -30,7 +30,7 @@ interface Literal {
 }
 
 /** A range of a file's body. */
-interface FilePiece {
+export interface FilePiece {
   /** Offset in the frame. */
   at: number;
   /** The file on disk. */
@@ -89,6 +89,27 @@ export async function* planTarFrames(
   yield* plan.skip(2 * BLOCK);
   const last = plan.end();
   if (last) yield last;
+}
+
+/**
+ * The frames of `entry` alone at the start of a stream: what
+ * {@link planTarFrames} with `firstAlone` yields before the second entry.
+ * Since the frames after it are cut from where it ends, `planTarFrames` of
+ * the other entries (without `firstAlone`) gives the rest of the stream: the
+ * first entry can be laid out (and its frames made) after the others.
+ */
+export async function firstEntryFrames(
+  entry: TarWriteEntry,
+  options: TarWriteOptions,
+  frameSize: number,
+  level: number,
+): Promise<TarFrameJob[]> {
+  const frames: TarFrameJob[] = [];
+  for await (const job of planTarFrames([entry], options, frameSize, level, true)) {
+    frames.push(job);
+  }
+  frames.pop(); // the end-of-archive blocks: a frame of their own after the first entry's
+  return frames;
 }
 
 /** Cuts the stream into frames as its pieces come. */
@@ -170,19 +191,49 @@ class Planner {
 /** This thread's frame buffer, reused from job to job. */
 let scratch = new Uint8Array(0);
 
-/** The job handler of `"tarframe"` jobs (in a worker or in this thread). */
-export function tarFrameJob(job: TarFrameJob): JobResult<ZstdReply> {
+/**
+ * The job handler of `"tarframe"` jobs (in a worker or in this thread).
+ * `inspect`, when given, sees the frame's uncompressed bytes once they are
+ * read, before they are compressed (a job type built on this one reads
+ * what it needs from the file bodies there, without reading them again).
+ */
+export function tarFrameJob(
+  job: Omit<TarFrameJob, "type">,
+  inspect?: (frame: Uint8Array) => void,
+): JobResult<ZstdReply> {
   if (scratch.length < job.length) scratch = new Uint8Array(job.length);
-  else scratch.fill(0, 0, job.length);
   const buf = scratch.subarray(0, job.length);
+  zeroGaps(buf, job);
   for (const l of job.literals) buf.set(l.bytes, l.at);
   for (const p of job.files) readPiece(p, buf);
+  inspect?.(buf);
   const frame = job.raw ? rawFrame(buf) : compressFrame(buf, job.level);
   const whole = frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength;
   const out = whole ? frame : frame.slice();
   const buffer = out.buffer as ArrayBuffer;
   return { reply: { buffer, length: out.length }, transfer: [buffer] };
 }
+
+/**
+ * Zeroes what no literal or file piece of the frame fills (the padding), so
+ * a reused buffer holds nothing of the frame before. Literals and pieces
+ * are each in stream order.
+ */
+function zeroGaps(buf: Uint8Array, job: Omit<TarFrameJob, "type">): void {
+  const { literals, files } = job;
+  let pos = 0;
+  for (let i = 0, j = 0; i < literals.length || j < files.length;) {
+    const literal = j >= files.length || (i < literals.length && literals[i].at <= files[j].at);
+    const at = literal ? literals[i].at : files[j].at;
+    const end = at + (literal ? literals[i++].bytes.length : files[j++].length);
+    if (at > pos) buf.fill(0, pos, at);
+    pos = Math.max(pos, end);
+  }
+  if (pos < buf.length) buf.fill(0, pos);
+}
+
+/** A byte to read past a file's expected end (it must not be there). */
+const PAST_END = new Uint8Array(1);
 
 /** Reads a file range into the frame; the file must not be shorter (or, at its end, longer). */
 function readPiece(p: FilePiece, buf: Uint8Array): void {
@@ -196,7 +247,7 @@ function readPiece(p: FilePiece, buf: Uint8Array): void {
     }
     got += n;
   }
-  if (p.last && f.readSync(new Uint8Array(1)) !== null) {
+  if (p.last && f.readSync(PAST_END) !== null) {
     throw new PonchoError(`${p.path} grew while being archived as ${p.entry}; retry`);
   }
 }

@@ -8,13 +8,17 @@
  * Workers start when the pool is made, so they load while the caller does
  * other work; jobs wait in the pool until a loaded worker holds fewer than
  * two, then go to the one holding fewest. The calling thread can share the
- * work ({@link WorkerPool.saturated}, {@link WorkerPool.runOneHere}). With
+ * work ({@link WorkerPool.saturated}, {@link WorkerPool.runOneHere}), even
+ * take back a job a worker holds but has not started
+ * ({@link WorkerPool.stealOne}: each job posted without transfers carries a
+ * shared claim word that the worker, or this thread, sets first). With
  * no worker (count 0, or every worker failed to load), jobs run in the
  * calling thread with the same handlers, so results never depend on how
  * many workers there are.
  *
- * Protocol: worker -> parent `{}` once loaded; parent -> worker `{ id, job }`;
- * worker -> parent `{ id, reply }` or `{ id, error }` (the message).
+ * Protocol: worker -> parent `{}` once loaded; parent -> worker `{ id, job,
+ * claim? }`; worker -> parent `{ id, reply }`, `{ id, error }` (the message)
+ * or `{ id, stolen: true }` (this thread claimed the job first).
  *
  * @module
  */
@@ -40,15 +44,37 @@ export type JobHandlers = Record<string, (job: any) => JobResult<unknown>>;
 /** A job's outcome: the reply, or the error the handler threw (its message, from a worker). */
 export type JobOutcome<R> = { reply: R } | { error: Error };
 
-/** Jobs posted to one worker at a time: one running, one queued behind it. */
+/** Jobs posted to one worker at a time by default: one running, one queued behind it. */
 const PER_WORKER = 2;
+
+/** How a {@link WorkerPool} hands out jobs. */
+export interface PoolOptions {
+  /** Jobs posted to one worker at a time (default 2: one running, one queued). */
+  perWorker?: number;
+  /**
+   * Post jobs without transfers to workers that have not loaded yet (they
+   * take them once loaded, unless this thread takes them back first with
+   * {@link WorkerPool.stealOne}): no job waits for a worker's first message,
+   * which this thread only sees when it lets its event loop run.
+   */
+  early?: boolean;
+}
 
 interface Pending {
   id: number;
   job: Job;
   transfer: ArrayBuffer[];
   resolve: (o: JobOutcome<unknown>) => void;
+  /** Set to 1 by the worker that starts the job, to 2 by this thread taking it back. */
+  claim?: Int32Array;
 }
+
+/** {@link Pending.claim}: not started. */
+const UNCLAIMED = 0;
+/** {@link Pending.claim}: started by the worker. */
+const CLAIMED_BY_WORKER = 1;
+/** {@link Pending.claim}: taken back by the parent. */
+const CLAIMED_HERE = 2;
 
 interface Slot {
   worker: Worker;
@@ -77,6 +103,8 @@ export class WorkerPool implements Disposable {
   #slots: Slot[] = [];
   #waiting: Pending[] = [];
   #nextId = 0;
+  #perWorker: number;
+  #early: boolean;
 
   /**
    * Starts `count` workers of `module`.
@@ -84,12 +112,16 @@ export class WorkerPool implements Disposable {
    * @param module The worker module's URL.
    * @param handlers The handlers, for jobs run in this thread.
    * @param count Workers to start (0: run every job in this thread).
+   * @param options How jobs are handed out.
    */
   constructor(
     module: URL,
     readonly handlers: JobHandlers,
     readonly count: number = defaultWorkerCount(),
+    options: PoolOptions = {},
   ) {
+    this.#perWorker = Math.max(1, options.perWorker ?? PER_WORKER);
+    this.#early = options.early ?? false;
     for (let i = 0; i < count; i++) {
       const worker = new Worker(module.href, { type: "module" });
       const slot: Slot = { worker, ready: false, pending: new Map() };
@@ -122,19 +154,54 @@ export class WorkerPool implements Disposable {
    */
   saturated(): boolean {
     if (this.#slots.length === 0 || this.#waiting.length > 0) return true;
-    return !this.#slots.some((s) => s.ready && s.pending.size < PER_WORKER);
+    return !this.#slots.some((s) => s.ready && s.pending.size < this.#perWorker);
   }
 
   /**
-   * Runs the oldest waiting job in this thread (its promise resolves with
-   * the outcome); false when none waits. Lets the calling thread share the
-   * work while it would otherwise wait for the workers.
+   * Runs the oldest (or, with `newest`, the newest) waiting job in this
+   * thread (its promise resolves with the outcome); false when none waits.
+   * Lets the calling thread share the work while it would otherwise wait
+   * for the workers.
    */
-  runOneHere(): boolean {
-    const p = this.#waiting.shift();
+  runOneHere(newest = false): boolean {
+    const p = newest ? this.#waiting.pop() : this.#waiting.shift();
     if (!p) return false;
     p.resolve(runHere(this.handlers, p.job));
     return true;
+  }
+
+  /**
+   * Takes back the job posted last to a worker that has not started it (one
+   * posted without transfers) and runs it in this thread; false when there
+   * is none. Lets this thread share the last jobs rather than wait for a
+   * worker that holds two.
+   */
+  stealOne(): boolean {
+    for (const slot of this.#slots) {
+      const posted = [...slot.pending.values()].reverse();
+      for (const p of posted) {
+        if (!p.claim) continue;
+        if (Atomics.compareExchange(p.claim, 0, UNCLAIMED, CLAIMED_HERE) !== UNCLAIMED) continue;
+        slot.pending.delete(p.id); // the worker answers `stolen`, which finds nothing
+        p.resolve(runHere(this.handlers, p.job));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Jobs not started yet: waiting in the pool, or posted to a worker that
+   * has not claimed them (counted for jobs that carry a claim).
+   */
+  unstarted(): number {
+    let n = this.#waiting.length;
+    for (const slot of this.#slots) {
+      for (const p of slot.pending.values()) {
+        if (p.claim && Atomics.load(p.claim, 0) === UNCLAIMED) n++;
+      }
+    }
+    return n;
   }
 
   /** Runs a job in this thread now, with the pool's handlers. */
@@ -148,24 +215,30 @@ export class WorkerPool implements Disposable {
       for (const p of this.#waiting.splice(0)) p.resolve(runHere(this.handlers, p.job));
       return;
     }
-    const ready = this.#slots.filter((s) => s.ready);
-    while (ready.length && this.#waiting.length) {
+    while (this.#waiting.length) {
+      const early = this.#early && this.#waiting[0].transfer.length === 0;
+      const ready = this.#slots.filter((s) => s.ready || early);
+      if (ready.length === 0) return;
       const slot = ready.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-      if (slot.pending.size >= PER_WORKER) return;
+      if (slot.pending.size >= this.#perWorker) return;
       const p = this.#waiting.shift()!;
       slot.pending.set(p.id, p);
-      slot.worker.postMessage({ id: p.id, job: p.job }, p.transfer);
+      if (p.transfer.length === 0) p.claim = new Int32Array(new SharedArrayBuffer(4));
+      slot.worker.postMessage({ id: p.id, job: p.job, claim: p.claim }, p.transfer);
     }
   }
 
-  #reply(slot: Slot, msg: { id?: number; reply?: unknown; error?: string }): void {
+  #reply(
+    slot: Slot,
+    msg: { id?: number; reply?: unknown; error?: string; stolen?: boolean },
+  ): void {
     if (msg.id === undefined) {
       slot.ready = true; // the worker's first message: loaded
       this.#dispatch();
       return;
     }
     const p = slot.pending.get(msg.id);
-    if (!p) return;
+    if (!p) return this.#dispatch(); // a job taken back (stealOne)
     slot.pending.delete(msg.id);
     p.resolve(msg.error !== undefined ? { error: new Error(msg.error) } : { reply: msg.reply });
     this.#dispatch();
@@ -232,7 +305,11 @@ interface WorkerScope {
 export function serveJobs(handlers: JobHandlers): void {
   const scope = globalThis as unknown as WorkerScope;
   scope.onmessage = (e: MessageEvent) => {
-    const { id, job } = e.data as { id: number; job: Job };
+    const { id, job, claim } = e.data as { id: number; job: Job; claim?: Int32Array };
+    if (claim && Atomics.compareExchange(claim, 0, UNCLAIMED, CLAIMED_BY_WORKER) !== UNCLAIMED) {
+      scope.postMessage({ id, stolen: true });
+      return;
+    }
     let result: JobResult<unknown>;
     try {
       const handler = handlers[job.type];

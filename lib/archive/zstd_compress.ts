@@ -27,6 +27,7 @@ import {
   type JobHandlers,
   type JobOutcome,
   type JobResult,
+  type PoolOptions,
   WorkerPool,
   yieldToEventLoop,
 } from "./worker_pool.ts";
@@ -81,13 +82,17 @@ export const ZSTD_HANDLERS: JobHandlers = { zstd: zstdJob };
  * URL and handlers to share one pool between several kinds of job).
  */
 export class ZstdWorkers extends WorkerPool {
-  /** Starts `count` workers (default: one less than the cores, 1 to 8; 0: compress in this thread). */
+  /**
+   * Starts `count` workers (default: one less than the cores, 1 to 8; 0:
+   * compress in this thread), handing out jobs as `options` says.
+   */
   constructor(
     count: number = defaultWorkerCount(),
     module: URL = new URL("./zstd_compress_worker.ts", import.meta.url),
     handlers: JobHandlers = ZSTD_HANDLERS,
+    options: PoolOptions = {},
   ) {
-    super(module, handlers, count);
+    super(module, handlers, count, options);
   }
 
   /**

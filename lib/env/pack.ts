@@ -11,38 +11,36 @@
  * prefix as its placeholder, in text or binary mode. Unpacking relocates from
  * these records without scanning.
  *
- * Work is shared between this thread and pack workers (`pack_worker.ts`):
- * first the scan for the build prefix (`pack_scan.ts`), then a `.tar.zst`'s
- * zstd frames of 4 MiB of tar each, every one read from disk and compressed
- * where it is built (`lib/archive/tar_frames.ts`). The same prefix and level
- * give the same bytes whatever the number of workers. The archive is
- * written to a temp file beside the output and renamed into place, so a
- * failure never leaves a corrupt archive.
+ * Work is shared between this thread and pack workers (`pack_worker.ts`).
+ * A `.tar.zst` is made in one pass (`pack_frames.ts`): zstd frames of 4 MiB
+ * of tar each, every one read from disk, scanned for the build prefix
+ * (`pack_scan.ts`) and compressed where it is built
+ * (`lib/archive/tar_frames.ts`); the manifest's frame, made last from the
+ * scans, is written first. A `.tar.gz` or `.tar` scans the files first, then
+ * writes. The same prefix and level give the same bytes whatever the number
+ * of workers. The archive is written to a temp file beside the output and
+ * renamed into place, so a failure never leaves a corrupt archive.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
-import {
-  compress,
-  type Compression,
-  compressionFromPath,
-  writeFileChunks,
-} from "../archive/compress.ts";
+import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
-import { type WorkerPool, yieldToEventLoop } from "../archive/worker_pool.ts";
-import {
-  framesInOrder,
-  type FrameTask,
-  ZSTD_FRAME_SIZE,
-  ZstdWorkers,
-} from "../archive/zstd_compress.ts";
-import { planTarFrames } from "../archive/tar_frames.ts";
+import type { WorkerPool } from "../archive/worker_pool.ts";
+import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
 import { fsError, PonchoError } from "../errors.ts";
-import { replaceFile } from "../fs/atomic.ts";
+import { replaceFile, tempPathFor } from "../fs/atomic.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
-import { PACK_HANDLERS, type ScanJob, scanJob, type ScanReply } from "./pack_scan.ts";
+import { PACK_POOL, writeZstdPack } from "./pack_frames.ts";
+import {
+  type FrameScans,
+  PACK_HANDLERS,
+  type ScanJob,
+  scanJob,
+  type ScanReply,
+} from "./pack_scan.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 
 /** The pack workers' module: scanning and zstd frames. */
@@ -78,6 +76,13 @@ export interface PackOptions {
    * frame: none). The archive's bytes do not depend on it.
    */
   threads?: number;
+  /**
+   * Compressed bytes of a `.tar.zst` held in memory while its manifest
+   * waits for the last frame (default 256 MiB); the rest goes to a temp file
+   * beside the output, removed in the end. The archive's bytes do not
+   * depend on it.
+   */
+  holdBytes?: number;
 }
 
 /** What {@link packPrefix} wrote. */
@@ -105,32 +110,40 @@ interface Walked {
   mtime: number;
 }
 
-/** Lists a prefix in sorted order (parents before children). Sockets, FIFOs, devices refused. */
-export function walkPrefix(prefix: string): Walked[] {
+/**
+ * Lists a prefix in sorted order (parents before children). Sockets, FIFOs,
+ * devices refused. `seen` is called with each entry as the walk finds it.
+ */
+export function walkPrefix(prefix: string, seen?: (w: Walked) => void): Walked[] {
   const out: Walked[] = [];
-  const visit = (relDir: string) => {
-    const absDir = relDir ? join(prefix, relDir) : prefix;
-    const names = [...Deno.readDirSync(absDir)].map((e) => e.name).sort();
-    for (const name of names) {
-      const rel = relDir ? `${relDir}/${name}` : name;
-      const abs = join(prefix, rel);
-      const st = Deno.lstatSync(abs);
-      const meta = {
-        rel,
-        abs,
-        mode: (st.mode ?? 0o644) & 0o7777,
-        mtime: st.mtime ? st.mtime.getTime() / 1000 : 0,
-      };
-      if (st.isSymlink) out.push({ ...meta, kind: "symlink", size: 0 });
-      else if (st.isDirectory) {
-        out.push({ ...meta, kind: "directory", size: 0 });
-        visit(rel);
-      } else if (st.isFile) out.push({ ...meta, kind: "file", size: st.size });
-      else throw new PonchoError(`cannot pack ${abs}: not a file, directory or symlink`);
+  walkInto(prefix, "", out, seen);
+  return out;
+}
+
+function walkInto(prefix: string, relDir: string, out: Walked[], seen?: (w: Walked) => void) {
+  const absDir = relDir ? join(prefix, relDir) : prefix;
+  const names = [...Deno.readDirSync(absDir)].map((e) => e.name).sort();
+  for (const name of names) {
+    const rel = relDir ? `${relDir}/${name}` : name;
+    const abs = join(prefix, rel);
+    const st = Deno.lstatSync(abs);
+    if (!st.isSymlink && !st.isDirectory && !st.isFile) {
+      throw new PonchoError(`cannot pack ${abs}: not a file, directory or symlink`);
     }
-  };
-  visit("");
-  return out.filter((w) => !LOCAL_STATE.has(w.rel));
+    const w: Walked = {
+      rel,
+      abs,
+      kind: st.isSymlink ? "symlink" : st.isDirectory ? "directory" : "file",
+      size: st.isFile ? st.size : 0,
+      mode: (st.mode ?? 0o644) & 0o7777,
+      mtime: st.mtime ? st.mtime.getTime() / 1000 : 0,
+    };
+    if (!LOCAL_STATE.has(rel)) {
+      out.push(w);
+      seen?.(w);
+    }
+    if (w.kind === "directory") walkInto(prefix, rel, out, seen);
+  }
 }
 
 /**
@@ -180,8 +193,9 @@ export function prefixManifest(
 
 /**
  * Packs `opts.prefix` into `opts.output`. When its files hold more than one
- * zstd frame, workers start once the prefix is walked, scan the files for
- * the prefix, then compress the `.tar.zst` frames.
+ * zstd frame, workers start during the walk (as soon as that is known, so
+ * they load meanwhile). A `.tar.zst` is made in one pass over the files
+ * (`pack_frames.ts`); a `.tar.gz` or `.tar` scans them first, then writes.
  *
  * @throws {PonchoError} when the output's extension is not an archive format,
  *   or the prefix holds something that cannot be packed.
@@ -193,59 +207,156 @@ export async function packPrefix(opts: PackOptions): Promise<PackResult> {
       `output ${opts.output}: .tar.bz2 is not written; use .tar.zst or .tar.gz`,
     );
   }
-  const walked = walkPrefix(opts.prefix);
-  // Workers only pay off beyond one frame of files (starting one costs tens of milliseconds).
-  const bytes = walked.reduce((n, w) => n + w.size, 0);
-  const threads = bytes > ZSTD_FRAME_SIZE ? opts.threads : 0;
-  using workers = new ZstdWorkers(threads, PACK_WORKER, PACK_HANDLERS);
+  const { walked, workers } = walkStartingWorkers(opts.prefix, opts.threads);
+  using _ = workers;
   const pristine = opts.pristine ?? new Map();
-  const scanned = await scanPrefix(opts.prefix, walked, pristine, compression === "none", workers);
-  const manifest: EnvManifest = {
-    ...opts.manifest,
-    buildPrefix: opts.prefix,
-    relocations: scanned.relocations,
-    ...(scanned.digests ? { digests: scanned.digests } : {}),
+  if (compression === "zst") return await packZstd(opts, walked, pristine, workers);
+  const withDigests = compression === "none";
+  const toScan = walked.filter((w) => w.kind === "file" && !pristine.has(w.rel));
+  const needle = new TextEncoder().encode(opts.prefix);
+  const found = await scanFiles(toScan, needle, withDigests, workers);
+  const entries = membersOf(opts.prefix, walked, pristine, (w) => found.get(w.rel)!.size);
+  const manifest = manifestOf(opts, walked, pristine, (rel) => found.get(rel)!, withDigests);
+  const all = [manifestEntry(manifest), ...entries];
+  const level = opts.level;
+  const chunks = compress(writeTar(all, OWNERS), compression, { level });
+  const bytes = await writeArchive(opts, (tmp) => writeFileChunks(tmp, chunks));
+  return { manifest, members: all.length, bytes };
+}
+
+/**
+ * Walks the prefix; once its files are known to hold more than one zstd
+ * frame, starts the pack workers (starting one costs tens of milliseconds:
+ * a smaller prefix gets none), so they load while the walk goes on.
+ */
+function walkStartingWorkers(
+  prefix: string,
+  threads: number | undefined,
+): { walked: Walked[]; workers: ZstdWorkers } {
+  let workers: ZstdWorkers | undefined;
+  let bytes = 0;
+  try {
+    const walked = walkPrefix(prefix, (w) => {
+      bytes += w.size;
+      if (!workers && bytes > ZSTD_FRAME_SIZE) {
+        workers = new ZstdWorkers(threads, PACK_WORKER, PACK_HANDLERS, PACK_POOL);
+      }
+    });
+    return { walked, workers: workers ?? new ZstdWorkers(0, PACK_WORKER, PACK_HANDLERS) };
+  } catch (err) {
+    workers?.close();
+    throw err;
+  }
+}
+
+/** A `.tar.zst` in one pass over the files: frames first, the manifest's last, written first. */
+async function packZstd(
+  opts: PackOptions,
+  walked: Walked[],
+  pristine: ReadonlyMap<string, PristineFile>,
+  workers: ZstdWorkers,
+): Promise<PackResult> {
+  const entries = membersOf(opts.prefix, walked, pristine, (w) => w.size);
+  // As relocationOf: .pyc files name their source only for tracebacks, so they are not scanned.
+  const scan = new Set(
+    walked.filter((w) => w.kind === "file" && !pristine.has(w.rel) && !w.rel.endsWith(".pyc"))
+      .map((w) => w.rel),
+  );
+  let manifest: EnvManifest | undefined;
+  const first = (scans: FrameScans) => {
+    const none = { hit: false, binary: false };
+    manifest = manifestOf(opts, walked, pristine, (rel) => scans.found(rel) ?? none, false);
+    return manifestEntry(manifest);
   };
-  // The manifest's directory entry must not precede it: it is the first member.
-  const all = [
-    manifestEntry(manifest),
-    ...scanned.entries.filter((e) => e.path !== ".poncho" || e.type !== "directory"),
-  ];
-  const written = await writeArchive(opts, archiveBytes(all, compression, opts.level, workers));
-  return { manifest, members: all.length, bytes: written };
+  const spillPath = tempPathFor(opts.output, opts.tmpDir);
+  const needle = new TextEncoder().encode(opts.prefix);
+  const level = opts.level ?? 3;
+  const input = {
+    ...{ entries, scan, needle, options: OWNERS, level, workers, first },
+    spill: { path: spillPath, cap: opts.holdBytes },
+  };
+  const bytes = await writeArchive(opts, (tmp) => writeZstdPack(tmp, input));
+  return { manifest: manifest!, members: entries.length + 1, bytes };
 }
 
 /** Owners as every archive has them. */
 const OWNERS = { uid: 0, gid: 0, uname: "", gname: "" };
 
 /**
- * The archive's bytes: for zstd, frames of the tar stream that the workers
- * (and this thread) read from disk and compress (`tar_frames.ts`); else the
- * tar stream through the compressor.
+ * The archive's members after the manifest, in walk order (the `.poncho`
+ * directory left out: it must not precede the manifest). Files from the
+ * package cache are packed from their pristine copy; `sizeOf` gives the
+ * size of the others.
  */
-function archiveBytes(
-  entries: TarWriteEntry[],
-  compression: Compression,
-  level: number | undefined,
-  workers: ZstdWorkers,
-): AsyncIterable<Uint8Array> {
-  if (compression !== "zst") return compress(writeTar(entries, OWNERS), compression, { level });
-  // The manifest (the first entry) in a frame of its own, stored: the archive's identity is
-  // read without starting a decoder (`readArchiveFirstMember`, `lib/archive/open.ts`).
-  const frames = planTarFrames(entries, OWNERS, ZSTD_FRAME_SIZE, level ?? 3, true);
-  const failed = (e: Error) => new PonchoError(e.message);
-  async function* tasks(): AsyncGenerator<FrameTask> {
-    for await (const job of frames) yield (here) => workers.frame(job, [], here, failed);
+function membersOf(
+  prefix: string,
+  walked: Walked[],
+  pristine: ReadonlyMap<string, PristineFile>,
+  sizeOf: (w: Walked) => number,
+): TarWriteEntry[] {
+  const out: TarWriteEntry[] = [];
+  for (const w of walked) {
+    const base = { path: w.rel, mode: w.mode, mtime: w.mtime };
+    if (w.kind === "directory") {
+      if (w.rel !== ".poncho") out.push({ ...base, type: "directory" });
+    } else if (w.kind === "symlink") {
+      out.push({ ...base, type: "symlink", linkname: packedLink(prefix, w.abs) });
+    } else if (pristine.has(w.rel)) {
+      out.push({ ...base, type: "file", file: pristine.get(w.rel)!.source });
+    } else out.push({ ...base, type: "file", file: w.abs, size: sizeOf(w) });
   }
-  return framesInOrder(tasks(), () => workers);
+  return out;
 }
 
-/** What {@link scanPrefix} found: the entries to write and the manifest's records. */
-interface Scanned {
-  entries: TarWriteEntry[];
-  relocations: RelocationRecord[];
-  /** sha256 of every file without a relocation record (plain tar only). */
-  digests?: Record<string, string>;
+/** A scanned file: whether it holds the prefix, whether it is binary, its digest (plain tar). */
+interface Hit {
+  hit: boolean;
+  binary: boolean;
+  sha256?: string;
+}
+
+/**
+ * The manifest: a relocation record for every file from the package cache
+ * (its placeholder) and every scanned file holding the prefix (but `.pyc`
+ * files), in walk order; with `withDigests`, the digest of every other file.
+ */
+function manifestOf(
+  opts: PackOptions,
+  walked: Walked[],
+  pristine: ReadonlyMap<string, PristineFile>,
+  found: (rel: string) => Hit,
+  withDigests: boolean,
+): EnvManifest {
+  const relocations: RelocationRecord[] = [];
+  const digests: Record<string, string> = {};
+  for (const w of walked) {
+    if (w.kind !== "file") continue;
+    const p = pristine.get(w.rel);
+    if (p) {
+      relocations.push({ path: w.rel, placeholder: p.placeholder, mode: p.mode });
+      continue;
+    }
+    const f = found(w.rel);
+    // As relocationOf: .pyc files name their source only for tracebacks.
+    if (f.hit && !w.rel.endsWith(".pyc")) {
+      relocations.push({
+        path: w.rel,
+        placeholder: opts.prefix,
+        mode: f.binary ? "binary" : "text",
+      });
+    } else if (withDigests) digests[w.rel] = f.sha256!;
+  }
+  return {
+    ...opts.manifest,
+    buildPrefix: opts.prefix,
+    relocations,
+    ...(withDigests ? { digests } : {}),
+  };
+}
+
+/** One scanned file. */
+interface Found extends Hit {
+  size: number;
 }
 
 /** Most bytes (by the walk's sizes) and files in one scan job. */
@@ -253,58 +364,11 @@ const SCAN_BATCH_BYTES = 4 << 20;
 const SCAN_BATCH_FILES = 512;
 
 /**
- * Lists the prefix as tar entries and scans every file that is not packed
- * from the package cache for the prefix, in batches spread over the pool's
- * workers and this thread (the manifest comes first, so this happens before
- * anything is written; bodies are read again when the archive is).
- */
-async function scanPrefix(
-  prefix: string,
-  walked: Walked[],
-  pristine: ReadonlyMap<string, PristineFile>,
-  withDigests: boolean,
-  pool: WorkerPool,
-): Promise<Scanned> {
-  const toScan = walked.filter((w) => w.kind === "file" && !pristine.has(w.rel));
-  const found = await scanFiles(toScan, new TextEncoder().encode(prefix), withDigests, pool);
-  const out: Scanned = { entries: [], relocations: [], ...(withDigests ? { digests: {} } : {}) };
-  for (const w of walked) {
-    const base = { path: w.rel, mode: w.mode, mtime: w.mtime };
-    if (w.kind === "directory") out.entries.push({ ...base, type: "directory" });
-    else if (w.kind === "symlink") {
-      out.entries.push({ ...base, type: "symlink", linkname: packedLink(prefix, w.abs) });
-    } else if (pristine.has(w.rel)) {
-      const p = pristine.get(w.rel)!;
-      out.relocations.push({ path: w.rel, placeholder: p.placeholder, mode: p.mode });
-      out.entries.push({ ...base, type: "file", file: p.source });
-    } else {
-      const f = found.get(w.rel)!;
-      // As relocationOf: .pyc files name their source only for tracebacks.
-      if (f.hit && !w.rel.endsWith(".pyc")) {
-        out.relocations.push({
-          path: w.rel,
-          placeholder: prefix,
-          mode: f.binary ? "binary" : "text",
-        });
-      } else if (out.digests) out.digests[w.rel] = f.sha256!;
-      out.entries.push({ ...base, type: "file", file: w.abs, size: f.size });
-    }
-  }
-  return out;
-}
-
-/** One scanned file. */
-interface Found {
-  size: number;
-  hit: boolean;
-  binary: boolean;
-  sha256?: string;
-}
-
-/**
- * Scans files in batches on the pool; a batch that fails in a worker is
- * scanned again in this thread, so its error is the genuine one (a file
- * removed meanwhile, a permission denied).
+ * Scans files for the prefix in batches on the pool and this thread (a
+ * `.tar.gz` or `.tar`: its manifest comes first, so before anything is
+ * written; bodies are read again when the archive is). A batch that fails
+ * in a worker is scanned again in this thread, so its error is the genuine
+ * one (a file removed meanwhile, a permission denied).
  */
 async function scanFiles(
   files: Walked[],
@@ -334,9 +398,9 @@ async function scanFiles(
     const o = await pool.run<ScanReply>(job);
     return "error" in o ? scanJob(job).reply : o.reply;
   }));
-  // This thread scans too, taking batches no worker has taken yet; between two, the workers'
-  // replies are handled (so they get more).
-  while (pool.runOneHere()) await yieldToEventLoop();
+  // This thread scans too, from the newest batch back, taking those no worker has started (the
+  // workers were given them all at once: PACK_POOL).
+  for (let more = true; more;) more = pool.runOneHere(true) || pool.stealOne();
   return foundOf(batches, await pending);
 }
 
@@ -383,18 +447,16 @@ function manifestEntry(manifest: EnvManifest): TarWriteEntry {
 }
 
 /**
- * Writes the archive's bytes to a temp file beside the output (or in
- * `tmpDir`) and renames it into place (`lib/fs/atomic.ts`: the temp file is
+ * Writes the archive (`fill` makes it at the path it is given) to a temp
+ * file beside the output (or in `tmpDir`) and renames it into place (`lib/fs/atomic.ts`: the temp file is
  * removed on failure); the error names the output.
  */
 async function writeArchive(
   opts: Pick<PackOptions, "output" | "tmpDir">,
-  chunks: AsyncIterable<Uint8Array>,
+  fill: (tmp: string) => Promise<number>,
 ): Promise<number> {
   try {
-    return await replaceFile(opts.output, (tmp) => writeFileChunks(tmp, chunks), {
-      tmpDir: opts.tmpDir,
-    });
+    return await replaceFile(opts.output, fill, { tmpDir: opts.tmpDir });
   } catch (err) {
     throw fsError(err, opts.output, { what: "cannot write the archive" });
   }

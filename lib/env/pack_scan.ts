@@ -1,14 +1,21 @@
 /**
  * The scan step of packing: which files of a prefix hold the prefix (and are
- * binary), read in batches by the pack workers (`pack_worker.ts`) or in this
- * thread, with the same handler either way.
+ * binary), with the same handlers in the pack workers (`pack_worker.ts`) and
+ * in this thread. Two ways:
+ *
+ * - `"scan"` jobs read batches of whole files (a `.tar.gz` or `.tar`,
+ *   whose manifest is written before the bodies);
+ * - `"packframe"` jobs ({@link packFrameJob}) build and compress a `.tar.zst`
+ *   frame (`lib/archive/tar_frames.ts`) and scan the file pieces it holds on
+ *   the way, so each file is read once; {@link FrameScans} puts the frames'
+ *   findings together in stream order, needles across two frames included.
  *
  * @module
  */
 
 import type { JobHandlers, JobResult } from "../archive/worker_pool.ts";
-import { ZSTD_HANDLERS } from "../archive/zstd_compress.ts";
-import { tarFrameJob } from "../archive/tar_frames.ts";
+import { ZSTD_HANDLERS, type ZstdReply } from "../archive/zstd_compress.ts";
+import { type TarFrameJob, tarFrameJob } from "../archive/tar_frames.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 
 /** Files to scan for `needle`. */
@@ -86,9 +93,138 @@ function readWhole(path: string, buf: Uint8Array): [Uint8Array, Uint8Array] {
   }
 }
 
+/** A tar frame to build and compress, scanning some of its file pieces for `needle`. */
+export interface PackFrameJob extends Omit<TarFrameJob, "type"> {
+  /** Always `"packframe"`. */
+  type: "packframe";
+  /** The bytes to look for (the build prefix). */
+  needle: Uint8Array;
+  /** Indexes in `files` of the pieces to scan, ascending. */
+  scan: number[];
+}
+
+/** The piece holds the needle ({@link FrameScan.flags}). */
+export const PIECE_HIT = 1;
+/** The piece holds a NUL byte ({@link FrameScan.flags}). */
+export const PIECE_NUL = 2;
+
+/** What a frame's scan found, per scanned piece (in the order of `scan`). */
+export interface FrameScan {
+  /**
+   * {@link PIECE_HIT} and {@link PIECE_NUL} bits. NUL bytes are looked for
+   * in hits and in every piece that is not a whole file.
+   */
+  flags: Uint8Array;
+  /**
+   * For each scanned piece that is not a whole file, in order: its first
+   * and its last `needle.length - 1` bytes (the whole piece when shorter),
+   * to find a needle across two pieces.
+   */
+  edges: Uint8Array[];
+}
+
+/** The reply of a `"packframe"` job: the compressed frame and the scan. */
+export interface PackFrameReply extends ZstdReply {
+  /** What the scan found. */
+  scan: FrameScan;
+}
+
+/** The job handler of `"packframe"` jobs (in a worker or in this thread). */
+export function packFrameJob(job: PackFrameJob): JobResult<PackFrameReply> {
+  let scan: FrameScan = { flags: new Uint8Array(0), edges: [] };
+  const { reply, transfer } = tarFrameJob(job, (frame) => (scan = scanPieces(frame, job)));
+  return { reply: { ...reply, scan }, transfer };
+}
+
+function scanPieces(frame: Uint8Array, job: PackFrameJob): FrameScan {
+  const flags = new Uint8Array(job.scan.length);
+  const edges: Uint8Array[] = [];
+  const keep = job.needle.length - 1;
+  job.scan.forEach((k, i) => {
+    const p = job.files[k];
+    const data = frame.subarray(p.at, p.at + p.length);
+    const hit = indexOfBytes(data, job.needle) >= 0;
+    const whole = p.offset === 0 && p.last;
+    const nul = (hit || !whole) && isBinary(data);
+    flags[i] = (hit ? PIECE_HIT : 0) | (nul ? PIECE_NUL : 0);
+    if (!whole) edges.push(data.slice(0, keep), data.slice(Math.max(0, data.length - keep)));
+  });
+  return { flags, edges };
+}
+
+/** A scanned piece as the parent knows it: its entry and where it lies in the file. */
+export interface ScannedPiece {
+  /** The entry's path (one file, whatever its pieces). */
+  entry: string;
+  /** Whether the piece starts the file's body. */
+  first: boolean;
+  /** Whether it ends it. */
+  last: boolean;
+}
+
+/** The scanned pieces of a frame job, in the order of its `scan`. */
+export function scannedPieces(job: PackFrameJob): ScannedPiece[] {
+  return job.scan.map((k) => {
+    const p = job.files[k];
+    return { entry: p.entry, first: p.offset === 0, last: p.last };
+  });
+}
+
+/**
+ * The frames' scans put together by file, fed in stream order
+ * ({@link FrameScans.add}): a file holds the needle when one of its pieces
+ * does or when it straddles two of them; it is binary when one of its
+ * pieces holds a NUL byte.
+ */
+export class FrameScans {
+  #found = new Map<string, { hit: boolean; nul: boolean }>();
+  /** Each file's last `needle.length - 1` bytes so far, while its pieces come. */
+  #carry = new Map<string, Uint8Array>();
+
+  constructor(readonly needle: Uint8Array) {}
+
+  /** Takes the scan of the next frame of the stream. */
+  add(pieces: ScannedPiece[], scan: FrameScan): void {
+    let e = 0;
+    pieces.forEach((p, i) => {
+      const hit = (scan.flags[i] & PIECE_HIT) !== 0;
+      const nul = (scan.flags[i] & PIECE_NUL) !== 0;
+      if (p.first && p.last) {
+        this.#found.set(p.entry, { hit, nul });
+        return;
+      }
+      const f = this.#found.get(p.entry) ?? { hit: false, nul: false };
+      const [head, tail] = [scan.edges[e++], scan.edges[e++]];
+      const carry = this.#carry.get(p.entry);
+      f.hit ||= hit || (carry !== undefined && indexOfBytes(concat(carry, head), this.needle) >= 0);
+      f.nul ||= nul;
+      this.#found.set(p.entry, f);
+      // A piece shorter than the needle is all in its head (= its tail): keep what precedes it.
+      const keep = this.needle.length - 1;
+      const next = head.length < keep && carry ? concat(carry, tail) : tail;
+      if (p.last) this.#carry.delete(p.entry);
+      else this.#carry.set(p.entry, next.subarray(Math.max(0, next.length - keep)));
+    });
+  }
+
+  /** Whether the file of `entry` holds the needle, and whether it is binary (as `isBinary`). */
+  found(entry: string): { hit: boolean; binary: boolean } | undefined {
+    const f = this.#found.get(entry);
+    return f && { hit: f.hit, binary: f.hit && f.nul };
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 /** The handlers of the pack workers: scanning, tar frames and zstd frames. */
 export const PACK_HANDLERS: JobHandlers = {
   ...ZSTD_HANDLERS,
   scan: (job: ScanJob) => scanJob(job),
-  tarframe: tarFrameJob,
+  tarframe: (job: TarFrameJob) => tarFrameJob(job),
+  packframe: packFrameJob,
 };

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import zlib from "node:zlib";
 import { dirname, join } from "node:path";
 import { PonchoError, UsageError } from "../errors.ts";
 import { readTar } from "../archive/tar.ts";
@@ -8,7 +9,13 @@ import { readPackageInfo } from "../conda/package_info.ts";
 import { linkPackage } from "../conda/link.ts";
 import { writeMetaRecord } from "../conda/meta.ts";
 import { type EnvManifest, MANIFEST_FORMAT, MANIFEST_PATH } from "./manifest.ts";
-import { packPrefix, prefixManifest, type PristineFile, walkPrefix } from "./pack.ts";
+import {
+  packPrefix,
+  type PackResult,
+  prefixManifest,
+  type PristineFile,
+  walkPrefix,
+} from "./pack.ts";
 import { relocateBytes } from "./relocate.ts";
 import { unpackArchive } from "./unpack.ts";
 import { zstdFrames } from "../archive/zstd_frame.ts";
@@ -19,9 +26,15 @@ import {
   PLACEHOLDER_LONG,
   PLACEHOLDER_SHORT,
 } from "../../tests/fixtures/channel.ts";
-import { hasCommand, withTempDir } from "../../tests/util.ts";
+import { collectBytes, hasCommand, withTempDir } from "../../tests/util.ts";
+import { planTarFrames, tarFrameJob } from "../archive/tar_frames.ts";
+import type { TarWriteEntry } from "../archive/tar_writer.ts";
 
 const enc = new TextEncoder();
+
+async function* toAsync(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
 const dec = new TextDecoder();
 
 const tools = await fixtureToolsAvailable();
@@ -630,4 +643,129 @@ Deno.test({
       assert.deepEqual(JSON.parse(dec.decode(stored!.data)), packed.manifest);
     });
   },
+});
+
+Deno.test({
+  name:
+    "packPrefix: a .tar.zst made in one pass records what a scan of whole files finds, the same bytes with 0, 1 or 2 workers or frames held on disk",
+  ignore: !gnuTar || !zstdCli,
+  async fn() {
+    await withTempDir("poncho-test-", async (dir) => {
+      const prefix = join(dir, "env");
+      const p = enc.encode(prefix);
+      // a/big.txt follows a/ (one header block each): its body starts 1024 bytes into the frames
+      // after the manifest's, so the first frame boundary falls `cut` bytes into it.
+      const cut = ZSTD_FRAME_SIZE - 1024;
+      const big = new Uint8Array(2 * ZSTD_FRAME_SIZE).fill(0x78);
+      big.set(p, cut - 7); // text, the prefix across the boundary
+      await write(join(prefix, "a/big.txt"), big);
+      // The prefix in the second frame, the only NUL in the third: binary.
+      const bin = new Uint8Array(ZSTD_FRAME_SIZE + 5000).fill(0x79);
+      bin.set(p, 100);
+      bin[bin.length - 1] = 0;
+      await write(join(prefix, "a/bin.dat"), bin);
+      await write(join(prefix, "b/run.sh"), `#!${prefix}/bin/python\n`, 0o755);
+      await write(join(prefix, "b/lib.so"), new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, ...p, 0]));
+      await write(join(prefix, "b/m.pyc"), new Uint8Array([0xa7, 0x0d, 0, ...p]));
+      await write(join(prefix, "b/plain.txt"), "no prefix\n");
+      await write(join(prefix, "b/split-1"), p.subarray(0, 5)); // the prefix cut over two files
+      await write(join(prefix, "b/split-2"), p.subarray(5));
+      await write(join(prefix, "b/empty"), "");
+
+      const packed: PackResult[] = [];
+      const digests: string[] = [];
+      for (const threads of [0, 1, 2]) {
+        const output = join(dir, `e${threads}.tar.zst`);
+        packed.push(await packPrefix({ prefix, output, manifest: BASE_MANIFEST, threads }));
+        digests.push(await sha256File(output));
+      }
+      // Frames held in a temp file beside the output rather than in memory: the same bytes.
+      const spilled = join(dir, "spilled.tar.zst");
+      await packPrefix({ prefix, output: spilled, manifest: BASE_MANIFEST, holdBytes: 0 });
+      digests.push(await sha256File(spilled));
+      assert.deepEqual(digests, digests.map(() => digests[0]), "the same bytes");
+      const archive = join(dir, "e0.tar.zst");
+
+      // The records are those of a scan of the whole files (prefixManifest, and the two-pass
+      // .tar.gz), in walk order.
+      const whole = prefixManifest(prefix, BASE_MANIFEST, new Map(), new Set()).manifest;
+      const gz = await packPrefix({
+        prefix,
+        output: join(dir, "e.tar.gz"),
+        manifest: BASE_MANIFEST,
+      });
+      assert.deepEqual(whole.relocations, [
+        { path: "a/big.txt", placeholder: prefix, mode: "text" },
+        { path: "a/bin.dat", placeholder: prefix, mode: "binary" },
+        { path: "b/lib.so", placeholder: prefix, mode: "binary" },
+        { path: "b/run.sh", placeholder: prefix, mode: "text" },
+      ]);
+      for (const r of [...packed, gz]) assert.deepEqual(r.manifest.relocations, whole.relocations);
+      const members = await readArchive(archive);
+      assert.equal(members[0].path, MANIFEST_PATH);
+      assert.deepEqual(JSON.parse(dec.decode(members[0].body)), packed[0].manifest);
+      assert.equal(packed[0].members, members.length);
+
+      // The bytes are those of the two-pass layout: every member planned with the manifest
+      // first (its frame alone), each frame built and compressed in turn.
+      const entries: TarWriteEntry[] = [{
+        path: MANIFEST_PATH,
+        type: "file",
+        mode: 0o644,
+        mtime: Math.trunc(Date.parse(BASE_MANIFEST.created) / 1000),
+        data: enc.encode(JSON.stringify(packed[0].manifest, null, 1) + "\n"),
+      }];
+      for (const w of walkPrefix(prefix)) {
+        const base = { path: w.rel, mode: w.mode, mtime: w.mtime };
+        if (w.kind === "directory") entries.push({ ...base, type: "directory" });
+        else entries.push({ ...base, type: "file", file: w.abs, size: w.size });
+      }
+      const owners = { uid: 0, gid: 0, uname: "", gname: "" };
+      const twoPass: Uint8Array[] = [];
+      for await (const job of planTarFrames(entries, owners, ZSTD_FRAME_SIZE, 3, true)) {
+        const { reply } = tarFrameJob(job);
+        twoPass.push(new Uint8Array(reply.buffer, 0, reply.length));
+      }
+      assert.deepEqual(await Deno.readFile(archive), await collectBytes(toAsync(twoPass)));
+
+      // The first frame after the manifest's really ends inside the prefix.
+      const frames = [...zstdFrames(await Deno.readFile(archive), archive)];
+      const second = new Uint8Array(zlib.zstdDecompressSync(frames[1]));
+      assert.equal(second.length, ZSTD_FRAME_SIZE);
+      assert.deepEqual(second.subarray(second.length - 7), p.subarray(0, 7));
+
+      // zstd checks every frame; GNU tar lists the same members.
+      const t = await new Deno.Command("zstd", { args: ["-q", "-t", archive] }).output();
+      assert.ok(t.success, dec.decode(t.stderr));
+      const listed = await new Deno.Command("tar", { args: ["--zstd", "-tf", archive] }).output();
+      assert.ok(listed.success, dec.decode(listed.stderr));
+      assert.deepEqual(
+        dec.decode(listed.stdout).trim().split("\n").map((m) => m.replace(/\/$/, "")),
+        members.map((m) => m.path),
+      );
+      assert.deepEqual(names(dir).filter((n) => n.startsWith(".")), [], "no temp file left");
+    });
+  },
+});
+
+Deno.test("a .tar.zst pack that fails mid-way leaves no temp file and keeps the previous archive", async () => {
+  await withTempDir("poncho-test-", async (dir) => {
+    const prefix = join(dir, "env");
+    await makePrefix(prefix, join(dir, "cache"));
+    await write(join(prefix, "lib/big.bin"), noise(2 * ZSTD_FRAME_SIZE, 3));
+    const out = join(dir, "out");
+    await Deno.mkdir(out);
+    const output = join(out, "env.tar.zst");
+    await Deno.writeTextFile(output, "previous archive");
+    const broken = new Map<string, PristineFile>([
+      ["etc/app.conf", { source: join(dir, "cache", "gone"), placeholder: "/x", mode: "text" }],
+    ]);
+    for (const threads of [0, 1]) {
+      await assert.rejects(
+        packPrefix({ prefix, output, manifest: BASE_MANIFEST, pristine: broken, threads }),
+      );
+      assert.deepEqual(names(out), ["env.tar.zst"]);
+      assert.equal(await Deno.readTextFile(output), "previous archive");
+    }
+  });
 });
