@@ -143,7 +143,7 @@ export function reportError(prefix: string, err: unknown): number {
 async function invokedAs(): Promise<string | undefined> {
   const exe = Deno.execPath();
   if (exe.endsWith("/deno")) return undefined;
-  const argv0 = (await import("node:process")).default.argv0;
+  const argv0 = (await load<{ default: { argv0: string } }>("node:process")).default.argv0;
   const name = argv0.split("/").pop() ?? "";
   return ALIASES[name] || LEGACY.has(name) ? argv0 : exe;
 }

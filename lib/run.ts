@@ -371,7 +371,9 @@ async function checkUnpacked(
   unpack: UnpackModule,
 ): Promise<void> {
   if (/\.tar$/i.test(source)) {
-    const { verifyDigests } = await import("./env/verify.ts");
+    const { verifyDigests } = await lazyImporter(import.meta.url)<
+      typeof import("./env/verify.ts")
+    >("./env/verify.ts");
     await verifyDigests(root, await unpack.readArchiveManifest(source), opts.environment);
   }
   if (id.startsWith("archive-") && !unpackedSomething(root)) {

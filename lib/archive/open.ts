@@ -9,11 +9,20 @@
  */
 
 import { PonchoError } from "../errors.ts";
+import { lazyImporter } from "../lazy.ts";
 import { readTar, type TarHeader } from "./tar_reader.ts";
 import { zstdProcess } from "./zstd_process.ts";
 import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
 import { rawFrameContent, STORED_FRAME_MAX, storedFrameLength } from "./zstd_frame.ts";
 import { BLOCK, checksumOk, decodeHeader } from "./tar_header.ts";
+
+/**
+ * The in-process codecs, imported only when needed: a literal `import()`
+ * would have Deno read their whole graph (`node:zlib`, the bzip2 decoder)
+ * whenever this module is loaded.
+ */
+const loadCompress = () =>
+  lazyImporter(import.meta.url)<typeof import("./compress.ts")>("./compress.ts");
 
 /** The first member of an archive with its body. */
 export interface FirstMember {
@@ -68,7 +77,7 @@ export async function* openArchive(
     yield* native;
     return;
   }
-  const { openDecompressed } = await import("./compress.ts");
+  const { openDecompressed } = await loadCompress();
   yield* openDecompressed(path);
 }
 
@@ -154,6 +163,6 @@ export async function readArchiveFirstMember(
   if (stored) return stored;
   const native = zst ? zstdProcess(path, path, 0) : undefined;
   if (native) return await firstTarMember(native, path, maxBytes);
-  const { readFirstTarMember } = await import("./compress.ts");
+  const { readFirstTarMember } = await loadCompress();
   return await readFirstTarMember(path, maxBytes);
 }
