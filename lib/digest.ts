@@ -18,10 +18,14 @@
  */
 
 import { readFileChunks } from "./archive/file_chunks.ts";
+import { lazyImporter } from "./lazy.ts";
 
 /** Lower-case hex sha256 of a whole file, read in chunks (never held in memory). */
 export async function fileSha256(path: string): Promise<string> {
-  const { createHash } = await import("node:crypto");
+  // Lazily: a literal import() would put node:crypto in the graph of every module importing this.
+  const { createHash } = await lazyImporter(import.meta.url)<typeof import("node:crypto")>(
+    "node:crypto",
+  );
   const hash = createHash("sha256");
   for await (const chunk of readFileChunks(path)) hash.update(chunk);
   return hash.digest("hex");

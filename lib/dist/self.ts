@@ -10,6 +10,7 @@
  */
 
 import { errnoOf } from "../errors.ts";
+import { lazyImporter } from "../lazy.ts";
 
 /** The single file a process was started from. */
 export interface Launcher {
@@ -85,7 +86,9 @@ export async function compactRuntimeCaches(runtime: string): Promise<string[]> {
     const size = await Deno.stat(`${dir}/${db}-wal`).then((s) => s.size, () => 0);
     if (size <= WAL_LIMIT) continue;
     try {
-      const { DatabaseSync } = await import("node:sqlite");
+      const { DatabaseSync } = await lazyImporter(import.meta.url)<typeof import("node:sqlite")>(
+        "node:sqlite",
+      );
       const conn = new DatabaseSync(`${dir}/${db}`);
       try {
         conn.exec("PRAGMA wal_checkpoint(TRUNCATE)");
