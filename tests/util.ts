@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { concatBytes } from "../lib/bytes.ts";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -134,10 +135,7 @@ export async function writeSpec(dir: string, channelUrl: string, deps: unknown[]
 export async function collectBytes(data: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const c of data) parts.push(c.slice()); // a copy: the source may reuse its buffers
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) out.set(p, (off += p.length) - p.length);
-  return out;
+  return concatBytes(parts);
 }
 
 /** Runs `script` with `sh -c` in `cwd`; throws with its stderr when it fails. */
@@ -472,4 +470,22 @@ export function distPoncho(): Promise<string> {
     }, { timeoutMs: 300_000, what: "the test build of dist/poncho" });
   })();
   return distBuild;
+}
+
+/**
+ * Writes a `.tar.zst` at `path` (a small `.poncho/manifest.json`, then a
+ * `size`-byte file of random bytes: frames of 4 MiB of tar) and returns its
+ * tar bytes.
+ */
+export async function writeZstArchive(path: string, size = 3_000_000): Promise<Uint8Array> {
+  const { writeTar } = await import("../lib/archive/tar.ts");
+  const { compress, writeFileChunks } = await import("../lib/archive/compress.ts");
+  const big = new Uint8Array(size);
+  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+  const entries = [
+    { path: ".poncho/manifest.json", type: "file" as const, data: new TextEncoder().encode("{}") },
+    { path: "big", type: "file" as const, data: big },
+  ];
+  await writeFileChunks(path, compress(writeTar(entries), "zst"));
+  return await collectBytes(writeTar(entries));
 }

@@ -4,23 +4,14 @@ import { PonchoError } from "../errors.ts";
 import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
 import { openArchive } from "./open.ts";
 import { DRAIN_MAX } from "./zstd_process.ts";
-import { writeTar } from "./tar.ts";
-import { compress, writeFileChunks } from "./compress.ts";
-import { collectBytes as collect, hasCommand, withTempDir } from "../../tests/util.ts";
+import {
+  collectBytes as collect,
+  hasCommand,
+  withTempDir,
+  writeZstArchive,
+} from "../../tests/util.ts";
 
 const libzstd = zstdLibrary() !== null;
-
-/** A multi-frame `.tar.zst` (random bodies: frames of 4 MiB of tar); returns its tar bytes. */
-async function writeArchive(path: string, size: number): Promise<Uint8Array> {
-  const big = new Uint8Array(size);
-  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
-  const entries = [
-    { path: ".poncho/manifest.json", type: "file" as const, data: new TextEncoder().encode("{}") },
-    { path: "big", type: "file" as const, data: big },
-  ];
-  await writeFileChunks(path, compress(writeTar(entries), "zst"));
-  return await collect(writeTar(entries));
-}
 
 function decoded(path: string): AsyncGenerator<Uint8Array> {
   return zstdFfi(zstdLibrary()!, path);
@@ -32,7 +23,7 @@ Deno.test({
   async fn() {
     await withTempDir("poncho-ffi-", async (dir) => {
       const path = join(dir, "e.tar.zst");
-      const tar = await writeArchive(path, 9_000_000);
+      const tar = await writeZstArchive(path, 9_000_000);
       assert.deepEqual(await collect(decoded(path)), tar);
       let n = 0;
       let previous: [Uint8Array, Uint8Array] | undefined;
@@ -56,7 +47,7 @@ Deno.test({
   async fn() {
     await withTempDir("poncho-ffi-", async (dir) => {
       const path = join(dir, "e.tar.zst");
-      await writeArchive(path, 5_000_000);
+      await writeZstArchive(path, 5_000_000);
       const full = await Deno.readFile(path);
       const cases: [string, Uint8Array, RegExp][] = [
         ["cut.tar.zst", full.subarray(0, full.length - 100), /cut\.tar\.zst is truncated/],
@@ -76,7 +67,7 @@ Deno.test({
       }
       // A consumer that stops early still learns of a corrupt tail within DRAIN_MAX.
       const small = join(dir, "small.tar.zst");
-      await writeArchive(small, DRAIN_MAX / 2);
+      await writeZstArchive(small, DRAIN_MAX / 2);
       const tail = join(dir, "tail.tar.zst");
       await Deno.writeFile(tail, new Uint8Array([...await Deno.readFile(small), 9, 9, 9, 9]));
       const stopEarly = async (p: string) => {
@@ -94,7 +85,7 @@ Deno.test({
   async fn() {
     await withTempDir("poncho-ffi-", async (dir) => {
       const path = join(dir, "e.tar.zst");
-      const tar = await writeArchive(path, 5_000_000);
+      const tar = await writeZstArchive(path, 5_000_000);
       const want = new Uint8Array(await crypto.subtle.digest("SHA-256", tar.slice()));
       const script = `
         import { openArchive } from ${JSON.stringify(new URL("./open.ts", import.meta.url).href)};

@@ -16,6 +16,7 @@
  */
 
 import { CorruptError } from "../errors.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Magic number of a zstd frame (little-endian on the wire). */
 export const ZSTD_MAGIC = 0xfd2fb528;
@@ -220,12 +221,5 @@ export function rawFrameContent(head: Uint8Array): Uint8Array | undefined {
     pos += BLOCK_HEADER + size;
     if (v & 1) break;
   }
-  if (total !== declared) return undefined;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return total === declared ? concatBytes(pieces) : undefined;
 }

@@ -3,23 +3,14 @@ import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { DRAIN_MAX, zstdProcess } from "./zstd_process.ts";
 import { openArchive, readArchiveFirstMember } from "./open.ts";
-import { writeTar } from "./tar.ts";
-import { compress, writeFileChunks } from "./compress.ts";
-import { collectBytes as collect, hasCommand, withTempDir } from "../../tests/util.ts";
+import {
+  collectBytes as collect,
+  hasCommand,
+  withTempDir,
+  writeZstArchive,
+} from "../../tests/util.ts";
 
 const zstdCli = hasCommand("zstd");
-
-/** A `.tar.zst` with a small first member and a `size`-byte one after it; returns its tar bytes. */
-async function writeArchive(path: string, size = 3_000_000): Promise<Uint8Array> {
-  const big = new Uint8Array(size);
-  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
-  const entries = [
-    { path: ".poncho/manifest.json", type: "file" as const, data: new TextEncoder().encode("{}") },
-    { path: "big", type: "file" as const, data: big },
-  ];
-  await writeFileChunks(path, compress(writeTar(entries), "zst"));
-  return await collect(writeTar(entries));
-}
 
 Deno.test({
   name: "zstd program: same bytes as the tar written; errors name the file as in-process ones do",
@@ -28,7 +19,7 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     try {
       const path = join(dir, "e.tar.zst");
-      const tar = await writeArchive(path);
+      const tar = await writeZstArchive(path);
       assert.deepEqual(await collect(zstdProcess(path)!), tar);
       assert.deepEqual(await collect(openArchive(path)), tar);
       const full = await Deno.readFile(path);
@@ -58,7 +49,7 @@ Deno.test({
     const dir = await Deno.makeTempDir();
     try {
       const path = join(dir, "e.tar.zst");
-      await writeArchive(path, DRAIN_MAX / 2);
+      await writeZstArchive(path, DRAIN_MAX / 2);
       // Stopping after the first chunk: the rest (within DRAIN_MAX) is read and checked.
       const junk = join(dir, "junk.tar.zst");
       await Deno.writeFile(junk, new Uint8Array([...await Deno.readFile(path), 9, 9, 9, 9]));
@@ -91,7 +82,7 @@ Deno.test({
     const path = Deno.env.get("PATH") ?? "";
     try {
       const archive = join(dir, "e.tar.zst");
-      const tar = await writeArchive(archive);
+      const tar = await writeZstArchive(archive);
       const cut = join(dir, "cut.tar.zst");
       const full = await Deno.readFile(archive);
       await Deno.writeFile(cut, full.subarray(0, full.length - 100));
@@ -118,7 +109,7 @@ Deno.test({
   async fn() {
     await withTempDir("poncho-recycle-", async (dir) => {
       const path = join(dir, "e.tar.zst");
-      const tar = await writeArchive(path, 5_000_000);
+      const tar = await writeZstArchive(path, 5_000_000);
       const seen: ArrayBufferLike[] = [];
       const copies: Uint8Array[] = [];
       for await (const chunk of zstdProcess(path, path, undefined, true)!) {

@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { publishDir } from "../fs/atomic.ts";
 import { parseRepodataStream, type RepodataSection } from "./repodata_stream.ts";
 import type { NameRecords, RecordSource } from "./records.ts";
+import { concatBytes } from "../bytes.ts";
 
 const FORMAT = 1;
 const BUCKETS = 64;
@@ -230,7 +231,7 @@ class RecordsWriter {
   }
 
   flush(): void {
-    if (this.#batchBytes) writeAll(this.#out, concat(this.#batch, this.#batchBytes));
+    if (this.#batchBytes) writeAll(this.#out, concatBytes(this.#batch));
     this.#batch = [];
     this.#batchBytes = 0;
   }
@@ -263,16 +264,6 @@ function groupBuckets(work: string): { table: Record<string, [number, number]>; 
   }
   out.flush();
   return { table, names };
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** An opened per-name index: the name table in memory, records read on demand. */

@@ -17,6 +17,7 @@ import type { JobHandlers, JobResult } from "../archive/worker_pool.ts";
 import { ZSTD_HANDLERS, type ZstdReply } from "../archive/zstd_compress.ts";
 import { type TarFrameJob, tarFrameJob } from "../archive/tar_frames.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** Files to scan for `needle`. */
 export interface ScanJob {
@@ -196,12 +197,13 @@ export class FrameScans {
       const f = this.#found.get(p.entry) ?? { hit: false, nul: false };
       const [head, tail] = [scan.edges[e++], scan.edges[e++]];
       const carry = this.#carry.get(p.entry);
-      f.hit ||= hit || (carry !== undefined && indexOfBytes(concat(carry, head), this.needle) >= 0);
+      f.hit ||= hit ||
+        (carry !== undefined && indexOfBytes(concatBytes([carry, head]), this.needle) >= 0);
       f.nul ||= nul;
       this.#found.set(p.entry, f);
       // A piece shorter than the needle is all in its head (= its tail): keep what precedes it.
       const keep = this.needle.length - 1;
-      const next = head.length < keep && carry ? concat(carry, tail) : tail;
+      const next = head.length < keep && carry ? concatBytes([carry, tail]) : tail;
       if (p.last) this.#carry.delete(p.entry);
       else this.#carry.set(p.entry, next.subarray(Math.max(0, next.length - keep)));
     });
@@ -212,13 +214,6 @@ export class FrameScans {
     const f = this.#found.get(entry);
     return f && { hit: f.hit, binary: f.hit && f.nul };
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** The handlers of the pack workers: scanning, tar frames and zstd frames. */

@@ -20,6 +20,7 @@
  */
 
 import { PonchoError } from "../errors.ts";
+import { concatBytes } from "../bytes.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -278,16 +279,6 @@ function words(bytes: Uint8Array): Uint8Array[] {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 /**
  * Repairs the first line when the kernel could not run it as meant: a
  * shebang longer than {@link MAX_SHEBANG} bytes, or whose interpreter path
@@ -327,7 +318,7 @@ export function fixShebang(data: Uint8Array, prefix?: string): Uint8Array {
   let head: Uint8Array;
   if (/^pythonw?[0-9.]*$/.test(decoder.decode(name))) {
     const argParts = words(args).flatMap((w) => [encoder.encode(" "), dquoteBytes(w)]);
-    head = concat([
+    head = concatBytes([
       encoder.encode("#!/bin/sh\n'''exec' "),
       dquoteBytes(interpreter),
       ...argParts,
@@ -336,8 +327,8 @@ export function fixShebang(data: Uint8Array, prefix?: string): Uint8Array {
   } else {
     // The kernel passes everything after the interpreter as one argument: `-S` splits it.
     head = args.length
-      ? concat([encoder.encode("#!/usr/bin/env -S "), name, encoder.encode(" "), args])
-      : concat([encoder.encode("#!/usr/bin/env "), name]);
+      ? concatBytes([encoder.encode("#!/usr/bin/env -S "), name, encoder.encode(" "), args])
+      : concatBytes([encoder.encode("#!/usr/bin/env "), name]);
   }
-  return concat([head, data.subarray(nl)]);
+  return concatBytes([head, data.subarray(nl)]);
 }
