@@ -186,13 +186,23 @@ export function rawFrame(data: Uint8Array): Uint8Array {
  * not start with a single-segment frame stating its content size.
  */
 export function storedFrameLength(head: Uint8Array): number | undefined {
+  const h = singleSegmentHeader(head);
+  if (!h) return undefined;
+  return h.length + Math.max(1, Math.ceil(h.size / BLOCK_MAX)) * BLOCK_HEADER + h.size;
+}
+
+/**
+ * The header of the single-segment frame without checksum or dictionary at
+ * the start of `head`: its length and the content size it states.
+ */
+function singleSegmentHeader(head: Uint8Array): { length: number; size: number } | undefined {
   if (head.length < 6 || readLE(head, 0, 4) !== ZSTD_MAGIC) return undefined;
   const descriptor = head[4];
   if (descriptor & 0x0f || !(descriptor & 0x20)) return undefined;
   const sizeBytes = [1, 2, 4, 8][descriptor >> 6];
   if (5 + sizeBytes > head.length) return undefined;
   const size = readLE(head, 5, Math.min(sizeBytes, 6)) + (sizeBytes === 2 ? 256 : 0);
-  return 5 + sizeBytes + Math.max(1, Math.ceil(size / BLOCK_MAX)) * BLOCK_HEADER + size;
+  return { length: 5 + sizeBytes, size };
 }
 
 /**
@@ -202,15 +212,11 @@ export function storedFrameLength(head: Uint8Array): number | undefined {
  * decoder also checks what this does not, such as a compressed block).
  */
 export function rawFrameContent(head: Uint8Array): Uint8Array | undefined {
-  if (head.length < 6 || readLE(head, 0, 4) !== ZSTD_MAGIC) return undefined;
-  const descriptor = head[4];
-  if (descriptor & 0x0f || !(descriptor & 0x20)) return undefined; // single segment only
-  const sizeBytes = [1, 2, 4, 8][descriptor >> 6];
-  if (5 + sizeBytes > head.length) return undefined;
-  const declared = readLE(head, 5, Math.min(sizeBytes, 6)) + (sizeBytes === 2 ? 256 : 0);
+  const h = singleSegmentHeader(head);
+  if (!h) return undefined;
   const pieces: Uint8Array[] = [];
   let total = 0;
-  let pos = 5 + sizeBytes;
+  let pos = h.length;
   while (true) {
     if (pos + BLOCK_HEADER > head.length) return undefined;
     const v = readLE(head, pos, BLOCK_HEADER);
@@ -221,5 +227,5 @@ export function rawFrameContent(head: Uint8Array): Uint8Array | undefined {
     pos += BLOCK_HEADER + size;
     if (v & 1) break;
   }
-  return total === declared ? concatBytes(pieces) : undefined;
+  return total === h.size ? concatBytes(pieces) : undefined;
 }
