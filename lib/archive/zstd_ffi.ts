@@ -23,7 +23,7 @@
  */
 
 import { PonchoError } from "../errors.ts";
-import { DRAIN_MAX } from "./zstd_process.ts";
+import { DRAIN_MAX, notZstdError, truncatedError } from "./zstd_process.ts";
 import { magicKind } from "./zstd_frame.ts";
 
 /** Bytes of the file read at a time, and of each output buffer. */
@@ -138,10 +138,10 @@ class Decode {
   }
 
   #end(): undefined {
-    if (this.read === 0) throw truncated(this.name);
+    if (this.read === 0) throw truncatedError(this.name);
     if (this.hint !== 0n) {
       const junk = this.read - this.frameEnd < 4 || !startsFrame(this.file, this.frameEnd);
-      throw junk ? notZstd(this.name) : truncated(this.name);
+      throw junk ? notZstdError(this.name) : truncatedError(this.name);
     }
     return undefined;
   }
@@ -149,17 +149,9 @@ class Decode {
   #failure(): PonchoError {
     const why = new Deno.UnsafePointerView(this.lib.symbols.ZSTD_getErrorName(this.hint)!)
       .getCString();
-    if (/unknown frame|prefix unknown/i.test(why)) return notZstd(this.name);
+    if (/unknown frame|prefix unknown/i.test(why)) return notZstdError(this.name);
     return new PonchoError(`${this.name} is corrupt: ${why}`);
   }
-}
-
-function truncated(name: string): PonchoError {
-  return new PonchoError(`${name} is truncated (a zstd frame is cut short); re-create it`);
-}
-
-function notZstd(name: string): PonchoError {
-  return new PonchoError(`${name} holds bytes that are not a zstd frame; re-create it`);
 }
 
 /**

@@ -27,15 +27,21 @@ import { widenPipe } from "./pipe_size.ts";
 /** Most output read after the consumer stopped, to learn zstd's verdict. */
 export const DRAIN_MAX = 1 << 20;
 
+/** The error of a zstd file `name` cut inside a frame (every decoder's words). */
+export function truncatedError(name: string): PonchoError {
+  return new PonchoError(`${name} is truncated (a zstd frame is cut short); re-create it`);
+}
+
+/** The error of a zstd file `name` holding bytes that are not a frame (every decoder's words). */
+export function notZstdError(name: string): PonchoError {
+  return new PonchoError(`${name} holds bytes that are not a zstd frame; re-create it`);
+}
+
 /** The error for zstd's exit with `stderr`, naming the file as `name`. */
 export function zstdProcessError(name: string, stderr: string): PonchoError {
   const why = stderr.trim().split("\n").pop()?.replace(/^zstd: /, "") ?? "";
-  if (/premature end|truncated/i.test(why)) {
-    return new PonchoError(`${name} is truncated (a zstd frame is cut short); re-create it`);
-  }
-  if (/unsupported format|unknown frame/i.test(why)) {
-    return new PonchoError(`${name} holds bytes that are not a zstd frame; re-create it`);
-  }
+  if (/premature end|truncated/i.test(why)) return truncatedError(name);
+  if (/unsupported format|unknown frame/i.test(why)) return notZstdError(name);
   const detail = why.slice(why.lastIndexOf(" : ") + 1).replace(/^:?\s*/, "") || "zstd failed";
   return new PonchoError(`${name} is corrupt: ${detail}`);
 }
