@@ -15,7 +15,6 @@ import { errorLine, EXIT_BUG, EXIT_USAGE, explanationLines, userError } from "..
 import { compactRuntimeCaches, currentLauncher, takeLauncherEnv } from "../lib/dist/self.ts";
 import { VERSION } from "../lib/version.ts";
 import { lazyImporter } from "../lib/lazy.ts";
-import { headStartFromLauncher } from "../lib/head_start.ts";
 
 const HELP = `poncho ${VERSION}: run Python code anywhere with exactly the environment it needs
 
@@ -151,7 +150,6 @@ async function invokedAs(): Promise<string | undefined> {
 
 if (import.meta.main) {
   takeLauncherEnv();
-  headStartFromLauncher(); // a cold run: the decoder starts before the rest of the CLI loads
   // `deno task poncho` runs in the project directory; go back to where the user typed it, so that
   // relative paths mean what they expect.
   const taskCwd = Deno.env.get("PONCHO_TASK_CWD");

@@ -29,11 +29,10 @@ import { acquireLock, type HeldLock, LockTimeoutError } from "../store/lock.ts";
 import { type ExternalRecord, recordExternal } from "../store/owner.ts";
 import { MARKER_PATH, readMarker } from "../store/marker.ts";
 import { writeWarmRecord } from "../store/warm_record.ts";
-import { execInEnv, FORWARDED_SIGNALS, prepareSpawn, signalExitCode } from "./exec/exec.ts";
+import { execInEnv, FORWARDED_SIGNALS, signalExitCode } from "./exec/exec.ts";
 import { findActivateScripts } from "./exec/activate.ts";
 import { lazyImporter } from "./lazy.ts";
 import { statOrNullSync } from "./fs/probe.ts";
-import { dropUnusedHeadStart } from "./head_start.ts";
 
 type UnpackModule = typeof import("./env/unpack.ts");
 
@@ -210,7 +209,6 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     return await runSource(opts, source, info, layout, identity, log);
   } finally {
     identity.lock?.release();
-    await dropUnusedHeadStart();
   }
 }
 
@@ -481,7 +479,6 @@ async function runIn(
   archiveInfo?: Deno.FileInfo,
   identity?: { lock?: { release(): void } },
 ): Promise<number> {
-  prepareSpawn(); // while a head start decodes (a cold run is bound by the decoder)
   let opened;
   try {
     opened = await openEnv(slot, build, {
@@ -493,7 +490,6 @@ async function runIn(
     if (slot.layout && errnoOf(err)) await ensureStore(slot.layout.root);
     throw fsError(err, slot.path, { what: "cannot unpack the environment into" });
   }
-  await dropUnusedHeadStart(); // found ready: the archive's head start, if any, is not needed
   // The single file's launcher finds this environment without Deno next time.
   if (archiveInfo && slot.layout) {
     await writeWarmRecord(slot.layout, {

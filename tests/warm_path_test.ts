@@ -171,34 +171,6 @@ Deno.test({
 });
 
 Deno.test({
-  name: "dist/poncho run -e, cold: the launcher's handoff (the identity lock's descriptor, the " +
-    "archive to start decoding) reaches no command; the environment unpacked from the head start " +
-    "is whole",
-  ignore: !available,
-  async fn() {
-    await withIsolatedCopy(await distPoncho(), async (iso) => {
-      const { manifest } = await makeEnvArchive(iso.dir, "env.tar.zst");
-      const show = ["sh", "-c", 'env; cd "$CONDA_PREFIX" && find . -type f | sort | wc -l'];
-      const cold = await finish(
-        start(iso.dir, iso.home, ["run", "-e", "env.tar.zst", "--", ...show]),
-      );
-      assert.equal(cold.code, 0, cold.stderr);
-      assert.doesNotMatch(cold.stderr, FAST);
-      assert.doesNotMatch(cold.stdout, /^PONCHO_SOURCE_(LOCK_FD|PATH)=/m, cold.stdout);
-      assert.match(cold.stdout, new RegExp(`^CONDA_PREFIX=.*/envs/${manifest.id}$`, "m"));
-      const files = Number(cold.stdout.trim().split("\n").pop());
-      // The same tree as a second unpack of the same archive without the launcher's head start.
-      const plain = await finish(
-        start(iso.dir, iso.home, ["run", "--tmp", "-e", "env.tar.zst", "--", ...show]),
-      );
-      assert.equal(plain.code, 0, plain.stderr);
-      assert.equal(Number(plain.stdout.trim().split("\n").pop()), files);
-      assert.ok(files > 3, cold.stdout);
-    });
-  },
-});
-
-Deno.test({
   name: "dist/poncho run -e, a burst of cold starts: one resolves and unpacks under the " +
     "archive's identity lock, the others wait in the launcher and take the fast path; -w is honoured",
   ignore: !available,

@@ -128,8 +128,7 @@ if [ -z "${PONCHO_NO_FAST_PATH:-}" ]; then
   # Not known: take the archive's identity lock (blocked in flock, -w honoured), so that of a
   # burst of cold starts one resolves and unpacks it (Deno inherits the lock on fd 8, and
   # releases it once the environment is ready and its record written) while the others wait
-  # here and then take the fast path. PONCHO_SOURCE_PATH names the archive, which Deno then
-  # starts decoding at once (lib/head_start.ts).
+  # here and then take the fast path.
   if [ -n "$srclock" ] && [ -d "${srclock%/*}" ] && [ -w "${srclock%/*}" ] &&
     [ ! -e /proc/$$/fd/8 ] && command exec 8<>"$srclock"; then
     LC_ALL=C flock -x -n 8 2>/dev/null
@@ -143,7 +142,7 @@ if [ -z "${PONCHO_NO_FAST_PATH:-}" ]; then
       rc=$?
     fi
     case $rc in
-    0) srclock= && fast "$@" && export PONCHO_SOURCE_LOCK_FD=8 PONCHO_SOURCE_PATH="$env" ;;
+    0) srclock= && fast "$@" && export PONCHO_SOURCE_LOCK_FD=8 ;;
     1) die "timed out after $wait s waiting for the poncho resolving $env (lock $srclock); raise -w/--wait-for-lock or stop that process" ;;
     *) exec 8>&- ;;
     esac

@@ -50,16 +50,6 @@ const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
   SIGSYS: 31,
 };
 
-/**
- * Loads Deno's subprocess API now rather than when the command starts: Deno
- * loads it on the first use of `Deno.Command`, which costs the calling
- * thread 3-4 ms. A cold `poncho run` calls this while libzstd decodes ahead
- * on the other core, so that the command starts sooner after the unpack.
- */
-export function prepareSpawn(): void {
-  void Deno.Command;
-}
-
 /** The exit status of a process that died of `signal`: 128+N (N its Linux number). */
 export function signalExitCode(signal: Deno.Signal): number {
   return 128 + (SIGNAL_NUMBERS[signal] ?? 0);
