@@ -17,34 +17,13 @@
  * @module
  */
 
+import { cString, type Libc, libc } from "../lib/libc.ts";
+
 const O_RDWR = 0o2;
 const O_CREAT = 0o100;
 const LOCK_SH = 1;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
-  flock: { parameters: ["i32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | null | undefined;
-
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (Deno.build.os !== "linux") return libc;
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      libc = Deno.dlopen(name, SYMBOLS).symbols;
-      break;
-    } catch { /* no FFI permission, or not this libc: try the next, else none */ }
-  }
-  return libc;
-}
 
 /** A lock on a descriptor that child processes inherit. */
 export interface InheritedLock {
@@ -62,9 +41,9 @@ export interface InheritedLock {
  * @returns The lock, or null when FFI is unavailable or the lock is busy.
  */
 export function inheritableLock(path: string, exclusive = false): InheritedLock | null {
-  const c = loadLibc();
+  const c = libc();
   if (!c) return null;
-  const fd = c.open(new TextEncoder().encode(`${path}\0`), O_RDWR | O_CREAT, 0o666);
+  const fd = c.open(cString(path), O_RDWR | O_CREAT, 0o666);
   if (fd < 0) return null;
   if (c.flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) !== 0) {
     c.close(fd);
@@ -95,7 +74,7 @@ function closingLock(c: Libc, fd: number): InheritedLock {
  * @returns The lock, or null when FFI is unavailable (the descriptor then stays open).
  */
 export function adoptInheritedLock(fd: number): InheritedLock | null {
-  const c = loadLibc();
+  const c = libc();
   if (!c || !Number.isSafeInteger(fd) || fd < 3) return null;
   return closingLock(c, fd);
 }

@@ -4,7 +4,8 @@
  * through the error kinds (no bare numbers handed to `Deno.exit`), no
  * private copies of helpers that have one home (absence probes and lazy
  * imports included), renames into place only in `lib/fs/atomic.ts`, no
- * check-then-act `exists()` helpers, and no branching on error message text. Each rule names the file and line that breaks it.
+ * check-then-act `exists()` helpers, no branching on error message text, and
+ * one loader of the C library. Each rule names the file and line that breaks it.
  *
  * @module
  */
@@ -147,5 +148,13 @@ Deno.test("zstd frames are parsed only by lib/archive/zstd_frame.ts", async () =
     await offenders(/fd2fb528|184d2a5/i, ["lib/archive/zstd_frame.ts"]),
     [],
     "split zstd data with zstdFrames() or zstdDecompress() instead of reading frame magics",
+  );
+});
+
+Deno.test("the C library is opened only by lib/libc.ts", async () => {
+  assert.deepEqual(
+    await offenders(/dlopen\(\s*["'`]libc|dlopen\(name/, ["lib/libc.ts"]),
+    [],
+    "call libc() from lib/libc.ts (add the symbol there) instead of opening libc again",
   );
 });

@@ -9,30 +9,12 @@
  * @module
  */
 
+import { cString, libc } from "../libc.ts";
+
 /** `fcntl` command that sets a pipe's capacity. */
 const F_SETPIPE_SZ = 1031;
 /** `open` flags: read-only, non-blocking (opening a FIFO end never waits). */
 const O_RDONLY_NONBLOCK = 0o4000;
-
-const SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-} as const;
-
-let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
-
-function loadLibc(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
-  if (libc !== undefined) return libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", SYMBOLS);
-  } catch (err) {
-    // No FFI permission, or not glibc (musl names it otherwise): pipes keep their size.
-    if (err instanceof Error) libc = null;
-    else throw err;
-  }
-  return libc;
-}
 
 /**
  * Sets the capacity of the pipe at `path` (such as `/proc/<pid>/fd/1`) to
@@ -40,11 +22,11 @@ function loadLibc(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
  */
 export function widenPipe(path: string, bytes: number): boolean {
   if (Deno.build.os !== "linux") return false;
-  const lib = loadLibc();
-  if (!lib) return false;
-  const fd = lib.symbols.open(new TextEncoder().encode(`${path}\0`), O_RDONLY_NONBLOCK);
+  const c = libc();
+  if (!c) return false;
+  const fd = c.open(cString(path), O_RDONLY_NONBLOCK, 0);
   if (fd < 0) return false;
-  const set = lib.symbols.fcntl(fd, F_SETPIPE_SZ, bytes) >= 0;
-  lib.symbols.close(fd);
+  const set = c.fcntl(fd, F_SETPIPE_SZ, bytes) >= 0;
+  c.close(fd);
   return set;
 }
