@@ -185,6 +185,7 @@ function printGcJson(result: GcResult): void {
       skippedCache: result.skippedCache.map(cache),
       swept: result.swept,
       freed: result.freed,
+      denied: result.denied,
     },
     null,
     2,
@@ -219,6 +220,9 @@ function printGcText(result: GcResult): void {
   const caches = result.skippedCache.length - runtimes;
   if (caches > 0) console.log(`kept ${caches} cache items: a build is running`);
   if (runtimes > 0) console.log(`kept ${runtimes} runtimes: in use or started within a day`);
+  for (const path of result.denied) {
+    console.log(`kept ${path}: permission denied (another user's? their own gc removes it)`);
+  }
   console.log(`${result.dryRun ? "would free" : "freed"} ${formatSize(result.freed)}`);
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runPoncho, withTempLayout } from "../tests/util.ts";
+import { canActAsOtherUser, runPoncho, runPonchoAs, withTempLayout } from "../tests/util.ts";
 
 Deno.test("store: usage errors are exit 1, one line each, naming the subcommand or option", async () => {
   let r = await runPoncho(["store"]);
@@ -45,3 +45,66 @@ Deno.test("store list warns about a damaged index record; gc removes it and says
     r = await runPoncho(["store", "list", "--store", layout.root]);
     assert.equal(r.stderr, "");
   }));
+
+Deno.test({
+  name: "store gc in a shared store: what another user owns (a killed unpack's temp tree, a " +
+    "record, a lock) is left and listed as denied, exit 0; the user's own goes; that owner's gc " +
+    "removes the rest",
+  ignore: !canActAsOtherUser,
+  fn: () =>
+    withTempLayout(async (layout) => {
+      const other = 65534; // nobody
+      const old = new Date(Date.now() - 3 * 86_400_000);
+      // A shared store: world-writable, sticky directories (each user removes only its own).
+      await Deno.chmod(layout.root, 0o755);
+      for (const d of [`${layout.root}/v1`, layout.tmp, layout.locks, layout.index]) {
+        await Deno.mkdir(d, { recursive: true });
+        await Deno.chmod(d, 0o1777);
+      }
+      await Deno.mkdir(`${layout.index}/sources`, { mode: 0o1777 });
+      await Deno.chmod(`${layout.index}/sources`, 0o1777);
+      const tree = async (path: string, uid: number) => {
+        await Deno.mkdir(`${path}/sub`, { recursive: true, mode: 0o700 });
+        await Deno.writeTextFile(`${path}/sub/f`, "x");
+        await Deno.chmod(path, 0o700);
+        for (const p of [`${path}/sub/f`, `${path}/sub`, path]) await Deno.chown(p, uid, uid);
+        await Deno.utime(path, old, old);
+      };
+      const mine = `${layout.tmp}/.poncho-tmp-fedcba9876543210-2-aaaaaaaa`;
+      const theirs = `${layout.tmp}/.poncho-tmp-0123456789abcdef-1-bbbbbbbb`;
+      await tree(mine, other);
+      await tree(theirs, 0);
+      const theirLock = `${layout.locks}/source-${"a".repeat(32)}.lock`;
+      const myLock = `${layout.locks}/source-${"b".repeat(32)}.lock`;
+      const theirRecord = `${layout.index}/sources/${"c".repeat(32)}.json`;
+      await Deno.writeTextFile(theirLock, "");
+      await Deno.writeTextFile(myLock, "");
+      await Deno.chown(myLock, other, other);
+      await Deno.writeTextFile(theirRecord, JSON.stringify({ path: "/nonexistent.tar.zst" }));
+
+      const r = await runPonchoAs(other, ["store", "gc", "--json", "--store", layout.root]);
+      assert.equal(r.code, 0, r.stderr);
+      const json = JSON.parse(r.stdout);
+      assert.deepEqual([...json.denied].sort(), [theirLock, theirs, theirRecord].sort());
+      const swept = json.swept.map((s: { path: string }) => s.path);
+      assert.ok(swept.includes(mine) && swept.includes(myLock), r.stdout);
+      const present = async (p: string) => await Deno.lstat(p).then(() => true, () => false);
+      assert.deepEqual(
+        await Promise.all([mine, myLock, theirs, theirLock, theirRecord].map(present)),
+        [false, false, true, true, true],
+      );
+      const text = await runPonchoAs(other, ["store", "gc", "--store", layout.root]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, new RegExp(`kept ${theirs}: permission denied \\(another user's`));
+
+      // Their own gc (here: root's) removes the rest.
+      const own = await runPoncho(["store", "gc", "--json", "--store", layout.root]);
+      assert.equal(own.code, 0, own.stderr);
+      assert.deepEqual(JSON.parse(own.stdout).denied, []);
+      assert.deepEqual(await Promise.all([theirs, theirLock, theirRecord].map(present)), [
+        false,
+        false,
+        false,
+      ]);
+    }),
+});

@@ -257,6 +257,17 @@ export function errnoOf(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether `err` says this user may not read or change a path (EACCES,
+ * EPERM), itself or as the cause of the {@linkcode PonchoError} it was
+ * mapped to: in a shared store, what another user owns.
+ */
+export function isDenied(err: unknown): boolean {
+  const cause = err instanceof PonchoError ? (err as { cause?: unknown }).cause : undefined;
+  const errno = errnoOf(err) ?? errnoOf(cause);
+  return errno === "EACCES" || errno === "EPERM";
+}
+
 /** Linux errno numbers of the errors {@linkcode fsError} maps. */
 const OS_ERRNO: Record<number, string> = {
   1: "EPERM",

@@ -15,7 +15,7 @@
 
 import type { StoreLayout } from "./layout.ts";
 import { holderPath, tryLock } from "./lock.ts";
-import { removeIfExists } from "./remove.ts";
+import { removeIfExists, unlessDenied } from "./remove.ts";
 import type { SweptLeftover } from "./sweep.ts";
 import { dirNames, goneFromStore } from "./walk.ts";
 
@@ -50,8 +50,15 @@ async function removeFreeLock(path: string): Promise<boolean> {
   return true;
 }
 
-/** Removes the lock files of things that no longer exist (see the module documentation). */
-export async function sweepDeadLocks(layout: StoreLayout): Promise<SweptLeftover[]> {
+/**
+ * Removes the lock files of things that no longer exist (see the module
+ * documentation). With `denied`, a lock file this user may not remove
+ * (another user's, in a shared store) is recorded there and left.
+ */
+export async function sweepDeadLocks(
+  layout: StoreLayout,
+  denied?: string[],
+): Promise<SweptLeftover[]> {
   const names = await dirNames(layout.locks);
   const known = new Set(names);
   const archives = new Set((await dirNames(layout.archives)).map((n) => n.split(".")[0]));
@@ -59,9 +66,13 @@ export async function sweepDeadLocks(layout: StoreLayout): Promise<SweptLeftover
   for (const name of names) {
     if (!await isDead(layout, name, known, archives)) continue;
     const path = `${layout.locks}/${name}`;
-    if (name.endsWith(".holder")) await removeIfExists(path);
-    else if (!await removeFreeLock(path)) continue;
-    swept.push({ name, path, kind: "lock", size: 0 });
+    const gone = await unlessDenied(
+      denied,
+      path,
+      async () =>
+        name.endsWith(".holder") ? (await removeIfExists(path), true) : removeFreeLock(path),
+    );
+    if (gone) swept.push({ name, path, kind: "lock", size: 0 });
   }
   return swept;
 }

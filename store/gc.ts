@@ -29,7 +29,7 @@ import {
   removeCacheItem,
 } from "./cache_gc.ts";
 import { storeSlot } from "./envs.ts";
-import { discardTree } from "./remove.ts";
+import { discardTree, unlessDenied } from "./remove.ts";
 import { listEnvs, type StoreEntry } from "./list.ts";
 import { sweepLeftovers, sweepWriterTemps, type SweptLeftover } from "./sweep.ts";
 import { sweepDeadLocks } from "./dead_locks.ts";
@@ -83,6 +83,11 @@ export interface GcResult {
   swept: SweptLeftover[];
   /** Bytes freed (environments, cache items and leftovers; would be, in a dry run). */
   freed: number;
+  /**
+   * What qualified but this user may not remove (another user's, in a
+   * shared store: permission denied), so left in place for its owner's gc.
+   */
+  denied: string[];
 }
 
 /** Removes one environment if nobody holds its lock; returns whether it did. */
@@ -138,23 +143,32 @@ class Collector {
   readonly skipped: StoreEntry[] = [];
   readonly removedCache: CacheReport[] = [];
   readonly skippedCache: CacheReport[] = [];
+  readonly denied: string[] = [];
   #cacheLock: HeldLock | null | undefined;
   #running: Promise<Set<string>> | undefined;
 
   constructor(readonly layout: StoreLayout, readonly dryRun: boolean, readonly now: number) {}
 
-  /** Removes (or, in a dry run, would remove) `c`; returns whether it did. */
+  /**
+   * Removes (or, in a dry run, would remove) `c`; returns whether it did.
+   * What this user may not remove is left, in {@link denied}.
+   */
   async remove(c: Candidate): Promise<boolean> {
     if (c.kind === "env") {
-      const done = this.dryRun || await removeEnv(this.layout, c.env.id);
-      (done ? this.removed : this.skipped).push(c.env);
-      return done;
+      const path = storeSlot(this.layout, c.env.id).path;
+      const done = this.dryRun ||
+        await unlessDenied(this.denied, path, () => removeEnv(this.layout, c.env.id));
+      if (done !== undefined) (done ? this.removed : this.skipped).push(c.env);
+      return done === true;
     }
-    const done = c.item.bucket === "runtime"
-      ? await this.#removeRuntime(c.item)
-      : await this.#removeCacheItem(c.item);
-    (done ? this.removedCache : this.skippedCache).push(report(c.item));
-    return done;
+    const item = c.item;
+    const done = await unlessDenied(
+      this.denied,
+      item.path,
+      () => item.bucket === "runtime" ? this.#removeRuntime(item) : this.#removeCacheItem(item),
+    );
+    if (done !== undefined) (done ? this.removedCache : this.skippedCache).push(report(item));
+    return done === true;
   }
 
   async #removeCacheItem(item: CacheItem): Promise<boolean> {
@@ -215,10 +229,11 @@ async function removeCandidates(
  */
 export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcResult> {
   const dryRun = options.dryRun === true;
+  const collector = new Collector(layout, dryRun, (options.now ?? new Date()).getTime());
+  const sweep = { ...options, denied: collector.denied };
   const swept = dryRun
     ? []
-    : [...await sweepLeftovers(layout, options), ...await sweepWriterTemps(layout, options)];
-  const collector = new Collector(layout, dryRun, (options.now ?? new Date()).getTime());
+    : [...await sweepLeftovers(layout, sweep), ...await sweepWriterTemps(layout, sweep)];
   try {
     await removeCandidates(await candidates(layout), options, collector);
   } finally {
@@ -226,11 +241,14 @@ export async function gc(layout: StoreLayout, options: GcOptions): Promise<GcRes
   }
   if (!dryRun) {
     // After the removals, so that their records and locks go too; records first (they take locks).
-    swept.push(...await sweepDeadRecords(layout), ...await sweepDeadLocks(layout));
+    swept.push(
+      ...await sweepDeadRecords(layout, collector.denied),
+      ...await sweepDeadLocks(layout, collector.denied),
+    );
   }
-  const { removed, skipped, removedCache, skippedCache } = collector;
+  const { removed, skipped, removedCache, skippedCache, denied } = collector;
   const freed = removed.reduce((sum, e) => sum + e.size, 0) +
     removedCache.reduce((sum, e) => sum + e.size, 0) +
     swept.reduce((sum, e) => sum + e.size, 0);
-  return { removed, skipped, removedCache, skippedCache, swept, freed, dryRun };
+  return { removed, skipped, removedCache, skippedCache, swept, freed, dryRun, denied };
 }

@@ -28,7 +28,7 @@ import { analysisStale, autoDir } from "./auto.ts";
 import { buildCacheLockPath } from "./cache_gc.ts";
 import { ID_PATTERN } from "./envs.ts";
 import { tryLock } from "./lock.ts";
-import { removeIfExists } from "./remove.ts";
+import { removeIfExists, unlessDenied } from "./remove.ts";
 import type { SweptLeftover } from "./sweep.ts";
 import { dirNames, goneFromStore } from "./walk.ts";
 import { readTextOrNull } from "../lib/fs/probe.ts";
@@ -72,8 +72,16 @@ function swept(path: string): SweptLeftover {
   return { name: path.slice(path.lastIndexOf("/") + 1), path, kind: "record", size: 0 };
 }
 
+/** Removes the record `path`; false when this user may not (recorded in `denied`). */
+async function removed(denied: string[] | undefined, path: string): Promise<boolean> {
+  return await unlessDenied(denied, path, () => removeIfExists(path).then(() => true)) ?? false;
+}
+
 /** `index/<id>.json` whose environment is gone. */
-async function sweepEnvRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
+async function sweepEnvRecords(
+  layout: StoreLayout,
+  denied?: string[],
+): Promise<SweptLeftover[]> {
   const out: SweptLeftover[] = [];
   for (const name of await dirNames(layout.index)) {
     const id = /^(.+)\.json$/.exec(name)?.[1];
@@ -81,7 +89,8 @@ async function sweepEnvRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
     const env = `${layout.envs}/${id}`;
     if (!await goneFromStore(env)) continue;
     const path = `${layout.index}/${name}`;
-    if (await removeUnder(`${layout.locks}/env-${id}.lock`, path, () => goneFromStore(env))) {
+    const lock = `${layout.locks}/env-${id}.lock`;
+    if (await unlessDenied(denied, path, () => removeUnder(lock, path, () => goneFromStore(env)))) {
       out.push(swept(path));
     }
   }
@@ -101,7 +110,10 @@ async function deadSourceRecord(layout: StoreLayout, name: string, text: string)
 }
 
 /** `index/sources/*` naming an archive or environment that is gone, or damaged. */
-async function sweepSourceRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
+async function sweepSourceRecords(
+  layout: StoreLayout,
+  denied?: string[],
+): Promise<SweptLeftover[]> {
   const dir = `${layout.index}/sources`;
   const out: SweptLeftover[] = [];
   for (const name of await dirNames(dir)) {
@@ -109,8 +121,7 @@ async function sweepSourceRecords(layout: StoreLayout): Promise<SweptLeftover[]>
     const path = `${dir}/${name}`;
     const text = await readRecord(path);
     if (text === null || !await deadSourceRecord(layout, name, text)) continue;
-    await removeIfExists(path);
-    out.push(swept(path));
+    if (await removed(denied, path)) out.push(swept(path));
   }
   return out;
 }
@@ -125,7 +136,10 @@ async function deadSpecRecord(layout: StoreLayout, path: string): Promise<boolea
 }
 
 /** `index/auto/` records whose environment is gone, stale analyses, damaged ones. */
-async function sweepAutoRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
+async function sweepAutoRecords(
+  layout: StoreLayout,
+  denied?: string[],
+): Promise<SweptLeftover[]> {
   const dir = autoDir(layout);
   const out: SweptLeftover[] = [];
   for (const name of await dirNames(dir)) {
@@ -134,20 +148,23 @@ async function sweepAutoRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
     if (spec) {
       if (!await deadSpecRecord(layout, path)) continue;
       const lock = `${layout.locks}/create-${spec[1]}.lock`;
-      if (await removeUnder(lock, path, () => deadSpecRecord(layout, path))) out.push(swept(path));
+      const gone = () => removeUnder(lock, path, () => deadSpecRecord(layout, path));
+      if (await unlessDenied(denied, path, gone)) out.push(swept(path));
       continue;
     }
     const analysis = /^analysis-([0-9a-f]+)\.json$/.exec(name);
     if (analysis && analysisStale(layout, analysis[1]) && !await goneFromStore(path)) {
-      await removeIfExists(path);
-      out.push(swept(path));
+      if (await removed(denied, path)) out.push(swept(path));
     }
   }
   return out;
 }
 
 /** `index/archives/<name>.json` whose cached archive is gone. */
-async function sweepArchiveRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
+async function sweepArchiveRecords(
+  layout: StoreLayout,
+  denied?: string[],
+): Promise<SweptLeftover[]> {
   const dir = `${layout.index}/archives`;
   const dead: string[] = [];
   for (const name of await dirNames(dir)) {
@@ -163,8 +180,7 @@ async function sweepArchiveRecords(layout: StoreLayout): Promise<SweptLeftover[]
     const out: SweptLeftover[] = [];
     for (const name of dead) {
       if (!await goneFromStore(`${layout.archives}/${name.slice(0, -".json".length)}`)) continue;
-      await removeIfExists(`${dir}/${name}`);
-      out.push(swept(`${dir}/${name}`));
+      if (await removed(denied, `${dir}/${name}`)) out.push(swept(`${dir}/${name}`));
     }
     return out;
   } finally {
@@ -172,12 +188,19 @@ async function sweepArchiveRecords(layout: StoreLayout): Promise<SweptLeftover[]
   }
 }
 
-/** Removes the records of things that no longer exist (see the module documentation). */
-export async function sweepDeadRecords(layout: StoreLayout): Promise<SweptLeftover[]> {
+/**
+ * Removes the records of things that no longer exist (see the module
+ * documentation). With `denied`, a record this user may not remove (another
+ * user's, in a shared store) is recorded there and left.
+ */
+export async function sweepDeadRecords(
+  layout: StoreLayout,
+  denied?: string[],
+): Promise<SweptLeftover[]> {
   return [
-    ...await sweepEnvRecords(layout),
-    ...await sweepSourceRecords(layout),
-    ...await sweepAutoRecords(layout),
-    ...await sweepArchiveRecords(layout),
+    ...await sweepEnvRecords(layout, denied),
+    ...await sweepSourceRecords(layout, denied),
+    ...await sweepAutoRecords(layout, denied),
+    ...await sweepArchiveRecords(layout, denied),
   ];
 }

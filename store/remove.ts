@@ -2,10 +2,13 @@
  * Removing directory trees safely: first renamed out of the way (so the
  * path is free at once and a crash never leaves a half-deleted tree under a
  * name that could be used), then deleted, making read-only directories
- * writable when needed.
+ * writable when needed; and leaving in place what another user of a shared
+ * store owns ({@link unlessDenied}).
  *
  * @module
  */
+
+import { isDenied } from "../lib/errors.ts";
 
 async function makeWritable(path: string): Promise<void> {
   let info: Deno.FileInfo;
@@ -19,6 +22,26 @@ async function makeWritable(path: string): Promise<void> {
   await Deno.chmod(path, ((info.mode ?? 0o700) & 0o7777) | 0o700);
   for await (const entry of Deno.readDir(path)) {
     if (entry.isDirectory) await makeWritable(`${path}/${entry.name}`);
+  }
+}
+
+/**
+ * Runs `fn`, which removes `path` (or something in it); when it fails
+ * because this user may not (another user's, in a shared store: see
+ * `isDenied`), records `path` in `denied` and returns undefined instead.
+ * Without `denied`, every failure is thrown.
+ */
+export async function unlessDenied<T>(
+  denied: string[] | undefined,
+  path: string,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!denied || !isDenied(err)) throw err;
+    denied.push(path);
+    return undefined;
   }
 }
 

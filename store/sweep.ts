@@ -23,7 +23,7 @@ import { sha256Hex } from "./index.ts";
 import { OWNER_DIR_PATTERN, sweepOwnerDir } from "./owner.ts";
 import { type HeldLock, tryLock } from "./lock.ts";
 import { ID_PATTERN, storeSlot } from "./envs.ts";
-import { deleteTree } from "./remove.ts";
+import { deleteTree, unlessDenied } from "./remove.ts";
 import { dirNames, goneFromStore, lstatInStore, treeSize } from "./walk.ts";
 
 /** A leftover that gc removed (from `tmp/`, `locks/`, `index/` or `repodata/shards/`). */
@@ -54,6 +54,12 @@ export interface SweepOptions {
   now?: Date;
   /** Sweep an entry whose owner cannot be determined once it is older than this (default 1). */
   leftoverDays?: number;
+  /**
+   * Where to record what this user may not remove (another user's, in a
+   * shared store), which is then left in place; without it, such a failure
+   * is thrown.
+   */
+  denied?: string[];
 }
 
 /** Who may own an entry of `tmp/`, from the lock files that exist. */
@@ -183,7 +189,11 @@ export async function sweepLeftovers(
   const owners = await knownOwners(layout);
   const swept: SweptLeftover[] = [];
   for (const name of names) {
-    const done = await sweepTmpEntry(layout, name, owners, now, maxAgeMs);
+    const done = await unlessDenied(
+      options.denied,
+      `${layout.tmp}/${name}`,
+      () => sweepTmpEntry(layout, name, owners, now, maxAgeMs),
+    );
     if (done) swept.push(done);
   }
   return swept;
@@ -214,7 +224,7 @@ export async function sweepWriterTemps(
     for (const name of await dirNames(dir)) {
       if (!WRITER_TEMP.test(name)) continue;
       const path = `${dir}/${name}`;
-      const size = await sweepIfOld(path, now, maxAgeMs);
+      const size = await unlessDenied(options.denied, path, () => sweepIfOld(path, now, maxAgeMs));
       if (size !== undefined) swept.push({ name, path, kind: "stale", size });
     }
   }

@@ -224,6 +224,34 @@ export async function runPoncho(args: string[], opts: PonchoOptions = {}): Promi
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** Whether tests can act as another user (root, with `setpriv`): the shared-store cases. */
+export const canActAsOtherUser: boolean = Deno.uid() === 0 && hasCommand("setpriv");
+
+/**
+ * Runs the CLI as user and group `uid` (through `setpriv`, with no
+ * supplementary groups and a Deno cache of its own), as another user of a
+ * shared store would; its exit code and output.
+ */
+export async function runPonchoAs(uid: number, args: string[]): Promise<PonchoOutput> {
+  const home = await Deno.makeTempDir({ prefix: "poncho-user-" });
+  try {
+    await Deno.chown(home, uid, uid);
+    const out = await new Deno.Command("setpriv", {
+      args: [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", Deno.execPath(), "run", "-A"]
+        .concat(["--quiet", "--no-check", MAIN, ...args]),
+      clearEnv: true,
+      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", HOME: home, DENO_DIR: `${home}/deno` },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
 /** Calls `fn` with a new temporary directory named `prefix…`, removed afterwards. */
 export async function withTempDir<T>(
   prefix: string,
