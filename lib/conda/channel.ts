@@ -10,10 +10,10 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { UsageError } from "../errors.ts";
+import { bytesSha256 } from "../sha256.ts";
 
 /** Where named channels live. */
 export const DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org";
@@ -73,6 +73,6 @@ export function parseChannel(spec: string, cwd: string = Deno.cwd()): Channel {
 export function cacheKey(subdirUrl: string): string {
   const readable = subdirUrl.replace(/^[a-z]+:\/\//i, "").replace(/[^A-Za-z0-9_.-]+/g, "_")
     .slice(-60);
-  const hash = createHash("sha256").update(subdirUrl).digest("hex").slice(0, 12);
+  const hash = bytesSha256(subdirUrl).slice(0, 12);
   return `${readable}-${hash}`;
 }

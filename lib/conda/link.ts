@@ -8,7 +8,6 @@
  */
 
 import { dirname, join } from "node:path";
-import { createHash } from "node:crypto";
 import { BuildError } from "../errors.ts";
 import { fixShebang, replaceBinary, replaceText } from "../env/prefix.ts";
 import type { PackageInfo, PathEntry } from "./package_info.ts";
@@ -17,6 +16,7 @@ import { noarchPythonPath, pythonExecutable, type PythonLayout, pythonLayout } f
 import { checkEntryPointName, checkLinkTarget, PrefixGuard } from "./safe_path.ts";
 import { parseEntryPoint, writeEntryPoint } from "./entry_points.ts";
 import { removeIfExists } from "../../store/remove.ts";
+import { bytesSha256 } from "../sha256.ts";
 
 /** Options for {@link linkPackage}. */
 export interface LinkOptions {
@@ -104,10 +104,6 @@ async function writeRewritten(
   return out;
 }
 
-function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
 /** One package being linked: where it goes and what it has placed so far. */
 interface Linking {
   /** The prefix (absolute). */
@@ -191,7 +187,7 @@ async function linkRewritten(
   record.prefix_placeholder = entry.placeholder;
   record.file_mode = entry.fileMode ?? "text";
   const out = await writeRewritten(src, dst, entry, s.prefix).catch(lacking(s, entry));
-  record.sha256_in_prefix = sha256Hex(out);
+  record.sha256_in_prefix = bytesSha256(out);
   record.size_in_prefix = out.length;
 }
 
@@ -217,7 +213,7 @@ async function linkUnchanged(
     }
   }
   if (!linked) await copyFile(s, src, dst, entry);
-  record.sha256_in_prefix = entry.sha256 ?? sha256Hex(await Deno.readFile(dst));
+  record.sha256_in_prefix = entry.sha256 ?? bytesSha256(await Deno.readFile(dst));
   if (record.size_in_bytes === undefined) record.size_in_bytes = (await Deno.stat(dst)).size;
 }
 

@@ -19,10 +19,10 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
 import { decode, encode } from "../deps/msgpack.ts";
 import type { NameRecords, RepodataRecord } from "./records.ts";
 import { decodeZstd, encodeZstd } from "./zstd_bytes.ts";
+import { bytesSha256 } from "../sha256.ts";
 
 export { SHARD_INDEX_FILE } from "./records.ts";
 
@@ -62,11 +62,6 @@ export interface EncodedShard {
   bytes: Uint8Array;
   /** Lower-case hex sha256 of `bytes`. */
   sha256: string;
-}
-
-/** Lower-case hex sha256 of `data`. */
-export function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 const HEX = /^[0-9a-f]*$/i;
@@ -264,7 +259,7 @@ export function encodeShard(shard: Shard): EncodedShard {
     "packages.conda": section(shard["packages.conda"]),
     removed: [...(shard.removed ?? [])].sort(),
   }));
-  return { bytes, sha256: sha256Hex(bytes) };
+  return { bytes, sha256: bytesSha256(bytes) };
 }
 
 /**
@@ -274,7 +269,7 @@ export function encodeShard(shard: Shard): EncodedShard {
  */
 export function decodeShard(bytes: Uint8Array, expectedSha256?: string): Shard {
   if (expectedSha256 !== undefined) {
-    const got = sha256Hex(bytes);
+    const got = bytesSha256(bytes);
     if (got !== expectedSha256.toLowerCase()) {
       throw new Error(`content has sha256 ${got}, expected ${expectedSha256}`);
     }

@@ -4,9 +4,9 @@ import {
   decodeShardIndex,
   encodeShard,
   encodeShardIndex,
-  sha256Hex,
   type Shard,
 } from "./shards.ts";
+import { bytesSha256 } from "../sha256.ts";
 import { decodeZstd, encodeZstd } from "./zstd_bytes.ts";
 import { decode, encode } from "../deps/msgpack.ts";
 
@@ -31,7 +31,7 @@ const shard: Shard = {
 
 Deno.test("encodeShard/decodeShard round-trip with checksums as bytes on the wire", () => {
   const enc = encodeShard(shard);
-  assert.equal(enc.sha256, sha256Hex(enc.bytes));
+  assert.equal(enc.sha256, bytesSha256(enc.bytes));
   assert.deepEqual(decodeShard(enc.bytes, enc.sha256), shard);
   // On the wire sha256 is 32 raw bytes, not 64 hex characters.
   const wire = decode(decodeZstd(enc.bytes)) as Record<

@@ -7,12 +7,12 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { EnvSpec } from "../envspec/types.ts";
 import { type CanonicalSpec, specHash } from "../envspec/canonical.ts";
 import { VERSION } from "../version.ts";
 import { type EnvManifest, MANIFEST_FORMAT } from "../env/manifest.ts";
 import type { CreatedPackage } from "./types.ts";
+import { bytesSha256 } from "../sha256.ts";
 
 /**
  * The spec with command-line channels put first (duplicates dropped, order
@@ -32,7 +32,7 @@ export function withChannels(spec: EnvSpec, channels: string[] = []): EnvSpec {
  */
 export function buildHash(canonical: CanonicalSpec, noLinkScripts?: boolean): string {
   return noLinkScripts
-    ? createHash("sha256").update(`${specHash(canonical)}\nno-link-scripts`).digest("hex")
+    ? bytesSha256(`${specHash(canonical)}\nno-link-scripts`)
     : specHash(canonical);
 }
 
@@ -40,7 +40,7 @@ export function buildHash(canonical: CanonicalSpec, noLinkScripts?: boolean): st
 export function envIdentity(hash: string, packages: CreatedPackage[], spec: EnvSpec): string {
   const lines = [hash, ...packages.map((p) => `${p.channel}::${p.name}-${p.version}-${p.build}`)];
   lines.push(...spec.pip.map((p) => `pip:${p}`));
-  return createHash("sha256").update(lines.join("\n")).digest("hex");
+  return bytesSha256(lines.join("\n"));
 }
 
 /** What names a build of a spec in its manifest. */

@@ -24,7 +24,6 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
@@ -42,6 +41,7 @@ import {
   type ScanReply,
 } from "./pack_scan.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
+import { bytesSha256 } from "../sha256.ts";
 
 /** The pack workers' module: scanning and zstd frames. */
 const PACK_WORKER = new URL("./pack_worker.ts", import.meta.url);
@@ -393,7 +393,7 @@ async function scanFiles(
     needle,
   }));
   // A plain tar's digests are computed in this thread (the workers load no hashing code).
-  if (digests) return foundOf(batches, jobs.map((job) => scanJob(job, sha256Hex).reply));
+  if (digests) return foundOf(batches, jobs.map((job) => scanJob(job, bytesSha256).reply));
   const pending = Promise.all(jobs.map(async (job) => {
     const o = await pool.run<ScanReply>(job);
     return "error" in o ? scanJob(job).reply : o.reply;
@@ -402,10 +402,6 @@ async function scanFiles(
   // workers were given them all at once: PACK_POOL).
   for (let more = true; more;) more = pool.runOneHere(true) || pool.stealOne();
   return foundOf(batches, await pending);
-}
-
-function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 /** The scan replies by file. */

@@ -10,8 +10,8 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import type { EnvSpec } from "./types.ts";
+import { bytesSha256 } from "../sha256.ts";
 
 /** The canonical spec, ready to hash and to store in a manifest. */
 export interface CanonicalSpec {
@@ -92,7 +92,7 @@ export function canonicalSpec(spec: EnvSpec, platform: string): CanonicalSpec {
 
 /** The sha256 (hex) of the canonical spec. */
 export function specHash(canonical: CanonicalSpec): string {
-  return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
+  return bytesSha256(JSON.stringify(canonical));
 }
 
 /** Renders a spec in poncho JSON form (current form), pretty-printed with a final newline. */
