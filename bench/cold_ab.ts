@@ -21,9 +21,13 @@ import { median, timeRun } from "./measure.ts";
 /** One contender: its label and one timed run (milliseconds). */
 type Contender = [string, () => Promise<number>];
 
-/** A Poncho executable run cold with a store of its own under `work`. */
-function poncho(exe: string, work: string, archive: string, trash: () => string): Contender {
-  const store = `${work}/store-${crypto.randomUUID().slice(0, 8)}`;
+/** A Poncho executable run cold with the store `store` (its own). */
+function poncho(
+  exe: string,
+  store: string,
+  archive: string,
+  trash: () => string,
+): Contender {
   const run = [exe, "run", "--store", store, "-e", archive, "--", "/bin/true"];
   return [exe, async () => {
     for (const d of ["envs", "index"]) {
@@ -44,12 +48,13 @@ if (import.meta.main) {
     console.error("usage: cold_ab.ts ROUNDS OUT_DIR ARCHIVE PONCHO...");
     Deno.exit(1);
   }
-  const work = await Deno.makeTempDir({ dir: out, prefix: "poncho-cold-ab-" });
+  // Short paths: an environment with binaries relocates into a prefix no longer than theirs.
+  const work = await Deno.makeTempDir({ dir: out, prefix: "cab" });
   let n = 0;
   const trash = () => `${work}/trash/${n++}`;
   await Deno.mkdir(`${work}/trash`);
   try {
-    const contenders = exes.map((exe) => poncho(exe, work, archive, trash));
+    const contenders = exes.map((exe, i) => poncho(exe, `${work}/s${i}`, archive, trash));
     for (const [, run] of contenders) await run(); // each store's runtime, unpacked once
     contenders.push(["GNU tar --zstd -xf", async () => {
       const dir = trash();
