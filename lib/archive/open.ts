@@ -15,6 +15,7 @@ import { zstdProcess } from "./zstd_process.ts";
 import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
 import { rawFrameContent, STORED_FRAME_MAX, storedFrameLength } from "./zstd_frame.ts";
 import { BLOCK, checksumOk, decodeHeader } from "./tar_header.ts";
+import { readAtSync } from "./file_chunks.ts";
 
 /**
  * The in-process codecs, imported only when needed: a literal `import()`
@@ -110,15 +111,8 @@ const HEAD_BYTES = 64 << 10;
 
 /** Reads up to `n` bytes from the start of `path`. */
 function readHead(path: string, n: number): Uint8Array {
-  const head = new Uint8Array(n);
-  let got = 0;
   using f = Deno.openSync(path, { read: true });
-  while (got < head.length) {
-    const k = f.readSync(head.subarray(got));
-    if (k === null) break;
-    got += k;
-  }
-  return head.subarray(0, got);
+  return readAtSync(f, 0, n);
 }
 
 /**

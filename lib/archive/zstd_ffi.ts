@@ -25,6 +25,7 @@
 import { PonchoError } from "../errors.ts";
 import { DRAIN_MAX, notZstdError, truncatedError } from "./zstd_process.ts";
 import { magicKind } from "./zstd_frame.ts";
+import { readAtSync } from "./file_chunks.ts";
 
 /** Bytes of the file read at a time, and of each output buffer. */
 const CHUNK = 1 << 20;
@@ -65,15 +66,7 @@ function pointerOf(bytes: Uint8Array): bigint {
 
 /** Whether the 4 bytes at `offset` of `file` start a zstd or skippable frame. */
 function startsFrame(file: Deno.FsFile, offset: number): boolean {
-  const magic = new Uint8Array(4);
-  file.seekSync(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < 4) {
-    const n = file.readSync(magic.subarray(got));
-    if (n === null) return false;
-    got += n;
-  }
-  return magicKind(magic) !== undefined;
+  return magicKind(readAtSync(file, offset, 4)) !== undefined;
 }
 
 /** One decode of one file: the input side, the decoder's state and the output buffers. */
