@@ -27,7 +27,7 @@
 import { dirname, join, relative } from "node:path";
 import { compress, compressionFromPath, writeFileChunks } from "../archive/compress.ts";
 import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
-import type { WorkerPool } from "../archive/worker_pool.ts";
+import { type WorkerPool, yieldToEventLoop } from "../archive/worker_pool.ts";
 import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
 import { fsError, PonchoError } from "../errors.ts";
 import { replaceFile, tempPathFor } from "../fs/atomic.ts";
@@ -398,9 +398,13 @@ async function scanFiles(
     const o = await pool.run<ScanReply>(job);
     return "error" in o ? scanJob(job).reply : o.reply;
   }));
-  // This thread scans too, from the newest batch back, taking those no worker has started (the
-  // workers were given them all at once: PACK_POOL).
-  for (let more = true; more;) more = pool.runOneHere(true) || pool.stealOne();
+  // This thread scans too, from the newest batch back, taking those no worker has started; between
+  // two, the workers' replies are handled, so that the jobs the pool holds back (PACK_POOL gives a
+  // worker 32 at most) go out to them instead of all falling to this thread.
+  for (let more = true; more;) {
+    more = pool.runOneHere(true) || pool.stealOne();
+    if (more) await yieldToEventLoop();
+  }
   return foundOf(batches, await pending);
 }
 
