@@ -54,7 +54,7 @@ Deno.test("no bare exit-code numbers: exits go through error kinds or the comman
 
 Deno.test("helpers with one home are not copied privately", async () => {
   const copies = await offenders(
-    /^(async )?function (removeIfExists|sha256File|fileSha256|splitZstdFrames|normalizePath|joinPath|absolutePath|writeFileAtomic|writeAtomic|syncDir|publishDir|isAbsent|statOrNull|statOrNullSync|readTextOrNull|listDirOrNull|statIfPresent|lstatIfPresent|statSyncIfPresent|readTextIfPresent|listDirIfPresent|lstatIfExists|statIfExists|lazyImporter|bytesSha256)\(/,
+    /^(async )?function (removeIfExists|sha256File|fileSha256|splitZstdFrames|normalizePath|joinPath|absolutePath|writeFileAtomic|writeAtomic|syncDir|publishDir|isAbsent|statOrNull|statOrNullSync|readTextOrNull|listDirOrNull|statIfPresent|lstatIfPresent|statSyncIfPresent|readTextIfPresent|listDirIfPresent|lstatIfExists|statIfExists|lazyImporter|bytesSha256|writeAll|writeAllSync|readAtSync)\(/,
   );
   assert.deepEqual(copies, [], "import the shared helper instead");
 });

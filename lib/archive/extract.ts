@@ -59,6 +59,7 @@ import {
   showPath,
 } from "./paths.ts";
 import { readTar, type TarEntryType } from "./tar_reader.ts";
+import { writeAllSync } from "../fs/io.ts";
 
 /**
  * Version of the extractor's output and rules; a package cache entry made by
@@ -135,19 +136,14 @@ export interface ExtractStats {
   bytes: number;
 }
 
-function writeAll(f: Deno.FsFile, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.length) off += f.writeSync(data.subarray(off));
-}
-
 /** Writes a file member's body to `f`: pieces at hand without a promise each, the rest awaited. */
 async function writeBody(f: Deno.FsFile, m: Member): Promise<void> {
   let piece: Uint8Array | undefined;
   if (m.nextBuffered) {
-    while ((piece = m.nextBuffered()) !== undefined) writeAll(f, piece);
+    while ((piece = m.nextBuffered()) !== undefined) writeAllSync(f, piece);
   }
   if (m.remaining === undefined || m.remaining > 0) {
-    for await (const chunk of m.chunks()) writeAll(f, chunk);
+    for await (const chunk of m.chunks()) writeAllSync(f, chunk);
   }
 }
 
@@ -244,7 +240,7 @@ class Extraction {
     const f = Deno.openSync(full, { write: true, createNew: true, mode: mode & 0o777 });
     try {
       if (replaced !== undefined) {
-        writeAll(f, replaced instanceof Uint8Array ? replaced : await replaced);
+        writeAllSync(f, replaced instanceof Uint8Array ? replaced : await replaced);
       } else await writeBody(f, m);
       if (this.setTimes) f.utimeSync(m.mtime, m.mtime);
     } finally {

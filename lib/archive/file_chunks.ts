@@ -1,29 +1,13 @@
 /**
  * Reading a file as a stream of fresh byte chunks, without loading any codec
  * (so that code which only needs file bytes, such as `poncho run`'s unpack
- * with the `zstd` program, does not load `node:zlib`), or a range of it
- * ({@link readAtSync}). Re-exported by `codec.ts` and `compress.ts`.
+ * with the `zstd` program, does not load `node:zlib`). Re-exported by
+ * `codec.ts` and `compress.ts`.
  *
  * @module
  */
 
 import { PonchoError } from "../errors.ts";
-
-/**
- * Up to `n` bytes of the open `file` from `offset` (fewer only at its end),
- * read synchronously.
- */
-export function readAtSync(file: Deno.FsFile, offset: number, n: number): Uint8Array {
-  const buf = new Uint8Array(n);
-  file.seekSync(offset, Deno.SeekMode.Start);
-  let got = 0;
-  while (got < n) {
-    const k = file.readSync(buf.subarray(got));
-    if (k === null) break;
-    got += k;
-  }
-  return buf.subarray(0, got);
-}
 
 /** Default read size for {@link readFileChunks}. */
 export const READ_CHUNK = 1 << 20;

@@ -15,7 +15,7 @@ import { zstdProcess } from "./zstd_process.ts";
 import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
 import { rawFrameContent, STORED_FRAME_MAX, storedFrameLength } from "./zstd_frame.ts";
 import { BLOCK, checksumOk, decodeHeader } from "./tar_header.ts";
-import { readAtSync } from "./file_chunks.ts";
+import { readAtSync } from "../fs/io.ts";
 
 /**
  * The in-process codecs, imported only when needed: a literal `import()`

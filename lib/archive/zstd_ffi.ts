@@ -25,7 +25,7 @@
 import { PonchoError } from "../errors.ts";
 import { DRAIN_MAX, notZstdError, truncatedError } from "./zstd_process.ts";
 import { magicKind } from "./zstd_frame.ts";
-import { readAtSync } from "./file_chunks.ts";
+import { readAtSync } from "../fs/io.ts";
 
 /** Bytes of the file read at a time, and of each output buffer. */
 const CHUNK = 1 << 20;

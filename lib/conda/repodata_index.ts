@@ -25,6 +25,7 @@ import { publishDir } from "../fs/atomic.ts";
 import { parseRepodataStream, type RepodataSection } from "./repodata_stream.ts";
 import type { NameRecords, RecordSource } from "./records.ts";
 import { concatBytes } from "../bytes.ts";
+import { writeAllSync } from "../fs/io.ts";
 
 const FORMAT = 1;
 const BUCKETS = 64;
@@ -55,10 +56,6 @@ function bucketOf(name: string): number {
  * async writes spread over the runtime's blocking threads grow the process's
  * memory (one malloc arena per thread) far beyond the data in flight.
  */
-function writeAll(file: Deno.FsFile, data: Uint8Array): void {
-  for (let off = 0; off < data.length;) off += file.writeSync(data.subarray(off));
-}
-
 const NAME_OK = /^[^\t\n]+$/;
 
 /**
@@ -144,7 +141,7 @@ class BucketFiles {
 
   flush(b: number): void {
     if (this.#pending[b].length === 0) return;
-    writeAll(this.#files[b], this.#enc.encode(this.#pending[b].join("")));
+    writeAllSync(this.#files[b], this.#enc.encode(this.#pending[b].join("")));
     this.#pending[b] = [];
     this.#chars[b] = 0;
   }
@@ -231,7 +228,7 @@ class RecordsWriter {
   }
 
   flush(): void {
-    if (this.#batchBytes) writeAll(this.#out, concatBytes(this.#batch));
+    if (this.#batchBytes) writeAllSync(this.#out, concatBytes(this.#batch));
     this.#batch = [];
     this.#batchBytes = 0;
   }

@@ -33,6 +33,7 @@ import {
   type ScannedPiece,
   scannedPieces,
 } from "./pack_scan.ts";
+import { writeAllSync } from "../fs/io.ts";
 
 /** What {@link zstdPackChunks} packs. */
 export interface ZstdPackInput {
@@ -83,16 +84,16 @@ export async function writeZstdPack(path: string, input: ZstdPackInput): Promise
       room = length(await firstFrames(input, scans));
       file.seekSync(room, Deno.SeekMode.Start);
     }
-    writeAll(file, made.frame);
+    writeAllSync(file, made.frame);
     written += made.frame.length;
   }
   const first = await firstFrames(input, scans);
   file.seekSync(0, Deno.SeekMode.Start);
-  for (const frame of first) writeAll(file, frame);
+  for (const frame of first) writeAllSync(file, frame);
   if (room === length(first) && held.spilled === 0) return room + written;
   let size = length(first);
   for await (const chunk of held.drain()) {
-    writeAll(file, chunk);
+    writeAllSync(file, chunk);
     size += chunk.length;
   }
   file.truncateSync(size);
@@ -115,10 +116,6 @@ async function firstFrames(input: ZstdPackInput, scans: FrameScans): Promise<Uin
 
 function length(chunks: Uint8Array[]): number {
   return chunks.reduce((n, c) => n + c.length, 0);
-}
-
-function writeAll(file: Deno.FsFile, data: Uint8Array): void {
-  for (let off = 0; off < data.length;) off += file.writeSync(data.subarray(off));
 }
 
 /**

@@ -24,6 +24,7 @@
  */
 
 import { isAbsent } from "./probe.ts";
+import { writeAllSync } from "./io.ts";
 
 /** How an atomic write is done. */
 export interface AtomicOptions {
@@ -168,7 +169,7 @@ export function writeFileAtomicSync(
   try {
     {
       using file = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o666 });
-      for (let off = 0; off < bytes.length;) off += file.writeSync(bytes.subarray(off));
+      writeAllSync(file, bytes);
       if (options.mode !== undefined) Deno.chmodSync(tmp, options.mode);
       if (options.durable) file.syncSync();
     }

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { writeAllSync } from "./io.ts";
+
 /** Memory held before a {@link SpillBuffer} spills (256 MiB). */
 export const SPILL_CAP = 256 << 20;
 
@@ -47,7 +49,7 @@ export class SpillBuffer implements Disposable {
       createNew: true,
       mode: 0o600,
     });
-    for (let off = 0; off < chunk.length;) off += this.#file.writeSync(chunk.subarray(off));
+    writeAllSync(this.#file, chunk);
     this.#spilled += chunk.length;
   }
 
