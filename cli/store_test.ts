@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { canActAsOtherUser, runPoncho, runPonchoAs, withTempLayout } from "../tests/util.ts";
+import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
 
 Deno.test("store: usage errors are exit 1, one line each, naming the subcommand or option", async () => {
   let r = await runPoncho(["store"]);
@@ -106,5 +107,65 @@ Deno.test({
         false,
         false,
       ]);
+    }),
+});
+
+Deno.test({
+  name:
+    "store gc in a shared store: an environment whose directory is another user's stays whole " +
+    "(its record too); a lock is swept even when its holder record is not ours; another user's " +
+    "build-cache lock is listed once and the cache items are kept",
+  ignore: !canActAsOtherUser || !fixtureToolsAvailable(),
+  fn: () =>
+    withTempLayout(async (layout) => {
+      const other = 65534; // nobody
+      await Deno.chmod(layout.root, 0o755);
+      const { archive, manifest } = await makeEnvArchive(layout.root, "env.tar.zst");
+      const run = await runPoncho(["run", "--store", layout.root, "-e", archive, "--", "true"]);
+      assert.equal(run.code, 0, run.stderr);
+      for (const d of ["v1", "v1/envs", "v1/tmp", "v1/locks", "v1/index", "v1/archives"]) {
+        await Deno.mkdir(`${layout.root}/${d}`, { recursive: true });
+        await Deno.chmod(`${layout.root}/${d}`, 0o1777);
+      }
+      // Root's environment, whose lock file and record are nobody's (say, adopted by nobody).
+      const env = `${layout.envs}/${manifest.id}`;
+      const record = `${layout.index}/${manifest.id}.json`;
+      for (const p of [`${layout.locks}/env-${manifest.id}.lock`, record]) {
+        await Deno.chown(p, other, other);
+      }
+      // A dead lock of nobody's whose holder record is root's.
+      const lock = `${layout.locks}/source-${"d".repeat(32)}.lock`;
+      await Deno.writeTextFile(lock, "");
+      await Deno.chown(lock, other, other);
+      await Deno.writeTextFile(`${lock}.holder`, "host 1\n");
+      // A cached archive of nobody's, and root's build-cache lock.
+      const cached = `${layout.archives}/mine.tar.zst`;
+      await Deno.writeTextFile(cached, "x");
+      await Deno.chown(cached, other, other);
+      const cacheLock = `${layout.locks}/build-cache.lock`;
+      await Deno.writeTextFile(cacheLock, "");
+
+      const r = await runPonchoAs(other, [
+        "store",
+        "gc",
+        "--json",
+        "--older-than",
+        "0",
+        "--store",
+        layout.root,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const json = JSON.parse(r.stdout);
+      for (const p of [env, `${lock}.holder`, cacheLock]) assert.ok(json.denied.includes(p), p);
+      assert.ok(!json.denied.includes(cached) && !json.denied.includes(lock), r.stdout);
+      assert.ok(json.swept.some((s: { path: string }) => s.path === lock), r.stdout);
+      assert.ok(json.skippedCache.some((c: { path: string }) => c.path === cached), r.stdout);
+      const present = async (p: string) => await Deno.lstat(p).then(() => true, () => false);
+      assert.deepEqual(
+        await Promise.all([env, `${env}/.poncho/ready.json`, record, `${lock}.holder`, cached]
+          .map(present)),
+        [true, true, true, true, true],
+      );
+      assert.equal(await present(lock), false);
     }),
 });

@@ -17,7 +17,7 @@
 
 import type { StoreLayout } from "./layout.ts";
 import { archiveRecordPath } from "./index.ts";
-import { deleteTree } from "./remove.ts";
+import { deleteTree, unlessDenied } from "./remove.ts";
 import { dirEntries as entries, treeSize } from "./walk.ts";
 import { WRITER_TEMP } from "./sweep.ts";
 
@@ -107,9 +107,23 @@ export async function cacheItems(layout: StoreLayout): Promise<CacheItem[]> {
   return items;
 }
 
-/** Removes a cache item (all its paths). Hold the build-cache lock exclusively. */
-export async function removeCacheItem(item: CacheItem): Promise<void> {
-  for (const p of item.paths) await deleteTree(p);
+/**
+ * Removes a cache item (all its paths). Hold the build-cache lock
+ * exclusively. With `denied`, a path this user may not remove (another
+ * user's, in a shared store) is recorded there and left: undefined when the
+ * item itself (its first path) stays, true when only another of its paths
+ * (a digest record) does.
+ */
+export async function removeCacheItem(
+  item: CacheItem,
+  denied?: string[],
+): Promise<boolean | undefined> {
+  const [main, ...rest] = item.paths;
+  if (await unlessDenied(denied, main, () => deleteTree(main).then(() => true)) === undefined) {
+    return undefined;
+  }
+  for (const p of rest) await unlessDenied(denied, p, () => deleteTree(p));
+  return true;
 }
 
 /** Marks `path` as used now (its mtime), for gc's last-use order. Never throws. */

@@ -37,13 +37,17 @@ async function isDead(
   return false;
 }
 
-/** Removes the dead lock file `path` if nobody holds it; returns whether it did. */
-async function removeFreeLock(path: string): Promise<boolean> {
+/**
+ * Removes the dead lock file `path` if nobody holds it, then its holder
+ * record; returns whether it removed the lock (its holder record, when this
+ * user may not remove it, goes to `denied`).
+ */
+async function removeFreeLock(path: string, denied?: string[]): Promise<boolean> {
   const lock = tryLock(path, true);
   if (!lock) return false; // in use: someone is creating what it guards
   try {
     await removeIfExists(path);
-    await removeIfExists(holderPath(path));
+    await unlessDenied(denied, holderPath(path), () => removeIfExists(holderPath(path)));
   } finally {
     lock.release();
   }
@@ -66,12 +70,10 @@ export async function sweepDeadLocks(
   for (const name of names) {
     if (!await isDead(layout, name, known, archives)) continue;
     const path = `${layout.locks}/${name}`;
-    const gone = await unlessDenied(
-      denied,
-      path,
-      async () =>
-        name.endsWith(".holder") ? (await removeIfExists(path), true) : removeFreeLock(path),
-    );
+    const remove = name.endsWith(".holder")
+      ? () => removeIfExists(path).then(() => true)
+      : () => removeFreeLock(path, denied);
+    const gone = await unlessDenied(denied, path, remove);
     if (gone) swept.push({ name, path, kind: "lock", size: 0 });
   }
   return swept;

@@ -19,7 +19,7 @@
  */
 
 import type { StoreLayout } from "./layout.ts";
-import { removeIndex } from "./index.ts";
+import { indexPath, removeIndex } from "./index.ts";
 import { type HeldLock, tryLock } from "./lock.ts";
 import {
   buildCacheLockPath,
@@ -29,7 +29,7 @@ import {
   removeCacheItem,
 } from "./cache_gc.ts";
 import { storeSlot } from "./envs.ts";
-import { discardTree, unlessDenied } from "./remove.ts";
+import { deleteTree, moveAside, unlessDenied } from "./remove.ts";
 import { listEnvs, type StoreEntry } from "./list.ts";
 import { sweepLeftovers, sweepWriterTemps, type SweptLeftover } from "./sweep.ts";
 import { sweepDeadLocks } from "./dead_locks.ts";
@@ -90,15 +90,30 @@ export interface GcResult {
   denied: string[];
 }
 
-/** Removes one environment if nobody holds its lock; returns whether it did. */
-export async function removeEnv(layout: StoreLayout, id: string): Promise<boolean> {
+/**
+ * Removes one environment if nobody holds its lock; returns whether it did.
+ * With `denied`, what this user may not remove (another user's, in a shared
+ * store) is recorded there: undefined when the environment itself stays
+ * (its lock file or directory refused, nothing changed); true when it left
+ * `envs/` but its record or the moved tree (`tmp/gc-*`) could not go.
+ */
+export async function removeEnv(
+  layout: StoreLayout,
+  id: string,
+  denied?: string[],
+): Promise<boolean | undefined> {
   const slot = storeSlot(layout, id);
-  const lock = tryLock(slot.lockPath, true);
-  if (!lock) return false;
+  const lock = await unlessDenied(denied, slot.path, () => Promise.resolve(tryLock(slot.lockPath)));
+  if (lock === undefined) return undefined;
+  if (lock === null) return false;
   try {
     await Deno.mkdir(layout.tmp, { recursive: true });
-    await removeIndex(layout, id); // first: an env without a record is never listed as usable
-    await discardTree(slot.path, `${layout.tmp}/gc-${id}-${crypto.randomUUID().slice(0, 8)}`);
+    const trash = `${layout.tmp}/gc-${id}-${crypto.randomUUID().slice(0, 8)}`;
+    // Out of envs/ first (so a refusal changes nothing), then its record, then the tree.
+    const moved = await unlessDenied(denied, slot.path, () => moveAside(slot.path, trash));
+    if (moved === undefined) return undefined;
+    await unlessDenied(denied, indexPath(layout, id), () => removeIndex(layout, id));
+    if (moved) await unlessDenied(denied, trash, () => deleteTree(trash));
     return true;
   } finally {
     lock.release();
@@ -155,30 +170,33 @@ class Collector {
    */
   async remove(c: Candidate): Promise<boolean> {
     if (c.kind === "env") {
-      const path = storeSlot(this.layout, c.env.id).path;
-      const done = this.dryRun ||
-        await unlessDenied(this.denied, path, () => removeEnv(this.layout, c.env.id));
+      const done = this.dryRun || await removeEnv(this.layout, c.env.id, this.denied);
       if (done !== undefined) (done ? this.removed : this.skipped).push(c.env);
       return done === true;
     }
     const item = c.item;
-    const done = await unlessDenied(
-      this.denied,
-      item.path,
-      () => item.bucket === "runtime" ? this.#removeRuntime(item) : this.#removeCacheItem(item),
-    );
+    const done = item.bucket === "runtime"
+      ? await unlessDenied(this.denied, item.path, () => this.#removeRuntime(item))
+      : await this.#removeCacheItem(item);
     if (done !== undefined) (done ? this.removedCache : this.skippedCache).push(report(item));
     return done === true;
   }
 
-  async #removeCacheItem(item: CacheItem): Promise<boolean> {
+  /**
+   * Removes a cache item under the build-cache lock: false while a build
+   * holds it (or it is another user's lock file, then listed once in
+   * {@link denied}); else as {@link removeCacheItem}.
+   */
+  async #removeCacheItem(item: CacheItem): Promise<boolean | undefined> {
     if (this.dryRun) return true;
     if (this.#cacheLock === undefined) {
-      this.#cacheLock = tryLock(buildCacheLockPath(this.layout), true);
+      const path = buildCacheLockPath(this.layout);
+      this.#cacheLock = await unlessDenied(this.denied, path, () =>
+        Promise.resolve(tryLock(path))) ??
+        null;
     }
-    if (this.#cacheLock === null) return false; // a build is running
-    await removeCacheItem(item);
-    return true;
+    if (this.#cacheLock === null) return false; // a build is running (or the lock is not ours)
+    return await removeCacheItem(item, this.denied);
   }
 
   async #removeRuntime(item: CacheItem): Promise<boolean> {

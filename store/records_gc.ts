@@ -174,8 +174,9 @@ async function sweepArchiveRecords(
     }
   }
   if (dead.length === 0) return [];
-  const lock = tryLock(buildCacheLockPath(layout), true);
-  if (!lock) return []; // a build is running: it may be writing one
+  const lockPath = buildCacheLockPath(layout);
+  const lock = await unlessDenied(denied, lockPath, () => Promise.resolve(tryLock(lockPath)));
+  if (!lock) return []; // a build is running (it may be writing one), or the lock is not ours
   try {
     const out: SweptLeftover[] = [];
     for (const name of dead) {

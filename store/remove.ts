@@ -71,14 +71,20 @@ export async function deleteTree(path: string): Promise<void> {
  * Returns false when `path` did not exist.
  */
 export async function discardTree(path: string, trash: string): Promise<boolean> {
+  if (!await moveAside(path, trash)) return false;
+  await deleteTree(trash);
+  return true;
+}
+
+/** Renames `path` to `trash` (same filesystem); false when `path` did not exist. */
+export async function moveAside(path: string, trash: string): Promise<boolean> {
   try {
     await Deno.rename(path, trash);
+    return true;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
-  await deleteTree(trash);
-  return true;
 }
 
 function makeWritableSync(path: string): void {
