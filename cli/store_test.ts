@@ -114,7 +114,8 @@ Deno.test({
   name:
     "store gc in a shared store: an environment whose directory is another user's stays whole " +
     "(its record too); a lock is swept even when its holder record is not ours; another user's " +
-    "build-cache lock is listed once and the cache items are kept",
+    "build-cache lock is listed once and the cache items are kept; a temp another user's record " +
+    "names is not removed",
   ignore: !canActAsOtherUser || !fixtureToolsAvailable(),
   fn: () =>
     withTempLayout(async (layout) => {
@@ -144,6 +145,16 @@ Deno.test({
       await Deno.chown(cached, other, other);
       const cacheLock = `${layout.locks}/build-cache.lock`;
       await Deno.writeTextFile(cacheLock, "");
+      // A dead process's owner directory of root's recording a temp that is nobody's own.
+      const owner = `${layout.tmp}/o-999999-abcdef01`;
+      await Deno.mkdir(owner);
+      await Deno.chmod(owner, 0o777); // as its owner may make it
+      await Deno.writeTextFile(`${owner}/.owner.lock`, "");
+      await Deno.chmod(`${owner}/.owner.lock`, 0o666); // lockable by anyone
+      const theirTemp = `${layout.root}/v1/poncho-run-nobodys`; // in a sticky dir it may delete
+      await Deno.mkdir(theirTemp);
+      await Deno.chown(theirTemp, other, other);
+      await Deno.writeTextFile(`${owner}/ext-0123.json`, JSON.stringify({ path: theirTemp }));
 
       const r = await runPonchoAs(other, [
         "store",
@@ -167,5 +178,8 @@ Deno.test({
         [true, true, true, true, true],
       );
       assert.equal(await present(lock), false);
+      // Root's record could not make nobody's gc delete nobody's own temp.
+      assert.ok(await present(theirTemp), "a temp recorded by another user is not removed");
+      assert.ok(json.denied.includes(owner), r.stdout);
     }),
 });

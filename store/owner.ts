@@ -24,6 +24,7 @@ import type { StoreLayout } from "./layout.ts";
 import { type HeldLock, tryLock } from "./lock.ts";
 import { deleteTree, deleteTreeSync } from "./remove.ts";
 import { errnoOf } from "../lib/errors.ts";
+import { lstatInStore } from "./walk.ts";
 
 /** Names of owner directories in `tmp/`. */
 export const OWNER_DIR_PATTERN = /^o-\d+-[0-9a-f]{8}$/;
@@ -112,6 +113,16 @@ export function recordExternal(layout: StoreLayout, path: string): ExternalRecor
   };
 }
 
+/**
+ * Whether `path` exists and belongs to the user who wrote `record`: in a
+ * shared store another user's record must not make this user's gc delete
+ * this user's own temps elsewhere.
+ */
+async function sameOwner(path: string, record: string): Promise<boolean> {
+  const [a, b] = await Promise.all([lstatInStore(path), lstatInStore(record)]);
+  return a !== null && b !== null && a.uid !== null && a.uid === b.uid;
+}
+
 /** What {@linkcode sweepOwnerDir} removed. */
 export interface SweptOwner {
   /** Bytes freed (the directory and the external temps). */
@@ -147,6 +158,7 @@ export async function sweepOwnerDir(
       }
       if (typeof path !== "string" || !path.startsWith("/")) continue;
       if (!EXTERNAL_NAME.test(path.slice(path.lastIndexOf("/") + 1))) continue;
+      if (!await sameOwner(path, `${dir}/${e.name}`)) continue;
       size += await sizeOf(path);
       await deleteTree(path);
       external.push(path);
