@@ -14,6 +14,7 @@
 
 import Bunzip from "../deps/seek_bzip.ts";
 import { CorruptError } from "../errors.ts";
+import { concatBytes } from "../bytes.ts";
 
 let external: string | null | undefined;
 
@@ -110,17 +111,8 @@ async function* bz2Builtin(
   name: string,
 ): AsyncGenerator<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const c of source) {
-    parts.push(c);
-    total += c.length;
-  }
-  const input = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    input.set(p, off);
-    off += p.length;
-  }
+  for await (const c of source) parts.push(c);
+  const input = concatBytes(parts);
   parts.length = 0;
   yield* bz2Blocks(input, name);
 }

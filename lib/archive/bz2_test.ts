@@ -2,16 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { bz2Decompress, externalBzip2 } from "./bz2.ts";
 import { PonchoError } from "../errors.ts";
-import { hasCommand } from "../../tests/util.ts";
+import { collectBytes as collect, hasCommand } from "../../tests/util.ts";
 
 async function* chunks(data: Uint8Array, size = 7000): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
-}
-
-async function collect(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of it) parts.push(c);
-  return new Uint8Array(await new Blob(parts as BlobPart[]).arrayBuffer());
 }
 
 const bzip2 = hasCommand("bzip2");

@@ -9,6 +9,7 @@
 
 import zlib from "node:zlib";
 import { zstdFrames } from "../archive/zstd_frame.ts";
+import { concatBytes } from "../bytes.ts";
 
 /**
  * Decodes zstd data made of any number of frames (and skippable frames).
@@ -22,14 +23,7 @@ export function decodeZstd(data: Uint8Array, name = "zstd data"): Uint8Array {
     const out = zlib.zstdDecompressSync(frame);
     parts.push(new Uint8Array(out.buffer, out.byteOffset, out.byteLength)); // not a Buffer
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concatBytes(parts);
 }
 
 /** Compresses `data` as one zstd frame (level 3, with a checksum). */

@@ -7,10 +7,9 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { CorruptError } from "../errors.ts";
 import type { EnvManifest } from "./manifest.ts";
-import { readFileChunks } from "../archive/file_chunks.ts";
+import { fileSha256 } from "../digest.ts";
 
 /**
  * Verifies every file of `manifest.digests` under `root` (the unpacked
@@ -27,9 +26,9 @@ export async function verifyDigests(
   const digests = manifest?.digests;
   if (!digests) return;
   for (const [path, want] of Object.entries(digests)) {
-    const h = createHash("sha256");
+    let got: string;
     try {
-      for await (const chunk of readFileChunks(`${root}/${path}`)) h.update(chunk);
+      got = await fileSha256(`${root}/${path}`);
     } catch (err) {
       throw new CorruptError(
         `environment archive ${archive}: ${path} is missing or unreadable after unpacking; ` +
@@ -37,7 +36,7 @@ export async function verifyDigests(
         { path: archive, cause: err },
       );
     }
-    if (h.digest("hex") !== want) {
+    if (got !== want) {
       throw new CorruptError(
         `environment archive ${archive}: ${path} does not match the sha256 its manifest ` +
           `records; the archive is damaged: re-create or re-copy it`,
