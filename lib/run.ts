@@ -40,8 +40,10 @@ type UnpackModule = typeof import("./env/unpack.ts");
  * Imports the unpacking code (archive engine, relocation) on a miss only, so
  * that the warm path never loads the archive engine's modules.
  */
-const loadUnpack = (): Promise<UnpackModule> =>
-  lazyImporter(import.meta.url)<UnpackModule>("./env/unpack.ts");
+const loadUnpack = (): Promise<UnpackModule> => load<UnpackModule>("./env/unpack.ts");
+
+/** Imports this module's lazily loaded modules (see `lib/lazy.ts`). */
+const load = lazyImporter(import.meta.url);
 
 /** Options of {@link runEnvironment}. */
 export interface RunEnvOptions {
@@ -371,9 +373,7 @@ async function checkUnpacked(
   unpack: UnpackModule,
 ): Promise<void> {
   if (/\.tar$/i.test(source)) {
-    const { verifyDigests } = await lazyImporter(import.meta.url)<
-      typeof import("./env/verify.ts")
-    >("./env/verify.ts");
+    const { verifyDigests } = await load<typeof import("./env/verify.ts")>("./env/verify.ts");
     await verifyDigests(root, await unpack.readArchiveManifest(source), opts.environment);
   }
   if (id.startsWith("archive-") && !unpackedSomething(root)) {

@@ -171,9 +171,10 @@ export class WorkerPool implements Disposable {
   }
 
   /**
-   * Takes back the job posted last to a worker that has not started it (one
-   * posted without transfers) and runs it in this thread; false when there
-   * is none. Lets this thread share the last jobs rather than wait for a
+   * Takes back a job that a worker holds but has not started (one posted
+   * without transfers): the newest such job of the first worker, in the
+   * order they were started, that holds one; runs it in this thread. False
+   * when there is none. Lets this thread share the last jobs rather than wait for a
    * worker that holds two.
    */
   stealOne(): boolean {

@@ -14,7 +14,7 @@
  */
 
 import type { JobHandlers, JobResult } from "../archive/worker_pool.ts";
-import { ZSTD_HANDLERS, type ZstdReply } from "../archive/zstd_compress.ts";
+import type { ZstdReply } from "../archive/zstd_compress.ts";
 import { type TarFrameJob, tarFrameJob } from "../archive/tar_frames.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 import { concatBytes } from "../bytes.ts";
@@ -216,10 +216,12 @@ export class FrameScans {
   }
 }
 
-/** The handlers of the pack workers: scanning, tar frames and zstd frames. */
+/**
+ * The handlers of the pack workers: a `.tar.zst`'s frames, built, scanned
+ * and compressed (`packframe`), and the prefix scan of a `.tar.gz` or `.tar`'s
+ * files (`scan`): all that `pack.ts` gives them.
+ */
 export const PACK_HANDLERS: JobHandlers = {
-  ...ZSTD_HANDLERS,
   scan: (job: ScanJob) => scanJob(job),
-  tarframe: (job: TarFrameJob) => tarFrameJob(job),
   packframe: packFrameJob,
 };

@@ -1,10 +1,8 @@
 /**
  * Worker entry point of the pack workers (`pack.ts`): builds, scans and
- * compresses a `.tar.zst`'s frames (`"packframe"` jobs, `pack_scan.ts`),
- * scans the files of a `.tar.gz` or `.tar` for the prefix (`"scan"` jobs),
- * and compresses zstd frames (`"tarframe"` and `"zstd"` jobs,
- * `lib/archive/tar_frames.ts`, `lib/archive/zstd_compress.ts`), so one pool
- * serves every step (protocol: `lib/archive/worker_pool.ts`).
+ * compresses a `.tar.zst`'s frames (`"packframe"` jobs, `pack_scan.ts`) and
+ * scans the files of a `.tar.gz` or `.tar` for the prefix (`"scan"` jobs), so
+ * one pool serves every step (protocol: `lib/archive/worker_pool.ts`).
  *
  * @module
  */
