@@ -64,6 +64,11 @@ export interface ZstdReply {
   length: number;
 }
 
+/** The frame a {@link ZstdReply} carries, as bytes. */
+export function replyFrame(reply: ZstdReply): Uint8Array {
+  return new Uint8Array(reply.buffer, 0, reply.length);
+}
+
 /** The job handler of `"zstd"` jobs (in a worker or in this thread). */
 export function zstdJob(job: ZstdJob): JobResult<ZstdReply> {
   const frame = compressFrame(new Uint8Array(job.buffer, 0, job.length), job.level);
@@ -128,7 +133,7 @@ export class ZstdWorkers extends WorkerPool {
   ): Promise<JobOutcome<Uint8Array>> {
     const o = here ? this.runHere<ZstdReply>(job) : await this.run<ZstdReply>(job, transfer);
     if ("error" in o) return { error: errorOf(o.error) };
-    return { reply: new Uint8Array(o.reply.buffer, 0, o.reply.length) };
+    return { reply: replyFrame(o.reply) };
   }
 }
 

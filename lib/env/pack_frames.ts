@@ -23,7 +23,7 @@ import {
 } from "../archive/tar_frames.ts";
 import type { TarWriteEntry, TarWriteOptions } from "../archive/tar_writer.ts";
 import type { JobOutcome } from "../archive/worker_pool.ts";
-import { ZSTD_FRAME_SIZE, type ZstdWorkers } from "../archive/zstd_compress.ts";
+import { replyFrame, ZSTD_FRAME_SIZE, type ZstdWorkers } from "../archive/zstd_compress.ts";
 import { SpillBuffer } from "../fs/spill.ts";
 import {
   type FrameScan,
@@ -108,10 +108,7 @@ async function firstFrames(input: ZstdPackInput, scans: FrameScans): Promise<Uin
     ZSTD_FRAME_SIZE,
     input.level,
   );
-  return jobs.map((job) => {
-    const { reply } = tarFrameJob(job);
-    return new Uint8Array(reply.buffer, 0, reply.length);
-  });
+  return jobs.map((job) => replyFrame(tarFrameJob(job).reply));
 }
 
 function length(chunks: Uint8Array[]): number {
@@ -231,8 +228,7 @@ function runReserved(flights: Flight[], workers: ZstdWorkers): boolean {
 function made(job: PackFrameJob, o: JobOutcome<PackFrameReply>, workers: ZstdWorkers): Made {
   if ("error" in o) o = workers.runHere<PackFrameReply>(job);
   if ("error" in o) throw o.error;
-  const frame = new Uint8Array(o.reply.buffer, 0, o.reply.length);
-  return { frame, pieces: scannedPieces(job), scan: o.reply.scan };
+  return { frame: replyFrame(o.reply), pieces: scannedPieces(job), scan: o.reply.scan };
 }
 
 function packFrame(frame: TarFrameJob, input: ZstdPackInput): PackFrameJob {
