@@ -12,7 +12,7 @@
  */
 
 import { errorLine, EXIT_BUG, EXIT_USAGE, explanationLines, userError } from "../lib/errors.ts";
-import { compactRuntimeCaches, currentLauncher, takeLauncherEnv } from "../lib/dist/self.ts";
+import { compactCurrentRuntime, currentLauncher, takeLauncherEnv } from "../lib/dist/self.ts";
 import { VERSION } from "../lib/version.ts";
 import { lazyImporter } from "../lib/lazy.ts";
 
@@ -97,8 +97,7 @@ export async function main(args: string[], argv0?: string): Promise<number> {
   }
   try {
     const code = await (await loadHandler())(rest);
-    const single = currentLauncher();
-    if (single) await compactRuntimeCaches(single.runtime);
+    await compactCurrentRuntime();
     return code;
   } catch (err) {
     return reportError(`poncho ${cmd}`, err);

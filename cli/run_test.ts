@@ -99,6 +99,25 @@ Deno.test({
       r = await ponchoOut([...inStore(store, archive), "sh", "-c", "kill -TERM $$"]);
       assert.equal(r.code, 143);
 
+      // The command takes poncho's process (execve): same pid, its own death, SIGPIPE not
+      // ignored, the environment's lock on an inherited descriptor, no owner temp dir left.
+      const child = poncho([
+        ...inStore(store, archive),
+        "sh",
+        "-c",
+        'echo "$$"; grep "^SigIgn" /proc/self/status; ls -l /proc/self/fd/; kill -TERM $$',
+      ]).spawn();
+      const out = await child.output();
+      const [pid, sigIgn] = new TextDecoder().decode(out.stdout).split("\n");
+      assert.equal(Number(pid), child.pid, "the command runs in poncho's process");
+      assert.equal(out.signal, "SIGTERM");
+      assert.equal(BigInt(`0x${sigIgn.split(/\s+/)[1]}`) & (1n << 12n), 0n, "SIGPIPE ignored");
+      assert.match(new TextDecoder().decode(out.stdout), new RegExp(`${manifest.id}\\.lock`));
+      assert.deepEqual(
+        [...Deno.readDirSync(`${store}/v1/tmp`)].filter((e) => e.name.startsWith("o-")),
+        [],
+      );
+
       // store list / path / gc
       r = await ponchoOut(["store", "list", "--json", "--store", store]);
       const list = JSON.parse(r.stdout);

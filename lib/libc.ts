@@ -1,8 +1,9 @@
 /**
  * The C library through FFI, loaded once, for the few calls Poncho makes
  * that Deno has no API for: a descriptor children inherit (`open` without
- * `O_CLOEXEC`, `flock`: `store/inherit_lock.ts`) and a pipe's size (`fcntl`:
- * `archive/pipe_size.ts`).
+ * `O_CLOEXEC`, `flock`: `store/inherit_lock.ts`), a pipe's size (`fcntl`:
+ * `archive/pipe_size.ts`) and a process replaced by its command (`execve`,
+ * `signal`: `exec/replace.ts`).
  *
  * {@link libc} is null where it cannot be loaded (not Linux, no FFI
  * permission, neither glibc's `libc.so.6` nor a loadable `libc.so`); each
@@ -20,6 +21,8 @@ export const LIBC_SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   flock: { parameters: ["i32", "i32"], result: "i32" },
+  execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  signal: { parameters: ["i32", "usize"], result: "usize" },
 } as const;
 
 /** The C functions {@link libc} gives. */

@@ -23,7 +23,7 @@ import {
 import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
 import { deleteTree, deleteTreeSync } from "../store/remove.ts";
 import { adoptInheritedLock, inheritableLock } from "../store/inherit_lock.ts";
-import { currentLauncher } from "./dist/self.ts";
+import { compactCurrentRuntime, currentLauncher } from "./dist/self.ts";
 import { absolutePath } from "./fs/path.ts";
 import { acquireLock, type HeldLock, LockTimeoutError } from "../store/lock.ts";
 import { type ExternalRecord, recordExternal } from "../store/owner.ts";
@@ -258,10 +258,12 @@ async function runSource(
   if (plan.kind === "plain") {
     // A plain conda prefix (valid where it is): activate it in place.
     log(`using plain environment directory ${source} in place`);
+    await compactCurrentRuntime(); // the command takes this process: nothing runs after it
     return await execInEnv({
       prefix: source,
       argv: opts.argv,
       activateScripts: findActivateScripts(source),
+      replace: true, // nothing to hold or remove after the command
     });
   }
   if (opts.tmp) {
@@ -506,10 +508,13 @@ async function runIn(
   try {
     log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);
     if (!inherited) log("the command does not inherit the environment's lock (no FFI)");
+    // With the lock inherited, nothing is left to do after the command: it takes this process.
+    if (inherited) await compactCurrentRuntime();
     return await execInEnv({
       prefix: slot.path,
       argv: opts.argv,
       activateScripts: opened.marker.activateScripts,
+      replace: inherited !== null,
     });
   } finally {
     inherited?.release();

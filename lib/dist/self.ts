@@ -63,6 +63,15 @@ export function currentLauncher(): Launcher | undefined {
   return launcher;
 }
 
+/**
+ * When this process runs from the single file: folds its runtime's cache
+ * logs ({@link compactRuntimeCaches}). Called once a command's work is done:
+ * after it returns, or before `poncho run` gives its process to the command.
+ */
+export async function compactCurrentRuntime(): Promise<void> {
+  if (launcher) await compactRuntimeCaches(launcher.runtime);
+}
+
 /** A cache database's write-ahead log larger than this is folded into the database. */
 export const WAL_LIMIT = 64 << 10;
 

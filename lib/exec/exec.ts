@@ -3,15 +3,18 @@
  * inherited, SIGINT/SIGTERM/SIGHUP/SIGQUIT forwarded to the command, and
  * the command's exit status returned (128+N when it died of signal N).
  *
- * Deno cannot `exec(2)` in place, so Poncho stays as the command's parent
- * for its whole life; that is also what lets `poncho run` hold the shared
- * store lock on the environment while the command runs.
+ * Deno has no `exec(2)`: by default Poncho stays as the command's parent
+ * for its whole life. A caller with nothing left to do after the command
+ * asks for {@link ExecOptions.replace}: the command then takes Poncho's
+ * place through libc (`replace.ts`), and its own death is the caller's to
+ * see; without FFI the command runs as a child as before.
  *
  * @module
  */
 
 import { ActivationError, errnoOf } from "../errors.ts";
 import { activationEnv, sourcingProgram } from "./activate.ts";
+import { replaceProcess } from "./replace.ts";
 
 /** The signals forwarded to the command. */
 export const FORWARDED_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
@@ -73,6 +76,13 @@ export interface ExecOptions {
    * script's own).
    */
   keepVars?: readonly string[];
+  /**
+   * Replace this process with the command (`execve`) where libc is at hand,
+   * instead of starting it as a child and waiting: for callers with nothing
+   * left to do after it (no temp dir to remove; the locks the command must
+   * hold are on descriptors it inherits). Ignored with `cwd`.
+   */
+  replace?: boolean;
 }
 
 function isExecutableFile(path: string): boolean {
@@ -152,6 +162,9 @@ function signalForwarder(): { attach(child: Deno.ChildProcess): void; close(): v
 /**
  * Runs `argv` activated in `prefix` and returns its exit status.
  *
+ * With `replace` (and FFI), returns only if the command could not take this
+ * process's place; it is then started as a child.
+ *
  * @throws {PonchoError} exit 4 when the command cannot be started (not found,
  *   not executable) — a one-line message naming it.
  */
@@ -170,6 +183,7 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
   const [program, args] = scripts.length === 0
     ? [resolved, argv.slice(1)]
     : ["/bin/sh", ["-c", sourcingProgram(scripts), "poncho-activate", resolved, ...argv.slice(1)]];
+  if (options.replace && options.cwd === undefined) replaceProcess(program, args, env);
   const signals = signalForwarder();
   try {
     let child: Deno.ChildProcess;

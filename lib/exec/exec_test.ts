@@ -148,3 +148,54 @@ for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"] as const) {
     }
   });
 }
+
+Deno.test("replace: the command takes the process (its pid, its death, SIGPIPE default, unload run)", async () => {
+  const prefix = await makePrefix();
+  try {
+    const flag = `${prefix}/unloaded`;
+    const src = `
+      import { execInEnv } from ${JSON.stringify(EXEC_MODULE)};
+      addEventListener("unload", () => Deno.writeTextFileSync(${JSON.stringify(flag)}, "yes"));
+      await execInEnv({ prefix: ${JSON.stringify(prefix)}, replace: true, argv: ["sh", "-c",
+        'hello; echo "$$"; grep "^SigIgn" /proc/self/status; kill -TERM $$'] });
+      console.log("not replaced");`;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", src],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = await child.output();
+    const [hello, pid, sigIgn] = new TextDecoder().decode(out.stdout).trim().split("\n");
+    assert.equal(hello, "hello from env");
+    assert.equal(Number(pid), child.pid);
+    assert.equal(out.signal, "SIGTERM", new TextDecoder().decode(out.stderr));
+    assert.equal(BigInt(`0x${sigIgn.split(/\s+/)[1]}`) & (1n << 12n), 0n, "SIGPIPE stays ignored");
+    assert.equal(await Deno.readTextFile(flag), "yes");
+  } finally {
+    await Deno.remove(prefix, { recursive: true });
+  }
+});
+
+Deno.test("replace without FFI: the command runs as a child, 128+N for its signal", async () => {
+  const prefix = await makePrefix();
+  try {
+    const script = `${prefix}/main.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { execInEnv } from ${JSON.stringify(EXEC_MODULE)};
+      Deno.exit(await execInEnv({ prefix: ${JSON.stringify(prefix)}, replace: true,
+        argv: ["sh", "-c", 'echo "$$"; kill -TERM $$'] }));`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-read", "--allow-env", "--allow-run", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = await child.output();
+    assert.notEqual(Number(new TextDecoder().decode(out.stdout).trim()), child.pid);
+    assert.equal(out.code, 143, new TextDecoder().decode(out.stderr));
+    assert.equal(out.signal, null);
+  } finally {
+    await Deno.remove(prefix, { recursive: true });
+  }
+});
