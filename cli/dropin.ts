@@ -36,6 +36,7 @@ import { linkNames } from "../lib/dist/install.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fs/atomic.ts";
 import { LEGACY_COMMANDS } from "./legacy.ts";
+import { moduleUrl } from "../lib/lazy.ts";
 
 /** CCTools command names and the poncho subcommands they map to. */
 export const DROPIN_COMMANDS: Readonly<Record<string, string>> = {
@@ -156,7 +157,7 @@ Makeflow) use Poncho unchanged.
 export function selfCommand(): string[] {
   const exe = Deno.execPath();
   if (!/\/deno$/.test(exe)) return [exe];
-  return [exe, "run", "-A", "--quiet", new URL("./main.ts", import.meta.url).pathname];
+  return [exe, "run", "-A", "--quiet", moduleUrl("./main.ts", import.meta.url).pathname];
 }
 
 /** `poncho dropin <bin-dir>`: writes the CCTools launchers; returns the exit code. */

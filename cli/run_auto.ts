@@ -14,6 +14,7 @@ import {
   runInAutoEnvironment,
 } from "../lib/auto.ts";
 import { runEnvironment, type RunEnvOptions } from "../lib/run.ts";
+import { lazyImporter } from "../lib/lazy.ts";
 
 /** Options of an automatic environment (`poncho run` without `-e`). */
 export interface AutoRunOptions {
@@ -89,10 +90,10 @@ function libraryOptions(opts: AutoCommandOptions, log: (line: string) => void): 
 async function dryRun(opts: AutoCommandOptions, lib: AutoEnvOptions): Promise<number> {
   const plan = await planAutoEnvironment(lib);
   if (!opts.auto.quiet) { for (const w of plan.auto.warnings) console.error(`warning: ${w}`); }
-  // Computed, so the warm path does not load it.
-  const { specToJson } = await import(
-    new URL("../lib/envspec/canonical.ts", import.meta.url).href
-  ) as typeof import("../lib/envspec/canonical.ts");
+  // Lazy, so the warm path does not load it.
+  const { specToJson } = await lazyImporter(import.meta.url)<
+    typeof import("../lib/envspec/canonical.ts")
+  >("../lib/envspec/canonical.ts");
   const specText = specToJson(plan.auto.spec);
   if (opts.auto.json) {
     console.log(JSON.stringify(

@@ -20,6 +20,7 @@ import { zstdProcess } from "./zstd_process.ts";
 import { WORKER_BATCH, WORKER_WINDOW, workerStream } from "./worker_inbox.ts";
 import { type FirstMember, firstTarMember } from "./open.ts";
 import { compressZstdFrames } from "./zstd_compress.ts";
+import { moduleUrl } from "../lazy.ts";
 
 /** A supported compression. */
 export type Compression = "zst" | "gz" | "bz2" | "none";
@@ -185,7 +186,7 @@ export function decompressFileInWorker(
   name = path,
 ): AsyncGenerator<Uint8Array> {
   return workerStream(
-    new URL("./decompress_worker.ts", import.meta.url).href,
+    moduleUrl("./decompress_worker.ts", import.meta.url).href,
     { type: "start", path, compression, name, batch: WORKER_BATCH, window: WORKER_WINDOW },
     () => decompress(readFileChunks(path), compression, name),
   );

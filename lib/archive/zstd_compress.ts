@@ -31,6 +31,7 @@ import {
   WorkerPool,
   yieldToEventLoop,
 } from "./worker_pool.ts";
+import { moduleUrl } from "../lazy.ts";
 
 /** Uncompressed size of every frame but the last (4 MiB: within 0.5% of one frame's ratio). */
 export const ZSTD_FRAME_SIZE = 4 << 20;
@@ -93,7 +94,7 @@ export class ZstdWorkers extends WorkerPool {
    */
   constructor(
     count: number = defaultWorkerCount(),
-    module: URL = new URL("./zstd_compress_worker.ts", import.meta.url),
+    module: URL = moduleUrl("./zstd_compress_worker.ts", import.meta.url),
     handlers: JobHandlers = ZSTD_HANDLERS,
     options: PoolOptions = {},
   ) {

@@ -5,12 +5,12 @@
  * ```
  * deno                the pinned Deno binary (the one running the build)
  * app/deno.json       {"nodeModulesDir": "manual", "lock": false}
- * app/cli/ lib/ store/  Poncho's code (tests left out)
+ * app/cli/ lib/ store/  Poncho's code as JavaScript (Deno's emit, `emit.ts`; tests left out)
  * app/node_modules/   the non-dev packages of package-lock.json (rattler's WASM included)
  * PAYLOAD_COMPLETE    the last member: an unpack that has it is whole
  * ```
  *
- * The launcher runs `deno run --cached-only` over `app/`, so a start never
+ * The launcher runs `deno run --cached-only app/cli/main.js`, so a start never
  * needs the network: every npm package is in `app/node_modules`, which Deno
  * reads directly (`nodeModulesDir: manual`; the `npm:` specifiers of
  * `lib/deps/` name exact versions). There is deliberately no `package.json`:
@@ -30,6 +30,7 @@ import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
 import { CorruptError, fsError, NotFoundError, PonchoError } from "../errors.ts";
 import { replaceFile } from "../fs/atomic.ts";
 import { VERSION } from "../version.ts";
+import { emitJavaScript } from "./emit.ts";
 import { storeLayout } from "../../store/layout.ts";
 
 /** The index bucket relative to the store root, as the launcher's fast path reads it. */
@@ -173,7 +174,9 @@ export async function payloadFiles(root: string, deno: string): Promise<PayloadF
       directory: false,
     },
   ];
-  for (const dir of CODE_DIRS) await addTree(out, root, dir, isCodeFile);
+  const code: PayloadFile[] = [];
+  for (const dir of CODE_DIRS) await addTree(code, root, dir, isCodeFile);
+  out.push(...await asJavaScript(code, root, deno));
   const parents = new Set<string>();
   for (const p of await runtimePackages(root)) {
     // Scoped packages (node_modules/@scope/name) need their scope directory first.
@@ -194,6 +197,30 @@ export async function payloadFiles(root: string, deno: string): Promise<PayloadF
     directory: false,
   });
   return out;
+}
+
+/**
+ * The code members with every TypeScript module replaced by its JavaScript
+ * emit (`x.ts` by `x.js`, `emit.ts`); other files (data, the launcher's
+ * template, declaration files) as they are.
+ */
+async function asJavaScript(
+  code: PayloadFile[],
+  root: string,
+  deno: string,
+): Promise<PayloadFile[]> {
+  const isModule = (f: PayloadFile) => /(?<!\.d)\.ts$/.test(f.source ?? "");
+  const emitted = await emitJavaScript(deno, root, code.filter(isModule).map((f) => f.source!));
+  return code.map((f) =>
+    isModule(f)
+      ? {
+        path: `${f.path.slice(0, -3)}.js`,
+        data: enc.encode(emitted.get(f.source!)!),
+        mode: 0o644,
+        directory: false,
+      }
+      : f
+  );
 }
 
 /** Passes `chunks` through, feeding each to `hash`. */

@@ -34,9 +34,15 @@ Deno.test("payloadFiles: deno, config, code without tests, packages, the marker 
   assert.equal(paths[0], "deno");
   assert.equal(files[0].mode, 0o755);
   assert.equal(paths.at(-1), COMPLETE_MARKER);
-  for (const p of ["app/deno.json", "app/cli/main.ts", "app/store/layout.ts"]) {
+  for (const p of ["app/deno.json", "app/cli/main.js", "app/store/layout.js"]) {
     assert.ok(paths.includes(p), p);
   }
+  // The code travels as Deno's emit: JavaScript whose relative imports name .js files.
+  const code = files.filter((f) => /^app\/(cli|lib|store)\//.test(f.path) && !f.directory);
+  assert.ok(!code.some((f) => /(?<!\.d)\.ts$/.test(f.path)), "no TypeScript module in the payload");
+  const run = new TextDecoder().decode(files.find((f) => f.path === "app/lib/run.js")!.data);
+  assert.match(run, /import \{ [^}]+ \} from "\.\/errors\.js";$/m);
+  assert.doesNotMatch(run, /from "[^"]*\.ts"|sourceMappingURL|denoCacheMetadata|: Promise</);
   assert.ok(paths.includes("app/lib/analyze/mapping_data.json"), "data files travel too");
   assert.ok(!paths.some((p) => p.endsWith("_test.ts")));
   assert.ok(!paths.includes("app/package.json"), "no package.json: it slows every start");

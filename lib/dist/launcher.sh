@@ -188,5 +188,5 @@ unpack() {
 case ${0##*/} in poncho_package_analyze | poncho_package_create | poncho_package_run | python_package_analyze | python_package_create | python_package_run) set -- "${0##*/}" "$@" ;; esac
 [ -n "${DENO_DIR+set}" ] && export PONCHO_USER_DENO_DIR="$DENO_DIR"
 export PONCHO_LAUNCHER="$self" PONCHO_PAYLOAD="$PAYLOAD" DENO_DIR="$rt/deno-dir" DENO_NO_UPDATE_CHECK=1
-exec "$rt/deno" run -A --quiet --cached-only --config "$rt/app/deno.json" "$rt/app/cli/main.ts" "$@"
+exec "$rt/deno" run -A --quiet --cached-only --config "$rt/app/deno.json" "$rt/app/cli/main.js" "$@"
 # The payload follows the next newline.

@@ -42,9 +42,10 @@ import {
 } from "./pack_scan.ts";
 import { indexOfBytes, isBinary } from "./prefix.ts";
 import { bytesSha256 } from "../sha256.ts";
+import { moduleUrl } from "../lazy.ts";
 
 /** The pack workers' module: scanning and zstd frames. */
-const PACK_WORKER = new URL("./pack_worker.ts", import.meta.url);
+const PACK_WORKER = moduleUrl("./pack_worker.ts", import.meta.url);
 
 /** A file whose archived body comes from a pristine package-cache copy. */
 export interface PristineFile {
