@@ -91,8 +91,13 @@ export async function compactRuntimeCaches(runtime: string): Promise<string[]> {
   const dir = `${runtime}/deno-dir`;
   const done: string[] = [];
   for (const db of ["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"]) {
-    // No log (or none readable): nothing to fold.
-    const size = await Deno.stat(`${dir}/${db}-wal`).then((s) => s.size, () => 0);
+    let size = 0; // synchronous: three stats after every command
+    try {
+      size = Deno.statSync(`${dir}/${db}-wal`).size;
+    } catch (err) {
+      // No log (or none readable): nothing to fold.
+      if (errnoOf(err) === undefined) throw err;
+    }
     if (size <= WAL_LIMIT) continue;
     try {
       const { DatabaseSync } = await lazyImporter(import.meta.url)<typeof import("node:sqlite")>(
