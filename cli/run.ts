@@ -267,9 +267,9 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   if (opts.auto) {
     const { runAutoCommand } = await load<typeof import("./run_auto.ts")>("./run_auto.ts");
-    return await runAutoCommand({ ...opts, auto: opts.auto });
+    return await runAutoCommand({ ...opts, auto: opts.auto, replace: true });
   }
-  return await runEnvironment(opts);
+  return await runEnvironment({ ...opts, replace: true }); // nothing runs after the command
 }
 
 /** Loads the automatic run only when asked for: `run -e` never loads the analyzer. */

@@ -132,5 +132,5 @@ export async function runAutoCommand(opts: AutoCommandOptions): Promise<number> 
     env.lock.release(); // a private copy: the store's environment is only its source
     return await runEnvironment({ ...opts, environment: env.prefix, sourceLabel: env.auto.source });
   }
-  return await runInAutoEnvironment(env, opts.argv);
+  return await runInAutoEnvironment(env, opts.argv, { replace: opts.replace });
 }

@@ -31,6 +31,8 @@ import type { HeldLock } from "../store/lock.ts";
 import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { absolutePath } from "./fs/path.ts";
 import { execInEnv } from "./exec/exec.ts";
+import { inheritableLock } from "../store/inherit_lock.ts";
+import { compactCurrentRuntime } from "./dist/self.ts";
 import { VERSION } from "./version.ts";
 import { lazyImporter } from "./lazy.ts";
 
@@ -263,7 +265,10 @@ export async function ensureAutoEnvironment(opts: AutoEnvOptions): Promise<AutoE
 /**
  * Runs `argv` in an environment from {@link ensureAutoEnvironment} and
  * releases its lock when the command has exited. `PYTHONPATH` is kept: the
- * local modules found on it were analysed as the script's own.
+ * local modules found on it were analysed as the script's own. With
+ * `options.replace` the command takes this process instead (the call then
+ * never returns), holding the environment's lock on a descriptor it
+ * inherits; without FFI it runs as a child all the same.
  *
  * @returns The command's exit status (128+N when it died of signal N).
  * @throws {PonchoError} (exit 4) when the command cannot be started.
@@ -271,15 +276,20 @@ export async function ensureAutoEnvironment(opts: AutoEnvOptions): Promise<AutoE
 export async function runInAutoEnvironment(
   env: AutoEnvironment,
   argv: readonly string[],
+  options: { replace?: boolean } = {},
 ): Promise<number> {
+  const inherited = options.replace ? inheritableLock(env.lock.path, false) : null;
   try {
+    if (inherited) await compactCurrentRuntime();
     return await execInEnv({
       prefix: env.prefix,
       argv,
       activateScripts: env.activateScripts,
       keepVars: ["PYTHONPATH"],
+      replace: inherited !== null,
     });
   } finally {
+    inherited?.release();
     env.lock.release();
   }
 }

@@ -66,6 +66,13 @@ export interface RunEnvOptions {
    * `environment` as an absolute path).
    */
   sourceLabel?: string;
+  /**
+   * Give this process to the command once the environment is ready
+   * (`execve`; not with `tmp`, and only where the command can inherit the
+   * environment's lock): the call then never returns. For a command line
+   * with nothing left to do; a library caller keeps the default, a child.
+   */
+  replace?: boolean;
 }
 
 function toBuild(r: {
@@ -258,12 +265,13 @@ async function runSource(
   if (plan.kind === "plain") {
     // A plain conda prefix (valid where it is): activate it in place.
     log(`using plain environment directory ${source} in place`);
-    await compactCurrentRuntime(); // the command takes this process: nothing runs after it
+    // Nothing to hold or remove after the command: it may take this process.
+    if (opts.replace) await compactCurrentRuntime();
     return await execInEnv({
       prefix: source,
       argv: opts.argv,
       activateScripts: findActivateScripts(source),
-      replace: true, // nothing to hold or remove after the command
+      replace: opts.replace,
     });
   }
   if (opts.tmp) {
@@ -508,13 +516,14 @@ async function runIn(
   try {
     log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);
     if (!inherited) log("the command does not inherit the environment's lock (no FFI)");
-    // With the lock inherited, nothing is left to do after the command: it takes this process.
-    if (inherited) await compactCurrentRuntime();
+    // With the lock inherited, nothing is left to do after the command: it may take this process.
+    const replace = opts.replace === true && inherited !== null;
+    if (replace) await compactCurrentRuntime();
     return await execInEnv({
       prefix: slot.path,
       argv: opts.argv,
       activateScripts: opened.marker.activateScripts,
-      replace: inherited !== null,
+      replace,
     });
   } finally {
     inherited?.release();

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fixtureTools, runPoncho, withChannelDir } from "./util.ts";
+import { fixtureTools, ponchoCommand, runPoncho, withChannelDir } from "./util.ts";
 
 const tools = await fixtureTools("automatic-run tests");
 
@@ -56,6 +56,15 @@ Deno.test({
         assert.ok(r.stdout.startsWith(join(store, "v1", "envs")), r.stdout);
       }
       assert.equal(count(join(store, "v1", "envs")), 1, "built once");
+      // The script takes poncho run's process (the same environment, reused by its hash).
+      await Deno.writeTextFile(
+        join(dir, "pid.py"),
+        "import os\nimport helper\nprint(os.getpid())\n",
+      );
+      const own = ponchoCommand(["run", ...common, "pid.py"], { cwd: dir }).spawn();
+      const ownOut = await own.output();
+      assert.equal(new TextDecoder().decode(ownOut.stdout).trim(), String(own.pid));
+      assert.equal(count(join(store, "v1", "envs")), 1, "reused");
       assert.equal(count(join(store, "v1", "archives")), 0, "linked in place: no archive");
 
       const again = await poncho(dir, ["run", ...common, "--dry-run", "--json", "job.py"]);
