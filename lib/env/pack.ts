@@ -30,7 +30,7 @@ import { type TarWriteEntry, writeTar } from "../archive/tar_writer.ts";
 import { type WorkerPool, yieldToEventLoop } from "../archive/worker_pool.ts";
 import { ZSTD_FRAME_SIZE, ZstdWorkers } from "../archive/zstd_compress.ts";
 import { fsError, PonchoError } from "../errors.ts";
-import { replaceFile, tempPathFor } from "../fs/atomic.ts";
+import { replaceFile } from "../fs/atomic.ts";
 import { type EnvManifest, MANIFEST_PATH, type RelocationRecord } from "./manifest.ts";
 import { PACK_POOL, writeZstdPack } from "./pack_frames.ts";
 import {
@@ -77,13 +77,6 @@ export interface PackOptions {
    * frame: none). The archive's bytes do not depend on it.
    */
   threads?: number;
-  /**
-   * Compressed bytes of a `.tar.zst` held in memory while its manifest
-   * waits for the last frame (default 256 MiB); the rest goes to a temp file
-   * beside the output, removed in the end. The archive's bytes do not
-   * depend on it.
-   */
-  holdBytes?: number;
 }
 
 /** What {@link packPrefix} wrote. */
@@ -269,13 +262,9 @@ async function packZstd(
     manifest = manifestOf(opts, walked, pristine, (rel) => scans.found(rel) ?? none, false);
     return manifestEntry(manifest);
   };
-  const spillPath = tempPathFor(opts.output, opts.tmpDir);
   const needle = new TextEncoder().encode(opts.prefix);
   const level = opts.level ?? 3;
-  const input = {
-    ...{ entries, scan, needle, options: OWNERS, level, workers, first },
-    spill: { path: spillPath, cap: opts.holdBytes },
-  };
+  const input = { entries, scan, needle, options: OWNERS, level, workers, first };
   const bytes = await writeArchive(opts, (tmp) => writeZstdPack(tmp, input));
   return { manifest: manifest!, members: entries.length + 1, bytes };
 }

@@ -5,10 +5,9 @@
  * archive's first member, needs what the scans found, but the frames after
  * it do not depend on it (`firstEntryFrames` in `lib/archive/tar_frames.ts`):
  * they are made first, in parallel on the pack workers and this thread, and
- * held back (`lib/fs/spill.ts`: in memory up to a cap, then in a temp file
- * beside the output); the manifest's frame is made last and written first
- * (into room left for it when its size was guessed right, see
- * {@link writeZstdPack}).
+ * written behind room guessed for the manifest; the manifest's frame is
+ * made last and written in front (the frames are moved when the guess was
+ * wrong, see {@link writeZstdPack}).
  * The archive's bytes are what planning every entry with the manifest first
  * gives, whatever the number of workers.
  *
@@ -24,7 +23,6 @@ import {
 import type { TarWriteEntry, TarWriteOptions } from "../archive/tar_writer.ts";
 import type { JobOutcome } from "../archive/worker_pool.ts";
 import { replyFrame, ZSTD_FRAME_SIZE, type ZstdWorkers } from "../archive/zstd_compress.ts";
-import { SpillBuffer } from "../fs/spill.ts";
 import {
   type FrameScan,
   FrameScans,
@@ -33,7 +31,7 @@ import {
   type ScannedPiece,
   scannedPieces,
 } from "./pack_scan.ts";
-import { writeAllSync } from "../fs/io.ts";
+import { moveRangeSync, writeAllSync } from "../fs/io.ts";
 
 /** What {@link zstdPackChunks} packs. */
 export interface ZstdPackInput {
@@ -49,8 +47,6 @@ export interface ZstdPackInput {
   level: number;
   /** The pool that makes frames beside this thread. */
   workers: ZstdWorkers;
-  /** The temp file that holds frames past `cap` bytes in memory (removed in the end). */
-  spill: { path: string; cap?: number };
   /**
    * The first member from the scans (called with those of the first frames
    * for a guess of its size, then with all of them for the member written).
@@ -60,26 +56,24 @@ export interface ZstdPackInput {
 
 /**
  * Writes the archive to `path` (a new file): every frame after the first
- * member is made (and its files scanned) and held back, then the first
- * member's frames, built from the scans by `input.first`, go first. Returns
- * the archive's size.
+ * member is made (and its files scanned) and written, then the first
+ * member's frames, built from the scans by `input.first`, go in front.
+ * Returns the archive's size.
  *
  * Once the first frame is in, the first member's size is guessed from the
  * scans so far (conda environments hold the build prefix in `bin/`, at the
  * start), and the frames are written as they come behind that much room.
- * When the guess holds, the first member only fills the room; otherwise
- * everything is written again in place from what is held.
+ * When the guess holds, the first member only fills the room; otherwise the
+ * frames written are moved within the file to where the first member ends
+ * (one pass over them; nothing is held in memory or in a second file).
  */
 export async function writeZstdPack(path: string, input: ZstdPackInput): Promise<number> {
-  using held = new SpillBuffer(input.spill.path, input.spill.cap);
-  using file = await Deno.open(path, { write: true, createNew: true, mode: 0o644 });
+  using file = await Deno.open(path, { read: true, write: true, createNew: true, mode: 0o644 });
   const scans = new FrameScans(input.needle);
   let room: number | undefined;
   let written = 0;
   for await (const made of framesMade(input)) {
-    held.add(made.frame);
     scans.add(made.pieces, made.scan);
-    if (held.spilled > 0) continue; // past the memory cap: written again in the end anyway
     if (room === undefined) {
       room = length(await firstFrames(input, scans));
       file.seekSync(room, Deno.SeekMode.Start);
@@ -88,15 +82,13 @@ export async function writeZstdPack(path: string, input: ZstdPackInput): Promise
     written += made.frame.length;
   }
   const first = await firstFrames(input, scans);
+  const size = length(first) + written;
+  if (room !== undefined && room !== length(first)) {
+    moveRangeSync(file, room, length(first), written);
+    file.truncateSync(size);
+  }
   file.seekSync(0, Deno.SeekMode.Start);
   for (const frame of first) writeAllSync(file, frame);
-  if (room === length(first) && held.spilled === 0) return room + written;
-  let size = length(first);
-  for await (const chunk of held.drain()) {
-    writeAllSync(file, chunk);
-    size += chunk.length;
-  }
-  file.truncateSync(size);
   return size;
 }
 

@@ -36,3 +36,40 @@ export function readAtSync(file: Deno.FsFile, offset: number, n: number): Uint8A
   }
   return buf.subarray(0, got);
 }
+
+/** Bytes moved at a time by {@link moveRangeSync}. */
+const MOVE_CHUNK = 1 << 20;
+
+/**
+ * Moves the `length` bytes of the open `file` (opened read-write) at `from`
+ * to `to`, overlapping or not: piece by piece, from the front when the
+ * range moves down and from the back when it moves up, so that no byte is
+ * overwritten before it is read. The bytes left behind are not cleared.
+ *
+ * @example
+ * ```ts
+ * import { moveRangeSync, readAtSync, writeAllSync } from "./io.ts";
+ *
+ * const path = Deno.makeTempFileSync();
+ * using file = Deno.openSync(path, { read: true, write: true });
+ * writeAllSync(file, new TextEncoder().encode("..abcdef"));
+ * moveRangeSync(file, 2, 0, 6);
+ * console.log(new TextDecoder().decode(readAtSync(file, 0, 6))); // "abcdef"
+ * Deno.removeSync(path);
+ * ```
+ */
+export function moveRangeSync(file: Deno.FsFile, from: number, to: number, length: number): void {
+  if (from === to || length === 0) return;
+  const down = to < from;
+  for (let done = 0; done < length;) {
+    const n = Math.min(MOVE_CHUNK, length - done);
+    const at = down ? done : length - done - n; // offset of this piece within the range
+    const piece = readAtSync(file, from + at, n);
+    if (piece.length !== n) {
+      throw new Error(`cannot move ${length} bytes from ${from}: file too short`);
+    }
+    file.seekSync(to + at, Deno.SeekMode.Start);
+    writeAllSync(file, piece);
+    done += n;
+  }
+}
