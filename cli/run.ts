@@ -76,8 +76,8 @@ Automatic environments (no -e):
       --json                with --dry-run: print that as JSON
 
 Options stop at '--' or at the first word that is not an option.
-Exit codes: the command's own (with -e the command takes poncho's process, so a
-command killed by a signal ends it the same way; else 128+N for signal N); poncho's failures:
+Exit codes: the command's own (it takes poncho's process, so a command killed by a
+signal ends it the same way; with --tmp, 128+N for signal N); poncho's failures:
 1 invalid usage, 2 environment (or script, spec) not found, 3 extraction,
 relocation, build or lock timeout, 4 activation failed (e.g. command not found).
 `;

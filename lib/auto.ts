@@ -32,7 +32,6 @@ import { condaPlatform, parsePlatform } from "./conda/platform.ts";
 import { absolutePath } from "./fs/path.ts";
 import { execInEnv } from "./exec/exec.ts";
 import { inheritableLock } from "../store/inherit_lock.ts";
-import { compactCurrentRuntime } from "./dist/self.ts";
 import { VERSION } from "./version.ts";
 import { lazyImporter } from "./lazy.ts";
 
@@ -280,7 +279,6 @@ export async function runInAutoEnvironment(
 ): Promise<number> {
   const inherited = options.replace ? inheritableLock(env.lock.path, false) : null;
   try {
-    if (inherited) await compactCurrentRuntime();
     return await execInEnv({
       prefix: env.prefix,
       argv,

@@ -18,7 +18,7 @@
  */
 
 /** The extension of the running code: `.js` in the single file's payload, else `.ts`. */
-export const MODULE_EXT: ".js" | ".ts" = import.meta.url.endsWith(".js") ? ".js" : ".ts";
+const MODULE_EXT: ".js" | ".ts" = import.meta.url.endsWith(".js") ? ".js" : ".ts";
 
 /**
  * The URL of Poncho's module `path` (written with its `.ts` name) relative

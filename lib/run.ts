@@ -23,7 +23,7 @@ import {
 import { cachedSourceId, cacheSourceId, sha256Hex } from "../store/index.ts";
 import { deleteTree, deleteTreeSync } from "../store/remove.ts";
 import { adoptInheritedLock, inheritableLock } from "../store/inherit_lock.ts";
-import { compactCurrentRuntime, currentLauncher } from "./dist/self.ts";
+import { currentLauncher } from "./dist/self.ts";
 import { absolutePath } from "./fs/path.ts";
 import { acquireLock, type HeldLock, LockTimeoutError } from "../store/lock.ts";
 import { type ExternalRecord, recordExternal } from "../store/owner.ts";
@@ -266,7 +266,6 @@ async function runSource(
     // A plain conda prefix (valid where it is): activate it in place.
     log(`using plain environment directory ${source} in place`);
     // Nothing to hold or remove after the command: it may take this process.
-    if (opts.replace) await compactCurrentRuntime();
     return await execInEnv({
       prefix: source,
       argv: opts.argv,
@@ -517,13 +516,11 @@ async function runIn(
     log(`${opened.unpacked ? "unpacked" : "found"} environment at ${slot.path}`);
     if (!inherited) log("the command does not inherit the environment's lock (no FFI)");
     // With the lock inherited, nothing is left to do after the command: it may take this process.
-    const replace = opts.replace === true && inherited !== null;
-    if (replace) await compactCurrentRuntime();
     return await execInEnv({
       prefix: slot.path,
       argv: opts.argv,
       activateScripts: opened.marker.activateScripts,
-      replace,
+      replace: opts.replace === true && inherited !== null,
     });
   } finally {
     inherited?.release();

@@ -82,14 +82,14 @@ export async function writeZstdPack(path: string, input: ZstdPackInput): Promise
     written += made.frame.length;
   }
   const first = await firstFrames(input, scans);
-  const size = length(first) + written;
-  if (room !== undefined && room !== length(first)) {
-    moveRangeSync(file, room, length(first), written);
-    file.truncateSync(size);
+  const head = length(first);
+  if (room !== undefined && room !== head) {
+    moveRangeSync(file, room, head, written);
+    file.truncateSync(head + written);
   }
   file.seekSync(0, Deno.SeekMode.Start);
   for (const frame of first) writeAllSync(file, frame);
-  return size;
+  return head + written;
 }
 
 /** The first member's frames, built from the scans by `input.first`. */

@@ -15,6 +15,7 @@
 import { ActivationError, errnoOf } from "../errors.ts";
 import { activationEnv, sourcingProgram } from "./activate.ts";
 import { replaceProcess } from "./replace.ts";
+import { compactCurrentRuntime } from "../dist/self.ts";
 
 /** The signals forwarded to the command. */
 export const FORWARDED_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
@@ -183,7 +184,10 @@ export async function execInEnv(options: ExecOptions): Promise<number> {
   const [program, args] = scripts.length === 0
     ? [resolved, argv.slice(1)]
     : ["/bin/sh", ["-c", sourcingProgram(scripts), "poncho-activate", resolved, ...argv.slice(1)]];
-  if (options.replace && options.cwd === undefined) replaceProcess(program, args, env);
+  if (options.replace && options.cwd === undefined) {
+    await compactCurrentRuntime(); // nothing of Poncho runs after the command: do it now
+    replaceProcess(program, args, env);
+  }
   const signals = signalForwarder();
   try {
     let child: Deno.ChildProcess;
