@@ -61,3 +61,8 @@ export function libc(): Libc | null {
 export function cString(text: string): Uint8Array {
   return new TextEncoder().encode(`${text}\0`);
 }
+
+/** The address of `bytes`' first byte, as a C pointer value (for pointer arrays and structs). */
+export function pointerOf(bytes: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+}

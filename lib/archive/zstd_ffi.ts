@@ -26,6 +26,7 @@ import { PonchoError } from "../errors.ts";
 import { DRAIN_MAX, notZstdError, truncatedError } from "./zstd_process.ts";
 import { magicKind } from "./zstd_frame.ts";
 import { readAtSync } from "../fs/io.ts";
+import { pointerOf } from "../libc.ts";
 
 /** Bytes of the file read at a time, and of each output buffer. */
 const CHUNK = 1 << 20;
@@ -58,10 +59,6 @@ export function zstdLibrary(): Libzstd | null {
     else throw err;
   }
   return loaded;
-}
-
-function pointerOf(bytes: Uint8Array): bigint {
-  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
 }
 
 /** Whether the 4 bytes at `offset` of `file` start a zstd or skippable frame. */

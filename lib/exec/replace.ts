@@ -13,7 +13,7 @@
  * @module
  */
 
-import { cString, libc } from "../libc.ts";
+import { cString, libc, pointerOf } from "../libc.ts";
 
 const SIGPIPE = 13;
 const SIG_DFL = 0n;
@@ -24,7 +24,7 @@ function pointerArray(strings: readonly string[], keep: Uint8Array[]): BigUint64
   strings.forEach((text, i) => {
     const bytes = cString(text);
     keep.push(bytes);
-    array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+    array[i] = pointerOf(bytes);
   });
   return array;
 }
