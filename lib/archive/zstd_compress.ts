@@ -32,9 +32,9 @@ import {
   yieldToEventLoop,
 } from "./worker_pool.ts";
 import { moduleUrl } from "../lazy.ts";
+import { ZSTD_FRAME_SIZE } from "./zstd_frame.ts";
 
-/** Uncompressed size of every frame but the last (4 MiB: within 0.5% of one frame's ratio). */
-export const ZSTD_FRAME_SIZE = 4 << 20;
+export { ZSTD_FRAME_SIZE };
 
 /** Compresses `data` as one zstd frame at `level` with a content checksum. */
 export function compressFrame(data: Uint8Array, level: number): Uint8Array {

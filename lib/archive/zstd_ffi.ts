@@ -1,18 +1,25 @@
 /**
  * Decompression of a zstd file by the system's libzstd, called by FFI
- * without blocking (`ZSTD_decompressStream` runs on one of Deno's blocking
- * threads): the decoder fills the next buffer while the consumer works on
+ * without blocking (the calls run on one of Deno's blocking threads): the
+ * decoder fills the next buffer while the consumer works on
  * the last one, without the `zstd` program's process, pipe and copies. On a
  * 2-core machine, where the decoder and the extractor share the cores, that
  * took a cold unpack of 93 MB from 135-150 ms to 100-145 ms of wall time
  * and from 130-150 to 90-110 ms of CPU (decoding alone).
  *
- * The decoded bytes come in views of four 1 MiB buffers used in turn; a
- * chunk stays valid until the second `next()` after it (as the `zstd`
- * program's output with `recycle`, `zstd_process.ts`), so only consumers
- * that copy whatever they keep longer may use it. {@link zstdLibrary} says
- * whether libzstd can be loaded here (glibc's `libzstd.so.1`, FFI allowed);
- * else the caller decodes another way.
+ * Each frame of up to 4 MiB (every frame `pack` writes) is decoded whole by
+ * one call, straight into one of three 4 MiB output buffers: no window
+ * buffer, no copy out of it, a call per 4 MiB rather than per MiB. On the
+ * same machine that took a cold `poncho run -e` of a 91.5 MB environment
+ * from 264-298 ms to 226-266 ms and of the Python stdlib from 698 to 536 ms
+ * (`bench/cold_ab.ts`, medians of 15-21 interleaved runs). From the first
+ * frame that does not fit (a single-frame archive of another tool), the
+ * streaming decoder takes over, into four 1 MiB buffers. Either way a chunk
+ * stays valid until the second `next()` after it (as the `zstd` program's
+ * output with `recycle`, `zstd_process.ts`), so only consumers that copy
+ * whatever they keep longer may use it. {@link zstdLibrary} says whether
+ * libzstd can be loaded here (glibc's `libzstd.so.1`, FFI allowed); else the
+ * caller decodes another way.
  *
  * Errors are the same {@link PonchoError}s as the other decoders'
  * (`is truncated`, `holds bytes that are not a zstd frame`, `is corrupt`),
@@ -24,14 +31,24 @@
 
 import { PonchoError } from "../errors.ts";
 import { DRAIN_MAX, notZstdError, truncatedError } from "./zstd_process.ts";
-import { magicKind } from "./zstd_frame.ts";
+import { magicKind, ZSTD_FRAME_SIZE } from "./zstd_frame.ts";
 import { readAtSync } from "../fs/io.ts";
 import { pointerOf } from "../libc.ts";
 
-/** Bytes of the file read at a time, and of each output buffer. */
+/** Bytes of the file read at a time by the streaming decoder, and of each of its output buffers. */
 const CHUNK = 1 << 20;
-/** Output buffers used in turn: two held by the consumer, one being filled, one spare. */
+/** The streaming decoder's output buffers used in turn: two held by the consumer, one being filled, one spare. */
 const BUFFERS = 4;
+/** Output capacity of a whole-frame decode: every frame `pack` writes fits. */
+const FRAME_OUT = ZSTD_FRAME_SIZE;
+/** Compressed bytes held at once: any frame of {@link FRAME_OUT} bytes, even stored raw. */
+const FRAME_IN = FRAME_OUT + (FRAME_OUT >> 4);
+/** The whole-frame decoder's output buffers: two held by the consumer, one being filled. */
+const FRAME_BUFFERS = 3;
+/** `ZSTD_getErrorCode`'s code for an output buffer too small for the frame. */
+const DST_TOO_SMALL = 70;
+/** `ZSTD_getFrameContentSize`'s "not in the header" (and, one less, "error"). */
+const SIZE_UNKNOWN = (1n << 64n) - 1n;
 
 const SYMBOLS = {
   ZSTD_createDCtx: { parameters: [], result: "pointer" },
@@ -41,7 +58,15 @@ const SYMBOLS = {
     result: "usize",
     nonblocking: true,
   },
+  ZSTD_decompressDCtx: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "usize"],
+    result: "usize",
+    nonblocking: true,
+  },
+  ZSTD_findFrameCompressedSize: { parameters: ["buffer", "usize"], result: "usize" },
+  ZSTD_getFrameContentSize: { parameters: ["buffer", "usize"], result: "u64" },
   ZSTD_isError: { parameters: ["usize"], result: "u32" },
+  ZSTD_getErrorCode: { parameters: ["usize"], result: "i32" },
   ZSTD_getErrorName: { parameters: ["usize"], result: "pointer" },
 } as const;
 
@@ -66,16 +91,134 @@ function startsFrame(file: Deno.FsFile, offset: number): boolean {
   return magicKind(readAtSync(file, offset, 4)) !== undefined;
 }
 
-/** One decode of one file: the input side, the decoder's state and the output buffers. */
+/** The error libzstd's result `code` stands for, naming the file `name`. */
+function failure(lib: Libzstd, code: bigint, name: string): PonchoError {
+  const why = new Deno.UnsafePointerView(lib.symbols.ZSTD_getErrorName(code)!).getCString();
+  if (/unknown frame|prefix unknown/i.test(why)) return notZstdError(name);
+  return new PonchoError(`${name} is corrupt: ${why}`);
+}
+
+/**
+ * One decode of one file, a whole frame per call (`ZSTD_decompressDCtx`,
+ * straight into the output: no window buffer, no copy out of it, one call
+ * per 4 MiB), as long as each frame fits ({@link FRAME_IN} compressed,
+ * {@link FRAME_OUT} decoded); from the first frame that does not (a
+ * single-frame archive of another tool, bytes that are not a frame, a frame
+ * cut short), the streaming decoder goes on from that frame's start, and
+ * names any error.
+ */
 class Decode {
+  readonly held = new Uint8Array(FRAME_IN);
+  readonly outputs = Array.from({ length: FRAME_BUFFERS }, () => new Uint8Array(FRAME_OUT));
+  next = 0;
+  /** Unconsumed bytes of `held`: `[start, end)`. */
+  start = 0;
+  end = 0;
+  /** Bytes of the file read so far. */
+  read = 0;
+  /** File offset where the last whole frame ended. */
+  frameEnd = 0;
+  eof = false;
+  stream?: StreamDecode;
+
+  constructor(
+    readonly lib: Libzstd,
+    readonly dctx: Deno.PointerValue,
+    readonly file: Deno.FsFile,
+    readonly name: string,
+  ) {}
+
+  /**
+   * Decodes the next frame that holds bytes; its view, or `undefined` at the
+   * end of the data (checked as the streaming decoder checks it).
+   */
+  async chunk(): Promise<Uint8Array | undefined> {
+    while (!this.stream) {
+      const src = this.#frame();
+      if (src === undefined) return undefined;
+      if (src === null) break;
+      const out = this.outputs[this.next];
+      const n = BigInt(
+        await this.lib.symbols.ZSTD_decompressDCtx(
+          this.dctx,
+          out,
+          BigInt(out.length),
+          src,
+          BigInt(src.length),
+        ),
+      );
+      if (this.lib.symbols.ZSTD_isError(n)) {
+        if (this.lib.symbols.ZSTD_getErrorCode(n) === DST_TOO_SMALL) break;
+        throw failure(this.lib, n, this.name);
+      }
+      this.frameEnd += src.length;
+      this.start += src.length;
+      if (n === 0n) continue; // a skippable or empty frame
+      this.next = (this.next + 1) % FRAME_BUFFERS;
+      return out.subarray(0, Number(n));
+    }
+    this.stream ??= new StreamDecode(this.lib, this.file, this.name, this.frameEnd);
+    return await this.stream.chunk();
+  }
+
+  /**
+   * The compressed bytes of the next frame, whole, in `held`; `undefined` at
+   * the end of the file, `null` when the frame cannot be decoded whole here.
+   */
+  #frame(): Uint8Array | null | undefined {
+    const { lib } = this;
+    while (true) {
+      const view = this.held.subarray(this.start, this.end);
+      if (view.length > 0) {
+        const size = lib.symbols.ZSTD_findFrameCompressedSize(view, BigInt(view.length));
+        if (!lib.symbols.ZSTD_isError(size)) {
+          const content = lib.symbols.ZSTD_getFrameContentSize(view, BigInt(view.length));
+          if (content < SIZE_UNKNOWN - 1n && content > BigInt(FRAME_OUT)) return null;
+          return view.subarray(0, Number(size));
+        }
+      } else if (this.eof) {
+        if (this.read === 0) throw truncatedError(this.name);
+        return undefined;
+      }
+      if (this.eof || view.length === this.held.length) return null;
+      this.#refill();
+    }
+  }
+
+  /** Moves the unconsumed bytes to the front of `held` and reads the file after them. */
+  #refill(): void {
+    this.held.copyWithin(0, this.start, this.end);
+    this.end -= this.start;
+    this.start = 0;
+    while (this.end < this.held.length) {
+      const n = this.file.readSync(this.held.subarray(this.end));
+      if (n === null) {
+        this.eof = true;
+        return;
+      }
+      this.end += n;
+      this.read += n;
+    }
+  }
+
+  /** Frees the decoder state. */
+  free(): void {
+    this.stream?.free();
+    this.lib.symbols.ZSTD_freeDCtx(this.dctx);
+  }
+}
+
+/** A streaming decode of the file from `offset` (`ZSTD_decompressStream`, 1 MiB at a time). */
+class StreamDecode {
   readonly input = new Uint8Array(CHUNK);
   readonly inDesc = new BigUint64Array([pointerOf(this.input), 0n, 0n]);
   readonly outDesc = new BigUint64Array(3);
   readonly outputs = Array.from({ length: BUFFERS }, () => new Uint8Array(CHUNK));
+  readonly dctx: Deno.PointerValue;
   next = 0;
-  read = 0;
+  read: number;
   /** File offset where the last whole frame ended. */
-  frameEnd = 0;
+  frameEnd: number;
   /** What `ZSTD_decompressStream` last returned (0: at a frame's end). */
   hint = 1n;
   eof = false;
@@ -84,10 +227,14 @@ class Decode {
 
   constructor(
     readonly lib: Libzstd,
-    readonly dctx: Deno.PointerValue,
     readonly file: Deno.FsFile,
     readonly name: string,
-  ) {}
+    offset: number,
+  ) {
+    this.dctx = lib.symbols.ZSTD_createDCtx();
+    file.seekSync(offset, Deno.SeekMode.Start);
+    this.read = this.frameEnd = offset;
+  }
 
   /** Refills the input when it is used up; false at the end of the file. */
   #fill(): boolean {
@@ -119,7 +266,7 @@ class Decode {
       this.hint = BigInt(
         await this.lib.symbols.ZSTD_decompressStream(this.dctx, this.outDesc, this.inDesc),
       );
-      if (this.lib.symbols.ZSTD_isError(this.hint)) throw this.#failure();
+      if (this.lib.symbols.ZSTD_isError(this.hint)) throw failure(this.lib, this.hint, this.name);
       if (this.hint === 0n) this.frameEnd = this.read - Number(this.inDesc[1] - this.inDesc[2]);
       this.flushing = this.outDesc[2] === this.outDesc[1];
     }
@@ -136,11 +283,9 @@ class Decode {
     return undefined;
   }
 
-  #failure(): PonchoError {
-    const why = new Deno.UnsafePointerView(this.lib.symbols.ZSTD_getErrorName(this.hint)!)
-      .getCString();
-    if (/unknown frame|prefix unknown/i.test(why)) return notZstdError(this.name);
-    return new PonchoError(`${this.name} is corrupt: ${why}`);
+  /** Frees the decoder state. */
+  free(): void {
+    this.lib.symbols.ZSTD_freeDCtx(this.dctx);
   }
 }
 
@@ -174,7 +319,7 @@ export async function* zstdFfi(
     try {
       await drainForVerdict(d, pending, finished);
     } finally {
-      lib.symbols.ZSTD_freeDCtx(dctx);
+      d.free();
     }
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
+import { concatBytes } from "../bytes.ts";
 import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
 import { openArchive } from "./open.ts";
 import { DRAIN_MAX } from "./zstd_process.ts";
@@ -17,26 +18,79 @@ function decoded(path: string): AsyncGenerator<Uint8Array> {
   return zstdFfi(zstdLibrary()!, path);
 }
 
+/**
+ * The chunks of `path` decoded, checking that each chunk stays intact until
+ * the second chunk after it is pulled; with the size of the buffer behind each.
+ */
+async function decodedChecked(path: string): Promise<{ bytes: Uint8Array; buffers: number[] }> {
+  const parts: Uint8Array[] = [];
+  const buffers: number[] = [];
+  let previous: [Uint8Array, Uint8Array] | undefined;
+  for await (const chunk of decoded(path)) {
+    if (previous) assert.deepEqual(previous[0], previous[1], `chunk ${parts.length - 2} intact`);
+    previous = [chunk, chunk.slice()];
+    parts.push(chunk.slice());
+    buffers.push(chunk.buffer.byteLength);
+  }
+  return { bytes: concatBytes(parts), buffers };
+}
+
 Deno.test({
-  name: "libzstd by FFI: the same bytes as written, in views of 1 MiB buffers",
+  name: "libzstd by FFI: pack's frames decode whole, one 4 MiB frame per chunk, the same bytes",
   ignore: !libzstd,
   async fn() {
     await withTempDir("poncho-ffi-", async (dir) => {
       const path = join(dir, "e.tar.zst");
       const tar = await writeZstArchive(path, 9_000_000);
-      assert.deepEqual(await collect(decoded(path)), tar);
-      let n = 0;
-      let previous: [Uint8Array, Uint8Array] | undefined;
-      for await (const chunk of decoded(path)) {
-        assert.equal(chunk.buffer.byteLength, 1 << 20, "a view of a 1 MiB buffer");
-        // The chunk before stays valid until the second next() after it.
-        if (previous) assert.deepEqual(previous[0], previous[1], `chunk ${n - 1} still intact`);
-        previous = [chunk, chunk.slice()];
-        n++;
-      }
-      assert.ok(n > 8, `${n} chunks`);
+      const { bytes, buffers } = await decodedChecked(path);
+      assert.deepEqual(bytes, tar);
+      // Three frames: the 4 MiB ones and the rest (tar's blocks and end), each in one chunk.
+      assert.deepEqual(buffers, [4 << 20, 4 << 20, 4 << 20]);
       // openArchive with recycle decodes this way.
       assert.deepEqual(await collect(openArchive(path, { recycle: true })), tar);
+    });
+  },
+});
+
+Deno.test({
+  name: "libzstd by FFI: from a frame too large to decode whole, the streaming decoder goes on",
+  ignore: !libzstd || !hasCommand("zstd"),
+  async fn() {
+    await withTempDir("poncho-ffi-", async (dir) => {
+      const ours = join(dir, "ours.tar.zst");
+      const head = await writeZstArchive(ours, 5_000_000);
+      const text = new TextEncoder().encode(
+        "a line of text that compresses well\n".repeat(200_000),
+      );
+      const random = new Uint8Array(6_000_000);
+      for (let i = 0; i < random.length; i += 65536) {
+        crypto.getRandomValues(random.subarray(i, i + 65536));
+      }
+      const zstd = async (data: Uint8Array, args: string[]) => {
+        const child = new Deno.Command("zstd", { args, stdin: "piped", stdout: "piped" }).spawn();
+        const w = child.stdin.getWriter();
+        await w.write(data);
+        await w.close();
+        const out = await child.output();
+        assert.ok(out.success);
+        return out.stdout;
+      };
+      // One frame each: its size in the header (7 MB, more than 4 MiB), not in the header
+      // (decoding finds it too large), compressed larger than the bytes held at once.
+      const frames: [string, Uint8Array, Uint8Array][] = [
+        ["sized", text, await zstd(text, ["-q", "-c", "-3", "--content-size"])],
+        ["unsized", text, await zstd(text, ["-q", "-c", "-3", "--no-content-size"])],
+        ["random", random, await zstd(random, ["-q", "-c", "-3"])],
+      ];
+      for (const [name, data, frame] of frames) {
+        const path = join(dir, `${name}.zst`);
+        await Deno.writeFile(path, concatBytes([await Deno.readFile(ours), frame]));
+        const { bytes, buffers } = await decodedChecked(path);
+        assert.deepEqual(bytes, concatBytes([head, data]), name);
+        const big = buffers.findIndex((b) => b !== 4 << 20);
+        assert.ok(big > 0, `${name}: whole frames first (${buffers})`);
+        assert.ok(buffers.slice(big).every((b) => b === 1 << 20), `${name}: then streamed`);
+      }
     });
   },
 });
