@@ -42,6 +42,9 @@ type UnpackModule = typeof import("./env/unpack.ts");
  */
 const loadUnpack = (): Promise<UnpackModule> => load<UnpackModule>("./env/unpack.ts");
 
+/** Imports the archive reader (part of the unpacking code) for a decode begun early. */
+const loadOpen = () => load<typeof import("./archive/open.ts")>("./archive/open.ts");
+
 /** Imports this module's lazily loaded modules (see `lib/lazy.ts`). */
 const load = lazyImporter(import.meta.url);
 
@@ -83,6 +86,22 @@ function toBuild(r: {
   return { activateScripts: r.activateScripts, size: r.size, finish: r.finish };
 }
 
+/** Options of {@link archiveId}. */
+export interface ArchiveIdOptions {
+  /** Says what happens (with `--debug`). */
+  log?: (msg: string) => void;
+  /** Resolve a miss under the archive's identity lock, waiting at most this long. */
+  waitMs?: number;
+  /** Keeps the identity lock for the caller (see {@link archiveId}). */
+  keep?: { lock?: { release(): void } };
+  /**
+   * On a miss, begin decoding the archive for the unpack that follows
+   * (`prefetchArchive`, `lib/archive/open.ts`); {@link dropAhead} frees that
+   * decode if the unpack does not take it.
+   */
+  prefetch?: boolean;
+}
+
 /**
  * The identity of an archive: cached by path, size, mtime and inode, else
  * read. With `waitMs`, a miss is resolved under the archive's identity lock
@@ -98,17 +117,16 @@ export async function archiveId(
   layout: StoreLayout,
   path: string,
   info: Deno.FileInfo,
-  log: (msg: string) => void = () => {},
-  waitMs?: number,
-  keep?: { lock?: { release(): void } },
+  options: ArchiveIdOptions = {},
 ): Promise<string> {
+  const { waitMs, keep } = options;
   const cached = await cachedSourceId(layout, path, info);
   if (cached) {
     keep?.lock?.release();
     return cached;
   }
-  if (keep?.lock) return await identify(layout, path, info, log); // the launcher's lock is held
-  if (waitMs === undefined) return await identify(layout, path, info, log);
+  if (keep?.lock) return await identify(layout, path, info, options); // the launcher's lock is held
+  if (waitMs === undefined) return await identify(layout, path, info, options);
   // A burst of cold starts: one process reads the archive, the others wait for its cache entry
   // instead of each loading the archive engine and reading the archive too.
   let lock: HeldLock;
@@ -122,13 +140,13 @@ export async function archiveId(
     );
   } catch (err) {
     if (err instanceof LockTimeoutError || errnoOf(err) === undefined) throw err;
-    return await identify(layout, path, info, log); // a read-only store: no lock to share
+    return await identify(layout, path, info, options); // a read-only store: no lock to share
   }
   let kept = false;
   try {
     const id = await cachedSourceId(layout, path, info);
     if (id) return id;
-    const read = await identify(layout, path, info, log);
+    const read = await identify(layout, path, info, options);
     if (keep) {
       keep.lock = lock; // held until the environment is ready: the launcher waits on it
       kept = true;
@@ -139,12 +157,26 @@ export async function archiveId(
   }
 }
 
+/** Archives whose decode {@link archiveId} began ahead of their unpack. */
+const ahead = new Set<string>();
+
+/**
+ * Frees the decode of `path` begun ahead of its unpack (`prefetch`) if the
+ * unpack did not take it (the environment was there after all, or failed).
+ */
+export async function dropAhead(path: string): Promise<void> {
+  if (!ahead.delete(path)) return;
+  await (await loadOpen()).dropPrefetchedArchive(path);
+}
+
 async function identify(
   layout: StoreLayout,
   path: string,
   info: Deno.FileInfo,
-  log: (msg: string) => void,
+  { log = () => {}, prefetch }: ArchiveIdOptions,
 ): Promise<string> {
+  // The decoder works on the first frames while the manifest is read and the lock taken.
+  if (prefetch && (await loadOpen()).prefetchArchive(path, info)) ahead.add(path);
   const unpack = await loadUnpack();
   const manifest = await unpack.readArchiveManifest(path);
   const id = manifest ? manifest.id : `archive-${await unpack.fileDigest(path)}`;
@@ -218,6 +250,7 @@ export async function runEnvironment(opts: RunEnvOptions): Promise<number> {
     return await runSource(opts, source, info, layout, identity, log);
   } finally {
     identity.lock?.release();
+    await dropAhead(source);
   }
 }
 
@@ -356,7 +389,12 @@ async function planArchive(
   identity: { lock?: { release(): void } },
   log: (msg: string) => void,
 ): Promise<Plan> {
-  const id = await archiveId(layout, source, info, log, opts.waitMs, identity);
+  const id = await archiveId(layout, source, info, {
+    log,
+    waitMs: opts.waitMs,
+    keep: identity,
+    prefetch: true,
+  });
   const build: Builder = async (root, prefix) => {
     const unpack = await loadUnpack();
     log(`unpacking ${source} for ${prefix}`);
@@ -455,7 +493,12 @@ async function runInTemp(
     try {
       await Deno.mkdir(prefix);
       log(`unpacking into temp dir ${prefix}`);
-      const marker = await unpackPrivate(prefix, build, source, id);
+      let marker;
+      try {
+        marker = await unpackPrivate(prefix, build, source, id);
+      } finally {
+        await dropAhead(source);
+      }
       // No await between here and execInEnv's own signal listeners: no signal is lost.
       unpacking = false;
       return await execInEnv({
@@ -498,6 +541,8 @@ async function runIn(
     // A store that is a file, read-only or full: say so, naming the store, not a lock file.
     if (slot.layout && errnoOf(err)) await ensureStore(slot.layout.root);
     throw fsError(err, slot.path, { what: "cannot unpack the environment into" });
+  } finally {
+    await dropAhead(source); // the environment was there after all: the decode is not needed
   }
   // The single file's launcher finds this environment without Deno next time.
   if (archiveInfo && slot.layout) {

@@ -12,7 +12,7 @@ import { PonchoError } from "../errors.ts";
 import { lazyImporter } from "../lazy.ts";
 import { readTar, type TarHeader } from "./tar_reader.ts";
 import { zstdProcess } from "./zstd_process.ts";
-import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
+import { dropPrefetchedZstd, prefetchZstd, zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
 import { rawFrameContent, STORED_FRAME_MAX, storedFrameLength } from "./zstd_frame.ts";
 import { BLOCK, checksumOk, decodeHeader } from "./tar_header.ts";
 import { readAtSync } from "../fs/io.ts";
@@ -80,6 +80,50 @@ export async function* openArchive(
   }
   const { openDecompressed } = await loadCompress();
   yield* openDecompressed(path);
+}
+
+/**
+ * Begins decoding the `.tar.zst` at `path` before it is read, when libzstd
+ * decodes it here (see {@link OpenArchiveOptions.recycle}) and the file is
+ * still the one `info` describes (device, inode, size, mtime): the next
+ * `openArchive(path, { recycle: true })` goes on with that decode, whose
+ * first frames are decoded meanwhile, while the caller works on. Whether it
+ * began; {@link dropPrefetchedArchive} frees a decode nobody took.
+ *
+ * @example
+ * ```ts ignore
+ * const info = Deno.statSync("env.tar.zst");
+ * prefetchArchive("env.tar.zst", info); // then take the lock, make the temp dir, ...
+ * for await (const chunk of openArchive("env.tar.zst", { recycle: true })) {
+ *   // the first chunks are already decoded
+ * }
+ * ```
+ */
+export function prefetchArchive(path: string, info: Deno.FileInfo): boolean {
+  const lib = existingZst(path) ? zstdLibrary() : null;
+  if (!lib) return false;
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (err) {
+    if (err instanceof Error) return false; // the read that follows says why
+    throw err;
+  }
+  const now = file.statSync();
+  if (
+    now.dev !== info.dev || now.ino !== info.ino || now.size !== info.size ||
+    now.mtime?.getTime() !== info.mtime?.getTime()
+  ) {
+    file.close(); // replaced since: whoever reads it opens it afresh
+    return false;
+  }
+  prefetchZstd(lib, path, file);
+  return true;
+}
+
+/** Frees the decode of `path` that {@link prefetchArchive} began, if nothing took it. */
+export function dropPrefetchedArchive(path: string): Promise<void> {
+  return dropPrefetchedZstd(path);
 }
 
 /**

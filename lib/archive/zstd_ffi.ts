@@ -8,18 +8,23 @@
  * and from 130-150 to 90-110 ms of CPU (decoding alone).
  *
  * Each frame of up to 4 MiB (every frame `pack` writes) is decoded whole by
- * one call, straight into one of three 4 MiB output buffers: no window
- * buffer, no copy out of it, a call per 4 MiB rather than per MiB. On the
- * same machine that took a cold `poncho run -e` of a 91.5 MB environment
- * from 264-298 ms to 226-266 ms and of the Python stdlib from 698 to 536 ms
- * (`bench/cold_ab.ts`, medians of 15-21 interleaved runs). From the first
- * frame that does not fit (a single-frame archive of another tool), the
- * streaming decoder takes over, into four 1 MiB buffers. Either way a chunk
- * stays valid until the second `next()` after it (as the `zstd` program's
- * output with `recycle`, `zstd_process.ts`), so only consumers that copy
- * whatever they keep longer may use it. {@link zstdLibrary} says whether
- * libzstd can be loaded here (glibc's `libzstd.so.1`, FFI allowed); else the
- * caller decodes another way.
+ * one call, straight into a 4 MiB output buffer: no window buffer, no copy
+ * out of it, a call per 4 MiB rather than per MiB; up to three frames are
+ * decoded at once, ahead of the consumer. On the same machine that took a
+ * cold `poncho run -e` of a 91.5 MB environment from 264-298 ms to 226-266
+ * ms and of the Python stdlib from 698 to 536 ms (`bench/cold_ab.ts`,
+ * medians of 15-21 interleaved runs; one frame at a time). A decode can also
+ * begin before anything reads the file ({@link prefetchZstd}): `poncho run`
+ * begins it when it finds the archive unknown, so that the first frames are
+ * decoded while it reads the manifest and takes the locks (another 6-20 ms
+ * off the cold start of the 91.5 MB environment, 58 ms off the stdlib's).
+ * From the first frame that does not fit (a single-frame archive of another
+ * tool), the streaming decoder takes over, into four 1 MiB buffers. Either
+ * way a chunk stays valid until the second `next()` after it (as the `zstd`
+ * program's output with `recycle`, `zstd_process.ts`), so only consumers
+ * that copy whatever they keep longer may use it. {@link zstdLibrary} says
+ * whether libzstd can be loaded here (glibc's `libzstd.so.1`, FFI allowed);
+ * else the caller decodes another way.
  *
  * Errors are the same {@link PonchoError}s as the other decoders'
  * (`is truncated`, `holds bytes that are not a zstd frame`, `is corrupt`),
@@ -43,8 +48,17 @@ const BUFFERS = 4;
 const FRAME_OUT = ZSTD_FRAME_SIZE;
 /** Compressed bytes held at once: any frame of {@link FRAME_OUT} bytes, even stored raw. */
 const FRAME_IN = FRAME_OUT + (FRAME_OUT >> 4);
-/** The whole-frame decoder's output buffers: two held by the consumer, one being filled. */
-const FRAME_BUFFERS = 3;
+/**
+ * Whole-frame decodes in flight at a time (each on a blocking thread of its
+ * own): the decoder runs up to three frames ahead of the consumer, and of its
+ * start when the decode was begun early ({@link prefetchZstd}).
+ */
+const FRAME_JOBS = 3;
+/**
+ * The whole-frame decoder's output buffers: two the consumer may still read,
+ * the one just returned, and those being filled.
+ */
+const FRAME_BUFFERS = FRAME_JOBS + 3;
 /** `ZSTD_getErrorCode`'s code for an output buffer too small for the frame. */
 const DST_TOO_SMALL = 70;
 /** `ZSTD_getFrameContentSize`'s "not in the header" (and, one less, "error"). */
@@ -98,77 +112,143 @@ function failure(lib: Libzstd, code: bigint, name: string): PonchoError {
   return new PonchoError(`${name} is corrupt: ${why}`);
 }
 
+/** A whole-frame decode in flight: where its frame starts in the file, and what it holds. */
+interface FrameJob {
+  /** File offset of the frame. */
+  offset: number;
+  /** Its compressed size. */
+  size: number;
+  /** The input buffer its bytes are in. */
+  input: HeldInput;
+  /** The output buffer it decodes into. */
+  out: Uint8Array<ArrayBuffer>;
+  /** The decoder state it uses. */
+  dctx: Deno.PointerValue;
+  /** What `ZSTD_decompressDCtx` returns. */
+  result: Promise<number | bigint>;
+}
+
+/** An input buffer, with the number of decodes in flight that read it. */
+interface HeldInput {
+  bytes: Uint8Array;
+  busy: number;
+}
+
 /**
  * One decode of one file, a whole frame per call (`ZSTD_decompressDCtx`,
- * straight into the output: no window buffer, no copy out of it, one call
- * per 4 MiB), as long as each frame fits ({@link FRAME_IN} compressed,
- * {@link FRAME_OUT} decoded); from the first frame that does not (a
- * single-frame archive of another tool, bytes that are not a frame, a frame
- * cut short), the streaming decoder goes on from that frame's start, and
- * names any error.
+ * straight into the output: no window buffer, no copy out of it), up to
+ * {@link FRAME_JOBS} frames at a time, as long as each frame fits
+ * ({@link FRAME_IN} compressed, {@link FRAME_OUT} decoded). From the first
+ * frame that does not (a single-frame archive of another tool, bytes that
+ * are not a frame, a frame cut short), the streaming decoder goes on from
+ * that frame's start, and names any error.
+ *
+ * The file is read into two input buffers in turn: the bytes after the last
+ * whole frame of one move to the front of the other, which is refilled only
+ * once no decode reads it.
  */
 class Decode {
-  readonly held = new Uint8Array(FRAME_IN);
-  readonly outputs = Array.from({ length: FRAME_BUFFERS }, () => new Uint8Array(FRAME_OUT));
-  next = 0;
-  /** Unconsumed bytes of `held`: `[start, end)`. */
+  readonly inputs: HeldInput[] = [0, 1].map(() => ({ bytes: new Uint8Array(FRAME_IN), busy: 0 }));
+  /** The input the next frame is taken from, and its unconsumed bytes `[start, end)`. */
+  current = 0;
   start = 0;
   end = 0;
+  /** File offset of `start`. */
+  at = 0;
   /** Bytes of the file read so far. */
   read = 0;
-  /** File offset where the last whole frame ended. */
-  frameEnd = 0;
   eof = false;
+  /** Set once the next frame cannot be decoded whole: where the streaming decoder starts. */
+  streamAt?: number;
+  readonly jobs: FrameJob[] = [];
+  readonly freeOutputs = Array.from({ length: FRAME_BUFFERS }, () => new Uint8Array(FRAME_OUT));
+  /** The outputs of the chunks returned that the consumer may still read. */
+  readonly returned: Uint8Array<ArrayBuffer>[] = [];
+  readonly dctxs: Deno.PointerValue[];
   stream?: StreamDecode;
 
-  constructor(
-    readonly lib: Libzstd,
-    readonly dctx: Deno.PointerValue,
-    readonly file: Deno.FsFile,
-    readonly name: string,
-  ) {}
+  constructor(readonly lib: Libzstd, readonly file: Deno.FsFile, public name: string) {
+    this.dctxs = Array.from({ length: FRAME_JOBS }, () => lib.symbols.ZSTD_createDCtx());
+  }
 
   /**
    * Decodes the next frame that holds bytes; its view, or `undefined` at the
    * end of the data (checked as the streaming decoder checks it).
    */
   async chunk(): Promise<Uint8Array | undefined> {
-    while (!this.stream) {
-      const src = this.#frame();
-      if (src === undefined) return undefined;
-      if (src === null) break;
-      const out = this.outputs[this.next];
-      const n = BigInt(
-        await this.lib.symbols.ZSTD_decompressDCtx(
-          this.dctx,
-          out,
-          BigInt(out.length),
-          src,
-          BigInt(src.length),
-        ),
-      );
+    // The consumer has pulled twice since the chunk before the last: its buffer is free.
+    while (this.returned.length > 2) this.freeOutputs.push(this.returned.shift()!);
+    while (this.streamAt === undefined || this.jobs.length > 0) {
+      this.#issue();
+      const job = this.jobs.shift();
+      if (!job) break;
+      const n = BigInt(await job.result);
+      job.input.busy--;
+      this.dctxs.push(job.dctx);
       if (this.lib.symbols.ZSTD_isError(n)) {
-        if (this.lib.symbols.ZSTD_getErrorCode(n) === DST_TOO_SMALL) break;
-        throw failure(this.lib, n, this.name);
+        this.freeOutputs.push(job.out);
+        if (this.lib.symbols.ZSTD_getErrorCode(n) !== DST_TOO_SMALL) {
+          throw failure(this.lib, n, this.name);
+        }
+        await this.#settle(); // the frames after it are streamed again
+        this.streamAt = job.offset;
+        break;
       }
-      this.frameEnd += src.length;
-      this.start += src.length;
-      if (n === 0n) continue; // a skippable or empty frame
-      this.next = (this.next + 1) % FRAME_BUFFERS;
-      return out.subarray(0, Number(n));
+      if (n === 0n) { // a skippable or empty frame
+        this.freeOutputs.push(job.out);
+        continue;
+      }
+      this.returned.push(job.out);
+      this.#issue();
+      return job.out.subarray(0, Number(n));
     }
-    this.stream ??= new StreamDecode(this.lib, this.file, this.name, this.frameEnd);
+    if (this.streamAt === undefined) return undefined;
+    this.stream ??= new StreamDecode(this.lib, this.file, this.name, this.streamAt);
     return await this.stream.chunk();
   }
 
+  /** Starts the first decodes (before the first {@link chunk}). */
+  begin(): void {
+    this.#issue();
+  }
+
+  /** Starts whole-frame decodes until {@link FRAME_JOBS} are in flight, where it can. */
+  #issue(): void {
+    while (
+      this.streamAt === undefined && this.jobs.length < FRAME_JOBS && this.freeOutputs.length > 0
+    ) {
+      const src = this.#frame();
+      if (src === undefined) return; // the end, or an input still being read
+      if (src === null) {
+        this.streamAt = this.at;
+        return;
+      }
+      const out = this.freeOutputs.pop()!;
+      const dctx = this.dctxs.pop()!;
+      const input = this.inputs[this.current];
+      input.busy++;
+      const result = this.lib.symbols.ZSTD_decompressDCtx(
+        dctx,
+        out,
+        BigInt(out.length),
+        src,
+        BigInt(src.length),
+      );
+      this.jobs.push({ offset: this.at, size: src.length, input, out, dctx, result });
+      this.start += src.length;
+      this.at += src.length;
+    }
+  }
+
   /**
-   * The compressed bytes of the next frame, whole, in `held`; `undefined` at
-   * the end of the file, `null` when the frame cannot be decoded whole here.
+   * The compressed bytes of the next frame, whole, in the current input;
+   * `null` when it cannot be decoded whole here; `undefined` at the end of
+   * the file, or when the input to refill is still being read.
    */
   #frame(): Uint8Array | null | undefined {
     const { lib } = this;
     while (true) {
-      const view = this.held.subarray(this.start, this.end);
+      const view = this.inputs[this.current].bytes.subarray(this.start, this.end);
       if (view.length > 0) {
         const size = lib.symbols.ZSTD_findFrameCompressedSize(view, BigInt(view.length));
         if (!lib.symbols.ZSTD_isError(size)) {
@@ -180,18 +260,22 @@ class Decode {
         if (this.read === 0) throw truncatedError(this.name);
         return undefined;
       }
-      if (this.eof || view.length === this.held.length) return null;
+      if (this.eof || view.length === FRAME_IN) return null;
+      if (this.inputs[1 - this.current].busy > 0) return undefined;
       this.#refill();
     }
   }
 
-  /** Moves the unconsumed bytes to the front of `held` and reads the file after them. */
+  /** Moves the unconsumed bytes to the front of the other input and reads the file after them. */
   #refill(): void {
-    this.held.copyWithin(0, this.start, this.end);
+    const from = this.inputs[this.current].bytes;
+    this.current = 1 - this.current;
+    const to = this.inputs[this.current].bytes;
+    to.set(from.subarray(this.start, this.end));
     this.end -= this.start;
     this.start = 0;
-    while (this.end < this.held.length) {
-      const n = this.file.readSync(this.held.subarray(this.end));
+    while (this.end < to.length) {
+      const n = this.file.readSync(to.subarray(this.end));
       if (n === null) {
         this.eof = true;
         return;
@@ -201,10 +285,21 @@ class Decode {
     }
   }
 
-  /** Frees the decoder state. */
-  free(): void {
+  /** Waits for the decodes in flight (their results unused). */
+  async #settle(): Promise<void> {
+    for (const job of this.jobs.splice(0)) {
+      await job.result;
+      job.input.busy--;
+      this.dctxs.push(job.dctx);
+      this.freeOutputs.push(job.out);
+    }
+  }
+
+  /** Frees the decoder state, once no decode is in flight. */
+  async free(): Promise<void> {
+    await this.#settle();
     this.stream?.free();
-    this.lib.symbols.ZSTD_freeDCtx(this.dctx);
+    for (const dctx of this.dctxs) this.lib.symbols.ZSTD_freeDCtx(dctx);
   }
 }
 
@@ -289,19 +384,54 @@ class StreamDecode {
   }
 }
 
+/** Decodes begun ahead of their reader ({@link prefetchZstd}), by path. */
+const ahead = new Map<string, { decode: Decode; file: Deno.FsFile }>();
+
+/**
+ * Begins decoding the zstd file `path`, open as `file` (which this takes
+ * over), before anything reads it: the next {@link zstdFfi} of the same path
+ * goes on with this decode, whose first frames are by then decoded, while
+ * the caller did other work. Does nothing (but close `file`) when a decode of
+ * `path` is already waiting; {@link dropPrefetchedZstd} frees one nobody took.
+ */
+export function prefetchZstd(lib: Libzstd, path: string, file: Deno.FsFile): void {
+  if (ahead.has(path)) {
+    file.close();
+    return;
+  }
+  const decode = new Decode(lib, file, path);
+  decode.begin();
+  ahead.set(path, { decode, file });
+}
+
+/** Frees the decode of `path` begun by {@link prefetchZstd} if nothing took it. */
+export async function dropPrefetchedZstd(path: string): Promise<void> {
+  const entry = ahead.get(path);
+  if (!entry) return;
+  ahead.delete(path);
+  try {
+    await entry.decode.free();
+  } finally {
+    entry.file.close();
+  }
+}
+
 /**
  * Streams the zstd file `path` decoded by `lib` (from {@link zstdLibrary});
  * errors name it as `name`. See the module documentation for how long a
- * chunk stays valid.
+ * chunk stays valid. Goes on with the decode {@link prefetchZstd} began for
+ * `path`, if one waits.
  */
 export async function* zstdFfi(
   lib: Libzstd,
   path: string,
   name = path,
 ): AsyncGenerator<Uint8Array> {
-  using file = Deno.openSync(path, { read: true });
-  const dctx = lib.symbols.ZSTD_createDCtx();
-  const d = new Decode(lib, dctx, file, name);
+  const taken = ahead.get(path);
+  ahead.delete(path);
+  using file = taken?.file ?? Deno.openSync(path, { read: true });
+  const d = taken?.decode ?? new Decode(lib, file, name);
+  d.name = name;
   let pending: Promise<Uint8Array | undefined> | undefined = d.chunk();
   let finished = false;
   try {
@@ -319,7 +449,7 @@ export async function* zstdFfi(
     try {
       await drainForVerdict(d, pending, finished);
     } finally {
-      d.free();
+      await d.free();
     }
   }
 }

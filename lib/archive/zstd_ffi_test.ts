@@ -3,8 +3,8 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
 import { concatBytes } from "../bytes.ts";
-import { zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
-import { openArchive } from "./open.ts";
+import { dropPrefetchedZstd, prefetchZstd, zstdFfi, zstdLibrary } from "./zstd_ffi.ts";
+import { dropPrefetchedArchive, openArchive, prefetchArchive } from "./open.ts";
 import { DRAIN_MAX } from "./zstd_process.ts";
 import {
   collectBytes as collect,
@@ -166,6 +166,63 @@ Deno.test({
       }).output();
       assert.ok(out.success, new TextDecoder().decode(out.stderr));
       assert.equal(new TextDecoder().decode(out.stdout).trim(), [...want].join(","));
+    });
+  },
+});
+
+Deno.test({
+  name: "libzstd by FFI: a decode begun ahead is taken by the next read of that path, or dropped",
+  ignore: !libzstd,
+  async fn() {
+    await withTempDir("poncho-ffi-", async (dir) => {
+      const path = join(dir, "e.tar.zst");
+      const tar = await writeZstArchive(path, 20_000_000);
+      const lib = zstdLibrary()!;
+      prefetchZstd(lib, path, Deno.openSync(path));
+      prefetchZstd(lib, path, Deno.openSync(path)); // one is waiting already: this one is closed
+      // Meanwhile the file is replaced: the read goes on with the decode of the file as it was.
+      const old = await Deno.readFile(path);
+      await Deno.remove(path);
+      await writeZstArchive(path, 1_000_000);
+      assert.deepEqual((await decodedChecked(path)).bytes, tar, "taken: the bytes as begun");
+      // Taken once only: the next read opens the file afresh.
+      assert.notDeepEqual((await decodedChecked(path)).bytes.length, tar.length);
+      // Dropped: nothing waits, and the read after it opens the file afresh.
+      await Deno.writeFile(path, old);
+      prefetchZstd(lib, path, Deno.openSync(path));
+      await dropPrefetchedZstd(path);
+      await dropPrefetchedZstd(path); // nothing left: no-op
+      assert.deepEqual(await collect(decoded(path)), tar);
+      // A consumer that stops early frees a decode it took (the test would leak otherwise).
+      prefetchZstd(lib, path, Deno.openSync(path));
+      for await (const _ of decoded(path)) break;
+    });
+  },
+});
+
+Deno.test({
+  name: "prefetchArchive: begins only for the file the caller stat'ed, a .tar.zst libzstd reads",
+  ignore: !libzstd,
+  async fn() {
+    await withTempDir("poncho-ffi-", async (dir) => {
+      const path = join(dir, "e.tar.zst");
+      const tar = await writeZstArchive(path, 9_000_000);
+      const info = await Deno.stat(path);
+      assert.equal(prefetchArchive(path, info), true);
+      assert.deepEqual(await collect(openArchive(path, { recycle: true })), tar);
+      // Replaced after the stat: not begun (the read then opens the new file).
+      await Deno.remove(path);
+      const other = await writeZstArchive(path, 2_000_000);
+      assert.equal(prefetchArchive(path, info), false);
+      assert.deepEqual(await collect(openArchive(path, { recycle: true })), other);
+      // Not a .tar.zst, or not there: not begun.
+      const gz = join(dir, "e.tar.gz");
+      await Deno.writeFile(gz, new Uint8Array(10));
+      assert.equal(prefetchArchive(gz, await Deno.stat(gz)), false);
+      assert.equal(prefetchArchive(join(dir, "gone.tar.zst"), info), false);
+      // Begun and not taken: dropped.
+      assert.equal(prefetchArchive(path, await Deno.stat(path)), true);
+      await dropPrefetchedArchive(path);
     });
   },
 });
