@@ -96,7 +96,7 @@ export interface ArchiveIdOptions {
   keep?: { lock?: { release(): void } };
   /**
    * On a miss, begin decoding the archive for the unpack that follows
-   * (`prefetchArchive`, `lib/archive/open.ts`); {@link dropAhead} frees that
+   * (`prefetchArchive`, `lib/archive/open.ts`); {@link runEnvironment} frees that
    * decode if the unpack does not take it.
    */
   prefetch?: boolean;
@@ -158,14 +158,14 @@ export async function archiveId(
 }
 
 /** Archives whose decode {@link archiveId} began ahead of their unpack. */
-const ahead = new Set<string>();
+const begunEarly = new Set<string>();
 
 /**
  * Frees the decode of `path` begun ahead of its unpack (`prefetch`) if the
  * unpack did not take it (the environment was there after all, or failed).
  */
-export async function dropAhead(path: string): Promise<void> {
-  if (!ahead.delete(path)) return;
+async function dropAhead(path: string): Promise<void> {
+  if (!begunEarly.delete(path)) return;
   await (await loadOpen()).dropPrefetchedArchive(path);
 }
 
@@ -176,7 +176,7 @@ async function identify(
   { log = () => {}, prefetch }: ArchiveIdOptions,
 ): Promise<string> {
   // The decoder works on the first frames while the manifest is read and the lock taken.
-  if (prefetch && (await loadOpen()).prefetchArchive(path, info)) ahead.add(path);
+  if (prefetch && (await loadOpen()).prefetchArchive(path, info)) begunEarly.add(path);
   const unpack = await loadUnpack();
   const manifest = await unpack.readArchiveManifest(path);
   const id = manifest ? manifest.id : `archive-${await unpack.fileDigest(path)}`;

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { runEnvironment } from "./run.ts";
-import { withTempDir } from "../tests/util.ts";
+import { openDescriptors, withTempDir } from "../tests/util.ts";
+import { fixtureToolsAvailable, makeEnvArchive } from "../tests/fixtures/env_archive.ts";
+import { storeLayout } from "../store/layout.ts";
 
 Deno.test("runEnvironment (the library's run) starts the command as a child and returns its status", () =>
   withTempDir("poncho-run-lib-", async (dir) => {
@@ -19,3 +21,35 @@ Deno.test("runEnvironment (the library's run) starts the command as a child and 
     // Still this process afterwards: a second command runs too.
     assert.equal(await run(["sh", "-c", "kill -TERM $$"]), 143);
   }));
+
+Deno.test({
+  name:
+    "runEnvironment: a decode begun for an unknown archive is dropped when its environment is there",
+  ignore: !fixtureToolsAvailable(),
+  fn: () =>
+    withTempDir("poncho-run-lib-", async (dir) => {
+      const { archive } = await makeEnvArchive(dir);
+      const store = `${dir}/store`;
+      const run = () =>
+        runEnvironment({
+          environment: archive,
+          tmp: false,
+          store,
+          waitMs: 1000,
+          debug: false,
+          argv: ["sh", "-c", 'test -x "$CONDA_PREFIX/bin/run_in_env"'],
+        });
+      assert.equal(await run(), 0); // unknown: begun, then taken by the unpack
+      const layout = storeLayout(store);
+      const [env] = [...Deno.readDirSync(layout.envs)].map((e) => `${layout.envs}/${e.name}`);
+      const marker = Deno.statSync(`${env}/.poncho/ready.json`);
+      assert.equal(openDescriptors(archive), 0);
+      // The identity records gone, the archive is unknown again but its environment is ready:
+      // the decode begun for it is dropped (its file closed), and nothing is unpacked again.
+      Deno.removeSync(`${layout.index}/sources`, { recursive: true });
+      assert.equal(await run(), 0);
+      assert.equal(openDescriptors(archive), 0, "the decode begun early is dropped");
+      assert.equal(Deno.statSync(`${env}/.poncho/ready.json`).ino, marker.ino);
+      assert.ok(Deno.statSync(`${layout.index}/sources`).isDirectory, "known again");
+    }),
+});

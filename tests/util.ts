@@ -517,3 +517,19 @@ export async function writeZstArchive(path: string, size = 3_000_000): Promise<U
   await writeFileChunks(path, compress(writeTar(entries), "zst"));
   return await collectBytes(writeTar(entries));
 }
+
+/**
+ * How many of this process's descriptors are open on `path`, or on a file
+ * that was at `path` and is deleted since (`/proc/self/fd`).
+ */
+export function openDescriptors(path: string): number {
+  return [...Deno.readDirSync("/proc/self/fd")].filter((e) => {
+    try {
+      const target = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+      return target === path || target === `${path} (deleted)`;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return false; // the directory's own descriptor
+      throw err;
+    }
+  }).length;
+}

@@ -9,6 +9,7 @@ import { DRAIN_MAX } from "./zstd_process.ts";
 import {
   collectBytes as collect,
   hasCommand,
+  openDescriptors,
   withTempDir,
   writeZstArchive,
 } from "../../tests/util.ts";
@@ -196,6 +197,7 @@ Deno.test({
       // A consumer that stops early frees a decode it took (the test would leak otherwise).
       prefetchZstd(lib, path, Deno.openSync(path));
       for await (const _ of decoded(path)) break;
+      assert.equal(openDescriptors(path), 0, "every file begun, taken or dropped is closed");
     });
   },
 });
