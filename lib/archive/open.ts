@@ -117,8 +117,7 @@ export function prefetchArchive(path: string, info: Deno.FileInfo): boolean {
     file.close(); // replaced since: whoever reads it opens it afresh
     return false;
   }
-  prefetchZstd(lib, path, file);
-  return true;
+  return prefetchZstd(lib, path, file);
 }
 
 /** Frees the decode of `path` that {@link prefetchArchive} began, if nothing took it. */

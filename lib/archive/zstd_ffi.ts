@@ -298,6 +298,11 @@ class Decode {
   /** Frees the decoder state, once no decode is in flight. */
   async free(): Promise<void> {
     await this.#settle();
+    this.freeIdle();
+  }
+
+  /** Frees the decoder state of a decode with none in flight. */
+  freeIdle(): void {
     this.stream?.free();
     for (const dctx of this.dctxs) this.lib.symbols.ZSTD_freeDCtx(dctx);
   }
@@ -391,17 +396,27 @@ const ahead = new Map<string, { decode: Decode; file: Deno.FsFile }>();
  * Begins decoding the zstd file `path`, open as `file` (which this takes
  * over), before anything reads it: the next {@link zstdFfi} of the same path
  * goes on with this decode, whose first frames are by then decoded, while
- * the caller did other work. Does nothing (but close `file`) when a decode of
- * `path` is already waiting; {@link dropPrefetchedZstd} frees one nobody took.
+ * the caller did other work. Whether it began: not (`file` is closed) when a
+ * decode of `path` is already waiting, or the file is empty.
+ * {@link dropPrefetchedZstd} frees a decode nobody took.
  */
-export function prefetchZstd(lib: Libzstd, path: string, file: Deno.FsFile): void {
+export function prefetchZstd(lib: Libzstd, path: string, file: Deno.FsFile): boolean {
   if (ahead.has(path)) {
     file.close();
-    return;
+    return false;
   }
   const decode = new Decode(lib, file, path);
-  decode.begin();
+  try {
+    decode.begin();
+  } catch (err) {
+    // An empty file: nothing began; the read that follows reports it.
+    decode.freeIdle();
+    file.close();
+    if (err instanceof PonchoError) return false;
+    throw err;
+  }
   ahead.set(path, { decode, file });
+  return true;
 }
 
 /** Frees the decode of `path` begun by {@link prefetchZstd} if nothing took it. */

@@ -179,8 +179,9 @@ Deno.test({
       const path = join(dir, "e.tar.zst");
       const tar = await writeZstArchive(path, 20_000_000);
       const lib = zstdLibrary()!;
-      prefetchZstd(lib, path, Deno.openSync(path));
-      prefetchZstd(lib, path, Deno.openSync(path)); // one is waiting already: this one is closed
+      assert.equal(prefetchZstd(lib, path, Deno.openSync(path)), true);
+      // One is waiting already: this one is closed.
+      assert.equal(prefetchZstd(lib, path, Deno.openSync(path)), false);
       // Meanwhile the file is replaced: the read goes on with the decode of the file as it was.
       const old = await Deno.readFile(path);
       await Deno.remove(path);
@@ -222,6 +223,12 @@ Deno.test({
       await Deno.writeFile(gz, new Uint8Array(10));
       assert.equal(prefetchArchive(gz, await Deno.stat(gz)), false);
       assert.equal(prefetchArchive(join(dir, "gone.tar.zst"), info), false);
+      // An empty file: nothing to begin, and the read says what is wrong.
+      const empty = join(dir, "empty.tar.zst");
+      await Deno.writeFile(empty, new Uint8Array(0));
+      assert.equal(prefetchArchive(empty, await Deno.stat(empty)), false);
+      await assert.rejects(() => collect(openArchive(empty, { recycle: true })), /is truncated/);
+      assert.equal(openDescriptors(empty), 0);
       // Begun and not taken: dropped.
       assert.equal(prefetchArchive(path, await Deno.stat(path)), true);
       await dropPrefetchedArchive(path);
