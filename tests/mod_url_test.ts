@@ -35,7 +35,16 @@ const r = await analyze({ sources: [${JSON.stringify(join(dir, "app.py"))}], pyt
 console.log(JSON.stringify(r.spec));`,
     );
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", "--no-lock", join(dir, "main.ts")],
+      // --reload: Deno caches remote modules by URL, and an earlier run (another checkout,
+      // another version) may have served other code on this port; it must not be reused.
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        "--no-lock",
+        `--reload=http://127.0.0.1:${port}/`,
+        join(dir, "main.ts"),
+      ],
       cwd: dir,
       stdout: "piped",
       stderr: "piped",
