@@ -501,6 +501,16 @@ export function distPoncho(): Promise<string> {
 }
 
 /**
+ * `n` random bytes (incompressible), filled 64 KiB at a time (the most
+ * `crypto.getRandomValues` gives in one call).
+ */
+export function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+  return bytes;
+}
+
+/**
  * Writes a `.tar.zst` at `path` (a small `.poncho/manifest.json`, then a
  * `size`-byte file of random bytes: frames of 4 MiB of tar) and returns its
  * tar bytes.
@@ -508,8 +518,7 @@ export function distPoncho(): Promise<string> {
 export async function writeZstArchive(path: string, size = 3_000_000): Promise<Uint8Array> {
   const { writeTar } = await import("../lib/archive/tar.ts");
   const { compress, writeFileChunks } = await import("../lib/archive/compress.ts");
-  const big = new Uint8Array(size);
-  for (let i = 0; i < big.length; i += 65536) crypto.getRandomValues(big.subarray(i, i + 65536));
+  const big = randomBytes(size);
   const entries = [
     { path: ".poncho/manifest.json", type: "file" as const, data: new TextEncoder().encode("{}") },
     { path: "big", type: "file" as const, data: big },

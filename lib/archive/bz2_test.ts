@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { bz2Decompress, externalBzip2 } from "./bz2.ts";
 import { PonchoError } from "../errors.ts";
-import { collectBytes as collect, hasCommand } from "../../tests/util.ts";
+import { collectBytes as collect, hasCommand, randomBytes } from "../../tests/util.ts";
 
 async function* chunks(data: Uint8Array, size = 7000): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
@@ -16,8 +16,7 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {
-      const a = new Uint8Array(300_000);
-      for (let i = 0; i < a.length; i += 65536) crypto.getRandomValues(a.subarray(i, i + 65536));
+      const a = randomBytes(300_000);
       const b = new TextEncoder().encode("second stream\n".repeat(5000));
       await Deno.writeFile(join(dir, "a"), a);
       await Deno.writeFile(join(dir, "b"), b);

@@ -11,7 +11,13 @@ import {
   writeFileChunks,
 } from "./compress.ts";
 import { writeTar } from "./tar.ts";
-import { collectBytes as collect, hasCommand, sh, withTempDir } from "../../tests/util.ts";
+import {
+  collectBytes as collect,
+  hasCommand,
+  randomBytes,
+  sh,
+  withTempDir,
+} from "../../tests/util.ts";
 
 const dec = new TextDecoder();
 
@@ -147,10 +153,7 @@ Deno.test({
 Deno.test("readFirstTarMember reads the first member without decoding the rest", async () => {
   await withTempDir("poncho-test-", async (dir) => {
     const manifest = new TextEncoder().encode('{"format":1}');
-    const filler = new Uint8Array(4_000_000);
-    for (let i = 0; i < filler.length; i += 65536) { // incompressible
-      crypto.getRandomValues(filler.subarray(i, i + 65536));
-    }
+    const filler = randomBytes(4_000_000); // incompressible
     for (const name of ["e.tar.zst", "e.tar.gz"]) {
       const path = join(dir, name);
       const tar = writeTar([

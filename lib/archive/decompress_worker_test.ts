@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { PonchoError } from "../errors.ts";
+import { randomBytes } from "../../tests/util.ts";
 import {
   compress,
   decompress,
@@ -26,10 +27,7 @@ async function digest(data: AsyncIterable<Uint8Array>): Promise<[string, number]
 /** Bytes that barely compress, so the archive is above the worker threshold. */
 async function* noise(size: number): AsyncGenerator<Uint8Array> {
   for (let off = 0; off < size; off += 1 << 20) {
-    const chunk = new Uint8Array(Math.min(1 << 20, size - off));
-    for (let i = 0; i < chunk.length; i += 65536) {
-      crypto.getRandomValues(chunk.subarray(i, i + 65536));
-    }
+    const chunk = randomBytes(Math.min(1 << 20, size - off));
     for (let i = 0; i < chunk.length; i += 3) chunk[i] = 0x41;
     yield chunk;
   }

@@ -10,6 +10,7 @@ import {
   collectBytes as collect,
   hasCommand,
   openDescriptors,
+  randomBytes,
   withTempDir,
   writeZstArchive,
 } from "../../tests/util.ts";
@@ -70,10 +71,7 @@ Deno.test({
       const text = new TextEncoder().encode(
         "a line of text that compresses well\n".repeat(200_000),
       );
-      const random = new Uint8Array(6_000_000);
-      for (let i = 0; i < random.length; i += 65536) {
-        crypto.getRandomValues(random.subarray(i, i + 65536));
-      }
+      const random = randomBytes(6_000_000);
       const zstd = async (data: Uint8Array, args: string[]) => {
         const child = new Deno.Command("zstd", { args, stdin: "piped", stdout: "piped" }).spawn();
         const w = child.stdin.getWriter();

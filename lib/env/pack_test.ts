@@ -26,7 +26,7 @@ import {
   PLACEHOLDER_LONG,
   PLACEHOLDER_SHORT,
 } from "../../tests/fixtures/channel.ts";
-import { collectBytes, hasCommand, withTempDir } from "../../tests/util.ts";
+import { collectBytes, hasCommand, randomBytes, withTempDir } from "../../tests/util.ts";
 import { planTarFrames, tarFrameJob } from "../archive/tar_frames.ts";
 import type { TarWriteEntry } from "../archive/tar_writer.ts";
 
@@ -594,10 +594,7 @@ Deno.test({
     await withTempDir("poncho-test-", async (dir) => {
       const prefix = join(dir, "env");
       await write(join(prefix, "bin", "tool"), `#!/bin/sh\n# ${prefix}\n`, 0o755);
-      const big = new Uint8Array(9 << 20);
-      for (let i = 0; i < big.length; i += 65536) {
-        crypto.getRandomValues(big.subarray(i, i + 65536));
-      }
+      const big = randomBytes(9 << 20);
       await write(join(prefix, "lib", "big.bin"), big);
       const output = join(dir, "e.tar.zst");
       const packed = await packPrefix({ prefix, output, manifest: BASE_MANIFEST, threads: 1 });
